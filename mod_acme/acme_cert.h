@@ -1,0 +1,41 @@
+/* Certificates: PEM chains, facts, the activation check, CSRs, self-signed fallbacks. */
+#ifndef ACME_CERT_H
+#define ACME_CERT_H
+
+#include "acme.h"
+#include "acme_crypto.h"
+#include <openssl/x509.h>
+
+typedef struct acme_cert_info_t {
+    const char *serial;          /* upper-case hex */
+    const char *subject_cn;      /* may be NULL */
+    const char *issuer;          /* one-line issuer DN */
+    apr_time_t not_before, not_after;
+    apr_array_header_t *names;   /* dNSName SANs, lower-cased, as in the certificate */
+} acme_cert_info_t;
+
+/* Parse all certificates in a PEM text. *pchain is an array of X509* freed at pool cleanup.
+ * ACME_EPROTO if there is none or a PEM block does not parse. */
+apr_status_t acme_chain_parse(apr_array_header_t **pchain, apr_pool_t *p,
+                              const char *pem, apr_size_t len);
+apr_status_t acme_cert_info(acme_cert_info_t **pinfo, apr_pool_t *p, X509 *x);
+
+/* The activation check of a staged set: chain parses, the leaf's public key matches key,
+ * the leaf's SANs equal names (normalized arrays, as sets), now lies within the leaf's
+ * validity. On failure returns ACME_EVERIFY and *pwhy says which check failed. */
+apr_status_t acme_cert_verify_set(const char **pwhy, apr_pool_t *p, const char *chain_pem,
+                                  apr_size_t len, const acme_key_t *key,
+                                  const apr_array_header_t *names, apr_time_t now);
+
+/* PKCS#10 CSR for names (first name also as CN when <= 64 chars), SAN extension with
+ * all names, signed with key. *pder_b64url is the DER, base64url-encoded (RFC 8555 7.4). */
+apr_status_t acme_csr_create(const char **pder_b64url, apr_pool_t *p, const acme_key_t *key,
+                             const apr_array_header_t *names);
+
+/* A self-signed certificate for key with the given CN and SAN names, valid from now-1h for
+ * valid_for. PEM result. */
+apr_status_t acme_selfsigned_create(const char **ppem, apr_pool_t *p, const acme_key_t *key,
+                                    const char *cn, const apr_array_header_t *names,
+                                    apr_interval_time_t valid_for);
+
+#endif

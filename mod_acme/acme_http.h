@@ -1,0 +1,40 @@
+/* Transport-neutral HTTP: the client talks to this table; acme_http_curl.c is the only
+ * file that includes curl; unit tests plug in scripted responses (test/unit/fake_http.c). */
+#ifndef ACME_HTTP_H
+#define ACME_HTTP_H
+
+#include "acme.h"
+
+typedef struct acme_http_request_t {
+    const char *method;        /* "GET", "HEAD" or "POST" */
+    const char *url;
+    const char *content_type;  /* POST only, e.g. "application/jose+json" */
+    const char *body;
+    apr_size_t body_len;
+} acme_http_request_t;
+
+typedef struct acme_http_response_t {
+    int status;                /* HTTP status */
+    apr_table_t *headers;      /* names case-insensitive; repeated headers (Link) added, not merged */
+    const char *body;          /* NUL-terminated, "" when empty */
+    apr_size_t body_len;
+} acme_http_response_t;
+
+/* Must be safe to call from several threads at once. Transport failures (connect, TLS,
+ * timeout) return an APR error; any HTTP answer, whatever its status, is APR_SUCCESS. */
+typedef apr_status_t acme_http_perform_fn(void *baton, acme_http_response_t **presp,
+                                          apr_pool_t *p, const acme_http_request_t *req);
+
+typedef struct acme_http_t {
+    acme_http_perform_fn *perform;
+    void *baton;
+} acme_http_t;
+
+/* Once per process, before any thread uses curl. */
+apr_status_t acme_http_curl_global_init(void);
+/* ca_file: PEM trust anchors for the CA's TLS (NULL: system trust). timeout: per request.
+ * Connections are kept and reused across requests and threads. */
+apr_status_t acme_http_curl_create(acme_http_t **phttp, apr_pool_t *p, const char *ca_file,
+                                   const char *user_agent, apr_interval_time_t timeout);
+
+#endif

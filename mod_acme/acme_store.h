@@ -1,0 +1,72 @@
+/* The store: accounts, challenges, orders, staging, live, archive, locks, behind one
+ * interface. The filesystem store (acme_store_fs.c) is the first implementation. */
+#ifndef ACME_STORE_H
+#define ACME_STORE_H
+
+#include "acme.h"
+
+typedef enum {
+    ACME_GROUP_SYSTEM,      /* root only: secret.key, fallback certificate */
+    ACME_GROUP_ACCOUNTS,    /* ACME accounts: account.json, key.sealed (written by the worker User) */
+    ACME_GROUP_CHALLENGES,  /* pending http-01 responses, read by workers */
+    ACME_GROUP_ORDERS,      /* resumable order state */
+    ACME_GROUP_STAGING,     /* new certificates waiting for activation: chain.pem, key.sealed, meta.json */
+    ACME_GROUP_LIVE,        /* what mod_ssl serves: chain.pem, key.pem (plain, root 0600), meta.json */
+    ACME_GROUP_ARCHIVE,     /* previous live sets */
+    ACME_GROUP_COUNT
+} acme_group_t;
+
+const char *acme_group_name(acme_group_t g);   /* "system", "accounts", ... */
+
+typedef struct acme_store_blob_t {
+    const char *aspect;
+    const void *data;
+    apr_size_t len;
+} acme_store_blob_t;
+
+typedef struct acme_store_t acme_store_t;
+struct acme_store_t {
+    const char *kind;
+    void *baton;
+    /* APR_ENOENT when missing. Data is NUL-terminated; plen may be NULL. */
+    apr_status_t (*load)(acme_store_t *st, acme_group_t g, const char *name, const char *aspect,
+                         char **pdata, apr_size_t *plen, apr_pool_t *p);
+    /* Atomic replace (never a half-written value). */
+    apr_status_t (*save)(acme_store_t *st, acme_group_t g, const char *name, const char *aspect,
+                         const void *data, apr_size_t len, apr_pool_t *p);
+    /* aspect NULL removes the whole entry. Missing is not an error. */
+    apr_status_t (*remove)(acme_store_t *st, acme_group_t g, const char *name, const char *aspect,
+                           apr_pool_t *p);
+    /* Names of the entries of a group (sorted). */
+    apr_status_t (*list)(acme_store_t *st, acme_group_t g, apr_array_header_t **pnames,
+                         apr_pool_t *p);
+    /* Replace live/name with exactly these blobs as one atomic step; the previous live set,
+     * if any, moves to archive/name/<timestamp>/. */
+    apr_status_t (*install_live)(acme_store_t *st, const char *name,
+                                 const acme_store_blob_t *blobs, int nblobs, apr_pool_t *p);
+    /* Move an entry of group g to archive/name/<timestamp>/. */
+    apr_status_t (*archive)(acme_store_t *st, acme_group_t g, const char *name, apr_pool_t *p);
+    /* Cross-process exclusive lock on name. wait=0: APR_EAGAIN/EBUSY-like error when held. */
+    apr_status_t (*lock)(acme_store_t *st, const char *name, int wait, void **plock,
+                         apr_pool_t *p);
+    apr_status_t (*unlock)(acme_store_t *st, void *lock);
+    /* Filesystem path of a value (mod_ssl needs files), or NULL for stores without files. */
+    const char *(*path)(acme_store_t *st, acme_group_t g, const char *name, const char *aspect,
+                        apr_pool_t *p);
+};
+
+/* Filesystem store rooted at dir (no I/O here). */
+apr_status_t acme_store_fs_create(acme_store_t **pst, apr_pool_t *p, const char *dir);
+/* Create the layout (as root at start-up): directories with their modes; the groups the
+ * worker User writes (accounts, challenges, orders, staging, locks) are chowned to uid/gid
+ * (pass (uid_t)-1 to leave owners as they are, e.g. in tests). Idempotent. */
+apr_status_t acme_store_fs_setup(acme_store_t *st, long uid, long gid, apr_pool_t *p);
+/* Load SYSTEM/secret.key, creating 32 random bytes (0600) when missing. */
+apr_status_t acme_store_fs_secret(acme_store_t *st, unsigned char out[32], apr_pool_t *p);
+
+/* Convenience wrappers. */
+#define acme_store_load(st, g, n, a, pd, pl, p)   (st)->load((st), (g), (n), (a), (pd), (pl), (p))
+#define acme_store_save(st, g, n, a, d, l, p)     (st)->save((st), (g), (n), (a), (d), (l), (p))
+#define acme_store_remove(st, g, n, a, p)         (st)->remove((st), (g), (n), (a), (p))
+
+#endif

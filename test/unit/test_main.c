@@ -1,0 +1,25 @@
+/* Runs every unit suite of the core library. */
+#include <stdlib.h>
+#include <apr_general.h>
+#include "tests.h"
+#include "acme_http.h"
+
+int main(void)
+{
+    apr_initialize();
+    atexit(apr_terminate);
+    acme_http_curl_global_init();
+
+    SRunner *sr = srunner_create(util_suite());
+    srunner_add_suite(sr, crypto_suite());
+    srunner_add_suite(sr, jws_suite());
+    srunner_add_suite(sr, cert_suite());
+    srunner_add_suite(sr, client_suite());
+    srunner_add_suite(sr, driver_suite());
+    srunner_add_suite(sr, store_suite());
+    srunner_add_suite(sr, plan_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,16 @@
+/* Unit test suites (Check), one per core file; test_main.c runs them all. */
+#ifndef ACME_TESTS_H
+#define ACME_TESTS_H
+
+#include <check.h>
+
+Suite *util_suite(void);
+Suite *crypto_suite(void);
+Suite *jws_suite(void);
+Suite *cert_suite(void);
+Suite *client_suite(void);
+Suite *driver_suite(void);
+Suite *store_suite(void);
+Suite *plan_suite(void);
+
+#endif
