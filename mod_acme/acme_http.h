@@ -9,6 +9,8 @@ typedef struct acme_http_request_t {
     const char *method;        /* "GET", "HEAD" or "POST" */
     const char *url;
     const char *content_type;  /* POST only, e.g. "application/jose+json" */
+    const char *accept;        /* Accept header or NULL (certificate download:
+                                  "application/pem-certificate-chain") */
     const char *body;
     apr_size_t body_len;
 } acme_http_request_t;

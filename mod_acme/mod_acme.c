@@ -1,1 +1,105 @@
-/* placeholder */
+/* mod_acme: module declaration and hook registration. */
+#include <apr_strings.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <http_ssl.h>
+#include <mpm_common.h>
+
+#include "mod_acme.h"
+#include "acme_log.h"
+
+acme_mod_t *acme_mod;
+
+/* The core logs through this sink (acme_log.h): it never calls ap_log_* itself. */
+static void log_sink(void *baton, acme_log_level_t level, apr_status_t rv, const char *msg)
+{
+    server_rec *s = baton;
+    ap_log_error(APLOG_MARK, (int)level, rv, s, "%s", msg);
+}
+
+static int log_enabled(void *baton, acme_log_level_t level)
+{
+    server_rec *s = baton;
+    return APLOG_IS_LEVEL(s, (int)level);
+}
+
+/* Before mod_ssl: set up the store and the fallback, find the name sets, and activate
+ * staged certificates, so that mod_ssl's certificate hooks find them live. */
+static int acme_post_config_early(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                                  server_rec *s)
+{
+    acme_mod_t *m;
+
+    acme_mod = NULL;
+    m = acme_mod_create(pconf, s);
+    if (!m->any_enabled) {
+        return OK;
+    }
+    acme_log_set(log_sink, log_enabled, s);
+    acme_mod = m;
+    if (acme_store_init(m, ptemp) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    acme_plan_vhosts(m, ptemp);
+    acme_activate_staged(m, ptemp);
+    acme_load_states(m, ptemp);
+    return OK;
+}
+
+/* After mod_ssl (which told us which vhosts are TLS), before mod_watchdog: plan each
+ * certificate and start the driver. */
+static int acme_post_config_late(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                                 server_rec *s)
+{
+    acme_mod_t *m = acme_mod;
+
+    if (!m || !m->store_ok) {
+        return OK;
+    }
+    acme_plan_certs(m, ptemp);
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK; /* the dry-run pass at first start: nothing survives it */
+    }
+    if (acme_watchdog_setup(m, pconf) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+static void acme_register_hooks(apr_pool_t *p)
+{
+    static const char *const before_ssl[] = { "mod_ssl.c", NULL };
+    static const char *const after_ssl[] = { "mod_ssl.c", NULL };
+    static const char *const before_wd[] = { "mod_watchdog.c", NULL };
+
+    /* store, fallback, activation of staged certificates: before mod_ssl reads files */
+    ap_hook_post_config(acme_post_config_early, NULL, before_ssl, APR_HOOK_MIDDLE);
+    /* planning and the driver: after mod_ssl's certificate hooks, before mod_watchdog */
+    ap_hook_post_config(acme_post_config_late, after_ssl, before_wd, APR_HOOK_MIDDLE);
+    /* live or fallback certificate files for each managed https vhost */
+    ap_hook_ssl_add_cert_files(acme_hook_add_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_ssl_add_fallback_cert_files(acme_hook_add_fallback_cert_files, NULL, NULL,
+                                        APR_HOOK_MIDDLE);
+    /* http-01 answers and the 503 of pending vhosts, before anything else sees the request */
+    ap_hook_post_read_request(acme_hook_post_read_request, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    /* root parent: graceful restart when new certificates wait in staging */
+    ap_hook_monitor(acme_hook_monitor, NULL, NULL, APR_HOOK_MIDDLE);
+    /* libcurl's global state, before the watchdog thread starts */
+    ap_hook_child_init(acme_hook_child_init, NULL, NULL, APR_HOOK_REALLY_FIRST);
+}
+
+AP_DECLARE_MODULE(acme) = {
+    STANDARD20_MODULE_STUFF,
+    NULL,                    /* per-directory config */
+    NULL,                    /* merge per-directory */
+    acme_create_srv_conf,    /* per-server config */
+    acme_merge_srv_conf,     /* merge per-server */
+    acme_cmds,               /* directives */
+    acme_register_hooks,
+    AP_MODULE_FLAG_NONE
+};

@@ -1,0 +1,104 @@
+/* mod_acme: the httpd glue's shared declarations. Only mod_acme*.c include httpd headers. */
+#ifndef MOD_ACME_H
+#define MOD_ACME_H
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+
+#include "acme.h"
+#include "acme_crypto.h"
+#include "acme_store.h"
+#include "acme_plan.h"
+#include "acme_driver.h"
+
+/* Our own log message tags (never httpd's AH numbers); the next free number is kept in
+ * mod_acme/next-logno. Admins and tests can key on them. */
+#define ACMELOGNO(n) "ACME" #n ": "
+
+extern module AP_MODULE_DECLARE_DATA acme_module;
+
+#define ACME_UNSET (-1)
+
+/* Per-server configuration. The global settings are only read from the main server. */
+typedef struct acme_srv_conf_t {
+    int enabled;               /* ACME on|off, ACME_UNSET when not said */
+    /* server config only */
+    const char *ca_url;
+    const char *ca_file;
+    apr_array_header_t *contacts; /* "mailto:..." */
+    int agree_tos;
+    const char *store_dir;
+    int auto_restart;
+    /* set at post_config for each vhost */
+    struct acme_managed_t *managed; /* the certificate this vhost uses, or NULL */
+    int is_tls;                /* mod_ssl asked us for its certificate files */
+    int on_fallback;           /* serving the fallback certificate: answer 503 */
+} acme_srv_conf_t;
+
+/* One managed certificate: a distinct name set of the https vhosts. */
+typedef struct acme_managed_t {
+    const char *id;                 /* store entry name */
+    apr_array_header_t *names;      /* normalized names */
+    apr_array_header_t *vhosts;     /* server_rec* using it */
+    int used_by_tls;                /* at least one https vhost uses it */
+    int have_live;
+    const char *live_chain, *live_key;   /* paths for mod_ssl */
+    acme_plan_input_t input;        /* what the store says */
+    acme_plan_t plan;               /* what to do about it */
+    acme_cert_spec_t spec;          /* for the driver */
+} acme_managed_t;
+
+/* Everything one config generation knows; lives in pconf, inherited by the children. */
+typedef struct acme_mod_t {
+    apr_pool_t *pool;
+    server_rec *s;                  /* main server */
+    const char *ca_url, *ca_file, *store_dir;
+    apr_array_header_t *contacts;
+    int agree_tos, auto_restart;
+    acme_store_t *store;
+    unsigned char secret[ACME_SECRET_LEN];
+    int store_ok;                   /* store set up, secret loaded */
+    const char *fallback_chain, *fallback_key;
+    apr_array_header_t *certs;      /* acme_managed_t*, in config order */
+    apr_hash_t *by_names;           /* joined names -> acme_managed_t* */
+    apr_hash_t *by_id;              /* id -> acme_managed_t* */
+    int any_enabled;                /* some vhost said ACME on */
+    apr_time_t staged_seen;         /* monitor: when a staged set was first seen */
+} acme_mod_t;
+
+/* The current generation (re-set at every post_config; statics reset with the DSO). */
+extern acme_mod_t *acme_mod;
+
+/* mod_acme_config.c */
+extern const command_rec acme_cmds[];
+void *acme_create_srv_conf(apr_pool_t *p, server_rec *s);
+void *acme_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
+acme_srv_conf_t *acme_srv_conf(server_rec *s);
+int acme_srv_enabled(server_rec *s);
+/* "mailto:ADDR" for an e-mail address (with or without "mailto:"), NULL if it is none. */
+const char *acme_contact_uri(apr_pool_t *p, const char *arg);
+/* Build acme_mod from the main server's settings (defaults applied). */
+acme_mod_t *acme_mod_create(apr_pool_t *p, server_rec *s);
+
+/* mod_acme_ssl.c: store, fallback, activation, planning, mod_ssl's certificate hooks */
+apr_status_t acme_store_init(acme_mod_t *m, apr_pool_t *ptemp);
+void acme_plan_vhosts(acme_mod_t *m, apr_pool_t *ptemp);
+void acme_activate_staged(acme_mod_t *m, apr_pool_t *ptemp);
+void acme_load_states(acme_mod_t *m, apr_pool_t *ptemp);
+void acme_plan_certs(acme_mod_t *m, apr_pool_t *ptemp);
+int acme_hook_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *cert_files,
+                             apr_array_header_t *key_files);
+int acme_hook_add_fallback_cert_files(server_rec *s, apr_pool_t *p,
+                                      apr_array_header_t *cert_files,
+                                      apr_array_header_t *key_files);
+
+/* mod_acme_challenge.c */
+int acme_hook_post_read_request(request_rec *r);
+
+/* mod_acme_watchdog.c */
+apr_status_t acme_watchdog_setup(acme_mod_t *m, apr_pool_t *p);
+int acme_hook_monitor(apr_pool_t *p, server_rec *s);
+void acme_hook_child_init(apr_pool_t *p, server_rec *s);
+
+#endif

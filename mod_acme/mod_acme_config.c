@@ -1,1 +1,275 @@
-/* placeholder: being written */
+/* mod_acme: directives, per-server create/merge, and the generation's settings. */
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include <apr_uri.h>
+#include <apr_file_info.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+
+#include "mod_acme.h"
+
+APLOG_USE_MODULE(acme);
+#include "acme_util.h"
+
+#define LE_PROD    "https://acme-v02.api.letsencrypt.org/directory"
+#define LE_STAGING "https://acme-staging-v02.api.letsencrypt.org/directory"
+
+acme_srv_conf_t *acme_srv_conf(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &acme_module);
+}
+
+void *acme_create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    acme_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+    sc->enabled = ACME_UNSET;
+    sc->agree_tos = ACME_UNSET;
+    sc->auto_restart = ACME_UNSET;
+    return sc;
+}
+
+#define MERGE_INT(f) (add->f != ACME_UNSET ? add->f : base->f)
+#define MERGE_PTR(f) (add->f ? add->f : base->f)
+
+void *acme_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const acme_srv_conf_t *base = basev, *add = addv;
+    acme_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+    sc->enabled = MERGE_INT(enabled);
+    sc->agree_tos = MERGE_INT(agree_tos);
+    sc->auto_restart = MERGE_INT(auto_restart);
+    sc->ca_url = MERGE_PTR(ca_url);
+    sc->ca_file = MERGE_PTR(ca_file);
+    sc->contacts = MERGE_PTR(contacts);
+    sc->store_dir = MERGE_PTR(store_dir);
+    return sc;
+}
+
+int acme_srv_enabled(server_rec *s)
+{
+    return acme_srv_conf(s)->enabled == 1;
+}
+
+/* "on"/"off" with an error that names the directive and the right values. */
+static const char *parse_onoff(cmd_parms *cmd, const char *arg, int *pflag)
+{
+    if (!ap_cstr_casecmp(arg, "on")) {
+        *pflag = 1;
+        return NULL;
+    }
+    if (!ap_cstr_casecmp(arg, "off")) {
+        *pflag = 0;
+        return NULL;
+    }
+    return apr_psprintf(cmd->pool, "%s: '%s' is not a valid value: use 'on' or 'off'",
+                        cmd->cmd->name, arg);
+}
+
+static const char *global_only(cmd_parms *cmd)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (err) {
+        return apr_pstrcat(cmd->pool, err, ": set it once in the server config, "
+                           "outside <VirtualHost>", NULL);
+    }
+    return NULL;
+}
+
+static acme_srv_conf_t *cmd_conf(cmd_parms *cmd)
+{
+    return ap_get_module_config(cmd->server->module_config, &acme_module);
+}
+
+static const char *set_enabled(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return parse_onoff(cmd, arg, &cmd_conf(cmd)->enabled);
+}
+
+static const char *set_server(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = global_only(cmd);
+    apr_uri_t uri;
+    if (err) {
+        return err;
+    }
+    if (!ap_cstr_casecmp(arg, "letsencrypt")) {
+        cmd_conf(cmd)->ca_url = LE_PROD;
+        return NULL;
+    }
+    if (!ap_cstr_casecmp(arg, "letsencrypt-staging")) {
+        cmd_conf(cmd)->ca_url = LE_STAGING;
+        return NULL;
+    }
+    if (apr_uri_parse(cmd->pool, arg, &uri) != APR_SUCCESS || !uri.scheme
+        || ap_cstr_casecmp(uri.scheme, "https") || !uri.hostname || !*uri.hostname) {
+        return apr_psprintf(cmd->pool, "ACMEServer: '%s' is not a CA directory URL: give an "
+                            "https:// URL (e.g. https://acme.example.org/directory) or one of "
+                            "'letsencrypt', 'letsencrypt-staging'", arg);
+    }
+    cmd_conf(cmd)->ca_url = arg;
+    return NULL;
+}
+
+static const char *set_ca_file(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = global_only(cmd);
+    const char *path;
+    apr_finfo_t fi;
+    if (err) {
+        return err;
+    }
+    path = ap_server_root_relative(cmd->pool, arg);
+    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->pool) != APR_SUCCESS
+        || fi.filetype != APR_REG) {
+        return apr_psprintf(cmd->pool, "ACMEServerCAFile: '%s' is not a readable file: give "
+                            "the path of a PEM file with the CA's TLS trust anchors", arg);
+    }
+    cmd_conf(cmd)->ca_file = path;
+    return NULL;
+}
+
+/* local@domain.tld: enough to catch typos; the CA validates the rest. */
+static int looks_like_email(const char *s)
+{
+    const char *at = strchr(s, '@');
+    const char *p;
+    if (!at || at == s || strchr(at + 1, '@') || !strchr(at + 1, '.')) {
+        return 0;
+    }
+    if (at[1] == '.' || s[strlen(s) - 1] == '.') {
+        return 0;
+    }
+    for (p = s; *p; ++p) {
+        if (apr_iscntrl(*p) || apr_isspace(*p) || *p == ',' || *p == '<' || *p == '>') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+const char *acme_contact_uri(apr_pool_t *p, const char *arg)
+{
+    const char *addr = arg;
+    if (!ap_cstr_casecmpn(addr, "mailto:", 7)) {
+        addr += 7;
+    }
+    if (!looks_like_email(addr)) {
+        return NULL;
+    }
+    return apr_pstrcat(p, "mailto:", addr, NULL);
+}
+
+static const char *add_contact(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = global_only(cmd);
+    const char *uri;
+    acme_srv_conf_t *sc = cmd_conf(cmd);
+    if (err) {
+        return err;
+    }
+    uri = acme_contact_uri(cmd->pool, arg);
+    if (!uri) {
+        return apr_psprintf(cmd->pool, "ACMEContact: '%s' is not an e-mail address: give "
+                            "one or more addresses like admin@example.org", arg);
+    }
+    if (!sc->contacts) {
+        sc->contacts = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(sc->contacts, const char *) = uri;
+    return NULL;
+}
+
+static const char *set_agree(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = global_only(cmd);
+    return err ? err : parse_onoff(cmd, arg, &cmd_conf(cmd)->agree_tos);
+}
+
+static const char *set_auto_restart(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = global_only(cmd);
+    return err ? err : parse_onoff(cmd, arg, &cmd_conf(cmd)->auto_restart);
+}
+
+static const char *set_store(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = global_only(cmd);
+    const char *path;
+    apr_finfo_t fi;
+    if (err) {
+        return err;
+    }
+    if (!*arg) {
+        return "ACMEStore: needs a directory (absolute, or relative to ServerRoot), "
+               "e.g. ACMEStore /var/lib/apache2/acme";
+    }
+    path = ap_server_root_relative(cmd->pool, arg);
+    if (!path) {
+        return apr_psprintf(cmd->pool, "ACMEStore: '%s' is not a valid path", arg);
+    }
+    if (apr_stat(&fi, path, APR_FINFO_TYPE, cmd->pool) == APR_SUCCESS
+        && fi.filetype != APR_DIR) {
+        return apr_psprintf(cmd->pool, "ACMEStore: '%s' exists and is not a directory: give "
+                            "a directory the server may create and own", path);
+    }
+    cmd_conf(cmd)->store_dir = path;
+    return NULL;
+}
+
+const command_rec acme_cmds[] = {
+    AP_INIT_TAKE1("ACME", set_enabled, NULL, RSRC_CONF,
+                  "on|off: obtain and renew this server's certificate from the ACME CA "
+                  "(in the main server: for every VirtualHost that does not say off)"),
+    AP_INIT_TAKE1("ACMEServer", set_server, NULL, RSRC_CONF,
+                  "URL|letsencrypt|letsencrypt-staging: the ACME CA's directory "
+                  "(default letsencrypt)"),
+    AP_INIT_TAKE1("ACMEServerCAFile", set_ca_file, NULL, RSRC_CONF,
+                  "PATH: PEM trust anchors for TLS connections to the CA (default: system trust)"),
+    AP_INIT_ITERATE("ACMEContact", add_contact, NULL, RSRC_CONF,
+                    "EMAIL...: the ACME account's contact (default: ServerAdmin when it is an "
+                    "e-mail address)"),
+    AP_INIT_TAKE1("ACMEAgreeTerms", set_agree, NULL, RSRC_CONF,
+                  "on|off: accept the CA's terms of service (default off)"),
+    AP_INIT_TAKE1("ACMEStore", set_store, NULL, RSRC_CONF,
+                  "DIR: where accounts, keys, certificates and state live, relative to "
+                  "ServerRoot (default acme)"),
+    AP_INIT_TAKE1("ACMEAutoRestart", set_auto_restart, NULL, RSRC_CONF,
+                  "on|off: restart gracefully by itself to activate new certificates "
+                  "(default on)"),
+    { NULL }
+};
+
+acme_mod_t *acme_mod_create(apr_pool_t *p, server_rec *s)
+{
+    acme_srv_conf_t *sc = acme_srv_conf(s);
+    acme_mod_t *m = apr_pcalloc(p, sizeof(*m));
+    server_rec *vs;
+
+    m->pool = p;
+    m->s = s;
+    m->ca_url = sc->ca_url ? sc->ca_url : LE_PROD;
+    m->ca_file = sc->ca_file;
+    m->store_dir = sc->store_dir ? sc->store_dir : ap_server_root_relative(p, "acme");
+    m->agree_tos = sc->agree_tos == 1;
+    m->auto_restart = sc->auto_restart != 0;
+    m->contacts = sc->contacts;
+    if (!m->contacts) {
+        const char *uri = s->server_admin ? acme_contact_uri(p, s->server_admin) : NULL;
+        m->contacts = apr_array_make(p, 1, sizeof(const char *));
+        if (uri) {
+            APR_ARRAY_PUSH(m->contacts, const char *) = uri;
+        }
+    }
+    m->certs = apr_array_make(p, 16, sizeof(acme_managed_t *));
+    m->by_names = apr_hash_make(p);
+    m->by_id = apr_hash_make(p);
+    for (vs = s; vs; vs = vs->next) {
+        if (acme_srv_enabled(vs)) {
+            m->any_enabled = 1;
+        }
+    }
+    return m;
+}

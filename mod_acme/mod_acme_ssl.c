@@ -1,1 +1,415 @@
-/* placeholder: being written */
+/* mod_acme: the store at start-up, the fallback certificate, activation of staged
+ * certificates, planning per vhost, and mod_ssl's certificate hooks.
+ * All of this runs in the root parent during post_config: no network, no per-vhost
+ * key generation (one fallback key serves every vhost). */
+#include <unistd.h>
+
+#include <apr_strings.h>
+#include <apr_hash.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <unixd.h>
+
+#include "mod_acme.h"
+
+APLOG_USE_MODULE(acme);
+#include "acme_util.h"
+#include "acme_json.h"
+#include "acme_cert.h"
+#include "acme_crypto.h"
+
+#define FALLBACK_CN "mod_acme fallback certificate"
+#define FALLBACK_NAME "mod-acme-fallback.invalid"
+
+/* ---- store and fallback ---------------------------------------------------------- */
+
+static int fallback_usable(acme_store_t *st, apr_pool_t *p)
+{
+    char *cert, *key;
+    apr_size_t clen, klen;
+    apr_array_header_t *chain;
+    acme_key_t *pkey;
+    acme_cert_info_t *info;
+    X509 *x;
+
+    if (acme_store_load(st, ACME_GROUP_SYSTEM, "fallback", "cert.pem", &cert, &clen, p)
+        || acme_store_load(st, ACME_GROUP_SYSTEM, "fallback", "key.pem", &key, &klen, p)
+        || acme_chain_parse(&chain, p, cert, clen)
+        || acme_key_from_pem(&pkey, p, key, klen)) {
+        return 0;
+    }
+    x = APR_ARRAY_IDX(chain, 0, X509 *);
+    if (acme_cert_info(&info, p, x)
+        || info->not_after < apr_time_now() + apr_time_from_sec(7 * 86400)) {
+        return 0;
+    }
+    return EVP_PKEY_eq(X509_get0_pubkey(x), acme_key_evp(pkey)) == 1;
+}
+
+static apr_status_t fallback_ensure(acme_mod_t *m, apr_pool_t *p)
+{
+    acme_store_t *st = m->store;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (!fallback_usable(st, p)) {
+        acme_key_t *key;
+        const char *kpem, *cpem;
+        apr_size_t klen;
+        apr_array_header_t *names = apr_array_make(p, 1, sizeof(const char *));
+        APR_ARRAY_PUSH(names, const char *) = FALLBACK_NAME;
+        if ((rv = acme_key_generate(&key, p, ACME_KEY_EC_P256))
+            || (rv = acme_key_to_pem(&kpem, &klen, p, key))
+            || (rv = acme_selfsigned_create(&cpem, p, key, FALLBACK_CN, names,
+                                            apr_time_from_sec(30 * 86400)))
+            || (rv = acme_store_save(st, ACME_GROUP_SYSTEM, "fallback", "key.pem", kpem, klen, p))
+            || (rv = acme_store_save(st, ACME_GROUP_SYSTEM, "fallback", "cert.pem", cpem,
+                                     strlen(cpem), p))) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, m->s, ACMELOGNO(00001)
+                         "cannot create the fallback certificate in %s", m->store_dir);
+            return rv;
+        }
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00002)
+                     "created the fallback certificate served until real ones arrive");
+    }
+    m->fallback_chain = st->path(st, ACME_GROUP_SYSTEM, "fallback", "cert.pem", m->pool);
+    m->fallback_key = st->path(st, ACME_GROUP_SYSTEM, "fallback", "key.pem", m->pool);
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_store_init(acme_mod_t *m, apr_pool_t *ptemp)
+{
+    apr_status_t rv;
+    long uid = -1, gid = -1;
+
+    if (geteuid() == 0) {
+        uid = (long)ap_unixd_config.user_id;
+        gid = (long)ap_unixd_config.group_id;
+    }
+    if ((rv = acme_store_fs_create(&m->store, m->pool, m->store_dir)) != APR_SUCCESS
+        || (rv = acme_store_fs_setup(m->store, uid, gid, ptemp)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, m->s, ACMELOGNO(00003)
+                     "cannot set up the store in %s (ACMEStore): it must be a directory "
+                     "owned by root and not writable by others", m->store_dir);
+        return rv;
+    }
+    if ((rv = acme_store_fs_secret(m->store, m->secret, ptemp)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, m->s, ACMELOGNO(00004)
+                     "cannot load or create the store's secret in %s/system/secret",
+                     m->store_dir);
+        return rv;
+    }
+    if ((rv = fallback_ensure(m, ptemp)) != APR_SUCCESS) {
+        return rv;
+    }
+    m->store_ok = 1;
+    return APR_SUCCESS;
+}
+
+/* ---- which certificates the vhosts need ---------------------------------------- */
+
+static void add_name(apr_array_header_t *names, server_rec *s, const char *name,
+                     apr_pool_t *p)
+{
+    const char *why = NULL;
+    if (!name || !*name) {
+        return;
+    }
+    if (!acme_name_is_certifiable(name, &why)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ACMELOGNO(00005)
+                     "%s:%d: name '%s' is left out of the certificate: %s",
+                     s->defn_name ? s->defn_name : "?", s->defn_line_number, name,
+                     why ? why : "no public CA can certify it");
+        return;
+    }
+    if (name[0] == '*') {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ACMELOGNO(00006)
+                     "%s:%d: wildcard '%s' is left out of the certificate: wildcards need "
+                     "the dns-01 challenge, which this version does not support yet",
+                     s->defn_name ? s->defn_name : "?", s->defn_line_number, name);
+        return;
+    }
+    APR_ARRAY_PUSH(names, const char *) = name;
+}
+
+static const char *unique_id(acme_mod_t *m, const char *primary, const char *joined,
+                             apr_pool_t *p)
+{
+    unsigned char md[32];
+    if (!apr_hash_get(m->by_id, primary, APR_HASH_KEY_STRING)) {
+        return primary;
+    }
+    acme_sha256(md, joined, strlen(joined));
+    return apr_pstrcat(p, primary, "~", acme_hex(p, md, 4), NULL);
+}
+
+void acme_plan_vhosts(acme_mod_t *m, apr_pool_t *ptemp)
+{
+    server_rec *s;
+    apr_pool_t *p = m->pool;
+    int i;
+
+    for (s = m->s; s; s = s->next) {
+        acme_srv_conf_t *sc = acme_srv_conf(s);
+        apr_array_header_t *raw, *names;
+        const char *joined, *primary;
+        acme_managed_t *mc;
+
+        if (sc->enabled != 1) {
+            continue;
+        }
+        raw = apr_array_make(ptemp, 4, sizeof(const char *));
+        add_name(raw, s, s->server_hostname, ptemp);
+        for (i = 0; s->names && i < s->names->nelts; ++i) {
+            add_name(raw, s, APR_ARRAY_IDX(s->names, i, const char *), ptemp);
+        }
+        for (i = 0; s->wild_names && i < s->wild_names->nelts; ++i) {
+            add_name(raw, s, APR_ARRAY_IDX(s->wild_names, i, const char *), ptemp);
+        }
+        if (raw->nelts == 0) {
+            continue;
+        }
+        names = acme_names_normalize(p, raw);
+        joined = acme_names_join(p, names, " ");
+        mc = apr_hash_get(m->by_names, joined, APR_HASH_KEY_STRING);
+        if (!mc) {
+            mc = apr_pcalloc(p, sizeof(*mc));
+            primary = APR_ARRAY_IDX(raw, 0, const char *);
+            mc->id = unique_id(m, acme_name_lower(p, primary), joined, p);
+            mc->names = names;
+            mc->vhosts = apr_array_make(p, 2, sizeof(server_rec *));
+            mc->spec.id = mc->id;
+            mc->spec.names = names;
+            mc->spec.ca_url = m->ca_url;
+            mc->spec.key_type = ACME_KEY_EC_P256;
+            apr_hash_set(m->by_names, joined, APR_HASH_KEY_STRING, mc);
+            apr_hash_set(m->by_id, mc->id, APR_HASH_KEY_STRING, mc);
+            APR_ARRAY_PUSH(m->certs, acme_managed_t *) = mc;
+        }
+        APR_ARRAY_PUSH(mc->vhosts, server_rec *) = s;
+        sc->managed = mc;
+    }
+}
+
+/* ---- activation: staging -> live, verified, in the root parent ------------------- */
+
+static apr_status_t activate_one(acme_mod_t *m, acme_managed_t *mc, apr_pool_t *p)
+{
+    acme_store_t *st = m->store;
+    char *chain, *sealed, *meta, *kpem;
+    apr_size_t chain_len, sealed_len, meta_len, klen;
+    acme_key_t *key;
+    const char *why = NULL;
+    apr_status_t rv;
+    acme_store_blob_t blobs[3];
+    apr_array_header_t *certs;
+    acme_cert_info_t *info;
+
+    if (acme_store_load(st, ACME_GROUP_STAGING, mc->id, "meta.json", &meta, &meta_len, p)) {
+        /* meta.json is written last: without it the set is still being written */
+        return APR_EAGAIN;
+    }
+    rv = acme_store_load(st, ACME_GROUP_STAGING, mc->id, "chain.pem", &chain, &chain_len, p);
+    if (rv == APR_SUCCESS) {
+        rv = acme_store_load(st, ACME_GROUP_STAGING, mc->id, "key.sealed", &sealed,
+                             &sealed_len, p);
+    }
+    if (rv == APR_SUCCESS
+        && (rv = acme_unseal(&kpem, &klen, p, m->secret, sealed, sealed_len)) != APR_SUCCESS) {
+        why = "the private key cannot be unsealed with this store's secret";
+    }
+    if (rv == APR_SUCCESS && (rv = acme_key_from_pem(&key, p, kpem, klen)) != APR_SUCCESS) {
+        why = "the private key does not parse";
+    }
+    if (rv == APR_SUCCESS) {
+        rv = acme_cert_verify_set(&why, p, chain, chain_len, key, mc->names, apr_time_now());
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, m->s, ACMELOGNO(00007)
+                     "staged certificate for %s failed verification (%s): not activated, "
+                     "moved to the archive; the current certificate keeps serving",
+                     mc->id, why ? why : "files missing");
+        st->archive(st, ACME_GROUP_STAGING, mc->id, p);
+        return rv;
+    }
+    blobs[0].aspect = "chain.pem";
+    blobs[0].data = chain;
+    blobs[0].len = chain_len;
+    blobs[1].aspect = "key.pem";
+    blobs[1].data = kpem;
+    blobs[1].len = klen;
+    blobs[2].aspect = "meta.json";
+    blobs[2].data = meta;
+    blobs[2].len = meta_len;
+    if ((rv = st->install_live(st, mc->id, blobs, 3, p)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, m->s, ACMELOGNO(00008)
+                     "cannot install the new certificate for %s in %s/live", mc->id,
+                     m->store_dir);
+        return rv;
+    }
+    acme_store_remove(st, ACME_GROUP_STAGING, mc->id, NULL, p);
+    if (acme_chain_parse(&certs, p, chain, chain_len) == APR_SUCCESS
+        && acme_cert_info(&info, p, APR_ARRAY_IDX(certs, 0, X509 *)) == APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00009)
+                     "activated new certificate for %s (%s): serial %s, valid until %s",
+                     mc->id, acme_names_join(p, mc->names, ", "), info->serial,
+                     acme_time_rfc3339(p, info->not_after));
+    }
+    return APR_SUCCESS;
+}
+
+void acme_activate_staged(acme_mod_t *m, apr_pool_t *ptemp)
+{
+    apr_array_header_t *ids;
+    int i;
+
+    if (m->store->list(m->store, ACME_GROUP_STAGING, &ids, ptemp) != APR_SUCCESS) {
+        return;
+    }
+    for (i = 0; i < ids->nelts; ++i) {
+        const char *id = APR_ARRAY_IDX(ids, i, const char *);
+        acme_managed_t *mc = apr_hash_get(m->by_id, id, APR_HASH_KEY_STRING);
+        apr_pool_t *p;
+        if (!mc) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00010)
+                         "staged certificate %s belongs to no configured vhost: left in "
+                         "staging", id);
+            continue;
+        }
+        apr_pool_create(&p, ptemp);
+        activate_one(m, mc, p);
+        apr_pool_destroy(p);
+    }
+}
+
+/* What the store holds for mc: live files and meta, staged set, failures. */
+static void load_state(acme_mod_t *m, acme_managed_t *mc, apr_pool_t *ptemp)
+{
+    acme_store_t *st = m->store;
+    char *data;
+    apr_size_t len;
+    apr_finfo_t fi;
+    json_t *j, *arr;
+    size_t k;
+
+    memset(&mc->input, 0, sizeof(mc->input));
+    mc->live_chain = st->path(st, ACME_GROUP_LIVE, mc->id, "chain.pem", m->pool);
+    mc->live_key = st->path(st, ACME_GROUP_LIVE, mc->id, "key.pem", m->pool);
+    if (apr_stat(&fi, mc->live_chain, APR_FINFO_SIZE, ptemp) == APR_SUCCESS
+        && apr_stat(&fi, mc->live_key, APR_FINFO_SIZE, ptemp) == APR_SUCCESS
+        && acme_store_load(st, ACME_GROUP_LIVE, mc->id, "meta.json", &data, &len, ptemp) == 0
+        && (j = acme_json_parse(ptemp, data, len, NULL)) != NULL) {
+        apr_array_header_t *names = apr_array_make(m->pool, 4, sizeof(const char *));
+        mc->have_live = 1;
+        mc->input.have_live = 1;
+        arr = acme_json_arr(j, "names");
+        for (k = 0; arr && k < json_array_size(arr); ++k) {
+            const char *n = json_string_value(json_array_get(arr, k));
+            if (n) {
+                APR_ARRAY_PUSH(names, const char *) = apr_pstrdup(m->pool, n);
+            }
+        }
+        mc->input.live_names = acme_names_normalize(m->pool, names);
+        mc->input.live_ca = apr_pstrdup(m->pool, acme_json_str(j, "ca"));
+        mc->input.live_key = apr_pstrdup(m->pool, acme_json_str(j, "key"));
+        mc->input.live_not_before = acme_time_parse_rfc3339(acme_json_str(j, "not_before"));
+        mc->input.live_not_after = acme_time_parse_rfc3339(acme_json_str(j, "not_after"));
+    }
+    if (acme_store_load(st, ACME_GROUP_STAGING, mc->id, "meta.json", &data, &len, ptemp) == 0) {
+        mc->input.have_staged = 1;
+    }
+    if (acme_store_load(st, ACME_GROUP_ORDERS, mc->id, "status.json", &data, &len, ptemp) == 0
+        && (j = acme_json_parse(ptemp, data, len, NULL)) != NULL) {
+        mc->input.failures = (int)json_integer_value(json_object_get(j, "failures"));
+        mc->input.last_failure = acme_time_parse_rfc3339(acme_json_str(j, "last_failure"));
+        mc->input.retry_after = acme_time_parse_rfc3339(acme_json_str(j, "retry_after"));
+    }
+}
+
+void acme_load_states(acme_mod_t *m, apr_pool_t *ptemp)
+{
+    int i;
+    for (i = 0; i < m->certs->nelts; ++i) {
+        load_state(m, APR_ARRAY_IDX(m->certs, i, acme_managed_t *), ptemp);
+    }
+}
+
+void acme_plan_certs(acme_mod_t *m, apr_pool_t *ptemp)
+{
+    apr_time_t now = apr_time_now();
+    int i;
+
+    for (i = 0; i < m->certs->nelts; ++i) {
+        acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
+        acme_plan_spec_t ps;
+        if (!mc->used_by_tls) {
+            continue;
+        }
+        memset(&ps, 0, sizeof(ps));
+        ps.names = mc->names;
+        ps.ca_url = m->ca_url;
+        ps.key = acme_key_type_name(mc->spec.key_type);
+        ps.renew_percent = 33;
+        ps.retry_delay = apr_time_from_sec(60);
+        acme_plan_compute(&mc->plan, m->pool, &ps, &mc->input, now);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00011)
+                     "certificate %s (%s): %s; next action %s", mc->id,
+                     acme_names_join(ptemp, mc->names, ", "), mc->plan.reason,
+                     mc->plan.action == ACME_PLAN_NOTHING && !mc->plan.when ? "none"
+                     : acme_time_rfc3339(ptemp, mc->plan.when > now ? mc->plan.when : now));
+    }
+}
+
+/* ---- mod_ssl's hooks -------------------------------------------------------------- */
+
+int acme_hook_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *cert_files,
+                             apr_array_header_t *key_files)
+{
+    acme_srv_conf_t *sc;
+
+    if (!acme_mod || !acme_mod->store_ok || !acme_srv_enabled(s)) {
+        return DECLINED;
+    }
+    sc = acme_srv_conf(s);
+    if (cert_files->nelts > 0) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, ACMELOGNO(00012)
+                     "%s has its own SSLCertificateFile: not managed", s->server_hostname);
+        return DECLINED;
+    }
+    sc->is_tls = 1;
+    if (!sc->managed) {
+        return DECLINED;
+    }
+    sc->managed->used_by_tls = 1;
+    if (!sc->managed->have_live) {
+        return DECLINED;
+    }
+    APR_ARRAY_PUSH(cert_files, const char *) = sc->managed->live_chain;
+    APR_ARRAY_PUSH(key_files, const char *) = sc->managed->live_key;
+    return OK;
+}
+
+int acme_hook_add_fallback_cert_files(server_rec *s, apr_pool_t *p,
+                                      apr_array_header_t *cert_files,
+                                      apr_array_header_t *key_files)
+{
+    acme_srv_conf_t *sc;
+
+    if (!acme_mod || !acme_mod->fallback_chain || !acme_srv_enabled(s)
+        || cert_files->nelts > 0) {
+        return DECLINED;
+    }
+    sc = acme_srv_conf(s);
+    if (!sc->managed) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ACMELOGNO(00013)
+                     "%s:%d: no name of this VirtualHost can be certified by a public CA: it "
+                     "serves the fallback certificate and answers 503",
+                     s->defn_name ? s->defn_name : "?", s->defn_line_number);
+    }
+    APR_ARRAY_PUSH(cert_files, const char *) = acme_mod->fallback_chain;
+    APR_ARRAY_PUSH(key_files, const char *) = acme_mod->fallback_key;
+    sc->on_fallback = 1;
+    return OK;
+}

@@ -1,1 +1,421 @@
-/* placeholder: being written */
+/* mod_acme: the driver in a child singleton watchdog (runs as the httpd User, does all
+ * network work) and the restart trigger in the root parent's monitor hook.
+ *
+ * A graceful restart does not wait for a running watchdog callback, and the old and new
+ * generations' singletons can run at once: the driver therefore holds a lock in the store
+ * ("driver") while it works, and every step it takes is persisted (acme_driver.c). */
+#include <signal.h>
+#include <unistd.h>
+
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+#include <apr_thread_mutex.h>
+#include <apr_optional.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <mod_watchdog.h>
+
+#include "mod_acme.h"
+
+APLOG_USE_MODULE(acme);
+#include "acme_util.h"
+#include "acme_json.h"
+#include "acme_http.h"
+#include "acme_client.h"
+#include "acme_account.h"
+#include "acme_driver.h"
+#include "acme_plan.h"
+
+#define WD_NAME "_acme_"
+#define WD_INTERVAL apr_time_from_sec(1)
+#define MAX_PARALLEL 8
+#define HTTP_TIMEOUT apr_time_from_sec(30)
+#define RESTART_BATCH_WAIT apr_time_from_sec(60)
+#define RESTART_MIN_GAP apr_time_from_sec(20)
+
+typedef struct acme_wd_t {
+    acme_mod_t *m;
+    apr_pool_t *pool;              /* lives as long as the child */
+    acme_client_t *client;
+    int account_ok;
+    apr_time_t next_run;
+    apr_time_t *next;              /* per certificate: next attempt, 0 = nothing to do */
+    int *failures;
+    /* one run */
+    apr_thread_mutex_t *mutex;
+    apr_array_header_t *due;       /* indexes into m->certs */
+    int due_pos;
+    int staged, failed;
+} acme_wd_t;
+
+static apr_interval_time_t jitter(apr_interval_time_t t)
+{
+    unsigned char b[2];
+    if (t <= 0 || acme_random_bytes(b, sizeof(b)) != APR_SUCCESS) {
+        return t;
+    }
+    /* up to +10% */
+    return t + (apr_interval_time_t)((double)t * 0.1 * (double)((b[0] << 8) | b[1]) / 65535.0);
+}
+
+static void save_failure(acme_wd_t *wd, acme_managed_t *mc, int failures,
+                         const acme_result_t *res, apr_pool_t *p)
+{
+    json_t *j = acme_json_pool(p, json_object());
+    json_t *err = json_object();
+    const char *text;
+    json_object_set_new(j, "failures", json_integer(failures));
+    json_object_set_new(j, "last_failure", json_string(acme_time_rfc3339(p, apr_time_now())));
+    if (res->retry_after) {
+        json_object_set_new(j, "retry_after",
+                            json_string(acme_time_rfc3339(p, res->retry_after)));
+    }
+    if (res->problem_type) {
+        json_object_set_new(err, "type", json_string(res->problem_type));
+    }
+    json_object_set_new(err, "detail", json_string(res->detail ? res->detail : "unknown"));
+    json_object_set_new(j, "error", err);
+    text = acme_json_dump(p, j);
+    acme_store_save(wd->m->store, ACME_GROUP_ORDERS, mc->id, "status.json", text,
+                    strlen(text), p);
+}
+
+static void record_result(acme_wd_t *wd, int idx, apr_status_t rv, const acme_result_t *res,
+                          apr_pool_t *p)
+{
+    acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
+    apr_time_t now = apr_time_now();
+
+    apr_thread_mutex_lock(wd->mutex);
+    if (rv == APR_SUCCESS) {
+        wd->staged++;
+        wd->next[idx] = 0;
+        wd->failures[idx] = 0;
+    }
+    else {
+        apr_interval_time_t delay;
+        wd->failed++;
+        wd->failures[idx]++;
+        delay = jitter(acme_plan_backoff(apr_time_from_sec(60), wd->failures[idx]));
+        wd->next[idx] = now + delay;
+        if (res->retry_after > wd->next[idx]) {
+            wd->next[idx] = res->retry_after;
+        }
+    }
+    apr_thread_mutex_unlock(wd->mutex);
+
+    if (rv == APR_SUCCESS) {
+        acme_store_remove(wd->m->store, ACME_GROUP_ORDERS, mc->id, "status.json", p);
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, wd->m->s, ACMELOGNO(00030)
+                     "certificate for %s (%s) obtained and staged: it goes live at the next "
+                     "graceful restart", mc->id, acme_names_join(p, mc->names, ", "));
+    }
+    else {
+        save_failure(wd, mc, wd->failures[idx], res, p);
+        ap_log_error(APLOG_MARK, APLOG_ERR, res->status, wd->m->s, ACMELOGNO(00031)
+                     "certificate for %s (%s) could not be obtained: %s; attempt %d failed, "
+                     "next attempt at %s", mc->id, acme_names_join(p, mc->names, ", "),
+                     acme_result_str(res, p), wd->failures[idx],
+                     acme_time_rfc3339(p, wd->next[idx]));
+    }
+}
+
+static void *APR_THREAD_FUNC obtain_thread(apr_thread_t *thread, void *baton)
+{
+    acme_wd_t *wd = baton;
+    acme_driver_env_t env;
+
+    memset(&env, 0, sizeof(env));
+    env.client = wd->client;
+    env.store = wd->m->store;
+    env.secret = wd->m->secret;
+    env.poll_default = apr_time_from_msec(500);
+    for (;;) {
+        int idx;
+        apr_pool_t *p;
+        acme_result_t res;
+        apr_status_t rv;
+        acme_managed_t *mc;
+
+        apr_thread_mutex_lock(wd->mutex);
+        idx = wd->due_pos < wd->due->nelts ? APR_ARRAY_IDX(wd->due, wd->due_pos++, int) : -1;
+        apr_thread_mutex_unlock(wd->mutex);
+        if (idx < 0) {
+            break;
+        }
+        mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
+        if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+            break;
+        }
+        acme_result_reset(&res);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, wd->m->s, ACMELOGNO(00032)
+                     "obtaining a certificate for %s (%s): %s", mc->id,
+                     acme_names_join(p, mc->names, ", "), mc->plan.reason);
+        rv = acme_driver_obtain(&env, &mc->spec, p, &res);
+        record_result(wd, idx, rv, &res, p);
+        apr_pool_destroy(p);
+    }
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+static void fail_all_due(acme_wd_t *wd, const acme_result_t *res, apr_pool_t *p)
+{
+    int i;
+    for (i = 0; i < wd->due->nelts; ++i) {
+        record_result(wd, APR_ARRAY_IDX(wd->due, i, int), res->status, res, p);
+    }
+}
+
+static void run_due(acme_wd_t *wd, apr_pool_t *ptemp)
+{
+    acme_mod_t *m = wd->m;
+    apr_thread_t *threads[MAX_PARALLEL];
+    int nthreads, i;
+    apr_uint32_t before = acme_client_request_count(wd->client);
+    apr_time_t start = apr_time_now();
+
+    if (!wd->account_ok) {
+        acme_account_spec_t as;
+        acme_result_t res;
+        apr_status_t rv;
+        acme_result_reset(&res);
+        as.contacts = m->contacts;
+        as.agree_tos = m->agree_tos;
+        rv = acme_account_ensure(wd->client, m->store, m->secret, &as, wd->pool, &res);
+        if (rv != APR_SUCCESS) {
+            if (!res.status) {
+                res.status = rv;
+            }
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, m->s, ACMELOGNO(00033)
+                         "no ACME account at %s: %s", m->ca_url, acme_result_str(&res, ptemp));
+            fail_all_due(wd, &res, ptemp);
+            return;
+        }
+        wd->account_ok = 1;
+    }
+    nthreads = wd->due->nelts < MAX_PARALLEL ? wd->due->nelts : MAX_PARALLEL;
+    for (i = 0; i < nthreads; ++i) {
+        if (apr_thread_create(&threads[i], NULL, obtain_thread, wd, ptemp) != APR_SUCCESS) {
+            break;
+        }
+    }
+    nthreads = i;
+    if (nthreads == 0) {
+        obtain_thread(NULL, wd);
+    }
+    for (i = 0; i < nthreads; ++i) {
+        apr_status_t trv;
+        apr_thread_join(&trv, threads[i]);
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00034)
+                 "driver run: %d certificate(s) staged, %d failed, %u ACME requests, %.1f s",
+                 wd->staged, wd->failed, acme_client_request_count(wd->client) - before,
+                 (double)(apr_time_now() - start) / APR_USEC_PER_SEC);
+}
+
+static apr_status_t wd_start(acme_wd_t *wd)
+{
+    acme_mod_t *m = wd->m;
+    acme_http_t *http;
+    apr_status_t rv;
+    int i, n = m->certs->nelts;
+    apr_time_t now = apr_time_now();
+
+    if ((rv = apr_pool_create_unmanaged_ex(&wd->pool, NULL, NULL)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = acme_http_curl_create(&http, wd->pool, m->ca_file, ACME_USER_AGENT,
+                                    HTTP_TIMEOUT)) != APR_SUCCESS
+        || (rv = acme_client_create(&wd->client, wd->pool, http, m->ca_url)) != APR_SUCCESS
+        || (rv = apr_thread_mutex_create(&wd->mutex, APR_THREAD_MUTEX_DEFAULT, wd->pool))) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, m->s, ACMELOGNO(00035)
+                     "cannot set up the ACME client for %s", m->ca_url);
+        apr_pool_destroy(wd->pool);
+        wd->pool = NULL;
+        wd->client = NULL;
+        return rv;
+    }
+    wd->next = apr_pcalloc(wd->pool, sizeof(apr_time_t) * (apr_size_t)(n ? n : 1));
+    wd->failures = apr_pcalloc(wd->pool, sizeof(int) * (apr_size_t)(n ? n : 1));
+    wd->next_run = 0;
+    for (i = 0; i < n; ++i) {
+        acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
+        wd->failures[i] = mc->input.failures;
+        if (mc->used_by_tls && mc->plan.action != ACME_PLAN_NOTHING) {
+            wd->next[i] = mc->plan.when > now ? mc->plan.when : now;
+        }
+        else if (mc->used_by_tls && mc->plan.when > now) {
+            /* nothing to do now: look again when the plan says (e.g. renewal time) */
+            wd->next[i] = mc->plan.when;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
+{
+    acme_wd_t *wd = baton;
+    acme_mod_t *m = wd->m;
+    apr_time_t now = apr_time_now(), next = 0;
+    void *lock = NULL;
+    int i;
+
+    if (state == AP_WATCHDOG_STATE_STOPPING || now < wd->next_run) {
+        return APR_SUCCESS;
+    }
+    if (!wd->pool && wd_start(wd) != APR_SUCCESS) {
+        wd->next_run = now + apr_time_from_sec(60);
+        return APR_SUCCESS;
+    }
+    if (state != AP_WATCHDOG_STATE_RUNNING || !wd->client) {
+        return APR_SUCCESS;
+    }
+    wd->due = apr_array_make(ptemp, 8, sizeof(int));
+    wd->due_pos = 0;
+    wd->staged = wd->failed = 0;
+    for (i = 0; i < m->certs->nelts; ++i) {
+        if (wd->next[i] && wd->next[i] <= now) {
+            APR_ARRAY_PUSH(wd->due, int) = i;
+        }
+    }
+    if (wd->due->nelts > 0) {
+        if (m->store->lock(m->store, "driver", 0, &lock, ptemp) != APR_SUCCESS) {
+            /* another generation's driver is still at work: look again shortly */
+            wd->next_run = now + apr_time_from_sec(5);
+            return APR_SUCCESS;
+        }
+        run_due(wd, ptemp);
+        m->store->unlock(m->store, lock);
+    }
+    for (i = 0; i < m->certs->nelts; ++i) {
+        if (wd->next[i] && (!next || wd->next[i] < next)) {
+            next = wd->next[i];
+        }
+    }
+    /* with nothing planned, look again in an hour (renewals are planned at start-up) */
+    wd->next_run = next ? next : apr_time_now() + apr_time_from_sec(3600);
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_watchdog_setup(acme_mod_t *m, apr_pool_t *p)
+{
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance;
+    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_cb;
+    ap_watchdog_t *w;
+    acme_wd_t *wd;
+    apr_status_t rv;
+    int i, used = 0;
+
+    for (i = 0; i < m->certs->nelts; ++i) {
+        used += APR_ARRAY_IDX(m->certs, i, acme_managed_t *)->used_by_tls;
+    }
+    if (!used) {
+        return APR_SUCCESS;
+    }
+    get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    register_cb = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    if (!get_instance || !register_cb) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, m->s, ACMELOGNO(00036)
+                     "mod_watchdog is not loaded: mod_acme needs it to obtain certificates "
+                     "(LoadModule watchdog_module, or a2enmod watchdog)");
+        return APR_ENOTIMPL;
+    }
+    wd = apr_pcalloc(p, sizeof(*wd));
+    wd->m = m;
+    if ((rv = get_instance(&w, WD_NAME, 0, 1, p)) != APR_SUCCESS
+        || (rv = register_cb(w, WD_INTERVAL, wd, wd_callback)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, m->s, ACMELOGNO(00037)
+                     "cannot register the mod_acme watchdog");
+        return rv;
+    }
+    return APR_SUCCESS;
+}
+
+/* ---- the root parent: restart gracefully when new certificates are staged --------- */
+
+static int staged_ready(acme_mod_t *m, apr_pool_t *p, const char **pids)
+{
+    apr_array_header_t *ids;
+    int i, n = 0;
+    char *meta;
+
+    *pids = "";
+    if (m->store->list(m->store, ACME_GROUP_STAGING, &ids, p) != APR_SUCCESS) {
+        return 0;
+    }
+    for (i = 0; i < ids->nelts; ++i) {
+        const char *id = APR_ARRAY_IDX(ids, i, const char *);
+        if (apr_hash_get(m->by_id, id, APR_HASH_KEY_STRING)
+            && acme_store_load(m->store, ACME_GROUP_STAGING, id, "meta.json", &meta, NULL,
+                               p) == APR_SUCCESS) {
+            *pids = n ? apr_pstrcat(p, *pids, ", ", id, NULL) : id;
+            n++;
+        }
+    }
+    return n;
+}
+
+int acme_hook_monitor(apr_pool_t *pool, server_rec *s)
+{
+    acme_mod_t *m = acme_mod;
+    apr_pool_t *p;
+    apr_time_t now = apr_time_now(), *last;
+    const char *ids;
+    void *lock = NULL, *data = NULL;
+    int busy;
+
+    if (!m || !m->store_ok || !m->certs->nelts) {
+        return DECLINED;
+    }
+    apr_pool_create(&p, pool);
+    if (!staged_ready(m, p, &ids)) {
+        m->staged_seen = 0;
+        goto leave;
+    }
+    if (!m->staged_seen) {
+        m->staged_seen = now;
+        if (!m->auto_restart) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, ACMELOGNO(00040)
+                         "new certificate(s) staged for %s: ACMEAutoRestart is off, run "
+                         "'apachectl graceful' to activate them", ids);
+        }
+    }
+    if (!m->auto_restart) {
+        goto leave;
+    }
+    /* let a running batch finish so that many new certificates cause one restart */
+    busy = m->store->lock(m->store, "driver", 0, &lock, p) != APR_SUCCESS;
+    if (lock) {
+        m->store->unlock(m->store, lock);
+    }
+    if (busy && now - m->staged_seen < RESTART_BATCH_WAIT) {
+        goto leave;
+    }
+    /* never restart in a loop, whatever happens: at most one restart per RESTART_MIN_GAP */
+    apr_pool_userdata_get(&data, "mod_acme_last_restart", s->process->pool);
+    last = data;
+    if (!last) {
+        last = apr_pcalloc(s->process->pool, sizeof(*last));
+        apr_pool_userdata_set(last, "mod_acme_last_restart", apr_pool_cleanup_null,
+                              s->process->pool);
+    }
+    if (*last && now - *last < RESTART_MIN_GAP) {
+        goto leave;
+    }
+    *last = now;
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, ACMELOGNO(00041)
+                 "new certificate(s) staged for %s: graceful restart to activate them", ids);
+    kill(getpid(), SIGUSR1);
+leave:
+    apr_pool_destroy(p);
+    return DECLINED;
+}
+
+void acme_hook_child_init(apr_pool_t *p, server_rec *s)
+{
+    acme_http_curl_global_init();
+}
