@@ -55,13 +55,31 @@ struct acme_store_t {
                         apr_pool_t *p);
 };
 
-/* Filesystem store rooted at dir (no I/O here). */
+/* Filesystem store rooted at dir (no I/O here). Layout and modes: docs/store.md.
+ * Names and aspects must be one plain path component: "", ".", "..", anything with '/' or
+ * starting with '.' is APR_EINVAL (path() returns NULL). load/save need an aspect.
+ * list() returns the entry directories of a group (dot-entries and stray files skipped);
+ * a group directory that does not exist yet lists empty.
+ * install_live() needs nblobs >= 1 with distinct aspects; callers hold lock(name). The
+ * swap is one renameat2(RENAME_EXCHANGE) where the system has it (else two renames: a
+ * crash in between leaves no live/name, the old set archived, staging still there).
+ * archive(): APR_ENOENT when the entry is missing, APR_EINVAL for ACME_GROUP_ARCHIVE.
+ * lock(): wait=0 and held elsewhere -> APR_EAGAIN (*plock NULL). Exclusive per lock object,
+ * also between threads of one process (in-process registry per store object) and across
+ * processes (flock/fcntl on <dir>/locks/<name>.lock). Destroying the pool given to lock()
+ * releases it; unlock() of a released lock is APR_EINVAL. A child forked while a lock is
+ * held does not own it and never releases it for the parent. */
 apr_status_t acme_store_fs_create(acme_store_t **pst, apr_pool_t *p, const char *dir);
 /* Create the layout (as root at start-up): directories with their modes; the groups the
  * worker User writes (accounts, challenges, orders, staging, locks) are chowned to uid/gid
  * (pass (uid_t)-1 to leave owners as they are, e.g. in tests). Idempotent. */
+/* (Refused with APR_EINVAL: dir or a group directory that is a symlink owned by someone
+ * else, or that stays group/world-writable. Group directories are set to 0700, a new dir
+ * to 0755; an existing dir keeps its mode. system, live, archive stay with the caller.) */
 apr_status_t acme_store_fs_setup(acme_store_t *st, long uid, long gid, apr_pool_t *p);
 /* Load SYSTEM/secret.key, creating 32 random bytes (0600) when missing. */
+/* (file: system/secret/secret.key; created with link() so concurrent creators agree;
+ * a file of any other size is APR_EINVAL and is never replaced.) */
 apr_status_t acme_store_fs_secret(acme_store_t *st, unsigned char out[32], apr_pool_t *p);
 
 /* Convenience wrappers. */
