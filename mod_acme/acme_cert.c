@@ -1,1 +1,458 @@
-/* placeholder: being written */
+/* Certificates: PEM chains, facts, the activation check, CSRs, self-signed fallbacks. */
+#include <limits.h>
+#include <string.h>
+#include <time.h>
+
+#include <apr_strings.h>
+
+#include <openssl/asn1.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "acme.h"
+#include "acme_cert.h"
+#include "acme_crypto.h"
+#include "acme_util.h"
+
+static apr_status_t x509_cleanup(void *data)
+{
+    X509_free((X509 *)data);
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_chain_parse(apr_array_header_t **pchain, apr_pool_t *p,
+                              const char *pem, apr_size_t len)
+{
+    apr_array_header_t *chain;
+    BIO *bio;
+    char *name = NULL, *header = NULL;
+    unsigned char *data = NULL;
+    long dlen = 0;
+    apr_status_t rv = APR_SUCCESS;
+
+    *pchain = NULL;
+    if (!pem || len == 0 || len > INT_MAX) {
+        return ACME_EPROTO;
+    }
+    bio = BIO_new_mem_buf(pem, (int)len);
+    if (!bio) {
+        return APR_ENOMEM;
+    }
+    chain = apr_array_make(p, 3, sizeof(X509 *));
+    ERR_clear_error();
+    while (PEM_read_bio(bio, &name, &header, &data, &dlen) == 1) {
+        if (!strcmp(name, PEM_STRING_X509) || !strcmp(name, PEM_STRING_X509_OLD)) {
+            const unsigned char *d = data;
+            X509 *x = d2i_X509(NULL, &d, dlen);
+            if (!x || d != data + dlen) {
+                X509_free(x);
+                rv = ACME_EPROTO;
+            }
+            else {
+                apr_pool_cleanup_register(p, x, x509_cleanup, apr_pool_cleanup_null);
+                APR_ARRAY_PUSH(chain, X509 *) = x;
+            }
+        }
+        /* other PEM blocks (e.g. parameters) are not part of the chain: skip them */
+        OPENSSL_free(name);
+        OPENSSL_free(header);
+        OPENSSL_free(data);
+        name = header = NULL;
+        data = NULL;
+        if (rv != APR_SUCCESS) {
+            break;
+        }
+    }
+    if (rv == APR_SUCCESS) {
+        /* the loop ends at the end of the text (no start line) or on a broken block */
+        unsigned long err = ERR_peek_last_error();
+        if (err && !(ERR_GET_LIB(err) == ERR_LIB_PEM
+                     && ERR_GET_REASON(err) == PEM_R_NO_START_LINE)) {
+            rv = ACME_EPROTO;
+        }
+        else if (chain->nelts == 0) {
+            rv = ACME_EPROTO;
+        }
+    }
+    ERR_clear_error();
+    BIO_free(bio);
+    if (rv == APR_SUCCESS) {
+        *pchain = chain;
+    }
+    return rv;
+}
+
+static apr_time_t asn1_time_to_apr(const ASN1_TIME *at)
+{
+    struct tm tm;
+    apr_time_exp_t xt;
+    apr_time_t t;
+
+    if (!at || ASN1_TIME_to_tm(at, &tm) != 1) {
+        return 0;
+    }
+    memset(&xt, 0, sizeof(xt));
+    xt.tm_year = tm.tm_year;
+    xt.tm_mon = tm.tm_mon;
+    xt.tm_mday = tm.tm_mday;
+    xt.tm_hour = tm.tm_hour;
+    xt.tm_min = tm.tm_min;
+    xt.tm_sec = tm.tm_sec;
+    if (apr_time_exp_gmt_get(&t, &xt) != APR_SUCCESS) {
+        return 0;
+    }
+    return t;
+}
+
+static const char *asn1_string_utf8(apr_pool_t *p, const ASN1_STRING *as)
+{
+    unsigned char *u = NULL;
+    const char *s;
+    int n = ASN1_STRING_to_UTF8(&u, as);
+
+    if (n < 0) {
+        return NULL;
+    }
+    s = apr_pstrmemdup(p, (const char *)u, (apr_size_t)n);
+    OPENSSL_free(u);
+    return s;
+}
+
+/* dNSName SANs, lower-cased, in certificate order. */
+static apr_array_header_t *x509_dns_names(apr_pool_t *p, X509 *x)
+{
+    apr_array_header_t *names = apr_array_make(p, 5, sizeof(const char *));
+    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    int i;
+
+    if (gens) {
+        for (i = 0; i < sk_GENERAL_NAME_num(gens); ++i) {
+            const GENERAL_NAME *gn = sk_GENERAL_NAME_value(gens, i);
+            if (gn->type == GEN_DNS) {
+                const ASN1_IA5STRING *ia5 = gn->d.dNSName;
+                const char *s = apr_pstrmemdup(p, (const char *)ASN1_STRING_get0_data(ia5),
+                                               (apr_size_t)ASN1_STRING_length(ia5));
+                APR_ARRAY_PUSH(names, const char *) = acme_name_lower(p, s);
+            }
+        }
+        GENERAL_NAMES_free(gens);
+    }
+    return names;
+}
+
+apr_status_t acme_cert_info(acme_cert_info_t **pinfo, apr_pool_t *p, X509 *x)
+{
+    acme_cert_info_t *info;
+    const X509_NAME *subj, *iss;
+    BIGNUM *bn;
+    char *hex;
+    BIO *bio;
+    char *bdata;
+    long blen;
+    int idx;
+
+    *pinfo = NULL;
+    if (!x) {
+        return APR_EINVAL;
+    }
+    info = apr_pcalloc(p, sizeof(*info));
+
+    bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+    if (!bn) {
+        return ACME_ECRYPTO;
+    }
+    hex = BN_bn2hex(bn);
+    BN_free(bn);
+    if (!hex) {
+        return APR_ENOMEM;
+    }
+    info->serial = apr_pstrdup(p, hex);
+    OPENSSL_free(hex);
+
+    subj = X509_get_subject_name(x);
+    idx = X509_NAME_get_index_by_NID(subj, NID_commonName, -1);
+    if (idx >= 0) {
+        const X509_NAME_ENTRY *e = X509_NAME_get_entry(subj, idx);
+        info->subject_cn = asn1_string_utf8(p, X509_NAME_ENTRY_get_data(e));
+    }
+
+    iss = X509_get_issuer_name(x);
+    bio = BIO_new(BIO_s_mem());
+    if (!bio) {
+        return APR_ENOMEM;
+    }
+    if (X509_NAME_print_ex(bio, iss, 0, XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+        blen = BIO_get_mem_data(bio, &bdata);
+        info->issuer = blen > 0 ? apr_pstrmemdup(p, bdata, (apr_size_t)blen) : "";
+    }
+    BIO_free(bio);
+
+    info->not_before = asn1_time_to_apr(X509_get0_notBefore(x));
+    info->not_after = asn1_time_to_apr(X509_get0_notAfter(x));
+    info->names = x509_dns_names(p, x);
+    *pinfo = info;
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_cert_verify_set(const char **pwhy, apr_pool_t *p, const char *chain_pem,
+                                  apr_size_t len, const acme_key_t *key,
+                                  const apr_array_header_t *names, apr_time_t now)
+{
+    apr_array_header_t *chain, *have, *want;
+    acme_cert_info_t *info;
+    EVP_PKEY *pub;
+    X509 *leaf;
+    apr_status_t rv;
+
+    *pwhy = NULL;
+    rv = acme_chain_parse(&chain, p, chain_pem, len);
+    if (rv != APR_SUCCESS) {
+        *pwhy = "chain does not parse";
+        return ACME_EVERIFY;
+    }
+    leaf = APR_ARRAY_IDX(chain, 0, X509 *);
+    pub = X509_get0_pubkey(leaf);
+    if (!key || !acme_key_evp(key) || !pub || EVP_PKEY_eq(pub, acme_key_evp(key)) != 1) {
+        ERR_clear_error();
+        *pwhy = "private key does not match the certificate";
+        return ACME_EVERIFY;
+    }
+    rv = acme_cert_info(&info, p, leaf);
+    if (rv != APR_SUCCESS) {
+        *pwhy = "certificate facts cannot be read";
+        return ACME_EVERIFY;
+    }
+    have = acme_names_normalize(p, info->names);
+    want = acme_names_normalize(p, names);
+    if (!acme_names_equal(have, want)) {
+        *pwhy = apr_psprintf(p, "names differ: certificate has %s, plan wants %s",
+                             acme_names_join(p, have, " "), acme_names_join(p, want, " "));
+        return ACME_EVERIFY;
+    }
+    if (!info->not_before || !info->not_after) {
+        *pwhy = "certificate validity dates cannot be read";
+        return ACME_EVERIFY;
+    }
+    if (now < info->not_before) {
+        *pwhy = apr_psprintf(p, "certificate not valid until %s",
+                             acme_time_rfc3339(p, info->not_before));
+        return ACME_EVERIFY;
+    }
+    if (now >= info->not_after) {
+        *pwhy = apr_psprintf(p, "certificate expired at %s",
+                             acme_time_rfc3339(p, info->not_after));
+        return ACME_EVERIFY;
+    }
+    return APR_SUCCESS;
+}
+
+/* A GENERAL_NAMES stack with every name as dNSName. */
+static GENERAL_NAMES *dns_general_names(const apr_array_header_t *names)
+{
+    GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+    int i;
+
+    if (!gens) {
+        return NULL;
+    }
+    for (i = 0; i < names->nelts; ++i) {
+        const char *n = APR_ARRAY_IDX(names, i, const char *);
+        GENERAL_NAME *gn = GENERAL_NAME_new();
+        ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+
+        if (!gn || !ia5 || ASN1_STRING_set(ia5, n, (int)strlen(n)) != 1) {
+            GENERAL_NAME_free(gn);
+            ASN1_IA5STRING_free(ia5);
+            goto fail;
+        }
+        GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
+        if (!sk_GENERAL_NAME_push(gens, gn)) {
+            GENERAL_NAME_free(gn);
+            goto fail;
+        }
+    }
+    return gens;
+fail:
+    GENERAL_NAMES_free(gens);
+    return NULL;
+}
+
+static int valid_names(const apr_array_header_t *names)
+{
+    int i;
+
+    if (!names || names->nelts == 0) {
+        return 0;
+    }
+    for (i = 0; i < names->nelts; ++i) {
+        const char *n = APR_ARRAY_IDX(names, i, const char *);
+        if (!n || !*n || strlen(n) > 253) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+apr_status_t acme_csr_create(const char **pder_b64url, apr_pool_t *p, const acme_key_t *key,
+                             const apr_array_header_t *names)
+{
+    X509_REQ *req = NULL;
+    X509_NAME *subj = NULL;
+    GENERAL_NAMES *gens = NULL;
+    STACK_OF(X509_EXTENSION) *exts = NULL;
+    EVP_PKEY *pkey = acme_key_evp(key);
+    unsigned char *der = NULL;
+    const char *first;
+    int der_len;
+    apr_status_t rv = ACME_ECRYPTO;
+
+    *pder_b64url = NULL;
+    if (!pkey || !valid_names(names)) {
+        return APR_EINVAL;
+    }
+    first = APR_ARRAY_IDX(names, 0, const char *);
+
+    req = X509_REQ_new();
+    subj = X509_NAME_new();
+    if (!req || !subj) {
+        rv = APR_ENOMEM;
+        goto leave;
+    }
+    if (X509_REQ_set_version(req, 0) != 1) {
+        goto leave;
+    }
+    if (strlen(first) <= 64
+        && X509_NAME_add_entry_by_NID(subj, NID_commonName, MBSTRING_UTF8,
+                                      (const unsigned char *)first, -1, -1, 0) != 1) {
+        goto leave;
+    }
+    if (X509_REQ_set_subject_name(req, subj) != 1) {
+        goto leave;
+    }
+    gens = dns_general_names(names);
+    if (!gens
+        || X509V3_add1_i2d(&exts, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) != 1
+        || X509_REQ_add_extensions(req, exts) != 1) {
+        goto leave;
+    }
+    if (X509_REQ_set_pubkey(req, pkey) != 1 || X509_REQ_sign(req, pkey, EVP_sha256()) <= 0) {
+        goto leave;
+    }
+    der_len = i2d_X509_REQ(req, &der);
+    if (der_len <= 0) {
+        goto leave;
+    }
+    *pder_b64url = acme_b64url_encode(p, der, (apr_size_t)der_len);
+    rv = APR_SUCCESS;
+leave:
+    OPENSSL_free(der);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    GENERAL_NAMES_free(gens);
+    X509_NAME_free(subj);
+    X509_REQ_free(req);
+    return rv;
+}
+
+apr_status_t acme_selfsigned_create(const char **ppem, apr_pool_t *p, const acme_key_t *key,
+                                    const char *cn, const apr_array_header_t *names,
+                                    apr_interval_time_t valid_for)
+{
+    X509 *x = NULL;
+    X509_NAME *subj = NULL;
+    GENERAL_NAMES *gens = NULL;
+    BASIC_CONSTRAINTS *bc = NULL;
+    EXTENDED_KEY_USAGE *eku = NULL;
+    BIGNUM *bn = NULL;
+    BIO *bio = NULL;
+    EVP_PKEY *pkey = acme_key_evp(key);
+    unsigned char serial[16];
+    char *bdata;
+    long blen;
+    time_t start;
+    apr_status_t rv = ACME_ECRYPTO;
+
+    *ppem = NULL;
+    if (!pkey || !valid_names(names) || valid_for <= 0) {
+        return APR_EINVAL;
+    }
+    if (!cn || !*cn) {
+        cn = APR_ARRAY_IDX(names, 0, const char *);
+    }
+    x = X509_new();
+    subj = X509_NAME_new();
+    if (!x || !subj) {
+        rv = APR_ENOMEM;
+        goto leave;
+    }
+    if (X509_set_version(x, 2) != 1) {
+        goto leave;
+    }
+    /* 16 random bytes, positive and without a leading zero byte */
+    if (acme_random_bytes(serial, sizeof(serial)) != APR_SUCCESS) {
+        goto leave;
+    }
+    serial[0] = (unsigned char)((serial[0] & 0x7f) | 0x40);
+    bn = BN_bin2bn(serial, sizeof(serial), NULL);
+    if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x))) {
+        goto leave;
+    }
+    /* valid from now-1h (clock skew), for valid_for from then */
+    start = (time_t)apr_time_sec(apr_time_now()) - 3600;
+    if (!ASN1_TIME_adj(X509_getm_notBefore(x), start, 0, 0)
+        || !ASN1_TIME_adj(X509_getm_notAfter(x), start, 0, (long)apr_time_sec(valid_for))) {
+        goto leave;
+    }
+    if (strlen(cn) <= 64
+        && X509_NAME_add_entry_by_NID(subj, NID_commonName, MBSTRING_UTF8,
+                                      (const unsigned char *)cn, -1, -1, 0) != 1) {
+        goto leave;
+    }
+    if (X509_set_subject_name(x, subj) != 1 || X509_set_issuer_name(x, subj) != 1
+        || X509_set_pubkey(x, pkey) != 1) {
+        goto leave;
+    }
+    bc = BASIC_CONSTRAINTS_new();
+    if (!bc) {
+        goto leave;
+    }
+    bc->ca = 0;
+    if (X509_add1_ext_i2d(x, NID_basic_constraints, bc, 1, X509V3_ADD_DEFAULT) != 1) {
+        goto leave;
+    }
+    eku = sk_ASN1_OBJECT_new_null();
+    if (!eku || !sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_server_auth))
+        || X509_add1_ext_i2d(x, NID_ext_key_usage, eku, 0, X509V3_ADD_DEFAULT) != 1) {
+        goto leave;
+    }
+    gens = dns_general_names(names);
+    if (!gens || X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) != 1) {
+        goto leave;
+    }
+    if (X509_sign(x, pkey, EVP_sha256()) <= 0) {
+        goto leave;
+    }
+    bio = BIO_new(BIO_s_mem());
+    if (!bio || PEM_write_bio_X509(bio, x) != 1) {
+        goto leave;
+    }
+    blen = BIO_get_mem_data(bio, &bdata);
+    if (blen <= 0) {
+        goto leave;
+    }
+    *ppem = apr_pstrmemdup(p, bdata, (apr_size_t)blen);
+    rv = APR_SUCCESS;
+leave:
+    BIO_free(bio);
+    /* OBJ_nid2obj returns a static object: free only the stack */
+    sk_ASN1_OBJECT_free(eku);
+    GENERAL_NAMES_free(gens);
+    BASIC_CONSTRAINTS_free(bc);
+    BN_free(bn);
+    X509_NAME_free(subj);
+    X509_free(x);
+    return rv;
+}

@@ -1,6 +1,371 @@
-/* placeholder: being written */
+/* Unit tests for acme_cert: CSRs, self-signed certificates, facts, the activation check. */
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
 #include "tests.h"
+#include "acme.h"
+#include "acme_cert.h"
+#include "acme_crypto.h"
+#include "acme_util.h"
+
+static apr_pool_t *pool;
+
+static void setup(void)
+{
+    apr_pool_create(&pool, NULL);
+}
+
+static void teardown(void)
+{
+    apr_pool_destroy(pool);
+}
+
+static apr_array_header_t *mk_names(const char *const *list)
+{
+    apr_array_header_t *a = apr_array_make(pool, 4, sizeof(const char *));
+    for (; *list; ++list) {
+        APR_ARRAY_PUSH(a, const char *) = *list;
+    }
+    return a;
+}
+
+static acme_key_t *ec_key(void)
+{
+    acme_key_t *key;
+    ck_assert_int_eq(acme_key_generate(&key, pool, ACME_KEY_EC_P256), APR_SUCCESS);
+    return key;
+}
+
+static int str_contains(const char *s, const char *part)
+{
+    return s && strstr(s, part) != NULL;
+}
+
+/* ---- CSR ------------------------------------------------------------------------------ */
+
+static X509_REQ *csr_parse(const char *b64)
+{
+    unsigned char *der;
+    const unsigned char *d;
+    apr_size_t len;
+    X509_REQ *req;
+
+    ck_assert_int_eq(acme_b64url_decode(&der, &len, pool, b64), APR_SUCCESS);
+    d = der;
+    req = d2i_X509_REQ(NULL, &d, (long)len);
+    ck_assert_ptr_nonnull(req);
+    ck_assert(d == der + len);
+    return req;
+}
+
+static apr_array_header_t *csr_dns_names(X509_REQ *req)
+{
+    STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+    apr_array_header_t *names = apr_array_make(pool, 4, sizeof(const char *));
+    GENERAL_NAMES *gens;
+    int i;
+
+    ck_assert_ptr_nonnull(exts);
+    gens = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
+    ck_assert_ptr_nonnull(gens);
+    for (i = 0; i < sk_GENERAL_NAME_num(gens); ++i) {
+        GENERAL_NAME *gn = sk_GENERAL_NAME_value(gens, i);
+        ck_assert_int_eq(gn->type, GEN_DNS);
+        APR_ARRAY_PUSH(names, const char *) =
+            apr_pstrmemdup(pool, (const char *)ASN1_STRING_get0_data(gn->d.dNSName),
+                           (apr_size_t)ASN1_STRING_length(gn->d.dNSName));
+    }
+    GENERAL_NAMES_free(gens);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    return names;
+}
+
+static const char *csr_cn(X509_REQ *req)
+{
+    const X509_NAME *subj = X509_REQ_get_subject_name(req);
+    int idx = X509_NAME_get_index_by_NID(subj, NID_commonName, -1);
+    const ASN1_STRING *s;
+
+    if (idx < 0) {
+        return NULL;
+    }
+    s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, idx));
+    return apr_pstrmemdup(pool, (const char *)ASN1_STRING_get0_data(s),
+                          (apr_size_t)ASN1_STRING_length(s));
+}
+
+START_TEST(csr_ec)
+{
+    static const char *const list[] = { "a.test", "www.a.test", "*.b.test", NULL };
+    apr_array_header_t *names = mk_names(list), *got;
+    acme_key_t *key = ec_key(), *other = ec_key();
+    const char *b64;
+    X509_REQ *req;
+    EVP_PKEY *pub;
+    int i;
+
+    ck_assert_int_eq(acme_csr_create(&b64, pool, key, names), APR_SUCCESS);
+    ck_assert_ptr_null(strpbrk(b64, "+/="));
+    req = csr_parse(b64);
+    /* signature verifies with the key, not with another one */
+    pub = X509_REQ_get0_pubkey(req);
+    ck_assert_int_eq(EVP_PKEY_eq(pub, acme_key_evp(key)), 1);
+    ck_assert_int_eq(X509_REQ_verify(req, acme_key_evp(key)), 1);
+    ck_assert_int_ne(X509_REQ_verify(req, acme_key_evp(other)), 1);
+    ck_assert_int_eq(X509_REQ_get_signature_nid(req), NID_ecdsa_with_SHA256);
+    ck_assert_str_eq(csr_cn(req), "a.test");
+    got = csr_dns_names(req);
+    ck_assert_int_eq(got->nelts, 3);
+    for (i = 0; i < 3; ++i) {
+        ck_assert_str_eq(APR_ARRAY_IDX(got, i, const char *), list[i]);
+    }
+    X509_REQ_free(req);
+}
+END_TEST
+
+START_TEST(csr_long_first_name)
+{
+    /* 67 characters: no CN, only the SAN */
+    static const char *const list[] = {
+        "a-very-long-label-of-sixty-chars-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.test", "b.test", NULL
+    };
+    acme_key_t *key = ec_key();
+    const char *b64;
+    apr_array_header_t *got;
+    X509_REQ *req;
+
+    ck_assert_int_gt(strlen(list[0]), 64);
+    ck_assert_int_eq(acme_csr_create(&b64, pool, key, mk_names(list)), APR_SUCCESS);
+    req = csr_parse(b64);
+    ck_assert_ptr_null(csr_cn(req));
+    got = csr_dns_names(req);
+    ck_assert_int_eq(got->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(got, 0, const char *), list[0]);
+    ck_assert_int_eq(X509_REQ_verify(req, acme_key_evp(key)), 1);
+    X509_REQ_free(req);
+
+    ck_assert_int_ne(acme_csr_create(&b64, pool, key, apr_array_make(pool, 1,
+                                                                       sizeof(const char *))),
+                     APR_SUCCESS);
+}
+END_TEST
+
+/* ---- self-signed + info --------------------------------------------------------------- */
+
+START_TEST(selfsigned_info)
+{
+    static const char *const list[] = { "a.test", "www.a.test", NULL };
+    apr_array_header_t *names = mk_names(list), *chain;
+    acme_key_t *key = ec_key();
+    apr_time_t before = apr_time_now(), after;
+    acme_cert_info_t *info, *info2;
+    const char *pem, *pem2;
+    X509 *x;
+    int crit = 0;
+    BASIC_CONSTRAINTS *bc;
+
+    ck_assert_int_eq(acme_selfsigned_create(&pem, pool, key, "a.test", names,
+                                            apr_time_from_sec(30 * 86400)),
+                     APR_SUCCESS);
+    after = apr_time_now();
+    ck_assert(str_contains(pem, "-----BEGIN CERTIFICATE-----"));
+    ck_assert_int_eq(acme_chain_parse(&chain, pool, pem, strlen(pem)), APR_SUCCESS);
+    ck_assert_int_eq(chain->nelts, 1);
+    x = APR_ARRAY_IDX(chain, 0, X509 *);
+    ck_assert_int_eq(X509_get_version(x), 2);
+    ck_assert_int_eq(X509_verify(x, acme_key_evp(key)), 1);
+    bc = X509_get_ext_d2i(x, NID_basic_constraints, &crit, NULL);
+    ck_assert_ptr_nonnull(bc);
+    ck_assert_int_eq(bc->ca, 0);
+    BASIC_CONSTRAINTS_free(bc);
+
+    ck_assert_int_eq(acme_cert_info(&info, pool, x), APR_SUCCESS);
+    ck_assert_str_eq(info->subject_cn, "a.test");
+    ck_assert(str_contains(info->issuer, "a.test"));
+    ck_assert_int_eq(info->names->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(info->names, 0, const char *), "a.test");
+    ck_assert_str_eq(APR_ARRAY_IDX(info->names, 1, const char *), "www.a.test");
+    /* from now-1h, for 30 days (whole seconds) */
+    ck_assert_int_ge(info->not_before, apr_time_from_sec(apr_time_sec(before) - 3600 - 1));
+    ck_assert_int_le(info->not_before, apr_time_from_sec(apr_time_sec(after) - 3600));
+    ck_assert_int_eq(info->not_after - info->not_before, apr_time_from_sec(30 * 86400));
+    /* 16-byte positive serial: 32 upper-case hex digits */
+    ck_assert_uint_eq(strlen(info->serial), 32);
+    ck_assert_uint_eq(strspn(info->serial, "0123456789ABCDEF"), 32);
+
+    /* random serials */
+    ck_assert_int_eq(acme_selfsigned_create(&pem2, pool, key, "a.test", names,
+                                            apr_time_from_sec(86400)),
+                     APR_SUCCESS);
+    ck_assert_int_eq(acme_chain_parse(&chain, pool, pem2, strlen(pem2)), APR_SUCCESS);
+    ck_assert_int_eq(acme_cert_info(&info2, pool, APR_ARRAY_IDX(chain, 0, X509 *)), APR_SUCCESS);
+    ck_assert_str_ne(info->serial, info2->serial);
+}
+END_TEST
+
+START_TEST(chain_parse_multi)
+{
+    static const char *const l1[] = { "a.test", NULL };
+    static const char *const l2[] = { "b.test", NULL };
+    const char *p1, *p2, *both;
+    apr_array_header_t *chain;
+    acme_cert_info_t *info;
+    acme_key_t *key = ec_key();
+
+    ck_assert_int_eq(acme_selfsigned_create(&p1, pool, key, NULL, mk_names(l1),
+                                            apr_time_from_sec(86400)),
+                     APR_SUCCESS);
+    ck_assert_int_eq(acme_selfsigned_create(&p2, pool, key, NULL, mk_names(l2),
+                                            apr_time_from_sec(86400)),
+                     APR_SUCCESS);
+    both = apr_pstrcat(pool, p1, "\n", p2, NULL);
+    ck_assert_int_eq(acme_chain_parse(&chain, pool, both, strlen(both)), APR_SUCCESS);
+    ck_assert_int_eq(chain->nelts, 2);
+    ck_assert_int_eq(acme_cert_info(&info, pool, APR_ARRAY_IDX(chain, 1, X509 *)), APR_SUCCESS);
+    ck_assert_str_eq(info->subject_cn, "b.test");
+
+    ck_assert_int_eq(acme_chain_parse(&chain, pool, "", 0), ACME_EPROTO);
+    ck_assert_int_eq(acme_chain_parse(&chain, pool, "hello world", 11), ACME_EPROTO);
+    both = "-----BEGIN CERTIFICATE-----\nMIIBkzCCATmgAwIBAgIQ\n-----END CERTIFICATE-----\n";
+    ck_assert_int_eq(acme_chain_parse(&chain, pool, both, strlen(both)), ACME_EPROTO);
+    /* a good certificate followed by a broken one */
+    both = apr_pstrcat(pool, p1, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+                       NULL);
+    ck_assert_int_eq(acme_chain_parse(&chain, pool, both, strlen(both)), ACME_EPROTO);
+}
+END_TEST
+
+/* ---- the activation check ------------------------------------------------------------- */
+
+START_TEST(verify_set)
+{
+    static const char *const list[] = { "www.a.test", "a.test", NULL };
+    static const char *const more[] = { "a.test", "b.test", "www.a.test", NULL };
+    static const char *const fewer[] = { "a.test", NULL };
+    apr_array_header_t *names = acme_names_normalize(pool, mk_names(list));
+    acme_key_t *key = ec_key(), *other = ec_key();
+    apr_time_t now = apr_time_now();
+    const char *pem, *why;
+    apr_status_t rv;
+
+    ck_assert_int_eq(acme_selfsigned_create(&pem, pool, key, "a.test", mk_names(list),
+                                            apr_time_from_sec(7 * 86400)),
+                     APR_SUCCESS);
+    /* OK */
+    why = "unset";
+    ck_assert_int_eq(acme_cert_verify_set(&why, pool, pem, strlen(pem), key, names, now),
+                     APR_SUCCESS);
+    ck_assert_ptr_null(why);
+
+    /* wrong key */
+    rv = acme_cert_verify_set(&why, pool, pem, strlen(pem), other, names, now);
+    ck_assert_int_eq(rv, ACME_EVERIFY);
+    ck_assert_str_eq(why, "private key does not match the certificate");
+
+    /* names differ, both ways */
+    rv = acme_cert_verify_set(&why, pool, pem, strlen(pem), key,
+                              acme_names_normalize(pool, mk_names(more)), now);
+    ck_assert_int_eq(rv, ACME_EVERIFY);
+    ck_assert_str_eq(why, "names differ: certificate has a.test www.a.test, "
+                          "plan wants a.test b.test www.a.test");
+    rv = acme_cert_verify_set(&why, pool, pem, strlen(pem), key,
+                              acme_names_normalize(pool, mk_names(fewer)), now);
+    ck_assert_int_eq(rv, ACME_EVERIFY);
+    ck_assert(str_contains(why, "names differ"));
+
+    /* expired: the same certificate, seen 8 days from now */
+    rv = acme_cert_verify_set(&why, pool, pem, strlen(pem), key, names,
+                              now + apr_time_from_sec(8 * 86400));
+    ck_assert_int_eq(rv, ACME_EVERIFY);
+    ck_assert(str_contains(why, "certificate expired at "));
+    /* not yet valid: seen 2 hours ago */
+    rv = acme_cert_verify_set(&why, pool, pem, strlen(pem), key, names,
+                              now - apr_time_from_sec(2 * 3600));
+    ck_assert_int_eq(rv, ACME_EVERIFY);
+    ck_assert(str_contains(why, "certificate not valid until "));
+
+    /* garbage PEM */
+    rv = acme_cert_verify_set(&why, pool, "garbage", 7, key, names, now);
+    ck_assert_int_eq(rv, ACME_EVERIFY);
+    ck_assert_str_eq(why, "chain does not parse");
+}
+END_TEST
+
+START_TEST(verify_set_expired_cert)
+{
+    /* valid_for shorter than the 1h back-dating: the certificate expired before now */
+    static const char *const list[] = { "a.test", NULL };
+    apr_array_header_t *names = mk_names(list);
+    acme_key_t *key = ec_key();
+    acme_cert_info_t *info;
+    apr_array_header_t *chain;
+    const char *pem, *why;
+
+    ck_assert_int_eq(acme_selfsigned_create(&pem, pool, key, "a.test", names,
+                                            apr_time_from_sec(60)),
+                     APR_SUCCESS);
+    ck_assert_int_eq(acme_chain_parse(&chain, pool, pem, strlen(pem)), APR_SUCCESS);
+    ck_assert_int_eq(acme_cert_info(&info, pool, APR_ARRAY_IDX(chain, 0, X509 *)), APR_SUCCESS);
+    ck_assert_int_eq(acme_cert_verify_set(&why, pool, pem, strlen(pem), key, names,
+                                          apr_time_now()),
+                     ACME_EVERIFY);
+    ck_assert_str_eq(why, apr_pstrcat(pool, "certificate expired at ",
+                                      acme_time_rfc3339(pool, info->not_after), NULL));
+}
+END_TEST
+
+START_TEST(verify_set_rsa)
+{
+    static const char *const list[] = { "rsa.test", NULL };
+    apr_array_header_t *names = mk_names(list);
+    acme_key_t *key, *ec = ec_key();
+    const char *pem, *why, *b64;
+    char *kpem;
+    apr_size_t klen;
+    X509_REQ *req;
+
+    /* an RSA key made by the openssl CLI (generating one here would be slow) */
+    ck_assert_int_eq(acme_file_read(&kpem, &klen, TEST_DATA_DIR "/rsa2048.pem", pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(acme_key_from_pem(&key, pool, kpem, klen), APR_SUCCESS);
+    ck_assert_str_eq(acme_key_jws_alg(key), "RS256");
+    ck_assert_int_eq(acme_selfsigned_create(&pem, pool, key, NULL, names,
+                                            apr_time_from_sec(3 * 3600)),
+                     APR_SUCCESS);
+    ck_assert_int_eq(acme_cert_verify_set(&why, pool, pem, strlen(pem), key, names,
+                                          apr_time_now()),
+                     APR_SUCCESS);
+    ck_assert_int_eq(acme_cert_verify_set(&why, pool, pem, strlen(pem), ec, names,
+                                          apr_time_now()),
+                     ACME_EVERIFY);
+    ck_assert_int_eq(acme_csr_create(&b64, pool, key, names), APR_SUCCESS);
+    req = csr_parse(b64);
+    ck_assert_int_eq(X509_REQ_verify(req, acme_key_evp(key)), 1);
+    ck_assert_int_eq(X509_REQ_get_signature_nid(req), NID_sha256WithRSAEncryption);
+    X509_REQ_free(req);
+}
+END_TEST
+
 Suite *cert_suite(void)
 {
-    return suite_create("cert");
+    Suite *s = suite_create("cert");
+    TCase *tc = tcase_create("cert");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, csr_ec);
+    tcase_add_test(tc, csr_long_first_name);
+    tcase_add_test(tc, selfsigned_info);
+    tcase_add_test(tc, chain_parse_multi);
+    tcase_add_test(tc, verify_set);
+    tcase_add_test(tc, verify_set_expired_cert);
+    tcase_add_test(tc, verify_set_rsa);
+    suite_add_tcase(s, tc);
+    return s;
 }
