@@ -33,6 +33,8 @@ typedef struct acme_srv_conf_t {
     /* set at post_config for each vhost */
     struct acme_managed_t *managed; /* the certificate this vhost uses, or NULL */
     int is_tls;                /* mod_ssl asked us for its certificate files */
+    apr_array_header_t *left_out; /* "name: why" for names no certificate can have */
+    int warned;                /* left_out logged (mod_ssl may ask twice) */
     int on_fallback;           /* serving the fallback certificate: answer 503 */
 } acme_srv_conf_t;
 

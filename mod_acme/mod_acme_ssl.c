@@ -110,7 +110,9 @@ apr_status_t acme_store_init(acme_mod_t *m, apr_pool_t *ptemp)
 
 /* ---- which certificates the vhosts need ---------------------------------------- */
 
-static void add_name(apr_array_header_t *names, server_rec *s, const char *name,
+/* Names are checked silently here: whether a vhost is https is known only when mod_ssl
+ * asks for its files, and only then are left-out names worth a warning. */
+static void add_name(apr_array_header_t *names, acme_srv_conf_t *sc, const char *name,
                      apr_pool_t *p)
 {
     const char *why = NULL;
@@ -118,31 +120,61 @@ static void add_name(apr_array_header_t *names, server_rec *s, const char *name,
         return;
     }
     if (!acme_name_is_certifiable(name, &why)) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ACMELOGNO(00005)
-                     "%s:%d: name '%s' is left out of the certificate: %s",
-                     s->defn_name ? s->defn_name : "?", s->defn_line_number, name,
-                     why ? why : "no public CA can certify it");
-        return;
+        why = why ? why : "no public CA can certify it";
     }
-    if (name[0] == '*') {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ACMELOGNO(00006)
-                     "%s:%d: wildcard '%s' is left out of the certificate: wildcards need "
-                     "the dns-01 challenge, which this version does not support yet",
-                     s->defn_name ? s->defn_name : "?", s->defn_line_number, name);
+    else if (name[0] == '*') {
+        why = "wildcards need the dns-01 challenge, which this version does not support yet";
+    }
+    if (why) {
+        if (!sc->left_out) {
+            sc->left_out = apr_array_make(p, 2, sizeof(const char *));
+        }
+        APR_ARRAY_PUSH(sc->left_out, const char *) = apr_pstrcat(p, name, ": ", why, NULL);
         return;
     }
     APR_ARRAY_PUSH(names, const char *) = name;
 }
 
-static const char *unique_id(acme_mod_t *m, const char *primary, const char *joined,
-                             apr_pool_t *p)
+static const char *where(server_rec *s, apr_pool_t *p)
 {
-    unsigned char md[32];
-    if (!apr_hash_get(m->by_id, primary, APR_HASH_KEY_STRING)) {
-        return primary;
+    if (!s->is_virtual || !s->defn_name) {
+        return "main server";
     }
-    acme_sha256(md, joined, strlen(joined));
-    return apr_pstrcat(p, primary, "~", acme_hex(p, md, 4), NULL);
+    return apr_psprintf(p, "VirtualHost at %s:%d", s->defn_name, s->defn_line_number);
+}
+
+/* Ids are the first name; when name sets share it, the largest set (then the first in
+ * sort order) keeps the plain id, so that a plain-http vhost for "a" does not take the id
+ * of the https vhost for "a" + "www.a", whatever the order of the config. */
+static int id_priority_cmp(const void *a, const void *b)
+{
+    const acme_managed_t *x = *(acme_managed_t *const *)a, *y = *(acme_managed_t *const *)b;
+    const char *xj, *yj;
+    if (x->names->nelts != y->names->nelts) {
+        return y->names->nelts - x->names->nelts;
+    }
+    xj = x->spec.id; /* holds the joined names until ids are assigned */
+    yj = y->spec.id;
+    return strcmp(xj, yj);
+}
+
+static void assign_ids(acme_mod_t *m, apr_pool_t *ptemp)
+{
+    apr_array_header_t *order = apr_array_copy(ptemp, m->certs);
+    int i;
+
+    qsort(order->elts, (size_t)order->nelts, sizeof(acme_managed_t *), id_priority_cmp);
+    for (i = 0; i < order->nelts; ++i) {
+        acme_managed_t *mc = APR_ARRAY_IDX(order, i, acme_managed_t *);
+        const char *joined = mc->spec.id;
+        if (apr_hash_get(m->by_id, mc->id, APR_HASH_KEY_STRING)) {
+            unsigned char md[32];
+            acme_sha256(md, joined, strlen(joined));
+            mc->id = apr_pstrcat(m->pool, mc->id, "~", acme_hex(m->pool, md, 4), NULL);
+        }
+        mc->spec.id = mc->id;
+        apr_hash_set(m->by_id, mc->id, APR_HASH_KEY_STRING, mc);
+    }
 }
 
 void acme_plan_vhosts(acme_mod_t *m, apr_pool_t *ptemp)
@@ -154,19 +186,19 @@ void acme_plan_vhosts(acme_mod_t *m, apr_pool_t *ptemp)
     for (s = m->s; s; s = s->next) {
         acme_srv_conf_t *sc = acme_srv_conf(s);
         apr_array_header_t *raw, *names;
-        const char *joined, *primary;
+        const char *joined;
         acme_managed_t *mc;
 
         if (sc->enabled != 1) {
             continue;
         }
         raw = apr_array_make(ptemp, 4, sizeof(const char *));
-        add_name(raw, s, s->server_hostname, ptemp);
+        add_name(raw, sc, s->server_hostname, p);
         for (i = 0; s->names && i < s->names->nelts; ++i) {
-            add_name(raw, s, APR_ARRAY_IDX(s->names, i, const char *), ptemp);
+            add_name(raw, sc, APR_ARRAY_IDX(s->names, i, const char *), p);
         }
         for (i = 0; s->wild_names && i < s->wild_names->nelts; ++i) {
-            add_name(raw, s, APR_ARRAY_IDX(s->wild_names, i, const char *), ptemp);
+            add_name(raw, sc, APR_ARRAY_IDX(s->wild_names, i, const char *), p);
         }
         if (raw->nelts == 0) {
             continue;
@@ -176,21 +208,20 @@ void acme_plan_vhosts(acme_mod_t *m, apr_pool_t *ptemp)
         mc = apr_hash_get(m->by_names, joined, APR_HASH_KEY_STRING);
         if (!mc) {
             mc = apr_pcalloc(p, sizeof(*mc));
-            primary = APR_ARRAY_IDX(raw, 0, const char *);
-            mc->id = unique_id(m, acme_name_lower(p, primary), joined, p);
+            mc->id = acme_name_lower(p, APR_ARRAY_IDX(raw, 0, const char *));
             mc->names = names;
             mc->vhosts = apr_array_make(p, 2, sizeof(server_rec *));
-            mc->spec.id = mc->id;
+            mc->spec.id = joined;
             mc->spec.names = names;
             mc->spec.ca_url = m->ca_url;
             mc->spec.key_type = ACME_KEY_EC_P256;
             apr_hash_set(m->by_names, joined, APR_HASH_KEY_STRING, mc);
-            apr_hash_set(m->by_id, mc->id, APR_HASH_KEY_STRING, mc);
             APR_ARRAY_PUSH(m->certs, acme_managed_t *) = mc;
         }
         APR_ARRAY_PUSH(mc->vhosts, server_rec *) = s;
         sc->managed = mc;
     }
+    assign_ids(m, ptemp);
 }
 
 /* ---- activation: staging -> live, verified, in the root parent ------------------- */
@@ -368,6 +399,7 @@ int acme_hook_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *c
                              apr_array_header_t *key_files)
 {
     acme_srv_conf_t *sc;
+    int i;
 
     if (!acme_mod || !acme_mod->store_ok || !acme_srv_enabled(s)) {
         return DECLINED;
@@ -379,6 +411,12 @@ int acme_hook_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *c
         return DECLINED;
     }
     sc->is_tls = 1;
+    for (i = 0; !sc->warned && sc->left_out && i < sc->left_out->nelts; ++i) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ACMELOGNO(00005)
+                     "%s: name %s: left out of the certificate", where(s, p),
+                     APR_ARRAY_IDX(sc->left_out, i, const char *));
+    }
+    sc->warned = 1;
     if (!sc->managed) {
         return DECLINED;
     }
@@ -404,9 +442,8 @@ int acme_hook_add_fallback_cert_files(server_rec *s, apr_pool_t *p,
     sc = acme_srv_conf(s);
     if (!sc->managed) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ACMELOGNO(00013)
-                     "%s:%d: no name of this VirtualHost can be certified by a public CA: it "
-                     "serves the fallback certificate and answers 503",
-                     s->defn_name ? s->defn_name : "?", s->defn_line_number);
+                     "%s: no name of this server can be certified by a public CA: it serves "
+                     "the fallback certificate and answers 503", where(s, p));
     }
     APR_ARRAY_PUSH(cert_files, const char *) = acme_mod->fallback_chain;
     APR_ARRAY_PUSH(key_files, const char *) = acme_mod->fallback_key;
