@@ -1,1 +1,297 @@
-/* placeholder: being written */
+/* ACME accounts (RFC 8555 7.3): one per CA, kept in the store as
+ *   accounts/<name>/account.json  {"url","ca","contact":[..],"created"}
+ *   accounts/<name>/key.sealed    the account key (PKCS#8 PEM) sealed under the secret
+ * The key is written (sealed) before the CA hears of it, so an account the CA created just
+ * before a crash is found again with onlyReturnExisting. */
+#include <string.h>
+
+#include <apr_strings.h>
+#include <apr_uri.h>
+
+#include "acme_account.h"
+#include "acme_json.h"
+#include "acme_log.h"
+#include "acme_util.h"
+
+#define ASPECT_ACCOUNT "account.json"
+#define ASPECT_KEY     "key.sealed"
+
+static int safe_char(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
+           || ch == '.' || ch == '-';
+}
+
+const char *acme_account_store_name(apr_pool_t *p, const char *directory_url)
+{
+    apr_uri_t uri;
+    const char *raw;
+    char *name;
+    apr_size_t i, n;
+
+    memset(&uri, 0, sizeof(uri));
+    if (directory_url && apr_uri_parse(p, directory_url, &uri) == APR_SUCCESS && uri.hostname) {
+        raw = apr_pstrcat(p, uri.hostname, uri.port_str ? "_" : "",
+                          uri.port_str ? uri.port_str : "", uri.path ? uri.path : "", NULL);
+    }
+    else {
+        raw = directory_url ? directory_url : "ca";
+    }
+    name = apr_pstrdup(p, raw);
+    for (i = 0; name[i]; ++i) {
+        if (!safe_char(name[i])) {
+            name[i] = '_';
+        }
+    }
+    /* no trailing separators, never a name starting with a dot ("..", hidden files) */
+    n = strlen(name);
+    while (n > 1 && name[n - 1] == '_') {
+        name[--n] = '\0';
+    }
+    if (name[0] == '.' || name[0] == '\0') {
+        return apr_pstrcat(p, "_", name, NULL);
+    }
+    return name;
+}
+
+static json_t *contacts_json(const acme_account_spec_t *spec)
+{
+    json_t *arr = json_array();
+    int i;
+    if (spec && spec->contacts) {
+        for (i = 0; i < spec->contacts->nelts; ++i) {
+            const char *s = APR_ARRAY_IDX(spec->contacts, i, const char *);
+            if (s && *s) {
+                json_array_append_new(arr, json_string(s));
+            }
+        }
+    }
+    return arr;
+}
+
+static apr_status_t save_account(acme_store_t *st, const char *name, const char *url,
+                                 const char *ca, const acme_account_spec_t *spec, apr_pool_t *p)
+{
+    json_t *j = acme_json_pool(p, json_object());
+    const char *text;
+
+    json_object_set_new(j, "url", json_string(url));
+    json_object_set_new(j, "ca", json_string(ca));
+    json_object_set_new(j, "contact", contacts_json(spec));
+    json_object_set_new(j, "created", json_string(acme_time_rfc3339(p, apr_time_now())));
+    text = acme_json_dump(p, j);
+    return acme_store_save(st, ACME_GROUP_ACCOUNTS, name, ASPECT_ACCOUNT, text, strlen(text), p);
+}
+
+static apr_status_t load_key(acme_key_t **pkey, acme_store_t *st, const char *name,
+                             const unsigned char *secret, apr_pool_t *p, acme_result_t *res)
+{
+    char *sealed = NULL, *pem = NULL;
+    apr_size_t slen = 0, plen = 0;
+    apr_status_t rv;
+
+    *pkey = NULL;
+    rv = acme_store_load(st, ACME_GROUP_ACCOUNTS, name, ASPECT_KEY, &sealed, &slen, p);
+    if (rv != APR_SUCCESS) {
+        if (!APR_STATUS_IS_ENOENT(rv)) {
+            acme_result_set(res, p, rv, "reading the account key of %s from the store failed",
+                            name);
+        }
+        return rv;
+    }
+    rv = acme_unseal(&pem, &plen, p, secret, sealed, slen);
+    if (rv == APR_SUCCESS) {
+        rv = acme_key_from_pem(pkey, p, pem, plen);
+        /* wipe the plain key text from the pool memory */
+        memset(pem, 0, plen);
+    }
+    if (rv != APR_SUCCESS) {
+        acme_result_set(res, p, rv, "the stored account key of %s cannot be unsealed or read "
+                        "(was the secret replaced?)", name);
+    }
+    return rv;
+}
+
+static apr_status_t save_key(acme_store_t *st, const char *name, const acme_key_t *key,
+                             const unsigned char *secret, apr_pool_t *p, acme_result_t *res)
+{
+    const char *pem = NULL;
+    char *sealed = NULL;
+    apr_size_t plen = 0, slen = 0;
+    apr_status_t rv;
+
+    rv = acme_key_to_pem(&pem, &plen, p, key);
+    if (rv == APR_SUCCESS) {
+        rv = acme_seal(&sealed, &slen, p, secret, pem, plen);
+        memset((char *)pem, 0, plen);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = acme_store_save(st, ACME_GROUP_ACCOUNTS, name, ASPECT_KEY, sealed, slen, p);
+    }
+    if (rv != APR_SUCCESS) {
+        acme_result_set(res, p, rv, "saving the new account key of %s failed", name);
+    }
+    return rv;
+}
+
+/* Ask the CA for the account of key (onlyReturnExisting). *purl NULL when it has none. */
+static apr_status_t lookup_account(const char **purl, acme_client_t *c, apr_pool_t *p,
+                                   acme_result_t *res)
+{
+    acme_response_t *resp = NULL;
+    apr_status_t rv;
+
+    *purl = NULL;
+    rv = acme_client_post(&resp, c, p, acme_client_endpoint(c, "newAccount"),
+                          "{\"onlyReturnExisting\":true}", 1, res);
+    if (rv == ACME_EPROBLEM && res->problem_type
+        && !strcmp(res->problem_type, ACME_PROBLEM_NS "accountDoesNotExist")) {
+        acme_result_reset(res);
+        return APR_SUCCESS;
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (!resp->location) {
+        return acme_result_set(res, p, ACME_EPROTO, "the CA answered the account lookup "
+                               "without a Location header");
+    }
+    *purl = resp->location;
+    return APR_SUCCESS;
+}
+
+static apr_status_t new_account(const char **purl, acme_client_t *c, const acme_key_t *key,
+                                const acme_account_spec_t *spec, apr_pool_t *p,
+                                acme_result_t *res)
+{
+    acme_response_t *resp = NULL;
+    json_t *payload = acme_json_pool(p, json_object());
+    const char *tos = acme_client_tos(c);
+    apr_status_t rv;
+
+    *purl = NULL;
+    if (tos && !(spec && spec->agree_tos)) {
+        rv = acme_result_set(res, p, ACME_ETOS, "the CA's terms of service at %s must be "
+                             "accepted: add 'ACMEAgreeTerms on'", tos);
+        res->subject = acme_client_directory_url(c);
+        return rv;
+    }
+    json_object_set_new(payload, "contact", contacts_json(spec));
+    if (spec && spec->agree_tos) {
+        json_object_set_new(payload, "termsOfServiceAgreed", json_true());
+    }
+    acme_client_set_account(c, key, NULL);
+    rv = acme_client_post(&resp, c, p, acme_client_endpoint(c, "newAccount"),
+                          acme_json_dump(p, payload), 1, res);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (!resp->location || (resp->status != 200 && resp->status != 201)) {
+        return acme_result_set(res, p, ACME_EPROTO, "the CA answered newAccount with HTTP %d%s",
+                               resp->status, resp->location ? "" : " and no Location header");
+    }
+    *purl = resp->location;
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_account_ensure(acme_client_t *c, acme_store_t *st,
+                                 const unsigned char *secret, const acme_account_spec_t *spec,
+                                 apr_pool_t *p, acme_result_t *res)
+{
+    const char *ca = acme_client_directory_url(c), *name, *url = NULL;
+    acme_key_t *key = NULL;
+    char *text = NULL;
+    apr_size_t len = 0;
+    apr_pool_t *sp = NULL;
+    apr_status_t rv;
+
+    apr_pool_create(&sp, p);
+    rv = acme_client_directory(c, res);
+    if (rv != APR_SUCCESS) {
+        goto leave;
+    }
+    name = acme_account_store_name(sp, ca);
+
+    rv = load_key(&key, st, name, secret, p, res);
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
+        goto leave;
+    }
+    if (key) {
+        rv = acme_store_load(st, ACME_GROUP_ACCOUNTS, name, ASPECT_ACCOUNT, &text, &len, sp);
+        if (rv == APR_SUCCESS) {
+            json_t *j = acme_json_parse(sp, text, len, NULL);
+            const char *jca = j ? acme_json_str(j, "ca") : NULL;
+            if (j && acme_json_str(j, "url") && (!jca || !strcmp(jca, ca))) {
+                url = apr_pstrdup(p, acme_json_str(j, "url"));
+            }
+        }
+        else if (!APR_STATUS_IS_ENOENT(rv)) {
+            acme_result_set(res, p, rv, "reading the account of %s from the store failed",
+                            name);
+            goto leave;
+        }
+        if (!url) {
+            /* the key survived, its URL did not: ask the CA */
+            acme_client_set_account(c, key, NULL);
+            rv = lookup_account(&url, c, p, res);
+            if (rv != APR_SUCCESS) {
+                goto leave;
+            }
+            if (url) {
+                acme_log(ACME_LOG_NOTICE, APR_SUCCESS, "ACME account %s at %s found again",
+                         url, ca);
+                rv = save_account(st, name, url, ca, spec, sp);
+                if (rv != APR_SUCCESS) {
+                    acme_result_set(res, p, rv, "saving the account of %s failed", name);
+                    goto leave;
+                }
+            }
+        }
+    }
+    else {
+        if (acme_client_tos(c) && !(spec && spec->agree_tos)) {
+            /* fail before generating anything */
+            const char *tos = acme_client_tos(c);
+            rv = acme_result_set(res, p, ACME_ETOS, "the CA's terms of service at %s must be "
+                                 "accepted: add 'ACMEAgreeTerms on'", tos);
+            res->subject = ca;
+            goto leave;
+        }
+        rv = acme_key_generate(&key, p, ACME_KEY_EC_P256);
+        if (rv != APR_SUCCESS) {
+            acme_result_set(res, p, rv, "generating an account key failed");
+            goto leave;
+        }
+        rv = save_key(st, name, key, secret, sp, res);
+        if (rv != APR_SUCCESS) {
+            goto leave;
+        }
+    }
+
+    if (!url) {
+        rv = new_account(&url, c, key, spec, p, res);
+        if (rv != APR_SUCCESS) {
+            goto leave;
+        }
+        rv = save_account(st, name, url, ca, spec, sp);
+        if (rv != APR_SUCCESS) {
+            acme_result_set(res, p, rv, "saving the account of %s failed", name);
+            goto leave;
+        }
+        acme_log(ACME_LOG_NOTICE, APR_SUCCESS, "ACME account created at %s: %s (contact: %s)",
+                 ca, url, (spec && spec->contacts && spec->contacts->nelts)
+                              ? acme_names_join(sp, spec->contacts, ", ") : "none");
+    }
+    acme_client_set_account(c, key, url);
+    res->status = APR_SUCCESS;
+    rv = APR_SUCCESS;
+leave:
+    if (rv != APR_SUCCESS) {
+        if (!res->subject) {
+            res->subject = ca;
+        }
+        acme_log(ACME_LOG_ERR, rv, "ACME account at %s: %s", ca, acme_result_str(res, p));
+    }
+    apr_pool_destroy(sp);
+    return rv;
+}

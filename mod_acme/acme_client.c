@@ -1,1 +1,786 @@
-/* placeholder: being written */
+/* RFC 8555 client: directory (fetched once), nonce pool, signed POST with one badNonce
+ * retry, problem documents (RFC 7807) and Link headers (RFC 8288).
+ *
+ * Thread-safety: the directory is fetched under dir_lock (the first caller fetches, the
+ * others wait and then use the cached copy); nonces and the account live under lock. The
+ * account key is never used outside the lock without holding its own reference. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <apr_atomic.h>
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+#include <openssl/evp.h>
+
+#include "acme_client.h"
+#include "acme_json.h"
+#include "acme_jws.h"
+#include "acme_log.h"
+#include "acme_util.h"
+
+#define NONCE_POOL_MAX 16
+#define CT_JOSE "application/jose+json"
+
+struct acme_client_t {
+    apr_pool_t *pool;
+    acme_http_t *http;
+    const char *directory_url;
+
+    apr_thread_mutex_t *dir_lock;      /* held while fetching the directory */
+    volatile apr_uint32_t have_dir;    /* set once, under dir_lock (atomic reads) */
+    const char *ep_new_nonce, *ep_new_account, *ep_new_order, *ep_revoke, *ep_key_change,
+        *ep_renewal_info, *tos;
+
+    apr_thread_mutex_t *lock;          /* nonces and account */
+    char *nonces[NONCE_POOL_MAX];      /* malloc'ed, freed at pool cleanup */
+    int nnonces;
+    apr_pool_t *acct_pool;             /* holds the current account key; replaced on change */
+    acme_key_t *key;
+    const char *kid;
+
+    volatile apr_uint32_t requests;
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+static apr_status_t client_cleanup(void *data)
+{
+    acme_client_t *c = data;
+    int i;
+    for (i = 0; i < c->nnonces; ++i) {
+        free(c->nonces[i]);
+        c->nonces[i] = NULL;
+    }
+    c->nnonces = 0;
+    return APR_SUCCESS;
+}
+
+static acme_result_t *res_or_dummy(acme_result_t *res, acme_result_t *dummy)
+{
+    if (res) {
+        return res;
+    }
+    acme_result_reset(dummy);
+    return dummy;
+}
+
+/* Media type without parameters, compared case-insensitively. */
+static int media_type_is(const char *ct, const char *want)
+{
+    apr_size_t n = strlen(want);
+    if (!ct) {
+        return 0;
+    }
+    while (*ct == ' ' || *ct == '\t') {
+        ++ct;
+    }
+    if (strncasecmp(ct, want, n)) {
+        return 0;
+    }
+    ct += n;
+    while (*ct == ' ' || *ct == '\t') {
+        ++ct;
+    }
+    return *ct == '\0' || *ct == ';';
+}
+
+static void nonce_put(acme_client_t *c, const char *nonce)
+{
+    char *copy;
+    if (!nonce || !*nonce) {
+        return;
+    }
+    apr_thread_mutex_lock(c->lock);
+    if (c->nnonces < NONCE_POOL_MAX) {
+        copy = strdup(nonce);
+        if (copy) {
+            c->nonces[c->nnonces++] = copy;
+        }
+    }
+    else {
+        /* pool full: replace the oldest, a fresh nonce is the more useful one */
+        copy = strdup(nonce);
+        if (copy) {
+            free(c->nonces[0]);
+            memmove(c->nonces, c->nonces + 1, sizeof(c->nonces[0]) * (NONCE_POOL_MAX - 1));
+            c->nonces[NONCE_POOL_MAX - 1] = copy;
+        }
+    }
+    apr_thread_mutex_unlock(c->lock);
+}
+
+/* Newest nonce from the pool copied into p, or NULL when empty. */
+static const char *nonce_take(acme_client_t *c, apr_pool_t *p)
+{
+    const char *nonce = NULL;
+    apr_thread_mutex_lock(c->lock);
+    if (c->nnonces > 0) {
+        char *n = c->nonces[--c->nnonces];
+        c->nonces[c->nnonces] = NULL;
+        nonce = apr_pstrdup(p, n);
+        free(n);
+    }
+    apr_thread_mutex_unlock(c->lock);
+    return nonce;
+}
+
+static void fill_response(acme_response_t **presp, apr_pool_t *p, const acme_http_response_t *hr)
+{
+    acme_response_t *r = apr_pcalloc(p, sizeof(*r));
+    const char *ct;
+
+    r->status = hr->status;
+    r->headers = hr->headers ? hr->headers : apr_table_make(p, 1);
+    r->body = hr->body ? hr->body : "";
+    r->body_len = hr->body ? hr->body_len : 0;
+    r->location = apr_table_get(r->headers, "Location");
+    ct = apr_table_get(r->headers, "Content-Type");
+    if (r->body_len > 0
+        && (media_type_is(ct, "application/json")
+            || media_type_is(ct, "application/problem+json"))) {
+        r->json = acme_json_parse(p, r->body, r->body_len, NULL);
+    }
+    *presp = r;
+}
+
+/* A transport failure in words; the transport logs its own details at DEBUG. */
+static const char *transport_error_str(apr_pool_t *p, apr_status_t rv)
+{
+    char ebuf[256];
+    if (APR_STATUS_IS_ECONNREFUSED(rv)) {
+        return "the CA refused the connection";
+    }
+    if (APR_STATUS_IS_TIMEUP(rv)) {
+        return "the CA did not answer in time";
+    }
+    if (APR_STATUS_IS_EHOSTUNREACH(rv)) {
+        return "the CA's host name does not resolve or the host is unreachable";
+    }
+    if (rv == APR_EGENERAL) {
+        return "transport error (TLS, protocol or an answer too large; the debug log has "
+               "the details)";
+    }
+    return apr_psprintf(p, "the CA could not be reached (%s)",
+                        apr_strerror(rv, ebuf, sizeof(ebuf)));
+}
+
+/* One HTTP exchange: counts it and collects the Replay-Nonce. */
+static apr_status_t exchange(acme_http_response_t **phr, acme_client_t *c, apr_pool_t *p,
+                             const acme_http_request_t *req, acme_result_t *res)
+{
+    apr_status_t rv;
+
+    apr_atomic_inc32(&c->requests);
+    rv = c->http->perform(c->http->baton, phr, p, req);
+    if (rv != APR_SUCCESS || !*phr) {
+        if (rv == APR_SUCCESS) {
+            rv = APR_EGENERAL;
+        }
+        acme_result_set(res, p, rv, "%s %s failed: %s", req->method, req->url,
+                        transport_error_str(p, rv));
+        res->subject = req->url;
+        return rv;
+    }
+    res->http_status = (*phr)->status;
+    return APR_SUCCESS;
+}
+
+static int status_ok(int status)
+{
+    return status >= 200 && status < 300;
+}
+
+static void set_problem(acme_result_t *res, apr_pool_t *p, const char *url,
+                        const acme_http_response_t *hr)
+{
+    if (!res->subject) {
+        res->subject = url;
+    }
+    acme_problem_parse(res, p, hr->status, hr->headers, hr->body,
+                       hr->body ? hr->body_len : 0, apr_time_now());
+    acme_log(ACME_LOG_DEBUG, res->status, "%s -> HTTP %d %s: %s", url, hr->status,
+             res->problem_type ? res->problem_type : "", res->detail ? res->detail : "");
+}
+
+/* ------------------------------------------------------------------ creation, directory */
+
+apr_status_t acme_client_create(acme_client_t **pc, apr_pool_t *p, acme_http_t *http,
+                                const char *directory_url)
+{
+    acme_client_t *c;
+    apr_status_t rv;
+
+    *pc = NULL;
+    if (!http || !http->perform || !directory_url) {
+        return APR_EINVAL;
+    }
+    c = apr_pcalloc(p, sizeof(*c));
+    c->pool = p;
+    c->http = http;
+    c->directory_url = apr_pstrdup(p, directory_url);
+    rv = apr_thread_mutex_create(&c->dir_lock, APR_THREAD_MUTEX_DEFAULT, p);
+    if (rv == APR_SUCCESS) {
+        rv = apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, p);
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_pool_cleanup_register(p, c, client_cleanup, apr_pool_cleanup_null);
+    *pc = c;
+    return APR_SUCCESS;
+}
+
+const char *acme_client_directory_url(const acme_client_t *c)
+{
+    return c->directory_url;
+}
+
+static const char *dir_str(acme_client_t *c, const json_t *dir, const char *key)
+{
+    const char *s = acme_json_str(dir, key);
+    return s ? apr_pstrdup(c->pool, s) : NULL;
+}
+
+apr_status_t acme_client_directory(acme_client_t *c, acme_result_t *res)
+{
+    acme_result_t dummy;
+    acme_response_t *resp = NULL;
+    apr_pool_t *p = NULL;
+    apr_status_t rv = APR_SUCCESS;
+    const json_t *dir;
+
+    res = res_or_dummy(res, &dummy);
+    if (apr_atomic_read32(&c->have_dir)) {
+        return APR_SUCCESS;
+    }
+    apr_thread_mutex_lock(c->dir_lock);
+    if (apr_atomic_read32(&c->have_dir)) {
+        goto leave;
+    }
+    apr_pool_create(&p, c->pool);
+    rv = acme_client_get(&resp, c, p, c->directory_url, res);
+    if (rv != APR_SUCCESS) {
+        acme_log(ACME_LOG_DEBUG, rv, "directory %s: %s", c->directory_url,
+                 res->detail ? res->detail : "failed");
+        goto leave;
+    }
+    dir = resp->json;
+    if (!dir || !json_is_object(dir) || !acme_json_str(dir, "newNonce")
+        || !acme_json_str(dir, "newAccount") || !acme_json_str(dir, "newOrder")) {
+        rv = acme_result_set(res, c->pool, ACME_EPROTO,
+                             "the directory at %s is not an ACME directory (needs newNonce, "
+                             "newAccount and newOrder)", c->directory_url);
+        res->subject = c->directory_url;
+        goto leave;
+    }
+    c->ep_new_nonce = dir_str(c, dir, "newNonce");
+    c->ep_new_account = dir_str(c, dir, "newAccount");
+    c->ep_new_order = dir_str(c, dir, "newOrder");
+    c->ep_revoke = dir_str(c, dir, "revokeCert");
+    c->ep_key_change = dir_str(c, dir, "keyChange");
+    c->ep_renewal_info = dir_str(c, dir, "renewalInfo");
+    {
+        const json_t *meta = acme_json_obj(dir, "meta");
+        c->tos = meta ? dir_str(c, meta, "termsOfService") : NULL;
+    }
+    apr_atomic_set32(&c->have_dir, 1);
+    acme_log(ACME_LOG_DEBUG, APR_SUCCESS, "directory %s loaded", c->directory_url);
+leave:
+    apr_thread_mutex_unlock(c->dir_lock);
+    if (rv != APR_SUCCESS && res->detail) {
+        /* the detail must outlive the temporary pool */
+        res->detail = apr_pstrdup(c->pool, res->detail);
+        res->problem_type = res->problem_type ? apr_pstrdup(c->pool, res->problem_type) : NULL;
+        res->subject = c->directory_url;
+    }
+    if (p) {
+        apr_pool_destroy(p);
+    }
+    return rv;
+}
+
+const char *acme_client_endpoint(acme_client_t *c, const char *name)
+{
+    if (!apr_atomic_read32(&c->have_dir) || !name) {
+        return NULL;
+    }
+    if (!strcmp(name, "newNonce")) {
+        return c->ep_new_nonce;
+    }
+    if (!strcmp(name, "newAccount")) {
+        return c->ep_new_account;
+    }
+    if (!strcmp(name, "newOrder")) {
+        return c->ep_new_order;
+    }
+    if (!strcmp(name, "revokeCert")) {
+        return c->ep_revoke;
+    }
+    if (!strcmp(name, "keyChange")) {
+        return c->ep_key_change;
+    }
+    if (!strcmp(name, "renewalInfo")) {
+        return c->ep_renewal_info;
+    }
+    return NULL;
+}
+
+const char *acme_client_tos(acme_client_t *c)
+{
+    return apr_atomic_read32(&c->have_dir) ? c->tos : NULL;
+}
+
+/* ------------------------------------------------------------------ account */
+
+void acme_client_set_account(acme_client_t *c, const acme_key_t *key, const char *kid)
+{
+    apr_pool_t *np = NULL, *old = NULL;
+
+    apr_thread_mutex_lock(c->lock);
+    if (key && (!c->key || acme_key_evp(c->key) != acme_key_evp(key))) {
+        EVP_PKEY *evp = acme_key_evp(key);
+        apr_pool_create(&np, c->pool);
+        if (evp && EVP_PKEY_up_ref(evp) == 1) {
+            old = c->acct_pool;
+            c->acct_pool = np;
+            c->key = acme_key_wrap(np, evp);
+            np = NULL;
+        }
+    }
+    else if (!key && c->key) {
+        old = c->acct_pool;
+        c->acct_pool = NULL;
+        c->key = NULL;
+    }
+    if (!kid) {
+        c->kid = NULL;
+    }
+    else if (!c->kid || strcmp(c->kid, kid)) {
+        /* account URLs change rarely: a copy in the client pool per change is fine, and
+         * pointers handed out by acme_client_account_url stay valid */
+        c->kid = apr_pstrdup(c->pool, kid);
+    }
+    apr_thread_mutex_unlock(c->lock);
+    /* signers hold their own reference to the old key: safe to drop ours now */
+    if (old) {
+        apr_pool_destroy(old);
+    }
+    if (np) {
+        apr_pool_destroy(np);
+    }
+}
+
+const char *acme_client_account_url(const acme_client_t *c)
+{
+    const char *kid;
+    apr_thread_mutex_lock(c->lock);
+    kid = c->kid;
+    apr_thread_mutex_unlock(c->lock);
+    return kid;
+}
+
+acme_key_t *acme_client_account_key(acme_client_t *c, apr_pool_t *p)
+{
+    acme_key_t *key = NULL;
+    apr_thread_mutex_lock(c->lock);
+    if (c->key) {
+        EVP_PKEY *evp = acme_key_evp(c->key);
+        if (evp && EVP_PKEY_up_ref(evp) == 1) {
+            key = acme_key_wrap(p, evp);
+        }
+    }
+    apr_thread_mutex_unlock(c->lock);
+    return key;
+}
+
+/* ------------------------------------------------------------------ requests */
+
+apr_uint32_t acme_client_request_count(acme_client_t *c)
+{
+    return apr_atomic_read32(&c->requests);
+}
+
+apr_status_t acme_client_get(acme_response_t **presp, acme_client_t *c, apr_pool_t *p,
+                             const char *url, acme_result_t *res)
+{
+    acme_result_t dummy;
+    acme_http_request_t req;
+    acme_http_response_t *hr = NULL;
+    apr_status_t rv;
+
+    res = res_or_dummy(res, &dummy);
+    *presp = NULL;
+    memset(&req, 0, sizeof(req));
+    req.method = "GET";
+    req.url = url;
+    rv = exchange(&hr, c, p, &req, res);
+    if (rv != APR_SUCCESS) {
+        goto leave;
+    }
+    nonce_put(c, apr_table_get(hr->headers, "Replay-Nonce"));
+    fill_response(presp, p, hr);
+    if (!status_ok(hr->status)) {
+        set_problem(res, p, url, hr);
+        rv = ACME_EPROBLEM;
+        goto leave;
+    }
+    res->status = APR_SUCCESS;
+    res->problem_type = NULL;
+    res->detail = NULL;
+    res->retry_after = 0;
+leave:
+    return rv;
+}
+
+/* A nonce from the pool, or from a HEAD newNonce when the pool is empty. */
+static apr_status_t nonce_get(const char **pnonce, acme_client_t *c, apr_pool_t *p,
+                              acme_result_t *res)
+{
+    acme_http_request_t req;
+    acme_http_response_t *hr = NULL;
+    const char *nonce;
+    apr_status_t rv;
+
+    *pnonce = nonce_take(c, p);
+    if (*pnonce) {
+        return APR_SUCCESS;
+    }
+    memset(&req, 0, sizeof(req));
+    req.method = "HEAD";
+    req.url = c->ep_new_nonce;
+    rv = exchange(&hr, c, p, &req, res);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    nonce = apr_table_get(hr->headers, "Replay-Nonce");
+    if (!status_ok(hr->status) || !nonce || !*nonce) {
+        return acme_result_set(res, p, ACME_EPROTO, "HEAD %s gave HTTP %d %s", req.url,
+                               hr->status, nonce ? "" : "without a Replay-Nonce");
+    }
+    *pnonce = apr_pstrdup(p, nonce);
+    return APR_SUCCESS;
+}
+
+static int is_bad_nonce(const acme_result_t *res)
+{
+    return res->problem_type && !strcmp(res->problem_type, ACME_PROBLEM_NS "badNonce");
+}
+
+apr_status_t acme_client_post_accept(acme_response_t **presp, acme_client_t *c, apr_pool_t *p,
+                                     const char *url, const char *payload, int force_jwk,
+                                     const char *accept, acme_result_t *res)
+{
+    acme_result_t dummy;
+    acme_http_request_t req;
+    acme_http_response_t *hr = NULL;
+    const char *nonce = NULL, *jws, *kid;
+    acme_key_t *key;
+    apr_pool_t *sp = NULL;
+    apr_status_t rv;
+    int attempt;
+
+    res = res_or_dummy(res, &dummy);
+    *presp = NULL;
+    rv = acme_client_directory(c, res);
+    if (rv != APR_SUCCESS) {
+        goto leave;
+    }
+    if (!url) {
+        rv = acme_result_set(res, p, APR_EINVAL, "POST: no URL (endpoint not in the directory)");
+        goto leave;
+    }
+    key = acme_client_account_key(c, p);
+    if (!key) {
+        rv = acme_result_set(res, p, APR_EINVAL, "POST %s: no account key set", url);
+        goto leave;
+    }
+    kid = force_jwk ? NULL : acme_client_account_url(c);
+
+    for (attempt = 0; attempt <= ACME_BADNONCE_RETRIES; ++attempt) {
+        if (sp) {
+            apr_pool_clear(sp);
+        }
+        else {
+            apr_pool_create(&sp, p);
+        }
+        if (!nonce) {
+            rv = nonce_get(&nonce, c, p, res);
+            if (rv != APR_SUCCESS) {
+                goto leave;
+            }
+        }
+        rv = acme_jws_sign(&jws, sp, key, kid, nonce, url, payload);
+        if (rv != APR_SUCCESS) {
+            rv = acme_result_set(res, p, rv, "signing the request to %s failed", url);
+            goto leave;
+        }
+        memset(&req, 0, sizeof(req));
+        req.method = "POST";
+        req.url = url;
+        req.content_type = CT_JOSE;
+        req.accept = accept;
+        req.body = jws;
+        req.body_len = strlen(jws);
+        rv = exchange(&hr, c, p, &req, res);
+        if (rv != APR_SUCCESS) {
+            goto leave;
+        }
+        fill_response(presp, p, hr);
+        nonce = apr_table_get(hr->headers, "Replay-Nonce");
+        if (status_ok(hr->status)) {
+            nonce_put(c, nonce);
+            res->status = APR_SUCCESS;
+            res->problem_type = NULL;
+            res->detail = NULL;
+            res->retry_after = 0;
+            rv = APR_SUCCESS;
+            goto leave;
+        }
+        set_problem(res, p, url, hr);
+        rv = ACME_EPROBLEM;
+        if (!is_bad_nonce(res) || attempt >= ACME_BADNONCE_RETRIES) {
+            nonce_put(c, nonce);
+            goto leave;
+        }
+        /* badNonce: again, with the fresh nonce of this very answer if it has one */
+        acme_log(ACME_LOG_DEBUG, rv, "POST %s: badNonce, retrying with the fresh nonce", url);
+        if (nonce) {
+            nonce = apr_pstrdup(p, nonce);
+        }
+    }
+leave:
+    if (sp) {
+        apr_pool_destroy(sp);
+    }
+    return rv;
+}
+
+apr_status_t acme_client_post(acme_response_t **presp, acme_client_t *c, apr_pool_t *p,
+                              const char *url, const char *payload, int force_jwk,
+                              acme_result_t *res)
+{
+    return acme_client_post_accept(presp, c, p, url, payload, force_jwk, NULL, res);
+}
+
+/* ------------------------------------------------------------------ problem documents */
+
+static const char *sanitize(apr_pool_t *p, const char *s, apr_size_t len, apr_size_t max)
+{
+    apr_size_t i, n = len < max ? len : max;
+    char *out = apr_palloc(p, n + 1);
+    for (i = 0; i < n; ++i) {
+        unsigned char ch = (unsigned char)s[i];
+        out[i] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : ' ';
+    }
+    out[n] = '\0';
+    /* trim */
+    while (n > 0 && out[n - 1] == ' ') {
+        out[--n] = '\0';
+    }
+    return out;
+}
+
+static const char *subproblem_str(apr_pool_t *p, const json_t *sub)
+{
+    const json_t *ident = acme_json_obj(sub, "identifier");
+    const char *value = ident ? acme_json_str(ident, "value") : NULL;
+    const char *detail = acme_json_str(sub, "detail");
+    const char *type = acme_json_str(sub, "type");
+
+    if (!detail) {
+        detail = type ? type : "(no detail)";
+    }
+    return apr_psprintf(p, "%s: %s", value ? value : "(no identifier)", detail);
+}
+
+void acme_problem_parse(acme_result_t *res, apr_pool_t *p, int http_status,
+                        apr_table_t *headers, const char *body, apr_size_t len, apr_time_t now)
+{
+    const char *subject = res->subject ? res->subject : "the CA";
+    json_t *j = NULL;
+
+    res->status = ACME_EPROBLEM;
+    res->http_status = http_status;
+    res->problem_type = NULL;
+    res->detail = NULL;
+    res->retry_after = headers ? acme_retry_after_parse(apr_table_get(headers, "Retry-After"),
+                                                        now)
+                               : 0;
+    if (body && len > 0) {
+        j = acme_json_parse(p, body, len, NULL);
+    }
+    if (j && json_is_object(j)
+        && (acme_json_str(j, "type") || acme_json_str(j, "detail"))) {
+        const json_t *subs = acme_json_arr(j, "subproblems");
+        const char *type = acme_json_str(j, "type");
+        const char *detail = acme_json_str(j, "detail");
+        size_t i;
+
+        res->problem_type = type ? apr_pstrdup(p, type) : NULL;
+        res->detail = detail ? apr_pstrdup(p, detail)
+                             : apr_psprintf(p, "HTTP %d from %s", http_status, subject);
+        if (subs) {
+            for (i = 0; i < json_array_size(subs); ++i) {
+                const json_t *sub = json_array_get(subs, i);
+                if (json_is_object(sub)) {
+                    res->detail = apr_pstrcat(p, res->detail, "; ", subproblem_str(p, sub),
+                                              NULL);
+                }
+            }
+        }
+        return;
+    }
+    if (body && len > 0) {
+        const char *text = sanitize(p, body, len, 200);
+        res->detail = *text ? apr_psprintf(p, "HTTP %d from %s: %s", http_status, subject, text)
+                            : apr_psprintf(p, "HTTP %d from %s", http_status, subject);
+    }
+    else {
+        res->detail = apr_psprintf(p, "HTTP %d from %s", http_status, subject);
+    }
+}
+
+/* ------------------------------------------------------------------ Link headers */
+
+typedef struct link_ctx_t {
+    apr_pool_t *p;
+    const char *rel;
+    apr_array_header_t *urls;
+} link_ctx_t;
+
+static const char *skip_ws(const char *s)
+{
+    while (*s == ' ' || *s == '\t') {
+        ++s;
+    }
+    return s;
+}
+
+/* Does the space-separated rel list contain rel? */
+static int rel_matches(const char *list, apr_size_t len, const char *rel)
+{
+    apr_size_t rlen = strlen(rel), i = 0;
+    while (i < len) {
+        apr_size_t start;
+        while (i < len && (list[i] == ' ' || list[i] == '\t')) {
+            ++i;
+        }
+        start = i;
+        while (i < len && list[i] != ' ' && list[i] != '\t') {
+            ++i;
+        }
+        if (i - start == rlen && rlen && !strncasecmp(list + start, rel, rlen)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Parse one Link header value: link-value *( "," link-value ). */
+static void links_parse(link_ctx_t *ctx, const char *s)
+{
+    while (*s) {
+        const char *uri, *uri_end;
+        int match = 0;
+
+        s = skip_ws(s);
+        if (*s == ',') {
+            ++s;
+            continue;
+        }
+        if (*s != '<') {
+            /* garbage: skip to the next link-value */
+            while (*s && *s != ',') {
+                ++s;
+            }
+            continue;
+        }
+        uri = ++s;
+        uri_end = strchr(s, '>');
+        if (!uri_end) {
+            return;
+        }
+        s = uri_end + 1;
+        /* parameters */
+        for (;;) {
+            const char *name, *name_end, *val = NULL;
+            apr_size_t vlen = 0;
+            char *unq = NULL;
+
+            s = skip_ws(s);
+            if (*s != ';') {
+                break;
+            }
+            s = skip_ws(s + 1);
+            name = s;
+            while (*s && *s != '=' && *s != ';' && *s != ',' && *s != ' ' && *s != '\t') {
+                ++s;
+            }
+            name_end = s;
+            s = skip_ws(s);
+            if (*s == '=') {
+                s = skip_ws(s + 1);
+                if (*s == '"') {
+                    apr_size_t cap = 0;
+                    const char *q = ++s;
+                    while (*q && *q != '"') {
+                        q += (*q == '\\' && q[1]) ? 2 : 1;
+                        ++cap;
+                    }
+                    unq = apr_palloc(ctx->p, cap + 1);
+                    while (*s && *s != '"') {
+                        if (*s == '\\' && s[1]) {
+                            ++s;
+                        }
+                        unq[vlen++] = *s++;
+                    }
+                    unq[vlen] = '\0';
+                    if (*s == '"') {
+                        ++s;
+                    }
+                    val = unq;
+                }
+                else {
+                    val = s;
+                    while (*s && *s != ';' && *s != ',' && *s != ' ' && *s != '\t') {
+                        ++s;
+                    }
+                    vlen = (apr_size_t)(s - val);
+                }
+            }
+            if (val && name_end - name == 3 && !strncasecmp(name, "rel", 3)
+                && rel_matches(val, vlen, ctx->rel)) {
+                match = 1;
+            }
+        }
+        if (match) {
+            APR_ARRAY_PUSH(ctx->urls, const char *) =
+                apr_pstrmemdup(ctx->p, uri, (apr_size_t)(uri_end - uri));
+        }
+        /* skip whatever is left of this link-value */
+        while (*s && *s != ',') {
+            ++s;
+        }
+    }
+}
+
+static int link_cb(void *baton, const char *key, const char *value)
+{
+    if (value) {
+        links_parse(baton, value);
+    }
+    return 1;
+}
+
+apr_array_header_t *acme_links(apr_pool_t *p, apr_table_t *headers, const char *rel)
+{
+    link_ctx_t ctx;
+    ctx.p = p;
+    ctx.rel = rel ? rel : "";
+    ctx.urls = apr_array_make(p, 4, sizeof(const char *));
+    if (headers) {
+        apr_table_do(link_cb, &ctx, headers, "Link", NULL);
+    }
+    return ctx.urls;
+}

@@ -33,14 +33,29 @@ const char *acme_client_tos(acme_client_t *c);
 void acme_client_set_account(acme_client_t *c, const acme_key_t *key, const char *kid);
 const char *acme_client_account_url(const acme_client_t *c);
 
+/* How many times in a row a badNonce answer is retried with the fresh nonce it carries
+ * (RFC 8555 6.5: the client should retry with the new nonce). Pebble rejects 5% of nonces
+ * by default and tests run it at 50%: one retry alone fails a 10-request order often. */
+#define ACME_BADNONCE_RETRIES 9
+
 /* Signed POST; payload NULL = POST-as-GET. force_jwk signs with the jwk even when a kid is
  * set (newAccount). Takes a nonce from the pool (HEAD newNonce when empty), stores the
- * Replay-Nonce of every answer; on badNonce retries once with the fresh nonce.
+ * Replay-Nonce of every answer; each badNonce answer is retried with its fresh nonce,
+ * at most ACME_BADNONCE_RETRIES times in a row.
  * A non-2xx answer returns ACME_EPROBLEM with res filled from the problem document and
  * Retry-After; *presp is set in every case where an answer arrived. */
 apr_status_t acme_client_post(acme_response_t **presp, acme_client_t *c, apr_pool_t *p,
                               const char *url, const char *payload, int force_jwk,
                               acme_result_t *res);
+/* acme_client_post with an Accept header (NULL: none), e.g. the certificate download
+ * with "application/pem-certificate-chain". */
+apr_status_t acme_client_post_accept(acme_response_t **presp, acme_client_t *c, apr_pool_t *p,
+                                     const char *url, const char *payload, int force_jwk,
+                                     const char *accept, acme_result_t *res);
+/* The account key (as set with acme_client_set_account) with its own reference held by p,
+ * so it stays valid while p lives even if the account is set again; NULL when none. */
+acme_key_t *acme_client_account_key(acme_client_t *c, apr_pool_t *p);
+
 /* Plain unauthenticated GET (directory, ...). Same error conventions. */
 apr_status_t acme_client_get(acme_response_t **presp, acme_client_t *c, apr_pool_t *p,
                              const char *url, acme_result_t *res);

@@ -1,1 +1,929 @@
-/* placeholder: being written */
+/* The resumable order state machine (RFC 8555 7.4, 7.5):
+ *
+ *   [orders/<id>/order.json present and matching] -- POST-as-GET order --+
+ *   newOrder ------------------------------------------------------------+
+ *        |
+ *   pending    -> each authorization: http-01 published, challenge POSTed, authz polled
+ *   ready      -> certificate key (sealed into orders/<id>/key.sealed first), finalize
+ *   processing -> poll the order
+ *   valid      -> download, verify, stage (staging/<id>/...), drop orders/<id>
+ *   invalid    -> fail, drop orders/<id> (a new order next time)
+ *
+ * Everything a run needs lives in run_t, allocated from a run pool: several runs may use one
+ * client from different threads at once. */
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "acme_driver.h"
+#include "acme_cert.h"
+#include "acme_json.h"
+#include "acme_jws.h"
+#include "acme_log.h"
+#include "acme_util.h"
+
+#define ORDER_STATE      "order.json"
+#define ASPECT_KEY       "key.sealed"
+#define ASPECT_CHAIN     "chain.pem"
+#define ASPECT_META      "meta.json"
+#define ASPECT_HTTP01    "http-01"
+#define CT_PEM_CHAIN     "application/pem-certificate-chain"
+
+#define POLL_TIMEOUT_DEFAULT apr_time_from_sec(300)
+#define POLL_DEFAULT         apr_time_from_sec(1)
+#define POLL_MAX_DELAY       apr_time_from_sec(5)    /* doubling stops here */
+#define RETRY_AFTER_CAP      apr_time_from_sec(60)   /* one wait never longer */
+#define MAX_STEPS            12                      /* state transitions per run */
+
+typedef struct run_t {
+    const acme_driver_env_t *env;
+    const acme_cert_spec_t *spec;
+    acme_client_t *c;
+    acme_store_t *st;
+    apr_pool_t *p;                 /* the run pool */
+    acme_result_t *res;
+    acme_key_t *account_key;
+    const char *order_url;
+    json_t *order;                 /* last order object seen */
+    acme_key_t *cert_key;
+    const char *cert_key_sealed;   /* as in orders/<id>/key.sealed */
+    apr_size_t cert_key_sealed_len;
+    apr_time_t retry_after;        /* Retry-After of the last answer (absolute), 0 none */
+    apr_time_t retry_base;         /* when that answer arrived */
+    int drop_order;                /* the order cannot be resumed: remove its state */
+} run_t;
+
+/* ------------------------------------------------------------------ helpers */
+
+/* Copy the strings of res into p (they may live in a pool about to be destroyed). */
+static void res_keep(acme_result_t *res, apr_pool_t *p)
+{
+    if (res->detail) {
+        res->detail = apr_pstrdup(p, res->detail);
+    }
+    if (res->problem_type) {
+        res->problem_type = apr_pstrdup(p, res->problem_type);
+    }
+    if (res->subject) {
+        res->subject = apr_pstrdup(p, res->subject);
+    }
+}
+
+static void note_retry_after(run_t *r, const acme_response_t *resp)
+{
+    apr_time_t now = apr_time_now();
+    r->retry_base = now;
+    r->retry_after = resp && resp->headers
+                         ? acme_retry_after_parse(apr_table_get(resp->headers, "Retry-After"), now)
+                         : 0;
+}
+
+static void do_sleep(run_t *r, apr_interval_time_t t)
+{
+    if (t <= 0) {
+        return;
+    }
+    if (r->env->sleep) {
+        r->env->sleep(r->env->sleep_baton, t);
+    }
+    else {
+        apr_sleep(t);
+    }
+}
+
+static const char *json_status(const json_t *j)
+{
+    return j ? acme_json_str(j, "status") : NULL;
+}
+
+static int str_is(const char *s, const char *want)
+{
+    return s && !strcmp(s, want);
+}
+
+/* Keep a reference to j in pool p (j may belong to a pool about to be destroyed). */
+static json_t *json_keep(apr_pool_t *p, json_t *j)
+{
+    return j ? acme_json_pool(p, json_incref(j)) : NULL;
+}
+
+static int token_ok(const char *token)
+{
+    const char *s;
+    if (!token || !*token) {
+        return 0;
+    }
+    for (s = token; *s; ++s) {
+        char ch = *s;
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
+              || ch == '-' || ch == '_')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+const char *acme_http01_store_name(apr_pool_t *p, const char *token)
+{
+    unsigned char md[32];
+    if (!token || acme_sha256(md, token, strlen(token)) != APR_SUCCESS) {
+        return NULL;
+    }
+    return acme_hex(p, md, sizeof(md));
+}
+
+static json_t *names_json(const apr_array_header_t *names)
+{
+    json_t *arr = json_array();
+    int i;
+    for (i = 0; i < names->nelts; ++i) {
+        json_array_append_new(arr, json_string(APR_ARRAY_IDX(names, i, const char *)));
+    }
+    return arr;
+}
+
+/* POST-as-GET url into pool p, recording Retry-After. */
+static apr_status_t fetch(json_t **pjson, acme_response_t **presp, run_t *r, apr_pool_t *p,
+                          const char *url, const char *what)
+{
+    acme_response_t *resp = NULL;
+    apr_status_t rv;
+
+    *pjson = NULL;
+    rv = acme_client_post(&resp, r->c, p, url, NULL, 0, r->res);
+    if (presp) {
+        *presp = resp;
+    }
+    note_retry_after(r, resp);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (!resp->json || !json_is_object(resp->json)) {
+        return acme_result_set(r->res, p, ACME_EPROTO, "the %s at %s is not a JSON object", what,
+                               url);
+    }
+    *pjson = resp->json;
+    return APR_SUCCESS;
+}
+
+/* Wait, then POST-as-GET url until its status is neither wait1 nor wait2. The first wait
+ * honours the Retry-After of the answer that came before. */
+static apr_status_t poll_until(json_t **pjson, run_t *r, const char *url, const char *what,
+                               const char *wait1, const char *wait2)
+{
+    const acme_driver_env_t *env = r->env;
+    apr_interval_time_t timeout = env->poll_timeout > 0 ? env->poll_timeout
+                                                        : POLL_TIMEOUT_DEFAULT;
+    apr_interval_time_t delay = env->poll_default > 0 ? env->poll_default : POLL_DEFAULT;
+    apr_interval_time_t waited = 0, w, elapsed;
+    apr_time_t start = apr_time_now();
+    apr_pool_t *sp = NULL;
+    json_t *j = NULL;
+    const char *status = NULL;
+    apr_status_t rv = APR_SUCCESS;
+
+    *pjson = NULL;
+    apr_pool_create(&sp, r->p);
+    for (;;) {
+        if (r->retry_after > 0) {
+            w = r->retry_after - r->retry_base;
+            if (w > RETRY_AFTER_CAP) {
+                w = RETRY_AFTER_CAP;
+            }
+            if (w < 0) {
+                w = 0;
+            }
+        }
+        else {
+            w = delay;
+            delay = delay * 2 > POLL_MAX_DELAY ? POLL_MAX_DELAY : delay * 2;
+            if (delay < w) {
+                delay = w;   /* a poll_default above the cap stays as it is */
+            }
+        }
+        elapsed = apr_time_now() - start;
+        if (waited > elapsed) {
+            elapsed = waited;
+        }
+        if (elapsed + w > timeout) {
+            rv = acme_result_set(r->res, r->p, ACME_EAGAIN,
+                                 "the %s at %s is still %s after %s: the next run resumes it",
+                                 what, url, status ? status : wait1,
+                                 acme_duration_print(r->p, elapsed));
+            r->res->retry_after = r->retry_after;
+            goto leave;
+        }
+        do_sleep(r, w);
+        waited += w;
+        apr_pool_clear(sp);
+        rv = fetch(&j, NULL, r, sp, url, what);
+        if (rv != APR_SUCCESS) {
+            res_keep(r->res, r->p);
+            goto leave;
+        }
+        status = json_status(j);
+        if (!str_is(status, wait1) && !(wait2 && str_is(status, wait2))) {
+            *pjson = json_keep(r->p, j);
+            goto leave;
+        }
+        status = apr_pstrdup(r->p, status);
+    }
+leave:
+    apr_pool_destroy(sp);
+    return rv;
+}
+
+static const char *authz_ident(apr_pool_t *p, const json_t *authz)
+{
+    const json_t *ident = acme_json_obj(authz, "identifier");
+    const char *value = ident ? acme_json_str(ident, "value") : NULL;
+    const json_t *wc = json_object_get(authz, "wildcard");
+    if (!value) {
+        return "(unknown identifier)";
+    }
+    return json_is_true(wc) ? apr_pstrcat(p, "*.", value, NULL) : apr_pstrdup(p, value);
+}
+
+/* An authorization ended invalid (or in another final state): say why, from the error of
+ * its challenge (http-01 first) or of fallback (the answer to the challenge POST). */
+static apr_status_t authz_failed(run_t *r, const json_t *authz, const json_t *fallback)
+{
+    const char *ident = authz_ident(r->p, authz);
+    const json_t *chs = acme_json_arr(authz, "challenges");
+    const json_t *err = NULL;
+    size_t i;
+
+    for (i = 0; chs && i < json_array_size(chs); ++i) {
+        const json_t *ch = json_array_get(chs, i);
+        const json_t *e = acme_json_obj(ch, "error");
+        if (e && (!err || str_is(acme_json_str(ch, "type"), "http-01"))) {
+            err = e;
+        }
+    }
+    if (!err && fallback) {
+        err = acme_json_obj(fallback, "error");
+    }
+    r->drop_order = 1;
+    if (err) {
+        const char *type = acme_json_str(err, "type");
+        const char *detail = acme_json_str(err, "detail");
+        acme_result_set(r->res, r->p, ACME_EINVALID, "authorization of %s is %s: %s%s%s",
+                        ident, json_status(authz) ? json_status(authz) : "invalid",
+                        type ? type : "", type ? ": " : "", detail ? detail : "(no detail)");
+        r->res->problem_type = type ? apr_pstrdup(r->p, type) : NULL;
+    }
+    else {
+        acme_result_set(r->res, r->p, ACME_EINVALID, "authorization of %s is %s (the CA gave "
+                        "no reason)", ident,
+                        json_status(authz) ? json_status(authz) : "invalid");
+    }
+    return ACME_EINVALID;
+}
+
+static const json_t *find_challenge(const json_t *authz, const char *type)
+{
+    const json_t *chs = acme_json_arr(authz, "challenges");
+    size_t i;
+    for (i = 0; chs && i < json_array_size(chs); ++i) {
+        const json_t *ch = json_array_get(chs, i);
+        if (json_is_object(ch) && str_is(acme_json_str(ch, "type"), type)) {
+            return ch;
+        }
+    }
+    return NULL;
+}
+
+static const char *offered_types(apr_pool_t *p, const json_t *authz)
+{
+    const json_t *chs = acme_json_arr(authz, "challenges");
+    const char *s = NULL;
+    size_t i;
+    for (i = 0; chs && i < json_array_size(chs); ++i) {
+        const char *t = acme_json_str(json_array_get(chs, i), "type");
+        if (t) {
+            s = s ? apr_pstrcat(p, s, ", ", t, NULL) : apr_pstrdup(p, t);
+        }
+    }
+    return s ? s : "none";
+}
+
+/* ------------------------------------------------------------------ authorizations */
+
+static apr_status_t authz_run(run_t *r, const char *url)
+{
+    apr_pool_t *ap = NULL;
+    json_t *authz = NULL, *chj = NULL, *polled = NULL;
+    acme_response_t *resp = NULL;
+    const json_t *ch;
+    const char *status, *token, *ch_url, *ch_status, *ka = NULL, *sname = NULL;
+    int published = 0;
+    apr_status_t rv;
+
+    apr_pool_create(&ap, r->p);
+    rv = fetch(&authz, NULL, r, ap, url, "authorization");
+    if (rv != APR_SUCCESS) {
+        goto leave;
+    }
+    status = json_status(authz);
+    if (str_is(status, "valid")) {
+        goto leave;
+    }
+    if (!str_is(status, "pending")) {
+        rv = authz_failed(r, authz, NULL);
+        goto leave;
+    }
+    ch = find_challenge(authz, "http-01");
+    if (!ch) {
+        rv = acme_result_set(r->res, r->p, ACME_ENOCHALLENGE,
+                             "the CA offers no usable challenge for %s: it offers %s, this "
+                             "version answers http-01 only", authz_ident(ap, authz),
+                             offered_types(ap, authz));
+        goto leave;
+    }
+    token = acme_json_str(ch, "token");
+    ch_url = acme_json_str(ch, "url");
+    ch_status = acme_json_str(ch, "status");
+    if (!token_ok(token) || !ch_url) {
+        rv = acme_result_set(r->res, r->p, ACME_EPROTO, "the http-01 challenge of %s has no "
+                             "valid token or url", url);
+        goto leave;
+    }
+    rv = acme_key_authorization(&ka, ap, token, r->account_key);
+    if (rv != APR_SUCCESS) {
+        acme_result_set(r->res, r->p, rv, "computing the key authorization failed");
+        goto leave;
+    }
+    sname = acme_http01_store_name(ap, token);
+    rv = acme_store_save(r->st, ACME_GROUP_CHALLENGES, sname, ASPECT_HTTP01, ka, strlen(ka), ap);
+    if (rv != APR_SUCCESS) {
+        acme_result_set(r->res, r->p, rv, "publishing the http-01 response for %s failed",
+                        authz_ident(ap, authz));
+        goto leave;
+    }
+    published = 1;
+    acme_log(ACME_LOG_DEBUG, APR_SUCCESS, "certificate %s: http-01 for %s published",
+             r->spec->id, authz_ident(ap, authz));
+
+    if (!ch_status || str_is(ch_status, "pending")) {
+        rv = acme_client_post(&resp, r->c, ap, ch_url, "{}", 0, r->res);
+        note_retry_after(r, resp);
+        if (rv != APR_SUCCESS) {
+            goto leave;
+        }
+        chj = resp->json;
+        ch_status = chj ? json_status(chj) : NULL;
+    }
+    if (str_is(ch_status, "valid")) {
+        /* one valid challenge makes the authorization valid */
+        goto leave;
+    }
+    if (str_is(ch_status, "invalid")) {
+        rv = authz_failed(r, authz, chj);
+        goto leave;
+    }
+    rv = poll_until(&polled, r, url, "authorization", "pending", NULL);
+    if (rv != APR_SUCCESS) {
+        goto leave;
+    }
+    if (!str_is(json_status(polled), "valid")) {
+        rv = authz_failed(r, polled, chj);
+        goto leave;
+    }
+leave:
+    if (published) {
+        /* never leave a response behind, whatever happened */
+        apr_status_t rv2 = acme_store_remove(r->st, ACME_GROUP_CHALLENGES, sname, NULL, ap);
+        if (rv2 != APR_SUCCESS) {
+            acme_log(ACME_LOG_WARNING, rv2, "certificate %s: removing the http-01 response "
+                     "%s failed", r->spec->id, sname);
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        res_keep(r->res, r->p);
+    }
+    apr_pool_destroy(ap);
+    return rv;
+}
+
+static apr_status_t authorizations(run_t *r)
+{
+    const json_t *arr = acme_json_arr(r->order, "authorizations");
+    size_t i;
+    apr_status_t rv;
+
+    if (!arr || json_array_size(arr) == 0) {
+        return acme_result_set(r->res, r->p, ACME_EPROTO, "the order %s has no authorizations",
+                               r->order_url);
+    }
+    for (i = 0; i < json_array_size(arr); ++i) {
+        const char *url = json_string_value(json_array_get(arr, i));
+        if (!url) {
+            return acme_result_set(r->res, r->p, ACME_EPROTO, "the order %s lists an "
+                                   "authorization that is not a URL", r->order_url);
+        }
+        rv = authz_run(r, url);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ order state */
+
+static apr_status_t drop_state(run_t *r, const char *why)
+{
+    acme_log(ACME_LOG_INFO, APR_SUCCESS, "certificate %s: dropping order state (%s)",
+             r->spec->id, why);
+    return acme_store_remove(r->st, ACME_GROUP_ORDERS, r->spec->id, NULL, r->p);
+}
+
+/* A problem that means the order is gone for us (404, unauthorized, malformed, ...) rather
+ * than "try again later" (5xx, rateLimited). */
+static int problem_is_final(const acme_result_t *res)
+{
+    if (res->status != ACME_EPROBLEM) {
+        return 0;
+    }
+    if (res->problem_type
+        && (!strcmp(res->problem_type, ACME_PROBLEM_NS "rateLimited")
+            || !strcmp(res->problem_type, ACME_PROBLEM_NS "serverInternal"))) {
+        return 0;
+    }
+    return res->http_status >= 400 && res->http_status < 500 && res->http_status != 429;
+}
+
+/* Continue a stored order, when there is one that matches the spec. Leaves r->order NULL
+ * when a new order is needed. */
+static apr_status_t order_resume(run_t *r)
+{
+    const acme_cert_spec_t *spec = r->spec;
+    apr_pool_t *sp = NULL;
+    char *text = NULL;
+    apr_size_t len = 0;
+    json_t *state, *order = NULL;
+    const json_t *jnames;
+    const char *url, *ca, *key, *status, *expires;
+    apr_array_header_t *names;
+    apr_status_t rv;
+    size_t i;
+
+    apr_pool_create(&sp, r->p);
+    rv = acme_store_load(r->st, ACME_GROUP_ORDERS, spec->id, ORDER_STATE, &text, &len, sp);
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        rv = APR_SUCCESS;
+        goto leave;
+    }
+    if (rv != APR_SUCCESS) {
+        acme_result_set(r->res, r->p, rv, "reading the order state of %s failed", spec->id);
+        goto leave;
+    }
+    state = acme_json_parse(sp, text, len, NULL);
+    url = state ? acme_json_str(state, "url") : NULL;
+    ca = state ? acme_json_str(state, "ca") : NULL;
+    key = state ? acme_json_str(state, "key") : NULL;
+    jnames = state ? acme_json_arr(state, "names") : NULL;
+    names = apr_array_make(sp, 4, sizeof(const char *));
+    for (i = 0; jnames && i < json_array_size(jnames); ++i) {
+        const char *n = json_string_value(json_array_get(jnames, i));
+        if (n) {
+            APR_ARRAY_PUSH(names, const char *) = n;
+        }
+    }
+    if (!url || !ca || strcmp(ca, spec->ca_url)
+        || !acme_names_equal(acme_names_normalize(sp, names), spec->names)
+        || (key && strcmp(key, acme_key_type_name(spec->key_type)))) {
+        rv = drop_state(r, "it does not match the configuration");
+        goto leave;
+    }
+    rv = fetch(&order, NULL, r, sp, url, "order");
+    if (rv != APR_SUCCESS) {
+        if (problem_is_final(r->res)) {
+            acme_result_reset(r->res);
+            rv = drop_state(r, "the CA no longer knows the order");
+        }
+        else {
+            res_keep(r->res, r->p);
+        }
+        goto leave;
+    }
+    status = json_status(order);
+    expires = acme_json_str(order, "expires");
+    if (!status || str_is(status, "invalid")) {
+        rv = drop_state(r, "the order is invalid");
+        goto leave;
+    }
+    if (expires && acme_time_parse_rfc3339(expires) > 0
+        && acme_time_parse_rfc3339(expires) <= apr_time_now() && !str_is(status, "valid")) {
+        rv = drop_state(r, "the order expired");
+        goto leave;
+    }
+    if (str_is(status, "processing") || str_is(status, "valid")) {
+        /* finalized: only useful with the key the CSR was made with */
+        char *sealed = NULL;
+        if (acme_store_load(r->st, ACME_GROUP_ORDERS, spec->id, ASPECT_KEY, &sealed, NULL, sp)
+            != APR_SUCCESS) {
+            rv = drop_state(r, "the certificate key of the finalized order is missing");
+            goto leave;
+        }
+    }
+    r->order_url = apr_pstrdup(r->p, url);
+    r->order = json_keep(r->p, order);
+    acme_log(ACME_LOG_INFO, APR_SUCCESS, "certificate %s: resuming order %s (%s)", spec->id,
+             r->order_url, status);
+leave:
+    apr_pool_destroy(sp);
+    return rv;
+}
+
+static apr_status_t order_new(run_t *r)
+{
+    const acme_cert_spec_t *spec = r->spec;
+    apr_pool_t *sp = NULL;
+    acme_response_t *resp = NULL;
+    json_t *payload, *ids, *state;
+    const char *text, *url;
+    apr_status_t rv;
+    int i;
+
+    apr_pool_create(&sp, r->p);
+    payload = acme_json_pool(sp, json_object());
+    ids = json_array();
+    for (i = 0; i < spec->names->nelts; ++i) {
+        json_t *id = json_object();
+        json_object_set_new(id, "type", json_string("dns"));
+        json_object_set_new(id, "value", json_string(APR_ARRAY_IDX(spec->names, i, const char *)));
+        json_array_append_new(ids, id);
+    }
+    json_object_set_new(payload, "identifiers", ids);
+    url = acme_client_endpoint(r->c, "newOrder");
+    rv = acme_client_post(&resp, r->c, sp, url, acme_json_dump(sp, payload), 0, r->res);
+    note_retry_after(r, resp);
+    if (rv != APR_SUCCESS) {
+        res_keep(r->res, r->p);
+        goto leave;
+    }
+    if (!resp->location || !resp->json || !json_status(resp->json)) {
+        rv = acme_result_set(r->res, r->p, ACME_EPROTO, "the CA answered newOrder without %s",
+                             resp->location ? "an order object" : "a Location header");
+        goto leave;
+    }
+    r->order_url = apr_pstrdup(r->p, resp->location);
+    r->order = json_keep(r->p, resp->json);
+
+    state = acme_json_pool(sp, json_object());
+    json_object_set_new(state, "url", json_string(r->order_url));
+    json_object_set_new(state, "names", names_json(spec->names));
+    json_object_set_new(state, "ca", json_string(spec->ca_url));
+    json_object_set_new(state, "key", json_string(acme_key_type_name(spec->key_type)));
+    text = acme_json_dump(sp, state);
+    rv = acme_store_save(r->st, ACME_GROUP_ORDERS, spec->id, ORDER_STATE, text, strlen(text), sp);
+    if (rv != APR_SUCCESS) {
+        acme_result_set(r->res, r->p, rv, "saving the order state of %s failed", spec->id);
+        goto leave;
+    }
+    acme_log(ACME_LOG_INFO, APR_SUCCESS, "certificate %s: new order %s for %s", spec->id,
+             r->order_url, acme_names_join(sp, spec->names, ", "));
+leave:
+    apr_pool_destroy(sp);
+    return rv;
+}
+
+/* ------------------------------------------------------------------ finalize, download */
+
+/* The certificate key: the one sealed in orders/<id>/key.sealed, or a new one, sealed and
+ * saved there before the CA sees a CSR for it. */
+static apr_status_t cert_key_get(run_t *r)
+{
+    const acme_cert_spec_t *spec = r->spec;
+    const acme_driver_env_t *env = r->env;
+    char *sealed = NULL, *pem = NULL;
+    const char *cpem = NULL;
+    apr_size_t slen = 0, plen = 0;
+    apr_status_t rv;
+
+    if (r->cert_key) {
+        return APR_SUCCESS;
+    }
+    rv = acme_store_load(r->st, ACME_GROUP_ORDERS, spec->id, ASPECT_KEY, &sealed, &slen, r->p);
+    if (rv == APR_SUCCESS) {
+        rv = acme_unseal(&pem, &plen, r->p, env->secret, sealed, slen);
+        if (rv == APR_SUCCESS) {
+            rv = acme_key_from_pem(&r->cert_key, r->p, pem, plen);
+            memset(pem, 0, plen);
+        }
+        if (rv == APR_SUCCESS) {
+            r->cert_key_sealed = sealed;
+            r->cert_key_sealed_len = slen;
+            return APR_SUCCESS;
+        }
+        acme_log(ACME_LOG_WARNING, rv, "certificate %s: the stored order key is unusable, "
+                 "making a new one", spec->id);
+    }
+    else if (!APR_STATUS_IS_ENOENT(rv)) {
+        return acme_result_set(r->res, r->p, rv, "reading the key of order %s failed",
+                               r->order_url);
+    }
+    rv = acme_key_generate(&r->cert_key, r->p, spec->key_type);
+    if (rv == APR_SUCCESS) {
+        rv = acme_key_to_pem(&cpem, &plen, r->p, r->cert_key);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = acme_seal(&sealed, &slen, r->p, env->secret, cpem, plen);
+        memset((char *)cpem, 0, plen);
+    }
+    if (rv != APR_SUCCESS) {
+        r->cert_key = NULL;
+        return acme_result_set(r->res, r->p, rv, "creating a %s key failed",
+                               acme_key_type_name(spec->key_type));
+    }
+    rv = acme_store_save(r->st, ACME_GROUP_ORDERS, spec->id, ASPECT_KEY, sealed, slen, r->p);
+    if (rv != APR_SUCCESS) {
+        r->cert_key = NULL;
+        return acme_result_set(r->res, r->p, rv, "saving the key of order %s failed",
+                               r->order_url);
+    }
+    r->cert_key_sealed = sealed;
+    r->cert_key_sealed_len = slen;
+    return APR_SUCCESS;
+}
+
+static apr_status_t finalize(run_t *r)
+{
+    apr_pool_t *sp = NULL;
+    acme_response_t *resp = NULL;
+    const char *url = acme_json_str(r->order, "finalize"), *csr = NULL;
+    json_t *payload;
+    apr_status_t rv;
+
+    if (!url) {
+        return acme_result_set(r->res, r->p, ACME_EPROTO, "the order %s has no finalize URL",
+                               r->order_url);
+    }
+    rv = cert_key_get(r);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_pool_create(&sp, r->p);
+    rv = acme_csr_create(&csr, sp, r->cert_key, r->spec->names);
+    if (rv != APR_SUCCESS) {
+        acme_result_set(r->res, r->p, rv, "creating the CSR failed");
+        goto leave;
+    }
+    payload = acme_json_pool(sp, json_object());
+    json_object_set_new(payload, "csr", json_string(csr));
+    rv = acme_client_post(&resp, r->c, sp, url, acme_json_dump(sp, payload), 0, r->res);
+    note_retry_after(r, resp);
+    if (rv != APR_SUCCESS) {
+        res_keep(r->res, r->p);
+        goto leave;
+    }
+    if (!resp->json || !json_status(resp->json)) {
+        rv = acme_result_set(r->res, r->p, ACME_EPROTO, "the CA answered finalize of %s "
+                             "without an order object", r->order_url);
+        goto leave;
+    }
+    r->order = json_keep(r->p, resp->json);
+leave:
+    apr_pool_destroy(sp);
+    return rv;
+}
+
+static apr_status_t stage(run_t *r, const char *pem, apr_size_t len)
+{
+    const acme_cert_spec_t *spec = r->spec;
+    apr_array_header_t *chain = NULL;
+    acme_cert_info_t *info = NULL;
+    json_t *meta;
+    const char *text;
+    apr_status_t rv;
+
+    rv = acme_chain_parse(&chain, r->p, pem, len);
+    if (rv == APR_SUCCESS) {
+        rv = acme_cert_info(&info, r->p, APR_ARRAY_IDX(chain, 0, X509 *));
+    }
+    if (rv != APR_SUCCESS) {
+        return acme_result_set(r->res, r->p, ACME_EVERIFY, "the certificate of order %s "
+                               "cannot be read", r->order_url);
+    }
+    meta = acme_json_pool(r->p, json_object());
+    json_object_set_new(meta, "names", names_json(spec->names));
+    json_object_set_new(meta, "ca", json_string(spec->ca_url));
+    json_object_set_new(meta, "key", json_string(acme_key_type_name(spec->key_type)));
+    json_object_set_new(meta, "serial", json_string(info->serial ? info->serial : ""));
+    json_object_set_new(meta, "not_before", json_string(acme_time_rfc3339(r->p, info->not_before)));
+    json_object_set_new(meta, "not_after", json_string(acme_time_rfc3339(r->p, info->not_after)));
+    json_object_set_new(meta, "staged", json_string(acme_time_rfc3339(r->p, apr_time_now())));
+    json_object_set_new(meta, "order", json_string(r->order_url));
+    text = acme_json_dump(r->p, meta);
+
+    /* key and chain first, meta.json last: a staged set is complete once meta.json exists */
+    rv = acme_store_save(r->st, ACME_GROUP_STAGING, spec->id, ASPECT_KEY, r->cert_key_sealed,
+                         r->cert_key_sealed_len, r->p);
+    if (rv == APR_SUCCESS) {
+        rv = acme_store_save(r->st, ACME_GROUP_STAGING, spec->id, ASPECT_CHAIN, pem, len, r->p);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = acme_store_save(r->st, ACME_GROUP_STAGING, spec->id, ASPECT_META, text,
+                             strlen(text), r->p);
+    }
+    if (rv != APR_SUCCESS) {
+        return acme_result_set(r->res, r->p, rv, "staging the new certificate failed");
+    }
+    rv = acme_store_remove(r->st, ACME_GROUP_ORDERS, spec->id, NULL, r->p);
+    if (rv != APR_SUCCESS) {
+        acme_log(ACME_LOG_WARNING, rv, "certificate %s: removing the order state failed",
+                 spec->id);
+    }
+    acme_log(ACME_LOG_NOTICE, APR_SUCCESS, "certificate %s staged: %s, serial %s, valid until "
+             "%s", spec->id, acme_names_join(r->p, spec->names, ", "),
+             info->serial ? info->serial : "?", acme_time_rfc3339(r->p, info->not_after));
+    return APR_SUCCESS;
+}
+
+static apr_status_t download(run_t *r)
+{
+    apr_pool_t *sp = NULL;
+    acme_response_t *resp = NULL;
+    const char *url = acme_json_str(r->order, "certificate"), *why = NULL, *pem;
+    apr_status_t rv;
+
+    if (!url) {
+        return acme_result_set(r->res, r->p, ACME_EPROTO, "the valid order %s has no "
+                               "certificate URL", r->order_url);
+    }
+    rv = cert_key_get(r);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_pool_create(&sp, r->p);
+    rv = acme_client_post_accept(&resp, r->c, sp, url, NULL, 0, CT_PEM_CHAIN, r->res);
+    note_retry_after(r, resp);
+    if (rv != APR_SUCCESS) {
+        res_keep(r->res, r->p);
+        goto leave;
+    }
+    pem = apr_pstrmemdup(r->p, resp->body, resp->body_len);
+    rv = acme_cert_verify_set(&why, r->p, pem, resp->body_len, r->cert_key, r->spec->names,
+                              apr_time_now());
+    if (rv != APR_SUCCESS) {
+        r->drop_order = 1;
+        rv = acme_result_set(r->res, r->p, ACME_EVERIFY, "the certificate from %s fails "
+                             "verification: %s", url, why ? why : "(no reason)");
+        goto leave;
+    }
+    rv = stage(r, pem, resp->body_len);
+leave:
+    apr_pool_destroy(sp);
+    return rv;
+}
+
+static apr_status_t order_failed(run_t *r)
+{
+    const json_t *err = acme_json_obj(r->order, "error");
+    const char *type = err ? acme_json_str(err, "type") : NULL;
+    const char *detail = err ? acme_json_str(err, "detail") : NULL;
+
+    r->drop_order = 1;
+    acme_result_set(r->res, r->p, ACME_EINVALID, "the order %s is invalid: %s%s%s",
+                    r->order_url, type ? type : "", type ? ": " : "",
+                    detail ? detail : "(the CA gave no reason)");
+    r->res->problem_type = type ? apr_pstrdup(r->p, type) : NULL;
+    return ACME_EINVALID;
+}
+
+/* Drive the order from its current status to a staged certificate. */
+static apr_status_t order_run(run_t *r)
+{
+    json_t *j = NULL;
+    const char *status;
+    apr_status_t rv = APR_SUCCESS;
+    int step, authorized = 0;
+
+    for (step = 0; step < MAX_STEPS; ++step) {
+        status = json_status(r->order);
+        if (str_is(status, "pending") && !authorized) {
+            rv = authorizations(r);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+            /* all authorizations are valid: the order is ready (no extra request to see it) */
+            authorized = 1;
+            status = "ready";
+        }
+        if (str_is(status, "ready")) {
+            rv = finalize(r);
+            if (rv == ACME_EPROBLEM && r->res->problem_type
+                && !strcmp(r->res->problem_type, ACME_PROBLEM_NS "orderNotReady")) {
+                /* the CA has not caught up: look at the order and go on from there */
+                acme_result_reset(r->res);
+                rv = poll_until(&j, r, r->order_url, "order", "pending", NULL);
+                if (rv != APR_SUCCESS) {
+                    return rv;
+                }
+                r->order = j;
+                authorized = 0;
+                continue;
+            }
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+            continue;
+        }
+        if (str_is(status, "pending") || str_is(status, "processing")) {
+            rv = poll_until(&j, r, r->order_url, "order", "processing",
+                            authorized ? "pending" : NULL);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+            r->order = j;
+            continue;
+        }
+        if (str_is(status, "valid")) {
+            return download(r);
+        }
+        if (str_is(status, "invalid")) {
+            return order_failed(r);
+        }
+        r->drop_order = 1;
+        return acme_result_set(r->res, r->p, ACME_EPROTO, "the order %s has the unknown "
+                               "status '%s'", r->order_url, status ? status : "(none)");
+    }
+    return acme_result_set(r->res, r->p, ACME_EAGAIN, "the order %s did not finish in %d "
+                           "steps: the next run resumes it", r->order_url, MAX_STEPS);
+}
+
+/* ------------------------------------------------------------------ entry */
+
+apr_status_t acme_driver_obtain(const acme_driver_env_t *env, const acme_cert_spec_t *spec,
+                                apr_pool_t *p, acme_result_t *res)
+{
+    run_t run;
+    run_t *r = &run;
+    apr_pool_t *rp = NULL;
+    apr_uint32_t count0 = 0;
+    apr_status_t rv;
+
+    acme_result_reset(res);
+    if (!env || !env->client || !env->store || !env->secret || !spec || !spec->id
+        || !spec->names || spec->names->nelts == 0 || !spec->ca_url) {
+        rv = acme_result_set(res, p, APR_EINVAL, "incomplete certificate spec or environment");
+        res->subject = spec ? spec->id : NULL;
+        return rv;
+    }
+    apr_pool_create(&rp, p);
+    memset(r, 0, sizeof(*r));
+    r->env = env;
+    r->spec = spec;
+    r->c = env->client;
+    r->st = env->store;
+    r->p = rp;
+    r->res = res;
+    count0 = acme_client_request_count(r->c);
+
+    rv = acme_client_directory(r->c, res);
+    if (rv != APR_SUCCESS) {
+        goto leave;
+    }
+    r->account_key = acme_client_account_key(r->c, rp);
+    if (!r->account_key || !acme_client_account_url(r->c)) {
+        rv = acme_result_set(res, rp, APR_EINVAL, "no ACME account set for %s",
+                             acme_client_directory_url(r->c));
+        goto leave;
+    }
+    rv = order_resume(r);
+    if (rv != APR_SUCCESS) {
+        goto leave;
+    }
+    if (!r->order) {
+        rv = order_new(r);
+        if (rv != APR_SUCCESS) {
+            goto leave;
+        }
+    }
+    rv = order_run(r);
+leave:
+    if (rv != APR_SUCCESS) {
+        if (r->drop_order) {
+            apr_status_t rv2 = acme_store_remove(r->st, ACME_GROUP_ORDERS, spec->id, NULL, rp);
+            if (rv2 != APR_SUCCESS) {
+                acme_log(ACME_LOG_WARNING, rv2, "certificate %s: removing the order state "
+                         "failed", spec->id);
+            }
+        }
+        res->status = rv;
+        res->subject = spec->id;
+        acme_log(ACME_LOG_ERR, rv, "certificate %s: %s%s%s", spec->id,
+                 res->problem_type ? res->problem_type : "",
+                 res->problem_type ? ": " : "", res->detail ? res->detail : "failed");
+    }
+    else {
+        res->status = APR_SUCCESS;
+        res->subject = spec->id;
+        acme_log(ACME_LOG_DEBUG, APR_SUCCESS, "certificate %s: %u ACME requests", spec->id,
+                 (unsigned)(acme_client_request_count(r->c) - count0));
+    }
+    res_keep(res, p);
+    apr_pool_destroy(rp);
+    return rv;
+}

@@ -1,1 +1,326 @@
-/* placeholder: being written */
+/* The libcurl implementation of acme_http_t: the only file of the core that includes curl.
+ *
+ * One CURLSH per acme_http_t shares connections, DNS answers and TLS sessions between all
+ * requests, whatever thread sends them (lock callbacks on apr mutexes, one per data kind).
+ * Each request uses a fresh easy handle attached to the share, so requests of several
+ * threads run at once and still reuse the connections kept in the shared cache. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+
+#include "acme_http.h"
+#include "acme_log.h"
+
+#define ACME_HTTP_MAX_BODY   (2 * 1024 * 1024)            /* answers larger than this fail */
+#define ACME_HTTP_CONNECT_MAX apr_time_from_sec(30)        /* connect timeout cap */
+
+typedef struct curl_http_t {
+    CURLSH *share;
+    apr_thread_mutex_t *locks[CURL_LOCK_DATA_LAST];
+    const char *ca_file;
+    const char *user_agent;
+    apr_interval_time_t timeout;
+} curl_http_t;
+
+typedef struct curl_xfer_t {
+    apr_pool_t *p;
+    apr_table_t *headers;
+    char *buf;                  /* malloc'ed while receiving, copied to the pool at the end */
+    apr_size_t len, cap;
+    int too_large;
+} curl_xfer_t;
+
+static int curl_initialized;
+
+apr_status_t acme_http_curl_global_init(void)
+{
+    if (!curl_initialized) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            return APR_EGENERAL;
+        }
+        curl_initialized = 1;
+    }
+    return APR_SUCCESS;
+}
+
+static void share_lock(CURL *handle, curl_lock_data data, curl_lock_access access, void *userptr)
+{
+    curl_http_t *h = userptr;
+    if (data >= 0 && data < CURL_LOCK_DATA_LAST && h->locks[data]) {
+        apr_thread_mutex_lock(h->locks[data]);
+    }
+}
+
+static void share_unlock(CURL *handle, curl_lock_data data, void *userptr)
+{
+    curl_http_t *h = userptr;
+    if (data >= 0 && data < CURL_LOCK_DATA_LAST && h->locks[data]) {
+        apr_thread_mutex_unlock(h->locks[data]);
+    }
+}
+
+static apr_status_t share_cleanup(void *data)
+{
+    curl_http_t *h = data;
+    if (h->share) {
+        curl_share_cleanup(h->share);
+        h->share = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+static size_t on_header(char *data, size_t size, size_t nitems, void *userdata)
+{
+    curl_xfer_t *x = userdata;
+    apr_size_t n = size * nitems, len = n;
+    const char *colon;
+    char *name, *value;
+
+    while (len > 0 && (data[len - 1] == '\r' || data[len - 1] == '\n')) {
+        --len;
+    }
+    if (len == 0) {
+        return n;
+    }
+    if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+        /* a new response starts (after 1xx, proxy CONNECT, ...): forget earlier headers */
+        apr_table_clear(x->headers);
+        return n;
+    }
+    colon = memchr(data, ':', len);
+    if (!colon || colon == data) {
+        return n;
+    }
+    name = apr_pstrmemdup(x->p, data, (apr_size_t)(colon - data));
+    ++colon;
+    while (colon < data + len && (*colon == ' ' || *colon == '\t')) {
+        ++colon;
+    }
+    value = apr_pstrmemdup(x->p, colon, (apr_size_t)(data + len - colon));
+    apr_table_add(x->headers, name, value);
+    return n;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    curl_xfer_t *x = userdata;
+    apr_size_t n = size * nmemb;
+
+    if (x->len + n > ACME_HTTP_MAX_BODY) {
+        x->too_large = 1;
+        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    if (x->len + n > x->cap) {
+        apr_size_t cap = x->cap ? x->cap : 8192;
+        char *nbuf;
+        while (cap < x->len + n) {
+            cap *= 2;
+        }
+        nbuf = realloc(x->buf, cap);
+        if (!nbuf) {
+            return 0;
+        }
+        x->buf = nbuf;
+        x->cap = cap;
+    }
+    memcpy(x->buf + x->len, data, n);
+    x->len += n;
+    return n;
+}
+
+static apr_status_t curl_status(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_OK:
+        return APR_SUCCESS;
+    case CURLE_COULDNT_CONNECT:
+        return APR_ECONNREFUSED;
+    case CURLE_OPERATION_TIMEDOUT:
+        return APR_TIMEUP;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return APR_EHOSTUNREACH;
+    case CURLE_OUT_OF_MEMORY:
+        return APR_ENOMEM;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+        return APR_EINVAL;
+    default:
+        return APR_EGENERAL;
+    }
+}
+
+static long ms_of(apr_interval_time_t t)
+{
+    return (long)(t / 1000);
+}
+
+static apr_status_t curl_perform(void *baton, acme_http_response_t **presp, apr_pool_t *p,
+                                 const acme_http_request_t *req)
+{
+    curl_http_t *h = baton;
+    curl_xfer_t x;
+    CURL *curl = NULL;
+    struct curl_slist *hdrs = NULL;
+    char errbuf[CURL_ERROR_SIZE];
+    acme_http_response_t *resp;
+    apr_status_t rv = APR_SUCCESS;
+    CURLcode rc;
+    long code = 0, nconn = 0;
+
+    *presp = NULL;
+    memset(&x, 0, sizeof(x));
+    x.p = p;
+    x.headers = apr_table_make(p, 10);
+    errbuf[0] = '\0';
+
+    if (!req->method || !req->url) {
+        rv = APR_EINVAL;
+        goto leave;
+    }
+    curl = curl_easy_init();
+    if (!curl) {
+        rv = APR_ENOMEM;
+        goto leave;
+    }
+    curl_easy_setopt(curl, CURLOPT_SHARE, h->share);
+    curl_easy_setopt(curl, CURLOPT_URL, req->url);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &x);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &x);
+    if (h->user_agent) {
+        curl_easy_setopt(curl, CURLOPT_USERAGENT, h->user_agent);
+    }
+    if (h->ca_file) {
+        curl_easy_setopt(curl, CURLOPT_CAINFO, h->ca_file);
+    }
+    if (h->timeout > 0) {
+        apr_interval_time_t ct = h->timeout < ACME_HTTP_CONNECT_MAX ? h->timeout
+                                                                     : ACME_HTTP_CONNECT_MAX;
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, ms_of(h->timeout));
+        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, ms_of(ct));
+    }
+
+    hdrs = curl_slist_append(hdrs, "Expect:");
+    if (req->accept) {
+        hdrs = curl_slist_append(hdrs, apr_pstrcat(p, "Accept: ", req->accept, NULL));
+    }
+    if (!strcmp(req->method, "HEAD")) {
+        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    }
+    else if (!strcmp(req->method, "POST")) {
+        curl_easy_setopt(curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)(req->body ? req->body_len : 0));
+        if (req->content_type) {
+            hdrs = curl_slist_append(hdrs, apr_pstrcat(p, "Content-Type: ", req->content_type,
+                                                       NULL));
+        }
+    }
+    else if (strcmp(req->method, "GET")) {
+        rv = APR_ENOTIMPL;
+        goto leave;
+    }
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+
+    rc = curl_easy_perform(curl);
+    if (rc != CURLE_OK) {
+        if (x.too_large) {
+            rv = APR_EGENERAL;
+            acme_log(ACME_LOG_DEBUG, rv, "%s %s: answer larger than %d bytes, aborted",
+                     req->method, req->url, ACME_HTTP_MAX_BODY);
+        }
+        else {
+            rv = curl_status(rc);
+            acme_log(ACME_LOG_DEBUG, rv, "%s %s: curl error %d: %s", req->method, req->url,
+                     (int)rc, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        }
+        goto leave;
+    }
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &nconn);
+
+    resp = apr_pcalloc(p, sizeof(*resp));
+    resp->status = (int)code;
+    resp->headers = x.headers;
+    resp->body_len = x.len;
+    {
+        char *body = apr_palloc(p, x.len + 1);
+        if (x.len) {
+            memcpy(body, x.buf, x.len);
+        }
+        body[x.len] = '\0';
+        resp->body = body;
+    }
+    *presp = resp;
+    acme_log(ACME_LOG_TRACE1, APR_SUCCESS, "%s %s -> %d (%lu bytes, %s connection)",
+             req->method, req->url, resp->status, (unsigned long)resp->body_len,
+             nconn > 0 ? "new" : "reused");
+
+leave:
+    if (curl) {
+        curl_easy_cleanup(curl);
+    }
+    if (hdrs) {
+        curl_slist_free_all(hdrs);
+    }
+    free(x.buf);
+    return rv;
+}
+
+apr_status_t acme_http_curl_create(acme_http_t **phttp, apr_pool_t *p, const char *ca_file,
+                                   const char *user_agent, apr_interval_time_t timeout)
+{
+    curl_http_t *h;
+    acme_http_t *http;
+    apr_status_t rv = APR_SUCCESS;
+    int i;
+
+    *phttp = NULL;
+    rv = acme_http_curl_global_init();
+    if (rv != APR_SUCCESS) {
+        goto leave;
+    }
+    h = apr_pcalloc(p, sizeof(*h));
+    h->ca_file = ca_file ? apr_pstrdup(p, ca_file) : NULL;
+    h->user_agent = apr_pstrdup(p, user_agent ? user_agent : ACME_USER_AGENT);
+    h->timeout = timeout;
+    for (i = 0; i < CURL_LOCK_DATA_LAST; ++i) {
+        rv = apr_thread_mutex_create(&h->locks[i], APR_THREAD_MUTEX_DEFAULT, p);
+        if (rv != APR_SUCCESS) {
+            goto leave;
+        }
+    }
+    h->share = curl_share_init();
+    if (!h->share) {
+        rv = APR_ENOMEM;
+        goto leave;
+    }
+    apr_pool_cleanup_register(p, h, share_cleanup, apr_pool_cleanup_null);
+    if (curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK
+        || curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK
+        || curl_share_setopt(h->share, CURLSHOPT_USERDATA, h) != CURLSHE_OK
+        || curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK
+        || curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK
+        || curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION)
+               != CURLSHE_OK) {
+        rv = APR_EGENERAL;
+        acme_log(ACME_LOG_ERR, rv, "setting up the shared curl handle failed");
+        goto leave;
+    }
+    http = apr_pcalloc(p, sizeof(*http));
+    http->perform = curl_perform;
+    http->baton = h;
+    *phttp = http;
+leave:
+    return rv;
+}

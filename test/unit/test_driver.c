@@ -1,6 +1,945 @@
-/* placeholder: being written */
+/* acme_account and acme_driver against a scripted CA (fake_http) with real keys, a real
+ * filesystem store in a temporary directory and a small test CA made here with OpenSSL that
+ * issues for the CSR the driver sends in finalize. */
+#include <stdlib.h>
+#include <string.h>
+#include <ftw.h>
+#include <unistd.h>
+
+#include <apr_strings.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
 #include "tests.h"
+#include "fake_http.h"
+#include "acme_account.h"
+#include "acme_cert.h"
+#include "acme_client.h"
+#include "acme_driver.h"
+#include "acme_json.h"
+#include "acme_jws.h"
+#include "acme_log.h"
+#include "acme_util.h"
+
+#define CA         "https://ca.test"
+#define DIR_URL    CA "/dir"
+#define NONCE_URL  CA "/nonce"
+#define ACCT_URL   CA "/new-acct"
+#define ORDER_URL  CA "/new-order"
+#define KID        CA "/acct/1"
+#define ORDER1     CA "/order/1"
+#define FINALIZE1  CA "/order/1/finalize"
+#define AUTHZ1     CA "/authz/1"
+#define AUTHZ2     CA "/authz/2"
+#define CHALL1     CA "/chall/1"
+#define CHALL2     CA "/chall/2"
+#define CERT1      CA "/cert/1"
+#define TOKEN1     "tok1_Abc-DEF0123456789"
+#define TOKEN2     "tok2_Zyx-WVU9876543210"
+#define TOS        CA "/terms.pdf"
+#define CERT_ID    "www.example.org"
+
+#define DIRECTORY_FMT                                                                      \
+    "{\"newNonce\":\"" NONCE_URL "\",\"newAccount\":\"" ACCT_URL "\",\"newOrder\":\""       \
+    ORDER_URL "\",\"revokeCert\":\"" CA "/revoke\",\"keyChange\":\"" CA "/key-change\"%s}"
+
+/* ------------------------------------------------------------------ fixture */
+
+typedef struct test_ca_t {
+    EVP_PKEY *key;
+    X509 *cert;
+    const char *pem;
+} test_ca_t;
+
+typedef struct fixture_t {
+    apr_pool_t *p;
+    char dir[64];
+    acme_store_t *st;
+    unsigned char secret[ACME_SECRET_LEN];
+    fake_http_t *fake;
+    acme_client_t *c;
+    acme_result_t res;
+    acme_driver_env_t env;
+    acme_cert_spec_t spec;
+    apr_array_header_t *waits;       /* apr_interval_time_t: what the driver slept */
+    test_ca_t ca;
+    const char *chain_pem;           /* issued at finalize, served at the certificate URL */
+    int issue_for_other_key;
+    int challenge_checked;
+    apr_array_header_t *logs;        /* "LEVEL message" */
+} fixture_t;
+
+static fixture_t fx;
+
+static void record_sleep(void *baton, apr_interval_time_t t)
+{
+    fixture_t *f = baton;
+    APR_ARRAY_PUSH(f->waits, apr_interval_time_t) = t;
+}
+
+static void log_sink(void *baton, acme_log_level_t level, apr_status_t rv, const char *msg)
+{
+    fixture_t *f = baton;
+    APR_ARRAY_PUSH(f->logs, const char *) = apr_psprintf(f->p, "%d %s", (int)level, msg);
+}
+
+static int log_enabled(void *baton, acme_log_level_t level)
+{
+    return level <= ACME_LOG_INFO;
+}
+
+static int logged(int level, const char *s1, const char *s2)
+{
+    int i;
+    for (i = 0; i < fx.logs->nelts; ++i) {
+        const char *m = APR_ARRAY_IDX(fx.logs, i, const char *);
+        if (atoi(m) == level && strstr(m, s1) && (!s2 || strstr(m, s2))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static X509_EXTENSION *ext_of(X509 *issuer, X509 *subject, int nid, const char *value)
+{
+    X509V3_CTX ctx;
+    X509V3_set_ctx(&ctx, issuer, subject, NULL, NULL, 0);
+    return X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+}
+
+static const char *x509_pem(apr_pool_t *p, X509 *x)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL;
+    long len;
+    const char *pem;
+
+    ck_assert_int_eq(PEM_write_bio_X509(bio, x), 1);
+    len = BIO_get_mem_data(bio, &data);
+    pem = apr_pstrmemdup(p, data, (apr_size_t)len);
+    BIO_free(bio);
+    return pem;
+}
+
+static apr_status_t ca_cleanup(void *data)
+{
+    test_ca_t *ca = data;
+    X509_free(ca->cert);
+    EVP_PKEY_free(ca->key);
+    ca->cert = NULL;
+    ca->key = NULL;
+    return APR_SUCCESS;
+}
+
+static void test_ca_create(test_ca_t *ca, apr_pool_t *p)
+{
+    X509_NAME *name;
+    X509_EXTENSION *ext;
+
+    ca->key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    ck_assert_ptr_nonnull(ca->key);
+    ca->cert = X509_new();
+    apr_pool_cleanup_register(p, ca, ca_cleanup, apr_pool_cleanup_null);
+    X509_set_version(ca->cert, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(ca->cert), 1);
+    X509_gmtime_adj(X509_getm_notBefore(ca->cert), -86400);
+    X509_gmtime_adj(X509_getm_notAfter(ca->cert), 365L * 86400);
+    name = X509_get_subject_name(ca->cert);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"Unit Test CA",
+                               -1, -1, 0);
+    X509_set_issuer_name(ca->cert, name);
+    X509_set_pubkey(ca->cert, ca->key);
+    ext = ext_of(ca->cert, ca->cert, NID_basic_constraints, "critical,CA:TRUE");
+    X509_add_ext(ca->cert, ext, -1);
+    X509_EXTENSION_free(ext);
+    ck_assert_int_gt(X509_sign(ca->cert, ca->key, EVP_sha256()), 0);
+    ca->pem = x509_pem(p, ca->cert);
+}
+
+/* Issue a leaf for the CSR (base64url DER): its public key and its extensions (the SANs). */
+static const char *test_ca_issue(test_ca_t *ca, apr_pool_t *p, const char *csr_b64,
+                                 int other_key)
+{
+    unsigned char *der = NULL;
+    const unsigned char *ptr;
+    apr_size_t len = 0;
+    X509_REQ *req;
+    X509 *x;
+    EVP_PKEY *pub, *other = NULL;
+    STACK_OF(X509_EXTENSION) *exts;
+    X509_EXTENSION *ext;
+    const char *pem;
+    int i;
+
+    ck_assert_int_eq(acme_b64url_decode(&der, &len, p, csr_b64), APR_SUCCESS);
+    ptr = der;
+    req = d2i_X509_REQ(NULL, &ptr, (long)len);
+    ck_assert_msg(req != NULL, "finalize carries no parsable CSR");
+    pub = X509_REQ_get0_pubkey(req);
+    ck_assert_int_eq(X509_REQ_verify(req, pub), 1);
+
+    x = X509_new();
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 0x1234ABCD);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 90L * 86400);
+    X509_set_subject_name(x, X509_REQ_get_subject_name(req));
+    X509_set_issuer_name(x, X509_get_subject_name(ca->cert));
+    if (other_key) {
+        other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+        X509_set_pubkey(x, other);
+    }
+    else {
+        X509_set_pubkey(x, pub);
+    }
+    exts = X509_REQ_get_extensions(req);
+    for (i = 0; exts && i < sk_X509_EXTENSION_num(exts); ++i) {
+        X509_add_ext(x, sk_X509_EXTENSION_value(exts, i), -1);
+    }
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    ext = ext_of(ca->cert, x, NID_basic_constraints, "critical,CA:FALSE");
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    ck_assert_int_gt(X509_sign(x, ca->key, EVP_sha256()), 0);
+    pem = apr_pstrcat(p, x509_pem(p, x), ca->pem, NULL);
+    X509_free(x);
+    X509_REQ_free(req);
+    EVP_PKEY_free(other);
+    return pem;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+static void new_client(void)
+{
+    fx.fake = fake_http_create(fx.p);
+    ck_assert_int_eq(acme_client_create(&fx.c, fx.p, fake_http_get(fx.fake), DIR_URL),
+                     APR_SUCCESS);
+    fx.env.client = fx.c;
+}
+
+static void setup(void)
+{
+    memset(&fx, 0, sizeof(fx));
+    apr_pool_create(&fx.p, NULL);
+    strcpy(fx.dir, "/tmp/acme-driver-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(fx.dir));
+    ck_assert_int_eq(acme_store_fs_create(&fx.st, fx.p, fx.dir), APR_SUCCESS);
+    ck_assert_int_eq(acme_store_fs_setup(fx.st, -1, -1, fx.p), APR_SUCCESS);
+    ck_assert_int_eq(acme_random_bytes(fx.secret, sizeof(fx.secret)), APR_SUCCESS);
+    test_ca_create(&fx.ca, fx.p);
+    fx.waits = apr_array_make(fx.p, 8, sizeof(apr_interval_time_t));
+    fx.logs = apr_array_make(fx.p, 8, sizeof(const char *));
+    acme_log_set(log_sink, log_enabled, &fx);
+    new_client();
+
+    fx.env.store = fx.st;
+    fx.env.secret = fx.secret;
+    fx.env.sleep = record_sleep;
+    fx.env.sleep_baton = &fx;
+    fx.spec.id = CERT_ID;
+    fx.spec.names = apr_array_make(fx.p, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(fx.spec.names, const char *) = "www.example.org";
+    fx.spec.ca_url = DIR_URL;
+    fx.spec.key_type = ACME_KEY_EC_P256;
+    acme_result_reset(&fx.res);
+}
+
+static void teardown(void)
+{
+    acme_log_set(NULL, NULL, NULL);
+    nftw(fx.dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    apr_pool_destroy(fx.p);
+}
+
+/* ------------------------------------------------------------------ scripting helpers */
+
+static const char *directory(int with_tos)
+{
+    return apr_psprintf(fx.p, DIRECTORY_FMT,
+                        with_tos ? ",\"meta\":{\"termsOfService\":\"" TOS "\"}" : "");
+}
+
+static acme_account_spec_t *account_spec(int agree)
+{
+    acme_account_spec_t *as = apr_pcalloc(fx.p, sizeof(*as));
+    as->contacts = apr_array_make(fx.p, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(as->contacts, const char *) = "mailto:admin@example.org";
+    as->agree_tos = agree;
+    return as;
+}
+
+/* GET dir, HEAD newNonce, POST newAccount: 3 requests. */
+static void script_account(void)
+{
+    fake_answer_t *a;
+    fake_http_expect(fx.fake, "GET", DIR_URL, 200, directory(1));
+    fake_http_expect(fx.fake, "HEAD", NONCE_URL, 200, NULL);
+    a = fake_http_expect(fx.fake, "POST", ACCT_URL, 201,
+                         "{\"status\":\"valid\",\"contact\":[\"mailto:admin@example.org\"]}");
+    fake_answer_header(a, "Location", KID, 0);
+}
+
+static void ensure_account(void)
+{
+    script_account();
+    ck_assert_int_eq(acme_account_ensure(fx.c, fx.st, fx.secret, account_spec(1), fx.p, &fx.res),
+                     APR_SUCCESS);
+    ck_assert_str_eq(acme_client_account_url(fx.c), KID);
+}
+
+static const char *order_json(const char *status, const char *authz_list)
+{
+    return apr_psprintf(fx.p, "{\"status\":\"%s\",\"expires\":\"2099-01-01T00:00:00Z\","
+                        "\"identifiers\":[{\"type\":\"dns\",\"value\":\"www.example.org\"}],"
+                        "\"authorizations\":[%s],\"finalize\":\"" FINALIZE1 "\"%s}",
+                        status, authz_list ? authz_list : "\"" AUTHZ1 "\"",
+                        !strcmp(status, "valid") ? ",\"certificate\":\"" CERT1 "\"" : "");
+}
+
+static const char *authz_json(const char *status, const char *ident, const char *chall_url,
+                              const char *token, const char *chall_status, const char *error)
+{
+    return apr_psprintf(fx.p, "{\"status\":\"%s\",\"expires\":\"2099-01-01T00:00:00Z\","
+                        "\"identifier\":{\"type\":\"dns\",\"value\":\"%s\"},\"challenges\":["
+                        "{\"type\":\"dns-01\",\"url\":\"%s-dns\",\"status\":\"pending\","
+                        "\"token\":\"%s\"},"
+                        "{\"type\":\"http-01\",\"url\":\"%s\",\"status\":\"%s\",\"token\":\"%s\""
+                        "%s%s}]}",
+                        status, ident, chall_url, token, chall_url, chall_status, token,
+                        error ? ",\"error\":" : "", error ? error : "");
+}
+
+static void on_finalize(void *baton, const fake_request_t *req, acme_http_response_t *resp,
+                        apr_pool_t *p)
+{
+    fixture_t *f = baton;
+    const char *csr;
+    ck_assert_ptr_nonnull(req->payload_json);
+    csr = acme_json_str(req->payload_json, "csr");
+    ck_assert_ptr_nonnull(csr);
+    f->chain_pem = test_ca_issue(&f->ca, f->p, csr, f->issue_for_other_key);
+}
+
+static void on_certificate(void *baton, const fake_request_t *req, acme_http_response_t *resp,
+                           apr_pool_t *p)
+{
+    fixture_t *f = baton;
+    ck_assert_ptr_nonnull(f->chain_pem);
+    ck_assert_str_eq(req->accept, "application/pem-certificate-chain");
+    ck_assert_str_eq(req->payload, "");
+    resp->body = apr_pstrdup(p, f->chain_pem);
+    apr_table_set(resp->headers, "Content-Type", "application/pem-certificate-chain");
+}
+
+/* At the challenge POST, the key authorization must already be in the store. */
+static void on_challenge(void *baton, const fake_request_t *req, acme_http_response_t *resp,
+                         apr_pool_t *p)
+{
+    fixture_t *f = baton;
+    const char *expected = NULL, *token = strstr(req->url, "/2") ? TOKEN2 : TOKEN1;
+    acme_key_t *akey = acme_client_account_key(f->c, p);
+    char *data = NULL;
+    apr_size_t len = 0;
+
+    ck_assert_ptr_nonnull(akey);
+    ck_assert_int_eq(acme_key_authorization(&expected, p, token, akey), APR_SUCCESS);
+    ck_assert_int_eq(acme_store_load(f->st, ACME_GROUP_CHALLENGES,
+                                     acme_http01_store_name(p, token), "http-01", &data, &len, p),
+                     APR_SUCCESS);
+    ck_assert_str_eq(data, expected);
+    ck_assert_ptr_nonnull(req->payload_json);
+    ck_assert(json_is_object(req->payload_json) && json_object_size(req->payload_json) == 0);
+    f->challenge_checked++;
+}
+
+static void script_cert(void)
+{
+    fake_answer_t *a = fake_http_expect(fx.fake, "POST", CERT1, 200, "");
+    fake_answer_hook(a, on_certificate, &fx);
+}
+
+static fake_answer_t *script_finalize(const char *status_after)
+{
+    fake_answer_t *a = fake_http_expect(fx.fake, "POST", FINALIZE1, 200,
+                                        order_json(status_after, NULL));
+    fake_answer_hook(a, on_finalize, &fx);
+    return a;
+}
+
+static int store_has(acme_group_t g, const char *name, const char *aspect)
+{
+    char *data = NULL;
+    return acme_store_load(fx.st, g, name, aspect, &data, NULL, fx.p) == APR_SUCCESS;
+}
+
+static void assert_sequence(const char *const *expected, int n)
+{
+    int i;
+    ck_assert_msg(fake_http_count(fx.fake) == n, "expected %d requests, got %d:\n%s", n,
+                  fake_http_count(fx.fake), fake_http_trace(fx.fake, fx.p));
+    for (i = 0; i < n; ++i) {
+        const fake_request_t *r = fake_http_request(fx.fake, i);
+        const char *s = apr_pstrcat(fx.p, r->method, " ", r->url, NULL);
+        ck_assert_str_eq(s, expected[i]);
+    }
+    ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
+}
+
+static void assert_staged(void)
+{
+    char *chain = NULL, *sealed = NULL, *meta = NULL, *pem = NULL;
+    apr_size_t clen = 0, slen = 0, mlen = 0, plen = 0;
+    acme_key_t *key = NULL;
+    const char *why = NULL;
+    json_t *j;
+
+    ck_assert_int_eq(acme_store_load(fx.st, ACME_GROUP_STAGING, CERT_ID, "chain.pem", &chain,
+                                     &clen, fx.p), APR_SUCCESS);
+    ck_assert_int_eq(acme_store_load(fx.st, ACME_GROUP_STAGING, CERT_ID, "key.sealed", &sealed,
+                                     &slen, fx.p), APR_SUCCESS);
+    ck_assert_int_eq(acme_store_load(fx.st, ACME_GROUP_STAGING, CERT_ID, "meta.json", &meta,
+                                     &mlen, fx.p), APR_SUCCESS);
+    ck_assert(acme_is_sealed(sealed, slen));
+    ck_assert_int_eq(acme_unseal(&pem, &plen, fx.p, fx.secret, sealed, slen), APR_SUCCESS);
+    ck_assert_int_eq(acme_key_from_pem(&key, fx.p, pem, plen), APR_SUCCESS);
+    ck_assert_int_eq(acme_cert_verify_set(&why, fx.p, chain, clen, key, fx.spec.names,
+                                          apr_time_now()), APR_SUCCESS);
+    j = acme_json_parse(fx.p, meta, mlen, NULL);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(acme_json_str(j, "ca"), DIR_URL);
+    ck_assert_str_eq(acme_json_str(j, "key"), "p256");
+    ck_assert_str_eq(acme_json_str(j, "serial"), "1234ABCD");
+    ck_assert_str_eq(acme_json_str(j, "order"), ORDER1);
+    ck_assert_ptr_nonnull(acme_json_str(j, "not_before"));
+    ck_assert(acme_time_parse_rfc3339(acme_json_str(j, "not_after")) > apr_time_now());
+    ck_assert_ptr_nonnull(acme_json_str(j, "staged"));
+    ck_assert_int_eq((int)json_array_size(acme_json_arr(j, "names")), 1);
+    ck_assert_str_eq(json_string_value(json_array_get(acme_json_arr(j, "names"), 0)),
+                     "www.example.org");
+    /* the order is done: its state is gone */
+    ck_assert(!store_has(ACME_GROUP_ORDERS, CERT_ID, "order.json"));
+    ck_assert(!store_has(ACME_GROUP_ORDERS, CERT_ID, "key.sealed"));
+}
+
+static void save_order_state(const char *url)
+{
+    const char *s = apr_psprintf(fx.p, "{\"url\":\"%s\",\"names\":[\"www.example.org\"],"
+                                 "\"ca\":\"" DIR_URL "\"}", url);
+    ck_assert_int_eq(acme_store_save(fx.st, ACME_GROUP_ORDERS, CERT_ID, "order.json", s,
+                                     strlen(s), fx.p), APR_SUCCESS);
+}
+
+/* ------------------------------------------------------------------ driver tests */
+
+START_TEST(happy_path)
+{
+    static const char *const seq[] = {
+        "GET " DIR_URL, "HEAD " NONCE_URL, "POST " ACCT_URL, "POST " ORDER_URL,
+        "POST " AUTHZ1, "POST " CHALL1, "POST " AUTHZ1, "POST " FINALIZE1, "POST " ORDER1,
+        "POST " CERT1,
+    };
+    fake_answer_t *a;
+    const fake_request_t *r;
+    const json_t *ids;
+
+    ensure_account();
+    a = fake_http_expect(fx.fake, "POST", ORDER_URL, 201, order_json("pending", NULL));
+    fake_answer_header(a, "Location", ORDER1, 0);
+    fake_http_expect(fx.fake, "POST", AUTHZ1, 200,
+                     authz_json("pending", "www.example.org", CHALL1, TOKEN1, "pending", NULL));
+    a = fake_http_expect(fx.fake, "POST", CHALL1, 200,
+                         "{\"type\":\"http-01\",\"status\":\"pending\",\"url\":\"" CHALL1 "\"}");
+    fake_answer_hook(a, on_challenge, &fx);
+    fake_http_expect(fx.fake, "POST", AUTHZ1, 200,
+                     authz_json("valid", "www.example.org", CHALL1, TOKEN1, "valid", NULL));
+    script_finalize("processing");
+    fake_http_expect(fx.fake, "POST", ORDER1, 200, order_json("valid", NULL));
+    script_cert();
+
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    ck_assert_int_eq(fx.res.status, APR_SUCCESS);
+    assert_sequence(seq, 10);
+    ck_assert_uint_eq(acme_client_request_count(fx.c), 10);
+    ck_assert_int_eq(fx.challenge_checked, 1);
+    assert_staged();
+    /* the http-01 response is gone again */
+    ck_assert(!store_has(ACME_GROUP_CHALLENGES, acme_http01_store_name(fx.p, TOKEN1), "http-01"));
+
+    /* newOrder payload */
+    r = fake_http_request(fx.fake, 3);
+    ids = acme_json_arr(r->payload_json, "identifiers");
+    ck_assert_int_eq((int)json_array_size(ids), 1);
+    ck_assert_str_eq(acme_json_str(json_array_get(ids, 0), "type"), "dns");
+    ck_assert_str_eq(acme_json_str(json_array_get(ids, 0), "value"), "www.example.org");
+    ck_assert_str_eq(acme_json_str(r->protected_hdr, "kid"), KID);
+    /* polling without Retry-After: the default first (1 s) */
+    ck_assert_int_eq(fx.waits->nelts, 2);
+    ck_assert(APR_ARRAY_IDX(fx.waits, 0, apr_interval_time_t) == apr_time_from_sec(1));
+    ck_assert(logged(ACME_LOG_NOTICE, CERT_ID, "staged"));
+}
+END_TEST
+
+START_TEST(two_names_ready_after_finalize)
+{
+    /* two authorizations, one already valid; finalize answers valid at once: 8 requests
+     * after the account */
+    fake_answer_t *a;
+
+    APR_ARRAY_PUSH(fx.spec.names, const char *) = "zz.example.org";
+    ensure_account();
+    a = fake_http_expect(fx.fake, "POST", ORDER_URL, 201,
+                         order_json("pending", "\"" AUTHZ1 "\",\"" AUTHZ2 "\""));
+    fake_answer_header(a, "Location", ORDER1, 0);
+    fake_http_expect(fx.fake, "POST", AUTHZ1, 200,
+                     authz_json("valid", "www.example.org", CHALL1, TOKEN1, "valid", NULL));
+    fake_http_expect(fx.fake, "POST", AUTHZ2, 200,
+                     authz_json("pending", "zz.example.org", CHALL2, TOKEN2, "pending", NULL));
+    a = fake_http_expect(fx.fake, "POST", CHALL2, 200,
+                         "{\"type\":\"http-01\",\"status\":\"processing\"}");
+    fake_answer_hook(a, on_challenge, &fx);
+    fake_http_expect(fx.fake, "POST", AUTHZ2, 200,
+                     authz_json("valid", "zz.example.org", CHALL2, TOKEN2, "valid", NULL));
+    script_finalize("valid");
+    script_cert();
+
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    ck_assert_int_eq(fake_http_count(fx.fake), 3 + 7);
+    ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
+    ck_assert_int_eq(fx.challenge_checked, 1);
+}
+END_TEST
+
+START_TEST(retry_after_honoured)
+{
+    fake_answer_t *a;
+
+    ensure_account();
+    a = fake_http_expect(fx.fake, "POST", ORDER_URL, 201, order_json("pending", NULL));
+    fake_answer_header(a, "Location", ORDER1, 0);
+    fake_http_expect(fx.fake, "POST", AUTHZ1, 200,
+                     authz_json("pending", "www.example.org", CHALL1, TOKEN1, "pending", NULL));
+    a = fake_http_expect(fx.fake, "POST", CHALL1, 200,
+                         "{\"type\":\"http-01\",\"status\":\"pending\"}");
+    fake_answer_header(a, "Retry-After", "3", 0);
+    a = fake_http_expect(fx.fake, "POST", AUTHZ1, 200,
+                         authz_json("pending", "www.example.org", CHALL1, TOKEN1, "processing",
+                                    NULL));
+    fake_answer_header(a, "Retry-After", "2", 0);
+    fake_http_expect(fx.fake, "POST", AUTHZ1, 200,
+                     authz_json("pending", "www.example.org", CHALL1, TOKEN1, "processing",
+                                NULL));
+    fake_http_expect(fx.fake, "POST", AUTHZ1, 200,
+                     authz_json("valid", "www.example.org", CHALL1, TOKEN1, "valid", NULL));
+    a = script_finalize("processing");
+    fake_answer_header(a, "Retry-After", "120", 0);   /* capped at 60 s */
+    fake_http_expect(fx.fake, "POST", ORDER1, 200, order_json("valid", NULL));
+    script_cert();
+
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
+    ck_assert_int_eq(fx.waits->nelts, 4);
+    ck_assert(APR_ARRAY_IDX(fx.waits, 0, apr_interval_time_t) == apr_time_from_sec(3));
+    ck_assert(APR_ARRAY_IDX(fx.waits, 1, apr_interval_time_t) == apr_time_from_sec(2));
+    ck_assert(APR_ARRAY_IDX(fx.waits, 2, apr_interval_time_t) == apr_time_from_sec(1));
+    ck_assert(APR_ARRAY_IDX(fx.waits, 3, apr_interval_time_t) == apr_time_from_sec(60));
+    assert_staged();
+}
+END_TEST
+
+START_TEST(poll_backoff_and_timeout)
+{
+    fake_answer_t *a;
+    int i;
+
+    fx.env.poll_timeout = apr_time_from_sec(10);
+    ensure_account();
+    a = fake_http_expect(fx.fake, "POST", ORDER_URL, 201, order_json("pending", NULL));
+    fake_answer_header(a, "Location", ORDER1, 0);
+    fake_http_expect(fx.fake, "POST", AUTHZ1, 200,
+                     authz_json("pending", "www.example.org", CHALL1, TOKEN1, "pending", NULL));
+    fake_http_expect(fx.fake, "POST", CHALL1, 200, "{\"type\":\"http-01\",\"status\":\"pending\"}");
+    for (i = 0; i < 3; ++i) {
+        fake_http_expect(fx.fake, "POST", AUTHZ1, 200,
+                         authz_json("pending", "www.example.org", CHALL1, TOKEN1, "processing",
+                                    NULL));
+    }
+
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), ACME_EAGAIN);
+    ck_assert_int_eq(fx.res.status, ACME_EAGAIN);
+    ck_assert_str_eq(fx.res.subject, CERT_ID);
+    ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
+    /* 1 s, doubling, until the next wait would pass the timeout */
+    ck_assert_int_eq(fx.waits->nelts, 3);
+    ck_assert(APR_ARRAY_IDX(fx.waits, 0, apr_interval_time_t) == apr_time_from_sec(1));
+    ck_assert(APR_ARRAY_IDX(fx.waits, 1, apr_interval_time_t) == apr_time_from_sec(2));
+    ck_assert(APR_ARRAY_IDX(fx.waits, 2, apr_interval_time_t) == apr_time_from_sec(4));
+    /* resumable: the order state stays, the challenge response does not */
+    ck_assert(store_has(ACME_GROUP_ORDERS, CERT_ID, "order.json"));
+    ck_assert(!store_has(ACME_GROUP_CHALLENGES, acme_http01_store_name(fx.p, TOKEN1), "http-01"));
+}
+END_TEST
+
+START_TEST(invalid_authorization)
+{
+    fake_answer_t *a;
+    const char *err = "{\"type\":\"urn:ietf:params:acme:error:unauthorized\",\"detail\":"
+                      "\"Invalid response from http://www.example.org/.well-known/"
+                      "acme-challenge/" TOKEN1 ": 404\",\"status\":403}";
+
+    ensure_account();
+    a = fake_http_expect(fx.fake, "POST", ORDER_URL, 201, order_json("pending", NULL));
+    fake_answer_header(a, "Location", ORDER1, 0);
+    fake_http_expect(fx.fake, "POST", AUTHZ1, 200,
+                     authz_json("pending", "www.example.org", CHALL1, TOKEN1, "pending", NULL));
+    a = fake_http_expect(fx.fake, "POST", CHALL1, 200,
+                         "{\"type\":\"http-01\",\"status\":\"processing\"}");
+    fake_answer_hook(a, on_challenge, &fx);
+    fake_http_expect(fx.fake, "POST", AUTHZ1, 200,
+                     authz_json("invalid", "www.example.org", CHALL1, TOKEN1, "invalid", err));
+
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), ACME_EINVALID);
+    ck_assert_int_eq(fx.res.status, ACME_EINVALID);
+    ck_assert_str_eq(fx.res.problem_type, "urn:ietf:params:acme:error:unauthorized");
+    ck_assert_ptr_nonnull(strstr(fx.res.detail, "Invalid response from http://www.example.org"));
+    ck_assert_ptr_nonnull(strstr(fx.res.detail, "www.example.org"));
+    ck_assert_str_eq(fx.res.subject, CERT_ID);
+    ck_assert_int_eq(fx.challenge_checked, 1);
+    ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
+    ck_assert(!store_has(ACME_GROUP_ORDERS, CERT_ID, "order.json"));
+    ck_assert(!store_has(ACME_GROUP_CHALLENGES, acme_http01_store_name(fx.p, TOKEN1), "http-01"));
+    ck_assert(!store_has(ACME_GROUP_STAGING, CERT_ID, "meta.json"));
+    ck_assert(logged(ACME_LOG_ERR, CERT_ID, "urn:ietf:params:acme:error:unauthorized"));
+}
+END_TEST
+
+START_TEST(resume_ready_order)
+{
+    static const char *const seq[] = {
+        "GET " DIR_URL, "HEAD " NONCE_URL, "POST " ACCT_URL,
+        "POST " ORDER1, "POST " FINALIZE1, "POST " CERT1,
+    };
+
+    ensure_account();
+    save_order_state(ORDER1);
+    fake_http_expect(fx.fake, "POST", ORDER1, 200, order_json("ready", NULL));
+    script_finalize("valid");
+    script_cert();
+
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    assert_sequence(seq, 6);
+    assert_staged();
+}
+END_TEST
+
+START_TEST(crash_after_finalize)
+{
+    fake_answer_t *a;
+    char *sealed = NULL;
+    apr_size_t slen = 0;
+
+    ensure_account();
+    /* run 1: finalize accepted, then the CA fails while we poll */
+    a = fake_http_expect(fx.fake, "POST", ORDER_URL, 201, order_json("ready", NULL));
+    fake_answer_header(a, "Location", ORDER1, 0);
+    script_finalize("processing");
+    fake_http_expect_problem(fx.fake, "POST", ORDER1, 500,
+                             "urn:ietf:params:acme:error:serverInternal", "database on fire");
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), ACME_EPROBLEM);
+    ck_assert_str_eq(fx.res.problem_type, "urn:ietf:params:acme:error:serverInternal");
+    ck_assert_str_eq(fx.res.detail, "database on fire");
+    ck_assert_int_eq(fx.res.http_status, 500);
+    ck_assert(store_has(ACME_GROUP_ORDERS, CERT_ID, "order.json"));
+    ck_assert_int_eq(acme_store_load(fx.st, ACME_GROUP_ORDERS, CERT_ID, "key.sealed", &sealed,
+                                     &slen, fx.p), APR_SUCCESS);
+    ck_assert(acme_is_sealed(sealed, slen));
+
+    /* run 2: the order is valid now; the certificate matches the key sealed in run 1 */
+    fake_http_expect(fx.fake, "POST", ORDER1, 200, order_json("valid", NULL));
+    script_cert();
+    acme_result_reset(&fx.res);
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
+    ck_assert_int_eq(fake_http_count(fx.fake), 3 + 3 + 2);
+    assert_staged();
+}
+END_TEST
+
+START_TEST(stale_order_replaced)
+{
+    static const char *const seq[] = {
+        "GET " DIR_URL, "HEAD " NONCE_URL, "POST " ACCT_URL,
+        "POST " CA "/order/old", "POST " ORDER_URL,
+    };
+
+    ensure_account();
+    save_order_state(CA "/order/old");
+    fake_http_expect_problem(fx.fake, "POST", CA "/order/old", 404,
+                             "urn:ietf:params:acme:error:malformed", "No such order");
+    fake_http_expect_problem(fx.fake, "POST", ORDER_URL, 400,
+                             "urn:ietf:params:acme:error:rejectedIdentifier",
+                             "Policy forbids issuing for www.example.org");
+
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), ACME_EPROBLEM);
+    assert_sequence(seq, 5);
+    ck_assert_str_eq(fx.res.problem_type, "urn:ietf:params:acme:error:rejectedIdentifier");
+    ck_assert_str_eq(fx.res.detail, "Policy forbids issuing for www.example.org");
+    ck_assert_str_eq(fx.res.subject, CERT_ID);
+    ck_assert(!store_has(ACME_GROUP_ORDERS, CERT_ID, "order.json"));
+    ck_assert(logged(ACME_LOG_ERR, CERT_ID, "rejectedIdentifier"));
+}
+END_TEST
+
+START_TEST(mismatching_state_dropped)
+{
+    static const char *const seq[] = {
+        "GET " DIR_URL, "HEAD " NONCE_URL, "POST " ACCT_URL, "POST " ORDER_URL,
+    };
+    const char *s = "{\"url\":\"" ORDER1 "\",\"names\":[\"other.example.org\"],"
+                    "\"ca\":\"" DIR_URL "\"}";
+    fake_answer_t *a;
+    apr_time_t before = apr_time_now();
+
+    ensure_account();
+    ck_assert_int_eq(acme_store_save(fx.st, ACME_GROUP_ORDERS, CERT_ID, "order.json", s,
+                                     strlen(s), fx.p), APR_SUCCESS);
+    a = fake_http_expect_problem(fx.fake, "POST", ORDER_URL, 429,
+                                 "urn:ietf:params:acme:error:rateLimited", "too many new orders");
+    fake_answer_header(a, "Retry-After", "600", 0);
+
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), ACME_EPROBLEM);
+    assert_sequence(seq, 4);
+    ck_assert_str_eq(fx.res.problem_type, "urn:ietf:params:acme:error:rateLimited");
+    ck_assert(fx.res.retry_after >= before + apr_time_from_sec(600));
+    ck_assert_int_eq(fx.res.http_status, 429);
+    ck_assert(!store_has(ACME_GROUP_ORDERS, CERT_ID, "order.json"));
+}
+END_TEST
+
+START_TEST(no_http01_offered)
+{
+    fake_answer_t *a;
+
+    ensure_account();
+    a = fake_http_expect(fx.fake, "POST", ORDER_URL, 201, order_json("pending", NULL));
+    fake_answer_header(a, "Location", ORDER1, 0);
+    fake_http_expect(fx.fake, "POST", AUTHZ1, 200,
+                     "{\"status\":\"pending\",\"identifier\":{\"type\":\"dns\",\"value\":"
+                     "\"www.example.org\"},\"challenges\":[{\"type\":\"dns-01\",\"url\":\""
+                     CA "/c/d\",\"token\":\"abc\",\"status\":\"pending\"},{\"type\":"
+                     "\"tls-alpn-01\",\"url\":\"" CA "/c/t\",\"token\":\"abc\",\"status\":"
+                     "\"pending\"}]}");
+
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), ACME_ENOCHALLENGE);
+    ck_assert_int_eq(fx.res.status, ACME_ENOCHALLENGE);
+    ck_assert_ptr_nonnull(strstr(fx.res.detail, "dns-01, tls-alpn-01"));
+    ck_assert_ptr_nonnull(strstr(fx.res.detail, "www.example.org"));
+    ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
+    ck_assert_int_eq(fake_http_count(fx.fake), 5);
+}
+END_TEST
+
+START_TEST(certificate_for_other_key)
+{
+    fake_answer_t *a;
+
+    fx.issue_for_other_key = 1;
+    ensure_account();
+    a = fake_http_expect(fx.fake, "POST", ORDER_URL, 201, order_json("ready", NULL));
+    fake_answer_header(a, "Location", ORDER1, 0);
+    script_finalize("valid");
+    script_cert();
+
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), ACME_EVERIFY);
+    ck_assert_int_eq(fx.res.status, ACME_EVERIFY);
+    ck_assert_ptr_nonnull(fx.res.detail);
+    ck_assert(!store_has(ACME_GROUP_STAGING, CERT_ID, "meta.json"));
+    ck_assert(!store_has(ACME_GROUP_STAGING, CERT_ID, "chain.pem"));
+    ck_assert(!store_has(ACME_GROUP_ORDERS, CERT_ID, "order.json"));
+}
+END_TEST
+
+START_TEST(http01_store_name)
+{
+    /* SHA-256("abc") */
+    ck_assert_str_eq(acme_http01_store_name(fx.p, "abc"),
+                     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+END_TEST
+
+/* ------------------------------------------------------------------ account tests */
+
+START_TEST(account_created_once_and_reused)
+{
+    const fake_request_t *r;
+    char *text = NULL, *sealed = NULL;
+    apr_size_t len = 0, slen = 0;
+    const char *name = acme_account_store_name(fx.p, DIR_URL);
+    json_t *j;
+
+    ensure_account();
+    ck_assert_int_eq(fake_http_count(fx.fake), 3);
+    r = fake_http_request(fx.fake, 2);
+    ck_assert_ptr_nonnull(json_object_get(r->protected_hdr, "jwk"));
+    ck_assert_ptr_null(json_object_get(r->protected_hdr, "kid"));
+    ck_assert_str_eq(acme_json_str(r->protected_hdr, "alg"), "ES256");
+    ck_assert(json_is_true(json_object_get(r->payload_json, "termsOfServiceAgreed")));
+    ck_assert_str_eq(json_string_value(json_array_get(acme_json_arr(r->payload_json, "contact"),
+                                                      0)), "mailto:admin@example.org");
+
+    ck_assert_int_eq(acme_store_load(fx.st, ACME_GROUP_ACCOUNTS, name, "account.json", &text,
+                                     &len, fx.p), APR_SUCCESS);
+    j = acme_json_parse(fx.p, text, len, NULL);
+    ck_assert_str_eq(acme_json_str(j, "url"), KID);
+    ck_assert_str_eq(acme_json_str(j, "ca"), DIR_URL);
+    ck_assert_ptr_nonnull(acme_json_str(j, "created"));
+    ck_assert_int_eq((int)json_array_size(acme_json_arr(j, "contact")), 1);
+    ck_assert_int_eq(acme_store_load(fx.st, ACME_GROUP_ACCOUNTS, name, "key.sealed", &sealed,
+                                     &slen, fx.p), APR_SUCCESS);
+    ck_assert(acme_is_sealed(sealed, slen));
+    ck_assert_ptr_null(strstr(sealed, "PRIVATE KEY"));
+    ck_assert(logged(ACME_LOG_NOTICE, KID, "mailto:admin@example.org"));
+
+    /* same client again: nothing to ask */
+    ck_assert_int_eq(acme_account_ensure(fx.c, fx.st, fx.secret, account_spec(1), fx.p, &fx.res),
+                     APR_SUCCESS);
+    ck_assert_int_eq(fake_http_count(fx.fake), 3);
+
+    /* a new client (a restart): only the directory */
+    new_client();
+    fake_http_expect(fx.fake, "GET", DIR_URL, 200, directory(1));
+    ck_assert_int_eq(acme_account_ensure(fx.c, fx.st, fx.secret, account_spec(1), fx.p, &fx.res),
+                     APR_SUCCESS);
+    ck_assert_int_eq(fake_http_count(fx.fake), 1);
+    ck_assert_str_eq(acme_client_account_url(fx.c), KID);
+}
+END_TEST
+
+static const char *jwk_of(int i)
+{
+    const fake_request_t *r = fake_http_request(fx.fake, i);
+    ck_assert_ptr_nonnull(r);
+    return acme_json_dump(fx.p, json_object_get(r->protected_hdr, "jwk"));
+}
+
+START_TEST(account_url_lost)
+{
+    const char *name = acme_account_store_name(fx.p, DIR_URL), *jwk1;
+    const fake_request_t *r;
+    fake_answer_t *a;
+
+    ensure_account();
+    jwk1 = jwk_of(2);
+    ck_assert_int_eq(acme_store_remove(fx.st, ACME_GROUP_ACCOUNTS, name, "account.json", fx.p),
+                     APR_SUCCESS);
+    new_client();
+    fake_http_expect(fx.fake, "GET", DIR_URL, 200, directory(1));
+    fake_http_expect(fx.fake, "HEAD", NONCE_URL, 200, NULL);
+    a = fake_http_expect(fx.fake, "POST", ACCT_URL, 200, "{\"status\":\"valid\"}");
+    fake_answer_header(a, "Location", KID, 0);
+
+    ck_assert_int_eq(acme_account_ensure(fx.c, fx.st, fx.secret, account_spec(1), fx.p, &fx.res),
+                     APR_SUCCESS);
+    ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
+    r = fake_http_request(fx.fake, 2);
+    ck_assert(json_is_true(json_object_get(r->payload_json, "onlyReturnExisting")));
+    ck_assert_str_eq(jwk_of(2), jwk1);
+    ck_assert_str_eq(acme_client_account_url(fx.c), KID);
+    ck_assert(store_has(ACME_GROUP_ACCOUNTS, name, "account.json"));
+}
+END_TEST
+
+START_TEST(account_lookup_then_create)
+{
+    const char *name = acme_account_store_name(fx.p, DIR_URL), *jwk1;
+    fake_answer_t *a;
+
+    ensure_account();
+    jwk1 = jwk_of(2);
+    ck_assert_int_eq(acme_store_remove(fx.st, ACME_GROUP_ACCOUNTS, name, "account.json", fx.p),
+                     APR_SUCCESS);
+    new_client();
+    fake_http_expect(fx.fake, "GET", DIR_URL, 200, directory(1));
+    fake_http_expect(fx.fake, "HEAD", NONCE_URL, 200, NULL);
+    fake_http_expect_problem(fx.fake, "POST", ACCT_URL, 400,
+                             "urn:ietf:params:acme:error:accountDoesNotExist", "No account");
+    a = fake_http_expect(fx.fake, "POST", ACCT_URL, 201, "{\"status\":\"valid\"}");
+    fake_answer_header(a, "Location", CA "/acct/2", 0);
+
+    ck_assert_int_eq(acme_account_ensure(fx.c, fx.st, fx.secret, account_spec(1), fx.p, &fx.res),
+                     APR_SUCCESS);
+    ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
+    ck_assert_int_eq(fake_http_count(fx.fake), 4);
+    ck_assert(json_is_true(json_object_get(fake_http_request(fx.fake, 3)->payload_json,
+                                           "termsOfServiceAgreed")));
+    ck_assert_str_eq(jwk_of(2), jwk1);
+    ck_assert_str_eq(jwk_of(3), jwk1);
+    ck_assert_str_eq(acme_client_account_url(fx.c), CA "/acct/2");
+}
+END_TEST
+
+START_TEST(account_tos_not_agreed)
+{
+    const char *name = acme_account_store_name(fx.p, DIR_URL);
+
+    fake_http_expect(fx.fake, "GET", DIR_URL, 200, directory(1));
+    ck_assert_int_eq(acme_account_ensure(fx.c, fx.st, fx.secret, account_spec(0), fx.p, &fx.res),
+                     ACME_ETOS);
+    ck_assert_int_eq(fx.res.status, ACME_ETOS);
+    ck_assert_ptr_nonnull(strstr(fx.res.detail, TOS));
+    ck_assert_ptr_nonnull(strstr(fx.res.detail, "ACMEAgreeTerms on"));
+    ck_assert_int_eq(fake_http_count(fx.fake), 1);
+    ck_assert_ptr_null(acme_client_account_url(fx.c));
+    ck_assert(!store_has(ACME_GROUP_ACCOUNTS, name, "key.sealed"));
+}
+END_TEST
+
+START_TEST(account_store_names)
+{
+    ck_assert_str_eq(acme_account_store_name(fx.p, "https://127.0.0.1:14000/dir"),
+                     "127.0.0.1_14000_dir");
+    ck_assert_str_eq(acme_account_store_name(fx.p,
+                                             "https://acme-v02.api.letsencrypt.org/directory"),
+                     "acme-v02.api.letsencrypt.org_directory");
+    ck_assert_ptr_null(strchr(acme_account_store_name(fx.p, "https://x.test/../a/b"), '/'));
+}
+END_TEST
+
 Suite *driver_suite(void)
 {
-    return suite_create("driver");
+    Suite *s = suite_create("driver");
+    TCase *tc = tcase_create("driver");
+    TCase *ta = tcase_create("account");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, happy_path);
+    tcase_add_test(tc, two_names_ready_after_finalize);
+    tcase_add_test(tc, retry_after_honoured);
+    tcase_add_test(tc, poll_backoff_and_timeout);
+    tcase_add_test(tc, invalid_authorization);
+    tcase_add_test(tc, resume_ready_order);
+    tcase_add_test(tc, crash_after_finalize);
+    tcase_add_test(tc, stale_order_replaced);
+    tcase_add_test(tc, mismatching_state_dropped);
+    tcase_add_test(tc, no_http01_offered);
+    tcase_add_test(tc, certificate_for_other_key);
+    tcase_add_test(tc, http01_store_name);
+    suite_add_tcase(s, tc);
+
+    tcase_add_checked_fixture(ta, setup, teardown);
+    tcase_set_timeout(ta, 30);
+    tcase_add_test(ta, account_created_once_and_reused);
+    tcase_add_test(ta, account_url_lost);
+    tcase_add_test(ta, account_lookup_then_create);
+    tcase_add_test(ta, account_tos_not_agreed);
+    tcase_add_test(ta, account_store_names);
+    suite_add_tcase(s, ta);
+    return s;
 }
