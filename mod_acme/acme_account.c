@@ -290,7 +290,7 @@ leave:
         if (!res->subject) {
             res->subject = ca;
         }
-        acme_log(ACME_LOG_ERR, rv, "ACME account at %s: %s", ca, acme_result_str(res, p));
+        acme_log(ACME_LOG_DEBUG, rv, "ACME account at %s: %s", ca, acme_result_str(res, p));
     }
     apr_pool_destroy(sp);
     return rv;

@@ -735,7 +735,7 @@ static apr_status_t stage(run_t *r, const char *pem, apr_size_t len)
         acme_log(ACME_LOG_WARNING, rv, "certificate %s: removing the order state failed",
                  spec->id);
     }
-    acme_log(ACME_LOG_NOTICE, APR_SUCCESS, "certificate %s staged: %s, serial %s, valid until "
+    acme_log(ACME_LOG_INFO, APR_SUCCESS, "certificate %s staged: %s, serial %s, valid until "
              "%s", spec->id, acme_names_join(r->p, spec->names, ", "),
              info->serial ? info->serial : "?", acme_time_rfc3339(r->p, info->not_after));
     return APR_SUCCESS;
@@ -913,7 +913,7 @@ leave:
         }
         res->status = rv;
         res->subject = spec->id;
-        acme_log(ACME_LOG_ERR, rv, "certificate %s: %s%s%s", spec->id,
+        acme_log(ACME_LOG_DEBUG, rv, "certificate %s: %s%s%s", spec->id,
                  res->problem_type ? res->problem_type : "",
                  res->problem_type ? ": " : "", res->detail ? res->detail : "failed");
     }
