@@ -19,7 +19,7 @@ acme_mod_t *acme_mod;
 static void log_sink(void *baton, acme_log_level_t level, apr_status_t rv, const char *msg)
 {
     server_rec *s = baton;
-    ap_log_error(APLOG_MARK, (int)level, rv, s, "%s", msg);
+    ap_log_error(APLOG_MARK, (int)level, ACME_LOG_RV(rv), s, "%s", msg);
 }
 
 static int log_enabled(void *baton, acme_log_level_t level)

@@ -20,6 +20,10 @@ extern module AP_MODULE_DECLARE_DATA acme_module;
 
 #define ACME_UNSET (-1)
 
+/* Our own status codes mean nothing to httpd's log ("APR does not understand this error
+ * code"): log them as 0 and let the message say what happened. */
+#define ACME_LOG_RV(rv) ((rv) > ACME_STATUS_BASE && (rv) < ACME_STATUS_BASE + 100 ? 0 : (rv))
+
 /* Per-server configuration. The global settings are only read from the main server. */
 typedef struct acme_srv_conf_t {
     int enabled;               /* ACME on|off, ACME_UNSET when not said */
@@ -30,13 +34,17 @@ typedef struct acme_srv_conf_t {
     int agree_tos;
     const char *store_dir;
     int auto_restart;
-    /* set at post_config for each vhost */
+} acme_srv_conf_t;
+
+/* What one generation knows of one server_rec. Not in acme_srv_conf_t: httpd gives vhosts
+ * without a directive of ours the main server's config struct itself, not a copy. */
+typedef struct acme_vhost_t {
     struct acme_managed_t *managed; /* the certificate this vhost uses, or NULL */
     int is_tls;                /* mod_ssl asked us for its certificate files */
+    int on_fallback;           /* serving the fallback certificate: answer 503 */
     apr_array_header_t *left_out; /* "name: why" for names no certificate can have */
     int warned;                /* left_out logged (mod_ssl may ask twice) */
-    int on_fallback;           /* serving the fallback certificate: answer 503 */
-} acme_srv_conf_t;
+} acme_vhost_t;
 
 /* One managed certificate: a distinct name set of the https vhosts. */
 typedef struct acme_managed_t {
@@ -65,6 +73,7 @@ typedef struct acme_mod_t {
     apr_array_header_t *certs;      /* acme_managed_t*, in config order */
     apr_hash_t *by_names;           /* joined names -> acme_managed_t* */
     apr_hash_t *by_id;              /* id -> acme_managed_t* */
+    apr_hash_t *vhosts;             /* server_rec* -> acme_vhost_t* (ACME on only) */
     int any_enabled;                /* some vhost said ACME on */
     apr_time_t staged_seen;         /* monitor: when a staged set was first seen */
 } acme_mod_t;
@@ -78,6 +87,8 @@ void *acme_create_srv_conf(apr_pool_t *p, server_rec *s);
 void *acme_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
 acme_srv_conf_t *acme_srv_conf(server_rec *s);
 int acme_srv_enabled(server_rec *s);
+/* This generation's state of s, or NULL when s is not managed (ACME off). */
+acme_vhost_t *acme_vhost_get(server_rec *s);
 /* "mailto:ADDR" for an e-mail address (with or without "mailto:"), NULL if it is none. */
 const char *acme_contact_uri(apr_pool_t *p, const char *arg);
 /* Build acme_mod from the main server's settings (defaults applied). */

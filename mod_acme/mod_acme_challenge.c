@@ -72,7 +72,7 @@ static const char *pending_page =
 
 int acme_hook_post_read_request(request_rec *r)
 {
-    acme_srv_conf_t *sc;
+    acme_vhost_t *sc;
     const char *path;
 
     if (!acme_mod || !acme_mod->any_enabled || !acme_mod->store_ok) {
@@ -82,8 +82,8 @@ int acme_hook_post_read_request(request_rec *r)
     if (path && !strncmp(path, CHALLENGE_PREFIX, sizeof(CHALLENGE_PREFIX) - 1)) {
         return answer_http01(r, path + sizeof(CHALLENGE_PREFIX) - 1);
     }
-    sc = acme_srv_conf(r->server);
-    if (sc->on_fallback && ap_ssl_conn_is_ssl(r->connection)) {
+    sc = acme_vhost_get(r->server);
+    if (sc && sc->on_fallback && ap_ssl_conn_is_ssl(r->connection)) {
         apr_table_setn(r->err_headers_out, "Retry-After", "30");
         ap_custom_response(r, HTTP_SERVICE_UNAVAILABLE, pending_page);
         return HTTP_SERVICE_UNAVAILABLE;

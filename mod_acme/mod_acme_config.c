@@ -53,6 +53,11 @@ int acme_srv_enabled(server_rec *s)
     return acme_srv_conf(s)->enabled == 1;
 }
 
+acme_vhost_t *acme_vhost_get(server_rec *s)
+{
+    return acme_mod ? apr_hash_get(acme_mod->vhosts, &s, sizeof(s)) : NULL;
+}
+
 /* "on"/"off" with an error that names the directive and the right values. */
 static const char *parse_onoff(cmd_parms *cmd, const char *arg, int *pflag)
 {
@@ -266,6 +271,7 @@ acme_mod_t *acme_mod_create(apr_pool_t *p, server_rec *s)
     m->certs = apr_array_make(p, 16, sizeof(acme_managed_t *));
     m->by_names = apr_hash_make(p);
     m->by_id = apr_hash_make(p);
+    m->vhosts = apr_hash_make(p);
     for (vs = s; vs; vs = vs->next) {
         if (acme_srv_enabled(vs)) {
             m->any_enabled = 1;

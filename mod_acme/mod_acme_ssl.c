@@ -112,7 +112,7 @@ apr_status_t acme_store_init(acme_mod_t *m, apr_pool_t *ptemp)
 
 /* Names are checked silently here: whether a vhost is https is known only when mod_ssl
  * asks for its files, and only then are left-out names worth a warning. */
-static void add_name(apr_array_header_t *names, acme_srv_conf_t *sc, const char *name,
+static void add_name(apr_array_header_t *names, acme_vhost_t *sc, const char *name,
                      apr_pool_t *p)
 {
     const char *why = NULL;
@@ -184,14 +184,19 @@ void acme_plan_vhosts(acme_mod_t *m, apr_pool_t *ptemp)
     int i;
 
     for (s = m->s; s; s = s->next) {
-        acme_srv_conf_t *sc = acme_srv_conf(s);
+        acme_vhost_t *sc;
         apr_array_header_t *raw, *names;
         const char *joined;
         acme_managed_t *mc;
+        server_rec **key;
 
-        if (sc->enabled != 1) {
+        if (!acme_srv_enabled(s)) {
             continue;
         }
+        sc = apr_pcalloc(p, sizeof(*sc));
+        key = apr_palloc(p, sizeof(*key));
+        *key = s;
+        apr_hash_set(m->vhosts, key, sizeof(*key), sc);
         raw = apr_array_make(ptemp, 4, sizeof(const char *));
         add_name(raw, sc, s->server_hostname, p);
         for (i = 0; s->names && i < s->names->nelts; ++i) {
@@ -258,7 +263,7 @@ static apr_status_t activate_one(acme_mod_t *m, acme_managed_t *mc, apr_pool_t *
         rv = acme_cert_verify_set(&why, p, chain, chain_len, key, mc->names, apr_time_now());
     }
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, m->s, ACMELOGNO(00007)
+        ap_log_error(APLOG_MARK, APLOG_ERR, ACME_LOG_RV(rv), m->s, ACMELOGNO(00007)
                      "staged certificate for %s failed verification (%s): not activated, "
                      "moved to the archive; the current certificate keeps serving",
                      mc->id, why ? why : "files missing");
@@ -398,13 +403,12 @@ void acme_plan_certs(acme_mod_t *m, apr_pool_t *ptemp)
 int acme_hook_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *cert_files,
                              apr_array_header_t *key_files)
 {
-    acme_srv_conf_t *sc;
+    acme_vhost_t *sc;
     int i;
 
-    if (!acme_mod || !acme_mod->store_ok || !acme_srv_enabled(s)) {
+    if (!acme_mod || !acme_mod->store_ok || !(sc = acme_vhost_get(s))) {
         return DECLINED;
     }
-    sc = acme_srv_conf(s);
     if (cert_files->nelts > 0) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, ACMELOGNO(00012)
                      "%s has its own SSLCertificateFile: not managed", s->server_hostname);
@@ -433,13 +437,12 @@ int acme_hook_add_fallback_cert_files(server_rec *s, apr_pool_t *p,
                                       apr_array_header_t *cert_files,
                                       apr_array_header_t *key_files)
 {
-    acme_srv_conf_t *sc;
+    acme_vhost_t *sc;
 
-    if (!acme_mod || !acme_mod->fallback_chain || !acme_srv_enabled(s)
+    if (!acme_mod || !acme_mod->fallback_chain || !(sc = acme_vhost_get(s))
         || cert_files->nelts > 0) {
         return DECLINED;
     }
-    sc = acme_srv_conf(s);
     if (!sc->managed) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ACMELOGNO(00013)
                      "%s: no name of this server can be certified by a public CA: it serves "

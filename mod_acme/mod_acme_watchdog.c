@@ -115,7 +115,8 @@ static void record_result(acme_wd_t *wd, int idx, apr_status_t rv, const acme_re
     }
     else {
         save_failure(wd, mc, wd->failures[idx], res, p);
-        ap_log_error(APLOG_MARK, APLOG_ERR, res->status, wd->m->s, ACMELOGNO(00031)
+        ap_log_error(APLOG_MARK, APLOG_ERR, ACME_LOG_RV(res->status), wd->m->s,
+                     ACMELOGNO(00031)
                      "certificate for %s (%s) could not be obtained: %s; attempt %d failed, "
                      "next attempt at %s", mc->id, acme_names_join(p, mc->names, ", "),
                      acme_result_str(res, p), wd->failures[idx],
@@ -190,7 +191,7 @@ static void run_due(acme_wd_t *wd, apr_pool_t *ptemp)
             if (!res.status) {
                 res.status = rv;
             }
-            ap_log_error(APLOG_MARK, APLOG_ERR, rv, m->s, ACMELOGNO(00033)
+            ap_log_error(APLOG_MARK, APLOG_ERR, ACME_LOG_RV(rv), m->s, ACMELOGNO(00033)
                          "no ACME account at %s: %s", m->ca_url, acme_result_str(&res, ptemp));
             fail_all_due(wd, &res, ptemp);
             return;
