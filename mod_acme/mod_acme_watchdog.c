@@ -49,7 +49,12 @@ typedef struct acme_wd_t {
     apr_array_header_t *due;       /* indexes into m->certs */
     int due_pos;
     int staged, failed;
+    /* counters since the store was created, persisted in orders/_driver/metrics.json */
+    apr_int64_t total_attempts, total_staged, total_failed, total_requests;
 } acme_wd_t;
+
+#define METRICS_ENTRY "_driver"
+#define METRICS_FILE "metrics.json"
 
 static apr_interval_time_t jitter(apr_interval_time_t t)
 {
@@ -171,6 +176,40 @@ static void fail_all_due(acme_wd_t *wd, const acme_result_t *res, apr_pool_t *p)
     }
 }
 
+static void metrics_load(acme_wd_t *wd, apr_pool_t *p)
+{
+    char *data;
+    apr_size_t len;
+    json_t *j;
+    if (acme_store_load(wd->m->store, ACME_GROUP_ORDERS, METRICS_ENTRY, METRICS_FILE, &data,
+                        &len, p) == APR_SUCCESS
+        && (j = acme_json_parse(p, data, len, NULL)) != NULL) {
+        wd->total_attempts = json_integer_value(json_object_get(j, "attempts"));
+        wd->total_staged = json_integer_value(json_object_get(j, "staged"));
+        wd->total_failed = json_integer_value(json_object_get(j, "failed"));
+        wd->total_requests = json_integer_value(json_object_get(j, "acme_requests"));
+    }
+}
+
+/* For the status page and metrics, which run in other processes. */
+static void metrics_save(acme_wd_t *wd, apr_uint32_t requests, apr_pool_t *p)
+{
+    json_t *j = acme_json_pool(p, json_object());
+    const char *text;
+    wd->total_attempts += wd->staged + wd->failed;
+    wd->total_staged += wd->staged;
+    wd->total_failed += wd->failed;
+    wd->total_requests += requests;
+    json_object_set_new(j, "attempts", json_integer(wd->total_attempts));
+    json_object_set_new(j, "staged", json_integer(wd->total_staged));
+    json_object_set_new(j, "failed", json_integer(wd->total_failed));
+    json_object_set_new(j, "acme_requests", json_integer(wd->total_requests));
+    json_object_set_new(j, "last_run", json_string(acme_time_rfc3339(p, apr_time_now())));
+    text = acme_json_dump(p, j);
+    acme_store_save(wd->m->store, ACME_GROUP_ORDERS, METRICS_ENTRY, METRICS_FILE, text,
+                    strlen(text), p);
+}
+
 static void run_due(acme_wd_t *wd, apr_pool_t *ptemp)
 {
     acme_mod_t *m = wd->m;
@@ -194,6 +233,7 @@ static void run_due(acme_wd_t *wd, apr_pool_t *ptemp)
             ap_log_error(APLOG_MARK, APLOG_ERR, ACME_LOG_RV(rv), m->s, ACMELOGNO(00033)
                          "no ACME account at %s: %s", m->ca_url, acme_result_str(&res, ptemp));
             fail_all_due(wd, &res, ptemp);
+            metrics_save(wd, acme_client_request_count(wd->client) - before, ptemp);
             return;
         }
         wd->account_ok = 1;
@@ -212,6 +252,7 @@ static void run_due(acme_wd_t *wd, apr_pool_t *ptemp)
         apr_status_t trv;
         apr_thread_join(&trv, threads[i]);
     }
+    metrics_save(wd, acme_client_request_count(wd->client) - before, ptemp);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00034)
                  "driver run: %d certificate(s) staged, %d failed, %u ACME requests, %.1f s",
                  wd->staged, wd->failed, acme_client_request_count(wd->client) - before,
@@ -240,6 +281,7 @@ static apr_status_t wd_start(acme_wd_t *wd)
         wd->client = NULL;
         return rv;
     }
+    metrics_load(wd, wd->pool);
     wd->next = apr_pcalloc(wd->pool, sizeof(apr_time_t) * (apr_size_t)(n ? n : 1));
     wd->failures = apr_pcalloc(wd->pool, sizeof(int) * (apr_size_t)(n ? n : 1));
     wd->next_run = 0;

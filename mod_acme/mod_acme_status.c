@@ -1,0 +1,1 @@
+/* placeholder: server-status section, acme-status JSON and acme-metrics handlers */

@@ -1,0 +1,6 @@
+/* placeholder: acmectl */
+int main(void);
+int main(void)
+{
+    return 2;
+}
