@@ -79,6 +79,30 @@ static apr_status_t fallback_ensure(acme_mod_t *m, apr_pool_t *p)
     return APR_SUCCESS;
 }
 
+/* The server's ACME settings, for acmectl (which reads the store, not httpd's config). */
+static void settings_save(acme_mod_t *m, apr_pool_t *p)
+{
+    json_t *j = acme_json_pool(p, json_object()), *c = json_array();
+    const char *text;
+    char *old;
+    int i;
+    json_object_set_new(j, "ca", json_string(m->ca_url));
+    if (m->ca_file) {
+        json_object_set_new(j, "ca_file", json_string(m->ca_file));
+    }
+    for (i = 0; i < m->contacts->nelts; ++i) {
+        json_array_append_new(c, json_string(APR_ARRAY_IDX(m->contacts, i, const char *)));
+    }
+    json_object_set_new(j, "contacts", c);
+    json_object_set_new(j, "agree_tos", json_boolean(m->agree_tos));
+    text = acme_json_dump(p, j);
+    if (acme_store_load(m->store, ACME_GROUP_SYSTEM, "config", "settings.json", &old, NULL,
+                        p) != APR_SUCCESS || strcmp(old, text)) {
+        acme_store_save(m->store, ACME_GROUP_SYSTEM, "config", "settings.json", text,
+                        strlen(text), p);
+    }
+}
+
 apr_status_t acme_store_init(acme_mod_t *m, apr_pool_t *ptemp)
 {
     apr_status_t rv;
@@ -104,6 +128,7 @@ apr_status_t acme_store_init(acme_mod_t *m, apr_pool_t *ptemp)
     if ((rv = fallback_ensure(m, ptemp)) != APR_SUCCESS) {
         return rv;
     }
+    settings_save(m, ptemp);
     m->store_ok = 1;
     return APR_SUCCESS;
 }

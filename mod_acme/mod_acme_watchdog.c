@@ -42,6 +42,7 @@ typedef struct acme_wd_t {
     acme_client_t *client;
     int account_ok;
     apr_time_t next_run;
+    apr_time_t next_request_check;
     apr_time_t *next;              /* per certificate: next attempt, 0 = nothing to do */
     int *failures;
     /* one run */
@@ -53,6 +54,8 @@ typedef struct acme_wd_t {
     apr_int64_t total_attempts, total_staged, total_failed, total_requests;
 } acme_wd_t;
 
+#define REQUEST_CHECK_INTERVAL apr_time_from_sec(15)
+#define RENEW_REQUEST "renew.request"
 #define METRICS_ENTRY "_driver"
 #define METRICS_FILE "metrics.json"
 
@@ -66,7 +69,7 @@ static apr_interval_time_t jitter(apr_interval_time_t t)
     return t + (apr_interval_time_t)((double)t * 0.1 * (double)((b[0] << 8) | b[1]) / 65535.0);
 }
 
-static void save_failure(acme_wd_t *wd, acme_managed_t *mc, int failures,
+static void save_failure(acme_wd_t *wd, acme_managed_t *mc, int failures, apr_time_t next,
                          const acme_result_t *res, apr_pool_t *p)
 {
     json_t *j = acme_json_pool(p, json_object());
@@ -82,6 +85,7 @@ static void save_failure(acme_wd_t *wd, acme_managed_t *mc, int failures,
         json_object_set_new(err, "type", json_string(res->problem_type));
     }
     json_object_set_new(err, "detail", json_string(res->detail ? res->detail : "unknown"));
+    json_object_set_new(j, "next_attempt", json_string(acme_time_rfc3339(p, next)));
     json_object_set_new(j, "error", err);
     text = acme_json_dump(p, j);
     acme_store_save(wd->m->store, ACME_GROUP_ORDERS, mc->id, "status.json", text,
@@ -119,7 +123,7 @@ static void record_result(acme_wd_t *wd, int idx, apr_status_t rv, const acme_re
                      "graceful restart", mc->id, acme_names_join(p, mc->names, ", "));
     }
     else {
-        save_failure(wd, mc, wd->failures[idx], res, p);
+        save_failure(wd, mc, wd->failures[idx], wd->next[idx], res, p);
         ap_log_error(APLOG_MARK, APLOG_ERR, ACME_LOG_RV(res->status), wd->m->s,
                      ACMELOGNO(00031)
                      "certificate for %s (%s) could not be obtained: %s; attempt %d failed, "
@@ -299,6 +303,37 @@ static apr_status_t wd_start(acme_wd_t *wd)
     return APR_SUCCESS;
 }
 
+/* `acmectl renew` leaves orders/<id>/renew.request: make that certificate due now. */
+static void check_requests(acme_wd_t *wd, apr_pool_t *p)
+{
+    acme_mod_t *m = wd->m;
+    apr_array_header_t *ids;
+    int i, j;
+    char *data;
+
+    if (m->store->list(m->store, ACME_GROUP_ORDERS, &ids, p) != APR_SUCCESS) {
+        return;
+    }
+    for (i = 0; i < ids->nelts; ++i) {
+        const char *id = APR_ARRAY_IDX(ids, i, const char *);
+        if (acme_store_load(m->store, ACME_GROUP_ORDERS, id, RENEW_REQUEST, &data, NULL, p)) {
+            continue;
+        }
+        acme_store_remove(m->store, ACME_GROUP_ORDERS, id, RENEW_REQUEST, p);
+        for (j = 0; j < m->certs->nelts; ++j) {
+            acme_managed_t *mc = APR_ARRAY_IDX(m->certs, j, acme_managed_t *);
+            if (mc->used_by_tls && !strcmp(mc->id, id)) {
+                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00042)
+                             "certificate %s: renewal requested (acmectl renew)", id);
+                mc->plan.action = mc->have_live ? ACME_PLAN_RENEW : ACME_PLAN_OBTAIN;
+                mc->plan.reason = "renewal requested with acmectl";
+                wd->next[j] = apr_time_now();
+                wd->next_run = 0;
+            }
+        }
+    }
+}
+
 static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
 {
     acme_wd_t *wd = baton;
@@ -307,7 +342,14 @@ static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
     void *lock = NULL;
     int i;
 
-    if (state == AP_WATCHDOG_STATE_STOPPING || now < wd->next_run) {
+    if (state == AP_WATCHDOG_STATE_STOPPING) {
+        return APR_SUCCESS;
+    }
+    if (wd->client && now >= wd->next_request_check) {
+        wd->next_request_check = now + REQUEST_CHECK_INTERVAL;
+        check_requests(wd, ptemp);
+    }
+    if (now < wd->next_run) {
         return APR_SUCCESS;
     }
     if (!wd->pool && wd_start(wd) != APR_SUCCESS) {
