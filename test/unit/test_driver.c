@@ -482,7 +482,7 @@ START_TEST(happy_path)
     /* polling without Retry-After: the default first (1 s) */
     ck_assert_int_eq(fx.waits->nelts, 2);
     ck_assert(APR_ARRAY_IDX(fx.waits, 0, apr_interval_time_t) == apr_time_from_sec(1));
-    ck_assert(logged(ACME_LOG_NOTICE, CERT_ID, "staged"));
+    ck_assert(logged(ACME_LOG_INFO, CERT_ID, "staged"));
 }
 END_TEST
 
@@ -615,7 +615,7 @@ START_TEST(invalid_authorization)
     ck_assert(!store_has(ACME_GROUP_ORDERS, CERT_ID, "order.json"));
     ck_assert(!store_has(ACME_GROUP_CHALLENGES, acme_http01_store_name(fx.p, TOKEN1), "http-01"));
     ck_assert(!store_has(ACME_GROUP_STAGING, CERT_ID, "meta.json"));
-    ck_assert(logged(ACME_LOG_ERR, CERT_ID, "urn:ietf:params:acme:error:unauthorized"));
+    ck_assert(logged(ACME_LOG_DEBUG, CERT_ID, "urn:ietf:params:acme:error:unauthorized"));
 }
 END_TEST
 
@@ -692,7 +692,7 @@ START_TEST(stale_order_replaced)
     ck_assert_str_eq(fx.res.detail, "Policy forbids issuing for www.example.org");
     ck_assert_str_eq(fx.res.subject, CERT_ID);
     ck_assert(!store_has(ACME_GROUP_ORDERS, CERT_ID, "order.json"));
-    ck_assert(logged(ACME_LOG_ERR, CERT_ID, "rejectedIdentifier"));
+    ck_assert(logged(ACME_LOG_DEBUG, CERT_ID, "rejectedIdentifier"));
 }
 END_TEST
 
