@@ -88,7 +88,7 @@ static void log_sink(void *baton, acme_log_level_t level, apr_status_t rv, const
 
 static int log_enabled(void *baton, acme_log_level_t level)
 {
-    return level <= ACME_LOG_INFO;
+    return level <= ACME_LOG_DEBUG;
 }
 
 static int logged(int level, const char *s1, const char *s2)
