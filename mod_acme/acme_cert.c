@@ -456,3 +456,32 @@ leave:
     X509_free(x);
     return rv;
 }
+
+apr_status_t acme_cert_ari_id(const char **pid, apr_pool_t *p, X509 *x)
+{
+    AUTHORITY_KEYID *akid = X509_get_ext_d2i(x, NID_authority_key_identifier, NULL, NULL);
+    const ASN1_INTEGER *serial = X509_get0_serialNumber(x);
+    unsigned char *der = NULL;
+    int len;
+    const char *a = NULL, *b;
+
+    *pid = NULL;
+    if (akid && akid->keyid && ASN1_STRING_length(akid->keyid) > 0) {
+        a = acme_b64url_encode(p, ASN1_STRING_get0_data(akid->keyid),
+                               (apr_size_t)ASN1_STRING_length(akid->keyid));
+    }
+    AUTHORITY_KEYID_free(akid);
+    if (!a || !serial) {
+        return APR_ENOENT;
+    }
+    len = i2d_ASN1_INTEGER(serial, &der);
+    /* DER INTEGER: tag, one length byte (serials are at most 20 bytes), content octets */
+    if (len < 3 || der[1] >= 0x80 || der[1] != len - 2) {
+        OPENSSL_free(der);
+        return ACME_EPROTO;
+    }
+    b = acme_b64url_encode(p, der + 2, (apr_size_t)(len - 2));
+    OPENSSL_free(der);
+    *pid = apr_pstrcat(p, a, ".", b, NULL);
+    return APR_SUCCESS;
+}

@@ -38,4 +38,8 @@ apr_status_t acme_selfsigned_create(const char **ppem, apr_pool_t *p, const acme
                                     const char *cn, const apr_array_header_t *names,
                                     apr_interval_time_t valid_for);
 
+/* RFC 9773 certificate identifier: base64url(AKI keyIdentifier) "." base64url(serial's DER
+ * content octets). APR_ENOENT when the certificate has no AKI. */
+apr_status_t acme_cert_ari_id(const char **pid, apr_pool_t *p, X509 *x);
+
 #endif

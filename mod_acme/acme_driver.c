@@ -556,8 +556,18 @@ static apr_status_t order_new(run_t *r)
         json_array_append_new(ids, id);
     }
     json_object_set_new(payload, "identifiers", ids);
+    if (spec->replaces) {
+        /* RFC 9773 section 5: the certificate this order replaces */
+        json_object_set_new(payload, "replaces", json_string(spec->replaces));
+    }
     url = acme_client_endpoint(r->c, "newOrder");
     rv = acme_client_post(&resp, r->c, sp, url, acme_json_dump(sp, payload), 0, r->res);
+    if (rv == ACME_EPROBLEM && spec->replaces && r->res->problem_type
+        && !strcmp(r->res->problem_type, ACME_PROBLEM_NS "alreadyReplaced")) {
+        /* someone already renewed it: an order without "replaces" is still right */
+        json_object_del(payload, "replaces");
+        rv = acme_client_post(&resp, r->c, sp, url, acme_json_dump(sp, payload), 0, r->res);
+    }
     note_retry_after(r, resp);
     if (rv != APR_SUCCESS) {
         res_keep(r->res, r->p);

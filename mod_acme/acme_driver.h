@@ -14,6 +14,8 @@ typedef struct acme_cert_spec_t {
     apr_array_header_t *names;       /* normalized (acme_names_normalize) */
     const char *ca_url;              /* directory URL */
     acme_key_type_t key_type;
+    const char *replaces;            /* RFC 9773 certID of the certificate this order
+                                        replaces (ARI), or NULL */
 } acme_cert_spec_t;
 
 typedef void acme_sleep_fn(void *baton, apr_interval_time_t t);

@@ -28,6 +28,8 @@ void *acme_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->enabled = ACME_UNSET;
     sc->agree_tos = ACME_UNSET;
     sc->auto_restart = ACME_UNSET;
+    sc->renewal_info = ACME_UNSET;
+    sc->retry_delay = -1;
     return sc;
 }
 
@@ -45,6 +47,14 @@ void *acme_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->ca_file = MERGE_PTR(ca_file);
     sc->contacts = MERGE_PTR(contacts);
     sc->store_dir = MERGE_PTR(store_dir);
+    sc->renewal_info = MERGE_INT(renewal_info);
+    sc->retry_delay = add->retry_delay >= 0 ? add->retry_delay : base->retry_delay;
+    sc->notify_cmd = MERGE_PTR(notify_cmd);
+    sc->notify_args = MERGE_PTR(notify_args);
+    sc->renew_window = (add->renew_window.percent || add->renew_window.dur)
+                       ? add->renew_window : base->renew_window;
+    sc->warn_window = (add->warn_window.percent || add->warn_window.dur)
+                      ? add->warn_window : base->warn_window;
     return sc;
 }
 
@@ -224,6 +234,83 @@ static const char *set_store(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+/* "33%" or a duration ("30d", "12h", "90s"). */
+static const char *parse_window(cmd_parms *cmd, const char *arg, acme_window_t *w)
+{
+    apr_size_t len = strlen(arg);
+    if (len > 1 && arg[len - 1] == '%') {
+        char *end;
+        long v = strtol(arg, &end, 10);
+        if (end == arg + len - 1 && v > 0 && v < 100) {
+            w->percent = (int)v;
+            w->dur = 0;
+            return NULL;
+        }
+    }
+    else if (acme_duration_parse(&w->dur, arg) == APR_SUCCESS && w->dur > 0) {
+        w->percent = 0;
+        return NULL;
+    }
+    return apr_psprintf(cmd->pool, "%s: '%s' is not a window: give a share of the lifetime "
+                        "from 1%% to 99%% (e.g. 33%%) or a duration (e.g. 30d, 12h)",
+                        cmd->cmd->name, arg);
+}
+
+static const char *set_renew_window(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return parse_window(cmd, arg, &cmd_conf(cmd)->renew_window);
+}
+
+static const char *set_warn_window(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return parse_window(cmd, arg, &cmd_conf(cmd)->warn_window);
+}
+
+static const char *set_renewal_info(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = global_only(cmd);
+    return err ? err : parse_onoff(cmd, arg, &cmd_conf(cmd)->renewal_info);
+}
+
+static const char *set_retry_delay(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = global_only(cmd);
+    apr_interval_time_t d;
+    if (err) {
+        return err;
+    }
+    if (acme_duration_parse(&d, arg) != APR_SUCCESS || d <= 0) {
+        return apr_psprintf(cmd->pool, "ACMERetryDelay: '%s' is not a duration: give e.g. "
+                            "1m, 30s or 500ms", arg);
+    }
+    cmd_conf(cmd)->retry_delay = d;
+    return NULL;
+}
+
+static const char *set_notify_cmd(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    const char *err = global_only(cmd);
+    acme_srv_conf_t *sc = cmd_conf(cmd);
+    int i;
+    if (err) {
+        return err;
+    }
+    if (argc < 1 || !*argv[0]) {
+        return "ACMENotifyCmd: needs a program (and optional arguments), e.g. "
+               "ACMENotifyCmd /usr/local/bin/acme-notify --mail root";
+    }
+    if (argv[0][0] != '/') {
+        return apr_psprintf(cmd->pool, "ACMENotifyCmd: '%s' is not an absolute path: give "
+                            "the program's full path", argv[0]);
+    }
+    sc->notify_cmd = argv[0];
+    sc->notify_args = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    for (i = 1; i < argc; ++i) {
+        APR_ARRAY_PUSH(sc->notify_args, const char *) = argv[i];
+    }
+    return NULL;
+}
+
 const command_rec acme_cmds[] = {
     AP_INIT_TAKE1("ACME", set_enabled, NULL, RSRC_CONF,
                   "on|off: obtain and renew this server's certificate from the ACME CA "
@@ -244,6 +331,20 @@ const command_rec acme_cmds[] = {
     AP_INIT_TAKE1("ACMEAutoRestart", set_auto_restart, NULL, RSRC_CONF,
                   "on|off: restart gracefully by itself to activate new certificates "
                   "(default on)"),
+    AP_INIT_TAKE1("ACMERenewWindow", set_renew_window, NULL, RSRC_CONF,
+                  "N%|DURATION: renew when this much of the lifetime is left, or this long "
+                  "before expiry (default 33%)"),
+    AP_INIT_TAKE1("ACMEWarnWindow", set_warn_window, NULL, RSRC_CONF,
+                  "N%|DURATION: from here on log and notify 'expiring' daily (default 10%)"),
+    AP_INIT_TAKE1("ACMERenewalInfo", set_renewal_info, NULL, RSRC_CONF,
+                  "on|off: follow the CA's renewal information (RFC 9773) when it offers "
+                  "it (default on)"),
+    AP_INIT_TAKE1("ACMERetryDelay", set_retry_delay, NULL, RSRC_CONF,
+                  "DURATION: first retry delay after a failure, x10 each time up to a day "
+                  "(default 1m)"),
+    AP_INIT_TAKE_ARGV("ACMENotifyCmd", set_notify_cmd, NULL, RSRC_CONF,
+                      "PROGRAM [ARGS]: run as PROGRAM ARGS EVENT CERT on renewing, renewed, "
+                      "activated, expiring and failed"),
     { NULL }
 };
 
@@ -261,6 +362,10 @@ acme_mod_t *acme_mod_create(apr_pool_t *p, server_rec *s)
     m->agree_tos = sc->agree_tos == 1;
     m->auto_restart = sc->auto_restart != 0;
     m->contacts = sc->contacts;
+    m->renewal_info = sc->renewal_info != 0;
+    m->retry_delay = sc->retry_delay > 0 ? sc->retry_delay : apr_time_from_sec(60);
+    m->notify_cmd = sc->notify_cmd;
+    m->notify_args = sc->notify_args;
     if (!m->contacts) {
         const char *uri = s->server_admin ? acme_contact_uri(p, s->server_admin) : NULL;
         m->contacts = apr_array_make(p, 1, sizeof(const char *));

@@ -3,6 +3,7 @@
 
 #include <apr_strings.h>
 
+#include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -352,6 +353,47 @@ START_TEST(verify_set_rsa)
 }
 END_TEST
 
+/* RFC 9773 section 4.1's example: AKI keyIdentifier 69:88:5B:..:C8:D4, serial 0x87654321
+ * (DER content 00 87 65 43 21) -> "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE". */
+START_TEST(ari_cert_id)
+{
+    static const unsigned char keyid[] = {
+        0x69, 0x88, 0x5B, 0x6B, 0x87, 0x46, 0x40, 0x41, 0xE1, 0xB3,
+        0x7B, 0x84, 0x7B, 0xA0, 0xAE, 0x2C, 0xDE, 0x01, 0xC8, 0xD4 };
+    X509 *x = X509_new();
+    AUTHORITY_KEYID *akid = AUTHORITY_KEYID_new();
+    BIGNUM *bn = NULL;
+    ASN1_INTEGER *serial;
+    const char *id = NULL;
+
+    akid->keyid = ASN1_OCTET_STRING_new();
+    ASN1_OCTET_STRING_set(akid->keyid, keyid, sizeof(keyid));
+    ck_assert_int_eq(X509_add1_ext_i2d(x, NID_authority_key_identifier, akid, 0, 0), 1);
+    ck_assert_int_gt(BN_hex2bn(&bn, "87654321"), 0);
+    serial = BN_to_ASN1_INTEGER(bn, NULL);
+    X509_set_serialNumber(x, serial);
+
+    ck_assert_int_eq(acme_cert_ari_id(&id, pool, x), APR_SUCCESS);
+    ck_assert_str_eq(id, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
+
+    ASN1_INTEGER_free(serial);
+    BN_free(bn);
+    AUTHORITY_KEYID_free(akid);
+    X509_free(x);
+}
+END_TEST
+
+START_TEST(ari_cert_id_needs_aki)
+{
+    X509 *x = X509_new();
+    const char *id = "x";
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 5);
+    ck_assert_int_eq(acme_cert_ari_id(&id, pool, x), APR_ENOENT);
+    ck_assert_ptr_null(id);
+    X509_free(x);
+}
+END_TEST
+
 Suite *cert_suite(void)
 {
     Suite *s = suite_create("cert");
@@ -366,6 +408,8 @@ Suite *cert_suite(void)
     tcase_add_test(tc, verify_set);
     tcase_add_test(tc, verify_set_expired_cert);
     tcase_add_test(tc, verify_set_rsa);
+    tcase_add_test(tc, ari_cert_id);
+    tcase_add_test(tc, ari_cert_id_needs_aki);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -486,6 +486,29 @@ START_TEST(happy_path)
 }
 END_TEST
 
+START_TEST(replaces_sent_and_dropped_when_already_replaced)
+{
+    const fake_request_t *r;
+
+    fx.spec.replaces = "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE";
+    ensure_account();
+    fake_http_expect_problem(fx.fake, "POST", ORDER_URL, 409,
+                             "urn:ietf:params:acme:error:alreadyReplaced", "already replaced");
+    fake_http_expect_problem(fx.fake, "POST", ORDER_URL, 400,
+                             "urn:ietf:params:acme:error:rejectedIdentifier", "no");
+
+    ck_assert_int_ne(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    ck_assert_str_eq(fx.res.problem_type, "urn:ietf:params:acme:error:rejectedIdentifier");
+    r = fake_http_request(fx.fake, 3);
+    ck_assert_str_eq(acme_json_str(r->payload_json, "replaces"),
+                     "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
+    r = fake_http_request(fx.fake, 4);
+    ck_assert_str_eq(r->url, ORDER_URL);
+    ck_assert_ptr_null(json_object_get(r->payload_json, "replaces"));
+    ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
+}
+END_TEST
+
 START_TEST(two_names_ready_after_finalize)
 {
     /* two authorizations, one already valid; finalize answers valid at once: 8 requests
@@ -920,6 +943,7 @@ Suite *driver_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, happy_path);
+    tcase_add_test(tc, replaces_sent_and_dropped_when_already_replaced);
     tcase_add_test(tc, two_names_ready_after_finalize);
     tcase_add_test(tc, retry_after_honoured);
     tcase_add_test(tc, poll_backoff_and_timeout);
