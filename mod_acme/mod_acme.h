@@ -24,9 +24,16 @@ extern module AP_MODULE_DECLARE_DATA acme_module;
  * code"): log them as 0 and let the message say what happened. */
 #define ACME_LOG_RV(rv) ((rv) > ACME_STATUS_BASE && (rv) < ACME_STATUS_BASE + 100 ? 0 : (rv))
 
+/* A window before expiry: a share of the lifetime or a duration. */
+typedef struct acme_window_t {
+    int percent;               /* > 0: this % of the lifetime */
+    apr_interval_time_t dur;   /* > 0: this long before expiry */
+} acme_window_t;
+
 /* Per-server configuration. The global settings are only read from the main server. */
 typedef struct acme_srv_conf_t {
     int enabled;               /* ACME on|off, ACME_UNSET when not said */
+    acme_window_t renew_window, warn_window; /* both 0: unset */
     /* server config only */
     const char *ca_url;
     const char *ca_file;
@@ -34,6 +41,10 @@ typedef struct acme_srv_conf_t {
     int agree_tos;
     const char *store_dir;
     int auto_restart;
+    int renewal_info;          /* ACMERenewalInfo */
+    apr_interval_time_t retry_delay; /* ACMERetryDelay, -1 unset */
+    const char *notify_cmd;    /* ACMENotifyCmd: program */
+    apr_array_header_t *notify_args;
 } acme_srv_conf_t;
 
 /* What one generation knows of one server_rec. Not in acme_srv_conf_t: httpd gives vhosts
@@ -56,6 +67,9 @@ typedef struct acme_managed_t {
     const char *live_chain, *live_key;   /* paths for mod_ssl */
     acme_plan_input_t input;        /* what the store says */
     acme_plan_t plan;               /* what to do about it */
+    acme_window_t renew_window, warn_window;
+    const char *ari_cert_id;        /* RFC 9773 certID of the live certificate */
+    int activated;                  /* went live at this start: notify "activated" */
     acme_cert_spec_t spec;          /* for the driver */
 } acme_managed_t;
 
@@ -65,7 +79,10 @@ typedef struct acme_mod_t {
     server_rec *s;                  /* main server */
     const char *ca_url, *ca_file, *store_dir;
     apr_array_header_t *contacts;
-    int agree_tos, auto_restart;
+    int agree_tos, auto_restart, renewal_info;
+    apr_interval_time_t retry_delay;
+    const char *notify_cmd;
+    apr_array_header_t *notify_args;
     acme_store_t *store;
     unsigned char secret[ACME_SECRET_LEN];
     int store_ok;                   /* store set up, secret loaded */
@@ -113,5 +130,11 @@ int acme_hook_post_read_request(request_rec *r);
 apr_status_t acme_watchdog_setup(acme_mod_t *m, apr_pool_t *p);
 int acme_hook_monitor(apr_pool_t *p, server_rec *s);
 void acme_hook_child_init(apr_pool_t *p, server_rec *s);
+
+/* mod_acme_status.c */
+int acme_status_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                            server_rec *s);
+int acme_status_hook(request_rec *r, int flags);
+int acme_status_handler(request_rec *r);
 
 #endif
