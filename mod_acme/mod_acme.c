@@ -46,7 +46,12 @@ static int acme_post_config_early(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     acme_plan_vhosts(m, ptemp);
-    acme_activate_staged(m, ptemp);
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        /* not in the dry-run pass at first start: its state is thrown away, and the
+         * generation that serves must know what it activated */
+        acme_activate_staged(m, ptemp);
+        acme_archive_orphans(m, ptemp);
+    }
     acme_load_states(m, ptemp);
     return OK;
 }

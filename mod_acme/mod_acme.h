@@ -69,6 +69,7 @@ typedef struct acme_managed_t {
     acme_plan_t plan;               /* what to do about it */
     acme_window_t renew_window, warn_window;
     const char *ari_cert_id;        /* RFC 9773 certID of the live certificate */
+    const char *live_serial;
     int activated;                  /* went live at this start: notify "activated" */
     acme_cert_spec_t spec;          /* for the driver */
 } acme_managed_t;
@@ -116,6 +117,7 @@ apr_status_t acme_store_init(acme_mod_t *m, apr_pool_t *ptemp);
 void acme_plan_vhosts(acme_mod_t *m, apr_pool_t *ptemp);
 void acme_activate_staged(acme_mod_t *m, apr_pool_t *ptemp);
 void acme_load_states(acme_mod_t *m, apr_pool_t *ptemp);
+void acme_archive_orphans(acme_mod_t *m, apr_pool_t *ptemp);
 void acme_plan_certs(acme_mod_t *m, apr_pool_t *ptemp);
 int acme_hook_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *cert_files,
                              apr_array_header_t *key_files);

@@ -245,6 +245,8 @@ void acme_plan_vhosts(acme_mod_t *m, apr_pool_t *ptemp)
             mc->spec.names = names;
             mc->spec.ca_url = m->ca_url;
             mc->spec.key_type = ACME_KEY_EC_P256;
+            mc->renew_window = acme_srv_conf(s)->renew_window;
+            mc->warn_window = acme_srv_conf(s)->warn_window;
             apr_hash_set(m->by_names, joined, APR_HASH_KEY_STRING, mc);
             APR_ARRAY_PUSH(m->certs, acme_managed_t *) = mc;
         }
@@ -311,6 +313,7 @@ static apr_status_t activate_one(acme_mod_t *m, acme_managed_t *mc, apr_pool_t *
         return rv;
     }
     acme_store_remove(st, ACME_GROUP_STAGING, mc->id, NULL, p);
+    mc->activated = 1;
     if (acme_chain_parse(&certs, p, chain, chain_len) == APR_SUCCESS
         && acme_cert_info(&info, p, APR_ARRAY_IDX(certs, 0, X509 *)) == APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00009)
@@ -342,6 +345,29 @@ void acme_activate_staged(acme_mod_t *m, apr_pool_t *ptemp)
         apr_pool_create(&p, ptemp);
         activate_one(m, mc, p);
         apr_pool_destroy(p);
+    }
+}
+
+/* Live certificates that no configured vhost uses any more go to the archive (not deleted:
+ * putting the vhost back orders a new one, and the old files are still there to look at). */
+void acme_archive_orphans(acme_mod_t *m, apr_pool_t *ptemp)
+{
+    apr_array_header_t *ids;
+    int i;
+
+    if (m->store->list(m->store, ACME_GROUP_LIVE, &ids, ptemp) != APR_SUCCESS) {
+        return;
+    }
+    for (i = 0; i < ids->nelts; ++i) {
+        const char *id = APR_ARRAY_IDX(ids, i, const char *);
+        if (apr_hash_get(m->by_id, id, APR_HASH_KEY_STRING)) {
+            continue;
+        }
+        if (m->store->archive(m->store, ACME_GROUP_LIVE, id, ptemp) == APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00014)
+                         "certificate %s is used by no configured VirtualHost: moved to %s/"
+                         "archive/%s", id, m->store_dir, id);
+        }
     }
 }
 
@@ -377,6 +403,18 @@ static void load_state(acme_mod_t *m, acme_managed_t *mc, apr_pool_t *ptemp)
         mc->input.live_key = apr_pstrdup(m->pool, acme_json_str(j, "key"));
         mc->input.live_not_before = acme_time_parse_rfc3339(acme_json_str(j, "not_before"));
         mc->input.live_not_after = acme_time_parse_rfc3339(acme_json_str(j, "not_after"));
+        mc->live_serial = apr_pstrdup(m->pool, acme_json_str(j, "serial"));
+        if (m->renewal_info
+            && acme_store_load(st, ACME_GROUP_LIVE, mc->id, "chain.pem", &data, &len,
+                               ptemp) == APR_SUCCESS) {
+            apr_array_header_t *chain;
+            const char *ari_id;
+            if (acme_chain_parse(&chain, ptemp, data, len) == APR_SUCCESS
+                && acme_cert_ari_id(&ari_id, m->pool, APR_ARRAY_IDX(chain, 0, X509 *))
+                   == APR_SUCCESS) {
+                mc->ari_cert_id = ari_id;
+            }
+        }
     }
     if (acme_store_load(st, ACME_GROUP_STAGING, mc->id, "meta.json", &data, &len, ptemp) == 0) {
         mc->input.have_staged = 1;
@@ -412,9 +450,19 @@ void acme_plan_certs(acme_mod_t *m, apr_pool_t *ptemp)
         ps.names = mc->names;
         ps.ca_url = m->ca_url;
         ps.key = acme_key_type_name(mc->spec.key_type);
-        ps.renew_percent = 33;
-        ps.retry_delay = apr_time_from_sec(60);
+        ps.renew_percent = mc->renew_window.percent ? mc->renew_window.percent : 33;
+        ps.renew_before = mc->renew_window.dur;
+        ps.retry_delay = m->retry_delay;
         acme_plan_compute(&mc->plan, m->pool, &ps, &mc->input, now);
+        if (mc->have_live && mc->renew_window.dur > 0 && mc->input.live_not_after
+            && mc->renew_window.dur > (mc->input.live_not_after - mc->input.live_not_before) / 2) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, m->s, ACMELOGNO(00015)
+                         "certificate %s: ACMERenewWindow %s is longer than half its lifetime "
+                         "(%s): it renews when half of the lifetime is left", mc->id,
+                         acme_duration_print(ptemp, mc->renew_window.dur),
+                         acme_duration_print(ptemp, mc->input.live_not_after
+                                                    - mc->input.live_not_before));
+        }
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00011)
                      "certificate %s (%s): %s; next action %s", mc->id,
                      acme_names_join(ptemp, mc->names, ", "), mc->plan.reason,

@@ -11,6 +11,7 @@
 #include <apr_thread_proc.h>
 #include <apr_thread_mutex.h>
 #include <apr_optional.h>
+#include <apr_portable.h>
 
 #include <httpd.h>
 #include <http_config.h>
@@ -45,6 +46,10 @@ typedef struct acme_wd_t {
     apr_time_t next_request_check;
     apr_time_t *next;              /* per certificate: next attempt, 0 = nothing to do */
     int *failures;
+    apr_time_t *ari_next;          /* per certificate: next renewalInfo fetch, 0 = none */
+    apr_time_t *expiring_next;     /* per certificate: next 'expiring' warning */
+    int ari_unavailable;           /* the CA's directory has no renewalInfo */
+    apr_array_header_t *notifies;  /* notify_t*: notify programs still running */
     /* one run */
     apr_thread_mutex_t *mutex;
     apr_array_header_t *due;       /* indexes into m->certs */
@@ -55,6 +60,13 @@ typedef struct acme_wd_t {
 } acme_wd_t;
 
 #define REQUEST_CHECK_INTERVAL apr_time_from_sec(15)
+#define NOTIFY_TIMEOUT apr_time_from_sec(30)
+#define NOTIFY_MAX_RUNNING 32
+#define NOTIFY_OUTPUT_MAX 2048
+#define ARI_DEFAULT_REFETCH apr_time_from_sec(6 * 3600)
+#define ARI_ERROR_REFETCH apr_time_from_sec(3600)
+#define ARI_FILE "ari.json"
+#define EXPIRING_FILE "expiring.json"
 #define RENEW_REQUEST "renew.request"
 #define METRICS_ENTRY "_driver"
 #define METRICS_FILE "metrics.json"
@@ -67,6 +79,183 @@ static apr_interval_time_t jitter(apr_interval_time_t t)
     }
     /* up to +10% */
     return t + (apr_interval_time_t)((double)t * 0.1 * (double)((b[0] << 8) | b[1]) / 65535.0);
+}
+
+/* ---- ACMENotifyCmd: run in the background as the User, 30 s at most ------------------ */
+
+typedef struct notify_t {
+    apr_pool_t *pool;
+    apr_proc_t proc;
+    apr_file_t *out;               /* stdout and stderr of the program */
+    apr_time_t started;
+    const char *what;              /* "EVENT CERT" for the log */
+    char buf[NOTIFY_OUTPUT_MAX];
+    apr_size_t len;
+} notify_t;
+
+static void notify_drain(notify_t *n)
+{
+    for (;;) {
+        char tmp[512];
+        apr_size_t len = sizeof(tmp);
+        if (apr_file_read(n->out, tmp, &len) != APR_SUCCESS || len == 0) {
+            return;
+        }
+        if (n->len < sizeof(n->buf) - 1) {
+            apr_size_t take = sizeof(n->buf) - 1 - n->len;
+            take = len < take ? len : take;
+            memcpy(n->buf + n->len, tmp, take);
+            n->len += take;
+        }
+    }
+}
+
+/* Reap finished programs, kill those over the time limit. Caller holds wd->mutex. */
+static void notify_reap(acme_wd_t *wd)
+{
+    apr_time_t now = apr_time_now();
+    int i;
+
+    for (i = 0; i < wd->notifies->nelts; ++i) {
+        notify_t *n = APR_ARRAY_IDX(wd->notifies, i, notify_t *);
+        int code = 0;
+        apr_exit_why_e why = APR_PROC_EXIT;
+        apr_status_t rv;
+        int killed = 0;
+
+        notify_drain(n);
+        rv = apr_proc_wait(&n->proc, &code, &why, APR_NOWAIT);
+        if (rv != APR_CHILD_DONE) {
+            if (now - n->started < NOTIFY_TIMEOUT) {
+                continue;
+            }
+            apr_proc_kill(&n->proc, SIGKILL);
+            apr_proc_wait(&n->proc, &code, &why, APR_WAIT);
+            killed = 1;
+        }
+        notify_drain(n);
+        n->buf[n->len] = '\0';
+        if (killed || why != APR_PROC_EXIT || code != 0) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, wd->m->s, ACMELOGNO(00053)
+                         "ACMENotifyCmd for %s %s%s; output: %s", n->what,
+                         killed ? "did not finish in 30 s and was killed"
+                                : (why == APR_PROC_EXIT ? "exited with status " : "died by signal "),
+                         killed ? "" : apr_itoa(n->pool, code), n->len ? n->buf : "(none)");
+        }
+        else {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, wd->m->s, ACMELOGNO(00054)
+                         "ACMENotifyCmd for %s succeeded; output: %s", n->what,
+                         n->len ? n->buf : "(none)");
+        }
+        apr_file_close(n->out);
+        apr_pool_destroy(n->pool);
+        /* remove entry i */
+        memmove(wd->notifies->elts + (apr_size_t)i * sizeof(notify_t *),
+                wd->notifies->elts + (apr_size_t)(i + 1) * sizeof(notify_t *),
+                (apr_size_t)(wd->notifies->nelts - i - 1) * sizeof(notify_t *));
+        wd->notifies->nelts--;
+        --i;
+    }
+}
+
+/* Start `PROGRAM ARGS EVENT CERT` with ACME_* in its environment. */
+static void notify(acme_wd_t *wd, const char *event, acme_managed_t *mc, const char *serial,
+                   apr_time_t not_after, const acme_result_t *res)
+{
+    acme_mod_t *m = wd->m;
+    apr_pool_t *p;
+    apr_procattr_t *attr;
+    apr_file_t *rd = NULL, *wr = NULL;
+    apr_array_header_t *argv, *env;
+    notify_t *n;
+    apr_status_t rv;
+    int i;
+
+    if (!m->notify_cmd) {
+        return;
+    }
+    apr_thread_mutex_lock(wd->mutex);
+    notify_reap(wd);
+    if (wd->notifies->nelts >= NOTIFY_MAX_RUNNING) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, m->s, ACMELOGNO(00055)
+                     "ACMENotifyCmd: %d programs still running, not run for %s %s",
+                     wd->notifies->nelts, event, mc->id);
+        apr_thread_mutex_unlock(wd->mutex);
+        return;
+    }
+    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+        apr_thread_mutex_unlock(wd->mutex);
+        return;
+    }
+    n = apr_pcalloc(p, sizeof(*n));
+    n->pool = p;
+    n->what = apr_pstrcat(p, event, " ", mc->id, NULL);
+    argv = apr_array_make(p, 6, sizeof(const char *));
+    APR_ARRAY_PUSH(argv, const char *) = m->notify_cmd;
+    for (i = 0; m->notify_args && i < m->notify_args->nelts; ++i) {
+        APR_ARRAY_PUSH(argv, const char *) = APR_ARRAY_IDX(m->notify_args, i, const char *);
+    }
+    APR_ARRAY_PUSH(argv, const char *) = event;
+    APR_ARRAY_PUSH(argv, const char *) = mc->id;
+    APR_ARRAY_PUSH(argv, const char *) = NULL;
+    env = apr_array_make(p, 10, sizeof(const char *));
+    APR_ARRAY_PUSH(env, const char *) = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_EVENT=", event, NULL);
+    APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_CERT=", mc->id, NULL);
+    APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_NAMES=",
+                                                    acme_names_join(p, mc->names, " "), NULL);
+    if (not_after) {
+        APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_NOT_AFTER=",
+                                                        acme_time_rfc3339(p, not_after), NULL);
+    }
+    if (serial) {
+        APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_SERIAL=", serial, NULL);
+    }
+    if (res && res->problem_type) {
+        APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_ERROR_TYPE=",
+                                                        res->problem_type, NULL);
+    }
+    if (res) {
+        APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_ERROR_DETAIL=",
+                                                        acme_result_str(res, p), NULL);
+    }
+    APR_ARRAY_PUSH(env, const char *) = NULL;
+
+    if ((rv = apr_file_pipe_create_ex(&rd, &wr, APR_WRITE_BLOCK, p)) != APR_SUCCESS
+        || (rv = apr_procattr_create(&attr, p)) != APR_SUCCESS
+        || (rv = apr_procattr_cmdtype_set(attr, APR_PROGRAM)) != APR_SUCCESS
+        || (rv = apr_procattr_child_out_set(attr, wr, NULL)) != APR_SUCCESS
+        || (rv = apr_procattr_child_err_set(attr, wr, NULL)) != APR_SUCCESS
+        || (rv = apr_procattr_error_check_set(attr, 1)) != APR_SUCCESS
+        || (rv = apr_proc_create(&n->proc, m->notify_cmd, (const char *const *)argv->elts,
+                                 (const char *const *)env->elts, attr, p)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, m->s, ACMELOGNO(00056)
+                     "ACMENotifyCmd %s could not be started for %s", m->notify_cmd, n->what);
+        apr_pool_destroy(p);
+        apr_thread_mutex_unlock(wd->mutex);
+        return;
+    }
+    apr_file_close(wr);
+    n->out = rd;
+    n->started = apr_time_now();
+    APR_ARRAY_PUSH(wd->notifies, notify_t *) = n;
+    apr_thread_mutex_unlock(wd->mutex);
+}
+
+/* serial and not_after of the staged set, for 'renewed' */
+static void staged_facts(acme_wd_t *wd, acme_managed_t *mc, const char **pserial,
+                         apr_time_t *pnot_after, apr_pool_t *p)
+{
+    char *data;
+    apr_size_t len;
+    json_t *j;
+    *pserial = NULL;
+    *pnot_after = 0;
+    if (acme_store_load(wd->m->store, ACME_GROUP_STAGING, mc->id, "meta.json", &data, &len, p)
+        == APR_SUCCESS && (j = acme_json_parse(p, data, len, NULL)) != NULL) {
+        *pserial = apr_pstrdup(p, acme_json_str(j, "serial"));
+        *pnot_after = acme_time_parse_rfc3339(acme_json_str(j, "not_after"));
+    }
 }
 
 static void save_failure(acme_wd_t *wd, acme_managed_t *mc, int failures, apr_time_t next,
@@ -103,12 +292,13 @@ static void record_result(acme_wd_t *wd, int idx, apr_status_t rv, const acme_re
         wd->staged++;
         wd->next[idx] = 0;
         wd->failures[idx] = 0;
+        wd->ari_next[idx] = 0; /* the staged certificate replaces this one at the restart */
     }
     else {
         apr_interval_time_t delay;
         wd->failed++;
         wd->failures[idx]++;
-        delay = jitter(acme_plan_backoff(apr_time_from_sec(60), wd->failures[idx]));
+        delay = jitter(acme_plan_backoff(wd->m->retry_delay, wd->failures[idx]));
         wd->next[idx] = now + delay;
         if (res->retry_after > wd->next[idx]) {
             wd->next[idx] = res->retry_after;
@@ -117,13 +307,18 @@ static void record_result(acme_wd_t *wd, int idx, apr_status_t rv, const acme_re
     apr_thread_mutex_unlock(wd->mutex);
 
     if (rv == APR_SUCCESS) {
+        const char *serial;
+        apr_time_t not_after;
         acme_store_remove(wd->m->store, ACME_GROUP_ORDERS, mc->id, "status.json", p);
+        staged_facts(wd, mc, &serial, &not_after, p);
+        notify(wd, "renewed", mc, serial, not_after, NULL);
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, wd->m->s, ACMELOGNO(00030)
                      "certificate for %s (%s) obtained and staged: it goes live at the next "
                      "graceful restart", mc->id, acme_names_join(p, mc->names, ", "));
     }
     else {
         save_failure(wd, mc, wd->failures[idx], wd->next[idx], res, p);
+        notify(wd, "failed", mc, NULL, 0, res);
         ap_log_error(APLOG_MARK, APLOG_ERR, ACME_LOG_RV(res->status), wd->m->s,
                      ACMELOGNO(00031)
                      "certificate for %s (%s) could not be obtained: %s; attempt %d failed, "
@@ -164,6 +359,7 @@ static void *APR_THREAD_FUNC obtain_thread(apr_thread_t *thread, void *baton)
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, wd->m->s, ACMELOGNO(00032)
                      "obtaining a certificate for %s (%s): %s", mc->id,
                      acme_names_join(p, mc->names, ", "), mc->plan.reason);
+        notify(wd, "renewing", mc, mc->live_serial, mc->input.live_not_after, NULL);
         rv = acme_driver_obtain(&env, &mc->spec, p, &res);
         record_result(wd, idx, rv, &res, p);
         apr_pool_destroy(p);
@@ -177,6 +373,207 @@ static void fail_all_due(acme_wd_t *wd, const acme_result_t *res, apr_pool_t *p)
     int i;
     for (i = 0; i < wd->due->nelts; ++i) {
         record_result(wd, APR_ARRAY_IDX(wd->due, i, int), res->status, res, p);
+    }
+}
+
+/* ---- ACME Renewal Information (RFC 9773) ------------------------------------------ */
+
+static apr_time_t random_in(apr_time_t start, apr_time_t end);
+
+static void ari_save(acme_wd_t *wd, acme_managed_t *mc, apr_time_t start, apr_time_t end,
+                     apr_time_t chosen, apr_time_t next_fetch, const char *expl, apr_pool_t *p)
+{
+    json_t *j = acme_json_pool(p, json_object());
+    const char *text;
+    json_object_set_new(j, "cert_id", json_string(mc->ari_cert_id));
+    json_object_set_new(j, "start", json_string(acme_time_rfc3339(p, start)));
+    json_object_set_new(j, "end", json_string(acme_time_rfc3339(p, end)));
+    json_object_set_new(j, "chosen", json_string(acme_time_rfc3339(p, chosen)));
+    json_object_set_new(j, "next_fetch", json_string(acme_time_rfc3339(p, next_fetch)));
+    if (expl) {
+        json_object_set_new(j, "explanation_url", json_string(expl));
+    }
+    text = acme_json_dump(p, j);
+    acme_store_save(wd->m->store, ACME_GROUP_ORDERS, mc->id, ARI_FILE, text, strlen(text), p);
+}
+
+/* The renewal time the CA's window gives (persisted), applied to wd->next. */
+static void ari_apply(acme_wd_t *wd, int idx, apr_time_t chosen, const char *why)
+{
+    acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
+    if (wd->failures[idx] > 0) {
+        return; /* after a failure the backoff decides, or ARI would retry in a loop */
+    }
+    if (!wd->next[idx] || chosen < wd->next[idx]) {
+        wd->next[idx] = chosen;
+        mc->plan.action = ACME_PLAN_RENEW;
+        mc->plan.when = chosen;
+        mc->plan.reason = why;
+    }
+    if (wd->next[idx] == chosen) {
+        mc->spec.replaces = mc->ari_cert_id;
+    }
+}
+
+/* Load what an earlier generation learned (so a restart does not refetch at once). */
+static void ari_load(acme_wd_t *wd, int idx, apr_pool_t *p)
+{
+    acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
+    char *data;
+    apr_size_t len;
+    json_t *j;
+    const char *id;
+
+    /* first fetch a few seconds after start, at random: not all certificates at once */
+    wd->ari_next[idx] = apr_time_now() + random_in(0, apr_time_from_sec(5));
+    if (acme_store_load(wd->m->store, ACME_GROUP_ORDERS, mc->id, ARI_FILE, &data, &len, p)
+        || !(j = acme_json_parse(p, data, len, NULL))
+        || !(id = acme_json_str(j, "cert_id")) || strcmp(id, mc->ari_cert_id)) {
+        return;
+    }
+    wd->ari_next[idx] = acme_time_parse_rfc3339(acme_json_str(j, "next_fetch"));
+    ari_apply(wd, idx, acme_time_parse_rfc3339(acme_json_str(j, "chosen")),
+              "inside the CA's renewal window (ARI)");
+}
+
+static apr_time_t random_in(apr_time_t start, apr_time_t end)
+{
+    unsigned char b[4];
+    double f;
+    if (end <= start || acme_random_bytes(b, sizeof(b)) != APR_SUCCESS) {
+        return start;
+    }
+    f = (double)(((apr_uint32_t)b[0] << 24) | ((apr_uint32_t)b[1] << 16)
+                 | ((apr_uint32_t)b[2] << 8) | b[3]) / 4294967295.0;
+    return start + (apr_time_t)((double)(end - start) * f);
+}
+
+static void ari_fetch(acme_wd_t *wd, int idx, apr_pool_t *p)
+{
+    acme_mod_t *m = wd->m;
+    acme_managed_t *mc = APR_ARRAY_IDX(m->certs, idx, acme_managed_t *);
+    acme_result_t res;
+    acme_response_t *resp = NULL;
+    const char *base, *expl = NULL;
+    json_t *win;
+    apr_time_t now = apr_time_now(), start, end, chosen, next_fetch, old_start = 0;
+    char *data;
+    apr_size_t len;
+    json_t *old;
+
+    acme_result_reset(&res);
+    if (acme_client_directory(wd->client, &res) != APR_SUCCESS) {
+        wd->ari_next[idx] = now + ARI_ERROR_REFETCH;
+        return;
+    }
+    base = acme_client_endpoint(wd->client, "renewalInfo");
+    if (!base) {
+        if (!wd->ari_unavailable) {
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, m->s, ACMELOGNO(00057)
+                         "the CA at %s offers no renewal information (ARI)", m->ca_url);
+        }
+        wd->ari_unavailable = 1;
+        return;
+    }
+    if (acme_client_get(&resp, wd->client, p,
+                        apr_pstrcat(p, base, base[strlen(base) - 1] == '/' ? "" : "/",
+                                    mc->ari_cert_id, NULL), &res) != APR_SUCCESS
+        || !resp->json || !(win = acme_json_obj(resp->json, "suggestedWindow"))
+        || !(start = acme_time_parse_rfc3339(acme_json_str(win, "start")))
+        || !(end = acme_time_parse_rfc3339(acme_json_str(win, "end"))) || end < start) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00058)
+                     "certificate %s: no usable renewal information from the CA: %s", mc->id,
+                     res.detail ? acme_result_str(&res, p) : "no suggestedWindow");
+        next_fetch = res.retry_after > now ? res.retry_after : now + ARI_ERROR_REFETCH;
+        wd->ari_next[idx] = next_fetch;
+        return;
+    }
+    expl = acme_json_str(resp->json, "explanationURL");
+    next_fetch = acme_retry_after_parse(apr_table_get(resp->headers, "Retry-After"), now);
+    if (next_fetch <= now) {
+        next_fetch = now + ARI_DEFAULT_REFETCH;
+    }
+    else if (next_fetch - now < apr_time_from_sec(1)) {
+        next_fetch = now + apr_time_from_sec(1);
+    }
+    else if (next_fetch - now > apr_time_from_sec(7 * 86400)) {
+        next_fetch = now + apr_time_from_sec(7 * 86400);
+    }
+    wd->ari_next[idx] = next_fetch;
+
+    /* keep the time already chosen while the window stays the same */
+    chosen = 0;
+    if (acme_store_load(m->store, ACME_GROUP_ORDERS, mc->id, ARI_FILE, &data, &len, p) == 0
+        && (old = acme_json_parse(p, data, len, NULL)) != NULL
+        && acme_json_str(old, "cert_id") && !strcmp(acme_json_str(old, "cert_id"),
+                                                    mc->ari_cert_id)) {
+        old_start = acme_time_parse_rfc3339(acme_json_str(old, "start"));
+        if (old_start == start
+            && acme_time_parse_rfc3339(acme_json_str(old, "end")) == end) {
+            chosen = acme_time_parse_rfc3339(acme_json_str(old, "chosen"));
+        }
+    }
+    if (!chosen) {
+        chosen = end <= now ? now : random_in(start > now ? start : now, end);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00050)
+                     "certificate %s: the CA suggests renewal between %s and %s: renewal at %s",
+                     mc->id, acme_time_rfc3339(p, start), acme_time_rfc3339(p, end),
+                     acme_time_rfc3339(p, chosen));
+        if (old_start && start < old_start && expl) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00051)
+                         "certificate %s: the CA moved its renewal window earlier, see %s",
+                         mc->id, expl);
+        }
+    }
+    ari_save(wd, mc, start, end, chosen, next_fetch, expl, p);
+    mc->spec.replaces = mc->ari_cert_id; /* the CA knows ARI: name what a renewal replaces */
+    ari_apply(wd, idx, chosen, "inside the CA's renewal window (ARI)");
+}
+
+/* ---- expiring: inside the warn window, warn once a day ----------------------------- */
+
+static apr_time_t warn_time(acme_managed_t *mc)
+{
+    apr_interval_time_t life = mc->input.live_not_after - mc->input.live_not_before, w;
+    if (mc->warn_window.dur > 0) {
+        w = mc->warn_window.dur;
+    }
+    else {
+        w = life / 100 * (mc->warn_window.percent ? mc->warn_window.percent : 10);
+    }
+    return mc->input.live_not_after - w;
+}
+
+static void expiring_check(acme_wd_t *wd, int idx, apr_pool_t *p)
+{
+    acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
+    apr_time_t now = apr_time_now();
+    const char *text;
+
+    if (!mc->have_live || now < warn_time(mc) || now < wd->expiring_next[idx]) {
+        return;
+    }
+    wd->expiring_next[idx] = now + apr_time_from_sec(86400);
+    text = apr_psprintf(p, "{\"last\":\"%s\"}", acme_time_rfc3339(p, now));
+    acme_store_save(wd->m->store, ACME_GROUP_ORDERS, mc->id, EXPIRING_FILE, text,
+                    strlen(text), p);
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, wd->m->s, ACMELOGNO(00052)
+                 "certificate %s (%s) expires at %s and has not been renewed yet", mc->id,
+                 acme_names_join(p, mc->names, ", "),
+                 acme_time_rfc3339(p, mc->input.live_not_after));
+    notify(wd, "expiring", mc, mc->live_serial, mc->input.live_not_after, NULL);
+}
+
+static void expiring_load(acme_wd_t *wd, int idx, apr_pool_t *p)
+{
+    acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
+    char *data;
+    apr_size_t len;
+    json_t *j;
+    if (acme_store_load(wd->m->store, ACME_GROUP_ORDERS, mc->id, EXPIRING_FILE, &data, &len,
+                        p) == APR_SUCCESS && (j = acme_json_parse(p, data, len, NULL))) {
+        apr_time_t last = acme_time_parse_rfc3339(acme_json_str(j, "last"));
+        wd->expiring_next[idx] = last ? last + apr_time_from_sec(86400) : 0;
     }
 }
 
@@ -286,8 +683,11 @@ static apr_status_t wd_start(acme_wd_t *wd)
         return rv;
     }
     metrics_load(wd, wd->pool);
+    wd->notifies = apr_array_make(wd->pool, 4, sizeof(notify_t *));
     wd->next = apr_pcalloc(wd->pool, sizeof(apr_time_t) * (apr_size_t)(n ? n : 1));
     wd->failures = apr_pcalloc(wd->pool, sizeof(int) * (apr_size_t)(n ? n : 1));
+    wd->ari_next = apr_pcalloc(wd->pool, sizeof(apr_time_t) * (apr_size_t)(n ? n : 1));
+    wd->expiring_next = apr_pcalloc(wd->pool, sizeof(apr_time_t) * (apr_size_t)(n ? n : 1));
     wd->next_run = 0;
     for (i = 0; i < n; ++i) {
         acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
@@ -298,6 +698,16 @@ static apr_status_t wd_start(acme_wd_t *wd)
         else if (mc->used_by_tls && mc->plan.when > now) {
             /* nothing to do now: look again when the plan says (e.g. renewal time) */
             wd->next[i] = mc->plan.when;
+        }
+        if (!mc->used_by_tls || !mc->have_live) {
+            continue;
+        }
+        if (m->renewal_info && mc->ari_cert_id) {
+            ari_load(wd, i, wd->pool);
+        }
+        expiring_load(wd, i, wd->pool);
+        if (mc->activated) {
+            notify(wd, "activated", mc, mc->live_serial, mc->input.live_not_after, NULL);
         }
     }
     return APR_SUCCESS;
@@ -349,6 +759,20 @@ static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
         wd->next_request_check = now + REQUEST_CHECK_INTERVAL;
         check_requests(wd, ptemp);
     }
+    if (wd->client) {
+        apr_thread_mutex_lock(wd->mutex);
+        notify_reap(wd);
+        apr_thread_mutex_unlock(wd->mutex);
+        for (i = 0; i < m->certs->nelts; ++i) {
+            if (wd->ari_next[i] && now >= wd->ari_next[i] && !wd->ari_unavailable) {
+                ari_fetch(wd, i, ptemp);
+                if (wd->next[i] && wd->next[i] < wd->next_run) {
+                    wd->next_run = wd->next[i];
+                }
+            }
+            expiring_check(wd, i, ptemp);
+        }
+    }
     if (now < wd->next_run) {
         return APR_SUCCESS;
     }
@@ -380,6 +804,12 @@ static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
         if (wd->next[i] && (!next || wd->next[i] < next)) {
             next = wd->next[i];
         }
+        if (wd->ari_next[i] && !wd->ari_unavailable && (!next || wd->ari_next[i] < next)) {
+            next = wd->ari_next[i];
+        }
+    }
+    if (wd->notifies->nelts && (!next || next > now + apr_time_from_sec(1))) {
+        next = now + apr_time_from_sec(1); /* reap and time-limit running notify programs */
     }
     /* with nothing planned, look again in an hour (renewals are planned at start-up) */
     wd->next_run = next ? next : apr_time_now() + apr_time_from_sec(3600);
