@@ -357,9 +357,64 @@ leave:
     return rv;
 }
 
+/* RFC 8737 section 3: id-pe-acmeIdentifier, critical, an OCTET STRING of the SHA-256 of the
+ * key authorization. */
+static int add_acme_identifier(X509 *x, const unsigned char digest[32])
+{
+    ASN1_OCTET_STRING *inner = ASN1_OCTET_STRING_new(), *value = ASN1_OCTET_STRING_new();
+    ASN1_OBJECT *obj = OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1);
+    X509_EXTENSION *ext = NULL;
+    unsigned char *der = NULL;
+    int len, ok = 0;
+
+    if (inner && value && obj && ASN1_OCTET_STRING_set(inner, digest, 32) == 1
+        && (len = i2d_ASN1_OCTET_STRING(inner, &der)) > 0
+        && ASN1_OCTET_STRING_set(value, der, len) == 1
+        && (ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 1, value)) != NULL
+        && X509_add_ext(x, ext, -1) == 1) {
+        ok = 1;
+    }
+    OPENSSL_free(der);
+    X509_EXTENSION_free(ext);
+    ASN1_OBJECT_free(obj);
+    ASN1_OCTET_STRING_free(value);
+    ASN1_OCTET_STRING_free(inner);
+    return ok;
+}
+
+static apr_status_t selfsigned_build(const char **ppem, apr_pool_t *p, const acme_key_t *key,
+                                     const char *cn, const apr_array_header_t *names,
+                                     apr_interval_time_t valid_for,
+                                     const unsigned char *acme_id);
+
 apr_status_t acme_selfsigned_create(const char **ppem, apr_pool_t *p, const acme_key_t *key,
                                     const char *cn, const apr_array_header_t *names,
                                     apr_interval_time_t valid_for)
+{
+    return selfsigned_build(ppem, p, key, cn, names, valid_for, NULL);
+}
+
+apr_status_t acme_tlsalpn01_cert_create(const char **ppem, apr_pool_t *p, const acme_key_t *key,
+                                        const char *name, const char *key_authorization)
+{
+    unsigned char digest[32];
+    apr_array_header_t *names = apr_array_make(p, 1, sizeof(const char *));
+    apr_status_t rv;
+
+    if (!name || !key_authorization) {
+        return APR_EINVAL;
+    }
+    if ((rv = acme_sha256(digest, key_authorization, strlen(key_authorization)))) {
+        return rv;
+    }
+    APR_ARRAY_PUSH(names, const char *) = name;
+    return selfsigned_build(ppem, p, key, name, names, apr_time_from_sec(7 * 86400), digest);
+}
+
+static apr_status_t selfsigned_build(const char **ppem, apr_pool_t *p, const acme_key_t *key,
+                                     const char *cn, const apr_array_header_t *names,
+                                     apr_interval_time_t valid_for,
+                                     const unsigned char *acme_id)
 {
     X509 *x = NULL;
     X509_NAME *subj = NULL;
@@ -430,6 +485,9 @@ apr_status_t acme_selfsigned_create(const char **ppem, apr_pool_t *p, const acme
     }
     gens = dns_general_names(names);
     if (!gens || X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) != 1) {
+        goto leave;
+    }
+    if (acme_id && !add_acme_identifier(x, acme_id)) {
         goto leave;
     }
     if (X509_sign(x, pkey, EVP_sha256()) <= 0) {

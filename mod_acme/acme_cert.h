@@ -38,6 +38,11 @@ apr_status_t acme_selfsigned_create(const char **ppem, apr_pool_t *p, const acme
                                     const char *cn, const apr_array_header_t *names,
                                     apr_interval_time_t valid_for);
 
+/* The tls-alpn-01 challenge certificate (RFC 8737 section 3): self-signed for key, SAN =
+ * name only, with the critical acmeIdentifier extension holding SHA-256(key_authorization). */
+apr_status_t acme_tlsalpn01_cert_create(const char **ppem, apr_pool_t *p, const acme_key_t *key,
+                                        const char *name, const char *key_authorization);
+
 /* RFC 9773 certificate identifier: base64url(AKI keyIdentifier) "." base64url(serial's DER
  * content octets). APR_ENOENT when the certificate has no AKI. */
 apr_status_t acme_cert_ari_id(const char **pid, apr_pool_t *p, X509 *x);

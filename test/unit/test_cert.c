@@ -394,6 +394,40 @@ START_TEST(ari_cert_id_needs_aki)
 }
 END_TEST
 
+START_TEST(tlsalpn01_certificate)
+{
+    acme_key_t *key;
+    const char *pem;
+    apr_array_header_t *chain;
+    X509 *x;
+    int loc;
+    X509_EXTENSION *ext;
+    const ASN1_OCTET_STRING *val;
+    unsigned char expect[34] = { 0x04, 0x20 };
+    acme_cert_info_t *info;
+    const char *ka = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI";
+
+    ck_assert_int_eq(acme_key_generate(&key, pool, ACME_KEY_EC_P256), APR_SUCCESS);
+    ck_assert_int_eq(acme_tlsalpn01_cert_create(&pem, pool, key, "a.example.org", ka),
+                     APR_SUCCESS);
+    ck_assert_int_eq(acme_chain_parse(&chain, pool, pem, strlen(pem)), APR_SUCCESS);
+    x = APR_ARRAY_IDX(chain, 0, X509 *);
+    ck_assert_int_eq(acme_cert_info(&info, pool, x), APR_SUCCESS);
+    ck_assert_int_eq(info->names->nelts, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(info->names, 0, const char *), "a.example.org");
+    loc = X509_get_ext_by_OBJ(x, OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1), -1);
+    ck_assert_int_ge(loc, 0);
+    ext = X509_get_ext(x, loc);
+    ck_assert_int_eq(X509_EXTENSION_get_critical(ext), 1);
+    val = X509_EXTENSION_get_data(ext);
+    /* extnValue = DER OCTET STRING (04 20) of SHA-256(key authorization) */
+    ck_assert_int_eq(acme_sha256(expect + 2, ka, strlen(ka)), APR_SUCCESS);
+    ck_assert_int_eq(ASN1_STRING_length(val), 34);
+    ck_assert(memcmp(ASN1_STRING_get0_data(val), expect, 34) == 0);
+    ck_assert_int_eq(X509_verify(x, acme_key_evp(key)), 1);
+}
+END_TEST
+
 Suite *cert_suite(void)
 {
     Suite *s = suite_create("cert");
@@ -409,6 +443,7 @@ Suite *cert_suite(void)
     tcase_add_test(tc, verify_set_expired_cert);
     tcase_add_test(tc, verify_set_rsa);
     tcase_add_test(tc, ari_cert_id);
+    tcase_add_test(tc, tlsalpn01_certificate);
     tcase_add_test(tc, ari_cert_id_needs_aki);
     suite_add_tcase(s, tc);
     return s;
