@@ -21,12 +21,17 @@
 #include "acme_jws.h"
 #include "acme_log.h"
 #include "acme_util.h"
+#include "acme_dns.h"
+#include "acme_proc.h"
 
 #define ORDER_STATE      "order.json"
 #define ASPECT_KEY       "key.sealed"
 #define ASPECT_CHAIN     "chain.pem"
 #define ASPECT_META      "meta.json"
 #define ASPECT_HTTP01    "http-01"
+#define ASPECT_TLSALPN01_CERT ACME_TLSALPN01_CERT
+#define ASPECT_TLSALPN01_KEY  ACME_TLSALPN01_KEY
+#define DNS_POLL_INTERVAL apr_time_from_sec(2)
 #define CT_PEM_CHAIN     "application/pem-certificate-chain"
 
 #define POLL_TIMEOUT_DEFAULT apr_time_from_sec(300)
@@ -121,6 +126,14 @@ static int token_ok(const char *token)
         }
     }
     return 1;
+}
+
+const char *acme_tlsalpn01_store_name(apr_pool_t *p, const char *name)
+{
+    unsigned char md[32];
+    const char *lower = acme_name_lower(p, name);
+    acme_sha256(md, lower, strlen(lower));
+    return apr_pstrcat(p, "alpn-", acme_hex(p, md, sizeof(md)), NULL);
 }
 
 const char *acme_http01_store_name(apr_pool_t *p, const char *token)
@@ -309,13 +322,210 @@ static const char *offered_types(apr_pool_t *p, const json_t *authz)
 
 /* ------------------------------------------------------------------ authorizations */
 
+/* The challenge types this spec allows, preferred first. */
+static const apr_array_header_t *allowed_types(run_t *r)
+{
+    static const char *const http01[] = { ACME_CHALLENGE_HTTP01 };
+    static apr_array_header_t dflt;
+    if (r->spec->challenge_types && r->spec->challenge_types->nelts > 0) {
+        return r->spec->challenge_types;
+    }
+    dflt.elts = (char *)http01;
+    dflt.nelts = 1;
+    dflt.elt_size = sizeof(const char *);
+    dflt.nalloc = 1;
+    return &dflt;
+}
+
+/* Pick the first allowed type the CA offers that can answer this identifier. */
+static const json_t *choose_challenge(const char **ptype, run_t *r, const json_t *authz,
+                                      apr_pool_t *p)
+{
+    const apr_array_header_t *allowed = allowed_types(r);
+    int wildcard = json_is_true(json_object_get(authz, "wildcard"));
+    int i;
+
+    for (i = 0; i < allowed->nelts; ++i) {
+        const char *type = APR_ARRAY_IDX(allowed, i, const char *);
+        const json_t *ch;
+        if (wildcard && strcmp(type, ACME_CHALLENGE_DNS01)) {
+            continue; /* RFC 8555 7.1.3: wildcards are validated through DNS only */
+        }
+        if (!strcmp(type, ACME_CHALLENGE_DNS01) && !r->spec->dns_hook) {
+            continue;
+        }
+        if ((ch = find_challenge(authz, type)) != NULL) {
+            *ptype = type;
+            return ch;
+        }
+    }
+    *ptype = NULL;
+    return NULL;
+}
+
+static const char *dns01_record(apr_pool_t *p, const char *ident)
+{
+    return apr_pstrcat(p, "_acme-challenge.", ident, NULL);
+}
+
+/* Run the admin's dns-01 hook: PROGRAM ARGS setup|teardown DOMAIN TXT-VALUE. */
+static apr_status_t dns_hook_run(run_t *r, const char *action, const char *domain,
+                                 const char *txt, apr_pool_t *p)
+{
+    const acme_dns_hook_t *h = r->spec->dns_hook;
+    apr_array_header_t *argv = apr_array_make(p, 6, sizeof(const char *));
+    const char *out;
+    int code, i;
+    apr_status_t rv;
+
+    APR_ARRAY_PUSH(argv, const char *) = h->program;
+    for (i = 0; h->args && i < h->args->nelts; ++i) {
+        APR_ARRAY_PUSH(argv, const char *) = APR_ARRAY_IDX(h->args, i, const char *);
+    }
+    APR_ARRAY_PUSH(argv, const char *) = action;
+    APR_ARRAY_PUSH(argv, const char *) = domain;
+    APR_ARRAY_PUSH(argv, const char *) = txt;
+    APR_ARRAY_PUSH(argv, const char *) = NULL;
+    rv = acme_proc_run(&code, &out, p, (const char *const *)argv->elts, NULL,
+                       h->timeout > 0 ? h->timeout : apr_time_from_sec(60));
+    if (rv == APR_SUCCESS && code == 0) {
+        acme_log(ACME_LOG_INFO, APR_SUCCESS, "certificate %s: dns-01 hook %s %s succeeded%s%s",
+                 r->spec->id, action, domain, *out ? "; output: " : "", out);
+        return APR_SUCCESS;
+    }
+    return acme_result_set(r->res, r->p, rv == APR_SUCCESS ? ACME_EHOOK : rv,
+                           "the dns-01 hook %s %s %s %s%s%s", h->program, action, domain,
+                           rv == APR_TIMEUP ? "did not finish in time and was killed"
+                           : rv != APR_SUCCESS ? "could not be started"
+                           : apr_psprintf(p, "failed with exit status %d", code),
+                           *out ? "; output: " : "", out);
+}
+
+/* Wait until the TXT record is visible (or the propagation timeout passes). */
+static void dns_wait_visible(run_t *r, const char *record, const char *txt, apr_pool_t *p)
+{
+    const acme_dns_hook_t *h = r->spec->dns_hook;
+    apr_time_t deadline = apr_time_now() + h->propagation_timeout;
+    int tries = 0;
+
+    if (h->propagation_timeout <= 0) {
+        return;
+    }
+    for (;;) {
+        apr_array_header_t *values;
+        int i;
+        ++tries;
+        if (acme_dns_txt(&values, p, record, h->resolver) == APR_SUCCESS) {
+            for (i = 0; i < values->nelts; ++i) {
+                if (!strcmp(APR_ARRAY_IDX(values, i, const char *), txt)) {
+                    acme_log(ACME_LOG_DEBUG, APR_SUCCESS, "certificate %s: %s visible after "
+                             "%d look-up(s)", r->spec->id, record, tries);
+                    return;
+                }
+            }
+        }
+        if (apr_time_now() >= deadline) {
+            acme_log(ACME_LOG_WARNING, APR_SUCCESS, "certificate %s: the TXT record %s is not "
+                     "visible through %s after %s (ACMEDNSPropagationTimeout): asking the CA "
+                     "to validate anyway", r->spec->id, record,
+                     h->resolver ? h->resolver : "the system resolver",
+                     acme_duration_print(p, h->propagation_timeout));
+            return;
+        }
+        if (r->env->sleep) {
+            r->env->sleep(r->env->sleep_baton, DNS_POLL_INTERVAL);
+        }
+        else {
+            apr_sleep(DNS_POLL_INTERVAL);
+        }
+    }
+}
+
+/* Publish the answer to a challenge: http-01 and tls-alpn-01 in the store (for the
+ * workers), dns-01 through the admin's hook. */
+static apr_status_t challenge_publish(run_t *r, const char *type, const char *ident,
+                                      const char *token, const char *ka, apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    if (!strcmp(type, ACME_CHALLENGE_HTTP01)) {
+        rv = acme_store_save(r->st, ACME_GROUP_CHALLENGES, acme_http01_store_name(p, token),
+                             ASPECT_HTTP01, ka, strlen(ka), p);
+    }
+    else if (!strcmp(type, ACME_CHALLENGE_TLSALPN01)) {
+        acme_key_t *key;
+        const char *cert, *kpem, *name = acme_tlsalpn01_store_name(p, ident);
+        char *sealed;
+        apr_size_t klen, slen;
+        if ((rv = acme_key_generate(&key, p, ACME_KEY_EC_P256)) == APR_SUCCESS
+            && (rv = acme_tlsalpn01_cert_create(&cert, p, key, ident, ka)) == APR_SUCCESS
+            && (rv = acme_key_to_pem(&kpem, &klen, p, key)) == APR_SUCCESS
+            && (rv = acme_seal(&sealed, &slen, p, r->env->secret, kpem, klen)) == APR_SUCCESS
+            && (rv = acme_store_save(r->st, ACME_GROUP_CHALLENGES, name, ASPECT_TLSALPN01_KEY,
+                                     sealed, slen, p)) == APR_SUCCESS) {
+            /* the certificate last: the worker answers only when both are there */
+            rv = acme_store_save(r->st, ACME_GROUP_CHALLENGES, name, ASPECT_TLSALPN01_CERT,
+                                 cert, strlen(cert), p);
+        }
+    }
+    else {
+        unsigned char md[32];
+        const char *txt;
+        acme_sha256(md, ka, strlen(ka));
+        txt = acme_b64url_encode(p, md, sizeof(md));
+        rv = dns_hook_run(r, "setup", ident, txt, p);
+        if (rv == APR_SUCCESS) {
+            dns_wait_visible(r, dns01_record(p, ident), txt, p);
+        }
+        return rv; /* dns_hook_run filled r->res */
+    }
+    if (rv != APR_SUCCESS) {
+        acme_result_set(r->res, r->p, rv, "publishing the %s response for %s failed", type,
+                        ident);
+    }
+    return rv;
+}
+
+static void challenge_unpublish(run_t *r, const char *type, const char *ident,
+                                const char *token, const char *ka, apr_pool_t *p)
+{
+    apr_status_t rv = APR_SUCCESS;
+    if (!strcmp(type, ACME_CHALLENGE_HTTP01)) {
+        rv = acme_store_remove(r->st, ACME_GROUP_CHALLENGES, acme_http01_store_name(p, token),
+                               NULL, p);
+    }
+    else if (!strcmp(type, ACME_CHALLENGE_TLSALPN01)) {
+        rv = acme_store_remove(r->st, ACME_GROUP_CHALLENGES,
+                               acme_tlsalpn01_store_name(p, ident), NULL, p);
+    }
+    else {
+        unsigned char md[32];
+        acme_result_t *order_res = r->res, tres;
+        acme_sha256(md, ka, strlen(ka));
+        /* teardown always runs; its failure is logged, the outcome stays the order's */
+        acme_result_reset(&tres);
+        r->res = &tres;
+        rv = dns_hook_run(r, "teardown", ident, acme_b64url_encode(p, md, sizeof(md)), p);
+        r->res = order_res;
+        if (rv != APR_SUCCESS) {
+            acme_log(ACME_LOG_WARNING, rv, "certificate %s: %s", r->spec->id,
+                     tres.detail ? tres.detail : "dns-01 teardown failed");
+        }
+        return;
+    }
+    if (rv != APR_SUCCESS) {
+        acme_log(ACME_LOG_WARNING, rv, "certificate %s: removing the %s response for %s "
+                 "failed", r->spec->id, type, ident);
+    }
+}
+
 static apr_status_t authz_run(run_t *r, const char *url)
 {
     apr_pool_t *ap = NULL;
     json_t *authz = NULL, *chj = NULL, *polled = NULL;
     acme_response_t *resp = NULL;
-    const json_t *ch;
-    const char *status, *token, *ch_url, *ch_status, *ka = NULL, *sname = NULL;
+    const json_t *ch, *ident_obj;
+    const char *status, *token, *ch_url, *ch_status, *ka = NULL, *type = NULL, *ident;
     int published = 0;
     apr_status_t rv;
 
@@ -332,20 +542,27 @@ static apr_status_t authz_run(run_t *r, const char *url)
         rv = authz_failed(r, authz, NULL);
         goto leave;
     }
-    ch = find_challenge(authz, "http-01");
-    if (!ch) {
+    ident_obj = acme_json_obj(authz, "identifier");
+    ident = ident_obj ? acme_json_str(ident_obj, "value") : NULL;
+    ch = choose_challenge(&type, r, authz, ap);
+    if (!ch || !ident) {
+        const apr_array_header_t *allowed = allowed_types(r);
         rv = acme_result_set(r->res, r->p, ACME_ENOCHALLENGE,
-                             "the CA offers no usable challenge for %s: it offers %s, this "
-                             "version answers http-01 only", authz_ident(ap, authz),
-                             offered_types(ap, authz));
+                             "no usable challenge for %s: the CA offers %s; allowed: %s%s%s",
+                             authz_ident(ap, authz), offered_types(ap, authz),
+                             acme_names_join(ap, allowed, ", "),
+                             json_is_true(json_object_get(authz, "wildcard"))
+                             ? " (a wildcard needs dns-01" : "",
+                             json_is_true(json_object_get(authz, "wildcard"))
+                             ? (r->spec->dns_hook ? ")" : " and an ACMEDNSHook)") : "");
         goto leave;
     }
     token = acme_json_str(ch, "token");
     ch_url = acme_json_str(ch, "url");
     ch_status = acme_json_str(ch, "status");
     if (!token_ok(token) || !ch_url) {
-        rv = acme_result_set(r->res, r->p, ACME_EPROTO, "the http-01 challenge of %s has no "
-                             "valid token or url", url);
+        rv = acme_result_set(r->res, r->p, ACME_EPROTO, "the %s challenge of %s has no "
+                             "valid token or url", type, url);
         goto leave;
     }
     rv = acme_key_authorization(&ka, ap, token, r->account_key);
@@ -353,16 +570,13 @@ static apr_status_t authz_run(run_t *r, const char *url)
         acme_result_set(r->res, r->p, rv, "computing the key authorization failed");
         goto leave;
     }
-    sname = acme_http01_store_name(ap, token);
-    rv = acme_store_save(r->st, ACME_GROUP_CHALLENGES, sname, ASPECT_HTTP01, ka, strlen(ka), ap);
+    published = 1; /* a hook that failed half-way still gets its teardown */
+    rv = challenge_publish(r, type, ident, token, ka, ap);
     if (rv != APR_SUCCESS) {
-        acme_result_set(r->res, r->p, rv, "publishing the http-01 response for %s failed",
-                        authz_ident(ap, authz));
         goto leave;
     }
-    published = 1;
-    acme_log(ACME_LOG_DEBUG, APR_SUCCESS, "certificate %s: http-01 for %s published",
-             r->spec->id, authz_ident(ap, authz));
+    acme_log(ACME_LOG_DEBUG, APR_SUCCESS, "certificate %s: %s for %s published",
+             r->spec->id, type, authz_ident(ap, authz));
 
     if (!ch_status || str_is(ch_status, "pending")) {
         rv = acme_client_post(&resp, r->c, ap, ch_url, "{}", 0, r->res);
@@ -392,11 +606,7 @@ static apr_status_t authz_run(run_t *r, const char *url)
 leave:
     if (published) {
         /* never leave a response behind, whatever happened */
-        apr_status_t rv2 = acme_store_remove(r->st, ACME_GROUP_CHALLENGES, sname, NULL, ap);
-        if (rv2 != APR_SUCCESS) {
-            acme_log(ACME_LOG_WARNING, rv2, "certificate %s: removing the http-01 response "
-                     "%s failed", r->spec->id, sname);
-        }
+        challenge_unpublish(r, type, ident, token, ka, ap);
     }
     if (rv != APR_SUCCESS) {
         res_keep(r->res, r->p);

@@ -9,6 +9,22 @@
 #include "acme_store.h"
 #include "acme_crypto.h"
 
+#define ACME_CHALLENGE_HTTP01    "http-01"
+#define ACME_CHALLENGE_TLSALPN01 "tls-alpn-01"
+#define ACME_CHALLENGE_DNS01     "dns-01"
+/* store aspects of a tls-alpn-01 response (challenges/<acme_tlsalpn01_store_name>/) */
+#define ACME_TLSALPN01_CERT "tls-alpn-01.pem"
+#define ACME_TLSALPN01_KEY  "tls-alpn-01.key.sealed"
+
+/* The admin's dns-01 hook (ACMEDNSHook and friends). */
+typedef struct acme_dns_hook_t {
+    const char *program;             /* absolute path */
+    const apr_array_header_t *args;  /* const char*, before the action */
+    apr_interval_time_t timeout;     /* per run (0: 60 s) */
+    apr_interval_time_t propagation_timeout; /* wait for the TXT record (0: don't) */
+    const char *resolver;            /* "IPv4[:PORT]" asked, NULL: system resolver */
+} acme_dns_hook_t;
+
 typedef struct acme_cert_spec_t {
     const char *id;                  /* store entry name of this certificate */
     apr_array_header_t *names;       /* normalized (acme_names_normalize) */
@@ -16,6 +32,8 @@ typedef struct acme_cert_spec_t {
     acme_key_type_t key_type;
     const char *replaces;            /* RFC 9773 certID of the certificate this order
                                         replaces (ARI), or NULL */
+    const apr_array_header_t *challenge_types; /* allowed, preferred first; NULL: http-01 */
+    const acme_dns_hook_t *dns_hook; /* for dns-01 (wildcards), or NULL */
 } acme_cert_spec_t;
 
 typedef void acme_sleep_fn(void *baton, apr_interval_time_t t);
@@ -39,6 +57,10 @@ typedef struct acme_driver_env_t {
  * Retry-After) and the order state is kept when the order can still be resumed. */
 apr_status_t acme_driver_obtain(const acme_driver_env_t *env, const acme_cert_spec_t *spec,
                                 apr_pool_t *p, acme_result_t *res);
+
+/* The store name of the tls-alpn-01 response for a host name (lower-cased, hashed): the
+ * worker answering the handshake computes it from the SNI. */
+const char *acme_tlsalpn01_store_name(apr_pool_t *p, const char *name);
 
 /* The store name of the http-01 response for token: lower-case hex SHA-256 of the token.
  * The responder uses the same function, so no part of a URL ever becomes a path. */

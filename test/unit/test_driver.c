@@ -3,6 +3,8 @@
  * issues for the CSR the driver sends in finalize. */
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <ftw.h>
 #include <unistd.h>
 
@@ -768,6 +770,187 @@ START_TEST(no_http01_offered)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ challenge types */
+
+static const char *authz_all_types(const char *ident, int wildcard)
+{
+    return apr_psprintf(fx.p, "{\"status\":\"pending\",\"identifier\":{\"type\":\"dns\","
+                        "\"value\":\"%s\"},%s\"challenges\":["
+                        "{\"type\":\"http-01\",\"url\":\"" CA "/c/h\",\"token\":\"" TOKEN1 "\","
+                        "\"status\":\"pending\"},"
+                        "{\"type\":\"dns-01\",\"url\":\"" CA "/c/d\",\"token\":\"" TOKEN1 "\","
+                        "\"status\":\"pending\"},"
+                        "{\"type\":\"tls-alpn-01\",\"url\":\"" CA "/c/t\",\"token\":\"" TOKEN1
+                        "\",\"status\":\"pending\"}]}", ident,
+                        wildcard ? "\"wildcard\":true," : "");
+}
+
+static void script_order_with_authz(const char *authz)
+{
+    fake_answer_t *a;
+    ensure_account();
+    a = fake_http_expect(fx.fake, "POST", ORDER_URL, 201, order_json("pending", NULL));
+    fake_answer_header(a, "Location", ORDER1, 0);
+    fake_http_expect(fx.fake, "POST", AUTHZ1, 200, authz);
+}
+
+static void on_tlsalpn_challenge(void *baton, const fake_request_t *req,
+                                 acme_http_response_t *resp, apr_pool_t *p)
+{
+    fixture_t *f = baton;
+    const char *name = acme_tlsalpn01_store_name(p, "www.example.org");
+    char *cert = NULL, *sealed = NULL;
+    apr_size_t clen = 0, slen = 0;
+    ck_assert_int_eq(acme_store_load(f->st, ACME_GROUP_CHALLENGES, name, ACME_TLSALPN01_CERT,
+                                     &cert, &clen, p), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(cert, "BEGIN CERTIFICATE"));
+    ck_assert_int_eq(acme_store_load(f->st, ACME_GROUP_CHALLENGES, name, ACME_TLSALPN01_KEY,
+                                     &sealed, &slen, p), APR_SUCCESS);
+    ck_assert(acme_is_sealed(sealed, slen));
+    f->challenge_checked++;
+}
+
+static apr_array_header_t *types(const char *a, const char *b)
+{
+    apr_array_header_t *t = apr_array_make(fx.p, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(t, const char *) = a;
+    if (b) {
+        APR_ARRAY_PUSH(t, const char *) = b;
+    }
+    return t;
+}
+
+START_TEST(tls_alpn_chosen_by_preference)
+{
+    fake_answer_t *a;
+
+    fx.spec.challenge_types = types(ACME_CHALLENGE_TLSALPN01, ACME_CHALLENGE_HTTP01);
+    script_order_with_authz(authz_all_types("www.example.org", 0));
+    a = fake_http_expect_problem(fx.fake, "POST", CA "/c/t", 400,
+                                 "urn:ietf:params:acme:error:malformed", "stop here");
+    fake_answer_hook(a, on_tlsalpn_challenge, &fx);
+
+    ck_assert_int_ne(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    ck_assert_int_eq(fx.challenge_checked, 1);
+    /* removed afterwards */
+    ck_assert(!store_has(ACME_GROUP_CHALLENGES,
+                         acme_tlsalpn01_store_name(fx.p, "www.example.org"),
+                         ACME_TLSALPN01_CERT));
+    ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
+}
+END_TEST
+
+START_TEST(none_allowed_names_both_lists)
+{
+    fx.spec.challenge_types = types(ACME_CHALLENGE_TLSALPN01, NULL);
+    script_order_with_authz(apr_psprintf(fx.p, "{\"status\":\"pending\",\"identifier\":"
+                                         "{\"type\":\"dns\",\"value\":\"www.example.org\"},"
+                                         "\"challenges\":[{\"type\":\"http-01\",\"url\":\""
+                                         CA "/c/h\",\"token\":\"" TOKEN1 "\",\"status\":"
+                                         "\"pending\"}]}"));
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), ACME_ENOCHALLENGE);
+    ck_assert_ptr_nonnull(strstr(fx.res.detail, "offers http-01"));
+    ck_assert_ptr_nonnull(strstr(fx.res.detail, "allowed: tls-alpn-01"));
+}
+END_TEST
+
+START_TEST(wildcard_without_hook_needs_dns)
+{
+    script_order_with_authz(authz_all_types("example.org", 1));
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), ACME_ENOCHALLENGE);
+    ck_assert_ptr_nonnull(strstr(fx.res.detail, "*.example.org"));
+    ck_assert_ptr_nonnull(strstr(fx.res.detail, "ACMEDNSHook"));
+}
+END_TEST
+
+static const char *write_hook(const char *body)
+{
+    const char *path = apr_pstrcat(fx.p, fx.dir, "/hook.sh", NULL);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "#!/bin/sh\necho \"$@\" >> %s/hook.log\n%s\n", fx.dir, body);
+    fclose(f);
+    chmod(path, 0700);
+    return path;
+}
+
+static const char *hook_log(void)
+{
+    char *data = NULL;
+    apr_size_t len;
+    if (acme_file_read(&data, &len, apr_pstrcat(fx.p, fx.dir, "/hook.log", NULL), fx.p)) {
+        return "";
+    }
+    return data;
+}
+
+START_TEST(dns01_hook_setup_and_teardown)
+{
+    acme_dns_hook_t hook;
+    apr_array_header_t *args = apr_array_make(fx.p, 1, sizeof(const char *));
+    const char *ka, *expect;
+    unsigned char md[32];
+
+    memset(&hook, 0, sizeof(hook));
+    APR_ARRAY_PUSH(args, const char *) = "--zone=example.org";
+    hook.program = write_hook("exit 0");
+    hook.args = args;
+    fx.spec.dns_hook = &hook;
+    fx.spec.challenge_types = types(ACME_CHALLENGE_HTTP01, ACME_CHALLENGE_DNS01);
+    script_order_with_authz(authz_all_types("example.org", 1));
+    fake_http_expect_problem(fx.fake, "POST", CA "/c/d", 400,
+                             "urn:ietf:params:acme:error:malformed", "stop here");
+
+    ck_assert_int_ne(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    ck_assert_str_eq(fx.res.detail, "stop here");
+    ck_assert_int_eq(acme_key_authorization(&ka, fx.p, TOKEN1,
+                                            acme_client_account_key(fx.c, fx.p)), APR_SUCCESS);
+    acme_sha256(md, ka, strlen(ka));
+    expect = apr_psprintf(fx.p, "--zone=example.org setup example.org %s\n"
+                          "--zone=example.org teardown example.org %s\n",
+                          acme_b64url_encode(fx.p, md, 32), acme_b64url_encode(fx.p, md, 32));
+    ck_assert_str_eq(hook_log(), expect);
+}
+END_TEST
+
+START_TEST(dns01_hook_failure_still_tears_down)
+{
+    acme_dns_hook_t hook;
+
+    memset(&hook, 0, sizeof(hook));
+    hook.program = write_hook("[ \"$1\" = setup ] && { echo zone refused; exit 3; }; exit 0");
+    fx.spec.dns_hook = &hook;
+    fx.spec.challenge_types = types(ACME_CHALLENGE_DNS01, NULL);
+    script_order_with_authz(authz_all_types("example.org", 0));
+
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), ACME_EHOOK);
+    ck_assert_ptr_nonnull(strstr(fx.res.detail, "exit status 3"));
+    ck_assert_ptr_nonnull(strstr(fx.res.detail, "zone refused"));
+    ck_assert_ptr_nonnull(strstr(hook_log(), "setup example.org"));
+    ck_assert_ptr_nonnull(strstr(hook_log(), "teardown example.org"));
+    ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
+}
+END_TEST
+
+START_TEST(dns01_hook_killed_after_timeout)
+{
+    acme_dns_hook_t hook;
+    apr_time_t start = apr_time_now();
+
+    memset(&hook, 0, sizeof(hook));
+    hook.program = write_hook("[ \"$1\" = setup ] && exec sleep 30; exit 0");
+    hook.timeout = apr_time_from_msec(300);
+    fx.spec.dns_hook = &hook;
+    fx.spec.challenge_types = types(ACME_CHALLENGE_DNS01, NULL);
+    script_order_with_authz(authz_all_types("example.org", 0));
+
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_TIMEUP);
+    ck_assert_ptr_nonnull(strstr(fx.res.detail, "killed"));
+    ck_assert(apr_time_now() - start < apr_time_from_sec(10));
+    ck_assert_ptr_nonnull(strstr(hook_log(), "teardown example.org"));
+}
+END_TEST
+
 START_TEST(certificate_for_other_key)
 {
     fake_answer_t *a;
@@ -827,7 +1010,9 @@ START_TEST(account_created_once_and_reused)
                                      &slen, fx.p), APR_SUCCESS);
     ck_assert(acme_is_sealed(sealed, slen));
     ck_assert_ptr_null(strstr(sealed, "PRIVATE KEY"));
-    ck_assert(logged(ACME_LOG_NOTICE, KID, "mailto:admin@example.org"));
+    /* the log names the account's store entry, never its URL (it identifies the account) */
+    ck_assert(logged(ACME_LOG_NOTICE, name, "mailto:admin@example.org"));
+    ck_assert(!logged(ACME_LOG_NOTICE, KID, NULL));
 
     /* same client again: nothing to ask */
     ck_assert_int_eq(acme_account_ensure(fx.c, fx.st, fx.secret, account_spec(1), fx.p, &fx.res),
@@ -943,6 +1128,12 @@ Suite *driver_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, happy_path);
+    tcase_add_test(tc, tls_alpn_chosen_by_preference);
+    tcase_add_test(tc, none_allowed_names_both_lists);
+    tcase_add_test(tc, wildcard_without_hook_needs_dns);
+    tcase_add_test(tc, dns01_hook_setup_and_teardown);
+    tcase_add_test(tc, dns01_hook_failure_still_tears_down);
+    tcase_add_test(tc, dns01_hook_killed_after_timeout);
     tcase_add_test(tc, replaces_sent_and_dropped_when_already_replaced);
     tcase_add_test(tc, two_names_ready_after_finalize);
     tcase_add_test(tc, retry_after_honoured);
