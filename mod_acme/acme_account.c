@@ -238,8 +238,9 @@ apr_status_t acme_account_ensure(acme_client_t *c, acme_store_t *st,
                 goto leave;
             }
             if (url) {
-                acme_log(ACME_LOG_NOTICE, APR_SUCCESS, "ACME account %s at %s found again",
-                         url, ca);
+                /* never log the account URL: it identifies the account */
+                acme_log(ACME_LOG_NOTICE, APR_SUCCESS, "ACME account at %s found again "
+                         "(stored in accounts/%s)", ca, name);
                 rv = save_account(st, name, url, ca, spec, sp);
                 if (rv != APR_SUCCESS) {
                     acme_result_set(res, p, rv, "saving the account of %s failed", name);
@@ -278,8 +279,8 @@ apr_status_t acme_account_ensure(acme_client_t *c, acme_store_t *st,
             acme_result_set(res, p, rv, "saving the account of %s failed", name);
             goto leave;
         }
-        acme_log(ACME_LOG_NOTICE, APR_SUCCESS, "ACME account created at %s: %s (contact: %s)",
-                 ca, url, (spec && spec->contacts && spec->contacts->nelts)
+        acme_log(ACME_LOG_NOTICE, APR_SUCCESS, "ACME account created at %s, stored in "
+                 "accounts/%s (contact: %s)", ca, name, (spec && spec->contacts && spec->contacts->nelts)
                               ? acme_names_join(sp, spec->contacts, ", ") : "none");
     }
     acme_client_set_account(c, key, url);
