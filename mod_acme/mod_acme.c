@@ -53,6 +53,7 @@ static int acme_post_config_early(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_
         acme_archive_orphans(m, ptemp);
     }
     acme_load_states(m, ptemp);
+    acme_choose_challenges(m, ptemp);
     return OK;
 }
 
@@ -67,6 +68,7 @@ static int acme_post_config_late(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
         return OK;
     }
     acme_plan_certs(m, ptemp);
+    acme_enable_tlsalpn(m, pconf);
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK; /* the dry-run pass at first start: nothing survives it */
     }
@@ -92,6 +94,13 @@ static void acme_register_hooks(apr_pool_t *p)
                                         APR_HOOK_MIDDLE);
     /* http-01 answers and the 503 of pending vhosts, before anything else sees the request */
     ap_hook_post_read_request(acme_hook_post_read_request, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    /* tls-alpn-01: offer acme-tls/1, switch to it, answer with the challenge certificate */
+    ap_hook_protocol_propose(acme_hook_protocol_propose, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_protocol_switch(acme_hook_protocol_switch, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_protocol_get(acme_hook_protocol_get, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_ssl_answer_challenge(acme_hook_answer_challenge, NULL, NULL, APR_HOOK_MIDDLE);
+    /* configtest: warn about wildcards without a dns-01 hook */
+    ap_hook_check_config(acme_hook_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* root parent: graceful restart when new certificates wait in staging */
     ap_hook_monitor(acme_hook_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     /* libcurl's global state, before the watchdog thread starts */

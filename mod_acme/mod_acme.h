@@ -34,6 +34,11 @@ typedef struct acme_window_t {
 typedef struct acme_srv_conf_t {
     int enabled;               /* ACME on|off, ACME_UNSET when not said */
     acme_window_t renew_window, warn_window; /* both 0: unset */
+    apr_array_header_t *challenges;  /* ACMEChallenges, NULL: automatic */
+    const char *dns_hook;      /* ACMEDNSHook program */
+    apr_array_header_t *dns_hook_args;
+    apr_interval_time_t dns_propagation; /* -1 unset */
+    const char *dns_resolver;
     /* server config only */
     const char *ca_url;
     const char *ca_file;
@@ -45,6 +50,7 @@ typedef struct acme_srv_conf_t {
     apr_interval_time_t retry_delay; /* ACMERetryDelay, -1 unset */
     const char *notify_cmd;    /* ACMENotifyCmd: program */
     apr_array_header_t *notify_args;
+    int port_http, port_https; /* ACMEPortMap: local ports public 80/443 reach, 0 unset */
 } acme_srv_conf_t;
 
 /* What one generation knows of one server_rec. Not in acme_srv_conf_t: httpd gives vhosts
@@ -72,6 +78,8 @@ typedef struct acme_managed_t {
     const char *live_serial;
     int activated;                  /* went live at this start: notify "activated" */
     acme_cert_spec_t spec;          /* for the driver */
+    acme_dns_hook_t dns_hook;       /* spec.dns_hook points here when set */
+    const char *challenge_why;      /* why these challenge types (for the log) */
 } acme_managed_t;
 
 /* Everything one config generation knows; lives in pconf, inherited by the children. */
@@ -84,6 +92,7 @@ typedef struct acme_mod_t {
     apr_interval_time_t retry_delay;
     const char *notify_cmd;
     apr_array_header_t *notify_args;
+    int port_http, port_https;      /* local ports the public 80 and 443 reach */
     acme_store_t *store;
     unsigned char secret[ACME_SECRET_LEN];
     int store_ok;                   /* store set up, secret loaded */
@@ -93,6 +102,7 @@ typedef struct acme_mod_t {
     apr_hash_t *by_id;              /* id -> acme_managed_t* */
     apr_hash_t *vhosts;             /* server_rec* -> acme_vhost_t* (ACME on only) */
     int any_enabled;                /* some vhost said ACME on */
+    int any_tlsalpn;                /* some certificate may use tls-alpn-01 */
     apr_time_t staged_seen;         /* monitor: when a staged set was first seen */
 } acme_mod_t;
 
@@ -127,6 +137,18 @@ int acme_hook_add_fallback_cert_files(server_rec *s, apr_pool_t *p,
 
 /* mod_acme_challenge.c */
 int acme_hook_post_read_request(request_rec *r);
+void acme_choose_challenges(acme_mod_t *m, apr_pool_t *ptemp);
+void acme_enable_tlsalpn(acme_mod_t *m, apr_pool_t *p);
+int acme_hook_protocol_propose(conn_rec *c, request_rec *r, server_rec *s,
+                               const apr_array_header_t *offers,
+                               apr_array_header_t *proposals);
+int acme_hook_protocol_switch(conn_rec *c, request_rec *r, server_rec *s,
+                              const char *protocol);
+const char *acme_hook_protocol_get(const conn_rec *c);
+int acme_hook_answer_challenge(conn_rec *c, const char *server_name, const char **pcert_pem,
+                               const char **pkey_pem);
+int acme_hook_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                           server_rec *s);
 
 /* mod_acme_watchdog.c */
 apr_status_t acme_watchdog_setup(acme_mod_t *m, apr_pool_t *p);

@@ -1,5 +1,6 @@
-/* mod_acme: the http-01 responder and the 503 answer of vhosts still on the fallback.
- * Runs in post_read_request, before authentication, redirects, rewrites and proxying. */
+/* mod_acme: answering challenges: the http-01 responder (post_read_request, before
+ * authentication, redirects, rewrites and proxying), tls-alpn-01 in the handshake, the
+ * choice of challenge types, and the 503 answer of vhosts still on the fallback. */
 #include <apr_strings.h>
 #include <apr_buckets.h>
 #include <apr_lib.h>
@@ -11,13 +12,16 @@
 #include <http_protocol.h>
 #include <http_request.h>
 #include <http_ssl.h>
+#include <ap_listen.h>
 
 #include "mod_acme.h"
 
 APLOG_USE_MODULE(acme);
 #include "acme_driver.h"
+#include "acme_crypto.h"
 
 #define CHALLENGE_PREFIX "/.well-known/acme-challenge/"
+#define PROTO_ACME_TLS_1 "acme-tls/1"
 #define MAX_TOKEN_LEN 256
 
 /* RFC 8555 8.3: a token is base64url: anything else is not ours to look up. */
@@ -89,4 +93,207 @@ int acme_hook_post_read_request(request_rec *r)
         return HTTP_SERVICE_UNAVAILABLE;
     }
     return DECLINED;
+}
+
+/* ---- which challenge types each certificate uses ---------------------------------- */
+
+static int listens_on(int port)
+{
+    ap_listen_rec *lr;
+    for (lr = ap_listeners; lr; lr = lr->next) {
+        if (lr->bind_addr && lr->bind_addr->port == port) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int has_type(const apr_array_header_t *types, const char *type)
+{
+    int i;
+    for (i = 0; types && i < types->nelts; ++i) {
+        if (!strcmp(APR_ARRAY_IDX(types, i, const char *), type)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ACMEChallenges when given; otherwise: dns-01 when a hook is set, http-01 when the public
+ * port 80 reaches us, tls-alpn-01 when 443 does (ACMEPortMap says which local ports). */
+void acme_choose_challenges(acme_mod_t *m, apr_pool_t *ptemp)
+{
+    int http_ok = listens_on(m->port_http), https_ok = listens_on(m->port_https);
+    int i;
+
+    for (i = 0; i < m->certs->nelts; ++i) {
+        acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
+        server_rec *s = APR_ARRAY_IDX(mc->vhosts, 0, server_rec *);
+        acme_srv_conf_t *sc = acme_srv_conf(s);
+        apr_array_header_t *types;
+
+        if (sc->dns_hook) {
+            mc->dns_hook.program = sc->dns_hook;
+            mc->dns_hook.args = sc->dns_hook_args;
+            mc->dns_hook.propagation_timeout = sc->dns_propagation >= 0
+                                               ? sc->dns_propagation : apr_time_from_sec(120);
+            mc->dns_hook.resolver = sc->dns_resolver;
+            mc->dns_hook.timeout = apr_time_from_sec(60);
+            mc->spec.dns_hook = &mc->dns_hook;
+        }
+        if (sc->challenges) {
+            mc->spec.challenge_types = sc->challenges;
+            mc->challenge_why = "ACMEChallenges";
+            if (has_type(sc->challenges, ACME_CHALLENGE_DNS01) && !sc->dns_hook) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ACMELOGNO(00061)
+                             "certificate %s: ACMEChallenges lists dns-01 but no ACMEDNSHook "
+                             "is set: dns-01 cannot be used", mc->id);
+            }
+        }
+        else {
+            types = apr_array_make(m->pool, 3, sizeof(const char *));
+            if (sc->dns_hook) {
+                APR_ARRAY_PUSH(types, const char *) = ACME_CHALLENGE_DNS01;
+            }
+            if (http_ok) {
+                APR_ARRAY_PUSH(types, const char *) = ACME_CHALLENGE_HTTP01;
+            }
+            if (https_ok) {
+                APR_ARRAY_PUSH(types, const char *) = ACME_CHALLENGE_TLSALPN01;
+            }
+            if (!http_ok && !https_ok) {
+                APR_ARRAY_PUSH(types, const char *) = ACME_CHALLENGE_HTTP01;
+                APR_ARRAY_PUSH(types, const char *) = ACME_CHALLENGE_TLSALPN01;
+            }
+            mc->spec.challenge_types = types;
+            mc->challenge_why = apr_psprintf(
+                m->pool, "automatic: %s%s%s", sc->dns_hook ? "ACMEDNSHook is set; " : "",
+                http_ok ? apr_psprintf(m->pool, "listening on %d (public port 80); ",
+                                       m->port_http) : "",
+                https_ok ? apr_psprintf(m->pool, "listening on %d (public port 443)",
+                                        m->port_https)
+                         : (!http_ok ? "listening on neither the public port 80 nor 443 (see "
+                                       "ACMEPortMap): trying http-01, then tls-alpn-01" : ""));
+        }
+        if (has_type(mc->spec.challenge_types, ACME_CHALLENGE_TLSALPN01)) {
+            m->any_tlsalpn = 1;
+        }
+    }
+}
+
+/* tls-alpn-01 needs "acme-tls/1" among the vhost's protocols, or mod_ssl never asks us. */
+void acme_enable_tlsalpn(acme_mod_t *m, apr_pool_t *p)
+{
+    int i, j;
+
+    for (i = 0; i < m->certs->nelts; ++i) {
+        acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
+        if (!mc->used_by_tls || !has_type(mc->spec.challenge_types, ACME_CHALLENGE_TLSALPN01)) {
+            continue;
+        }
+        for (j = 0; j < mc->vhosts->nelts; ++j) {
+            server_rec *s = APR_ARRAY_IDX(mc->vhosts, j, server_rec *);
+            acme_vhost_t *v = acme_vhost_get(s);
+            core_server_config *csc = ap_get_core_module_config(s->module_config);
+            apr_array_header_t *protos;
+            if (!v || !v->is_tls || has_type(csc->protocols, PROTO_ACME_TLS_1)) {
+                continue;
+            }
+            /* vhosts may share the array: copy before adding */
+            protos = apr_array_make(p, 3, sizeof(const char *));
+            if (csc->protocols && csc->protocols->nelts) {
+                apr_array_cat(protos, csc->protocols);
+            }
+            else {
+                APR_ARRAY_PUSH(protos, const char *) = "http/1.1";
+            }
+            APR_ARRAY_PUSH(protos, const char *) = PROTO_ACME_TLS_1;
+            csc->protocols = protos;
+        }
+    }
+}
+
+/* ---- tls-alpn-01 in the handshake ------------------------------------------------- */
+
+int acme_hook_protocol_propose(conn_rec *c, request_rec *r, server_rec *s,
+                               const apr_array_header_t *offers,
+                               apr_array_header_t *proposals)
+{
+    if (!r && offers && acme_mod && acme_mod->any_tlsalpn && ap_ssl_conn_is_ssl(c)
+        && has_type(offers, PROTO_ACME_TLS_1)) {
+        APR_ARRAY_PUSH(proposals, const char *) = PROTO_ACME_TLS_1;
+        return OK;
+    }
+    return DECLINED;
+}
+
+int acme_hook_protocol_switch(conn_rec *c, request_rec *r, server_rec *s,
+                              const char *protocol)
+{
+    if (!r && acme_mod && acme_mod->any_tlsalpn && !strcmp(protocol, PROTO_ACME_TLS_1)
+        && ap_ssl_conn_is_ssl(c)) {
+        ap_set_module_config(c->conn_config, &acme_module, (void *)PROTO_ACME_TLS_1);
+        c->keepalive = AP_CONN_CLOSE;
+        return OK;
+    }
+    return DECLINED;
+}
+
+const char *acme_hook_protocol_get(const conn_rec *c)
+{
+    return ap_get_module_config(c->conn_config, &acme_module);
+}
+
+/* RFC 8737: on an acme-tls/1 handshake for a name with a pending challenge, answer with
+ * the challenge certificate. Normal clients never negotiate acme-tls/1. */
+int acme_hook_answer_challenge(conn_rec *c, const char *server_name, const char **pcert_pem,
+                               const char **pkey_pem)
+{
+    acme_store_t *st;
+    const char *name;
+    char *cert, *sealed, *key;
+    apr_size_t clen, slen, klen;
+
+    if (!acme_mod || !acme_mod->store_ok || !server_name || !acme_hook_protocol_get(c)) {
+        return DECLINED;
+    }
+    st = acme_mod->store;
+    name = acme_tlsalpn01_store_name(c->pool, server_name);
+    if (acme_store_load(st, ACME_GROUP_CHALLENGES, name, ACME_TLSALPN01_CERT, &cert, &clen,
+                        c->pool) != APR_SUCCESS
+        || acme_store_load(st, ACME_GROUP_CHALLENGES, name, ACME_TLSALPN01_KEY, &sealed, &slen,
+                           c->pool) != APR_SUCCESS
+        || acme_unseal(&key, &klen, c->pool, acme_mod->secret, sealed, slen) != APR_SUCCESS) {
+        ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, ACMELOGNO(00062)
+                      "tls-alpn-01: no challenge in progress for %s", server_name);
+        return DECLINED;
+    }
+    ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c, ACMELOGNO(00063)
+                  "tls-alpn-01: answering a challenge for %s", server_name);
+    *pcert_pem = cert;
+    *pkey_pem = key;
+    return OK;
+}
+
+/* apache2 -t runs no post_config: warn here about wildcards nobody can validate. */
+int acme_hook_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                           server_rec *s)
+{
+    server_rec *vs;
+    int i;
+
+    for (vs = s; vs; vs = vs->next) {
+        acme_srv_conf_t *sc = acme_srv_conf(vs);
+        if (sc->enabled != 1 || sc->dns_hook) {
+            continue;
+        }
+        for (i = 0; vs->wild_names && i < vs->wild_names->nelts; ++i) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs, ACMELOGNO(00064)
+                         "%s:%d: ServerAlias %s is left out of the certificate: a wildcard "
+                         "needs the dns-01 challenge, set ACMEDNSHook (see docs/challenges.md)",
+                         vs->defn_name ? vs->defn_name : "?", vs->defn_line_number,
+                         APR_ARRAY_IDX(vs->wild_names, i, const char *));
+        }
+    }
+    return OK;
 }

@@ -13,6 +13,7 @@
 
 APLOG_USE_MODULE(acme);
 #include "acme_util.h"
+#include "acme_dns.h"
 
 #define LE_PROD    "https://acme-v02.api.letsencrypt.org/directory"
 #define LE_STAGING "https://acme-staging-v02.api.letsencrypt.org/directory"
@@ -30,6 +31,7 @@ void *acme_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->auto_restart = ACME_UNSET;
     sc->renewal_info = ACME_UNSET;
     sc->retry_delay = -1;
+    sc->dns_propagation = -1;
     return sc;
 }
 
@@ -51,6 +53,14 @@ void *acme_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->retry_delay = add->retry_delay >= 0 ? add->retry_delay : base->retry_delay;
     sc->notify_cmd = MERGE_PTR(notify_cmd);
     sc->notify_args = MERGE_PTR(notify_args);
+    sc->challenges = MERGE_PTR(challenges);
+    sc->dns_hook = MERGE_PTR(dns_hook);
+    sc->dns_hook_args = add->dns_hook ? add->dns_hook_args : base->dns_hook_args;
+    sc->dns_propagation = add->dns_propagation >= 0 ? add->dns_propagation
+                                                    : base->dns_propagation;
+    sc->dns_resolver = MERGE_PTR(dns_resolver);
+    sc->port_http = add->port_http ? add->port_http : base->port_http;
+    sc->port_https = add->port_https ? add->port_https : base->port_https;
     sc->renew_window = (add->renew_window.percent || add->renew_window.dur)
                        ? add->renew_window : base->renew_window;
     sc->warn_window = (add->warn_window.percent || add->warn_window.dur)
@@ -311,6 +321,98 @@ static const char *set_notify_cmd(cmd_parms *cmd, void *dc, int argc, char *cons
     return NULL;
 }
 
+static const char *add_challenge(cmd_parms *cmd, void *dc, const char *arg)
+{
+    acme_srv_conf_t *sc = cmd_conf(cmd);
+    const char *type;
+    int i;
+    if (!strcmp(arg, ACME_CHALLENGE_HTTP01) || !strcmp(arg, ACME_CHALLENGE_TLSALPN01)
+        || !strcmp(arg, ACME_CHALLENGE_DNS01)) {
+        type = arg;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "ACMEChallenges: '%s' is not a challenge type: use "
+                            "http-01, tls-alpn-01 and/or dns-01, in order of preference", arg);
+    }
+    if (!sc->challenges) {
+        sc->challenges = apr_array_make(cmd->pool, 3, sizeof(const char *));
+    }
+    for (i = 0; i < sc->challenges->nelts; ++i) {
+        if (!strcmp(APR_ARRAY_IDX(sc->challenges, i, const char *), type)) {
+            return apr_psprintf(cmd->pool, "ACMEChallenges: '%s' is listed twice", type);
+        }
+    }
+    APR_ARRAY_PUSH(sc->challenges, const char *) = type;
+    return NULL;
+}
+
+static const char *set_dns_hook(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    acme_srv_conf_t *sc = cmd_conf(cmd);
+    int i;
+    if (argc < 1 || !*argv[0] || argv[0][0] != '/') {
+        return apr_psprintf(cmd->pool, "ACMEDNSHook: '%s' is not an absolute path: give the "
+                            "hook program's full path (and optional arguments)",
+                            argc ? argv[0] : "");
+    }
+    sc->dns_hook = argv[0];
+    sc->dns_hook_args = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    for (i = 1; i < argc; ++i) {
+        APR_ARRAY_PUSH(sc->dns_hook_args, const char *) = argv[i];
+    }
+    return NULL;
+}
+
+static const char *set_dns_propagation(cmd_parms *cmd, void *dc, const char *arg)
+{
+    apr_interval_time_t d;
+    if (acme_duration_parse(&d, arg) != APR_SUCCESS || d < 0) {
+        return apr_psprintf(cmd->pool, "ACMEDNSPropagationTimeout: '%s' is not a duration: "
+                            "give e.g. 2m, 90s, or 0 not to wait", arg);
+    }
+    cmd_conf(cmd)->dns_propagation = d;
+    return NULL;
+}
+
+static const char *set_dns_resolver(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *addr;
+    int port;
+    if (acme_dns_server_parse(&addr, &port, cmd->pool, arg) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "ACMEDNSResolver: '%s' is not an IPv4 address with "
+                            "an optional port: give e.g. 192.0.2.53 or 127.0.0.1:5353", arg);
+    }
+    cmd_conf(cmd)->dns_resolver = arg;
+    return NULL;
+}
+
+static const char *set_port_map(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = global_only(cmd);
+    acme_srv_conf_t *sc = cmd_conf(cmd);
+    char *end;
+    long pub, local;
+    if (err) {
+        return err;
+    }
+    pub = strtol(arg, &end, 10);
+    if (*end == ':') {
+        local = strtol(end + 1, &end, 10);
+        if (!*end && local > 0 && local < 65536 && (pub == 80 || pub == 443)) {
+            if (pub == 80) {
+                sc->port_http = (int)local;
+            }
+            else {
+                sc->port_https = (int)local;
+            }
+            return NULL;
+        }
+    }
+    return apr_psprintf(cmd->pool, "ACMEPortMap: '%s' is not a port mapping: give "
+                        "80:LOCALPORT and/or 443:LOCALPORT (the local ports the public ports "
+                        "80 and 443 are forwarded to)", arg);
+}
+
 const command_rec acme_cmds[] = {
     AP_INIT_TAKE1("ACME", set_enabled, NULL, RSRC_CONF,
                   "on|off: obtain and renew this server's certificate from the ACME CA "
@@ -342,6 +444,21 @@ const command_rec acme_cmds[] = {
     AP_INIT_TAKE1("ACMERetryDelay", set_retry_delay, NULL, RSRC_CONF,
                   "DURATION: first retry delay after a failure, x10 each time up to a day "
                   "(default 1m)"),
+    AP_INIT_ITERATE("ACMEChallenges", add_challenge, NULL, RSRC_CONF,
+                    "TYPE...: allowed challenge types in order of preference: http-01, "
+                    "tls-alpn-01, dns-01 (default: chosen from the ports the server listens on)"),
+    AP_INIT_TAKE_ARGV("ACMEDNSHook", set_dns_hook, NULL, RSRC_CONF,
+                      "PROGRAM [ARGS]: run as PROGRAM ARGS setup|teardown DOMAIN TXT-VALUE to "
+                      "publish and remove dns-01 records"),
+    AP_INIT_TAKE1("ACMEDNSPropagationTimeout", set_dns_propagation, NULL, RSRC_CONF,
+                  "DURATION: how long to wait for the TXT record to be visible (default 2m, "
+                  "0: do not wait)"),
+    AP_INIT_TAKE1("ACMEDNSResolver", set_dns_resolver, NULL, RSRC_CONF,
+                  "IPv4[:PORT]: the DNS server asked in the propagation check (default: the "
+                  "system resolver)"),
+    AP_INIT_ITERATE("ACMEPortMap", set_port_map, NULL, RSRC_CONF,
+                    "80:PORT 443:PORT: the local ports the public ports 80 and 443 reach "
+                    "(for the automatic choice of challenge types)"),
     AP_INIT_TAKE_ARGV("ACMENotifyCmd", set_notify_cmd, NULL, RSRC_CONF,
                       "PROGRAM [ARGS]: run as PROGRAM ARGS EVENT CERT on renewing, renewed, "
                       "activated, expiring and failed"),
@@ -366,6 +483,8 @@ acme_mod_t *acme_mod_create(apr_pool_t *p, server_rec *s)
     m->retry_delay = sc->retry_delay > 0 ? sc->retry_delay : apr_time_from_sec(60);
     m->notify_cmd = sc->notify_cmd;
     m->notify_args = sc->notify_args;
+    m->port_http = sc->port_http ? sc->port_http : 80;
+    m->port_https = sc->port_https ? sc->port_https : 443;
     if (!m->contacts) {
         const char *uri = s->server_admin ? acme_contact_uri(p, s->server_admin) : NULL;
         m->contacts = apr_array_make(p, 1, sizeof(const char *));

@@ -138,7 +138,7 @@ apr_status_t acme_store_init(acme_mod_t *m, apr_pool_t *ptemp)
 /* Names are checked silently here: whether a vhost is https is known only when mod_ssl
  * asks for its files, and only then are left-out names worth a warning. */
 static void add_name(apr_array_header_t *names, acme_vhost_t *sc, const char *name,
-                     apr_pool_t *p)
+                     int have_dns_hook, apr_pool_t *p)
 {
     const char *why = NULL;
     if (!name || !*name) {
@@ -147,8 +147,8 @@ static void add_name(apr_array_header_t *names, acme_vhost_t *sc, const char *na
     if (!acme_name_is_certifiable(name, &why)) {
         why = why ? why : "no public CA can certify it";
     }
-    else if (name[0] == '*') {
-        why = "wildcards need the dns-01 challenge, which this version does not support yet";
+    else if (name[0] == '*' && !have_dns_hook) {
+        why = "a wildcard needs the dns-01 challenge: set ACMEDNSHook";
     }
     if (why) {
         if (!sc->left_out) {
@@ -214,6 +214,7 @@ void acme_plan_vhosts(acme_mod_t *m, apr_pool_t *ptemp)
         const char *joined;
         acme_managed_t *mc;
         server_rec **key;
+        int hook;
 
         if (!acme_srv_enabled(s)) {
             continue;
@@ -223,12 +224,13 @@ void acme_plan_vhosts(acme_mod_t *m, apr_pool_t *ptemp)
         *key = s;
         apr_hash_set(m->vhosts, key, sizeof(*key), sc);
         raw = apr_array_make(ptemp, 4, sizeof(const char *));
-        add_name(raw, sc, s->server_hostname, p);
+        hook = acme_srv_conf(s)->dns_hook != NULL;
+        add_name(raw, sc, s->server_hostname, hook, p);
         for (i = 0; s->names && i < s->names->nelts; ++i) {
-            add_name(raw, sc, APR_ARRAY_IDX(s->names, i, const char *), p);
+            add_name(raw, sc, APR_ARRAY_IDX(s->names, i, const char *), hook, p);
         }
         for (i = 0; s->wild_names && i < s->wild_names->nelts; ++i) {
-            add_name(raw, sc, APR_ARRAY_IDX(s->wild_names, i, const char *), p);
+            add_name(raw, sc, APR_ARRAY_IDX(s->wild_names, i, const char *), hook, p);
         }
         if (raw->nelts == 0) {
             continue;
@@ -239,6 +241,9 @@ void acme_plan_vhosts(acme_mod_t *m, apr_pool_t *ptemp)
         if (!mc) {
             mc = apr_pcalloc(p, sizeof(*mc));
             mc->id = acme_name_lower(p, APR_ARRAY_IDX(raw, 0, const char *));
+            if (mc->id[0] == '*') {
+                mc->id = apr_pstrcat(p, "_wildcard", mc->id + 1, NULL); /* a file name */
+            }
             mc->names = names;
             mc->vhosts = apr_array_make(p, 2, sizeof(server_rec *));
             mc->spec.id = joined;
@@ -463,6 +468,10 @@ void acme_plan_certs(acme_mod_t *m, apr_pool_t *ptemp)
                          acme_duration_print(ptemp, mc->input.live_not_after
                                                     - mc->input.live_not_before));
         }
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00060)
+                     "certificate %s: challenge types %s (%s)", mc->id,
+                     acme_names_join(ptemp, mc->spec.challenge_types, ", "),
+                     mc->challenge_why);
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00011)
                      "certificate %s (%s): %s; next action %s", mc->id,
                      acme_names_join(ptemp, mc->names, ", "), mc->plan.reason,
