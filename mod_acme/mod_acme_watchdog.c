@@ -50,6 +50,7 @@ typedef struct acme_wd_t {
     apr_time_t *expiring_next;     /* per certificate: next 'expiring' warning */
     int ari_unavailable;           /* the CA's directory has no renewalInfo */
     apr_array_header_t *notifies;  /* notify_t*: notify programs still running */
+    apr_array_header_t *adopted;   /* adopted_t: ones a previous generation started */
     /* one run */
     apr_thread_mutex_t *mutex;
     apr_array_header_t *due;       /* indexes into m->certs */
@@ -61,6 +62,8 @@ typedef struct acme_wd_t {
 
 #define REQUEST_CHECK_INTERVAL apr_time_from_sec(15)
 #define NOTIFY_TIMEOUT apr_time_from_sec(30)
+#define NOTIFY_KILL_MARGIN apr_time_from_sec(5)   /* our own kill, if timeout(1) did not */
+#define TIMEOUT_PROGRAM "/usr/bin/timeout"
 #define NOTIFY_MAX_RUNNING 32
 #define NOTIFY_OUTPUT_MAX 2048
 #define ARI_DEFAULT_REFETCH apr_time_from_sec(6 * 3600)
@@ -110,6 +113,97 @@ static void notify_drain(notify_t *n)
     }
 }
 
+/* Running programs are recorded in the store (orders/_notify-<pid>/run.json), so that the
+ * next generation can report how a program ended that outlived this process. */
+#define NOTIFY_RUN_PREFIX "_notify-"
+
+static void notify_record(acme_wd_t *wd, notify_t *n)
+{
+    const char *text = apr_psprintf(n->pool, "{\"pid\":%ld,\"started\":\"%s\",\"what\":\"%s\"}",
+                                    (long)n->proc.pid, acme_time_rfc3339(n->pool, n->started),
+                                    n->what);
+    acme_store_save(wd->m->store, ACME_GROUP_ORDERS,
+                    apr_psprintf(n->pool, NOTIFY_RUN_PREFIX "%ld", (long)n->proc.pid),
+                    "run.json", text, strlen(text), n->pool);
+}
+
+static void notify_unrecord(acme_wd_t *wd, pid_t pid, apr_pool_t *p)
+{
+    acme_store_remove(wd->m->store, ACME_GROUP_ORDERS,
+                      apr_psprintf(p, NOTIFY_RUN_PREFIX "%ld", (long)pid), NULL, p);
+}
+
+typedef struct adopted_t {
+    pid_t pid;
+    apr_time_t started;
+    const char *what;
+} adopted_t;
+
+/* At start: programs a previous generation started and did not see end. */
+static void notify_adopt(acme_wd_t *wd, apr_pool_t *p)
+{
+    apr_array_header_t *ids;
+    int i;
+
+    wd->adopted = apr_array_make(wd->pool, 2, sizeof(adopted_t));
+    if (wd->m->store->list(wd->m->store, ACME_GROUP_ORDERS, &ids, p) != APR_SUCCESS) {
+        return;
+    }
+    for (i = 0; i < ids->nelts; ++i) {
+        const char *id = APR_ARRAY_IDX(ids, i, const char *);
+        char *data;
+        apr_size_t len;
+        json_t *j;
+        adopted_t *a;
+        if (strncmp(id, NOTIFY_RUN_PREFIX, sizeof(NOTIFY_RUN_PREFIX) - 1)
+            || acme_store_load(wd->m->store, ACME_GROUP_ORDERS, id, "run.json", &data, &len, p)
+            || !(j = acme_json_parse(p, data, len, NULL))) {
+            continue;
+        }
+        a = apr_array_push(wd->adopted);
+        a->pid = (pid_t)json_integer_value(json_object_get(j, "pid"));
+        a->started = acme_time_parse_rfc3339(acme_json_str(j, "started"));
+        a->what = apr_pstrdup(wd->pool, acme_json_str(j, "what") ? acme_json_str(j, "what")
+                                                                 : "?");
+    }
+}
+
+/* Report adopted programs once they are gone (timeout(1) ends them at the limit; without
+ * it, end them here). */
+static void notify_adopted_check(acme_wd_t *wd, apr_pool_t *p)
+{
+    apr_time_t now = apr_time_now();
+    int i;
+
+    for (i = 0; wd->adopted && i < wd->adopted->nelts; ++i) {
+        adopted_t *a = &APR_ARRAY_IDX(wd->adopted, i, adopted_t);
+        int alive = a->pid > 0 && kill(a->pid, 0) == 0;
+        if (alive && now - a->started >= NOTIFY_TIMEOUT + NOTIFY_KILL_MARGIN) {
+            kill(a->pid, SIGKILL);
+            alive = 0;
+        }
+        if (alive) {
+            continue;
+        }
+        if (now - a->started >= NOTIFY_TIMEOUT - apr_time_from_sec(2)) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, wd->m->s, ACMELOGNO(00066)
+                         "ACMENotifyCmd for %s (started before the last restart) was killed "
+                         "at its 30 s time limit", a->what);
+        }
+        else {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, wd->m->s, ACMELOGNO(00067)
+                         "ACMENotifyCmd for %s (started before the last restart) ended",
+                         a->what);
+        }
+        notify_unrecord(wd, a->pid, p);
+        memmove(wd->adopted->elts + (apr_size_t)i * sizeof(adopted_t),
+                wd->adopted->elts + (apr_size_t)(i + 1) * sizeof(adopted_t),
+                (apr_size_t)(wd->adopted->nelts - i - 1) * sizeof(adopted_t));
+        wd->adopted->nelts--;
+        --i;
+    }
+}
+
 /* Reap finished programs, kill those over the time limit. Caller holds wd->mutex. */
 static void notify_reap(acme_wd_t *wd)
 {
@@ -126,12 +220,16 @@ static void notify_reap(acme_wd_t *wd)
         notify_drain(n);
         rv = apr_proc_wait(&n->proc, &code, &why, APR_NOWAIT);
         if (rv != APR_CHILD_DONE) {
-            if (now - n->started < NOTIFY_TIMEOUT) {
+            if (now - n->started < NOTIFY_TIMEOUT + NOTIFY_KILL_MARGIN) {
                 continue;
             }
             apr_proc_kill(&n->proc, SIGKILL);
             apr_proc_wait(&n->proc, &code, &why, APR_WAIT);
             killed = 1;
+        }
+        else if (why == APR_PROC_EXIT && code == 128 + SIGKILL
+                 && now - n->started >= NOTIFY_TIMEOUT) {
+            killed = 1; /* timeout(1) killed it */
         }
         notify_drain(n);
         n->buf[n->len] = '\0';
@@ -147,6 +245,7 @@ static void notify_reap(acme_wd_t *wd)
                          "ACMENotifyCmd for %s succeeded; output: %s", n->what,
                          n->len ? n->buf : "(none)");
         }
+        notify_unrecord(wd, n->proc.pid, n->pool);
         apr_file_close(n->out);
         apr_pool_destroy(n->pool);
         /* remove entry i */
@@ -169,6 +268,8 @@ static void notify(acme_wd_t *wd, const char *event, acme_managed_t *mc, const c
     apr_array_header_t *argv, *env;
     notify_t *n;
     apr_status_t rv;
+    apr_finfo_t fi;
+    const char *prog;
     int i;
 
     if (!m->notify_cmd) {
@@ -190,7 +291,17 @@ static void notify(acme_wd_t *wd, const char *event, acme_managed_t *mc, const c
     n = apr_pcalloc(p, sizeof(*n));
     n->pool = p;
     n->what = apr_pstrcat(p, event, " ", mc->id, NULL);
-    argv = apr_array_make(p, 6, sizeof(const char *));
+    prog = m->notify_cmd;
+    argv = apr_array_make(p, 10, sizeof(const char *));
+    if (apr_stat(&fi, TIMEOUT_PROGRAM, APR_FINFO_TYPE, p) == APR_SUCCESS) {
+        /* the time limit must hold even when a graceful restart replaces this process
+         * before the program ends: coreutils' timeout enforces it from outside */
+        APR_ARRAY_PUSH(argv, const char *) = TIMEOUT_PROGRAM;
+        APR_ARRAY_PUSH(argv, const char *) = "-s";
+        APR_ARRAY_PUSH(argv, const char *) = "KILL";
+        APR_ARRAY_PUSH(argv, const char *) = apr_ltoa(p, (long)apr_time_sec(NOTIFY_TIMEOUT));
+        prog = TIMEOUT_PROGRAM;
+    }
     APR_ARRAY_PUSH(argv, const char *) = m->notify_cmd;
     for (i = 0; m->notify_args && i < m->notify_args->nelts; ++i) {
         APR_ARRAY_PUSH(argv, const char *) = APR_ARRAY_IDX(m->notify_args, i, const char *);
@@ -227,7 +338,7 @@ static void notify(acme_wd_t *wd, const char *event, acme_managed_t *mc, const c
         || (rv = apr_procattr_child_out_set(attr, wr, NULL)) != APR_SUCCESS
         || (rv = apr_procattr_child_err_set(attr, wr, NULL)) != APR_SUCCESS
         || (rv = apr_procattr_error_check_set(attr, 1)) != APR_SUCCESS
-        || (rv = apr_proc_create(&n->proc, m->notify_cmd, (const char *const *)argv->elts,
+        || (rv = apr_proc_create(&n->proc, prog, (const char *const *)argv->elts,
                                  (const char *const *)env->elts, attr, p)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, m->s, ACMELOGNO(00056)
                      "ACMENotifyCmd %s could not be started for %s", m->notify_cmd, n->what);
@@ -239,6 +350,7 @@ static void notify(acme_wd_t *wd, const char *event, acme_managed_t *mc, const c
     n->out = rd;
     n->started = apr_time_now();
     APR_ARRAY_PUSH(wd->notifies, notify_t *) = n;
+    notify_record(wd, n);
     apr_thread_mutex_unlock(wd->mutex);
 }
 
@@ -684,6 +796,7 @@ static apr_status_t wd_start(acme_wd_t *wd)
     }
     metrics_load(wd, wd->pool);
     wd->notifies = apr_array_make(wd->pool, 4, sizeof(notify_t *));
+    notify_adopt(wd, wd->pool);
     wd->next = apr_pcalloc(wd->pool, sizeof(apr_time_t) * (apr_size_t)(n ? n : 1));
     wd->failures = apr_pcalloc(wd->pool, sizeof(int) * (apr_size_t)(n ? n : 1));
     wd->ari_next = apr_pcalloc(wd->pool, sizeof(apr_time_t) * (apr_size_t)(n ? n : 1));
@@ -763,6 +876,7 @@ static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
         apr_thread_mutex_lock(wd->mutex);
         notify_reap(wd);
         apr_thread_mutex_unlock(wd->mutex);
+        notify_adopted_check(wd, ptemp);
         for (i = 0; i < m->certs->nelts; ++i) {
             if (wd->ari_next[i] && now >= wd->ari_next[i] && !wd->ari_unavailable) {
                 ari_fetch(wd, i, ptemp);
@@ -808,7 +922,8 @@ static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
             next = wd->ari_next[i];
         }
     }
-    if (wd->notifies->nelts && (!next || next > now + apr_time_from_sec(1))) {
+    if ((wd->notifies->nelts || wd->adopted->nelts)
+        && (!next || next > now + apr_time_from_sec(1))) {
         next = now + apr_time_from_sec(1); /* reap and time-limit running notify programs */
     }
     /* with nothing planned, look again in an hour (renewals are planned at start-up) */
