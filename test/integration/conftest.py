@@ -193,3 +193,24 @@ def httpd_factory(request, tools, ports):
 def acme_config(pebble):
     """The admin's three lines plus ACMEServer/ACMEServerCAFile for the module's pebble."""
     return harness.acme_lines(pebble, pebble.ca_file)
+
+
+@pytest.fixture
+def proxy_factory(request):
+    """make(pebble, **kw) -> a started TEST-ONLY ACME proxy (acme_proxy.AcmeProxy) in front of
+    pebble: adds what pebble 2.4 lacks (renewalInfo/ARI, injected 429s, a request record).
+    Stopped at the end of the test; its request record is printed when the test failed."""
+    import acme_proxy
+    made = []
+
+    def make(peb, **kw):
+        p = acme_proxy.AcmeProxy(peb, **kw)
+        made.append(p)
+        return p.start()
+    try:
+        yield make
+    finally:
+        for p in made:
+            if _failed(request.node):
+                print("--- test-only proxy %s: requests\n%s" % (p.base_url, p.summary()))
+            p.stop()

@@ -258,6 +258,19 @@ def stop_all():
 atexit.register(stop_all)
 
 
+_LOG_TIME_RX = re.compile(r"^\[(\w{3} \w{3} +\d{1,2} \d\d:\d\d:\d\d)(\.\d+)? (\d{4})\]")
+
+
+def log_time(line):
+    """Epoch seconds of an httpd error log line ("[Sun Nov 22 20:43:22.961646 2026] ..."),
+    or None."""
+    m = _LOG_TIME_RX.match(line)
+    if not m:
+        return None
+    t = time.mktime(time.strptime("%s %s" % (m.group(1), m.group(3)), "%a %b %d %H:%M:%S %Y"))
+    return t + (float(m.group(2)) if m.group(2) else 0.0)
+
+
 # ---------------------------------------------------------------------------------------------
 # openssl helpers
 
@@ -857,6 +870,30 @@ class Httpd:
                 raise
             raise WaitAbort("%s\n%s" % (exc, self.diagnostics())) from None
 
+    def log_mark(self):
+        """Position in the error log: log_entries(..., since=mark) returns what came after."""
+        try:
+            return os.path.getsize(self.error_log_file)
+        except OSError:
+            return 0
+
+    def log_entries(self, regex, since=0):
+        """[(epoch seconds, line)] of the error log lines (from byte offset since) matching
+        regex, with the time parsed from httpd's "[Sun Nov 22 20:43:22.961646 2026]" prefix
+        (None when a line has none)."""
+        try:
+            with open(self.error_log_file, "rb") as f:
+                f.seek(since)
+                text = f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return []
+        rx = re.compile(regex)
+        out = []
+        for line in text.splitlines():
+            if rx.search(line):
+                out.append((log_time(line), line))
+        return out
+
     # clients -------------------------------------------------------------------------------
 
     def get(self, path, host, tls=False, **kw):
@@ -892,6 +929,89 @@ class Httpd:
         c = self.wait_for(issued, timeout, interval=0.5,
                           what="a pebble-issued certificate for %s" % name)
         return c, time.monotonic() - t0
+
+
+# ---------------------------------------------------------------------------------------------
+# lifecycle helpers (certificate renewal tests)
+
+def norm_serial(serial):
+    """Hex serial without separators, upper case, no leading zeros (for comparisons)."""
+    return re.sub(r"[^0-9A-Fa-f]", "", serial or "").upper().lstrip("0") or "0"
+
+
+def store_certs(directory):
+    """{serial: path} of every certificate (first one of each PEM file) under directory."""
+    found = {}
+    if not os.path.isdir(directory):
+        return found
+    for dirpath, _dirs, files in os.walk(directory):
+        for f in files:
+            if not f.endswith(".pem"):
+                continue
+            p = os.path.join(dirpath, f)
+            try:
+                with open(p) as fh:
+                    pem = first_pem_cert(fh.read())
+            except (OSError, UnicodeDecodeError):
+                continue
+            if pem:
+                try:
+                    found.setdefault(norm_serial(CertInfo(pem).serial), p)
+                except (HarnessError, AttributeError):
+                    pass
+    return found
+
+
+NOTIFY_SCRIPT = """#!/bin/bash
+# test-only ACMENotifyCmd: one file per run in %(dir)s, argv and ACME_* environment
+f="%(dir)s/$(date +%%s%%N)-$$"
+{
+  echo "time=$(date +%%s.%%N)"
+  echo "uid=$(id -u)"
+  echo "pid=$$"
+  for a in "$@"; do echo "arg=$a"; done
+  env | grep '^ACME_' | sort | sed 's/^/env:/'
+} > "$f.tmp" && mv "$f.tmp" "$f.rec"
+%(tail)s
+"""
+
+
+def write_notify_script(directory, tail_code="exit 0", name="notify.sh"):
+    """A recording notify program in directory (made 0777 for the httpd User); the records go
+    to directory/records. tail_code runs after recording (e.g. 'exit 1'). Returns the
+    script's path."""
+    rec = os.path.join(directory, "records")
+    os.makedirs(rec, exist_ok=True)
+    os.chmod(directory, 0o755)
+    os.chmod(rec, 0o777)
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(NOTIFY_SCRIPT % {"dir": rec, "tail": tail_code})
+    os.chmod(path, 0o755)
+    return path
+
+
+def notify_records(directory):
+    """The runs a write_notify_script program recorded, oldest first: dicts with time, uid,
+    pid, args (list) and env (dict of ACME_*)."""
+    rec = os.path.join(directory, "records")
+    out = []
+    for f in sorted(os.listdir(rec)) if os.path.isdir(rec) else []:
+        if not f.endswith(".rec"):
+            continue
+        r = {"args": [], "env": {}, "file": f}
+        with open(os.path.join(rec, f), errors="replace") as fh:
+            for line in fh.read().splitlines():
+                k, _, v = line.partition("=")
+                if k == "arg":
+                    r["args"].append(v)
+                elif k.startswith("env:"):
+                    r["env"][k[4:]] = v
+                elif k in ("time", "uid", "pid"):
+                    r[k] = float(v) if k == "time" else int(v)
+        out.append(r)
+    out.sort(key=lambda r: r.get("time", 0))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
