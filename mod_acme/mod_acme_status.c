@@ -1,1 +1,678 @@
-/* placeholder: server-status section, acme-status JSON and acme-metrics handlers */
+/* mod_acme: what the admin sees. A section "ACME certificates" in mod_status' server-status
+ * (HTML and ?auto), "SetHandler acme-status" (JSON) and "SetHandler acme-metrics"
+ * (Prometheus text exposition 0.0.4). Schemas: docs/status.md.
+ *
+ * Status reads; it never recomputes protocol state (design.md). The workers run as the
+ * httpd User and cannot read live/ (root 0700): what only live/<id>/meta.json knows (serial,
+ * when the certificate was obtained) is read once per generation in post_config, as root.
+ * What changes while the server runs (orders/<id>/status.json after a failure, a staged set,
+ * the driver's counters) is read per request from the groups the User owns.
+ *
+ * Nothing secret is ever written out: no key, no token, no account URL (CA problem details
+ * that quote it have it replaced). */
+#include <apr_strings.h>
+#include <apr_hash.h>
+#include <apr_optional.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <mod_status.h>
+
+#include "mod_acme.h"
+
+APLOG_USE_MODULE(acme);
+#include "acme_util.h"
+#include "acme_json.h"
+#include "acme_account.h"
+
+#define STATUS_HANDLER "acme-status"
+#define METRICS_HANDLER "acme-metrics"
+#define STATUS_SEGMENT "acme-status"
+#define STATUS_JSON_VERSION 1
+
+/* Facts only live/<id>/meta.json has, read as root in post_config; per generation. */
+typedef struct live_facts_t {
+    const char *serial;
+    apr_time_t last_success;     /* meta "staged", else not_before */
+} live_facts_t;
+
+static apr_hash_t *live_facts;   /* id -> live_facts_t*, in pconf */
+
+typedef enum { ST_OBTAINING, ST_VALID, ST_RENEWING, ST_ERROR, ST_COUNT } cert_state_t;
+static const char *const state_names[ST_COUNT] = { "obtaining", "valid", "renewing", "error" };
+
+/* One certificate as the outputs show it. */
+typedef struct cert_view_t {
+    const acme_managed_t *mc;
+    const char *key, *ca;
+    cert_state_t state;
+    int have_live;
+    apr_time_t valid_from, valid_until, last_success;
+    const char *serial;          /* NULL when none live */
+    const char *action;          /* "obtain", "renew", "activate", "retry", "none" */
+    apr_time_t when;             /* 0: none */
+    const char *reason;
+    int failures;
+    const char *err_type, *err_detail;
+    apr_time_t err_at;
+    int staged;
+} cert_view_t;
+
+typedef struct driver_view_t {
+    int present;
+    apr_int64_t attempts, staged, failed, requests;
+    apr_time_t last_run;
+} driver_view_t;
+
+/* ---- post_config: live facts --------------------------------------------------------- */
+
+int acme_status_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                            server_rec *s)
+{
+    acme_mod_t *m = acme_mod;
+    int i;
+
+    live_facts = apr_hash_make(pconf);
+    if (!m || !m->store_ok) {
+        return OK;
+    }
+    for (i = 0; i < m->certs->nelts; ++i) {
+        acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
+        live_facts_t *f;
+        char *data;
+        apr_size_t len;
+        json_t *j;
+        apr_time_t t;
+
+        if (!mc->have_live
+            || acme_store_load(m->store, ACME_GROUP_LIVE, mc->id, "meta.json", &data, &len,
+                               ptemp) != APR_SUCCESS
+            || !(j = acme_json_parse(ptemp, data, len, NULL))) {
+            continue;
+        }
+        f = apr_pcalloc(pconf, sizeof(*f));
+        if (acme_json_str(j, "serial")) {
+            f->serial = apr_pstrdup(pconf, acme_json_str(j, "serial"));
+        }
+        t = acme_time_parse_rfc3339(acme_json_str(j, "staged"));
+        f->last_success = t ? t : mc->input.live_not_before;
+        apr_hash_set(live_facts, mc->id, APR_HASH_KEY_STRING, f);
+    }
+    return OK;
+}
+
+/* ---- gathering ----------------------------------------------------------------------- */
+
+static int has_certs(const acme_mod_t *m)
+{
+    int i;
+    if (!m || !m->store_ok) {
+        return 0;
+    }
+    for (i = 0; i < m->certs->nelts; ++i) {
+        if (APR_ARRAY_IDX(m->certs, i, acme_managed_t *)->used_by_tls) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static json_t *load_json(acme_mod_t *m, acme_group_t g, const char *name, const char *aspect,
+                         apr_pool_t *p)
+{
+    char *data;
+    apr_size_t len;
+    if (acme_store_load(m->store, g, name, aspect, &data, &len, p) != APR_SUCCESS) {
+        return NULL;
+    }
+    return acme_json_parse(p, data, len, NULL);
+}
+
+/* The account URL identifies the account: never shown, also not inside a CA's detail. */
+static const char *scrub(apr_pool_t *p, const char *text, const char *account_url)
+{
+    const char *hit;
+    apr_size_t n;
+    if (!text || !account_url || !(n = strlen(account_url))) {
+        return text;
+    }
+    while ((hit = strstr(text, account_url)) != NULL) {
+        text = apr_pstrcat(p, apr_pstrmemdup(p, text, (apr_size_t)(hit - text)), "(account)",
+                           hit + n, NULL);
+    }
+    return text;
+}
+
+static const char *action_name(acme_plan_action_t a)
+{
+    switch (a) {
+    case ACME_PLAN_OBTAIN: return "obtain";
+    case ACME_PLAN_RENEW: return "renew";
+    default: return "none";
+    }
+}
+
+static void view_cert(cert_view_t *v, acme_mod_t *m, const acme_managed_t *mc,
+                      const char *account_url, apr_pool_t *p)
+{
+    live_facts_t *f = live_facts ? apr_hash_get(live_facts, mc->id, APR_HASH_KEY_STRING) : NULL;
+    apr_time_t now = apr_time_now();
+    char *data;
+    json_t *st;
+
+    memset(v, 0, sizeof(*v));
+    v->mc = mc;
+    v->have_live = mc->have_live;
+    v->key = mc->have_live && mc->input.live_key && *mc->input.live_key
+             ? mc->input.live_key : acme_key_type_name(mc->spec.key_type);
+    v->ca = mc->have_live && mc->input.live_ca && *mc->input.live_ca ? mc->input.live_ca
+                                                                     : m->ca_url;
+    if (mc->have_live) {
+        v->valid_from = mc->input.live_not_before;
+        v->valid_until = mc->input.live_not_after;
+        v->serial = f ? f->serial : NULL;
+        v->last_success = f ? f->last_success : mc->input.live_not_before;
+    }
+    v->staged = acme_store_load(m->store, ACME_GROUP_STAGING, mc->id, "meta.json", &data,
+                                NULL, p) == APR_SUCCESS;
+    v->action = action_name(mc->plan.action);
+    v->when = mc->plan.when;
+    v->reason = mc->plan.reason;
+    if (v->staged) {
+        v->action = "activate";
+        v->when = 0;
+        v->reason = "new certificate staged, waiting for activation by a graceful restart";
+    }
+    else if (mc->plan.action == ACME_PLAN_NOTHING && !mc->plan.when) {
+        v->when = 0;
+    }
+    else if (mc->plan.action != ACME_PLAN_NOTHING && v->when < now) {
+        v->when = now;
+    }
+
+    st = v->staged ? NULL : load_json(m, ACME_GROUP_ORDERS, mc->id, "status.json", p);
+    if (st && json_integer_value(json_object_get(st, "failures")) > 0) {
+        json_t *err = acme_json_obj(st, "error");
+        apr_time_t next = acme_time_parse_rfc3339(acme_json_str(st, "next_attempt"));
+        v->failures = (int)json_integer_value(json_object_get(st, "failures"));
+        v->err_at = acme_time_parse_rfc3339(acme_json_str(st, "last_failure"));
+        v->err_type = err ? scrub(p, acme_json_str(err, "type"), account_url) : NULL;
+        v->err_detail = err ? scrub(p, acme_json_str(err, "detail"), account_url) : NULL;
+        v->action = "retry";
+        v->when = next;
+        v->reason = apr_psprintf(p, "retry after failure %d", v->failures);
+        if (acme_json_str(st, "retry_after")) {
+            v->reason = apr_pstrcat(p, v->reason, "; CA asked to retry after ",
+                                    acme_json_str(st, "retry_after"), NULL);
+        }
+    }
+
+    if (v->failures > 0) {
+        v->state = ST_ERROR;
+    }
+    else if (!mc->have_live) {
+        v->state = ST_OBTAINING;
+    }
+    else if (v->staged || mc->plan.action != ACME_PLAN_NOTHING) {
+        v->state = ST_RENEWING;
+    }
+    else {
+        v->state = ST_VALID;
+    }
+    if (!v->reason) {
+        v->reason = "";
+    }
+}
+
+/* All certificates of https vhosts, in config order. */
+static apr_array_header_t *view_all(acme_mod_t *m, apr_pool_t *p)
+{
+    apr_array_header_t *views = apr_array_make(p, 8, sizeof(cert_view_t));
+    const char *account_url = NULL;
+    json_t *acct;
+    int i;
+
+    if (!has_certs(m)) {
+        return views;
+    }
+    acct = load_json(m, ACME_GROUP_ACCOUNTS, acme_account_store_name(p, m->ca_url),
+                     "account.json", p);
+    if (acct) {
+        account_url = acme_json_str(acct, "url");
+    }
+    for (i = 0; i < m->certs->nelts; ++i) {
+        acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
+        if (mc->used_by_tls) {
+            view_cert(apr_array_push(views), m, mc, account_url, p);
+        }
+    }
+    return views;
+}
+
+static void view_driver(driver_view_t *d, acme_mod_t *m, apr_pool_t *p)
+{
+    json_t *j;
+    memset(d, 0, sizeof(*d));
+    if (!m || !m->store_ok
+        || !(j = load_json(m, ACME_GROUP_ORDERS, "_driver", "metrics.json", p))) {
+        return;
+    }
+    d->present = 1;
+    d->attempts = json_integer_value(json_object_get(j, "attempts"));
+    d->staged = json_integer_value(json_object_get(j, "staged"));
+    d->failed = json_integer_value(json_object_get(j, "failed"));
+    d->requests = json_integer_value(json_object_get(j, "acme_requests"));
+    d->last_run = acme_time_parse_rfc3339(acme_json_str(j, "last_run"));
+}
+
+static const char *rfc3339_or(apr_pool_t *p, apr_time_t t, const char *none)
+{
+    return t ? acme_time_rfc3339(p, t) : none;
+}
+
+static apr_int64_t epoch(apr_time_t t)
+{
+    return (apr_int64_t)apr_time_sec(t);
+}
+
+/* ---- server-status ------------------------------------------------------------------- */
+
+static void status_auto(request_rec *r, apr_array_header_t *views, const driver_view_t *d)
+{
+    int i;
+    for (i = 0; i < views->nelts; ++i) {
+        const cert_view_t *v = &APR_ARRAY_IDX(views, i, cert_view_t);
+        const char *id = v->mc->id;
+        ap_rprintf(r, "ACMECertificate.%s.names: %s\n", id,
+                   acme_names_join(r->pool, v->mc->names, ","));
+        ap_rprintf(r, "ACMECertificate.%s.key: %s\n", id, v->key);
+        ap_rprintf(r, "ACMECertificate.%s.ca: %s\n", id, v->ca);
+        ap_rprintf(r, "ACMECertificate.%s.state: %s\n", id, state_names[v->state]);
+        if (v->have_live) {
+            ap_rprintf(r, "ACMECertificate.%s.not_before: %" APR_INT64_T_FMT "\n", id,
+                       epoch(v->valid_from));
+            ap_rprintf(r, "ACMECertificate.%s.not_after: %" APR_INT64_T_FMT "\n", id,
+                       epoch(v->valid_until));
+            if (v->serial) {
+                ap_rprintf(r, "ACMECertificate.%s.serial: %s\n", id, v->serial);
+            }
+        }
+        ap_rprintf(r, "ACMECertificate.%s.next_action: %s\n", id, v->action);
+        if (v->when) {
+            ap_rprintf(r, "ACMECertificate.%s.next_action_at: %" APR_INT64_T_FMT "\n", id,
+                       epoch(v->when));
+        }
+        ap_rprintf(r, "ACMECertificate.%s.next_action_reason: %s\n", id, v->reason);
+        ap_rprintf(r, "ACMECertificate.%s.failures: %d\n", id, v->failures);
+        if (v->failures > 0) {
+            if (v->err_type) {
+                ap_rprintf(r, "ACMECertificate.%s.last_error_type: %s\n", id, v->err_type);
+            }
+            ap_rprintf(r, "ACMECertificate.%s.last_error_detail: %s\n", id,
+                       v->err_detail ? v->err_detail : "");
+            ap_rprintf(r, "ACMECertificate.%s.last_error_at: %" APR_INT64_T_FMT "\n", id,
+                       epoch(v->err_at));
+        }
+        ap_rprintf(r, "ACMECertificate.%s.staged: %d\n", id, v->staged);
+    }
+    if (d->present) {
+        ap_rprintf(r, "ACMEOrders: %" APR_INT64_T_FMT "\n", d->attempts);
+        ap_rprintf(r, "ACMEOrderFailures: %" APR_INT64_T_FMT "\n", d->failed);
+        ap_rprintf(r, "ACMERequests: %" APR_INT64_T_FMT "\n", d->requests);
+    }
+}
+
+static const char *esc(request_rec *r, const char *s)
+{
+    return ap_escape_html(r->pool, s ? s : "");
+}
+
+static void status_html(request_rec *r, apr_array_header_t *views, const driver_view_t *d)
+{
+    apr_pool_t *p = r->pool;
+    int i;
+
+    ap_rputs("<hr>\n<h2>ACME certificates</h2>\n"
+             "<table border=\"1\" class=\"acme-certificates\">\n<tr><th>Certificate</th>"
+             "<th>Names</th><th>Key</th><th>CA</th><th>State</th><th>Valid from</th>"
+             "<th>Valid until</th><th>Serial</th><th>Next action</th><th>Last error</th></tr>\n",
+             r);
+    for (i = 0; i < views->nelts; ++i) {
+        const cert_view_t *v = &APR_ARRAY_IDX(views, i, cert_view_t);
+        ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
+                   "<td>%s</td><td>%s</td><td>%s</td>",
+                   esc(r, v->mc->id), esc(r, acme_names_join(p, v->mc->names, " ")),
+                   esc(r, v->key), esc(r, v->ca), state_names[v->state],
+                   esc(r, rfc3339_or(p, v->valid_from, "-")),
+                   esc(r, rfc3339_or(p, v->valid_until, "-")), esc(r, v->serial ? v->serial : "-"));
+        ap_rprintf(r, "<td>%s %s<br>%s</td>", esc(r, v->action),
+                   esc(r, rfc3339_or(p, v->when, "")), esc(r, v->reason));
+        if (v->failures > 0) {
+            ap_rprintf(r, "<td>%s: %s<br>at %s (failure %d)</td></tr>\n",
+                       esc(r, v->err_type ? v->err_type : "error"), esc(r, v->err_detail),
+                       esc(r, rfc3339_or(p, v->err_at, "?")), v->failures);
+        }
+        else {
+            ap_rputs("<td>-</td></tr>\n", r);
+        }
+    }
+    ap_rputs("</table>\n", r);
+    if (d->present) {
+        ap_rprintf(r, "<p>ACME orders: %" APR_INT64_T_FMT ", failed: %" APR_INT64_T_FMT
+                   ", ACME requests: %" APR_INT64_T_FMT ", last run: %s</p>\n",
+                   d->attempts, d->failed, d->requests,
+                   esc(r, rfc3339_or(p, d->last_run, "-")));
+    }
+}
+
+int acme_status_hook(request_rec *r, int flags)
+{
+    acme_mod_t *m = acme_mod;
+    apr_array_header_t *views;
+    driver_view_t d;
+
+    if (!has_certs(m)) {
+        return OK;
+    }
+    views = view_all(m, r->pool);
+    view_driver(&d, m, r->pool);
+    if (flags & AP_STATUS_SHORT) {
+        status_auto(r, views, &d);
+    }
+    else {
+        status_html(r, views, &d);
+    }
+    return OK;
+}
+
+/* ---- acme-status: JSON --------------------------------------------------------------- */
+
+static json_t *json_time(apr_pool_t *p, apr_time_t t)
+{
+    return t ? json_string(acme_time_rfc3339(p, t)) : json_null();
+}
+
+static json_t *cert_json(const cert_view_t *v, apr_pool_t *p)
+{
+    json_t *c = json_object(), *names = json_array(), *next = json_object();
+    int i;
+
+    for (i = 0; i < v->mc->names->nelts; ++i) {
+        json_array_append_new(names, json_string(APR_ARRAY_IDX(v->mc->names, i, const char *)));
+    }
+    json_object_set_new(c, "id", json_string(v->mc->id));
+    json_object_set_new(c, "names", names);
+    json_object_set_new(c, "key", json_string(v->key));
+    json_object_set_new(c, "ca", json_string(v->ca));
+    json_object_set_new(c, "state", json_string(state_names[v->state]));
+    json_object_set_new(c, "valid_from", json_time(p, v->valid_from));
+    json_object_set_new(c, "valid_until", json_time(p, v->valid_until));
+    json_object_set_new(c, "serial", v->serial ? json_string(v->serial) : json_null());
+    json_object_set_new(next, "action", json_string(v->action));
+    json_object_set_new(next, "when", json_time(p, v->when));
+    json_object_set_new(next, "reason", json_string(v->reason));
+    json_object_set_new(c, "next_action", next);
+    if (v->failures > 0) {
+        json_t *e = json_object();
+        json_object_set_new(e, "type", v->err_type ? json_string(v->err_type) : json_null());
+        json_object_set_new(e, "detail", json_string(v->err_detail ? v->err_detail : ""));
+        json_object_set_new(e, "at", json_time(p, v->err_at));
+        json_object_set_new(c, "last_error", e);
+    }
+    else {
+        json_object_set_new(c, "last_error", json_null());
+    }
+    json_object_set_new(c, "failures", json_integer(v->failures));
+    json_object_set_new(c, "staged", json_boolean(v->staged));
+    return c;
+}
+
+static int send_json(request_rec *r, int status, json_t *j)
+{
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (!text) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    r->status = status;
+    ap_set_content_type(r, "application/json");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (!r->header_only) {
+        ap_rputs(text, r);
+        ap_rputs("\n", r);
+    }
+    free(text);
+    return OK;
+}
+
+static int send_json_error(request_rec *r, int status, const char *msg)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "version", json_integer(STATUS_JSON_VERSION));
+    json_object_set_new(j, "error", json_string(msg));
+    return send_json(r, status, j);
+}
+
+static int name_matches(const acme_managed_t *mc, const char *name)
+{
+    int i;
+    if (!strcasecmp(mc->id, name)) {
+        return 1;
+    }
+    for (i = 0; i < mc->names->nelts; ++i) {
+        if (!strcasecmp(APR_ARRAY_IDX(mc->names, i, const char *), name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ".../acme-status" or ".../acme-status/": all (*pname NULL); ".../acme-status/NAME": one.
+ * Anything else: 0. */
+static int parse_status_path(const char **pname, apr_pool_t *p, const char *uri)
+{
+    apr_size_t n = strlen(uri), seg = strlen(STATUS_SEGMENT);
+    const char *slash;
+
+    *pname = NULL;
+    while (n > 1 && uri[n - 1] == '/') {
+        --n;
+    }
+    uri = apr_pstrmemdup(p, uri, n);
+    if (n >= seg + 1 && !strcmp(uri + n - seg, STATUS_SEGMENT) && uri[n - seg - 1] == '/') {
+        return 1;
+    }
+    slash = strrchr(uri, '/');
+    if (!slash || slash == uri || !slash[1]) {
+        return 0;
+    }
+    if ((apr_size_t)(slash - uri) >= seg + 1 && !strncmp(slash - seg, STATUS_SEGMENT, seg)
+        && slash[-(long)seg - 1] == '/') {
+        *pname = slash + 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int status_json_handler(request_rec *r)
+{
+    acme_mod_t *m = acme_mod;
+    apr_array_header_t *views;
+    driver_view_t d;
+    const char *name;
+    json_t *j, *certs;
+    int i, found = 0;
+
+    if (!parse_status_path(&name, r->pool, r->uri)) {
+        return send_json_error(r, HTTP_NOT_FOUND,
+                               "not a status path: use .../acme-status or .../acme-status/NAME");
+    }
+    views = view_all(m, r->pool);
+    view_driver(&d, m, r->pool);
+    j = json_object();
+    certs = json_array();
+    json_object_set_new(j, "version", json_integer(STATUS_JSON_VERSION));
+    for (i = 0; i < views->nelts; ++i) {
+        const cert_view_t *v = &APR_ARRAY_IDX(views, i, cert_view_t);
+        if (!name || name_matches(v->mc, name)) {
+            json_array_append_new(certs, cert_json(v, r->pool));
+            found++;
+        }
+    }
+    if (name && !found) {
+        json_decref(certs);
+        json_decref(j);
+        return send_json_error(r, HTTP_NOT_FOUND,
+                               apr_psprintf(r->pool, "no managed certificate is named %s",
+                                            name));
+    }
+    json_object_set_new(j, "certificates", certs);
+    {
+        json_t *dj = json_object();
+        json_object_set_new(dj, "attempts", json_integer(d.attempts));
+        json_object_set_new(dj, "staged", json_integer(d.staged));
+        json_object_set_new(dj, "failed", json_integer(d.failed));
+        json_object_set_new(dj, "acme_requests", json_integer(d.requests));
+        json_object_set_new(dj, "last_run", json_time(r->pool, d.last_run));
+        json_object_set_new(j, "driver", dj);
+    }
+    return send_json(r, HTTP_OK, j);
+}
+
+/* ---- acme-metrics: Prometheus text format 0.0.4 ------------------------------------- */
+
+/* Label values: backslash, double quote and line feed escaped. */
+static const char *prom_label(apr_pool_t *p, const char *s)
+{
+    apr_size_t n = 0;
+    const char *c;
+    char *out, *o;
+    for (c = s; *c; ++c) {
+        n += (*c == '\\' || *c == '"' || *c == '\n') ? 2 : 1;
+    }
+    o = out = apr_palloc(p, n + 1);
+    for (c = s; *c; ++c) {
+        if (*c == '\\' || *c == '"') {
+            *o++ = '\\';
+            *o++ = *c;
+        }
+        else if (*c == '\n') {
+            *o++ = '\\';
+            *o++ = 'n';
+        }
+        else {
+            *o++ = *c;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static void prom_head(request_rec *r, const char *name, const char *type, const char *help)
+{
+    ap_rprintf(r, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+typedef enum {
+    PM_NOT_AFTER, PM_NOT_BEFORE, PM_NEXT, PM_LAST_SUCCESS, PM_FAILURES
+} prom_metric_t;
+
+static void prom_cert_gauge(request_rec *r, apr_array_header_t *views, prom_metric_t which,
+                            const char *name, const char *help)
+{
+    int i;
+    prom_head(r, name, "gauge", help);
+    for (i = 0; i < views->nelts; ++i) {
+        const cert_view_t *v = &APR_ARRAY_IDX(views, i, cert_view_t);
+        apr_int64_t value;
+        switch (which) {
+        case PM_NOT_AFTER:
+            if (!v->have_live) continue;
+            value = epoch(v->valid_until);
+            break;
+        case PM_NOT_BEFORE:
+            if (!v->have_live) continue;
+            value = epoch(v->valid_from);
+            break;
+        case PM_NEXT:
+            if (!v->when) continue;
+            value = epoch(v->when);
+            break;
+        case PM_LAST_SUCCESS:
+            if (!v->last_success) continue;
+            value = epoch(v->last_success);
+            break;
+        default:
+            value = v->failures;
+            break;
+        }
+        ap_rprintf(r, "%s{name=\"%s\",key=\"%s\"} %" APR_INT64_T_FMT "\n", name,
+                   prom_label(r->pool, v->mc->id), prom_label(r->pool, v->key), value);
+    }
+}
+
+static int metrics_handler(request_rec *r)
+{
+    acme_mod_t *m = acme_mod;
+    apr_array_header_t *views = view_all(m, r->pool);
+    driver_view_t d;
+    int i, k;
+
+    view_driver(&d, m, r->pool);
+    ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (r->header_only) {
+        return OK;
+    }
+    prom_cert_gauge(r, views, PM_NOT_AFTER, "acme_certificate_not_after_seconds",
+                    "Expiry (notAfter) of the certificate being served, Unix time.");
+    prom_cert_gauge(r, views, PM_NOT_BEFORE, "acme_certificate_not_before_seconds",
+                    "Start of validity (notBefore) of the certificate being served, Unix time.");
+    prom_cert_gauge(r, views, PM_NEXT, "acme_certificate_next_renewal_seconds",
+                    "When mod_acme next obtains, renews or retries the certificate, Unix time.");
+    prom_cert_gauge(r, views, PM_LAST_SUCCESS, "acme_certificate_last_success_seconds",
+                    "When the certificate being served was obtained, Unix time.");
+    prom_cert_gauge(r, views, PM_FAILURES, "acme_certificate_consecutive_failures",
+                    "Failed attempts to obtain the certificate since the last success.");
+    prom_head(r, "acme_certificate_state", "gauge",
+              "1 for the state the certificate is in (obtaining, valid, renewing, error).");
+    for (i = 0; i < views->nelts; ++i) {
+        const cert_view_t *v = &APR_ARRAY_IDX(views, i, cert_view_t);
+        for (k = 0; k < ST_COUNT; ++k) {
+            ap_rprintf(r, "acme_certificate_state{name=\"%s\",state=\"%s\"} %d\n",
+                       prom_label(r->pool, v->mc->id), state_names[k], (int)v->state == k);
+        }
+    }
+    prom_head(r, "acme_orders_total", "counter", "Attempts to obtain a certificate.");
+    ap_rprintf(r, "acme_orders_total %" APR_INT64_T_FMT "\n", d.attempts);
+    prom_head(r, "acme_order_failures_total", "counter",
+              "Attempts to obtain a certificate that failed.");
+    ap_rprintf(r, "acme_order_failures_total %" APR_INT64_T_FMT "\n", d.failed);
+    prom_head(r, "acme_requests_total", "counter", "HTTP requests sent to the ACME CA.");
+    ap_rprintf(r, "acme_requests_total %" APR_INT64_T_FMT "\n", d.requests);
+    return OK;
+}
+
+/* ---- the handler hook ---------------------------------------------------------------- */
+
+int acme_status_handler(request_rec *r)
+{
+    int is_status;
+
+    if (!r->handler) {
+        return DECLINED;
+    }
+    is_status = !strcmp(r->handler, STATUS_HANDLER);
+    if (!is_status && strcmp(r->handler, METRICS_HANDLER)) {
+        return DECLINED;
+    }
+    r->allowed = (AP_METHOD_BIT << M_GET);
+    if (r->method_number != M_GET) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    return is_status ? status_json_handler(r) : metrics_handler(r);
+}

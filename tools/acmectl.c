@@ -1,6 +1,759 @@
-/* placeholder: acmectl */
-int main(void);
-int main(void)
+/* acmectl: the administrator's command line for mod_acme's store (docs/acmectl.md).
+ *
+ *   acmectl [--store DIR] [--json] list
+ *   acmectl [--store DIR] [--json] show NAME
+ *   acmectl [--store DIR] renew NAME|--all
+ *   acmectl [--store DIR] [--ca-file FILE] revoke NAME [--reason REASON]
+ *
+ * It reads the store; it changes it only by leaving orders/<id>/renew.request, which the
+ * running server's background worker picks up (within 15 s) and removes. Exit codes: 0 ok,
+ * 1 the operation failed, 2 usage. Never prints key material. */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <apr_hash.h>
+#include <apr_file_info.h>
+
+#include <openssl/x509.h>
+
+#include "acme.h"
+#include "acme_log.h"
+#include "acme_util.h"
+#include "acme_json.h"
+#include "acme_crypto.h"
+#include "acme_cert.h"
+#include "acme_http.h"
+#include "acme_client.h"
+#include "acme_account.h"
+#include "acme_store.h"
+
+/* The module's default store on Debian (ACMEStore acme below ServerRoot /etc/apache2);
+ * the Debian package builds with -DACMECTL_DEFAULT_STORE=\"/var/lib/apache2/acme\", the
+ * store its acme.conf sets. */
+#ifdef ACMECTL_DEFAULT_STORE
+#define DEFAULT_STORE ACMECTL_DEFAULT_STORE
+#else
+#define DEFAULT_STORE "/etc/apache2/acme"
+#endif
+#define RENEW_REQUEST "renew.request"
+#define EXIT_OK 0
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+typedef struct opts_t {
+    const char *store_dir;
+    const char *ca_file;
+    const char *reason;
+    int json, all;
+    const char *cmd, *name;
+} opts_t;
+
+typedef struct cert_t {
+    const char *id;
+    apr_array_header_t *names;
+    const char *key, *ca, *serial, *issuer;
+    apr_time_t not_before, not_after, obtained;
+    int have_live, staged, renew_requested, failures;
+    const char *staged_serial;
+    const char *err_type, *err_detail;
+    apr_time_t err_at, next_attempt;
+    const char *chain_path, *key_path;
+    const char *state;
+} cert_t;
+
+static const char *progname = "acmectl";
+
+static void usage(FILE *out)
 {
-    return 2;
+    fprintf(out,
+            "usage: %s [--store DIR] [--json] list\n"
+            "       %s [--store DIR] [--json] show NAME\n"
+            "       %s [--store DIR] renew NAME|--all\n"
+            "       %s [--store DIR] [--ca-file FILE] revoke NAME [--reason REASON]\n"
+            "\n"
+            "  --store DIR     mod_acme's store (ACMEStore; default " DEFAULT_STORE ")\n"
+            "  --json          machine-readable output\n"
+            "  --ca-file FILE  trust anchors for the CA's TLS (default: the server's\n"
+            "                  ACMEServerCAFile, else the system's)\n"
+            "  --reason R      unspecified, keyCompromise, affiliationChanged, superseded,\n"
+            "                  cessationOfOperation\n"
+            "NAME is a certificate name (as in `list`) or any domain of it.\n"
+            "renew and revoke ask the running server for a new certificate: it starts within\n"
+            "15 seconds and the server restarts gracefully to serve it.\n",
+            progname, progname, progname, progname);
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "%s: ", progname);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n");
+    usage(stderr);
+    return EXIT_USAGE;
+}
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", progname);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n");
+    return EXIT_FAIL;
+}
+
+/* RFC 5280 CRLReason codes RFC 8555 7.6 accepts. */
+static int reason_code(const char *s)
+{
+    static const struct { const char *name; int code; } reasons[] = {
+        { "unspecified", 0 }, { "keyCompromise", 1 }, { "affiliationChanged", 3 },
+        { "superseded", 4 }, { "cessationOfOperation", 5 },
+    };
+    size_t i;
+    for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); ++i) {
+        if (!strcasecmp(s, reasons[i].name)) {
+            return reasons[i].code;
+        }
+    }
+    return -1;
+}
+
+static int parse_args(opts_t *o, int argc, const char *const *argv)
+{
+    int i;
+    memset(o, 0, sizeof(*o));
+    o->store_dir = DEFAULT_STORE;
+    for (i = 1; i < argc; ++i) {
+        const char *a = argv[i];
+        const char **target = NULL;
+        if (!strcmp(a, "--json")) {
+            o->json = 1;
+            continue;
+        }
+        if (!strcmp(a, "--all")) {
+            o->all = 1;
+            continue;
+        }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            exit(EXIT_OK);
+        }
+        if (!strcmp(a, "--version")) {
+            printf("acmectl (mod_acme) %s\n", ACME_VERSION);
+            exit(EXIT_OK);
+        }
+        if (!strcmp(a, "--store")) {
+            target = &o->store_dir;
+        }
+        else if (!strcmp(a, "--ca-file")) {
+            target = &o->ca_file;
+        }
+        else if (!strcmp(a, "--reason")) {
+            target = &o->reason;
+        }
+        if (target) {
+            if (i + 1 >= argc || !*argv[i + 1]) {
+                return usage_error("%s needs a value", a);
+            }
+            *target = argv[++i];
+            continue;
+        }
+        if (!strncmp(a, "--store=", 8)) {
+            o->store_dir = a + 8;
+        }
+        else if (!strncmp(a, "--ca-file=", 10)) {
+            o->ca_file = a + 10;
+        }
+        else if (!strncmp(a, "--reason=", 9)) {
+            o->reason = a + 9;
+        }
+        else if (a[0] == '-' && a[1]) {
+            return usage_error("unknown option %s", a);
+        }
+        else if (!o->cmd) {
+            o->cmd = a;
+        }
+        else if (!o->name) {
+            o->name = a;
+        }
+        else {
+            return usage_error("unexpected argument %s", a);
+        }
+    }
+    if (!o->cmd) {
+        return usage_error("%s", "no command given");
+    }
+    if (!strcmp(o->cmd, "list")) {
+        if (o->name || o->all || o->reason) {
+            return usage_error("%s takes no further arguments", "list");
+        }
+    }
+    else if (!strcmp(o->cmd, "show")) {
+        if (!o->name || o->all || o->reason) {
+            return usage_error("%s needs exactly one NAME", "show");
+        }
+    }
+    else if (!strcmp(o->cmd, "renew")) {
+        if ((!o->name) == (!o->all) || o->reason) {
+            return usage_error("%s needs a NAME or --all", "renew");
+        }
+    }
+    else if (!strcmp(o->cmd, "revoke")) {
+        if (!o->name || o->all) {
+            return usage_error("%s needs exactly one NAME", "revoke");
+        }
+        if (o->reason && reason_code(o->reason) < 0) {
+            return usage_error("unknown revocation reason %s", o->reason);
+        }
+    }
+    else {
+        return usage_error("unknown command %s", o->cmd);
+    }
+    return EXIT_OK;
+}
+
+/* ---- reading the store ----------------------------------------------------------------- */
+
+static json_t *load_json(acme_store_t *st, acme_group_t g, const char *name,
+                         const char *aspect, apr_pool_t *p)
+{
+    char *data;
+    apr_size_t len;
+    if (acme_store_load(st, g, name, aspect, &data, &len, p) != APR_SUCCESS) {
+        return NULL;
+    }
+    return acme_json_parse(p, data, len, NULL);
+}
+
+static apr_array_header_t *json_names(json_t *meta, apr_pool_t *p)
+{
+    apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
+    json_t *arr = meta ? acme_json_arr(meta, "names") : NULL;
+    size_t k;
+    for (k = 0; arr && k < json_array_size(arr); ++k) {
+        const char *n = json_string_value(json_array_get(arr, k));
+        if (n) {
+            APR_ARRAY_PUSH(names, const char *) = apr_pstrdup(p, n);
+        }
+    }
+    return names;
+}
+
+static void load_cert(cert_t *c, acme_store_t *st, const char *id, apr_pool_t *p)
+{
+    json_t *live = load_json(st, ACME_GROUP_LIVE, id, "meta.json", p);
+    json_t *staged = load_json(st, ACME_GROUP_STAGING, id, "meta.json", p);
+    json_t *status = load_json(st, ACME_GROUP_ORDERS, id, "status.json", p);
+    json_t *meta = live ? live : staged;
+    char *data;
+    apr_size_t len;
+    apr_time_t now = apr_time_now();
+
+    memset(c, 0, sizeof(*c));
+    c->id = id;
+    c->names = json_names(meta, p);
+    c->key = meta ? acme_json_str(meta, "key") : NULL;
+    c->ca = meta ? acme_json_str(meta, "ca") : NULL;
+    c->chain_path = st->path(st, ACME_GROUP_LIVE, id, "chain.pem", p);
+    c->key_path = st->path(st, ACME_GROUP_LIVE, id, "key.pem", p);
+    if (live && acme_store_load(st, ACME_GROUP_LIVE, id, "chain.pem", &data, &len, p) == 0) {
+        apr_array_header_t *chain;
+        acme_cert_info_t *info;
+        c->have_live = 1;
+        c->serial = acme_json_str(live, "serial");
+        c->not_before = acme_time_parse_rfc3339(acme_json_str(live, "not_before"));
+        c->not_after = acme_time_parse_rfc3339(acme_json_str(live, "not_after"));
+        c->obtained = acme_time_parse_rfc3339(acme_json_str(live, "staged"));
+        /* the certificate itself is the truth when it can be read */
+        if (acme_chain_parse(&chain, p, data, len) == APR_SUCCESS
+            && acme_cert_info(&info, p, APR_ARRAY_IDX(chain, 0, X509 *)) == APR_SUCCESS) {
+            c->serial = info->serial;
+            c->issuer = info->issuer;
+            c->not_before = info->not_before;
+            c->not_after = info->not_after;
+        }
+    }
+    if (staged) {
+        c->staged = 1;
+        c->staged_serial = acme_json_str(staged, "serial");
+    }
+    c->renew_requested = acme_store_load(st, ACME_GROUP_ORDERS, id, RENEW_REQUEST, &data,
+                                         NULL, p) == APR_SUCCESS;
+    if (status && json_integer_value(json_object_get(status, "failures")) > 0) {
+        json_t *err = acme_json_obj(status, "error");
+        c->failures = (int)json_integer_value(json_object_get(status, "failures"));
+        c->err_at = acme_time_parse_rfc3339(acme_json_str(status, "last_failure"));
+        c->next_attempt = acme_time_parse_rfc3339(acme_json_str(status, "next_attempt"));
+        c->err_type = err ? acme_json_str(err, "type") : NULL;
+        c->err_detail = err ? acme_json_str(err, "detail") : NULL;
+    }
+    if (c->failures > 0) {
+        c->state = "error";
+    }
+    else if (!c->have_live) {
+        c->state = "obtaining";
+    }
+    else if (c->staged || c->renew_requested
+             || now >= c->not_after - (c->not_after - c->not_before) / 3) {
+        c->state = "renewing";
+    }
+    else {
+        c->state = "valid";
+    }
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every certificate the store knows: live, staged, or with order state. Sorted ids. */
+static apr_status_t list_ids(apr_array_header_t **pids, acme_store_t *st, apr_pool_t *p)
+{
+    static const acme_group_t groups[] = { ACME_GROUP_LIVE, ACME_GROUP_STAGING,
+                                           ACME_GROUP_ORDERS };
+    apr_hash_t *seen = apr_hash_make(p);
+    apr_array_header_t *ids = apr_array_make(p, 8, sizeof(const char *)), *names;
+    apr_status_t rv;
+    size_t g;
+    int i;
+
+    for (g = 0; g < sizeof(groups) / sizeof(groups[0]); ++g) {
+        if ((rv = st->list(st, groups[g], &names, p)) != APR_SUCCESS) {
+            return rv;
+        }
+        for (i = 0; i < names->nelts; ++i) {
+            const char *n = APR_ARRAY_IDX(names, i, const char *);
+            if (n[0] == '_' || apr_hash_get(seen, n, APR_HASH_KEY_STRING)) {
+                continue;   /* "_driver": the worker's counters, not a certificate */
+            }
+            apr_hash_set(seen, n, APR_HASH_KEY_STRING, n);
+            APR_ARRAY_PUSH(ids, const char *) = n;
+        }
+    }
+    qsort(ids->elts, (size_t)ids->nelts, sizeof(const char *), cmp_str);
+    *pids = ids;
+    return APR_SUCCESS;
+}
+
+static apr_status_t load_all(apr_array_header_t **pcerts, acme_store_t *st, apr_pool_t *p)
+{
+    apr_array_header_t *ids, *certs;
+    apr_status_t rv;
+    int i;
+    if ((rv = list_ids(&ids, st, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    certs = apr_array_make(p, ids->nelts ? ids->nelts : 1, sizeof(cert_t));
+    for (i = 0; i < ids->nelts; ++i) {
+        load_cert(apr_array_push(certs), st, APR_ARRAY_IDX(ids, i, const char *), p);
+    }
+    *pcerts = certs;
+    return APR_SUCCESS;
+}
+
+/* By id first, then by any of its names. */
+static cert_t *find_cert(apr_array_header_t *certs, const char *name)
+{
+    int i, k;
+    for (i = 0; i < certs->nelts; ++i) {
+        cert_t *c = &APR_ARRAY_IDX(certs, i, cert_t);
+        if (!strcasecmp(c->id, name)) {
+            return c;
+        }
+    }
+    for (i = 0; i < certs->nelts; ++i) {
+        cert_t *c = &APR_ARRAY_IDX(certs, i, cert_t);
+        for (k = 0; k < c->names->nelts; ++k) {
+            if (!strcasecmp(APR_ARRAY_IDX(c->names, k, const char *), name)) {
+                return c;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* ---- output ------------------------------------------------------------------------------ */
+
+static long days_left(const cert_t *c)
+{
+    apr_interval_time_t left = c->not_after - apr_time_now();
+    return (long)(left / apr_time_from_sec(86400)) - (left < 0 ? 1 : 0);
+}
+
+static json_t *jtime(apr_pool_t *p, apr_time_t t)
+{
+    return t ? json_string(acme_time_rfc3339(p, t)) : json_null();
+}
+
+static json_t *jstr(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *cert_json(const cert_t *c, apr_pool_t *p)
+{
+    json_t *j = json_object(), *names = json_array();
+    int i;
+    for (i = 0; i < c->names->nelts; ++i) {
+        json_array_append_new(names, json_string(APR_ARRAY_IDX(c->names, i, const char *)));
+    }
+    json_object_set_new(j, "id", json_string(c->id));
+    json_object_set_new(j, "names", names);
+    json_object_set_new(j, "key", jstr(c->key));
+    json_object_set_new(j, "ca", jstr(c->ca));
+    json_object_set_new(j, "state", json_string(c->state));
+    json_object_set_new(j, "valid_from", c->have_live ? jtime(p, c->not_before) : json_null());
+    json_object_set_new(j, "valid_until", c->have_live ? jtime(p, c->not_after) : json_null());
+    json_object_set_new(j, "days_left", c->have_live ? json_integer(days_left(c)) : json_null());
+    json_object_set_new(j, "serial", c->have_live ? jstr(c->serial) : json_null());
+    json_object_set_new(j, "issuer", c->have_live ? jstr(c->issuer) : json_null());
+    json_object_set_new(j, "obtained", jtime(p, c->obtained));
+    json_object_set_new(j, "staged", json_boolean(c->staged));
+    json_object_set_new(j, "staged_serial", jstr(c->staged_serial));
+    json_object_set_new(j, "renew_requested", json_boolean(c->renew_requested));
+    json_object_set_new(j, "failures", json_integer(c->failures));
+    if (c->failures > 0) {
+        json_t *e = json_object();
+        json_object_set_new(e, "type", jstr(c->err_type));
+        json_object_set_new(e, "detail", jstr(c->err_detail));
+        json_object_set_new(e, "at", jtime(p, c->err_at));
+        json_object_set_new(e, "next_attempt", jtime(p, c->next_attempt));
+        json_object_set_new(j, "last_error", e);
+    }
+    else {
+        json_object_set_new(j, "last_error", json_null());
+    }
+    json_object_set_new(j, "certificate_path", c->have_live ? jstr(c->chain_path) : json_null());
+    json_object_set_new(j, "private_key_path", c->have_live ? jstr(c->key_path) : json_null());
+    return j;
+}
+
+static void print_json(json_t *j)
+{
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (text) {
+        fputs(text, stdout);
+        fputc('\n', stdout);
+        free(text);
+    }
+    json_decref(j);
+}
+
+static void print_cert(const cert_t *c, int detail, apr_pool_t *p)
+{
+    printf("  Certificate Name: %s\n", c->id);
+    printf("    State: %s\n", c->state);
+    printf("    Domains: %s\n", c->names->nelts ? acme_names_join(p, c->names, " ") : "-");
+    if (c->have_live) {
+        long d = days_left(c);
+        if (d < 0) {
+            printf("    Expiry Date: %s (INVALID: EXPIRED)\n", acme_time_rfc3339(p, c->not_after));
+        }
+        else {
+            printf("    Expiry Date: %s (VALID: %ld day%s)\n",
+                   acme_time_rfc3339(p, c->not_after), d, d == 1 ? "" : "s");
+        }
+        if (detail) {
+            printf("    Valid From: %s\n", acme_time_rfc3339(p, c->not_before));
+            if (c->obtained) {
+                printf("    Obtained: %s\n", acme_time_rfc3339(p, c->obtained));
+            }
+            if (c->issuer) {
+                printf("    Issuer: %s\n", c->issuer);
+            }
+            printf("    CA: %s\n", c->ca ? c->ca : "-");
+        }
+        printf("    Serial Number: %s\n", c->serial ? c->serial : "-");
+    }
+    else {
+        printf("    Expiry Date: - (no certificate yet)\n");
+    }
+    printf("    Key Type: %s\n", c->key ? c->key : "-");
+    if (c->staged) {
+        printf("    Staged: new certificate %s waits for activation (graceful restart)\n",
+               c->staged_serial ? c->staged_serial : "");
+    }
+    if (c->renew_requested) {
+        printf("    Renewal: requested, the server has not picked it up yet\n");
+    }
+    if (c->failures > 0) {
+        printf("    Last Error: %s%s%s (at %s, %d failed attempt%s; next attempt %s)\n",
+               c->err_type ? c->err_type : "", c->err_type ? ": " : "",
+               c->err_detail ? c->err_detail : "unknown", acme_time_rfc3339(p, c->err_at),
+               c->failures, c->failures == 1 ? "" : "s",
+               c->next_attempt ? acme_time_rfc3339(p, c->next_attempt) : "-");
+    }
+    if (c->have_live) {
+        printf("    Certificate Path: %s\n", c->chain_path);
+        printf("    Private Key Path: %s\n", c->key_path);
+    }
+}
+
+static int cmd_list(const opts_t *o, apr_array_header_t *certs, apr_pool_t *p)
+{
+    int i;
+    if (o->json) {
+        json_t *j = json_object(), *arr = json_array();
+        json_object_set_new(j, "version", json_integer(1));
+        json_object_set_new(j, "store", json_string(o->store_dir));
+        for (i = 0; i < certs->nelts; ++i) {
+            json_array_append_new(arr, cert_json(&APR_ARRAY_IDX(certs, i, cert_t), p));
+        }
+        json_object_set_new(j, "certificates", arr);
+        print_json(j);
+        return EXIT_OK;
+    }
+    if (certs->nelts == 0) {
+        printf("No certificates found in %s.\n", o->store_dir);
+        return EXIT_OK;
+    }
+    printf("Found %d certificate%s in %s:\n", certs->nelts, certs->nelts == 1 ? "" : "s",
+           o->store_dir);
+    for (i = 0; i < certs->nelts; ++i) {
+        print_cert(&APR_ARRAY_IDX(certs, i, cert_t), 0, p);
+    }
+    return EXIT_OK;
+}
+
+static int cmd_show(const opts_t *o, cert_t *c, apr_pool_t *p)
+{
+    if (o->json) {
+        print_json(cert_json(c, p));
+    }
+    else {
+        print_cert(c, 1, p);
+    }
+    return EXIT_OK;
+}
+
+/* ---- renewal requests -------------------------------------------------------------------- */
+
+/* orders/<id>/renew.request, owned like orders/ (the worker must remove it), 0600, written
+ * to a temporary name and renamed into place. */
+static int request_renewal(const opts_t *o, const cert_t *c, apr_pool_t *p)
+{
+    const char *orders = apr_pstrcat(p, o->store_dir, "/orders", NULL);
+    const char *dir = apr_pstrcat(p, orders, "/", c->id, NULL);
+    const char *path = apr_pstrcat(p, dir, "/" RENEW_REQUEST, NULL);
+    const char *tmp = apr_psprintf(p, "%s/.%s.tmp.%ld", dir, RENEW_REQUEST, (long)getpid());
+    const char *text = apr_psprintf(p, "requested by acmectl at %s\n",
+                                    acme_time_rfc3339(p, apr_time_now()));
+    struct stat sb;
+    int fd;
+
+    if (lstat(orders, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        return fail("%s: not a directory (is %s mod_acme's store?)", orders, o->store_dir);
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        return fail("cannot create %s: %s", dir, strerror(errno));
+    }
+    if (lchown(dir, sb.st_uid, sb.st_gid) != 0) {
+        return fail("cannot give %s to the server's user: %s", dir, strerror(errno));
+    }
+    unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return fail("cannot create %s: %s", tmp, strerror(errno));
+    }
+    if (fchown(fd, sb.st_uid, sb.st_gid) != 0 || fchmod(fd, 0600) != 0
+        || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return fail("cannot write %s: %s", tmp, strerror(e));
+    }
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return fail("cannot create %s: %s", path, strerror(e));
+    }
+    return EXIT_OK;
+}
+
+static int cmd_renew(const opts_t *o, apr_array_header_t *certs, cert_t *one, apr_pool_t *p)
+{
+    int i, rc = EXIT_OK, n = 0;
+    for (i = 0; i < certs->nelts; ++i) {
+        cert_t *c = &APR_ARRAY_IDX(certs, i, cert_t);
+        if (one && c != one) {
+            continue;
+        }
+        if (request_renewal(o, c, p) != EXIT_OK) {
+            rc = EXIT_FAIL;
+            continue;
+        }
+        n++;
+        printf("%s: renewal requested\n", c->id);
+    }
+    if (n > 0) {
+        printf("The running server starts the renewal within 15 seconds and restarts gracefully "
+               "to serve the new certificate (see `acmectl show NAME` and the error log).\n");
+    }
+    else if (rc == EXIT_OK) {
+        printf("No certificates found in %s.\n", o->store_dir);
+    }
+    return rc;
+}
+
+/* ---- revocation (RFC 8555 section 7.6) --------------------------------------------------- */
+
+static int cmd_revoke(const opts_t *o, acme_store_t *st, cert_t *c, apr_pool_t *p)
+{
+    json_t *settings, *acct, *payload;
+    const char *ca, *sca, *ca_file, *acct_name, *url, *endpoint, *der_b64, *body;
+    unsigned char secret[ACME_SECRET_LEN];
+    char *data, *sealed, *pem;
+    apr_size_t len, slen, plen;
+    apr_array_header_t *chain;
+    acme_key_t *key;
+    acme_http_t *http;
+    acme_client_t *client;
+    acme_response_t *resp = NULL;
+    acme_result_t res;
+    unsigned char *der = NULL;
+    int der_len, rc;
+    apr_status_t rv;
+
+    if (!c->have_live) {
+        return fail("%s has no certificate to revoke", c->id);
+    }
+    if ((rv = acme_store_load(st, ACME_GROUP_LIVE, c->id, "chain.pem", &data, &len, p))
+        || (rv = acme_chain_parse(&chain, p, data, len))) {
+        return fail("cannot read the certificate of %s", c->id);
+    }
+    der_len = i2d_X509(APR_ARRAY_IDX(chain, 0, X509 *), &der);
+    if (der_len <= 0) {
+        return fail("cannot encode the certificate of %s", c->id);
+    }
+    der_b64 = acme_b64url_encode(p, der, (apr_size_t)der_len);
+    OPENSSL_free(der);
+
+    settings = load_json(st, ACME_GROUP_SYSTEM, "config", "settings.json", p);
+    ca = c->ca ? c->ca : settings ? acme_json_str(settings, "ca") : NULL;
+    if (!ca) {
+        return fail("the CA of %s is unknown (no system/config/settings.json: has the "
+                    "server run with this store?)", c->id);
+    }
+    /* the server's ACMEServerCAFile belongs to the server's CA */
+    sca = settings ? acme_json_str(settings, "ca") : NULL;
+    ca_file = o->ca_file ? o->ca_file
+              : (sca && !strcmp(sca, ca)) ? acme_json_str(settings, "ca_file") : NULL;
+
+    acct_name = acme_account_store_name(p, ca);
+    acct = load_json(st, ACME_GROUP_ACCOUNTS, acct_name, "account.json", p);
+    url = acct ? acme_json_str(acct, "url") : NULL;
+    if (!url) {
+        return fail("no ACME account for %s in the store", ca);
+    }
+    if (acme_store_fs_secret(st, secret, p) != APR_SUCCESS) {
+        return fail("cannot read the store's secret (system/secret/secret.key): run as root");
+    }
+    if (acme_store_load(st, ACME_GROUP_ACCOUNTS, acct_name, "key.sealed", &sealed, &slen, p)
+        || acme_unseal(&pem, &plen, p, secret, sealed, slen)) {
+        memset(secret, 0, sizeof(secret));
+        return fail("cannot unseal the account key for %s", ca);
+    }
+    memset(secret, 0, sizeof(secret));
+    rv = acme_key_from_pem(&key, p, pem, plen);
+    memset(pem, 0, plen);
+    if (rv != APR_SUCCESS) {
+        return fail("cannot read the account key for %s", ca);
+    }
+
+    acme_result_reset(&res);
+    if ((rv = acme_http_curl_global_init()) != APR_SUCCESS
+        || (rv = acme_http_curl_create(&http, p, ca_file, ACME_USER_AGENT,
+                                       apr_time_from_sec(30))) != APR_SUCCESS
+        || (rv = acme_client_create(&client, p, http, ca)) != APR_SUCCESS) {
+        return fail("cannot set up the ACME client for %s", ca);
+    }
+    if (acme_client_directory(client, &res) != APR_SUCCESS) {
+        return fail("cannot reach the CA %s: %s", ca, acme_result_str(&res, p));
+    }
+    endpoint = acme_client_endpoint(client, "revokeCert");
+    if (!endpoint) {
+        return fail("the CA %s offers no revokeCert", ca);
+    }
+    acme_client_set_account(client, key, url);
+    payload = acme_json_pool(p, json_object());
+    json_object_set_new(payload, "certificate", json_string(der_b64));
+    if (o->reason && reason_code(o->reason) > 0) {
+        json_object_set_new(payload, "reason", json_integer(reason_code(o->reason)));
+    }
+    body = acme_json_dump(p, payload);
+    if (acme_client_post(&resp, client, p, endpoint, body, 0, &res) != APR_SUCCESS) {
+        return fail("the CA refused to revoke %s (serial %s): %s", c->id,
+                    c->serial ? c->serial : "?", acme_result_str(&res, p));
+    }
+    printf("%s: certificate %s revoked%s%s\n", c->id, c->serial ? c->serial : "",
+           o->reason ? " (reason " : "", o->reason ? apr_pstrcat(p, o->reason, ")", NULL) : "");
+    rc = request_renewal(o, c, p);
+    if (rc == EXIT_OK) {
+        printf("%s: a replacement was requested: the running server orders it within 15 "
+               "seconds and restarts gracefully to serve it.\n", c->id);
+    }
+    return rc;
+}
+
+/* ---- main ---------------------------------------------------------------------------------- */
+
+int main(int argc, const char *const *argv)
+{
+    apr_pool_t *p;
+    opts_t o;
+    acme_store_t *st;
+    apr_array_header_t *certs;
+    apr_finfo_t fi;
+    cert_t *c = NULL;
+    int rc;
+
+    if (argc > 0 && argv[0]) {
+        const char *slash = strrchr(argv[0], '/');
+        progname = slash ? slash + 1 : argv[0];
+    }
+    if ((rc = parse_args(&o, argc, argv)) != EXIT_OK) {
+        return rc;
+    }
+    if (apr_app_initialize(&argc, &argv, NULL) != APR_SUCCESS) {
+        return fail("cannot initialize APR");
+    }
+    atexit(apr_terminate);
+    apr_pool_create(&p, NULL);
+
+    if (apr_stat(&fi, o.store_dir, APR_FINFO_TYPE, p) != APR_SUCCESS || fi.filetype != APR_DIR) {
+        return fail("store %s not found (ACMEStore of the server; --store DIR)", o.store_dir);
+    }
+    if (acme_store_fs_create(&st, p, o.store_dir) != APR_SUCCESS
+        || load_all(&certs, st, p) != APR_SUCCESS) {
+        return fail("cannot read the store %s (run as root)", o.store_dir);
+    }
+    if (o.name) {
+        c = find_cert(certs, o.name);
+        if (!c) {
+            return fail("no certificate named %s in %s (see `%s list`)", o.name, o.store_dir,
+                        progname);
+        }
+    }
+    if (!strcmp(o.cmd, "list")) {
+        return cmd_list(&o, certs, p);
+    }
+    if (!strcmp(o.cmd, "show")) {
+        return cmd_show(&o, c, p);
+    }
+    if (!strcmp(o.cmd, "renew")) {
+        return cmd_renew(&o, certs, c, p);
+    }
+    return cmd_revoke(&o, st, c, p);
 }
