@@ -20,7 +20,7 @@ grep -h "Checks:" build/test/unit/test_core.log 2>/dev/null || true
 
 echo "=== integration tests (pytest)"
 # SIGINT on timeout: pytest's finalizers stop every server it started.
-if ! timeout --signal=INT --kill-after=60 720 \
+if ! timeout --signal=INT --kill-after=60 1800 \
         /usr/bin/python3 -m pytest -v -p no:cacheprovider test/integration "$@"; then
     failed+=("integration tests")
 fi
