@@ -337,6 +337,17 @@ static const apr_array_header_t *allowed_types(run_t *r)
     return &dflt;
 }
 
+static int allows(const apr_array_header_t *types, const char *type)
+{
+    int i;
+    for (i = 0; i < types->nelts; ++i) {
+        if (!strcmp(APR_ARRAY_IDX(types, i, const char *), type)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Pick the first allowed type the CA offers that can answer this identifier. */
 static const json_t *choose_challenge(const char **ptype, run_t *r, const json_t *authz,
                                       apr_pool_t *p)
@@ -547,14 +558,18 @@ static apr_status_t authz_run(run_t *r, const char *url)
     ch = choose_challenge(&type, r, authz, ap);
     if (!ch || !ident) {
         const apr_array_header_t *allowed = allowed_types(r);
+        int wildcard = json_is_true(json_object_get(authz, "wildcard"));
+        int dns_unusable = !r->spec->dns_hook
+                           && (wildcard || allows(allowed, ACME_CHALLENGE_DNS01));
         rv = acme_result_set(r->res, r->p, ACME_ENOCHALLENGE,
-                             "no usable challenge for %s: the CA offers %s; allowed: %s%s%s",
+                             "no usable challenge for %s: the CA offers %s; allowed: %s%s%s%s",
                              authz_ident(ap, authz), offered_types(ap, authz),
                              acme_names_join(ap, allowed, ", "),
-                             json_is_true(json_object_get(authz, "wildcard"))
-                             ? " (a wildcard needs dns-01" : "",
-                             json_is_true(json_object_get(authz, "wildcard"))
-                             ? (r->spec->dns_hook ? ")" : " and an ACMEDNSHook)") : "");
+                             wildcard ? " (a wildcard needs dns-01" : "",
+                             wildcard && !dns_unusable ? ")" : "",
+                             dns_unusable ? (wildcard ? " and an ACMEDNSHook)"
+                                                      : " (dns-01 needs an ACMEDNSHook)")
+                                          : "");
         goto leave;
     }
     token = acme_json_str(ch, "token");

@@ -104,6 +104,7 @@ typedef struct acme_mod_t {
     int any_enabled;                /* some vhost said ACME on */
     int any_tlsalpn;                /* some certificate may use tls-alpn-01 */
     apr_time_t staged_seen;         /* monitor: when a staged set was first seen */
+    int staged_count;               /* monitor: how many were staged at the last look */
 } acme_mod_t;
 
 /* The current generation (re-set at every post_config; statics reset with the DSO). */

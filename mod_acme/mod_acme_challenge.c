@@ -19,6 +19,7 @@
 APLOG_USE_MODULE(acme);
 #include "acme_driver.h"
 #include "acme_crypto.h"
+#include "acme_util.h"
 
 #define CHALLENGE_PREFIX "/.well-known/acme-challenge/"
 #define PROTO_ACME_TLS_1 "acme-tls/1"
@@ -130,7 +131,7 @@ void acme_choose_challenges(acme_mod_t *m, apr_pool_t *ptemp)
         acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
         server_rec *s = APR_ARRAY_IDX(mc->vhosts, 0, server_rec *);
         acme_srv_conf_t *sc = acme_srv_conf(s);
-        apr_array_header_t *types;
+        apr_array_header_t *types, *why;
 
         if (sc->dns_hook) {
             mc->dns_hook.program = sc->dns_hook;
@@ -166,14 +167,24 @@ void acme_choose_challenges(acme_mod_t *m, apr_pool_t *ptemp)
                 APR_ARRAY_PUSH(types, const char *) = ACME_CHALLENGE_TLSALPN01;
             }
             mc->spec.challenge_types = types;
-            mc->challenge_why = apr_psprintf(
-                m->pool, "automatic: %s%s%s", sc->dns_hook ? "ACMEDNSHook is set; " : "",
-                http_ok ? apr_psprintf(m->pool, "listening on %d (public port 80); ",
-                                       m->port_http) : "",
-                https_ok ? apr_psprintf(m->pool, "listening on %d (public port 443)",
-                                        m->port_https)
-                         : (!http_ok ? "listening on neither the public port 80 nor 443 (see "
-                                       "ACMEPortMap): trying http-01, then tls-alpn-01" : ""));
+            why = apr_array_make(ptemp, 3, sizeof(const char *));
+            if (sc->dns_hook) {
+                APR_ARRAY_PUSH(why, const char *) = "ACMEDNSHook is set";
+            }
+            if (http_ok) {
+                APR_ARRAY_PUSH(why, const char *) = apr_psprintf(
+                    ptemp, "listening on %d (public port 80)", m->port_http);
+            }
+            if (https_ok) {
+                APR_ARRAY_PUSH(why, const char *) = apr_psprintf(
+                    ptemp, "listening on %d (public port 443)", m->port_https);
+            }
+            if (!http_ok && !https_ok) {
+                APR_ARRAY_PUSH(why, const char *) = "listening on neither the public port 80 "
+                    "nor 443 (see ACMEPortMap): trying http-01, then tls-alpn-01";
+            }
+            mc->challenge_why = apr_pstrcat(m->pool, "automatic: ",
+                                            acme_names_join(ptemp, why, "; "), NULL);
         }
         if (has_type(mc->spec.challenge_types, ACME_CHALLENGE_TLSALPN01)) {
             m->any_tlsalpn = 1;

@@ -227,8 +227,9 @@ static void notify_reap(acme_wd_t *wd)
             apr_proc_wait(&n->proc, &code, &why, APR_WAIT);
             killed = 1;
         }
-        else if (why == APR_PROC_EXIT && code == 128 + SIGKILL
-                 && now - n->started >= NOTIFY_TIMEOUT) {
+        else if (((why == APR_PROC_EXIT && code == 128 + SIGKILL)
+                  || (why == APR_PROC_SIGNAL && code == SIGKILL))
+                 && now - n->started >= NOTIFY_TIMEOUT - apr_time_from_sec(1)) {
             killed = 1; /* timeout(1) killed it */
         }
         notify_drain(n);
@@ -996,14 +997,15 @@ int acme_hook_monitor(apr_pool_t *pool, server_rec *s)
     apr_time_t now = apr_time_now(), *last;
     const char *ids;
     void *lock = NULL, *data = NULL;
-    int busy;
+    int busy, growing, n;
 
     if (!m || !m->store_ok || !m->certs->nelts) {
         return DECLINED;
     }
     apr_pool_create(&p, pool);
-    if (!staged_ready(m, p, &ids)) {
+    if (!(n = staged_ready(m, p, &ids))) {
         m->staged_seen = 0;
+        m->staged_count = 0;
         goto leave;
     }
     if (!m->staged_seen) {
@@ -1017,12 +1019,16 @@ int acme_hook_monitor(apr_pool_t *pool, server_rec *s)
     if (!m->auto_restart) {
         goto leave;
     }
-    /* let a running batch finish so that many new certificates cause one restart */
+    /* While the driver is at work and still staging more (the count grew since the last
+     * look), wait for the batch, so that many new certificates cause one restart; but do
+     * not let one slow attempt (a DNS hook, a CA that polls long) hold back the others. */
     busy = m->store->lock(m->store, "driver", 0, &lock, p) != APR_SUCCESS;
     if (lock) {
         m->store->unlock(m->store, lock);
     }
-    if (busy && now - m->staged_seen < RESTART_BATCH_WAIT) {
+    growing = n > m->staged_count;
+    m->staged_count = n;
+    if (busy && growing && now - m->staged_seen < RESTART_BATCH_WAIT) {
         goto leave;
     }
     /* never restart in a loop, whatever happens: at most one restart per RESTART_MIN_GAP */
