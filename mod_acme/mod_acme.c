@@ -76,6 +76,7 @@ static int acme_post_config_late(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
     if (acme_watchdog_setup(m, pconf) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    acme_restarter_start(m, pconf);
     return OK;
 }
 
@@ -102,7 +103,8 @@ static void acme_register_hooks(apr_pool_t *p)
     ap_hook_ssl_answer_challenge(acme_hook_answer_challenge, NULL, NULL, APR_HOOK_MIDDLE);
     /* configtest: warn about wildcards without a dns-01 hook */
     ap_hook_check_config(acme_hook_check_config, NULL, NULL, APR_HOOK_MIDDLE);
-    /* root parent: graceful restart when new certificates wait in staging */
+    /* root parent: graceful restart when new certificates wait in staging (fallback for
+     * the restarter thread started in post_config) */
     ap_hook_monitor(acme_hook_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     /* libcurl's global state, before the watchdog thread starts */
     ap_hook_child_init(acme_hook_child_init, NULL, NULL, APR_HOOK_REALLY_FIRST);

@@ -105,6 +105,9 @@ typedef struct acme_mod_t {
     int any_tlsalpn;                /* some certificate may use tls-alpn-01 */
     apr_time_t staged_seen;         /* monitor: when a staged set was first seen */
     int staged_count;               /* monitor: how many were staged at the last look */
+    apr_time_t staged_grew;         /* monitor: when that count last grew */
+    apr_time_t *last_restart;       /* our last restart (in the process pool) */
+    int restarter_running;          /* the parent's restarter thread runs */
 } acme_mod_t;
 
 /* The current generation (re-set at every post_config; statics reset with the DSO). */
@@ -154,6 +157,7 @@ int acme_hook_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
 /* mod_acme_watchdog.c */
 apr_status_t acme_watchdog_setup(acme_mod_t *m, apr_pool_t *p);
 int acme_hook_monitor(apr_pool_t *p, server_rec *s);
+apr_status_t acme_restarter_start(acme_mod_t *m, apr_pool_t *pconf);
 void acme_hook_child_init(apr_pool_t *p, server_rec *s);
 
 /* mod_acme_status.c */

@@ -35,6 +35,7 @@ APLOG_USE_MODULE(acme);
 #define MAX_PARALLEL 8
 #define HTTP_TIMEOUT apr_time_from_sec(30)
 #define RESTART_BATCH_WAIT apr_time_from_sec(60)
+#define RESTART_BATCH_QUIET apr_time_from_sec(3)
 #define RESTART_MIN_GAP apr_time_from_sec(20)
 
 typedef struct acme_wd_t {
@@ -990,63 +991,135 @@ static int staged_ready(acme_mod_t *m, apr_pool_t *p, const char **pids)
     return n;
 }
 
-int acme_hook_monitor(apr_pool_t *pool, server_rec *s)
+/* One look at staging. Restarts gracefully when complete staged sets wait and the batch
+ * stopped growing (nothing new for RESTART_BATCH_QUIET), or has grown for
+ * RESTART_BATCH_WAIT; never twice within RESTART_MIN_GAP. Returns 1 when it restarted. */
+static int restart_check(acme_mod_t *m, apr_pool_t *p)
 {
-    acme_mod_t *m = acme_mod;
-    apr_pool_t *p;
-    apr_time_t now = apr_time_now(), *last;
+    apr_time_t now = apr_time_now();
     const char *ids;
-    void *lock = NULL, *data = NULL;
-    int busy, growing, n;
+    int n;
 
-    if (!m || !m->store_ok || !m->certs->nelts) {
-        return DECLINED;
-    }
-    apr_pool_create(&p, pool);
     if (!(n = staged_ready(m, p, &ids))) {
         m->staged_seen = 0;
         m->staged_count = 0;
-        goto leave;
+        return 0;
     }
     if (!m->staged_seen) {
         m->staged_seen = now;
         if (!m->auto_restart) {
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, ACMELOGNO(00040)
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00040)
                          "new certificate(s) staged for %s: ACMEAutoRestart is off, run "
                          "'apachectl graceful' to activate them", ids);
         }
     }
     if (!m->auto_restart) {
-        goto leave;
+        return 0;
     }
-    /* While the driver is at work and still staging more (the count grew since the last
-     * look), wait for the batch, so that many new certificates cause one restart; but do
-     * not let one slow attempt (a DNS hook, a CA that polls long) hold back the others. */
-    busy = m->store->lock(m->store, "driver", 0, &lock, p) != APR_SUCCESS;
-    if (lock) {
-        m->store->unlock(m->store, lock);
+    if (n > m->staged_count) {
+        m->staged_count = n;
+        m->staged_grew = now;
     }
-    growing = n > m->staged_count;
-    m->staged_count = n;
-    if (busy && growing && now - m->staged_seen < RESTART_BATCH_WAIT) {
-        goto leave;
+    /* many certificates obtained together: one restart, once the batch is done */
+    if (now - m->staged_grew < RESTART_BATCH_QUIET && now - m->staged_seen < RESTART_BATCH_WAIT) {
+        return 0;
     }
-    /* never restart in a loop, whatever happens: at most one restart per RESTART_MIN_GAP */
-    apr_pool_userdata_get(&data, "mod_acme_last_restart", s->process->pool);
-    last = data;
-    if (!last) {
-        last = apr_pcalloc(s->process->pool, sizeof(*last));
-        apr_pool_userdata_set(last, "mod_acme_last_restart", apr_pool_cleanup_null,
-                              s->process->pool);
+    /* never restart in a loop, whatever happens */
+    if (*m->last_restart && now - *m->last_restart < RESTART_MIN_GAP) {
+        return 0;
     }
-    if (*last && now - *last < RESTART_MIN_GAP) {
-        goto leave;
-    }
-    *last = now;
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, ACMELOGNO(00041)
+    *m->last_restart = now;
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00041)
                  "new certificate(s) staged for %s: graceful restart to activate them", ids);
     kill(getpid(), SIGUSR1);
-leave:
+    return 1;
+}
+
+/* The parent's restarter thread: looks at staging every second, so a new certificate goes
+ * live within seconds (the monitor hook runs only every ~10 s). It takes no lock (the
+ * parent forks children meanwhile) and is joined from a pre-cleanup of pconf (httpd-notes:
+ * a normal cleanup destroys its pool twice). */
+typedef struct restarter_t {
+    acme_mod_t *m;
+    apr_thread_t *thread;
+    volatile int stop;
+} restarter_t;
+
+static void *APR_THREAD_FUNC restarter_run(apr_thread_t *thread, void *baton)
+{
+    restarter_t *r = baton;
+    apr_pool_t *p;
+    int i;
+
+    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+        return NULL;
+    }
+    while (!r->stop) {
+        for (i = 0; i < 10 && !r->stop; ++i) {
+            apr_sleep(apr_time_from_msec(100));
+        }
+        if (r->stop) {
+            break;
+        }
+        apr_pool_clear(p);
+        if (restart_check(r->m, p)) {
+            break; /* this generation ends: the next one starts its own thread */
+        }
+    }
+    apr_pool_destroy(p);
+    return NULL; /* no apr_thread_exit: it would destroy a subpool of pconf from here */
+}
+
+static apr_status_t restarter_stop(void *baton)
+{
+    restarter_t *r = baton;
+    apr_status_t trv;
+    r->stop = 1;
+    apr_thread_join(&trv, r->thread);
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_restarter_start(acme_mod_t *m, apr_pool_t *pconf)
+{
+    restarter_t *r;
+    void *data = NULL;
+    apr_status_t rv;
+
+    /* the time of the last restart outlives the generation (process pool) */
+    apr_pool_userdata_get(&data, "mod_acme_last_restart", m->s->process->pool);
+    if (!data) {
+        data = apr_pcalloc(m->s->process->pool, sizeof(apr_time_t));
+        apr_pool_userdata_set(data, "mod_acme_last_restart", apr_pool_cleanup_null,
+                              m->s->process->pool);
+    }
+    m->last_restart = data;
+    if (!m->auto_restart || !m->certs->nelts) {
+        return APR_SUCCESS;
+    }
+    r = apr_pcalloc(pconf, sizeof(*r));
+    r->m = m;
+    if ((rv = apr_thread_create(&r->thread, NULL, restarter_run, r, pconf)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, m->s, ACMELOGNO(00068)
+                     "cannot start the restarter thread: new certificates are activated by "
+                     "the monitor, within about 20 s");
+        return APR_SUCCESS;
+    }
+    apr_pool_pre_cleanup_register(pconf, r, restarter_stop);
+    m->restarter_running = 1;
+    return APR_SUCCESS;
+}
+
+/* Fallback when the restarter thread is not running (and the ACMEAutoRestart off notice). */
+int acme_hook_monitor(apr_pool_t *pool, server_rec *s)
+{
+    acme_mod_t *m = acme_mod;
+    apr_pool_t *p;
+
+    if (!m || !m->store_ok || !m->certs->nelts || !m->last_restart || m->restarter_running) {
+        return DECLINED;
+    }
+    apr_pool_create(&p, pool);
+    restart_check(m, p);
     apr_pool_destroy(p);
     return DECLINED;
 }
