@@ -1,17 +1,31 @@
-/* Running an admin's program (dns-01 hook) with a time limit. */
+/* Running an admin's program (dns-01 hook, notify command) with a time limit. */
 #ifndef ACME_PROC_H
 #define ACME_PROC_H
 
 #include "acme.h"
+#include <apr_thread_proc.h>
 
 #define ACME_PROC_OUTPUT_MAX 4096
 
-/* Run argv[0] (an absolute path) with argv and env (both NULL-terminated; env NULL: a
- * minimal PATH only), wait at most timeout, then kill it. *pexit is its exit status, or
- * -1 when it died by a signal or was killed; *poutput holds the first
- * ACME_PROC_OUTPUT_MAX bytes of its stdout and stderr. APR_TIMEUP when it was killed for
- * the time limit, an APR error when it could not be started, else APR_SUCCESS (whatever
- * its exit status). */
+typedef struct acme_proc_t acme_proc_t;
+
+/* Start argv[0] (an absolute path) with argv and env (both NULL-terminated; env NULL: a
+ * minimal PATH only), its stdout and stderr captured (the first ACME_PROC_OUTPUT_MAX
+ * bytes). The time limit is enforced by coreutils' timeout(1) when present, so it holds
+ * even if the calling process ends first; acme_proc_poll kills the program itself when
+ * it outlives the limit anyway. */
+apr_status_t acme_proc_start(acme_proc_t **pproc, apr_pool_t *p, const char *const *argv,
+                             const char *const *env, apr_interval_time_t timeout);
+/* Without blocking: APR_INCOMPLETE while it runs; when it ended, APR_SUCCESS with *pexit
+ * its exit status (-1 when a signal ended it), or APR_TIMEUP when it was killed at the
+ * time limit; *poutput is what it printed so far. */
+apr_status_t acme_proc_poll(acme_proc_t *proc, int *pexit, const char **poutput);
+/* Its process id (of the timeout(1) wrapper, when used) and its start time. */
+long acme_proc_pid(const acme_proc_t *proc);
+apr_time_t acme_proc_started(const acme_proc_t *proc);
+
+/* Start, then wait until it ends (polling): the same results as acme_proc_poll, or an APR
+ * error when it could not be started. */
 apr_status_t acme_proc_run(int *pexit, const char **poutput, apr_pool_t *p,
                            const char *const *argv, const char *const *env,
                            apr_interval_time_t timeout);

@@ -29,6 +29,7 @@ APLOG_USE_MODULE(acme);
 #include "acme_account.h"
 #include "acme_driver.h"
 #include "acme_plan.h"
+#include "acme_proc.h"
 
 #define WD_NAME "_acme_"
 #define WD_INTERVAL apr_time_from_sec(1)
@@ -63,10 +64,8 @@ typedef struct acme_wd_t {
 
 #define REQUEST_CHECK_INTERVAL apr_time_from_sec(15)
 #define NOTIFY_TIMEOUT apr_time_from_sec(30)
-#define NOTIFY_KILL_MARGIN apr_time_from_sec(5)   /* our own kill, if timeout(1) did not */
-#define TIMEOUT_PROGRAM "/usr/bin/timeout"
+#define NOTIFY_KILL_MARGIN apr_time_from_sec(5)   /* acme_proc's own kill, after timeout(1) */
 #define NOTIFY_MAX_RUNNING 32
-#define NOTIFY_OUTPUT_MAX 2048
 #define ARI_DEFAULT_REFETCH apr_time_from_sec(6 * 3600)
 #define ARI_ERROR_REFETCH apr_time_from_sec(3600)
 #define ARI_FILE "ari.json"
@@ -89,30 +88,9 @@ static apr_interval_time_t jitter(apr_interval_time_t t)
 
 typedef struct notify_t {
     apr_pool_t *pool;
-    apr_proc_t proc;
-    apr_file_t *out;               /* stdout and stderr of the program */
-    apr_time_t started;
+    acme_proc_t *proc;
     const char *what;              /* "EVENT CERT" for the log */
-    char buf[NOTIFY_OUTPUT_MAX];
-    apr_size_t len;
 } notify_t;
-
-static void notify_drain(notify_t *n)
-{
-    for (;;) {
-        char tmp[512];
-        apr_size_t len = sizeof(tmp);
-        if (apr_file_read(n->out, tmp, &len) != APR_SUCCESS || len == 0) {
-            return;
-        }
-        if (n->len < sizeof(n->buf) - 1) {
-            apr_size_t take = sizeof(n->buf) - 1 - n->len;
-            take = len < take ? len : take;
-            memcpy(n->buf + n->len, tmp, take);
-            n->len += take;
-        }
-    }
-}
 
 /* Running programs are recorded in the store (orders/_notify-<pid>/run.json), so that the
  * next generation can report how a program ended that outlived this process. */
@@ -120,18 +98,19 @@ static void notify_drain(notify_t *n)
 
 static void notify_record(acme_wd_t *wd, notify_t *n)
 {
+    long pid = acme_proc_pid(n->proc);
     const char *text = apr_psprintf(n->pool, "{\"pid\":%ld,\"started\":\"%s\",\"what\":\"%s\"}",
-                                    (long)n->proc.pid, acme_time_rfc3339(n->pool, n->started),
+                                    pid, acme_time_rfc3339(n->pool, acme_proc_started(n->proc)),
                                     n->what);
     acme_store_save(wd->m->store, ACME_GROUP_ORDERS,
-                    apr_psprintf(n->pool, NOTIFY_RUN_PREFIX "%ld", (long)n->proc.pid),
-                    "run.json", text, strlen(text), n->pool);
+                    apr_psprintf(n->pool, NOTIFY_RUN_PREFIX "%ld", pid), "run.json", text,
+                    strlen(text), n->pool);
 }
 
-static void notify_unrecord(acme_wd_t *wd, pid_t pid, apr_pool_t *p)
+static void notify_unrecord(acme_wd_t *wd, long pid, apr_pool_t *p)
 {
     acme_store_remove(wd->m->store, ACME_GROUP_ORDERS,
-                      apr_psprintf(p, NOTIFY_RUN_PREFIX "%ld", (long)pid), NULL, p);
+                      apr_psprintf(p, NOTIFY_RUN_PREFIX "%ld", pid), NULL, p);
 }
 
 typedef struct adopted_t {
@@ -196,7 +175,7 @@ static void notify_adopted_check(acme_wd_t *wd, apr_pool_t *p)
                          "ACMENotifyCmd for %s (started before the last restart) ended",
                          a->what);
         }
-        notify_unrecord(wd, a->pid, p);
+        notify_unrecord(wd, (long)a->pid, p);
         memmove(wd->adopted->elts + (apr_size_t)i * sizeof(adopted_t),
                 wd->adopted->elts + (apr_size_t)(i + 1) * sizeof(adopted_t),
                 (apr_size_t)(wd->adopted->nelts - i - 1) * sizeof(adopted_t));
@@ -208,47 +187,31 @@ static void notify_adopted_check(acme_wd_t *wd, apr_pool_t *p)
 /* Reap finished programs, kill those over the time limit. Caller holds wd->mutex. */
 static void notify_reap(acme_wd_t *wd)
 {
-    apr_time_t now = apr_time_now();
     int i;
 
     for (i = 0; i < wd->notifies->nelts; ++i) {
         notify_t *n = APR_ARRAY_IDX(wd->notifies, i, notify_t *);
-        int code = 0;
-        apr_exit_why_e why = APR_PROC_EXIT;
-        apr_status_t rv;
-        int killed = 0;
+        const char *out;
+        int code;
+        apr_status_t rv = acme_proc_poll(n->proc, &code, &out);
 
-        notify_drain(n);
-        rv = apr_proc_wait(&n->proc, &code, &why, APR_NOWAIT);
-        if (rv != APR_CHILD_DONE) {
-            if (now - n->started < NOTIFY_TIMEOUT + NOTIFY_KILL_MARGIN) {
-                continue;
-            }
-            apr_proc_kill(&n->proc, SIGKILL);
-            apr_proc_wait(&n->proc, &code, &why, APR_WAIT);
-            killed = 1;
+        if (rv == APR_INCOMPLETE) {
+            continue;
         }
-        else if (((why == APR_PROC_EXIT && code == 128 + SIGKILL)
-                  || (why == APR_PROC_SIGNAL && code == SIGKILL))
-                 && now - n->started >= NOTIFY_TIMEOUT - apr_time_from_sec(1)) {
-            killed = 1; /* timeout(1) killed it */
-        }
-        notify_drain(n);
-        n->buf[n->len] = '\0';
-        if (killed || why != APR_PROC_EXIT || code != 0) {
+        if (rv != APR_SUCCESS || code != 0) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, wd->m->s, ACMELOGNO(00053)
                          "ACMENotifyCmd for %s %s%s; output: %s", n->what,
-                         killed ? "did not finish in 30 s and was killed"
-                                : (why == APR_PROC_EXIT ? "exited with status " : "died by signal "),
-                         killed ? "" : apr_itoa(n->pool, code), n->len ? n->buf : "(none)");
+                         rv == APR_TIMEUP ? "did not finish in 30 s and was killed"
+                         : code < 0 ? "died by a signal" : "exited with status ",
+                         rv == APR_TIMEUP || code < 0 ? "" : apr_itoa(n->pool, code),
+                         *out ? out : "(none)");
         }
         else {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, wd->m->s, ACMELOGNO(00054)
                          "ACMENotifyCmd for %s succeeded; output: %s", n->what,
-                         n->len ? n->buf : "(none)");
+                         *out ? out : "(none)");
         }
-        notify_unrecord(wd, n->proc.pid, n->pool);
-        apr_file_close(n->out);
+        notify_unrecord(wd, acme_proc_pid(n->proc), n->pool);
         apr_pool_destroy(n->pool);
         /* remove entry i */
         memmove(wd->notifies->elts + (apr_size_t)i * sizeof(notify_t *),
@@ -265,13 +228,9 @@ static void notify(acme_wd_t *wd, const char *event, acme_managed_t *mc, const c
 {
     acme_mod_t *m = wd->m;
     apr_pool_t *p;
-    apr_procattr_t *attr;
-    apr_file_t *rd = NULL, *wr = NULL;
     apr_array_header_t *argv, *env;
     notify_t *n;
     apr_status_t rv;
-    apr_finfo_t fi;
-    const char *prog;
     int i;
 
     if (!m->notify_cmd) {
@@ -293,17 +252,7 @@ static void notify(acme_wd_t *wd, const char *event, acme_managed_t *mc, const c
     n = apr_pcalloc(p, sizeof(*n));
     n->pool = p;
     n->what = apr_pstrcat(p, event, " ", mc->id, NULL);
-    prog = m->notify_cmd;
     argv = apr_array_make(p, 10, sizeof(const char *));
-    if (apr_stat(&fi, TIMEOUT_PROGRAM, APR_FINFO_TYPE, p) == APR_SUCCESS) {
-        /* the time limit must hold even when a graceful restart replaces this process
-         * before the program ends: coreutils' timeout enforces it from outside */
-        APR_ARRAY_PUSH(argv, const char *) = TIMEOUT_PROGRAM;
-        APR_ARRAY_PUSH(argv, const char *) = "-s";
-        APR_ARRAY_PUSH(argv, const char *) = "KILL";
-        APR_ARRAY_PUSH(argv, const char *) = apr_ltoa(p, (long)apr_time_sec(NOTIFY_TIMEOUT));
-        prog = TIMEOUT_PROGRAM;
-    }
     APR_ARRAY_PUSH(argv, const char *) = m->notify_cmd;
     for (i = 0; m->notify_args && i < m->notify_args->nelts; ++i) {
         APR_ARRAY_PUSH(argv, const char *) = APR_ARRAY_IDX(m->notify_args, i, const char *);
@@ -334,23 +283,14 @@ static void notify(acme_wd_t *wd, const char *event, acme_managed_t *mc, const c
     }
     APR_ARRAY_PUSH(env, const char *) = NULL;
 
-    if ((rv = apr_file_pipe_create_ex(&rd, &wr, APR_WRITE_BLOCK, p)) != APR_SUCCESS
-        || (rv = apr_procattr_create(&attr, p)) != APR_SUCCESS
-        || (rv = apr_procattr_cmdtype_set(attr, APR_PROGRAM)) != APR_SUCCESS
-        || (rv = apr_procattr_child_out_set(attr, wr, NULL)) != APR_SUCCESS
-        || (rv = apr_procattr_child_err_set(attr, wr, NULL)) != APR_SUCCESS
-        || (rv = apr_procattr_error_check_set(attr, 1)) != APR_SUCCESS
-        || (rv = apr_proc_create(&n->proc, prog, (const char *const *)argv->elts,
-                                 (const char *const *)env->elts, attr, p)) != APR_SUCCESS) {
+    if ((rv = acme_proc_start(&n->proc, p, (const char *const *)argv->elts,
+                              (const char *const *)env->elts, NOTIFY_TIMEOUT)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, m->s, ACMELOGNO(00056)
                      "ACMENotifyCmd %s could not be started for %s", m->notify_cmd, n->what);
         apr_pool_destroy(p);
         apr_thread_mutex_unlock(wd->mutex);
         return;
     }
-    apr_file_close(wr);
-    n->out = rd;
-    n->started = apr_time_now();
     APR_ARRAY_PUSH(wd->notifies, notify_t *) = n;
     notify_record(wd, n);
     apr_thread_mutex_unlock(wd->mutex);
