@@ -35,6 +35,7 @@ typedef struct acme_srv_conf_t {
     int enabled;               /* ACME on|off, ACME_UNSET when not said */
     acme_window_t renew_window, warn_window; /* both 0: unset */
     apr_array_header_t *challenges;  /* ACMEChallenges, NULL: automatic */
+    int key_type;              /* ACMEKeyType (acme_key_type_t), ACME_UNSET when not said */
     const char *dns_hook;      /* ACMEDNSHook program */
     apr_array_header_t *dns_hook_args;
     apr_interval_time_t dns_propagation; /* -1 unset */

@@ -32,6 +32,7 @@ void *acme_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->renewal_info = ACME_UNSET;
     sc->retry_delay = -1;
     sc->dns_propagation = -1;
+    sc->key_type = ACME_UNSET;
     return sc;
 }
 
@@ -54,6 +55,7 @@ void *acme_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->notify_cmd = MERGE_PTR(notify_cmd);
     sc->notify_args = MERGE_PTR(notify_args);
     sc->challenges = MERGE_PTR(challenges);
+    sc->key_type = MERGE_INT(key_type);
     sc->dns_hook = MERGE_PTR(dns_hook);
     sc->dns_hook_args = add->dns_hook ? add->dns_hook_args : base->dns_hook_args;
     sc->dns_propagation = add->dns_propagation >= 0 ? add->dns_propagation
@@ -321,6 +323,17 @@ static const char *set_notify_cmd(cmd_parms *cmd, void *dc, int argc, char *cons
     return NULL;
 }
 
+static const char *set_key_type(cmd_parms *cmd, void *dc, const char *arg)
+{
+    acme_key_type_t type;
+    if (acme_key_type_parse(&type, arg) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "ACMEKeyType: '%s' is not a key type: use p256, p384, "
+                            "rsa2048, rsa3072 or rsa4096", arg);
+    }
+    cmd_conf(cmd)->key_type = (int)type;
+    return NULL;
+}
+
 static const char *add_challenge(cmd_parms *cmd, void *dc, const char *arg)
 {
     acme_srv_conf_t *sc = cmd_conf(cmd);
@@ -433,6 +446,9 @@ const command_rec acme_cmds[] = {
     AP_INIT_TAKE1("ACMEAutoRestart", set_auto_restart, NULL, RSRC_CONF,
                   "on|off: restart gracefully by itself to activate new certificates "
                   "(default on)"),
+    AP_INIT_TAKE1("ACMEKeyType", set_key_type, NULL, RSRC_CONF,
+                  "p256|p384|rsa2048|rsa3072|rsa4096: the certificate's key type (default "
+                  "p256)"),
     AP_INIT_TAKE1("ACMERenewWindow", set_renew_window, NULL, RSRC_CONF,
                   "N%|DURATION: renew when this much of the lifetime is left, or this long "
                   "before expiry (default 33%)"),

@@ -22,6 +22,7 @@ APLOG_USE_MODULE(acme);
 #include "acme_crypto.h"
 
 #define FALLBACK_CN "mod_acme fallback certificate"
+#define ACME_MAX_NAMES 100
 #define FALLBACK_NAME "mod-acme-fallback.invalid"
 
 /* ---- store and fallback ---------------------------------------------------------- */
@@ -236,6 +237,14 @@ void acme_plan_vhosts(acme_mod_t *m, apr_pool_t *ptemp)
             continue;
         }
         names = acme_names_normalize(p, raw);
+        if (names->nelts > ACME_MAX_NAMES) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, ACMELOGNO(00069)
+                         "%s: %d names, but a certificate holds at most %d (Let's Encrypt's "
+                         "limit): no certificate is ordered for it; split the ServerAlias "
+                         "names over several VirtualHosts", where(s, ptemp), names->nelts,
+                         ACME_MAX_NAMES);
+            continue;
+        }
         joined = acme_names_join(p, names, " ");
         mc = apr_hash_get(m->by_names, joined, APR_HASH_KEY_STRING);
         if (!mc) {
@@ -249,7 +258,9 @@ void acme_plan_vhosts(acme_mod_t *m, apr_pool_t *ptemp)
             mc->spec.id = joined;
             mc->spec.names = names;
             mc->spec.ca_url = m->ca_url;
-            mc->spec.key_type = ACME_KEY_EC_P256;
+            mc->spec.key_type = acme_srv_conf(s)->key_type != ACME_UNSET
+                                ? (acme_key_type_t)acme_srv_conf(s)->key_type
+                                : ACME_KEY_EC_P256;
             mc->renew_window = acme_srv_conf(s)->renew_window;
             mc->warn_window = acme_srv_conf(s)->warn_window;
             apr_hash_set(m->by_names, joined, APR_HASH_KEY_STRING, mc);
