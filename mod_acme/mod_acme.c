@@ -108,8 +108,6 @@ static void acme_register_hooks(apr_pool_t *p)
     ap_hook_monitor(acme_hook_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     /* libcurl's global state, before the watchdog thread starts */
     ap_hook_child_init(acme_hook_child_init, NULL, NULL, APR_HOOK_REALLY_FIRST);
-    /* status: facts only root can read (live meta: serial, obtained), after activation */
-    ap_hook_post_config(acme_status_post_config, NULL, NULL, APR_HOOK_LAST);
     /* status: the "ACME certificates" section of mod_status' server-status */
     APR_OPTIONAL_HOOK(ap, status_hook, acme_status_hook, NULL, NULL, APR_HOOK_MIDDLE);
     /* status: SetHandler acme-status (JSON) and acme-metrics (Prometheus) */

@@ -76,7 +76,8 @@ typedef struct acme_managed_t {
     acme_plan_t plan;               /* what to do about it */
     acme_window_t renew_window, warn_window;
     const char *ari_cert_id;        /* RFC 9773 certID of the live certificate */
-    const char *live_serial;
+    const char *live_serial;        /* from live meta.json (root only): for status pages */
+    apr_time_t live_obtained;       /* when the live certificate was staged */
     int activated;                  /* went live at this start: notify "activated" */
     acme_cert_spec_t spec;          /* for the driver */
     acme_dns_hook_t dns_hook;       /* spec.dns_hook points here when set */
@@ -162,8 +163,6 @@ apr_status_t acme_restarter_start(acme_mod_t *m, apr_pool_t *pconf);
 void acme_hook_child_init(apr_pool_t *p, server_rec *s);
 
 /* mod_acme_status.c */
-int acme_status_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                            server_rec *s);
 int acme_status_hook(request_rec *r, int flags);
 int acme_status_handler(request_rec *r);
 

@@ -420,6 +420,7 @@ static void load_state(acme_mod_t *m, acme_managed_t *mc, apr_pool_t *ptemp)
         mc->input.live_not_before = acme_time_parse_rfc3339(acme_json_str(j, "not_before"));
         mc->input.live_not_after = acme_time_parse_rfc3339(acme_json_str(j, "not_after"));
         mc->live_serial = apr_pstrdup(m->pool, acme_json_str(j, "serial"));
+        mc->live_obtained = acme_time_parse_rfc3339(acme_json_str(j, "staged"));
         if (m->renewal_info
             && acme_store_load(st, ACME_GROUP_LIVE, mc->id, "chain.pem", &data, &len,
                                ptemp) == APR_SUCCESS) {

@@ -34,14 +34,6 @@ APLOG_USE_MODULE(acme);
 #define STATUS_SEGMENT "acme-status"
 #define STATUS_JSON_VERSION 1
 
-/* Facts only live/<id>/meta.json has, read as root in post_config; per generation. */
-typedef struct live_facts_t {
-    const char *serial;
-    apr_time_t last_success;     /* meta "staged", else not_before */
-} live_facts_t;
-
-static apr_hash_t *live_facts;   /* id -> live_facts_t*, in pconf */
-
 typedef enum { ST_OBTAINING, ST_VALID, ST_RENEWING, ST_ERROR, ST_COUNT } cert_state_t;
 static const char *const state_names[ST_COUNT] = { "obtaining", "valid", "renewing", "error" };
 
@@ -67,43 +59,6 @@ typedef struct driver_view_t {
     apr_int64_t attempts, staged, failed, requests;
     apr_time_t last_run;
 } driver_view_t;
-
-/* ---- post_config: live facts --------------------------------------------------------- */
-
-int acme_status_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                            server_rec *s)
-{
-    acme_mod_t *m = acme_mod;
-    int i;
-
-    live_facts = apr_hash_make(pconf);
-    if (!m || !m->store_ok) {
-        return OK;
-    }
-    for (i = 0; i < m->certs->nelts; ++i) {
-        acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
-        live_facts_t *f;
-        char *data;
-        apr_size_t len;
-        json_t *j;
-        apr_time_t t;
-
-        if (!mc->have_live
-            || acme_store_load(m->store, ACME_GROUP_LIVE, mc->id, "meta.json", &data, &len,
-                               ptemp) != APR_SUCCESS
-            || !(j = acme_json_parse(ptemp, data, len, NULL))) {
-            continue;
-        }
-        f = apr_pcalloc(pconf, sizeof(*f));
-        if (acme_json_str(j, "serial")) {
-            f->serial = apr_pstrdup(pconf, acme_json_str(j, "serial"));
-        }
-        t = acme_time_parse_rfc3339(acme_json_str(j, "staged"));
-        f->last_success = t ? t : mc->input.live_not_before;
-        apr_hash_set(live_facts, mc->id, APR_HASH_KEY_STRING, f);
-    }
-    return OK;
-}
 
 /* ---- gathering ----------------------------------------------------------------------- */
 
@@ -159,7 +114,6 @@ static const char *action_name(acme_plan_action_t a)
 static void view_cert(cert_view_t *v, acme_mod_t *m, const acme_managed_t *mc,
                       const char *account_url, apr_pool_t *p)
 {
-    live_facts_t *f = live_facts ? apr_hash_get(live_facts, mc->id, APR_HASH_KEY_STRING) : NULL;
     apr_time_t now = apr_time_now();
     char *data;
     json_t *st;
@@ -174,8 +128,8 @@ static void view_cert(cert_view_t *v, acme_mod_t *m, const acme_managed_t *mc,
     if (mc->have_live) {
         v->valid_from = mc->input.live_not_before;
         v->valid_until = mc->input.live_not_after;
-        v->serial = f ? f->serial : NULL;
-        v->last_success = f ? f->last_success : mc->input.live_not_before;
+        v->serial = mc->live_serial;
+        v->last_success = mc->live_obtained ? mc->live_obtained : mc->input.live_not_before;
     }
     v->staged = acme_store_load(m->store, ACME_GROUP_STAGING, mc->id, "meta.json", &data,
                                 NULL, p) == APR_SUCCESS;
