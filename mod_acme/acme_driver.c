@@ -337,17 +337,6 @@ static const apr_array_header_t *allowed_types(run_t *r)
     return &dflt;
 }
 
-static int allows(const apr_array_header_t *types, const char *type)
-{
-    int i;
-    for (i = 0; i < types->nelts; ++i) {
-        if (!strcmp(APR_ARRAY_IDX(types, i, const char *), type)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* Pick the first allowed type the CA offers that can answer this identifier. */
 static const json_t *choose_challenge(const char **ptype, run_t *r, const json_t *authz,
                                       apr_pool_t *p)
@@ -560,7 +549,7 @@ static apr_status_t authz_run(run_t *r, const char *url)
         const apr_array_header_t *allowed = allowed_types(r);
         int wildcard = json_is_true(json_object_get(authz, "wildcard"));
         int dns_unusable = !r->spec->dns_hook
-                           && (wildcard || allows(allowed, ACME_CHALLENGE_DNS01));
+                           && (wildcard || acme_names_contain(allowed, ACME_CHALLENGE_DNS01));
         rv = acme_result_set(r->res, r->p, ACME_ENOCHALLENGE,
                              "no usable challenge for %s: the CA offers %s; allowed: %s%s%s%s",
                              authz_ident(ap, authz), offered_types(ap, authz),

@@ -647,6 +647,17 @@ static int names_contain(const apr_array_header_t *a, const char *name)
     return 0;
 }
 
+int acme_names_contain(const apr_array_header_t *names, const char *s)
+{
+    int i;
+    for (i = 0; names && i < names->nelts; ++i) {
+        if (!strcmp(APR_ARRAY_IDX(names, i, const char *), s)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int acme_names_equal(const apr_array_header_t *a, const apr_array_header_t *b)
 {
     int i;

@@ -43,5 +43,7 @@ apr_array_header_t *acme_names_normalize(apr_pool_t *p, const apr_array_header_t
 const char *acme_names_join(apr_pool_t *p, const apr_array_header_t *names, const char *sep);
 /* Equal as sets (both arrays already normalized). */
 int acme_names_equal(const apr_array_header_t *a, const apr_array_header_t *b);
+/* Does the array of const char* (may be NULL) hold s exactly? */
+int acme_names_contain(const apr_array_header_t *names, const char *s);
 
 #endif

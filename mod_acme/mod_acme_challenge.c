@@ -109,17 +109,6 @@ static int listens_on(int port)
     return 0;
 }
 
-static int has_type(const apr_array_header_t *types, const char *type)
-{
-    int i;
-    for (i = 0; types && i < types->nelts; ++i) {
-        if (!strcmp(APR_ARRAY_IDX(types, i, const char *), type)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* ACMEChallenges when given; otherwise: dns-01 when a hook is set, http-01 when the public
  * port 80 reaches us, tls-alpn-01 when 443 does (ACMEPortMap says which local ports). */
 void acme_choose_challenges(acme_mod_t *m, apr_pool_t *ptemp)
@@ -145,7 +134,7 @@ void acme_choose_challenges(acme_mod_t *m, apr_pool_t *ptemp)
         if (sc->challenges) {
             mc->spec.challenge_types = sc->challenges;
             mc->challenge_why = "ACMEChallenges";
-            if (has_type(sc->challenges, ACME_CHALLENGE_DNS01) && !sc->dns_hook) {
+            if (acme_names_contain(sc->challenges, ACME_CHALLENGE_DNS01) && !sc->dns_hook) {
                 ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ACMELOGNO(00061)
                              "certificate %s: ACMEChallenges lists dns-01 but no ACMEDNSHook "
                              "is set: dns-01 cannot be used", mc->id);
@@ -186,7 +175,7 @@ void acme_choose_challenges(acme_mod_t *m, apr_pool_t *ptemp)
             mc->challenge_why = apr_pstrcat(m->pool, "automatic: ",
                                             acme_names_join(ptemp, why, "; "), NULL);
         }
-        if (has_type(mc->spec.challenge_types, ACME_CHALLENGE_TLSALPN01)) {
+        if (acme_names_contain(mc->spec.challenge_types, ACME_CHALLENGE_TLSALPN01)) {
             m->any_tlsalpn = 1;
         }
     }
@@ -199,7 +188,7 @@ void acme_enable_tlsalpn(acme_mod_t *m, apr_pool_t *p)
 
     for (i = 0; i < m->certs->nelts; ++i) {
         acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
-        if (!mc->used_by_tls || !has_type(mc->spec.challenge_types, ACME_CHALLENGE_TLSALPN01)) {
+        if (!mc->used_by_tls || !acme_names_contain(mc->spec.challenge_types, ACME_CHALLENGE_TLSALPN01)) {
             continue;
         }
         for (j = 0; j < mc->vhosts->nelts; ++j) {
@@ -207,7 +196,7 @@ void acme_enable_tlsalpn(acme_mod_t *m, apr_pool_t *p)
             acme_vhost_t *v = acme_vhost_get(s);
             core_server_config *csc = ap_get_core_module_config(s->module_config);
             apr_array_header_t *protos;
-            if (!v || !v->is_tls || has_type(csc->protocols, PROTO_ACME_TLS_1)) {
+            if (!v || !v->is_tls || acme_names_contain(csc->protocols, PROTO_ACME_TLS_1)) {
                 continue;
             }
             /* vhosts may share the array: copy before adding */
@@ -231,7 +220,7 @@ int acme_hook_protocol_propose(conn_rec *c, request_rec *r, server_rec *s,
                                apr_array_header_t *proposals)
 {
     if (!r && offers && acme_mod && acme_mod->any_tlsalpn && ap_ssl_conn_is_ssl(c)
-        && has_type(offers, PROTO_ACME_TLS_1)) {
+        && acme_names_contain(offers, PROTO_ACME_TLS_1)) {
         APR_ARRAY_PUSH(proposals, const char *) = PROTO_ACME_TLS_1;
         return OK;
     }

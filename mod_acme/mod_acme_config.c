@@ -299,28 +299,31 @@ static const char *set_retry_delay(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+/* PROGRAM [ARGS...] of ACMENotifyCmd and ACMEDNSHook: an absolute path, then arguments. */
+static const char *set_program(cmd_parms *cmd, int argc, char *const argv[],
+                               const char **pprog, apr_array_header_t **pargs)
+{
+    int i;
+    if (argc < 1 || !*argv[0] || argv[0][0] != '/') {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an absolute path: give the program's "
+                            "full path (and optional arguments), e.g. %s /usr/local/bin/%s",
+                            cmd->cmd->name, argc ? argv[0] : "", cmd->cmd->name,
+                            cmd->cmd->name[4] == 'N' ? "acme-notify --mail root"
+                                                     : "acme-dns-hook");
+    }
+    *pprog = argv[0];
+    *pargs = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    for (i = 1; i < argc; ++i) {
+        APR_ARRAY_PUSH(*pargs, const char *) = argv[i];
+    }
+    return NULL;
+}
+
 static const char *set_notify_cmd(cmd_parms *cmd, void *dc, int argc, char *const argv[])
 {
     const char *err = global_only(cmd);
     acme_srv_conf_t *sc = cmd_conf(cmd);
-    int i;
-    if (err) {
-        return err;
-    }
-    if (argc < 1 || !*argv[0]) {
-        return "ACMENotifyCmd: needs a program (and optional arguments), e.g. "
-               "ACMENotifyCmd /usr/local/bin/acme-notify --mail root";
-    }
-    if (argv[0][0] != '/') {
-        return apr_psprintf(cmd->pool, "ACMENotifyCmd: '%s' is not an absolute path: give "
-                            "the program's full path", argv[0]);
-    }
-    sc->notify_cmd = argv[0];
-    sc->notify_args = apr_array_make(cmd->pool, argc, sizeof(const char *));
-    for (i = 1; i < argc; ++i) {
-        APR_ARRAY_PUSH(sc->notify_args, const char *) = argv[i];
-    }
-    return NULL;
+    return err ? err : set_program(cmd, argc, argv, &sc->notify_cmd, &sc->notify_args);
 }
 
 static const char *set_key_type(cmd_parms *cmd, void *dc, const char *arg)
@@ -338,7 +341,6 @@ static const char *add_challenge(cmd_parms *cmd, void *dc, const char *arg)
 {
     acme_srv_conf_t *sc = cmd_conf(cmd);
     const char *type;
-    int i;
     if (!strcmp(arg, ACME_CHALLENGE_HTTP01) || !strcmp(arg, ACME_CHALLENGE_TLSALPN01)
         || !strcmp(arg, ACME_CHALLENGE_DNS01)) {
         type = arg;
@@ -350,10 +352,8 @@ static const char *add_challenge(cmd_parms *cmd, void *dc, const char *arg)
     if (!sc->challenges) {
         sc->challenges = apr_array_make(cmd->pool, 3, sizeof(const char *));
     }
-    for (i = 0; i < sc->challenges->nelts; ++i) {
-        if (!strcmp(APR_ARRAY_IDX(sc->challenges, i, const char *), type)) {
-            return apr_psprintf(cmd->pool, "ACMEChallenges: '%s' is listed twice", type);
-        }
+    if (acme_names_contain(sc->challenges, type)) {
+        return apr_psprintf(cmd->pool, "ACMEChallenges: '%s' is listed twice", type);
     }
     APR_ARRAY_PUSH(sc->challenges, const char *) = type;
     return NULL;
@@ -362,18 +362,7 @@ static const char *add_challenge(cmd_parms *cmd, void *dc, const char *arg)
 static const char *set_dns_hook(cmd_parms *cmd, void *dc, int argc, char *const argv[])
 {
     acme_srv_conf_t *sc = cmd_conf(cmd);
-    int i;
-    if (argc < 1 || !*argv[0] || argv[0][0] != '/') {
-        return apr_psprintf(cmd->pool, "ACMEDNSHook: '%s' is not an absolute path: give the "
-                            "hook program's full path (and optional arguments)",
-                            argc ? argv[0] : "");
-    }
-    sc->dns_hook = argv[0];
-    sc->dns_hook_args = apr_array_make(cmd->pool, argc, sizeof(const char *));
-    for (i = 1; i < argc; ++i) {
-        APR_ARRAY_PUSH(sc->dns_hook_args, const char *) = argv[i];
-    }
-    return NULL;
+    return set_program(cmd, argc, argv, &sc->dns_hook, &sc->dns_hook_args);
 }
 
 static const char *set_dns_propagation(cmd_parms *cmd, void *dc, const char *arg)

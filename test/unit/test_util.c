@@ -332,6 +332,19 @@ START_TEST(names_normalize)
 }
 END_TEST
 
+START_TEST(names_contain)
+{
+    apr_array_header_t *a = apr_array_make(pool, 2, sizeof(const char *));
+    ck_assert(!acme_names_contain(NULL, "x"));
+    ck_assert(!acme_names_contain(a, "x"));
+    APR_ARRAY_PUSH(a, const char *) = "http-01";
+    APR_ARRAY_PUSH(a, const char *) = "dns-01";
+    ck_assert(acme_names_contain(a, "dns-01"));
+    ck_assert(!acme_names_contain(a, "dns"));
+    ck_assert(!acme_names_contain(a, "HTTP-01"));
+}
+END_TEST
+
 START_TEST(names_certifiable)
 {
     static const struct {
@@ -471,6 +484,7 @@ Suite *util_suite(void)
     tcase_add_test(tc, atomic_write);
     tcase_add_test(tc, mkdir_p);
     tcase_add_test(tc, names_normalize);
+    tcase_add_test(tc, names_contain);
     tcase_add_test(tc, names_certifiable);
     tcase_add_test(tc, result_and_log);
     tcase_add_test(tc, json_helpers);
