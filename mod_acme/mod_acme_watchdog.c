@@ -86,10 +86,15 @@ static apr_interval_time_t jitter(apr_interval_time_t t)
 
 /* ---- ACMENotifyCmd: run in the background as the User, 30 s at most ------------------ */
 
+/* Runs for one certificate happen one after the other, in the order of the events (an
+ * admin's script must not see 'failed' before 'renewing'); certificates do not wait for
+ * each other. */
 typedef struct notify_t {
     apr_pool_t *pool;
-    acme_proc_t *proc;
+    acme_proc_t *proc;             /* NULL while queued behind a run for the same cert */
+    const char *id;                /* the certificate */
     const char *what;              /* "EVENT CERT" for the log */
+    const char *const *argv, *const *env;
 } notify_t;
 
 /* Running programs are recorded in the store (orders/_notify-<pid>/run.json), so that the
@@ -184,17 +189,53 @@ static void notify_adopted_check(acme_wd_t *wd, apr_pool_t *p)
     }
 }
 
-/* Reap finished programs, kill those over the time limit. Caller holds wd->mutex. */
+static void notify_start(acme_wd_t *wd, notify_t *n)
+{
+    apr_status_t rv = acme_proc_start(&n->proc, n->pool, n->argv, n->env, NOTIFY_TIMEOUT);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, wd->m->s, ACMELOGNO(00056)
+                     "ACMENotifyCmd %s could not be started for %s", wd->m->notify_cmd,
+                     n->what);
+        n->proc = NULL;
+        return;
+    }
+    notify_record(wd, n);
+}
+
+/* Is a run for this certificate ahead of entry i (running or queued)? */
+static int notify_busy_before(acme_wd_t *wd, int i, const char *id)
+{
+    int j;
+    for (j = 0; j < i; ++j) {
+        if (!strcmp(APR_ARRAY_IDX(wd->notifies, j, notify_t *)->id, id)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Reap finished programs, kill those over the time limit, start queued ones whose turn
+ * came. Caller holds wd->mutex. */
 static void notify_reap(acme_wd_t *wd)
 {
     int i;
 
     for (i = 0; i < wd->notifies->nelts; ++i) {
         notify_t *n = APR_ARRAY_IDX(wd->notifies, i, notify_t *);
-        const char *out;
-        int code;
-        apr_status_t rv = acme_proc_poll(n->proc, &code, &out);
+        const char *out = "";
+        int code = 0;
+        apr_status_t rv;
 
+        if (!n->proc && !notify_busy_before(wd, i, n->id)) {
+            notify_start(wd, n);
+            if (!n->proc) {
+                goto remove;
+            }
+        }
+        if (!n->proc) {
+            continue; /* queued */
+        }
+        rv = acme_proc_poll(n->proc, &code, &out);
         if (rv == APR_INCOMPLETE) {
             continue;
         }
@@ -212,6 +253,7 @@ static void notify_reap(acme_wd_t *wd)
                          *out ? out : "(none)");
         }
         notify_unrecord(wd, acme_proc_pid(n->proc), n->pool);
+remove:
         apr_pool_destroy(n->pool);
         /* remove entry i */
         memmove(wd->notifies->elts + (apr_size_t)i * sizeof(notify_t *),
@@ -230,14 +272,12 @@ static void notify(acme_wd_t *wd, const char *event, acme_managed_t *mc, const c
     apr_pool_t *p;
     apr_array_header_t *argv, *env;
     notify_t *n;
-    apr_status_t rv;
     int i;
 
     if (!m->notify_cmd) {
         return;
     }
     apr_thread_mutex_lock(wd->mutex);
-    notify_reap(wd);
     if (wd->notifies->nelts >= NOTIFY_MAX_RUNNING) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, m->s, ACMELOGNO(00055)
                      "ACMENotifyCmd: %d programs still running, not run for %s %s",
@@ -251,6 +291,7 @@ static void notify(acme_wd_t *wd, const char *event, acme_managed_t *mc, const c
     }
     n = apr_pcalloc(p, sizeof(*n));
     n->pool = p;
+    n->id = apr_pstrdup(p, mc->id);
     n->what = apr_pstrcat(p, event, " ", mc->id, NULL);
     argv = apr_array_make(p, 10, sizeof(const char *));
     APR_ARRAY_PUSH(argv, const char *) = m->notify_cmd;
@@ -283,16 +324,10 @@ static void notify(acme_wd_t *wd, const char *event, acme_managed_t *mc, const c
     }
     APR_ARRAY_PUSH(env, const char *) = NULL;
 
-    if ((rv = acme_proc_start(&n->proc, p, (const char *const *)argv->elts,
-                              (const char *const *)env->elts, NOTIFY_TIMEOUT)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, m->s, ACMELOGNO(00056)
-                     "ACMENotifyCmd %s could not be started for %s", m->notify_cmd, n->what);
-        apr_pool_destroy(p);
-        apr_thread_mutex_unlock(wd->mutex);
-        return;
-    }
+    n->argv = (const char *const *)argv->elts;
+    n->env = (const char *const *)env->elts;
     APR_ARRAY_PUSH(wd->notifies, notify_t *) = n;
-    notify_record(wd, n);
+    notify_reap(wd); /* starts it now unless a run for this certificate is ahead */
     apr_thread_mutex_unlock(wd->mutex);
 }
 
