@@ -18,10 +18,14 @@ fi
 # Check's own summary line ("100%: Checks: N, Failures: 0, Errors: 0")
 grep -h "Checks:" build/test/unit/test_core.log 2>/dev/null || true
 
-echo "=== integration tests (pytest)"
+echo "=== integration tests (pytest, ${ACME_TEST_JOBS:-4} files at a time)"
+# Test files are independent (each starts its own pebble, challtestsrv and httpd on free
+# loopback ports): pytest-xdist runs ACME_TEST_JOBS of them at once (most of their time is
+# waiting for the CA and for restarts, so more jobs than cores pays off).
 # SIGINT on timeout: pytest's finalizers stop every server it started.
 if ! timeout --signal=INT --kill-after=60 1800 \
-        /usr/bin/python3 -m pytest -v -p no:cacheprovider test/integration "$@"; then
+        /usr/bin/python3 -m pytest -v -p no:cacheprovider -n "${ACME_TEST_JOBS:-4}" \
+        --dist loadfile --durations=20 test/integration "$@"; then
     failed+=("integration tests")
 fi
 

@@ -48,17 +48,26 @@ _TIMINGS = []
 
 @pytest.fixture
 def timing(request):
-    """record(label, seconds): printed in the summary at the end of the run."""
+    """record(label, seconds): printed in the summary at the end of the run. Kept in the
+    report's user_properties, so the figures reach the summary from pytest-xdist workers too."""
     def record(label, seconds):
-        _TIMINGS.append((request.node.nodeid, label, seconds))
+        request.node.user_properties.append(("mod_acme_timing", (label, seconds)))
         print("TIMING %s: %.1f s" % (label, seconds))
     return record
+
+
+def pytest_runtest_logreport(report):
+    if report.when != "call":
+        return
+    for key, value in report.user_properties:
+        if key == "mod_acme_timing":
+            _TIMINGS.append((report.nodeid, value[0], value[1]))
 
 
 def pytest_terminal_summary(terminalreporter):
     if _TIMINGS:
         terminalreporter.section("mod_acme timings")
-        for nodeid, label, seconds in _TIMINGS:
+        for nodeid, label, seconds in sorted(_TIMINGS):
             terminalreporter.write_line("%6.1f s  %s  (%s)" % (seconds, label, nodeid))
 
 
