@@ -138,6 +138,22 @@ static const char *cmd_at(cmd_parms *cmd)
                         cmd->directive->filename);
 }
 
+/* A file or program a directive names is unusable (err). At start and in configtest that
+ * is a configuration error (returned). In a restart of a running server (ours, to activate
+ * certificates, or a graceful restart without configtest) the file may have changed since:
+ * refusing the configuration would stop the server, so it is logged and the directive
+ * keeps its value; what then fails at run time says why. */
+static const char *file_problem(cmd_parms *cmd, const char *err)
+{
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return err;
+    }
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, cmd->server, ACMELOGNO(00124)
+                 "%s (on %s); the server keeps running, but the next start fails until this "
+                 "is fixed", err, cmd_at(cmd));
+    return NULL;
+}
+
 /* A duration directive's value in [min, max], or an error saying what to give. */
 static const char *parse_duration(cmd_parms *cmd, const char *arg, apr_interval_time_t *pdur,
                                   apr_interval_time_t min, apr_interval_time_t max,
@@ -238,10 +254,12 @@ static const char *set_ca_file(cmd_parms *cmd, void *dc, const char *arg)
     if (!path) {
         return apr_psprintf(cmd->pool, "ACMEServerCAFile: '%s' is not a valid path", arg);
     }
-    if ((err = check_ca_file(cmd->pool, path)) != NULL) {
-        return apr_psprintf(cmd->pool, "ACMEServerCAFile: %s: give the path (absolute, or "
-                            "relative to ServerRoot) of a PEM file with the CA's TLS trust "
-                            "anchors", err);
+    if ((err = check_ca_file(cmd->pool, path)) != NULL
+        && (err = file_problem(cmd, apr_psprintf(cmd->pool, "ACMEServerCAFile: %s: give the "
+                                                 "path (absolute, or relative to ServerRoot) "
+                                                 "of a PEM file with the CA's TLS trust "
+                                                 "anchors", err))) != NULL) {
+        return err;
     }
     cmd_conf(cmd)->ca_file = path;
     cmd_conf(cmd)->ca_file_at = cmd_at(cmd);
@@ -410,9 +428,11 @@ static const char *set_program(cmd_parms *cmd, int argc, char *const argv[],
                             cmd->cmd->name[4] == 'N' ? "acme-notify --mail root"
                                                      : "acme-dns-hook");
     }
-    if ((err = check_program(cmd->pool, argv[0])) != NULL) {
-        return apr_psprintf(cmd->pool, "%s: %s: give the full path of an executable program",
-                            cmd->cmd->name, err);
+    if ((err = check_program(cmd->pool, argv[0])) != NULL
+        && (err = file_problem(cmd, apr_psprintf(cmd->pool, "%s: %s: give the full path of "
+                                                 "an executable program", cmd->cmd->name,
+                                                 err))) != NULL) {
+        return err;
     }
     *pprog = argv[0];
     *pat = cmd_at(cmd);

@@ -297,7 +297,9 @@ static int check_user_access(server_rec *s, apr_pool_t *p, const char *directive
                  ap_unixd_config.user_name, mode == X_OK ? "run" : "read", path,
                  apr_strerror(APR_FROM_OS_ERROR(err), ebuf, sizeof(ebuf)),
                  mode == X_OK ? "runs" : "reads", mode == X_OK ? "execute" : "read");
-    return 0;
+    /* in a restart of a running server, refusing the config would stop it (see
+     * file_problem in mod_acme_config.c): logged only */
+    return ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG;
 }
 
 int mod_acme_check_settings(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,

@@ -219,3 +219,38 @@ def test_bad_value_fails_configtest(httpd_factory, files, directive, bad, where,
         "the message does not name %s:\n%s" % (directive, out)
     assert re.search(says, message, re.I), "the message does not say %r:\n%s" % (says, out)
     assert "Invalid command" not in message, out
+
+
+def test_ca_file_broken_later(httpd_factory, pebble, workdir, timing):
+    """Real pebble. The CA file becomes garbage while the server runs: configtest fails
+    naming it; a graceful restart (as the module's own restarts are) keeps the server
+    running and logs the problem (ACME00124); the next attempt to reach the CA fails saying
+    which file cannot be loaded (ACME00123), not with a generic transport error."""
+    ca = os.path.join(workdir, "ca-copy.pem")
+    shutil.copyfile(pebble.ca_file, ca)
+    os.chmod(ca, 0o644)
+    v = VHost("rt1.mod-acme.test")
+    httpd = httpd_factory([v, VHost(v.name, ssl=False)], harness.acme_lines(pebble, ca))
+    first, waited = httpd.wait_for_cert(v.name, pebble, timeout=60, names=[v.name])
+    timing("CA file broken later: first certificate", waited)
+    with open(ca, "w") as f:
+        f.write("this is no longer a certificate\n")
+    line = 'ACMEServerCAFile "%s"' % ca
+    rc, out = httpd.configtest()
+    assert rc > 0 and rc < 128, out
+    assert "line %d of %s" % (httpd.line_of(line), httpd.conf) in out, out
+    assert "ACMEServerCAFile" in out and "no PEM certificate" in out, out
+
+    mark = httpd.log_mark()
+    httpd.vhosts += [VHost("rt2.mod-acme.test"), VHost("rt2.mod-acme.test", ssl=False)]
+    httpd.write_config()
+    httpd.graceful()
+    logged = httpd.log_entries(r"ACME00124: ACMEServerCAFile", since=mark)
+    assert logged and ca in logged[0][1] and "line %d of %s" % (
+        httpd.line_of(line), httpd.conf) in logged[0][1], httpd.diagnostics()
+    failed = httpd.wait_for(lambda: httpd.log_entries(r"ACME00123: .*%s" % re.escape(ca),
+                                                      since=mark), 60,
+                            what="the attempt for rt2 failing on the CA file")
+    assert "ACMEServerCAFile" in failed[0][1], failed
+    assert httpd.running()
+    assert httpd.cert(v.name).serial == first.serial   # still serving
