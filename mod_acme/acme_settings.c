@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 
 #include "acme_settings.h"
+#include "acme_driver.h"
 
 #define REC(a, i) APR_ARRAY_IDX(a, i, const acme_settings_rec_t *)
 
@@ -32,7 +33,7 @@ void acme_settings_pick(int *pwinner, const apr_array_header_t *recs, int nsetti
     }
 }
 
-static int any_https(const apr_array_header_t *recs)
+int acme_settings_group_https(const apr_array_header_t *recs)
 {
     int k;
     for (k = 0; k < recs->nelts; ++k) {
@@ -50,7 +51,7 @@ static void group_conflicts(apr_array_header_t *out, apr_pool_t *p,
     int winner[ACME_SETTINGS_MAX];
     int i, k;
 
-    if (!any_https(group)) {
+    if (!acme_settings_group_https(group)) {
         return; /* no https vhost: no certificate these settings could apply to */
     }
     acme_settings_pick(winner, group, nsettings);
@@ -74,10 +75,8 @@ static void group_conflicts(apr_array_header_t *out, apr_pool_t *p,
     }
 }
 
-apr_array_header_t *acme_settings_conflicts(apr_pool_t *p, const apr_array_header_t *recs,
-                                            const char *const *directives, int nsettings)
+apr_array_header_t *acme_settings_groups(apr_pool_t *p, const apr_array_header_t *recs)
 {
-    apr_array_header_t *out = apr_array_make(p, 2, sizeof(const char *));
     apr_array_header_t *order = apr_array_make(p, 8, sizeof(apr_array_header_t *));
     apr_hash_t *groups = apr_hash_make(p);
     int k;
@@ -96,8 +95,28 @@ apr_array_header_t *acme_settings_conflicts(apr_pool_t *p, const apr_array_heade
         }
         APR_ARRAY_PUSH(g, const acme_settings_rec_t *) = r;
     }
-    for (k = 0; k < order->nelts; ++k) {
-        group_conflicts(out, p, APR_ARRAY_IDX(order, k, apr_array_header_t *), directives,
+    return order;
+}
+
+const char *acme_settings_challenges_problem(const apr_array_header_t *types, int have_dns_hook)
+{
+    if (types && types->nelts == 1 && !have_dns_hook
+        && !strcmp(APR_ARRAY_IDX(types, 0, const char *), ACME_CHALLENGE_DNS01)) {
+        return "dns-01 is the only challenge type allowed, but no ACMEDNSHook publishes its "
+               "TXT records: set ACMEDNSHook, or allow http-01 or tls-alpn-01 too";
+    }
+    return NULL;
+}
+
+apr_array_header_t *acme_settings_conflicts(apr_pool_t *p, const apr_array_header_t *recs,
+                                            const char *const *directives, int nsettings)
+{
+    apr_array_header_t *out = apr_array_make(p, 2, sizeof(const char *));
+    apr_array_header_t *groups = acme_settings_groups(p, recs);
+    int k;
+
+    for (k = 0; k < groups->nelts; ++k) {
+        group_conflicts(out, p, APR_ARRAY_IDX(groups, k, apr_array_header_t *), directives,
                         nsettings);
     }
     return out;

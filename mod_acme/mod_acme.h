@@ -41,7 +41,8 @@ typedef enum {
 typedef struct acme_srv_conf_t {
     unsigned written;          /* 1 << acme_setting_t: written in this server's own section
                                   (not merged: inherited values are not "written") */
-    const char *ca_file_at, *notify_at, *dns_hook_at; /* "line N of FILE" of the directive */
+    const char *ca_file_at, *notify_at, *dns_hook_at, *challenges_at; /* "line N of FILE" of
+                                  the directive */
     int enabled;               /* ACME on|off, ACME_UNSET when not said */
     acme_window_t renew_window, warn_window; /* both 0: unset */
     apr_array_header_t *challenges;  /* ACMEChallenges, NULL: automatic */

@@ -70,6 +70,7 @@ void *acme_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->ca_file_at = MERGE_PTR(ca_file_at);
     sc->notify_at = MERGE_PTR(notify_at);
     sc->dns_hook_at = add->dns_hook ? add->dns_hook_at : base->dns_hook_at;
+    sc->challenges_at = MERGE_PTR(challenges_at);
     sc->dns_resolver = MERGE_PTR(dns_resolver);
     sc->port_http = add->port_http ? add->port_http : base->port_http;
     sc->port_https = add->port_https ? add->port_https : base->port_https;
@@ -334,6 +335,8 @@ static const char *set_store(cmd_parms *cmd, void *dc, const char *arg)
     const char *err = global_only(cmd);
     const char *path;
     apr_finfo_t fi;
+    apr_status_t rv;
+    char ebuf[128];
     if (err) {
         return err;
     }
@@ -345,10 +348,15 @@ static const char *set_store(cmd_parms *cmd, void *dc, const char *arg)
     if (!path) {
         return apr_psprintf(cmd->pool, "ACMEStore: '%s' is not a valid path", arg);
     }
-    if (apr_stat(&fi, path, APR_FINFO_TYPE, cmd->pool) == APR_SUCCESS
-        && fi.filetype != APR_DIR) {
+    rv = apr_stat(&fi, path, APR_FINFO_TYPE, cmd->pool);
+    if (rv == APR_SUCCESS && fi.filetype != APR_DIR) {
         return apr_psprintf(cmd->pool, "ACMEStore: '%s' exists and is not a directory: give "
                             "a directory the server may create and own", path);
+    }
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
+        return apr_psprintf(cmd->pool, "ACMEStore: '%s' cannot be used (%s): give a "
+                            "directory the server may create and own", path,
+                            apr_strerror(rv, ebuf, sizeof(ebuf)));
     }
     cmd_conf(cmd)->store_dir = path;
     return NULL;
@@ -480,6 +488,7 @@ static const char *add_challenge(cmd_parms *cmd, void *dc, const char *arg)
     if (acme_names_contain(sc->challenges, type)) {
         return apr_psprintf(cmd->pool, "ACMEChallenges: '%s' is listed twice", type);
     }
+    sc->challenges_at = cmd_at(cmd);
     APR_ARRAY_PUSH(sc->challenges, const char *) = type;
     return NULL;
 }

@@ -195,6 +195,7 @@ static acme_settings_rec_t *make_rec(server_rec *s, server_rec *main_s, const ch
     int i;
 
     r->where = mod_acme_where(s, p);
+    r->ctx = s;
     r->names = names;
     r->https = (flags & TLS_ON) != 0;
     if (s->is_virtual && sc != acme_srv_conf(main_s)) {
@@ -302,6 +303,42 @@ static int check_user_access(server_rec *s, apr_pool_t *p, const char *directive
     return ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG;
 }
 
+/* Each certificate's challenge types, as its vhosts decide them, must be usable. */
+static int check_challenges(server_rec *s, const apr_array_header_t *recs, apr_pool_t *p)
+{
+    apr_array_header_t *groups = acme_settings_groups(p, recs);
+    int ok = 1, g;
+
+    for (g = 0; g < groups->nelts; ++g) {
+        const apr_array_header_t *group = APR_ARRAY_IDX(groups, g, apr_array_header_t *);
+        const acme_srv_conf_t *chall = acme_srv_conf(s), *hook = chall;
+        int winner[ACME_SET_COUNT];
+        const char *why;
+
+        if (!acme_settings_group_https(group)) {
+            continue;
+        }
+        acme_settings_pick(winner, group, ACME_SET_COUNT);
+        if (winner[ACME_SET_CHALLENGES] >= 0) {
+            chall = acme_srv_conf(APR_ARRAY_IDX(group, winner[ACME_SET_CHALLENGES],
+                                                acme_settings_rec_t *)->ctx);
+        }
+        if (winner[ACME_SET_DNS_HOOK] >= 0) {
+            hook = acme_srv_conf(APR_ARRAY_IDX(group, winner[ACME_SET_DNS_HOOK],
+                                               acme_settings_rec_t *)->ctx);
+        }
+        why = acme_settings_challenges_problem(chall->challenges, hook->dns_hook != NULL);
+        if (why) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, ACMELOGNO(00125)
+                         "ACMEChallenges on %s, for the certificate of %s: %s",
+                         chall->challenges_at ? chall->challenges_at : "?",
+                         APR_ARRAY_IDX(group, 0, acme_settings_rec_t *)->names, why);
+            ok = 0;
+        }
+    }
+    return ok;
+}
+
 int mod_acme_check_settings(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                             server_rec *s)
 {
@@ -352,6 +389,9 @@ int mod_acme_check_settings(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, ACMELOGNO(00120) "%s",
                      APR_ARRAY_IDX(errs, i, const char *));
         ok = 0;
+    }
+    if (errs->nelts == 0) {
+        ok &= check_challenges(s, recs, ptemp);
     }
     return ok ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }

@@ -101,6 +101,8 @@ BAD = [
     ("ACMEAgreeTerms-word", "ACMEAgreeTerms", "ACMEAgreeTerms yes", "global", "on.*off"),
     ("ACMEStore-empty", "ACMEStore", 'ACMEStore ""', "global", "argument|directory"),
     ("ACMEStore-file", "ACMEStore", 'ACMEStore "{FILE}"', "global", "not a directory"),
+    ("ACMEStore-under-file", "ACMEStore", 'ACMEStore "{FILE}/acme"', "global",
+     "cannot be used"),
     ("ACMEAutoRestart-word", "ACMEAutoRestart", "ACMEAutoRestart 1", "global", "on.*off"),
     ("ACMEKeyType-rsa1024", "ACMEKeyType", "ACMEKeyType rsa1024", "vhost", "p256"),
     ("ACMEKeyType-in-directory", "ACMEKeyType", "ACMEKeyType p384", "dir", "not allowed"),

@@ -183,3 +183,25 @@ def test_vhost_with_own_certificate_takes_no_part(httpd_factory, workdir):
         VHost(NAME, lines=["ACMEKeyType p384", "SSLCertificateFile %s" % cert,
                            "SSLCertificateKeyFile %s" % key])])
     assert rc == 0 and "Syntax OK" in out, out
+
+
+@pytest.mark.parametrize("case,ok", [("no-hook", False), ("hook-in-https", True),
+                                     ("hook-in-twin", True), ("hook-global", True),
+                                     ("also-http-01", True)])
+def test_dns01_only_needs_a_hook(httpd_factory, case, ok):
+    """ACMEChallenges dns-01 alone without an ACMEDNSHook for that certificate can never
+    work: configtest fails naming ACMEChallenges and its line. The hook may come from the
+    https vhost, its plain-http twin (the rule above) or the server config."""
+    chall = "ACMEChallenges dns-01 http-01" if case == "also-http-01" else "ACMEChallenges dns-01"
+    hook = "ACMEDNSHook /bin/true"
+    vs = [VHost(NAME, lines=[chall] + ([hook] if case == "hook-in-https" else [])),
+          VHost(NAME, ssl=False, lines=[hook] if case == "hook-in-twin" else [])]
+    httpd = httpd_factory(vs, BASE + ([hook] if case == "hook-global" else []), start=False)
+    rc, out = httpd.configtest()
+    print(out)
+    if ok:
+        assert rc == 0 and "Syntax OK" in out, out
+    else:
+        assert 0 < rc < 128 and "ACME00125" in out, out
+        assert "ACMEChallenges on line %d of %s" % (httpd.line_of(chall), httpd.conf) in out
+        assert "ACMEDNSHook" in out

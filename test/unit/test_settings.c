@@ -145,6 +145,31 @@ START_TEST(groups_are_separate)
 }
 END_TEST
 
+START_TEST(groups_and_challenges)
+{
+    acme_settings_rec_t *a = rec("A:1", "x.test", 0, NULL, NULL, NULL);
+    acme_settings_rec_t *b = rec("A:5", "y.test", 1, NULL, NULL, NULL);
+    acme_settings_rec_t *c = rec("A:9", "x.test", 1, NULL, NULL, NULL);
+    acme_settings_rec_t *d = rec("A:12", NULL, 1, NULL, NULL, NULL);
+    apr_array_header_t *g = acme_settings_groups(pool, recs(4, a, b, c, d));
+    apr_array_header_t *types = apr_array_make(pool, 2, sizeof(const char *));
+
+    ck_assert_int_eq(g->nelts, 2);
+    ck_assert_int_eq(APR_ARRAY_IDX(g, 0, apr_array_header_t *)->nelts, 2); /* a, c */
+    ck_assert_ptr_eq(APR_ARRAY_IDX(APR_ARRAY_IDX(g, 0, apr_array_header_t *), 1,
+                                   acme_settings_rec_t *), c);
+    ck_assert_int_eq(acme_settings_group_https(APR_ARRAY_IDX(g, 0, apr_array_header_t *)), 1);
+    ck_assert_int_eq(acme_settings_group_https(recs(1, a)), 0);
+
+    ck_assert_ptr_null(acme_settings_challenges_problem(NULL, 0)); /* automatic */
+    APR_ARRAY_PUSH(types, const char *) = "dns-01";
+    ck_assert_ptr_nonnull(acme_settings_challenges_problem(types, 0));
+    ck_assert_ptr_null(acme_settings_challenges_problem(types, 1));
+    APR_ARRAY_PUSH(types, const char *) = "http-01";
+    ck_assert_ptr_null(acme_settings_challenges_problem(types, 0));
+}
+END_TEST
+
 Suite *settings_suite(void)
 {
     Suite *s = suite_create("settings");
@@ -156,6 +181,7 @@ Suite *settings_suite(void)
     tcase_add_test(tc, two_https_conflict_names_both_places);
     tcase_add_test(tc, plain_http_conflicts);
     tcase_add_test(tc, groups_are_separate);
+    tcase_add_test(tc, groups_and_challenges);
     suite_add_tcase(s, tc);
     return s;
 }
