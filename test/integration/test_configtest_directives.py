@@ -135,6 +135,8 @@ BAD = [
     ("Challenges-unknown", "ACMEChallenges", "ACMEChallenges http-02", "vhost",
      "not a challenge type"),
     ("Challenges-twice", "ACMEChallenges", "ACMEChallenges dns-01 dns-01", "global", "twice"),
+    ("Challenges-dns01-without-hook", "ACMEChallenges", "ACMEChallenges dns-01", "vhost",
+     "no ACMEDNSHook"),
     ("DNSHook-relative", "ACMEDNSHook", "ACMEDNSHook hook.sh", "global", "absolute path"),
     ("DNSHook-missing", "ACMEDNSHook", 'ACMEDNSHook "{MISSINGPROG}" --zone x', "vhost",
      "does not exist"),
@@ -253,6 +255,7 @@ def test_ca_file_broken_later(httpd_factory, pebble, workdir, timing):
     failed = httpd.wait_for(lambda: httpd.log_entries(r"ACME00123: .*%s" % re.escape(ca),
                                                       since=mark), 60,
                             what="the attempt for rt2 failing on the CA file")
+    print("\n".join(l for _, l in httpd.log_entries(r"ACME00(12[34]|0[0-9][0-9])", since=mark)))
     assert "ACMEServerCAFile" in failed[0][1], failed
     assert httpd.running()
     assert httpd.cert(v.name).serial == first.serial   # still serving
