@@ -157,6 +157,10 @@ static const char *transport_error_str(apr_pool_t *p, apr_status_t rv)
     if (APR_STATUS_IS_EHOSTUNREACH(rv)) {
         return "the CA's host name does not resolve or the host is unreachable";
     }
+    if (rv == ACME_ETRUST) {
+        return "the CA's TLS trust anchors (ACMEServerCAFile) cannot be loaded: the file is "
+               "missing, unreadable or not PEM (ACME00123 in the error log names it)";
+    }
     if (rv == APR_EGENERAL) {
         return "transport error (TLS, protocol or an answer too large; the debug log has "
                "the details)";

@@ -239,6 +239,13 @@ static apr_status_t curl_perform(void *baton, acme_http_response_t **presp, apr_
             acme_log(ACME_LOG_DEBUG, rv, "%s %s: answer larger than %d bytes, aborted",
                      req->method, req->url, ACME_HTTP_MAX_BODY);
         }
+        else if (rc == CURLE_SSL_CACERT_BADFILE && h->ca_file) {
+            rv = ACME_ETRUST;
+            acme_log(ACME_LOG_ERR, 0, "ACME00123: cannot load the CA file %s (ACMEServerCAFile) "
+                     "for TLS to %s: %s: check that it exists, that the server's User can "
+                     "read it and that it holds PEM certificates", h->ca_file, req->url,
+                     errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        }
         else {
             rv = curl_status(rc);
             acme_log(ACME_LOG_DEBUG, rv, "%s %s: curl error %d: %s", req->method, req->url,

@@ -198,6 +198,45 @@ apr_status_t acme_duration_parse(apr_interval_time_t *pdur, const char *s)
     return APR_SUCCESS;
 }
 
+apr_status_t acme_duration_parse_range(apr_interval_time_t *pdur, const char *s,
+                                       apr_interval_time_t min, apr_interval_time_t max)
+{
+    apr_interval_time_t d;
+
+    if (acme_duration_parse(&d, s) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    if (d < min || d > max) {
+        return APR_ERANGE;
+    }
+    *pdur = d;
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_window_parse(int *ppercent, apr_interval_time_t *pdur, const char *s,
+                               apr_interval_time_t max)
+{
+    apr_int64_t v;
+    const char *end;
+    apr_interval_time_t d;
+    apr_status_t rv;
+
+    if (s && parse_uint(&v, s, &end) && end[0] == '%' && end[1] == '\0') {
+        if (v < 1 || v > 99) {
+            return APR_ERANGE;
+        }
+        *ppercent = (int)v;
+        *pdur = 0;
+        return APR_SUCCESS;
+    }
+    if ((rv = acme_duration_parse_range(&d, s, 1, max)) != APR_SUCCESS) {
+        return rv;
+    }
+    *ppercent = 0;
+    *pdur = d;
+    return APR_SUCCESS;
+}
+
 const char *acme_duration_print(apr_pool_t *p, apr_interval_time_t dur)
 {
     static const struct {

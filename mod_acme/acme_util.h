@@ -19,6 +19,15 @@ apr_time_t acme_retry_after_parse(const char *value, apr_time_t now);
 /* "30s", "5m", "12h", "30d", plain number = seconds. APR_EINVAL on garbage. */
 apr_status_t acme_duration_parse(apr_interval_time_t *pdur, const char *s);
 const char *acme_duration_print(apr_pool_t *p, apr_interval_time_t dur);
+/* acme_duration_parse, then min <= duration <= max: APR_EINVAL on garbage, APR_ERANGE
+ * outside the range (for directives, where a value may be well-formed and still absurd). */
+apr_status_t acme_duration_parse_range(apr_interval_time_t *pdur, const char *s,
+                                       apr_interval_time_t min, apr_interval_time_t max);
+/* A window before expiry: "N%" (a share of the lifetime, 1 to 99) or a duration (more than
+ * 0, at most max). On success exactly one of *ppercent and *pdur is > 0, the other 0.
+ * APR_EINVAL on garbage, APR_ERANGE when well-formed but out of range. */
+apr_status_t acme_window_parse(int *ppercent, apr_interval_time_t *pdur, const char *s,
+                               apr_interval_time_t max);
 /* RFC 3339 UTC, e.g. 2026-11-22T20:11:27Z */
 const char *acme_time_rfc3339(apr_pool_t *p, apr_time_t t);
 apr_time_t acme_time_parse_rfc3339(const char *s); /* 0 on error */

@@ -30,8 +30,19 @@ typedef struct acme_window_t {
     apr_interval_time_t dur;   /* > 0: this long before expiry */
 } acme_window_t;
 
+/* The per-certificate settings a VirtualHost may write itself (bits of
+ * acme_srv_conf_t.written; mod_acme_settings.c decides whose value a certificate takes). */
+typedef enum {
+    ACME_SET_KEY_TYPE, ACME_SET_RENEW_WINDOW, ACME_SET_WARN_WINDOW, ACME_SET_CHALLENGES,
+    ACME_SET_DNS_HOOK, ACME_SET_DNS_PROPAGATION, ACME_SET_DNS_RESOLVER, ACME_SET_COUNT
+} acme_setting_t;
+
 /* Per-server configuration. The global settings are only read from the main server. */
 typedef struct acme_srv_conf_t {
+    unsigned written;          /* 1 << acme_setting_t: written in this server's own section
+                                  (not merged: inherited values are not "written") */
+    const char *ca_file_at, *notify_at, *dns_hook_at, *challenges_at; /* "line N of FILE" of
+                                  the directive */
     int enabled;               /* ACME on|off, ACME_UNSET when not said */
     acme_window_t renew_window, warn_window; /* both 0: unset */
     apr_array_header_t *challenges;  /* ACMEChallenges, NULL: automatic */
@@ -82,6 +93,7 @@ typedef struct acme_managed_t {
     acme_cert_spec_t spec;          /* for the driver */
     acme_dns_hook_t dns_hook;       /* spec.dns_hook points here when set */
     const char *challenge_why;      /* why these challenge types (for the log) */
+    acme_srv_conf_t *settings;      /* its per-certificate settings (mod_acme_settings.c) */
 } acme_managed_t;
 
 /* Everything one config generation knows; lives in pconf, inherited by the children. */
@@ -128,7 +140,23 @@ const char *acme_contact_uri(apr_pool_t *p, const char *arg);
 /* Build acme_mod from the main server's settings (defaults applied). */
 acme_mod_t *acme_mod_create(apr_pool_t *p, server_rec *s);
 
+/* mod_acme_settings.c: which vhost's settings a certificate takes; configtest checks */
+/* Each certificate's settings (mc->settings): the main server's, each replaced by the value
+ * the certificate's vhosts wrote (an https vhost's wins over a plain-http twin's); logs
+ * where they came from. */
+void mod_acme_cert_settings(acme_mod_t *m, apr_pool_t *ptemp);
+/* "VirtualHost at FILE:LINE" or "main server", for messages. */
+const char *mod_acme_where(server_rec *s, apr_pool_t *p);
+/* check_config: conflicting settings of vhosts sharing a certificate, files and programs
+ * the server's User cannot read or run. */
+int mod_acme_check_settings(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                            server_rec *s);
+
 /* mod_acme_ssl.c: store, fallback, activation, planning, mod_ssl's certificate hooks */
+/* The names s's certificate would hold, in config order, not normalized (may be empty);
+ * names left out go to *pleft_out ("name: why", allocated when needed) unless it is NULL. */
+apr_array_header_t *mod_acme_vhost_names(server_rec *s, apr_array_header_t **pleft_out,
+                                         apr_pool_t *p);
 apr_status_t acme_store_init(acme_mod_t *m, apr_pool_t *ptemp);
 void acme_plan_vhosts(acme_mod_t *m, apr_pool_t *ptemp);
 void acme_activate_staged(acme_mod_t *m, apr_pool_t *ptemp);

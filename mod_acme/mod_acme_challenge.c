@@ -119,7 +119,7 @@ void acme_choose_challenges(acme_mod_t *m, apr_pool_t *ptemp)
     for (i = 0; i < m->certs->nelts; ++i) {
         acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
         server_rec *s = APR_ARRAY_IDX(mc->vhosts, 0, server_rec *);
-        acme_srv_conf_t *sc = acme_srv_conf(s);
+        const acme_srv_conf_t *sc = mc->settings; /* from the vhost that wrote them */
         apr_array_header_t *types, *why;
 
         if (sc->dns_hook) {

@@ -14,6 +14,12 @@
 APLOG_USE_MODULE(acme);
 #include "acme_util.h"
 #include "acme_dns.h"
+#include "acme_cert.h"
+
+/* Bounds of durations: well-formed but absurd values fail at configtest. */
+#define WINDOW_MAX      apr_time_from_sec(3650 * 86400) /* longer than any ACME certificate */
+#define RETRY_DELAY_MAX apr_time_from_sec(86400)        /* the backoff's own cap */
+#define PROPAGATION_MAX apr_time_from_sec(3600)
 
 #define LE_PROD    "https://acme-v02.api.letsencrypt.org/directory"
 #define LE_STAGING "https://acme-staging-v02.api.letsencrypt.org/directory"
@@ -60,6 +66,11 @@ void *acme_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->dns_hook_args = add->dns_hook ? add->dns_hook_args : base->dns_hook_args;
     sc->dns_propagation = add->dns_propagation >= 0 ? add->dns_propagation
                                                     : base->dns_propagation;
+    sc->written = add->written;
+    sc->ca_file_at = MERGE_PTR(ca_file_at);
+    sc->notify_at = MERGE_PTR(notify_at);
+    sc->dns_hook_at = add->dns_hook ? add->dns_hook_at : base->dns_hook_at;
+    sc->challenges_at = MERGE_PTR(challenges_at);
     sc->dns_resolver = MERGE_PTR(dns_resolver);
     sc->port_http = add->port_http ? add->port_http : base->port_http;
     sc->port_https = add->port_https ? add->port_https : base->port_https;
@@ -110,6 +121,56 @@ static acme_srv_conf_t *cmd_conf(cmd_parms *cmd)
     return ap_get_module_config(cmd->server->module_config, &acme_module);
 }
 
+/* The per-certificate setting s is written here (not inherited). */
+static acme_srv_conf_t *cmd_conf_written(cmd_parms *cmd, acme_setting_t s)
+{
+    acme_srv_conf_t *sc = cmd_conf(cmd);
+    sc->written |= 1u << s;
+    return sc;
+}
+
+/* "line N of FILE" of the directive being read, for messages after the config is read. */
+static const char *cmd_at(cmd_parms *cmd)
+{
+    if (!cmd->directive || !cmd->directive->filename) {
+        return "the command line";
+    }
+    return apr_psprintf(cmd->pool, "line %d of %s", cmd->directive->line_num,
+                        cmd->directive->filename);
+}
+
+/* A file or program a directive names is unusable (err). At start and in configtest that
+ * is a configuration error (returned). In a restart of a running server (ours, to activate
+ * certificates, or a graceful restart without configtest) the file may have changed since:
+ * refusing the configuration would stop the server, so it is logged and the directive
+ * keeps its value; what then fails at run time says why. */
+static const char *file_problem(cmd_parms *cmd, const char *err)
+{
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return err;
+    }
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, cmd->server, ACMELOGNO(00124)
+                 "%s (on %s); the server keeps running, but the next start fails until this "
+                 "is fixed", err, cmd_at(cmd));
+    return NULL;
+}
+
+/* A duration directive's value in [min, max], or an error saying what to give. */
+static const char *parse_duration(cmd_parms *cmd, const char *arg, apr_interval_time_t *pdur,
+                                  apr_interval_time_t min, apr_interval_time_t max,
+                                  const char *examples)
+{
+    apr_status_t rv = acme_duration_parse_range(pdur, arg, min, max);
+    if (rv == APR_SUCCESS) {
+        return NULL;
+    }
+    return apr_psprintf(cmd->pool, "%s: '%s' is %s: give a duration from %s to %s (units ms, "
+                        "s, m, h, d), e.g. %s", cmd->cmd->name, arg,
+                        rv == APR_ERANGE ? "out of range" : "not a duration",
+                        min ? acme_duration_print(cmd->pool, min) : "0",
+                        acme_duration_print(cmd->pool, max), examples);
+}
+
 static const char *set_enabled(cmd_parms *cmd, void *dc, const char *arg)
 {
     return parse_onoff(cmd, arg, &cmd_conf(cmd)->enabled);
@@ -140,21 +201,69 @@ static const char *set_server(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+/* NULL when path is a regular file (*pfi says more), else why not. */
+static const char *check_regular_file(apr_pool_t *p, const char *path, apr_finfo_t *pfi)
+{
+    apr_status_t rv;
+    char ebuf[128];
+
+    if ((rv = apr_stat(pfi, path, APR_FINFO_TYPE | APR_FINFO_PROT, p)) != APR_SUCCESS) {
+        return apr_psprintf(p, "'%s' %s", path, APR_STATUS_IS_ENOENT(rv) ? "does not exist"
+                            : apr_strerror(rv, ebuf, sizeof(ebuf)));
+    }
+    if (pfi->filetype == APR_DIR) {
+        return apr_psprintf(p, "'%s' is a directory", path);
+    }
+    if (pfi->filetype != APR_REG) {
+        return apr_psprintf(p, "'%s' is not a regular file", path);
+    }
+    return NULL;
+}
+
+/* NULL when path is a PEM file with at least one certificate, else why not. */
+static const char *check_ca_file(apr_pool_t *p, const char *path)
+{
+    apr_finfo_t fi;
+    apr_status_t rv;
+    apr_array_header_t *certs;
+    char *pem, ebuf[128];
+    apr_size_t len;
+    const char *err = check_regular_file(p, path, &fi);
+
+    if (err) {
+        return err;
+    }
+    if ((rv = acme_file_read(&pem, &len, path, p)) != APR_SUCCESS) {
+        return apr_psprintf(p, "'%s' cannot be read (%s)", path,
+                            apr_strerror(rv, ebuf, sizeof(ebuf)));
+    }
+    if (acme_chain_parse(&certs, p, pem, len) != APR_SUCCESS) {
+        return apr_psprintf(p, "'%s' holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                            path);
+    }
+    return NULL;
+}
+
 static const char *set_ca_file(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *err = global_only(cmd);
     const char *path;
-    apr_finfo_t fi;
     if (err) {
         return err;
     }
     path = ap_server_root_relative(cmd->pool, arg);
-    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->pool) != APR_SUCCESS
-        || fi.filetype != APR_REG) {
-        return apr_psprintf(cmd->pool, "ACMEServerCAFile: '%s' is not a readable file: give "
-                            "the path of a PEM file with the CA's TLS trust anchors", arg);
+    if (!path) {
+        return apr_psprintf(cmd->pool, "ACMEServerCAFile: '%s' is not a valid path", arg);
+    }
+    if ((err = check_ca_file(cmd->pool, path)) != NULL
+        && (err = file_problem(cmd, apr_psprintf(cmd->pool, "ACMEServerCAFile: %s: give the "
+                                                 "path (absolute, or relative to ServerRoot) "
+                                                 "of a PEM file with the CA's TLS trust "
+                                                 "anchors", err))) != NULL) {
+        return err;
     }
     cmd_conf(cmd)->ca_file = path;
+    cmd_conf(cmd)->ca_file_at = cmd_at(cmd);
     return NULL;
 }
 
@@ -226,6 +335,8 @@ static const char *set_store(cmd_parms *cmd, void *dc, const char *arg)
     const char *err = global_only(cmd);
     const char *path;
     apr_finfo_t fi;
+    apr_status_t rv;
+    char ebuf[128];
     if (err) {
         return err;
     }
@@ -237,10 +348,15 @@ static const char *set_store(cmd_parms *cmd, void *dc, const char *arg)
     if (!path) {
         return apr_psprintf(cmd->pool, "ACMEStore: '%s' is not a valid path", arg);
     }
-    if (apr_stat(&fi, path, APR_FINFO_TYPE, cmd->pool) == APR_SUCCESS
-        && fi.filetype != APR_DIR) {
+    rv = apr_stat(&fi, path, APR_FINFO_TYPE, cmd->pool);
+    if (rv == APR_SUCCESS && fi.filetype != APR_DIR) {
         return apr_psprintf(cmd->pool, "ACMEStore: '%s' exists and is not a directory: give "
                             "a directory the server may create and own", path);
+    }
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
+        return apr_psprintf(cmd->pool, "ACMEStore: '%s' cannot be used (%s): give a "
+                            "directory the server may create and own", path,
+                            apr_strerror(rv, ebuf, sizeof(ebuf)));
     }
     cmd_conf(cmd)->store_dir = path;
     return NULL;
@@ -249,33 +365,25 @@ static const char *set_store(cmd_parms *cmd, void *dc, const char *arg)
 /* "33%" or a duration ("30d", "12h", "90s"). */
 static const char *parse_window(cmd_parms *cmd, const char *arg, acme_window_t *w)
 {
-    apr_size_t len = strlen(arg);
-    if (len > 1 && arg[len - 1] == '%') {
-        char *end;
-        long v = strtol(arg, &end, 10);
-        if (end == arg + len - 1 && v > 0 && v < 100) {
-            w->percent = (int)v;
-            w->dur = 0;
-            return NULL;
-        }
-    }
-    else if (acme_duration_parse(&w->dur, arg) == APR_SUCCESS && w->dur > 0) {
-        w->percent = 0;
+    apr_status_t rv = acme_window_parse(&w->percent, &w->dur, arg, WINDOW_MAX);
+    if (rv == APR_SUCCESS) {
         return NULL;
     }
-    return apr_psprintf(cmd->pool, "%s: '%s' is not a window: give a share of the lifetime "
-                        "from 1%% to 99%% (e.g. 33%%) or a duration (e.g. 30d, 12h)",
-                        cmd->cmd->name, arg);
+    return apr_psprintf(cmd->pool, "%s: '%s' is %s: give a share of the lifetime from 1%% to "
+                        "99%% (e.g. 33%%) or a duration from 1s to %s (e.g. 30d, 12h)",
+                        cmd->cmd->name, arg, rv == APR_ERANGE ? "out of range" : "not a window",
+                        acme_duration_print(cmd->pool, WINDOW_MAX));
 }
 
 static const char *set_renew_window(cmd_parms *cmd, void *dc, const char *arg)
 {
-    return parse_window(cmd, arg, &cmd_conf(cmd)->renew_window);
+    return parse_window(cmd, arg,
+                        &cmd_conf_written(cmd, ACME_SET_RENEW_WINDOW)->renew_window);
 }
 
 static const char *set_warn_window(cmd_parms *cmd, void *dc, const char *arg)
 {
-    return parse_window(cmd, arg, &cmd_conf(cmd)->warn_window);
+    return parse_window(cmd, arg, &cmd_conf_written(cmd, ACME_SET_WARN_WINDOW)->warn_window);
 }
 
 static const char *set_renewal_info(cmd_parms *cmd, void *dc, const char *arg)
@@ -291,18 +399,35 @@ static const char *set_retry_delay(cmd_parms *cmd, void *dc, const char *arg)
     if (err) {
         return err;
     }
-    if (acme_duration_parse(&d, arg) != APR_SUCCESS || d <= 0) {
-        return apr_psprintf(cmd->pool, "ACMERetryDelay: '%s' is not a duration: give e.g. "
-                            "1m, 30s or 500ms", arg);
+    if ((err = parse_duration(cmd, arg, &d, 1000, RETRY_DELAY_MAX, "1m, 30s or 500ms"))) {
+        return err;
     }
     cmd_conf(cmd)->retry_delay = d;
     return NULL;
 }
 
+/* NULL when path is a regular file someone may execute, else why not (whether the
+ * server's User may is checked in check_config, once User is known). */
+static const char *check_program(apr_pool_t *p, const char *path)
+{
+    apr_finfo_t fi;
+    const char *err = check_regular_file(p, path, &fi);
+
+    if (err) {
+        return err;
+    }
+    if (!(fi.protection & (APR_UEXECUTE | APR_GEXECUTE | APR_WEXECUTE))) {
+        return apr_psprintf(p, "'%s' is not executable (chmod +x)", path);
+    }
+    return NULL;
+}
+
 /* PROGRAM [ARGS...] of ACMENotifyCmd and ACMEDNSHook: an absolute path, then arguments. */
 static const char *set_program(cmd_parms *cmd, int argc, char *const argv[],
-                               const char **pprog, apr_array_header_t **pargs)
+                               const char **pprog, apr_array_header_t **pargs,
+                               const char **pat)
 {
+    const char *err;
     int i;
     if (argc < 1 || !*argv[0] || argv[0][0] != '/') {
         return apr_psprintf(cmd->pool, "%s: '%s' is not an absolute path: give the program's "
@@ -311,7 +436,14 @@ static const char *set_program(cmd_parms *cmd, int argc, char *const argv[],
                             cmd->cmd->name[4] == 'N' ? "acme-notify --mail root"
                                                      : "acme-dns-hook");
     }
+    if ((err = check_program(cmd->pool, argv[0])) != NULL
+        && (err = file_problem(cmd, apr_psprintf(cmd->pool, "%s: %s: give the full path of "
+                                                 "an executable program", cmd->cmd->name,
+                                                 err))) != NULL) {
+        return err;
+    }
     *pprog = argv[0];
+    *pat = cmd_at(cmd);
     *pargs = apr_array_make(cmd->pool, argc, sizeof(const char *));
     for (i = 1; i < argc; ++i) {
         APR_ARRAY_PUSH(*pargs, const char *) = argv[i];
@@ -323,7 +455,8 @@ static const char *set_notify_cmd(cmd_parms *cmd, void *dc, int argc, char *cons
 {
     const char *err = global_only(cmd);
     acme_srv_conf_t *sc = cmd_conf(cmd);
-    return err ? err : set_program(cmd, argc, argv, &sc->notify_cmd, &sc->notify_args);
+    return err ? err : set_program(cmd, argc, argv, &sc->notify_cmd, &sc->notify_args,
+                                   &sc->notify_at);
 }
 
 static const char *set_key_type(cmd_parms *cmd, void *dc, const char *arg)
@@ -333,13 +466,13 @@ static const char *set_key_type(cmd_parms *cmd, void *dc, const char *arg)
         return apr_psprintf(cmd->pool, "ACMEKeyType: '%s' is not a key type: use p256, p384, "
                             "rsa2048, rsa3072 or rsa4096", arg);
     }
-    cmd_conf(cmd)->key_type = (int)type;
+    cmd_conf_written(cmd, ACME_SET_KEY_TYPE)->key_type = (int)type;
     return NULL;
 }
 
 static const char *add_challenge(cmd_parms *cmd, void *dc, const char *arg)
 {
-    acme_srv_conf_t *sc = cmd_conf(cmd);
+    acme_srv_conf_t *sc = cmd_conf_written(cmd, ACME_SET_CHALLENGES);
     const char *type;
     if (!strcmp(arg, ACME_CHALLENGE_HTTP01) || !strcmp(arg, ACME_CHALLENGE_TLSALPN01)
         || !strcmp(arg, ACME_CHALLENGE_DNS01)) {
@@ -355,24 +488,26 @@ static const char *add_challenge(cmd_parms *cmd, void *dc, const char *arg)
     if (acme_names_contain(sc->challenges, type)) {
         return apr_psprintf(cmd->pool, "ACMEChallenges: '%s' is listed twice", type);
     }
+    sc->challenges_at = cmd_at(cmd);
     APR_ARRAY_PUSH(sc->challenges, const char *) = type;
     return NULL;
 }
 
 static const char *set_dns_hook(cmd_parms *cmd, void *dc, int argc, char *const argv[])
 {
-    acme_srv_conf_t *sc = cmd_conf(cmd);
-    return set_program(cmd, argc, argv, &sc->dns_hook, &sc->dns_hook_args);
+    acme_srv_conf_t *sc = cmd_conf_written(cmd, ACME_SET_DNS_HOOK);
+    return set_program(cmd, argc, argv, &sc->dns_hook, &sc->dns_hook_args, &sc->dns_hook_at);
 }
 
 static const char *set_dns_propagation(cmd_parms *cmd, void *dc, const char *arg)
 {
     apr_interval_time_t d;
-    if (acme_duration_parse(&d, arg) != APR_SUCCESS || d < 0) {
-        return apr_psprintf(cmd->pool, "ACMEDNSPropagationTimeout: '%s' is not a duration: "
-                            "give e.g. 2m, 90s, or 0 not to wait", arg);
+    const char *err = parse_duration(cmd, arg, &d, 0, PROPAGATION_MAX,
+                                     "2m, 90s, or 0 not to wait");
+    if (err) {
+        return err;
     }
-    cmd_conf(cmd)->dns_propagation = d;
+    cmd_conf_written(cmd, ACME_SET_DNS_PROPAGATION)->dns_propagation = d;
     return NULL;
 }
 
@@ -384,7 +519,7 @@ static const char *set_dns_resolver(cmd_parms *cmd, void *dc, const char *arg)
         return apr_psprintf(cmd->pool, "ACMEDNSResolver: '%s' is not an IPv4 address with "
                             "an optional port: give e.g. 192.0.2.53 or 127.0.0.1:5353", arg);
     }
-    cmd_conf(cmd)->dns_resolver = arg;
+    cmd_conf_written(cmd, ACME_SET_DNS_RESOLVER)->dns_resolver = arg;
     return NULL;
 }
 

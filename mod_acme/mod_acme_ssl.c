@@ -138,8 +138,8 @@ apr_status_t acme_store_init(acme_mod_t *m, apr_pool_t *ptemp)
 
 /* Names are checked silently here: whether a vhost is https is known only when mod_ssl
  * asks for its files, and only then are left-out names worth a warning. */
-static void add_name(apr_array_header_t *names, acme_vhost_t *sc, const char *name,
-                     int have_dns_hook, apr_pool_t *p)
+static void add_name(apr_array_header_t *names, apr_array_header_t **pleft_out,
+                     const char *name, int have_dns_hook, apr_pool_t *p)
 {
     const char *why = NULL;
     if (!name || !*name) {
@@ -152,21 +152,38 @@ static void add_name(apr_array_header_t *names, acme_vhost_t *sc, const char *na
         why = "a wildcard needs the dns-01 challenge: set ACMEDNSHook";
     }
     if (why) {
-        if (!sc->left_out) {
-            sc->left_out = apr_array_make(p, 2, sizeof(const char *));
+        if (!pleft_out) {
+            return;
         }
-        APR_ARRAY_PUSH(sc->left_out, const char *) = apr_pstrcat(p, name, ": ", why, NULL);
+        if (!*pleft_out) {
+            *pleft_out = apr_array_make(p, 2, sizeof(const char *));
+        }
+        APR_ARRAY_PUSH(*pleft_out, const char *) = apr_pstrcat(p, name, ": ", why, NULL);
         return;
     }
     APR_ARRAY_PUSH(names, const char *) = name;
 }
 
+apr_array_header_t *mod_acme_vhost_names(server_rec *s, apr_array_header_t **pleft_out,
+                                         apr_pool_t *p)
+{
+    apr_array_header_t *raw = apr_array_make(p, 4, sizeof(const char *));
+    int hook = acme_srv_conf(s)->dns_hook != NULL;
+    int i;
+
+    add_name(raw, pleft_out, s->server_hostname, hook, p);
+    for (i = 0; s->names && i < s->names->nelts; ++i) {
+        add_name(raw, pleft_out, APR_ARRAY_IDX(s->names, i, const char *), hook, p);
+    }
+    for (i = 0; s->wild_names && i < s->wild_names->nelts; ++i) {
+        add_name(raw, pleft_out, APR_ARRAY_IDX(s->wild_names, i, const char *), hook, p);
+    }
+    return raw;
+}
+
 static const char *where(server_rec *s, apr_pool_t *p)
 {
-    if (!s->is_virtual || !s->defn_name) {
-        return "main server";
-    }
-    return apr_psprintf(p, "VirtualHost at %s:%d", s->defn_name, s->defn_line_number);
+    return mod_acme_where(s, p);
 }
 
 /* Ids are the first name; when name sets share it, the largest set (then the first in
@@ -215,7 +232,6 @@ void acme_plan_vhosts(acme_mod_t *m, apr_pool_t *ptemp)
         const char *joined;
         acme_managed_t *mc;
         server_rec **key;
-        int hook;
 
         if (!acme_srv_enabled(s)) {
             continue;
@@ -224,15 +240,7 @@ void acme_plan_vhosts(acme_mod_t *m, apr_pool_t *ptemp)
         key = apr_palloc(p, sizeof(*key));
         *key = s;
         apr_hash_set(m->vhosts, key, sizeof(*key), sc);
-        raw = apr_array_make(ptemp, 4, sizeof(const char *));
-        hook = acme_srv_conf(s)->dns_hook != NULL;
-        add_name(raw, sc, s->server_hostname, hook, p);
-        for (i = 0; s->names && i < s->names->nelts; ++i) {
-            add_name(raw, sc, APR_ARRAY_IDX(s->names, i, const char *), hook, p);
-        }
-        for (i = 0; s->wild_names && i < s->wild_names->nelts; ++i) {
-            add_name(raw, sc, APR_ARRAY_IDX(s->wild_names, i, const char *), hook, p);
-        }
+        raw = mod_acme_vhost_names(s, &sc->left_out, p);
         if (raw->nelts == 0) {
             continue;
         }
@@ -258,11 +266,6 @@ void acme_plan_vhosts(acme_mod_t *m, apr_pool_t *ptemp)
             mc->spec.id = joined;
             mc->spec.names = names;
             mc->spec.ca_url = m->ca_url;
-            mc->spec.key_type = acme_srv_conf(s)->key_type != ACME_UNSET
-                                ? (acme_key_type_t)acme_srv_conf(s)->key_type
-                                : ACME_KEY_EC_P256;
-            mc->renew_window = acme_srv_conf(s)->renew_window;
-            mc->warn_window = acme_srv_conf(s)->warn_window;
             apr_hash_set(m->by_names, joined, APR_HASH_KEY_STRING, mc);
             APR_ARRAY_PUSH(m->certs, acme_managed_t *) = mc;
         }
@@ -270,6 +273,14 @@ void acme_plan_vhosts(acme_mod_t *m, apr_pool_t *ptemp)
         sc->managed = mc;
     }
     assign_ids(m, ptemp);
+    mod_acme_cert_settings(m, ptemp);
+    for (i = 0; i < m->certs->nelts; ++i) {
+        acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
+        mc->spec.key_type = mc->settings->key_type != ACME_UNSET
+                            ? (acme_key_type_t)mc->settings->key_type : ACME_KEY_EC_P256;
+        mc->renew_window = mc->settings->renew_window;
+        mc->warn_window = mc->settings->warn_window;
+    }
 }
 
 /* ---- activation: staging -> live, verified, in the root parent ------------------- */

@@ -144,6 +144,54 @@ START_TEST(durations)
 }
 END_TEST
 
+/* Directive values: well-formed but absurd is APR_ERANGE, garbage APR_EINVAL. */
+START_TEST(duration_ranges)
+{
+    apr_interval_time_t d = 7, day = apr_time_from_sec(86400);
+    int pct = 7;
+
+    ck_assert_int_eq(acme_duration_parse_range(&d, "1d", 0, day), APR_SUCCESS);
+    ck_assert_int_eq(d, day);
+    ck_assert_int_eq(acme_duration_parse_range(&d, "0", 0, day), APR_SUCCESS);
+    ck_assert_int_eq(d, 0);
+    d = 7;
+    ck_assert_int_eq(acme_duration_parse_range(&d, "0", 1, day), APR_ERANGE);
+    ck_assert_int_eq(acme_duration_parse_range(&d, "25h", 0, day), APR_ERANGE);
+    ck_assert_int_eq(acme_duration_parse_range(&d, "100000d", 0, day), APR_ERANGE);
+    ck_assert_int_eq(acme_duration_parse_range(&d, "-1s", 0, day), APR_EINVAL);
+    ck_assert_int_eq(acme_duration_parse_range(&d, "soon", 0, day), APR_EINVAL);
+    ck_assert_int_eq(acme_duration_parse_range(&d, NULL, 0, day), APR_EINVAL);
+    ck_assert_int_eq(d, 7); /* untouched on error */
+
+    ck_assert_int_eq(acme_window_parse(&pct, &d, "33%", day), APR_SUCCESS);
+    ck_assert_int_eq(pct, 33);
+    ck_assert_int_eq(d, 0);
+    ck_assert_int_eq(acme_window_parse(&pct, &d, "12h", day), APR_SUCCESS);
+    ck_assert_int_eq(pct, 0);
+    ck_assert_int_eq(d, apr_time_from_sec(12 * 3600));
+    ck_assert_int_eq(acme_window_parse(&pct, &d, "1%", day), APR_SUCCESS);
+    ck_assert_int_eq(acme_window_parse(&pct, &d, "99%", day), APR_SUCCESS);
+    ck_assert_int_eq(pct, 99);
+    pct = 7;
+    d = 7;
+    ck_assert_int_eq(acme_window_parse(&pct, &d, "0%", day), APR_ERANGE);
+    ck_assert_int_eq(acme_window_parse(&pct, &d, "100%", day), APR_ERANGE);
+    ck_assert_int_eq(acme_window_parse(&pct, &d, "150%", day), APR_ERANGE);
+    ck_assert_int_eq(acme_window_parse(&pct, &d, "0", day), APR_ERANGE);
+    ck_assert_int_eq(acme_window_parse(&pct, &d, "2d", day), APR_ERANGE);
+    ck_assert_int_eq(acme_window_parse(&pct, &d, "99999999999999999999%", day), APR_EINVAL);
+    ck_assert_int_eq(acme_window_parse(&pct, &d, "-5%", day), APR_EINVAL);
+    ck_assert_int_eq(acme_window_parse(&pct, &d, "+5%", day), APR_EINVAL);
+    ck_assert_int_eq(acme_window_parse(&pct, &d, "5 %", day), APR_EINVAL);
+    ck_assert_int_eq(acme_window_parse(&pct, &d, "10%%", day), APR_EINVAL);
+    ck_assert_int_eq(acme_window_parse(&pct, &d, "%", day), APR_EINVAL);
+    ck_assert_int_eq(acme_window_parse(&pct, &d, "", day), APR_EINVAL);
+    ck_assert_int_eq(acme_window_parse(&pct, &d, NULL, day), APR_EINVAL);
+    ck_assert_int_eq(pct, 7);
+    ck_assert_int_eq(d, 7);
+}
+END_TEST
+
 START_TEST(retry_after)
 {
     apr_time_t now = apr_time_from_sec(1700000000);
@@ -479,6 +527,7 @@ Suite *util_suite(void)
     tcase_add_test(tc, b64url_reject);
     tcase_add_test(tc, hex);
     tcase_add_test(tc, durations);
+    tcase_add_test(tc, duration_ranges);
     tcase_add_test(tc, retry_after);
     tcase_add_test(tc, rfc3339);
     tcase_add_test(tc, atomic_write);
