@@ -968,7 +968,6 @@ static void script_ready_order(void)
 
 START_TEST(certificate_for_other_key)
 {
-
     fx.issue_for_other_key = 1;
     script_ready_order();
     script_cert();
