@@ -172,8 +172,8 @@ static apr_status_t fetch(json_t **pjson, acme_response_t **presp, run_t *r, apr
         return rv;
     }
     if (!resp->json || !json_is_object(resp->json)) {
-        return acme_result_set(r->res, p, ACME_EPROTO, "the %s at %s is not a JSON object", what,
-                               url);
+        return acme_result_set(r->res, p, ACME_EPROTO, "the %s at %s is %s", what, url,
+                               acme_response_body_str(p, resp));
     }
     *pjson = resp->json;
     return APR_SUCCESS;
@@ -787,9 +787,14 @@ static apr_status_t order_new(run_t *r)
         res_keep(r->res, r->p);
         goto leave;
     }
-    if (!resp->location || !resp->json || !json_status(resp->json)) {
-        rv = acme_result_set(r->res, r->p, ACME_EPROTO, "the CA answered newOrder without %s",
-                             resp->location ? "an order object" : "a Location header");
+    if (!resp->json || !json_status(resp->json)) {
+        rv = acme_result_set(r->res, r->p, ACME_EPROTO, "the CA answered newOrder with %s, "
+                             "not an order", acme_response_body_str(sp, resp));
+        goto leave;
+    }
+    if (!resp->location) {
+        rv = acme_result_set(r->res, r->p, ACME_EPROTO, "the CA answered newOrder without a "
+                             "Location header");
         goto leave;
     }
     r->order_url = apr_pstrdup(r->p, resp->location);
@@ -904,7 +909,8 @@ static apr_status_t finalize(run_t *r)
     }
     if (!resp->json || !json_status(resp->json)) {
         rv = acme_result_set(r->res, r->p, ACME_EPROTO, "the CA answered finalize of %s "
-                             "without an order object", r->order_url);
+                             "with %s, not an order object", r->order_url,
+                             acme_response_body_str(sp, resp));
         goto leave;
     }
     r->order = json_keep(r->p, resp->json);

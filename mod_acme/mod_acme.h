@@ -49,6 +49,7 @@ typedef struct acme_srv_conf_t {
     int auto_restart;
     int renewal_info;          /* ACMERenewalInfo */
     apr_interval_time_t retry_delay; /* ACMERetryDelay, -1 unset */
+    apr_interval_time_t http_timeout; /* ACMETimeout, -1 unset */
     const char *notify_cmd;    /* ACMENotifyCmd: program */
     apr_array_header_t *notify_args;
     int port_http, port_https; /* ACMEPortMap: local ports public 80/443 reach, 0 unset */
@@ -92,6 +93,7 @@ typedef struct acme_mod_t {
     apr_array_header_t *contacts;
     int agree_tos, auto_restart, renewal_info;
     apr_interval_time_t retry_delay;
+    apr_interval_time_t http_timeout; /* one request to the CA, connect to last byte */
     const char *notify_cmd;
     apr_array_header_t *notify_args;
     int port_http, port_https;      /* local ports the public 80 and 443 reach */
