@@ -22,7 +22,7 @@ extern module AP_MODULE_DECLARE_DATA acme_module;
 
 /* Our own status codes mean nothing to httpd's log ("APR does not understand this error
  * code"): log them as 0 and let the message say what happened. */
-#define ACME_LOG_RV(rv) ((rv) > ACME_STATUS_BASE && (rv) < ACME_STATUS_BASE + 100 ? 0 : (rv))
+#define ACME_LOG_RV(rv) ((rv) > ACME_STATUS_BASE && (rv) < ACME_STATUS_BASE + 1000 ? 0 : (rv))
 
 /* A window before expiry: a share of the lifetime or a duration. */
 typedef struct acme_window_t {

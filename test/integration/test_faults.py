@@ -16,6 +16,7 @@ obtained within a bound. A leaf whose answer links its issuer (Link rel="up") is
 obtained without a failure. The test prints the table: case, phase, outcome, seconds to recover.
 """
 
+import os
 import re
 import time
 
@@ -221,3 +222,41 @@ def test_fault_table(pebble_factory, proxy_factory, httpd_factory, timing):
     gap = orders[1].mono - orders[0].mono
     print("429 with Retry-After %d s: next newOrder %.1f s later" % (proxy.fault_retry_after, gap))
     assert gap >= proxy.fault_retry_after - 0.5, gap
+
+
+def test_tls_verification_names_ca_file(pebble_factory, httpd_factory, workdir):
+    """ACMEServerCAFile holding another CA than the one of pebble's listener: the attempt fails
+    with a TLS verification error that names the CA file in use; the fallback keeps serving.
+    (Real pebble, no proxy.)"""
+    wrong_ca, _, _ = harness.make_ca_and_leaf(os.path.join(workdir, "wrong-ca"))
+    peb = pebble_factory()
+    v = VHost("tls-verify.mod-acme.test")
+    httpd = httpd_factory([v], harness.acme_lines(peb, wrong_ca,
+                                                  extra=["ACMERetryDelay 1m"]))
+    rx = r"ACME00031.*certificate for %s \(" % re.escape(v.name)
+    lines = httpd.wait_for(lambda: httpd.log_entries(rx), 30, interval=0.2,
+                           what="the failed attempt (ACME00031)")
+    line = lines[0][1]
+    print(line)
+    assert "TLS verification of the CA's server failed against the CA file %s " \
+           "(ACMEServerCAFile)" % wrong_ca in line, line
+    assert "APR does not understand" not in line, line
+    assert httpd.cert(v.name).is_fallback
+    assert httpd.running()
+
+
+def test_acmetimeout_checked(httpd_factory, pebble_factory):
+    """ACMETimeout takes a duration from 1s to 10m; anything else fails `apache2 -t` with a
+    message naming the directive."""
+    peb = pebble_factory()
+    v = VHost("timeout-cfg.mod-acme.test")
+    httpd = httpd_factory([v], harness.acme_lines(peb, peb.ca_file, extra=["ACMETimeout 45s"]),
+                          start=False)
+    rc, out = httpd.configtest()
+    assert rc == 0 and "Syntax OK" in out, out
+    for bad in ("ACMETimeout 0", "ACMETimeout 11m", "ACMETimeout soon"):
+        httpd = httpd_factory([v], harness.acme_lines(peb, peb.ca_file, extra=[bad]),
+                              start=False)
+        rc, out = httpd.configtest()
+        assert rc != 0 and "Syntax OK" not in out, (bad, out)
+        assert "ACMETimeout: '%s' is not a duration from 1s to 10m" % bad.split()[1] in out, out
