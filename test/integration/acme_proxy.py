@@ -162,6 +162,11 @@ class Fault:
             raise ValueError("unknown fault kind %r" % kind)
         self.name, self.kind = name.lower(), kind
         self.endpoint = endpoint or FAULTS[kind]
+        if self.endpoint not in ("newOrder", "finalize", "cert"):
+            raise ValueError("unknown endpoint %r" % self.endpoint)
+        if FAULTS[kind] == "cert" and kind not in ("truncated", "huge") \
+                and self.endpoint != "cert":
+            raise ValueError("%s replaces a certificate: it strikes at 'cert' only" % kind)
         self.hits = 0
 
     def __repr__(self):
