@@ -71,6 +71,7 @@ typedef struct fixture_t {
     const char *chain_pem;           /* issued at finalize, served at the certificate URL */
     int issue_for_other_key;
     int leaf_only;                   /* the certificate URL serves the leaf without its issuer */
+    const char *ca_issuers;          /* caIssuers URL in the leaf, or NULL */
     int challenge_checked;
     apr_array_header_t *logs;        /* "LEVEL message" */
 } fixture_t;
@@ -164,7 +165,7 @@ static void test_ca_create(test_ca_t *ca, apr_pool_t *p)
 
 /* Issue a leaf for the CSR (base64url DER): its public key and its extensions (the SANs). */
 static const char *test_ca_issue(test_ca_t *ca, apr_pool_t *p, const char *csr_b64,
-                                 int other_key)
+                                 int other_key, const char *ca_issuers)
 {
     unsigned char *der = NULL;
     const unsigned char *ptr;
@@ -206,6 +207,12 @@ static const char *test_ca_issue(test_ca_t *ca, apr_pool_t *p, const char *csr_b
     ext = ext_of(ca->cert, x, NID_basic_constraints, "critical,CA:FALSE");
     X509_add_ext(x, ext, -1);
     X509_EXTENSION_free(ext);
+    if (ca_issuers) {
+        ext = ext_of(ca->cert, x, NID_info_access,
+                     apr_pstrcat(p, "caIssuers;URI:", ca_issuers, NULL));
+        X509_add_ext(x, ext, -1);
+        X509_EXTENSION_free(ext);
+    }
     ck_assert_int_gt(X509_sign(x, ca->key, EVP_sha256()), 0);
     pem = apr_pstrcat(p, x509_pem(p, x), ca->pem, NULL);
     X509_free(x);
@@ -327,7 +334,8 @@ static void on_finalize(void *baton, const fake_request_t *req, acme_http_respon
     ck_assert_ptr_nonnull(req->payload_json);
     csr = acme_json_str(req->payload_json, "csr");
     ck_assert_ptr_nonnull(csr);
-    f->chain_pem = test_ca_issue(&f->ca, f->p, csr, f->issue_for_other_key);
+    f->chain_pem = test_ca_issue(&f->ca, f->p, csr, f->issue_for_other_key,
+                                 f->ca_issuers);
 }
 
 static void on_certificate(void *baton, const fake_request_t *req, acme_http_response_t *resp,
@@ -1006,6 +1014,51 @@ START_TEST(leaf_only_completed_from_up_link)
 }
 END_TEST
 
+/* Without a Link rel="up", the issuer comes from the leaf's caIssuers URL (plain GET). */
+/* An order whose certificate URL serves the leaf alone, the leaf naming a caIssuers URL
+ * that serves issuer_pem. */
+static void script_leaf_with_ca_issuers(const char *issuer_pem)
+{
+    fake_answer_t *a;
+
+    fx.leaf_only = 1;
+    fx.ca_issuers = "http://ca.test/issuer.pem";
+    script_ready_order();
+    script_cert();
+    a = fake_http_expect(fx.fake, "GET", fx.ca_issuers, 200, issuer_pem);
+    fake_answer_header(a, "Content-Type", "application/x-pem-file", 0);
+}
+
+START_TEST(leaf_only_completed_from_ca_issuers)
+{
+    char *chain = NULL;
+    apr_size_t clen = 0;
+
+    script_leaf_with_ca_issuers(fx.ca.pem);
+
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    assert_staged();
+    ck_assert_int_eq(acme_store_load(fx.st, ACME_GROUP_STAGING, CERT_ID, "chain.pem", &chain,
+                                     &clen, fx.p), APR_SUCCESS);
+    ck_assert_str_eq(chain, fx.chain_pem);
+}
+END_TEST
+
+/* An issuer download that is not the leaf's issuer does not complete the chain. */
+START_TEST(leaf_only_wrong_issuer_refused)
+{
+    test_ca_t *other = apr_pcalloc(fx.p, sizeof(*other));   /* its cleanup runs at teardown */
+
+    test_ca_create(other, fx.p);
+    script_leaf_with_ca_issuers(other->pem);
+
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), ACME_EVERIFY);
+    ck_assert_msg(strstr(fx.res.detail, "is not signed by certificate 2") != NULL, "%s",
+                  fx.res.detail);
+    ck_assert(!store_has(ACME_GROUP_STAGING, CERT_ID, "chain.pem"));
+}
+END_TEST
+
 /* Without a Link rel="up" and without caIssuers, a lone leaf is refused, never staged. */
 START_TEST(leaf_only_refused)
 {
@@ -1199,6 +1252,8 @@ Suite *driver_suite(void)
     tcase_add_test(tc, certificate_for_other_key);
     tcase_add_test(tc, leaf_only_completed_from_up_link);
     tcase_add_test(tc, leaf_only_refused);
+    tcase_add_test(tc, leaf_only_completed_from_ca_issuers);
+    tcase_add_test(tc, leaf_only_wrong_issuer_refused);
     tcase_add_test(tc, http01_store_name);
     suite_add_tcase(s, tc);
 
