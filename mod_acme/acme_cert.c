@@ -1,6 +1,7 @@
 /* Certificates: PEM chains, facts, the activation check, CSRs, self-signed fallbacks. */
 #include <limits.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <apr_strings.h>
@@ -144,15 +145,28 @@ static apr_array_header_t *x509_dns_names(apr_pool_t *p, X509 *x)
     return names;
 }
 
+/* A distinguished name in one line ("" when empty), NULL when it cannot be printed. */
+static const char *name_oneline(apr_pool_t *p, const X509_NAME *name)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    const char *s = NULL;
+    char *bdata;
+    long blen;
+
+    if (bio && X509_NAME_print_ex(bio, name, 0, XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+        blen = BIO_get_mem_data(bio, &bdata);
+        s = blen > 0 ? apr_pstrmemdup(p, bdata, (apr_size_t)blen) : "";
+    }
+    BIO_free(bio);
+    return s;
+}
+
 apr_status_t acme_cert_info(acme_cert_info_t **pinfo, apr_pool_t *p, X509 *x)
 {
     acme_cert_info_t *info;
-    const X509_NAME *subj, *iss;
+    const X509_NAME *subj;
     BIGNUM *bn;
     char *hex;
-    BIO *bio;
-    char *bdata;
-    long blen;
     int idx;
 
     *pinfo = NULL;
@@ -180,22 +194,158 @@ apr_status_t acme_cert_info(acme_cert_info_t **pinfo, apr_pool_t *p, X509 *x)
         info->subject_cn = asn1_string_utf8(p, X509_NAME_ENTRY_get_data(e));
     }
 
-    iss = X509_get_issuer_name(x);
-    bio = BIO_new(BIO_s_mem());
-    if (!bio) {
-        return APR_ENOMEM;
-    }
-    if (X509_NAME_print_ex(bio, iss, 0, XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
-        blen = BIO_get_mem_data(bio, &bdata);
-        info->issuer = blen > 0 ? apr_pstrmemdup(p, bdata, (apr_size_t)blen) : "";
-    }
-    BIO_free(bio);
+    info->issuer = name_oneline(p, X509_get_issuer_name(x));
 
     info->not_before = asn1_time_to_apr(X509_get0_notBefore(x));
     info->not_after = asn1_time_to_apr(X509_get0_notAfter(x));
     info->names = x509_dns_names(p, x);
     *pinfo = info;
     return APR_SUCCESS;
+}
+
+static const char *subject_str(apr_pool_t *p, X509 *x)
+{
+    const char *s = name_oneline(p, X509_get_subject_name(x));
+    return s ? s : "(unreadable subject)";
+}
+
+/* 1 when issuer certified x: names/key ids chain and the signature verifies. */
+static int certified_by(X509 *x, X509 *issuer)
+{
+    EVP_PKEY *pub = X509_get0_pubkey(issuer);
+    int ok = pub && X509_check_issued(issuer, x) == X509_V_OK && X509_verify(x, pub) == 1;
+    ERR_clear_error();
+    return ok;
+}
+
+apr_status_t acme_chain_check(const char **pwhy, apr_pool_t *p, const apr_array_header_t *chain)
+{
+    X509 *x, *up;
+    int i, j;
+
+    *pwhy = NULL;
+    if (!chain || chain->nelts == 0) {
+        *pwhy = "the chain holds no certificate";
+        return ACME_EVERIFY;
+    }
+    x = APR_ARRAY_IDX(chain, 0, X509 *);
+    if (chain->nelts == 1) {
+        if (certified_by(x, x)) {
+            return APR_SUCCESS;   /* self-signed: complete by itself */
+        }
+        *pwhy = apr_psprintf(p, "the chain holds only the leaf (%s), without the certificate "
+                             "of its issuer (%s)", subject_str(p, x),
+                             name_oneline(p, X509_get_issuer_name(x)));
+        return APR_INCOMPLETE;
+    }
+    for (i = 0; i + 1 < chain->nelts; ++i) {
+        x = APR_ARRAY_IDX(chain, i, X509 *);
+        up = APR_ARRAY_IDX(chain, i + 1, X509 *);
+        if (certified_by(x, up)) {
+            continue;
+        }
+        for (j = 0; j < chain->nelts; ++j) {
+            if (j != i && j != i + 1 && certified_by(x, APR_ARRAY_IDX(chain, j, X509 *))) {
+                *pwhy = apr_psprintf(p, "the chain is out of order: certificate %d (%s) is "
+                                     "signed by certificate %d, not by the next one", i + 1,
+                                     subject_str(p, x), j + 1);
+                return ACME_EVERIFY;
+            }
+        }
+        *pwhy = apr_psprintf(p, "certificate %d of the chain (%s) is not signed by certificate "
+                             "%d (%s)", i + 1, subject_str(p, x), i + 2, subject_str(p, up));
+        return ACME_EVERIFY;
+    }
+    return APR_SUCCESS;
+}
+
+/* PEM of n certificates, in order. */
+static apr_status_t certs_pem(const char **ppem, apr_size_t *plen, apr_pool_t *p,
+                              X509 *const *xs, int n)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *bdata;
+    long blen;
+    int i;
+    apr_status_t rv = ACME_ECRYPTO;
+
+    *ppem = NULL;
+    *plen = 0;
+    if (!bio) {
+        return APR_ENOMEM;
+    }
+    for (i = 0; i < n; ++i) {
+        if (PEM_write_bio_X509(bio, xs[i]) != 1) {
+            goto leave;
+        }
+    }
+    blen = BIO_get_mem_data(bio, &bdata);
+    if (blen <= 0) {
+        goto leave;
+    }
+    *ppem = apr_pstrmemdup(p, bdata, (apr_size_t)blen);
+    *plen = (apr_size_t)blen;
+    rv = APR_SUCCESS;
+leave:
+    BIO_free(bio);
+    return rv;
+}
+
+apr_status_t acme_chain_pem(const char **ppem, apr_size_t *plen, apr_pool_t *p,
+                            const apr_array_header_t *chain)
+{
+    return certs_pem(ppem, plen, p, (X509 *const *)chain->elts, chain->nelts);
+}
+
+apr_status_t acme_certs_parse_any(apr_array_header_t **pcerts, apr_pool_t *p,
+                                  const char *data, apr_size_t len)
+{
+    const unsigned char *d = (const unsigned char *)data;
+    X509 *x;
+
+    *pcerts = NULL;
+    if (!data || len == 0 || len > INT_MAX) {
+        return ACME_EPROTO;
+    }
+    if (acme_chain_parse(pcerts, p, data, len) == APR_SUCCESS) {
+        return APR_SUCCESS;
+    }
+    x = d2i_X509(NULL, &d, (long)len);
+    ERR_clear_error();
+    if (!x || d != (const unsigned char *)data + len) {
+        X509_free(x);
+        return ACME_EPROTO;
+    }
+    apr_pool_cleanup_register(p, x, x509_cleanup, apr_pool_cleanup_null);
+    *pcerts = apr_array_make(p, 1, sizeof(X509 *));
+    APR_ARRAY_PUSH(*pcerts, X509 *) = x;
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_cert_ca_issuers(const char **purl, apr_pool_t *p, X509 *x)
+{
+    AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(x, NID_info_access, NULL, NULL);
+    apr_status_t rv = APR_ENOENT;
+    int i;
+
+    *purl = NULL;
+    for (i = 0; aia && i < sk_ACCESS_DESCRIPTION_num(aia); ++i) {
+        const ACCESS_DESCRIPTION *ad = sk_ACCESS_DESCRIPTION_value(aia, i);
+        if (OBJ_obj2nid(ad->method) == NID_ad_ca_issuers
+            && ad->location->type == GEN_URI) {
+            const ASN1_IA5STRING *u = ad->location->d.uniformResourceIdentifier;
+            const char *url = apr_pstrmemdup(p, (const char *)ASN1_STRING_get0_data(u),
+                                             (apr_size_t)ASN1_STRING_length(u));
+            if (!strncasecmp(url, "http://", 7) || !strncasecmp(url, "https://", 8)) {
+                *purl = url;
+                rv = APR_SUCCESS;
+                break;
+            }
+        }
+    }
+    AUTHORITY_INFO_ACCESS_free(aia);
+    ERR_clear_error();
+    return rv;
 }
 
 apr_status_t acme_cert_verify_set(const char **pwhy, apr_pool_t *p, const char *chain_pem,
@@ -213,6 +363,10 @@ apr_status_t acme_cert_verify_set(const char **pwhy, apr_pool_t *p, const char *
     if (rv != APR_SUCCESS) {
         *pwhy = "chain does not parse";
         return ACME_EVERIFY;
+    }
+    rv = acme_chain_check(pwhy, p, chain);
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
     leaf = APR_ARRAY_IDX(chain, 0, X509 *);
     pub = X509_get0_pubkey(leaf);
@@ -422,11 +576,9 @@ static apr_status_t selfsigned_build(const char **ppem, apr_pool_t *p, const acm
     BASIC_CONSTRAINTS *bc = NULL;
     EXTENDED_KEY_USAGE *eku = NULL;
     BIGNUM *bn = NULL;
-    BIO *bio = NULL;
     EVP_PKEY *pkey = acme_key_evp(key);
     unsigned char serial[16];
-    char *bdata;
-    long blen;
+    apr_size_t plen;
     time_t start;
     apr_status_t rv = ACME_ECRYPTO;
 
@@ -493,18 +645,8 @@ static apr_status_t selfsigned_build(const char **ppem, apr_pool_t *p, const acm
     if (X509_sign(x, pkey, EVP_sha256()) <= 0) {
         goto leave;
     }
-    bio = BIO_new(BIO_s_mem());
-    if (!bio || PEM_write_bio_X509(bio, x) != 1) {
-        goto leave;
-    }
-    blen = BIO_get_mem_data(bio, &bdata);
-    if (blen <= 0) {
-        goto leave;
-    }
-    *ppem = apr_pstrmemdup(p, bdata, (apr_size_t)blen);
-    rv = APR_SUCCESS;
+    rv = certs_pem(ppem, &plen, p, &x, 1);
 leave:
-    BIO_free(bio);
     /* OBJ_nid2obj returns a static object: free only the stack */
     sk_ASN1_OBJECT_free(eku);
     GENERAL_NAMES_free(gens);

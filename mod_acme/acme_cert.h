@@ -20,12 +20,34 @@ apr_status_t acme_chain_parse(apr_array_header_t **pchain, apr_pool_t *p,
                               const char *pem, apr_size_t len);
 apr_status_t acme_cert_info(acme_cert_info_t **pinfo, apr_pool_t *p, X509 *x);
 
-/* The activation check of a staged set: chain parses, the leaf's public key matches key,
- * the leaf's SANs equal names (normalized arrays, as sets), now lies within the leaf's
- * validity. On failure returns ACME_EVERIFY and *pwhy says which check failed. */
+/* The activation check of a staged set: chain parses and is consistent (acme_chain_check),
+ * the leaf's public key matches key, the leaf's SANs equal names (normalized arrays, as
+ * sets), now lies within the leaf's validity. On failure returns ACME_EVERIFY (or
+ * APR_INCOMPLETE for a leaf without its issuer) and *pwhy says which check failed. */
 apr_status_t acme_cert_verify_set(const char **pwhy, apr_pool_t *p, const char *chain_pem,
                                   apr_size_t len, const acme_key_t *key,
                                   const apr_array_header_t *names, apr_time_t now);
+
+/* Chain consistency, in the order RFC 8555 9.1 prescribes (leaf first, each certificate
+ * certified by the next): for every neighbour pair the names chain (X509_check_issued:
+ * issuer/subject, key identifiers, key usage) and the signature of the lower one verifies
+ * with the public key of the upper one. The root need not be trusted by the system.
+ * APR_SUCCESS; APR_INCOMPLETE when the chain is a lone leaf that its own key did not sign
+ * (the issuer is missing); ACME_EVERIFY when a link is broken. *pwhy says why. */
+apr_status_t acme_chain_check(const char **pwhy, apr_pool_t *p, const apr_array_header_t *chain);
+
+/* The certificates of chain as PEM, in order, nothing else (text between blocks dropped). */
+apr_status_t acme_chain_pem(const char **ppem, apr_size_t *plen, apr_pool_t *p,
+                            const apr_array_header_t *chain);
+
+/* Certificates from an issuer download: PEM (one or more) or a single DER certificate
+ * (caIssuers answers are usually application/pkix-cert). ACME_EPROTO if neither. */
+apr_status_t acme_certs_parse_any(apr_array_header_t **pcerts, apr_pool_t *p,
+                                  const char *data, apr_size_t len);
+
+/* The first http(s) caIssuers URL of the Authority Information Access extension;
+ * APR_ENOENT when there is none. */
+apr_status_t acme_cert_ca_issuers(const char **purl, apr_pool_t *p, X509 *x);
 
 /* PKCS#10 CSR for names (first name also as CN when <= 64 chars), SAN extension with
  * all names, signed with key. *pder_b64url is the DER, base64url-encoded (RFC 8555 7.4). */

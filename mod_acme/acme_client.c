@@ -144,12 +144,19 @@ static void fill_response(acme_response_t **presp, apr_pool_t *p, const acme_htt
     *presp = r;
 }
 
-/* A transport failure in words; the transport logs its own details at DEBUG. */
-static const char *transport_error_str(apr_pool_t *p, apr_status_t rv)
+/* A transport failure in words: the transport's own words when it gave some. */
+static const char *transport_error_str(apr_pool_t *p, apr_status_t rv,
+                                       const acme_http_response_t *hr)
 {
     char ebuf[256];
+    if (hr && hr->error) {
+        return hr->error;
+    }
     if (APR_STATUS_IS_ECONNREFUSED(rv)) {
         return "the CA refused the connection";
+    }
+    if (APR_STATUS_IS_ECONNRESET(rv)) {
+        return "the connection was reset";
     }
     if (APR_STATUS_IS_TIMEUP(rv)) {
         return "the CA did not answer in time";
@@ -157,16 +164,22 @@ static const char *transport_error_str(apr_pool_t *p, apr_status_t rv)
     if (APR_STATUS_IS_EHOSTUNREACH(rv)) {
         return "the CA's host name does not resolve or the host is unreachable";
     }
-    if (rv == ACME_ETRUST) {
+    switch (rv) {
+    case ACME_ETRUST:
         return "the CA's TLS trust anchors (ACMEServerCAFile) cannot be loaded: the file is "
                "missing, unreadable or not PEM (ACME00123 in the error log names it)";
+    case ACME_ETLS:
+        return "TLS with the CA failed";
+    case ACME_ETOOLARGE:
+        return "the answer is larger than the limit";
+    case ACME_ETRUNCATED:
+        return "truncated answer";
+    case ACME_EHTTP:
+        return "the answer is not valid HTTP";
+    default:
+        return apr_psprintf(p, "the CA could not be reached (%s)",
+                            apr_strerror(rv, ebuf, sizeof(ebuf)));
     }
-    if (rv == APR_EGENERAL) {
-        return "transport error (TLS, protocol or an answer too large; the debug log has "
-               "the details)";
-    }
-    return apr_psprintf(p, "the CA could not be reached (%s)",
-                        apr_strerror(rv, ebuf, sizeof(ebuf)));
 }
 
 /* One HTTP exchange: counts it and collects the Replay-Nonce. */
@@ -176,14 +189,17 @@ static apr_status_t exchange(acme_http_response_t **phr, acme_client_t *c, apr_p
     apr_status_t rv;
 
     apr_atomic_inc32(&c->requests);
+    *phr = NULL;
     rv = c->http->perform(c->http->baton, phr, p, req);
     if (rv != APR_SUCCESS || !*phr) {
         if (rv == APR_SUCCESS) {
             rv = APR_EGENERAL;
         }
         acme_result_set(res, p, rv, "%s %s failed: %s", req->method, req->url,
-                        transport_error_str(p, rv));
+                        transport_error_str(p, rv, *phr));
         res->subject = req->url;
+        res->http_status = 0;
+        *phr = NULL;
         return rv;
     }
     res->http_status = (*phr)->status;
@@ -274,7 +290,8 @@ apr_status_t acme_client_directory(acme_client_t *c, acme_result_t *res)
         || !acme_json_str(dir, "newAccount") || !acme_json_str(dir, "newOrder")) {
         rv = acme_result_set(res, c->pool, ACME_EPROTO,
                              "the directory at %s is not an ACME directory (needs newNonce, "
-                             "newAccount and newOrder)", c->directory_url);
+                             "newAccount and newOrder; got %s)", c->directory_url,
+                             acme_response_body_str(p, resp));
         res->subject = c->directory_url;
         goto leave;
     }
@@ -583,6 +600,24 @@ static const char *sanitize(apr_pool_t *p, const char *s, apr_size_t len, apr_si
         out[--n] = '\0';
     }
     return out;
+}
+
+const char *acme_response_body_str(apr_pool_t *p, const acme_response_t *r)
+{
+    const char *ct = r ? apr_table_get(r->headers, "Content-Type") : NULL;
+    const char *text;
+
+    if (!r || r->body_len == 0) {
+        return "an empty answer";
+    }
+    if (r->json) {
+        return apr_psprintf(p, "JSON (%lu bytes) without the expected members",
+                            (unsigned long)r->body_len);
+    }
+    text = sanitize(p, r->body, r->body_len, 60);
+    return apr_psprintf(p, "not JSON: Content-Type %s, %lu bytes%s%s%s", ct ? ct : "(none)",
+                        (unsigned long)r->body_len, *text ? " starting '" : "", text,
+                        *text ? "'" : "");
 }
 
 static const char *subproblem_str(apr_pool_t *p, const json_t *sub)

@@ -63,6 +63,11 @@ apr_status_t acme_client_get(acme_response_t **presp, acme_client_t *c, apr_pool
 /* How many HTTP requests this client sent (for logs, metrics and benchmarks). */
 apr_uint32_t acme_client_request_count(acme_client_t *c);
 
+/* What the body of an answer is, in words, for "expected X, got ..." messages: "an empty
+ * answer", "not JSON: Content-Type text/html, 5000 bytes starting '<html>...'" or "JSON
+ * (n bytes) without the expected members". */
+const char *acme_response_body_str(apr_pool_t *p, const acme_response_t *r);
+
 /* Fill res from an error answer: RFC 7807 type/detail (subproblems appended to detail),
  * HTTP status, Retry-After (absolute, relative to now). Sets res->status = ACME_EPROBLEM. */
 void acme_problem_parse(acme_result_t *res, apr_pool_t *p, int http_status,

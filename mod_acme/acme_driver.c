@@ -172,8 +172,8 @@ static apr_status_t fetch(json_t **pjson, acme_response_t **presp, run_t *r, apr
         return rv;
     }
     if (!resp->json || !json_is_object(resp->json)) {
-        return acme_result_set(r->res, p, ACME_EPROTO, "the %s at %s is not a JSON object", what,
-                               url);
+        return acme_result_set(r->res, p, ACME_EPROTO, "the %s at %s is %s", what, url,
+                               acme_response_body_str(p, resp));
     }
     *pjson = resp->json;
     return APR_SUCCESS;
@@ -787,9 +787,14 @@ static apr_status_t order_new(run_t *r)
         res_keep(r->res, r->p);
         goto leave;
     }
-    if (!resp->location || !resp->json || !json_status(resp->json)) {
-        rv = acme_result_set(r->res, r->p, ACME_EPROTO, "the CA answered newOrder without %s",
-                             resp->location ? "an order object" : "a Location header");
+    if (!resp->json || !json_status(resp->json)) {
+        rv = acme_result_set(r->res, r->p, ACME_EPROTO, "the CA answered newOrder with %s, "
+                             "not an order", acme_response_body_str(sp, resp));
+        goto leave;
+    }
+    if (!resp->location) {
+        rv = acme_result_set(r->res, r->p, ACME_EPROTO, "the CA answered newOrder without a "
+                             "Location header");
         goto leave;
     }
     r->order_url = apr_pstrdup(r->p, resp->location);
@@ -904,7 +909,8 @@ static apr_status_t finalize(run_t *r)
     }
     if (!resp->json || !json_status(resp->json)) {
         rv = acme_result_set(r->res, r->p, ACME_EPROTO, "the CA answered finalize of %s "
-                             "without an order object", r->order_url);
+                             "with %s, not an order object", r->order_url,
+                             acme_response_body_str(sp, resp));
         goto leave;
     }
     r->order = json_keep(r->p, resp->json);
@@ -925,6 +931,10 @@ static apr_status_t stage(run_t *r, const char *pem, apr_size_t len)
     rv = acme_chain_parse(&chain, r->p, pem, len);
     if (rv == APR_SUCCESS) {
         rv = acme_cert_info(&info, r->p, APR_ARRAY_IDX(chain, 0, X509 *));
+    }
+    if (rv == APR_SUCCESS) {
+        /* the certificates alone, without any text the CA put between them */
+        rv = acme_chain_pem(&pem, &len, r->p, chain);
     }
     if (rv != APR_SUCCESS) {
         return acme_result_set(r->res, r->p, ACME_EVERIFY, "the certificate of order %s "
@@ -965,11 +975,67 @@ static apr_status_t stage(run_t *r, const char *pem, apr_size_t len)
     return APR_SUCCESS;
 }
 
+/* The issuer of a lone leaf, from the certificate answer's Link rel="up" (POST-as-GET, RFC
+ * 8555 7.4.2) or else the leaf's caIssuers URL (plain GET): at most one request of each
+ * kind, through the same transport (its size limit and timeout apply). *ppem is the leaf
+ * followed by what was fetched; the caller checks the result again. */
+static apr_status_t chain_complete(const char **ppem, apr_size_t *plen, const char **pwhy,
+                                   run_t *r, apr_pool_t *sp, const acme_response_t *resp)
+{
+    apr_array_header_t *chain = NULL, *links, *more = NULL;
+    acme_response_t *ir = NULL;
+    acme_result_t ires;
+    const char *url = NULL, *tried = "";
+    apr_status_t rv;
+    int i;
+
+    rv = acme_chain_parse(&chain, sp, *ppem, *plen);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    links = resp->headers ? acme_links(sp, resp->headers, "up") : NULL;
+    for (i = 0; i < 2 && !more; ++i) {
+        acme_result_reset(&ires);
+        if (i == 0 && links && links->nelts > 0) {
+            url = APR_ARRAY_IDX(links, 0, const char *);
+            rv = acme_client_post_accept(&ir, r->c, sp, url, NULL, 0, CT_PEM_CHAIN, &ires);
+        }
+        else if (i == 1
+                 && acme_cert_ca_issuers(&url, sp, APR_ARRAY_IDX(chain, 0, X509 *))
+                        == APR_SUCCESS) {
+            rv = acme_client_get(&ir, r->c, sp, url, &ires);
+        }
+        else {
+            continue;
+        }
+        if (rv == APR_SUCCESS) {
+            rv = acme_certs_parse_any(&more, sp, ir->body, ir->body_len);
+        }
+        tried = apr_psprintf(sp, "%s%s%s: %s", tried, *tried ? "; " : "", url,
+                             rv == APR_SUCCESS ? "fetched"
+                             : ires.detail ? ires.detail : "not a certificate");
+    }
+    if (!more) {
+        *pwhy = apr_psprintf(r->p, "%s; completing it failed (%s)", *pwhy,
+                             *tried ? tried : "the answer has no Link rel=\"up\" and the leaf "
+                             "no caIssuers URL");
+        return ACME_EVERIFY;
+    }
+    apr_array_cat(chain, more);
+    rv = acme_chain_pem(ppem, plen, r->p, chain);
+    if (rv == APR_SUCCESS) {
+        acme_log(ACME_LOG_INFO, APR_SUCCESS, "certificate %s: the CA sent the leaf alone; its "
+                 "issuer came from %s", r->spec->id, url);
+    }
+    return rv;
+}
+
 static apr_status_t download(run_t *r)
 {
     apr_pool_t *sp = NULL;
     acme_response_t *resp = NULL;
     const char *url = acme_json_str(r->order, "certificate"), *why = NULL, *pem;
+    apr_size_t len;
     apr_status_t rv;
 
     if (!url) {
@@ -988,15 +1054,24 @@ static apr_status_t download(run_t *r)
         goto leave;
     }
     pem = apr_pstrmemdup(r->p, resp->body, resp->body_len);
-    rv = acme_cert_verify_set(&why, r->p, pem, resp->body_len, r->cert_key, r->spec->names,
+    len = resp->body_len;
+    rv = acme_cert_verify_set(&why, r->p, pem, len, r->cert_key, r->spec->names,
                               apr_time_now());
+    if (rv == APR_INCOMPLETE) {
+        rv = chain_complete(&pem, &len, &why, r, sp, resp);
+        if (rv == APR_SUCCESS) {
+            rv = acme_cert_verify_set(&why, r->p, pem, len, r->cert_key, r->spec->names,
+                                      apr_time_now());
+        }
+    }
     if (rv != APR_SUCCESS) {
         r->drop_order = 1;
         rv = acme_result_set(r->res, r->p, ACME_EVERIFY, "the certificate from %s fails "
-                             "verification: %s", url, why ? why : "(no reason)");
+                             "verification, not activated: %s", url,
+                             why ? why : "(no reason)");
         goto leave;
     }
-    rv = stage(r, pem, resp->body_len);
+    rv = stage(r, pem, len);
 leave:
     apr_pool_destroy(sp);
     return rv;

@@ -13,8 +13,8 @@
 
 #include "acme_http.h"
 #include "acme_log.h"
+#include "acme_util.h"
 
-#define ACME_HTTP_MAX_BODY   (2 * 1024 * 1024)            /* answers larger than this fail */
 #define ACME_HTTP_CONNECT_MAX apr_time_from_sec(30)        /* connect timeout cap */
 
 typedef struct curl_http_t {
@@ -131,24 +131,73 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-static apr_status_t curl_status(CURLcode rc)
+/* What went wrong, as a status and in words (curl's own text in parentheses). */
+static apr_status_t curl_failure(const char **pwhy, apr_pool_t *p, const curl_http_t *h,
+                                 CURLcode rc, const char *errbuf, const curl_xfer_t *x,
+                                 int connected)
 {
+    const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    const char *trust = h->ca_file ? apr_psprintf(p, "the CA file %s (ACMEServerCAFile)",
+                                                  h->ca_file)
+                                   : "the system's trust store (no ACMEServerCAFile)";
+
+    if (x->too_large) {
+        *pwhy = apr_psprintf(p, "the answer is larger than the limit of %d bytes: cut off "
+                             "after %lu bytes", ACME_HTTP_MAX_BODY, (unsigned long)x->len);
+        return ACME_ETOOLARGE;
+    }
+    if (rc == CURLE_UNSUPPORTED_PROTOCOL && connected) {
+        rc = CURLE_WEIRD_SERVER_REPLY;   /* e.g. "Received HTTP/0.9": the server's answer */
+    }
     switch (rc) {
-    case CURLE_OK:
-        return APR_SUCCESS;
     case CURLE_COULDNT_CONNECT:
+        *pwhy = apr_psprintf(p, "connection refused or unreachable (%s)", detail);
         return APR_ECONNREFUSED;
     case CURLE_OPERATION_TIMEDOUT:
+        *pwhy = apr_psprintf(p, "timeout: no complete answer within %s (ACMETimeout; %s)",
+                             acme_duration_print(p, h->timeout), detail);
         return APR_TIMEUP;
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
+        *pwhy = apr_psprintf(p, "the host name does not resolve (%s)", detail);
         return APR_EHOSTUNREACH;
+    case CURLE_PEER_FAILED_VERIFICATION:
+        *pwhy = apr_psprintf(p, "TLS verification of the CA's server failed against %s (%s)",
+                             trust, detail);
+        return ACME_ETLS;
+    case CURLE_SSL_CACERT_BADFILE:
+        *pwhy = apr_psprintf(p, "%s cannot be read as PEM trust anchors (%s)", trust, detail);
+        return h->ca_file ? ACME_ETRUST : ACME_ETLS;
+    case CURLE_SSL_CONNECT_ERROR:
+        *pwhy = apr_psprintf(p, "the TLS handshake failed (%s)", detail);
+        return ACME_ETLS;
+    case CURLE_GOT_NOTHING:
+        *pwhy = apr_psprintf(p, "the connection closed without an answer (%s)", detail);
+        return APR_ECONNRESET;
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+        *pwhy = apr_psprintf(p, "connection reset or broken after %lu bytes of the answer (%s)",
+                             (unsigned long)x->len, detail);
+        return APR_ECONNRESET;
+    case CURLE_PARTIAL_FILE:
+        *pwhy = apr_psprintf(p, "truncated answer: the connection closed after %lu bytes, "
+                             "before the announced end (%s)", (unsigned long)x->len, detail);
+        return ACME_ETRUNCATED;
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_BAD_CONTENT_ENCODING:
+        *pwhy = apr_psprintf(p, "the answer is not valid HTTP (%s)", detail);
+        return ACME_EHTTP;
     case CURLE_OUT_OF_MEMORY:
+        *pwhy = "out of memory";
         return APR_ENOMEM;
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
+        *pwhy = apr_psprintf(p, "the URL is not usable (%s)", detail);
         return APR_EINVAL;
     default:
+        *pwhy = apr_psprintf(p, "curl error %d (%s)", (int)rc, detail);
         return APR_EGENERAL;
     }
 }
@@ -234,22 +283,20 @@ static apr_status_t curl_perform(void *baton, acme_http_response_t **presp, apr_
 
     rc = curl_easy_perform(curl);
     if (rc != CURLE_OK) {
-        if (x.too_large) {
-            rv = APR_EGENERAL;
-            acme_log(ACME_LOG_DEBUG, rv, "%s %s: answer larger than %d bytes, aborted",
-                     req->method, req->url, ACME_HTTP_MAX_BODY);
-        }
-        else if (rc == CURLE_SSL_CACERT_BADFILE && h->ca_file) {
-            rv = ACME_ETRUST;
+        char *ip = NULL;
+        curl_easy_getinfo(curl, CURLINFO_PRIMARY_IP, &ip);
+        resp = apr_pcalloc(p, sizeof(*resp));
+        resp->headers = x.headers;
+        resp->body = "";
+        rv = curl_failure(&resp->error, p, h, rc, errbuf, &x, ip && *ip);
+        *presp = resp;
+        acme_log(ACME_LOG_DEBUG, rv, "%s %s: curl error %d: %s", req->method, req->url,
+                 (int)rc, resp->error);
+        if (rv == ACME_ETRUST) {
             acme_log(ACME_LOG_ERR, 0, "ACME00123: cannot load the CA file %s (ACMEServerCAFile) "
                      "for TLS to %s: %s: check that it exists, that the server's User can "
                      "read it and that it holds PEM certificates", h->ca_file, req->url,
-                     errbuf[0] ? errbuf : curl_easy_strerror(rc));
-        }
-        else {
-            rv = curl_status(rc);
-            acme_log(ACME_LOG_DEBUG, rv, "%s %s: curl error %d: %s", req->method, req->url,
-                     (int)rc, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+                     resp->error);
         }
         goto leave;
     }

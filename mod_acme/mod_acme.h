@@ -22,7 +22,7 @@ extern module AP_MODULE_DECLARE_DATA acme_module;
 
 /* Our own status codes mean nothing to httpd's log ("APR does not understand this error
  * code"): log them as 0 and let the message say what happened. */
-#define ACME_LOG_RV(rv) ((rv) > ACME_STATUS_BASE && (rv) < ACME_STATUS_BASE + 100 ? 0 : (rv))
+#define ACME_LOG_RV(rv) ((rv) > ACME_STATUS_BASE && (rv) < ACME_STATUS_BASE + 1000 ? 0 : (rv))
 
 /* A window before expiry: a share of the lifetime or a duration. */
 typedef struct acme_window_t {
@@ -60,6 +60,7 @@ typedef struct acme_srv_conf_t {
     int auto_restart;
     int renewal_info;          /* ACMERenewalInfo */
     apr_interval_time_t retry_delay; /* ACMERetryDelay, -1 unset */
+    apr_interval_time_t http_timeout; /* ACMETimeout, -1 unset */
     const char *notify_cmd;    /* ACMENotifyCmd: program */
     apr_array_header_t *notify_args;
     int port_http, port_https; /* ACMEPortMap: local ports public 80/443 reach, 0 unset */
@@ -104,6 +105,7 @@ typedef struct acme_mod_t {
     apr_array_header_t *contacts;
     int agree_tos, auto_restart, renewal_info;
     apr_interval_time_t retry_delay;
+    apr_interval_time_t http_timeout; /* one request to the CA, connect to last byte */
     const char *notify_cmd;
     apr_array_header_t *notify_args;
     int port_http, port_https;      /* local ports the public 80 and 443 reach */

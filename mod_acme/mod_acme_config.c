@@ -37,6 +37,7 @@ void *acme_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->auto_restart = ACME_UNSET;
     sc->renewal_info = ACME_UNSET;
     sc->retry_delay = -1;
+    sc->http_timeout = -1;
     sc->dns_propagation = -1;
     sc->key_type = ACME_UNSET;
     return sc;
@@ -58,6 +59,7 @@ void *acme_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->store_dir = MERGE_PTR(store_dir);
     sc->renewal_info = MERGE_INT(renewal_info);
     sc->retry_delay = add->retry_delay >= 0 ? add->retry_delay : base->retry_delay;
+    sc->http_timeout = add->http_timeout >= 0 ? add->http_timeout : base->http_timeout;
     sc->notify_cmd = MERGE_PTR(notify_cmd);
     sc->notify_args = MERGE_PTR(notify_args);
     sc->challenges = MERGE_PTR(challenges);
@@ -422,6 +424,22 @@ static const char *check_program(apr_pool_t *p, const char *path)
     return NULL;
 }
 
+/* ACMETimeout: one request to the CA, from connect to the last byte of the answer. */
+static const char *set_http_timeout(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = global_only(cmd);
+    apr_interval_time_t d;
+    if (err) {
+        return err;
+    }
+    if ((err = parse_duration(cmd, arg, &d, apr_time_from_sec(1), apr_time_from_sec(600),
+                              "30s or 2m"))) {
+        return err;
+    }
+    cmd_conf(cmd)->http_timeout = d;
+    return NULL;
+}
+
 /* PROGRAM [ARGS...] of ACMENotifyCmd and ACMEDNSHook: an absolute path, then arguments. */
 static const char *set_program(cmd_parms *cmd, int argc, char *const argv[],
                                const char **pprog, apr_array_header_t **pargs,
@@ -584,6 +602,9 @@ const command_rec acme_cmds[] = {
     AP_INIT_TAKE1("ACMERetryDelay", set_retry_delay, NULL, RSRC_CONF,
                   "DURATION: first retry delay after a failure, x10 each time up to a day "
                   "(default 1m)"),
+    AP_INIT_TAKE1("ACMETimeout", set_http_timeout, NULL, RSRC_CONF,
+                  "DURATION: limit of one request to the CA, connect to last byte "
+                  "(default 30s)"),
     AP_INIT_ITERATE("ACMEChallenges", add_challenge, NULL, RSRC_CONF,
                     "TYPE...: allowed challenge types in order of preference: http-01, "
                     "tls-alpn-01, dns-01 (default: chosen from the ports the server listens on)"),
@@ -621,6 +642,7 @@ acme_mod_t *acme_mod_create(apr_pool_t *p, server_rec *s)
     m->contacts = sc->contacts;
     m->renewal_info = sc->renewal_info != 0;
     m->retry_delay = sc->retry_delay > 0 ? sc->retry_delay : apr_time_from_sec(60);
+    m->http_timeout = sc->http_timeout > 0 ? sc->http_timeout : apr_time_from_sec(30);
     m->notify_cmd = sc->notify_cmd;
     m->notify_args = sc->notify_args;
     m->port_http = sc->port_http ? sc->port_http : 80;

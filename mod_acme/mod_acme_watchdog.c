@@ -34,7 +34,6 @@ APLOG_USE_MODULE(acme);
 #define WD_NAME "_acme_"
 #define WD_INTERVAL apr_time_from_sec(1)
 #define MAX_PARALLEL 8
-#define HTTP_TIMEOUT apr_time_from_sec(30)
 #define RESTART_BATCH_WAIT apr_time_from_sec(60)
 #define RESTART_BATCH_QUIET apr_time_from_sec(3)
 #define RESTART_MIN_GAP apr_time_from_sec(20)
@@ -761,7 +760,7 @@ static apr_status_t wd_start(acme_wd_t *wd)
         return rv;
     }
     if ((rv = acme_http_curl_create(&http, wd->pool, m->ca_file, ACME_USER_AGENT,
-                                    HTTP_TIMEOUT)) != APR_SUCCESS
+                                    m->http_timeout)) != APR_SUCCESS
         || (rv = acme_client_create(&wd->client, wd->pool, http, m->ca_url)) != APR_SUCCESS
         || (rv = apr_thread_mutex_create(&wd->mutex, APR_THREAD_MUTEX_DEFAULT, wd->pool))) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, m->s, ACMELOGNO(00035)

@@ -11,6 +11,14 @@ Pebble 2.4 (Debian 12) lacks what the certificate lifecycle tests need; this pro
   - injected errors: e.g. answer newOrder with 429 + urn:ietf:params:acme:error:rateLimited +
     Retry-After: N, for the next K requests or until a given time (pebble 2.4 cannot be told
     to rate-limit);
+  - per-name faults (fault table, test_faults.py): for one identifier's newOrder, finalize
+    (names read from the CSR) or certificate download (names read from the leaf pebble
+    issued), answer with a 5xx problem, a 429 with Retry-After, non-JSON garbage, a body far
+    larger than any ACME object, a truncated body, a connection reset, a hang; or replace the
+    certificate pebble issued with a wrong one (other names, expired, another key, unparsable,
+    leaf not signed by the next certificate, leaf without chain, leaf without chain but with a
+    Link rel="up" to its issuer). Wrong certificates are made with Python's `cryptography`
+    and a CA of the proxy's own;
   - stop()/start() on the same port.
 
 Every other request is forwarded to pebble unchanged, with its Host header preserved: pebble
@@ -31,6 +39,7 @@ Used from the tests as an object (thread-safe; settings are plain attributes):
     proxy.ari_retry_after = 3600          # Retry-After of renewalInfo answers (None: none)
     proxy.ari_explanation_url = "https://..."
     proxy.inject(r"^/order-plz$", method="POST", retry_after=20, count=1)
+    proxy.fault("a.test", "truncated")    # see FAULTS; proxy.clear_fault("a.test")
     proxy.requests(path=r"^/order-plz$", method="POST")   # list of Record
     proxy.stop()
 
@@ -46,11 +55,13 @@ import os
 import re
 import socket
 import ssl
+import struct
 import sys
 import threading
 import time
 
-__all__ = ["AcmeProxy", "Record", "Injection", "rfc3339", "b64u", "b64u_decode"]
+__all__ = ["AcmeProxy", "Record", "Injection", "Fault", "FAULTS", "rfc3339", "b64u",
+           "b64u_decode"]
 
 RATE_LIMITED = "urn:ietf:params:acme:error:rateLimited"
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
@@ -121,6 +132,132 @@ class Injection:
         if self.count is not None and self.hits >= self.count:
             return False
         return True
+
+
+# kind -> the endpoint where it strikes by default ("newOrder", "finalize" or "cert")
+FAULTS = {
+    "5xx": "newOrder",          # 500 + urn:ietf:params:acme:error:serverInternal
+    "429": "newOrder",          # 429 + rateLimited + Retry-After: proxy.fault_retry_after
+    "garbage": "newOrder",      # 200 text/html, not JSON
+    "reset": "finalize",        # TCP RST instead of an answer
+    "hang": "finalize",         # no answer for proxy.fault_hang seconds, then close
+    "truncated": "cert",        # Content-Length of the whole chain, half of it, close_notify
+    "huge": "cert",             # 5 MB of JSON-looking bytes
+    "other_names": "cert",      # the issued key, other names, signed by the proxy's CA
+    "expired": "cert",          # the issued key and names, expired yesterday
+    "wrong_key": "cert",        # the names, another key
+    "unparsable": "cert",       # the chain with its first PEM block corrupted
+    "wrong_signer": "cert",     # leaf naming pebble's intermediate, signed by another key
+    "leaf_only": "cert",        # the leaf alone, no Link rel="up"
+    "leaf_only_up": "cert",     # the leaf alone, Link rel="up" to the rest (served here)
+}
+PEM_CHAIN = "application/pem-certificate-chain"
+
+
+class Fault:
+    """A fault for the orders/certificates of one name (see FAULTS); active until cleared."""
+
+    def __init__(self, name, kind, endpoint=None):
+        if kind not in FAULTS:
+            raise ValueError("unknown fault kind %r" % kind)
+        self.name, self.kind = name.lower(), kind
+        self.endpoint = endpoint or FAULTS[kind]
+        if self.endpoint not in ("newOrder", "finalize", "cert"):
+            raise ValueError("unknown endpoint %r" % self.endpoint)
+        if FAULTS[kind] == "cert" and kind not in ("truncated", "huge") \
+                and self.endpoint != "cert":
+            raise ValueError("%s replaces a certificate: it strikes at 'cert' only" % kind)
+        self.hits = 0
+
+    def __repr__(self):
+        return "<Fault %s %s at %s, %d hits>" % (self.kind, self.name, self.endpoint, self.hits)
+
+
+def _names_of_csr(b64):
+    from cryptography import x509  # Debian's python3-cryptography
+    try:
+        csr = x509.load_der_x509_csr(b64u_decode(b64))
+        san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        return [n.lower() for n in san.get_values_for_type(x509.DNSName)]
+    except (ValueError, x509.ExtensionNotFound):
+        return []
+
+
+def _pem_blocks(pem):
+    return re.findall(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\n?", pem,
+                      re.S)
+
+
+class _WrongCerts:
+    """A CA of the proxy's own (root -> intermediate) and the wrong certificates it makes."""
+
+    def __init__(self):
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+        self.x509, self.hashes, self.ec, self.NameOID = x509, hashes, ec, NameOID
+        self.root_key = ec.generate_private_key(ec.SECP256R1())
+        self.int_key = ec.generate_private_key(ec.SECP256R1())
+        self.rogue_key = ec.generate_private_key(ec.SECP256R1())
+        root_name = self._name("test-only proxy root")
+        self.root = self._build(root_name, root_name, self.root_key.public_key(), self.root_key,
+                                ca=True)
+        self.int = self._build(self._name("test-only proxy intermediate"), root_name,
+                               self.int_key.public_key(), self.root_key, ca=True)
+
+    def _name(self, cn):
+        return self.x509.Name([self.x509.NameAttribute(self.NameOID.COMMON_NAME, cn)])
+
+    def _build(self, subject, issuer, pub, sign_key, ca=False, names=None, days=(-1, 30)):
+        import datetime
+        x509 = self.x509
+        now = datetime.datetime.now(datetime.timezone.utc)
+        b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
+             .public_key(pub).serial_number(x509.random_serial_number())
+             .not_valid_before(now + datetime.timedelta(days=days[0]))
+             .not_valid_after(now + datetime.timedelta(days=days[1]))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if names:
+            b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
+                                critical=False)
+        return b.sign(sign_key, self.hashes.SHA256())
+
+    @staticmethod
+    def _pem(*certs):
+        from cryptography.hazmat.primitives import serialization
+        return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+
+    def make(self, kind, chain_pem):
+        """The body that replaces chain_pem (pebble's answer) for a certificate fault."""
+        x509 = self.x509
+        blocks = _pem_blocks(chain_pem)
+        leaf = x509.load_pem_x509_certificate(blocks[0])
+        names = leaf.extensions.get_extension_for_class(
+            x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+        pub = leaf.public_key()
+        if kind == "other_names":
+            c = self._build(leaf.subject, self.int.subject, pub, self.int_key,
+                            names=["wrong-name.mod-acme.test"])
+            return self._pem(c, self.int)
+        if kind == "expired":
+            c = self._build(leaf.subject, self.int.subject, pub, self.int_key, names=names,
+                            days=(-10, -1))
+            return self._pem(c, self.int)
+        if kind == "wrong_key":
+            other = self.ec.generate_private_key(self.ec.SECP256R1()).public_key()
+            c = self._build(leaf.subject, self.int.subject, other, self.int_key, names=names)
+            return self._pem(c, self.int)
+        if kind == "wrong_signer":
+            c = self._build(leaf.subject, leaf.issuer, pub, self.rogue_key, names=names)
+            return self._pem(c) + b"".join(blocks[1:])
+        if kind == "unparsable":
+            lines = blocks[0].split(b"\n")
+            lines[len(lines) // 2] = b"!!!! not base64 !!!!"
+            return b"\n".join(lines) + b"".join(blocks[1:])
+        if kind in ("leaf_only", "leaf_only_up"):
+            return blocks[0]
+        raise ValueError(kind)
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -241,6 +378,12 @@ class AcmeProxy:
         self.new_order_path = "/order-plz"
         self.new_nonce_path = "/nonce-plz"
         self.upstream_timeout = 15
+        self.faults = {}               # name -> Fault
+        self.fault_hang = 8            # seconds a "hang" holds the request
+        self.fault_retry_after = 4     # Retry-After of a "429" fault
+        self._issuers = {}             # token -> rest of a chain (leaf_only_up)
+        self._wrong = None
+        self._stopping = threading.Event()
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -260,6 +403,7 @@ class AcmeProxy:
         if self._server is not None:
             raise RuntimeError("proxy already running on port %d" % self.port)
         self._server = _Server(("127.0.0.1", self.port), _Handler, self)
+        self._stopping.clear()
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.1},
                                         name="acme-proxy-%d" % self.port, daemon=True)
@@ -271,6 +415,7 @@ class AcmeProxy:
         srv, self._server = self._server, None
         if srv is None:
             return
+        self._stopping.set()
         srv.shutdown()
         srv.server_close()
         with srv.conns_lock:
@@ -305,6 +450,17 @@ class AcmeProxy:
         with self._lock:
             self.injections.append(inj)
         return inj
+
+    def fault(self, name, kind, endpoint=None):
+        """Arm a fault (FAULTS) for name's orders and certificates; returns the Fault."""
+        f = Fault(name, kind, endpoint)
+        with self._lock:
+            self.faults[f.name] = f
+        return f
+
+    def clear_fault(self, name):
+        with self._lock:
+            return self.faults.pop(name.lower(), None)
 
     def clear_injections(self):
         with self._lock:
@@ -363,21 +519,185 @@ class AcmeProxy:
                     i.hits += 1
                     inj = i
                     break
+        fault = self._request_fault(h.command, path, rec.payload)
         try:
-            if inj is not None:
-                status, headers, out = self._injected(h, inj)
+            if fault is not None:
+                early = fault.kind in ("5xx", "429", "garbage", "reset", "hang", "huge")
+                answer = self._fault_answer(h, fault, None if early else self._forward(h, body))
+            elif inj is not None:
+                answer = self._injected(h, inj)
                 rec.injected = True
             elif re.match(r"^/renewalInfo(/|$)", path):
-                status, headers, out = self._renewal_info(h, path)
+                answer = self._renewal_info(h, path)
+            elif path.startswith("/test-proxy/issuer/"):
+                answer = self._issuer(h, path)
             else:
-                status, headers, out = self._forward(h, body)
+                answer = self._forward(h, body)
+                fault = self._cert_fault(h.command, answer)
+                if fault is not None:
+                    answer = self._fault_answer(h, fault, answer)
         except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
-            status, headers, out = 502, [("Content-Type", "text/plain")], (
+            answer = 502, [("Content-Type", "text/plain")], (
                 "test-only proxy: upstream pebble unreachable: %s\n" % exc).encode()
+        if fault is not None:
+            rec.injected = True
+        if answer is None:   # the fault took the connection itself
+            rec.status = "fault:" + fault.kind
+            return
+        status, headers, out = answer
         rec.status = status
         rec.response_headers = {k.lower(): v for k, v in headers}
         rec.response_body = out
         h.send(status, headers, out)
+
+    # --- faults -------------------------------------------------------------------------------
+
+    def _request_fault(self, method, path, payload):
+        """The armed fault for a newOrder or finalize request, by the names it carries."""
+        if method != "POST" or not isinstance(payload, dict) or not self.faults:
+            return None
+        if path == self.new_order_path:
+            endpoint = "newOrder"
+            names = [i.get("value", "").lower() for i in payload.get("identifiers", [])
+                     if isinstance(i, dict)]
+        elif "csr" in payload:
+            endpoint, names = "finalize", _names_of_csr(payload["csr"])
+        else:
+            return None
+        return self._fault_for(endpoint, names)
+
+    def _cert_fault(self, method, answer):
+        """The armed fault for a certificate download, by the names of the issued leaf."""
+        status, headers, out = answer
+        ctype = [v for k, v in headers if k.lower() == "content-type"]
+        if (method != "POST" or status != 200 or not self.faults or not ctype
+                or not ctype[0].startswith(PEM_CHAIN)):
+            return None
+        from cryptography import x509
+        blocks = _pem_blocks(out)
+        if not blocks:
+            return None
+        leaf = x509.load_pem_x509_certificate(blocks[0])
+        try:
+            names = [n.lower() for n in leaf.extensions.get_extension_for_class(
+                x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)]
+        except x509.ExtensionNotFound:
+            names = []
+        return self._fault_for("cert", names)
+
+    def _fault_for(self, endpoint, names):
+        with self._lock:
+            for n in names:
+                f = self.faults.get(n)
+                if f is not None and f.endpoint == endpoint:
+                    f.hits += 1
+                    return f
+        return None
+
+    def _fault_answer(self, h, f, answer):
+        """(status, headers, body) for the fault, or None when it answered (or not) itself."""
+        kind = f.kind
+        if kind == "5xx":
+            return 500, self._problem_headers(h), self._problem(
+                500, "urn:ietf:params:acme:error:serverInternal",
+                "test-only proxy: injected server error")
+        if kind == "429":
+            hdrs = self._problem_headers(h) + [("Retry-After", str(int(self.fault_retry_after)))]
+            return 429, hdrs, self._problem(429, RATE_LIMITED,
+                                           "test-only proxy: injected rate limit")
+        if kind == "garbage":
+            return 200, [("Content-Type", "text/html")], (
+                b"<html><body><h1>Welcome to nginx!</h1> test-only proxy garbage</body></html>")
+        if kind == "reset":
+            self._reset(h)
+            return None
+        if kind == "hang":
+            self._stopping.wait(self.fault_hang)
+            h.close_connection = True
+            return None
+        if kind == "huge":
+            self._huge(h)
+            return None
+        status, headers, out = answer
+        if kind == "truncated":
+            self._truncated(h, status, headers, out)
+            return None
+        if self._wrong is None:
+            with self._lock:
+                if self._wrong is None:
+                    self._wrong = _WrongCerts()
+        headers = [(k, v) for k, v in headers if k.lower() != "link" or "rel=\"up\"" not in v]
+        if kind == "leaf_only_up":
+            token = b64u(os.urandom(12))
+            self._issuers[token] = b"".join(_pem_blocks(out)[1:])
+            headers.append(("Link", '<https://%s/test-proxy/issuer/%s>;rel="up"' % (
+                self._host(h), token)))
+        return status, headers, self._wrong.make(kind, out)
+
+    def _problem_headers(self, h):
+        nonce = self._fresh_nonce(h)
+        return [("Content-Type", "application/problem+json")] + (
+            [("Replay-Nonce", nonce)] if nonce else [])
+
+    def _fresh_nonce(self, h):
+        try:
+            _, hh, _ = self._upstream("HEAD", self.new_nonce_path, self._host(h), timeout=5)
+        except (OSError, http.client.HTTPException, ssl.SSLError):
+            return None
+        return next((v for k, v in hh if k.lower() == "replay-nonce"), None)
+
+    def _issuer(self, h, path):
+        rest = self._issuers.get(path.rsplit("/", 1)[-1])
+        if rest is None:
+            return 404, [("Content-Type", "application/problem+json")], self._problem(
+                404, "urn:ietf:params:acme:error:malformed", "test-only proxy: no such issuer")
+        hdrs = [("Content-Type", PEM_CHAIN)]
+        nonce = self._fresh_nonce(h)
+        if nonce:
+            hdrs.append(("Replay-Nonce", nonce))
+        return 200, hdrs, rest
+
+    @staticmethod
+    def _reset(h):
+        h.close_connection = True
+        try:
+            h.rfile.close()
+            h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            h.connection.close()   # RST: linger 0
+        except OSError:
+            pass
+
+    @staticmethod
+    def _truncated(h, status, headers, out):
+        h.close_connection = True
+        try:
+            h.send_response(status)
+            for k, v in headers:
+                h.send_header(k, v)
+            h.send_header("Content-Length", str(len(out)))
+            h.end_headers()
+            h.wfile.write(out[:len(out) // 2])
+            h.wfile.flush()
+            h.connection.settimeout(2)
+            h.connection.unwrap()   # close_notify: a clean end, before the announced one
+        except (OSError, ssl.SSLError, ValueError):
+            pass
+
+    @staticmethod
+    def _huge(h, size=5 * 1024 * 1024):
+        h.close_connection = True
+        chunk = b" " * 65536
+        try:
+            h.send_response(200)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(size))
+            h.end_headers()
+            h.wfile.write(b"{\"status\": \"valid\", \"padding\": \"")
+            for _ in range(size // len(chunk)):
+                h.wfile.write(chunk)
+            h.wfile.flush()
+        except (OSError, ssl.SSLError, ValueError):
+            pass
 
     def _problem(self, status, ptype, detail):
         return json.dumps({"type": ptype, "detail": detail, "status": status}).encode()

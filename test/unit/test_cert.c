@@ -428,6 +428,305 @@ START_TEST(tlsalpn01_certificate)
 }
 END_TEST
 
+/* ---- chain consistency ---------------------------------------------------------------- */
+
+/* A certificate for pub named cn, signed by issuer_key (issuer NULL: self-issued), valid
+ * from now+from_s to now+to_s; CA or leaf; names (NULL-terminated) as dNSName SANs. */
+static X509 *mk_cert(const char *cn, EVP_PKEY *pub, X509 *issuer, EVP_PKEY *issuer_key, int ca,
+                     const char *const *names, long from_s, long to_s, const char *aia)
+{
+    X509 *x = X509_new();
+    X509V3_CTX ctx;
+    X509_EXTENSION *ext;
+    static long serial = 100;
+
+    ck_assert_ptr_nonnull(x);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), ++serial);
+    X509_gmtime_adj(X509_getm_notBefore(x), from_s);
+    X509_gmtime_adj(X509_getm_notAfter(x), to_s);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                               (const unsigned char *)cn, -1, -1, 0);
+    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : X509_get_subject_name(x));
+    X509_set_pubkey(x, pub);
+    X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints,
+                              ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    if (names && *names) {
+        const char *san = "";
+        for (; *names; ++names) {
+            san = apr_pstrcat(pool, san, *san ? "," : "", "DNS:", *names, NULL);
+        }
+        ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, san);
+        X509_add_ext(x, ext, -1);
+        X509_EXTENSION_free(ext);
+    }
+    if (aia) {
+        ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_info_access, aia);
+        ck_assert_ptr_nonnull(ext);
+        X509_add_ext(x, ext, -1);
+        X509_EXTENSION_free(ext);
+    }
+    ck_assert_int_gt(X509_sign(x, issuer_key, EVP_sha256()), 0);
+    return x;
+}
+
+static const char *pem_of(X509 *x)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data;
+    long len;
+    const char *pem;
+
+    ck_assert_int_eq(PEM_write_bio_X509(bio, x), 1);
+    len = BIO_get_mem_data(bio, &data);
+    pem = apr_pstrmemdup(pool, data, (apr_size_t)len);
+    BIO_free(bio);
+    return pem;
+}
+
+static EVP_PKEY *evp_ec(void)
+{
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    ck_assert_ptr_nonnull(k);
+    return k;
+}
+
+/* root -> intermediate -> leaf for a.test (key), and what the tests need beside. */
+typedef struct chain_fx_t {
+    EVP_PKEY *root_key, *int_key, *rogue_key;
+    X509 *root, *inter, *leaf;
+    acme_key_t *key;
+    const char *root_pem, *int_pem, *leaf_pem;
+    apr_array_header_t *names;
+} chain_fx_t;
+
+static const char *const a_names[] = { "a.test", "www.a.test", NULL };
+
+static void chain_fx(chain_fx_t *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->root_key = evp_ec();
+    f->int_key = evp_ec();
+    f->rogue_key = evp_ec();
+    f->key = ec_key();
+    f->root = mk_cert("Test Root", f->root_key, NULL, f->root_key, 1, NULL, -86400, 86400 * 30,
+                      NULL);
+    f->inter = mk_cert("Test Intermediate", f->int_key, f->root, f->root_key, 1, NULL, -86400,
+                       86400 * 30, NULL);
+    f->leaf = mk_cert("a.test", acme_key_evp(f->key), f->inter, f->int_key, 0, a_names, -3600,
+                      86400 * 7, NULL);
+    f->root_pem = pem_of(f->root);
+    f->int_pem = pem_of(f->inter);
+    f->leaf_pem = pem_of(f->leaf);
+    f->names = acme_names_normalize(pool, mk_names(a_names));
+}
+
+static void chain_fx_free(chain_fx_t *f)
+{
+    X509_free(f->leaf);
+    X509_free(f->inter);
+    X509_free(f->root);
+    EVP_PKEY_free(f->rogue_key);
+    EVP_PKEY_free(f->int_key);
+    EVP_PKEY_free(f->root_key);
+}
+
+static apr_status_t verify_pem(const char **pwhy, chain_fx_t *f, const char *pem,
+                               const acme_key_t *key, const apr_array_header_t *names)
+{
+    return acme_cert_verify_set(pwhy, pool, pem, strlen(pem), key ? key : f->key,
+                                names ? names : f->names, apr_time_now());
+}
+
+START_TEST(chain_good)
+{
+    chain_fx_t f;
+    const char *why = "unset", *out;
+    apr_size_t olen;
+    apr_array_header_t *chain;
+
+    chain_fx(&f);
+    ck_assert_int_eq(verify_pem(&why, &f, apr_pstrcat(pool, f.leaf_pem, f.int_pem, NULL), NULL,
+                                NULL), APR_SUCCESS);
+    ck_assert_ptr_null(why);
+    /* with the root too; the root is trusted by nobody on this machine */
+    ck_assert_int_eq(verify_pem(&why, &f, apr_pstrcat(pool, f.leaf_pem, f.int_pem, f.root_pem,
+                                                      NULL), NULL, NULL), APR_SUCCESS);
+    /* acme_chain_pem writes the certificates back, in order */
+    ck_assert_int_eq(acme_chain_parse(&chain, pool, apr_pstrcat(pool, f.leaf_pem, f.int_pem,
+                                                                NULL),
+                                      strlen(f.leaf_pem) + strlen(f.int_pem)), APR_SUCCESS);
+    ck_assert_int_eq(acme_chain_pem(&out, &olen, pool, chain), APR_SUCCESS);
+    ck_assert_str_eq(out, apr_pstrcat(pool, f.leaf_pem, f.int_pem, NULL));
+    ck_assert_uint_eq(olen, strlen(out));
+    chain_fx_free(&f);
+}
+END_TEST
+
+START_TEST(chain_wrong_signer)
+{
+    chain_fx_t f;
+    X509 *forged;
+    const char *why;
+
+    chain_fx(&f);
+    /* same issuer name as the intermediate, signed by another key */
+    forged = mk_cert("a.test", acme_key_evp(f.key), f.inter, f.rogue_key, 0, a_names, -3600,
+                     86400 * 7, NULL);
+    ck_assert_int_eq(verify_pem(&why, &f, apr_pstrcat(pool, pem_of(forged), f.int_pem, NULL),
+                                NULL, NULL), ACME_EVERIFY);
+    ck_assert_str_eq(why, "certificate 1 of the chain (CN = a.test) is not signed by "
+                          "certificate 2 (CN = Test Intermediate)");
+    /* an intermediate the root did not sign */
+    ck_assert_int_eq(verify_pem(&why, &f, apr_pstrcat(pool, f.leaf_pem, f.int_pem, f.leaf_pem,
+                                                      NULL), NULL, NULL), ACME_EVERIFY);
+    ck_assert(str_contains(why, "certificate 2 of the chain (CN = Test Intermediate) is not "
+                                "signed by certificate 3 (CN = a.test)"));
+    X509_free(forged);
+    chain_fx_free(&f);
+}
+END_TEST
+
+START_TEST(chain_reordered)
+{
+    chain_fx_t f;
+    const char *why;
+
+    chain_fx(&f);
+    ck_assert_int_eq(verify_pem(&why, &f, apr_pstrcat(pool, f.leaf_pem, f.root_pem, f.int_pem,
+                                                      NULL), NULL, NULL), ACME_EVERIFY);
+    ck_assert_str_eq(why, "the chain is out of order: certificate 1 (CN = a.test) is signed by "
+                          "certificate 3, not by the next one");
+    /* intermediate first: not even the leaf comes first */
+    ck_assert_int_eq(verify_pem(&why, &f, apr_pstrcat(pool, f.int_pem, f.leaf_pem, NULL), NULL,
+                                NULL), ACME_EVERIFY);
+    ck_assert(str_contains(why, "is not signed by certificate 2"));
+    chain_fx_free(&f);
+}
+END_TEST
+
+START_TEST(chain_leaf_only)
+{
+    chain_fx_t f;
+    const char *why;
+    apr_array_header_t *chain;
+
+    chain_fx(&f);
+    ck_assert_int_eq(verify_pem(&why, &f, f.leaf_pem, NULL, NULL), APR_INCOMPLETE);
+    ck_assert_str_eq(why, "the chain holds only the leaf (CN = a.test), without the "
+                          "certificate of its issuer (CN = Test Intermediate)");
+    ck_assert_int_eq(acme_chain_parse(&chain, pool, f.leaf_pem, strlen(f.leaf_pem)),
+                     APR_SUCCESS);
+    ck_assert_int_eq(acme_chain_check(&why, pool, chain), APR_INCOMPLETE);
+    /* the issuer alone is no chain either */
+    ck_assert_int_eq(acme_chain_check(&why, pool, apr_array_make(pool, 1, sizeof(X509 *))),
+                     ACME_EVERIFY);
+    chain_fx_free(&f);
+}
+END_TEST
+
+START_TEST(chain_garbage_between_blocks)
+{
+    chain_fx_t f;
+    const char *why, *pem, *out;
+    apr_size_t olen;
+    apr_array_header_t *chain;
+
+    chain_fx(&f);
+    /* text outside the blocks is skipped (RFC 7468 parsers do), the certificates still count;
+     * what gets stored is acme_chain_pem's output, without the text */
+    pem = apr_pstrcat(pool, "junk before\n", f.leaf_pem, "\x01\x02 noise \xff\n", f.int_pem,
+                      "trailing", NULL);
+    ck_assert_int_eq(verify_pem(&why, &f, pem, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(acme_chain_parse(&chain, pool, pem, strlen(pem)), APR_SUCCESS);
+    ck_assert_int_eq(chain->nelts, 2);
+    ck_assert_int_eq(acme_chain_pem(&out, &olen, pool, chain), APR_SUCCESS);
+    ck_assert(!str_contains(out, "noise") && !str_contains(out, "junk"));
+    /* garbage inside a block is refused */
+    pem = apr_pstrcat(pool, f.leaf_pem, "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n"
+                      "-----END CERTIFICATE-----\n", f.int_pem, NULL);
+    ck_assert_int_eq(verify_pem(&why, &f, pem, NULL, NULL), ACME_EVERIFY);
+    ck_assert_str_eq(why, "chain does not parse");
+    chain_fx_free(&f);
+}
+END_TEST
+
+START_TEST(chain_expired_leaf)
+{
+    chain_fx_t f;
+    X509 *old;
+    const char *why;
+
+    chain_fx(&f);
+    old = mk_cert("a.test", acme_key_evp(f.key), f.inter, f.int_key, 0, a_names, -86400 * 10,
+                  -86400, NULL);
+    ck_assert_int_eq(verify_pem(&why, &f, apr_pstrcat(pool, pem_of(old), f.int_pem, NULL),
+                                NULL, NULL), ACME_EVERIFY);
+    ck_assert(str_contains(why, "certificate expired at "));
+    X509_free(old);
+    chain_fx_free(&f);
+}
+END_TEST
+
+START_TEST(chain_other_names_and_key)
+{
+    static const char *const other[] = { "b.test", NULL };
+    chain_fx_t f;
+    X509 *x;
+    const char *why, *pem;
+
+    chain_fx(&f);
+    x = mk_cert("b.test", acme_key_evp(f.key), f.inter, f.int_key, 0, other, -3600, 86400 * 7,
+                NULL);
+    pem = apr_pstrcat(pool, pem_of(x), f.int_pem, NULL);
+    ck_assert_int_eq(verify_pem(&why, &f, pem, NULL, NULL), ACME_EVERIFY);
+    ck_assert_str_eq(why, "names differ: certificate has b.test, plan wants a.test www.a.test");
+    /* key mismatch: a well-formed chain for another key */
+    ck_assert_int_eq(verify_pem(&why, &f, apr_pstrcat(pool, f.leaf_pem, f.int_pem, NULL),
+                                ec_key(), NULL), ACME_EVERIFY);
+    ck_assert_str_eq(why, "private key does not match the certificate");
+    X509_free(x);
+    chain_fx_free(&f);
+}
+END_TEST
+
+START_TEST(chain_issuer_sources)
+{
+    chain_fx_t f;
+    X509 *x;
+    unsigned char *der = NULL;
+    int dlen;
+    const char *url;
+    apr_array_header_t *certs;
+
+    chain_fx(&f);
+    x = mk_cert("a.test", acme_key_evp(f.key), f.inter, f.int_key, 0, a_names, -3600, 86400,
+                "OCSP;URI:http://ocsp.test/,caIssuers;URI:http://ca.test/int.der");
+    ck_assert_int_eq(acme_cert_ca_issuers(&url, pool, x), APR_SUCCESS);
+    ck_assert_str_eq(url, "http://ca.test/int.der");
+    ck_assert_int_eq(acme_cert_ca_issuers(&url, pool, f.leaf), APR_ENOENT);
+    ck_assert_ptr_null(url);
+    /* DER (pkix-cert) and PEM answers */
+    dlen = i2d_X509(f.inter, &der);
+    ck_assert_int_gt(dlen, 0);
+    ck_assert_int_eq(acme_certs_parse_any(&certs, pool, (const char *)der, (apr_size_t)dlen),
+                     APR_SUCCESS);
+    ck_assert_int_eq(certs->nelts, 1);
+    ck_assert_int_eq(X509_cmp(APR_ARRAY_IDX(certs, 0, X509 *), f.inter), 0);
+    ck_assert_int_eq(acme_certs_parse_any(&certs, pool, f.int_pem, strlen(f.int_pem)),
+                     APR_SUCCESS);
+    ck_assert_int_eq(acme_certs_parse_any(&certs, pool, (const char *)der, (apr_size_t)dlen - 1),
+                     ACME_EPROTO);
+    ck_assert_int_eq(acme_certs_parse_any(&certs, pool, "<html>", 6), ACME_EPROTO);
+    OPENSSL_free(der);
+    X509_free(x);
+    chain_fx_free(&f);
+}
+END_TEST
+
 Suite *cert_suite(void)
 {
     Suite *s = suite_create("cert");
@@ -445,6 +744,14 @@ Suite *cert_suite(void)
     tcase_add_test(tc, ari_cert_id);
     tcase_add_test(tc, tlsalpn01_certificate);
     tcase_add_test(tc, ari_cert_id_needs_aki);
+    tcase_add_test(tc, chain_good);
+    tcase_add_test(tc, chain_wrong_signer);
+    tcase_add_test(tc, chain_reordered);
+    tcase_add_test(tc, chain_leaf_only);
+    tcase_add_test(tc, chain_garbage_between_blocks);
+    tcase_add_test(tc, chain_expired_leaf);
+    tcase_add_test(tc, chain_other_names_and_key);
+    tcase_add_test(tc, chain_issuer_sources);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -532,9 +532,95 @@ START_TEST(curl_body_cap)
     memset(&req, 0, sizeof(req));
     req.method = "GET";
     req.url = apr_psprintf(pool, "http://127.0.0.1:%d/big", (int)os.port);
-    ck_assert_int_ne(http->perform(http->baton, &resp, pool, &req), APR_SUCCESS);
-    ck_assert_ptr_null(resp);
+    ck_assert_int_eq(http->perform(http->baton, &resp, pool, &req), ACME_ETOOLARGE);
+    ck_assert_ptr_nonnull(resp);
+    ck_assert_int_eq(resp->status, 0);
+    ck_assert_msg(strstr(resp->error, "larger than the limit of 2097152 bytes") != NULL, "%s",
+                  resp->error);
     apr_thread_join(&trv, t);
+}
+END_TEST
+
+/* GET url with curl (timeout 1 s); the status, *presp as the transport left it. */
+static apr_status_t curl_get(acme_http_response_t **presp, const char *url)
+{
+    acme_http_t *http = NULL;
+    acme_http_request_t req;
+
+    ck_assert_int_eq(acme_http_curl_create(&http, pool, "/nonexistent/ca.pem", NULL,
+                                           apr_time_from_sec(1)),
+                     APR_SUCCESS);
+    memset(&req, 0, sizeof(req));
+    req.method = "GET";
+    req.url = url;
+    *presp = NULL;
+    return http->perform(http->baton, presp, pool, &req);
+}
+
+/* A listening port that nobody accepts on (the kernel completes the handshake) or, with
+ * close_it, a port nobody listens on. */
+static int dead_port(int close_it)
+{
+    apr_sockaddr_t *sa = NULL;
+    apr_socket_t *s = NULL;
+
+    ck_assert_int_eq(apr_sockaddr_info_get(&sa, "127.0.0.1", APR_INET, 0, 0, pool), APR_SUCCESS);
+    ck_assert_int_eq(apr_socket_create(&s, APR_INET, SOCK_STREAM, APR_PROTO_TCP, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(apr_socket_bind(s, sa), APR_SUCCESS);
+    ck_assert_int_eq(apr_socket_listen(s, 1), APR_SUCCESS);
+    ck_assert_int_eq(apr_socket_addr_get(&sa, APR_LOCAL, s), APR_SUCCESS);
+    if (close_it) {
+        apr_socket_close(s);
+    }
+    return sa->port;
+}
+
+/* Each transport failure has its own status and words. */
+START_TEST(curl_failures_in_words)
+{
+    static const char truncated[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                    "Content-Length: 100\r\n\r\n{\"status\":";
+    static const char garbage[] = "SSH-2.0-OpenSSH_9.2\r\n\r\n";
+    acme_http_response_t *resp;
+    one_shot_t os;
+    apr_thread_t *t;
+    apr_status_t trv;
+    apr_time_t start;
+
+    ck_assert_int_eq(curl_get(&resp, apr_psprintf(pool, "http://127.0.0.1:%d/", dead_port(1))),
+                     APR_ECONNREFUSED);
+    ck_assert_msg(strstr(resp->error, "connection refused") != NULL, "%s", resp->error);
+
+    start = apr_time_now();
+    ck_assert_int_eq(curl_get(&resp, apr_psprintf(pool, "http://127.0.0.1:%d/", dead_port(0))),
+                     APR_TIMEUP);
+    ck_assert_msg(strstr(resp->error, "timeout: no complete answer within 1s (ACMETimeout")
+                  != NULL, "%s", resp->error);
+    ck_assert_int_lt(apr_time_now() - start, apr_time_from_sec(5));
+
+    memset(&os, 0, sizeof(os));
+    t = one_shot_start(&os, truncated, sizeof(truncated) - 1);
+    ck_assert_int_eq(curl_get(&resp, apr_psprintf(pool, "http://127.0.0.1:%d/", (int)os.port)),
+                     ACME_ETRUNCATED);
+    apr_thread_join(&trv, t);
+    ck_assert_msg(strstr(resp->error, "truncated answer: the connection closed after 10 bytes")
+                  != NULL, "%s", resp->error);
+
+    memset(&os, 0, sizeof(os));
+    t = one_shot_start(&os, garbage, sizeof(garbage) - 1);
+    trv = curl_get(&resp, apr_psprintf(pool, "http://127.0.0.1:%d/", (int)os.port));
+    ck_assert_msg(trv == ACME_EHTTP, "%d %s", trv, resp ? resp->error : "");
+    apr_thread_join(&trv, t);
+    ck_assert_msg(strstr(resp->error, "not valid HTTP") != NULL, "%s", resp->error);
+
+    /* TLS to a port that speaks no TLS; the CA file named is the one configured */
+    memset(&os, 0, sizeof(os));
+    t = one_shot_start(&os, garbage, sizeof(garbage) - 1);
+    ck_assert_int_eq(curl_get(&resp, apr_psprintf(pool, "https://127.0.0.1:%d/", (int)os.port)),
+                     ACME_ETLS);
+    apr_thread_join(&trv, t);
+    ck_assert_ptr_nonnull(resp->error);
 }
 END_TEST
 
@@ -563,8 +649,9 @@ START_TEST(curl_no_redirects_no_file_urls)
 
     req.url = "file:///etc/passwd";
     resp = NULL;
-    ck_assert_int_ne(http->perform(http->baton, &resp, pool, &req), APR_SUCCESS);
-    ck_assert_ptr_null(resp);
+    ck_assert_int_eq(http->perform(http->baton, &resp, pool, &req), APR_EINVAL);
+    ck_assert_int_eq(resp->status, 0);
+    ck_assert_str_eq(resp->body, "");
 }
 END_TEST
 
@@ -576,6 +663,7 @@ Suite *client_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, directory_fetched_once);
+    tcase_add_test(tc, curl_failures_in_words);
     tcase_add_test(tc, directory_not_acme);
     tcase_add_test(tc, head_nonce_only_when_empty);
     tcase_add_test(tc, replay_nonce_is_next_nonce);

@@ -70,6 +70,8 @@ typedef struct fixture_t {
     test_ca_t ca;
     const char *chain_pem;           /* issued at finalize, served at the certificate URL */
     int issue_for_other_key;
+    int leaf_only;                   /* the certificate URL serves the leaf without its issuer */
+    const char *ca_issuers;          /* caIssuers URL in the leaf, or NULL */
     int challenge_checked;
     apr_array_header_t *logs;        /* "LEVEL message" */
 } fixture_t;
@@ -163,7 +165,7 @@ static void test_ca_create(test_ca_t *ca, apr_pool_t *p)
 
 /* Issue a leaf for the CSR (base64url DER): its public key and its extensions (the SANs). */
 static const char *test_ca_issue(test_ca_t *ca, apr_pool_t *p, const char *csr_b64,
-                                 int other_key)
+                                 int other_key, const char *ca_issuers)
 {
     unsigned char *der = NULL;
     const unsigned char *ptr;
@@ -205,6 +207,12 @@ static const char *test_ca_issue(test_ca_t *ca, apr_pool_t *p, const char *csr_b
     ext = ext_of(ca->cert, x, NID_basic_constraints, "critical,CA:FALSE");
     X509_add_ext(x, ext, -1);
     X509_EXTENSION_free(ext);
+    if (ca_issuers) {
+        ext = ext_of(ca->cert, x, NID_info_access,
+                     apr_pstrcat(p, "caIssuers;URI:", ca_issuers, NULL));
+        X509_add_ext(x, ext, -1);
+        X509_EXTENSION_free(ext);
+    }
     ck_assert_int_gt(X509_sign(x, ca->key, EVP_sha256()), 0);
     pem = apr_pstrcat(p, x509_pem(p, x), ca->pem, NULL);
     X509_free(x);
@@ -326,7 +334,8 @@ static void on_finalize(void *baton, const fake_request_t *req, acme_http_respon
     ck_assert_ptr_nonnull(req->payload_json);
     csr = acme_json_str(req->payload_json, "csr");
     ck_assert_ptr_nonnull(csr);
-    f->chain_pem = test_ca_issue(&f->ca, f->p, csr, f->issue_for_other_key);
+    f->chain_pem = test_ca_issue(&f->ca, f->p, csr, f->issue_for_other_key,
+                                 f->ca_issuers);
 }
 
 static void on_certificate(void *baton, const fake_request_t *req, acme_http_response_t *resp,
@@ -336,7 +345,10 @@ static void on_certificate(void *baton, const fake_request_t *req, acme_http_res
     ck_assert_ptr_nonnull(f->chain_pem);
     ck_assert_str_eq(req->accept, "application/pem-certificate-chain");
     ck_assert_str_eq(req->payload, "");
-    resp->body = apr_pstrdup(p, f->chain_pem);
+    resp->body = f->leaf_only ? apr_pstrndup(p, f->chain_pem,
+                                             strlen(f->chain_pem) - strlen(f->ca.pem))
+                              : apr_pstrdup(p, f->chain_pem);
+    resp->body_len = strlen(resp->body);
     apr_table_set(resp->headers, "Content-Type", "application/pem-certificate-chain");
 }
 
@@ -951,21 +963,114 @@ START_TEST(dns01_hook_killed_after_timeout)
 }
 END_TEST
 
-START_TEST(certificate_for_other_key)
+/* An account, a new order that is ready at once, finalized to valid. */
+static void script_ready_order(void)
 {
     fake_answer_t *a;
 
-    fx.issue_for_other_key = 1;
     ensure_account();
     a = fake_http_expect(fx.fake, "POST", ORDER_URL, 201, order_json("ready", NULL));
     fake_answer_header(a, "Location", ORDER1, 0);
     script_finalize("valid");
+}
+
+START_TEST(certificate_for_other_key)
+{
+    fx.issue_for_other_key = 1;
+    script_ready_order();
     script_cert();
 
     ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), ACME_EVERIFY);
     ck_assert_int_eq(fx.res.status, ACME_EVERIFY);
     ck_assert_ptr_nonnull(fx.res.detail);
     ck_assert(!store_has(ACME_GROUP_STAGING, CERT_ID, "meta.json"));
+    ck_assert(!store_has(ACME_GROUP_STAGING, CERT_ID, "chain.pem"));
+    ck_assert(!store_has(ACME_GROUP_ORDERS, CERT_ID, "order.json"));
+}
+END_TEST
+
+/* A leaf without its issuer is completed from the answer's Link rel="up", and what gets
+ * staged is the whole chain. */
+START_TEST(leaf_only_completed_from_up_link)
+{
+    fake_answer_t *a;
+    char *chain = NULL;
+    apr_size_t clen = 0;
+
+    fx.leaf_only = 1;
+    script_ready_order();
+    a = fake_http_expect(fx.fake, "POST", CERT1, 200, "");
+    fake_answer_hook(a, on_certificate, &fx);
+    fake_answer_header(a, "Link", "<" CA "/issuer/1>;rel=\"up\"", 1);
+    a = fake_http_expect(fx.fake, "POST", CA "/issuer/1", 200, fx.ca.pem);
+    fake_answer_header(a, "Content-Type", "application/pem-certificate-chain", 0);
+
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    assert_staged();
+    ck_assert_int_eq(acme_store_load(fx.st, ACME_GROUP_STAGING, CERT_ID, "chain.pem", &chain,
+                                     &clen, fx.p), APR_SUCCESS);
+    ck_assert_str_eq(chain, fx.chain_pem);
+    ck_assert(logged(ACME_LOG_INFO, "the CA sent the leaf alone", CA "/issuer/1"));
+}
+END_TEST
+
+/* Without a Link rel="up", the issuer comes from the leaf's caIssuers URL (plain GET). */
+/* An order whose certificate URL serves the leaf alone, the leaf naming a caIssuers URL
+ * that serves issuer_pem. */
+static void script_leaf_with_ca_issuers(const char *issuer_pem)
+{
+    fake_answer_t *a;
+
+    fx.leaf_only = 1;
+    fx.ca_issuers = "http://ca.test/issuer.pem";
+    script_ready_order();
+    script_cert();
+    a = fake_http_expect(fx.fake, "GET", fx.ca_issuers, 200, issuer_pem);
+    fake_answer_header(a, "Content-Type", "application/x-pem-file", 0);
+}
+
+START_TEST(leaf_only_completed_from_ca_issuers)
+{
+    char *chain = NULL;
+    apr_size_t clen = 0;
+
+    script_leaf_with_ca_issuers(fx.ca.pem);
+
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    assert_staged();
+    ck_assert_int_eq(acme_store_load(fx.st, ACME_GROUP_STAGING, CERT_ID, "chain.pem", &chain,
+                                     &clen, fx.p), APR_SUCCESS);
+    ck_assert_str_eq(chain, fx.chain_pem);
+}
+END_TEST
+
+/* An issuer download that is not the leaf's issuer does not complete the chain. */
+START_TEST(leaf_only_wrong_issuer_refused)
+{
+    test_ca_t *other = apr_pcalloc(fx.p, sizeof(*other));   /* its cleanup runs at teardown */
+
+    test_ca_create(other, fx.p);
+    script_leaf_with_ca_issuers(other->pem);
+
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), ACME_EVERIFY);
+    ck_assert_msg(strstr(fx.res.detail, "is not signed by certificate 2") != NULL, "%s",
+                  fx.res.detail);
+    ck_assert(!store_has(ACME_GROUP_STAGING, CERT_ID, "chain.pem"));
+}
+END_TEST
+
+/* Without a Link rel="up" and without caIssuers, a lone leaf is refused, never staged. */
+START_TEST(leaf_only_refused)
+{
+
+    fx.leaf_only = 1;
+    script_ready_order();
+    script_cert();
+
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), ACME_EVERIFY);
+    ck_assert_msg(strstr(fx.res.detail, "fails verification, not activated: the chain holds "
+                                        "only the leaf") != NULL, "%s", fx.res.detail);
+    ck_assert_msg(strstr(fx.res.detail, "no Link rel=\"up\"") != NULL, "%s", fx.res.detail);
     ck_assert(!store_has(ACME_GROUP_STAGING, CERT_ID, "chain.pem"));
     ck_assert(!store_has(ACME_GROUP_ORDERS, CERT_ID, "order.json"));
 }
@@ -1145,6 +1250,10 @@ Suite *driver_suite(void)
     tcase_add_test(tc, mismatching_state_dropped);
     tcase_add_test(tc, no_http01_offered);
     tcase_add_test(tc, certificate_for_other_key);
+    tcase_add_test(tc, leaf_only_completed_from_up_link);
+    tcase_add_test(tc, leaf_only_refused);
+    tcase_add_test(tc, leaf_only_completed_from_ca_issuers);
+    tcase_add_test(tc, leaf_only_wrong_issuer_refused);
     tcase_add_test(tc, http01_store_name);
     suite_add_tcase(s, tc);
 
