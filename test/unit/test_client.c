@@ -614,13 +614,14 @@ START_TEST(curl_failures_in_words)
     apr_thread_join(&trv, t);
     ck_assert_msg(strstr(resp->error, "not valid HTTP") != NULL, "%s", resp->error);
 
-    /* TLS to a port that speaks no TLS; the CA file named is the one configured */
+    /* TLS with a CA file that cannot be loaded: its own status, and the file is named */
     memset(&os, 0, sizeof(os));
     t = one_shot_start(&os, garbage, sizeof(garbage) - 1);
     ck_assert_int_eq(curl_get(&resp, apr_psprintf(pool, "https://127.0.0.1:%d/", (int)os.port)),
-                     ACME_ETLS);
+                     ACME_ETRUST);
     apr_thread_join(&trv, t);
     ck_assert_ptr_nonnull(resp->error);
+    ck_assert_msg(strstr(resp->error, "/nonexistent/ca.pem") != NULL, "%s", resp->error);
 }
 END_TEST
 
