@@ -20,6 +20,8 @@ struct acme_proc_t {
     char buf[ACME_PROC_OUTPUT_MAX + 1];
     apr_size_t len;
     int done;
+    int lost;                      /* reaped by someone else: wait for the output's end */
+    int eof;                       /* the output pipe closed */
     apr_status_t result;
     int exit;
 };
@@ -33,7 +35,11 @@ static void drain(acme_proc_t *pr)
     for (;;) {
         char tmp[512];
         apr_size_t n = sizeof(tmp);
-        if (apr_file_read(pr->out, tmp, &n) != APR_SUCCESS || n == 0) {
+        apr_status_t rv = apr_file_read(pr->out, tmp, &n);
+        if (APR_STATUS_IS_EOF(rv)) {
+            pr->eof = 1;
+        }
+        if (rv != APR_SUCCESS || n == 0) {
             return;
         }
         if (pr->len < ACME_PROC_OUTPUT_MAX) {
@@ -107,8 +113,16 @@ apr_status_t acme_proc_poll(acme_proc_t *pr, int *pexit, const char **poutput)
 
     if (!pr->done) {
         drain(pr);
-        rv = apr_proc_wait(&pr->proc, &code, &why, APR_NOWAIT);
-        if (rv == APR_CHILD_DONE) {
+        rv = pr->lost ? APR_CHILD_NOTDONE : apr_proc_wait(&pr->proc, &code, &why, APR_NOWAIT);
+        if (rv != APR_CHILD_DONE && rv != APR_CHILD_NOTDONE) {
+            pr->lost = 1; /* ECHILD: another waitpid() took its status */
+        }
+        if (pr->lost && pr->eof) {
+            pr->result = APR_SUCCESS;
+            why = APR_PROC_EXIT;
+            code = ACME_PROC_EXIT_LOST;
+        }
+        else if (rv == APR_CHILD_DONE) {
             pr->result = APR_SUCCESS;
             /* timeout(1) signals its whole process group, itself included: it dies by KILL
              * (or exits 137) when the limit was reached */
@@ -119,8 +133,10 @@ apr_status_t acme_proc_poll(acme_proc_t *pr, int *pexit, const char **poutput)
             }
         }
         else if (apr_time_now() >= pr->deadline) {
-            apr_proc_kill(&pr->proc, SIGKILL);
-            apr_proc_wait(&pr->proc, &code, &why, APR_WAIT);
+            if (!pr->lost) { /* a reaped pid may already name another process */
+                apr_proc_kill(&pr->proc, SIGKILL);
+                apr_proc_wait(&pr->proc, &code, &why, APR_WAIT);
+            }
             why = APR_PROC_SIGNAL;
             pr->result = APR_TIMEUP;
         }
@@ -139,6 +155,22 @@ apr_status_t acme_proc_poll(acme_proc_t *pr, int *pexit, const char **poutput)
     *pexit = pr->exit;
     *poutput = pr->buf;
     return pr->result;
+}
+
+void acme_proc_stop(acme_proc_t *pr)
+{
+    apr_time_t until = apr_time_now() + apr_time_from_sec(1);
+    const char *out;
+    int code;
+
+    if (pr->done || pr->lost) {
+        return;
+    }
+    apr_proc_kill(&pr->proc, SIGTERM);
+    pr->deadline = until; /* acme_proc_poll kills at the deadline */
+    while (acme_proc_poll(pr, &code, &out) == APR_INCOMPLETE) {
+        apr_sleep(apr_time_from_msec(20));
+    }
 }
 
 long acme_proc_pid(const acme_proc_t *pr)

@@ -103,6 +103,8 @@ static void acme_register_hooks(apr_pool_t *p)
     ap_hook_ssl_answer_challenge(acme_hook_answer_challenge, NULL, NULL, APR_HOOK_MIDDLE);
     /* configtest: warn about wildcards without a dns-01 hook */
     ap_hook_check_config(acme_hook_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* configtest only: TLS certificate/key pairs and new Listen addresses (what -t misses) */
+    ap_hook_check_config(mod_acme_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* root parent: graceful restart when new certificates wait in staging (fallback for
      * the restarter thread started in post_config) */
     ap_hook_monitor(acme_hook_monitor, NULL, NULL, APR_HOOK_MIDDLE);
