@@ -165,7 +165,19 @@ static const char *syntax_error(apr_pool_t *p, const char *out)
                         line, clean(p, msg, (apr_size_t)(end - msg)));
 }
 
-/* A log line "[time] [module:level] [pid N] TEXT" at error level or worse: TEXT. */
+/* Past a message tag "ACME00105: " or "AH02565: " (the reason reads better without). */
+static const char *skip_tag(const char *s)
+{
+    const char *d = !strncmp(s, "ACME", 4) ? s + 4 : !strncmp(s, "AH", 2) ? s + 2 : NULL;
+    const char *e = d;
+    while (e && isdigit((unsigned char)*e)) {
+        ++e;
+    }
+    return e && e - d == 5 && e[0] == ':' && e[1] == ' ' ? e + 2 : s;
+}
+
+/* A log line "[time] [module:level] [pid N] TEXT" at error level or worse: TEXT without
+ * its message tag. */
 static const char *error_line(apr_pool_t *p, const char *out)
 {
     static const char *const levels[] = { ":error] ", ":crit] ", ":alert] ", ":emerg] ", NULL };
@@ -185,6 +197,7 @@ static const char *error_line(apr_pool_t *p, const char *out)
                     ++lv;
                 }
             }
+            lv = skip_tag(lv);
             return clean(p, lv, (apr_size_t)(end - lv));
         }
         s = *end ? end + 1 : end;
@@ -331,6 +344,19 @@ apr_status_t acme_blocked_save(acme_store_t *st, const acme_blocked_t *b, apr_po
 apr_status_t acme_blocked_clear(acme_store_t *st, apr_pool_t *p)
 {
     return acme_store_remove(st, ACME_GROUP_ORDERS, ACME_BLOCKED_ENTRY, NULL, p);
+}
+
+json_t *acme_blocked_json(const acme_blocked_t *b, apr_pool_t *p)
+{
+    json_t *j;
+    if (!b) {
+        return json_null();
+    }
+    j = json_object();
+    json_object_set_new(j, "since", json_string(acme_time_rfc3339(p, b->since)));
+    json_object_set_new(j, "checked", json_string(acme_time_rfc3339(p, b->checked)));
+    json_object_set_new(j, "reason", json_string(b->reason ? b->reason : ""));
+    return j;
 }
 
 int acme_blocked_has(const acme_blocked_t *b, const char *id)

@@ -9,6 +9,7 @@
 
 #include "acme.h"
 #include "acme_store.h"
+#include <jansson.h>
 
 /* What status pages and acmectl say while a configuration that does not pass holds back
  * staged certificates. */
@@ -34,8 +35,8 @@ int acme_configtest_passed(apr_status_t run_rv, int exit_code, const char *outpu
 
 /* One line naming file and line from `httpd -t` output:
  * "FILE line N: MESSAGE" for httpd's "Syntax error on line N of FILE:" (the innermost of
- * nested Include errors), else the first error-level log line without its prefix (our own
- * test_config checks name file and line themselves), else the last non-empty line that
+ * nested Include errors), else the first error-level log line without its prefix and
+ * message tag (mod_acme's own configtest checks name file and line themselves), else the last non-empty line that
  * is not "Syntax OK". Control characters become spaces; at most 512 characters. */
 const char *acme_configtest_reason(apr_pool_t *p, const char *output);
 
@@ -72,6 +73,9 @@ apr_status_t acme_blocked_load(acme_blocked_t **pb, apr_pool_t *p, acme_store_t 
 apr_status_t acme_blocked_save(acme_store_t *st, const acme_blocked_t *b, apr_pool_t *p);
 /* Remove the record (and the notified mark). Missing is not an error. */
 apr_status_t acme_blocked_clear(acme_store_t *st, apr_pool_t *p);
+/* {"since", "checked", "reason"} for status JSON and `acmectl --json` (a new reference),
+ * JSON null for b NULL. */
+json_t *acme_blocked_json(const acme_blocked_t *b, apr_pool_t *p);
 /* Whether certificate id is among those held back. */
 int acme_blocked_has(const acme_blocked_t *b, const char *id);
 /* The notify program ran for this episode (since): the worker's mark. */

@@ -174,10 +174,12 @@ static int check_listen(server_rec *s, apr_pool_t *p)
             apr_socket_close(sock);
         }
         if (rv != APR_SUCCESS) {
+            char err[128];
             bad++;
-            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, ACMELOGNO(00107)
-                         "%s line %d: Listen %s: the address cannot be bound (a graceful "
-                         "restart would stop httpd)", d->filename, d->line_num, arg);
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, ACMELOGNO(00107)
+                         "%s line %d: Listen %s: the address cannot be bound: %s (a graceful "
+                         "restart would stop httpd)", d->filename, d->line_num, arg,
+                         apr_strerror(rv, err, sizeof(err)));
         }
     }
     return bad;

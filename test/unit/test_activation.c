@@ -133,7 +133,10 @@ START_TEST(test_reason)
           "[Mon Nov 30 05:40:01.124 2026] [acme:emerg] [pid 9] ACME00105: /r/httpd.conf line "
           "60: SSLCertificateFile: do not match\n"
           "AH00016: Configuration Failed\n",
-          "ACME00105: /r/httpd.conf line 60: SSLCertificateFile: do not match" },
+          "/r/httpd.conf line 60: SSLCertificateFile: do not match" },
+        { "[Mon Nov 30 05:40:01 2026] [acme:emerg] [pid 9:tid 9] AH1: x\n", "AH1: x" },
+        { "[Mon Nov 30 05:40:01 2026] [ssl:emerg] [pid 9] AH02565: Certificate and key "
+          "do not match\n", "Certificate and key do not match" },
         /* otherwise the last line that says something */
         { "something odd\nAH00016: Configuration Failed\n\n",
           "AH00016: Configuration Failed" },
@@ -257,6 +260,15 @@ START_TEST(test_blocked_record)
     ck_assert(acme_blocked_has(got, "b.example"));
     ck_assert(!acme_blocked_has(got, "c.example"));
     ck_assert(!acme_blocked_has(NULL, "a.example"));
+    {
+        json_t *j = acme_blocked_json(got, pool), *n = acme_blocked_json(NULL, pool);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "since")),
+                         "2026-01-01T00:00:00Z");
+        ck_assert_str_eq(json_string_value(json_object_get(j, "reason")), b.reason);
+        ck_assert(json_is_null(n));
+        json_decref(j);
+        json_decref(n);
+    }
 
     /* once per episode */
     ck_assert(!acme_blocked_notified(st, got, pool));
