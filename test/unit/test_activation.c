@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <apr_strings.h>
@@ -411,6 +413,48 @@ START_TEST(test_is_uri)
 }
 END_TEST
 
+/* ---- acme_proc when someone else reaps the program (httpd's parent does) ------------- */
+
+START_TEST(test_proc_reaped_elsewhere)
+{
+    const char *const argv[] = { "/bin/sh", "-c", "echo 'Syntax OK'", NULL };
+    acme_proc_t *proc;
+    const char *out = "";
+    int code = 0, status, i;
+    apr_status_t rv = APR_INCOMPLETE;
+    pid_t pid;
+
+    ck_assert_int_eq(acme_proc_start(&proc, pool, argv, NULL, apr_time_from_sec(10)),
+                     APR_SUCCESS);
+    pid = (pid_t)acme_proc_pid(proc);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);   /* the MPM's waitpid(-1) */
+    for (i = 0; i < 500 && (rv = acme_proc_poll(proc, &code, &out)) == APR_INCOMPLETE; ++i) {
+        apr_sleep(apr_time_from_msec(10));
+    }
+    ck_assert_int_eq(rv, APR_SUCCESS);
+    ck_assert_int_eq(code, ACME_PROC_EXIT_LOST);
+    ck_assert_str_eq(out, "Syntax OK\n");
+    ck_assert(acme_configtest_passed(rv, code, out));
+}
+END_TEST
+
+START_TEST(test_proc_stop)
+{
+    const char *const argv[] = { "/bin/sleep", "30", NULL };
+    acme_proc_t *proc;
+    const char *out;
+    int code;
+    apr_time_t t0 = apr_time_now();
+
+    ck_assert_int_eq(acme_proc_start(&proc, pool, argv, NULL, apr_time_from_sec(30)),
+                     APR_SUCCESS);
+    acme_proc_stop(proc);
+    ck_assert(apr_time_now() - t0 < apr_time_from_sec(3));
+    ck_assert_int_ne(acme_proc_poll(proc, &code, &out), APR_INCOMPLETE);
+    ck_assert_int_ne(kill((pid_t)acme_proc_pid(proc), 0), 0);   /* reaped: gone */
+}
+END_TEST
+
 Suite *activation_suite(void)
 {
     Suite *s = suite_create("activation");
@@ -428,6 +472,8 @@ Suite *activation_suite(void)
     tcase_add_test(tc, test_listeners);
     tcase_add_test(tc, test_pair_check);
     tcase_add_test(tc, test_is_uri);
+    tcase_add_test(tc, test_proc_reaped_elsewhere);
+    tcase_add_test(tc, test_proc_stop);
     suite_add_tcase(s, tc);
     return s;
 }
