@@ -230,9 +230,10 @@ static void blocked(acme_mod_t *m, acme_restart_t *rs, const char *ids, int n,
     give_to_user(m, p);
 }
 
-static void unblocked(acme_mod_t *m, acme_restart_t *rs, apr_pool_t *p)
+/* passed: the check passed (else nothing waits any more) */
+static void unblocked(acme_mod_t *m, acme_restart_t *rs, int passed, apr_pool_t *p)
 {
-    if (rs->since) {
+    if (rs->since && passed) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00103)
                      "the configuration passes again: activation no longer blocked");
     }
@@ -293,7 +294,7 @@ static int config_passes(acme_mod_t *m, const char *ids, int n, apr_time_t now, 
     rs->act.staged_sig = rs->staged_sig;
     rs->act.blocked = !ok;
     if (ok) {
-        unblocked(m, rs, p);
+        unblocked(m, rs, 1, p);
     }
     else {
         blocked(m, rs, ids, n, reason, now, p);
@@ -315,7 +316,7 @@ static int restart_check(acme_mod_t *m, apr_pool_t *p)
         m->staged_seen = 0;
         m->staged_count = 0;
         if (m->restart->since) {
-            unblocked(m, m->restart, p);
+            unblocked(m, m->restart, 0, p);
         }
         return 0;
     }
