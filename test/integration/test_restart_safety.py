@@ -10,7 +10,8 @@ Once the file is fixed the new certificate goes live with no human action.
 The broken states: (a) a syntax error, (b) a missing SSLCertificateFile of a non-ACME vhost,
 (c) a non-ACME vhost whose certificate and key do not match (passes plain `httpd -t`
 without mod_acme's check, stops httpd at start), (d) a Listen on a port another process
-holds. Real httpd and real pebble, no proxy."""
+holds. (a) is fixed by rewriting the file; (b)-(d) are one episode, ended by freeing the
+port, which only the 60 s re-check can see. Real httpd and real pebble, no proxy."""
 
 import os
 import socket
@@ -177,11 +178,24 @@ def test_no_restart_into_a_broken_configuration(httpd_factory, pebble, workdir, 
         _write(extra, ["# (d)", "Listen 127.0.0.1:%d" % port])
         _wait_blocked(httpd, mark, extra, 2, "(d) Listen on a port in use")
         _assert_blocked_everywhere(httpd, c2.serial, "Listen 127.0.0.1:%d" % port)
+        # one notification for the whole episode, whatever changed inside it
+        time.sleep(3)
+        assert len(_blocked_events(d)) == 2, [r["args"] for r in notify_records(d)]
+        assert httpd.pid == pid and httpd.running()
     finally:
         holder.close()
 
-    # one notification for the whole episode, whatever changed inside it
-    time.sleep(3)
-    assert len(_blocked_events(d)) == 2, [r["args"] for r in notify_records(d)]
+    # the other program frees the port: no file changes, the 60 s re-check finds it
+    t0 = time.monotonic()
+    mark = httpd.log_mark()
+    c3, _ = httpd.wait_for_cert(A.name, pebble, timeout=60 + FIX_BOUND, not_serial=c2.serial,
+                                names=A.names)
+    timing("port freed -> new certificate served (interval re-check)", time.monotonic() - t0)
+    assert httpd.log_entries(r"ACME00104.*interval passed", since=mark), \
+        "not activated by the interval re-check"
+    assert httpd.log_entries(r"ACME00103", since=mark)
     assert httpd.pid == pid and httpd.running()
-    _fix_and_wait_live(httpd, extra, pebble, c2.serial, timing, "b-d")
+    assert _entry(httpd, A.name)["activation_blocked"] is None
+    assert httpd.cert(A.name).serial == c3.serial
+    # and the restart really bound the new address
+    assert harness.port_accepts(port)
