@@ -10,6 +10,7 @@
 
 #define TIMEOUT_PROGRAM "/usr/bin/timeout"
 #define KILL_MARGIN apr_time_from_sec(5)
+#define EXEC_GRACE apr_time_from_msec(200)
 
 struct acme_proc_t {
     apr_pool_t *pool;
@@ -20,8 +21,6 @@ struct acme_proc_t {
     char buf[ACME_PROC_OUTPUT_MAX + 1];
     apr_size_t len;
     int done;
-    int lost;                      /* reaped by someone else: wait for the output's end */
-    int eof;                       /* the output pipe closed */
     apr_status_t result;
     int exit;
 };
@@ -35,11 +34,7 @@ static void drain(acme_proc_t *pr)
     for (;;) {
         char tmp[512];
         apr_size_t n = sizeof(tmp);
-        apr_status_t rv = apr_file_read(pr->out, tmp, &n);
-        if (APR_STATUS_IS_EOF(rv)) {
-            pr->eof = 1;
-        }
-        if (rv != APR_SUCCESS || n == 0) {
+        if (apr_file_read(pr->out, tmp, &n) != APR_SUCCESS || n == 0) {
             return;
         }
         if (pr->len < ACME_PROC_OUTPUT_MAX) {
@@ -113,11 +108,11 @@ apr_status_t acme_proc_poll(acme_proc_t *pr, int *pexit, const char **poutput)
 
     if (!pr->done) {
         drain(pr);
-        rv = pr->lost ? APR_CHILD_NOTDONE : apr_proc_wait(&pr->proc, &code, &why, APR_NOWAIT);
+        rv = apr_proc_wait(&pr->proc, &code, &why, APR_NOWAIT);
         if (rv != APR_CHILD_DONE && rv != APR_CHILD_NOTDONE) {
-            pr->lost = 1; /* ECHILD: another waitpid() took its status */
-        }
-        if (pr->lost && pr->eof) {
+            /* ECHILD: another waitpid() took its status, so it has ended, and what it
+             * wrote is in the pipe (the write end may live on in processes the caller
+             * forked meanwhile: no waiting for the pipe's end) */
             pr->result = APR_SUCCESS;
             why = APR_PROC_EXIT;
             code = ACME_PROC_EXIT_LOST;
@@ -133,10 +128,8 @@ apr_status_t acme_proc_poll(acme_proc_t *pr, int *pexit, const char **poutput)
             }
         }
         else if (apr_time_now() >= pr->deadline) {
-            if (!pr->lost) { /* a reaped pid may already name another process */
-                apr_proc_kill(&pr->proc, SIGKILL);
-                apr_proc_wait(&pr->proc, &code, &why, APR_WAIT);
-            }
+            apr_proc_kill(&pr->proc, SIGKILL);
+            apr_proc_wait(&pr->proc, &code, &why, APR_WAIT);
             why = APR_PROC_SIGNAL;
             pr->result = APR_TIMEUP;
         }
@@ -163,8 +156,12 @@ void acme_proc_stop(acme_proc_t *pr)
     const char *out;
     int code;
 
-    if (pr->done || pr->lost) {
+    if (pr->done) {
         return;
+    }
+    /* a child that has not exec'd yet would run the caller's own SIGTERM handler */
+    if (apr_time_now() - pr->started < EXEC_GRACE) {
+        apr_sleep(EXEC_GRACE - (apr_time_now() - pr->started));
     }
     apr_proc_kill(&pr->proc, SIGTERM);
     pr->deadline = until; /* acme_proc_poll kills at the deadline */

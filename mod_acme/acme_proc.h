@@ -19,8 +19,8 @@ apr_status_t acme_proc_start(acme_proc_t **pproc, apr_pool_t *p, const char *con
 /* Without blocking: APR_INCOMPLETE while it runs; when it ended, APR_SUCCESS with *pexit
  * its exit status (-1 when a signal ended it), or APR_TIMEUP when it was killed at the
  * time limit; *poutput is what it printed so far. When someone else reaped the program
- * (httpd's root parent reaps every child with waitpid(-1)), it ended once its output
- * closed: APR_SUCCESS with *pexit ACME_PROC_EXIT_LOST. */
+ * (httpd's root parent reaps every child with waitpid(-1)), it has ended: APR_SUCCESS with
+ * *pexit ACME_PROC_EXIT_LOST and the output it left in the pipe. */
 #define ACME_PROC_EXIT_LOST (-2)
 apr_status_t acme_proc_poll(acme_proc_t *proc, int *pexit, const char **poutput);
 /* Its process id (of the timeout(1) wrapper, when used) and its start time. */
