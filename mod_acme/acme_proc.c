@@ -10,6 +10,7 @@
 
 #define TIMEOUT_PROGRAM "/usr/bin/timeout"
 #define KILL_MARGIN apr_time_from_sec(5)
+#define EXEC_GRACE apr_time_from_msec(200)
 
 struct acme_proc_t {
     apr_pool_t *pool;
@@ -108,7 +109,15 @@ apr_status_t acme_proc_poll(acme_proc_t *pr, int *pexit, const char **poutput)
     if (!pr->done) {
         drain(pr);
         rv = apr_proc_wait(&pr->proc, &code, &why, APR_NOWAIT);
-        if (rv == APR_CHILD_DONE) {
+        if (rv != APR_CHILD_DONE && rv != APR_CHILD_NOTDONE) {
+            /* ECHILD: another waitpid() took its status, so it has ended, and what it
+             * wrote is in the pipe (the write end may live on in processes the caller
+             * forked meanwhile: no waiting for the pipe's end) */
+            pr->result = APR_SUCCESS;
+            why = APR_PROC_EXIT;
+            code = ACME_PROC_EXIT_LOST;
+        }
+        else if (rv == APR_CHILD_DONE) {
             pr->result = APR_SUCCESS;
             /* timeout(1) signals its whole process group, itself included: it dies by KILL
              * (or exits 137) when the limit was reached */
@@ -139,6 +148,26 @@ apr_status_t acme_proc_poll(acme_proc_t *pr, int *pexit, const char **poutput)
     *pexit = pr->exit;
     *poutput = pr->buf;
     return pr->result;
+}
+
+void acme_proc_stop(acme_proc_t *pr)
+{
+    apr_time_t until = apr_time_now() + apr_time_from_sec(1);
+    const char *out;
+    int code;
+
+    if (pr->done) {
+        return;
+    }
+    /* a child that has not exec'd yet would run the caller's own SIGTERM handler */
+    if (apr_time_now() - pr->started < EXEC_GRACE) {
+        apr_sleep(EXEC_GRACE - (apr_time_now() - pr->started));
+    }
+    apr_proc_kill(&pr->proc, SIGTERM);
+    pr->deadline = until; /* acme_proc_poll kills at the deadline */
+    while (acme_proc_poll(pr, &code, &out) == APR_INCOMPLETE) {
+        apr_sleep(apr_time_from_msec(20));
+    }
 }
 
 long acme_proc_pid(const acme_proc_t *pr)

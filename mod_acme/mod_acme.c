@@ -105,6 +105,8 @@ static void acme_register_hooks(apr_pool_t *p)
     ap_hook_check_config(acme_hook_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* configtest: conflicting per-vhost settings, files the User cannot read or run */
     ap_hook_check_config(mod_acme_check_settings, NULL, NULL, APR_HOOK_MIDDLE);
+    /* configtest only: TLS certificate/key pairs and new Listen addresses (what -t misses) */
+    ap_hook_check_config(mod_acme_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* root parent: graceful restart when new certificates wait in staging (fallback for
      * the restarter thread started in post_config) */
     ap_hook_monitor(acme_hook_monitor, NULL, NULL, APR_HOOK_MIDDLE);

@@ -124,6 +124,7 @@ typedef struct acme_mod_t {
     apr_time_t staged_grew;         /* monitor: when that count last grew */
     apr_time_t *last_restart;       /* our last restart (in the process pool) */
     int restarter_running;          /* the parent's restarter thread runs */
+    struct acme_restart_t *restart; /* the restarter's state (mod_acme_restart.c) */
 } acme_mod_t;
 
 /* The current generation (re-set at every post_config; statics reset with the DSO). */
@@ -188,9 +189,17 @@ int acme_hook_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
 
 /* mod_acme_watchdog.c */
 apr_status_t acme_watchdog_setup(acme_mod_t *m, apr_pool_t *p);
+void acme_hook_child_init(apr_pool_t *p, server_rec *s);
+
+/* mod_acme_restart.c: the root parent's restarter (graceful restart when new certificates
+ * are staged and the configuration passes `httpd -t`) */
+typedef struct acme_restart_t acme_restart_t;
 int acme_hook_monitor(apr_pool_t *p, server_rec *s);
 apr_status_t acme_restarter_start(acme_mod_t *m, apr_pool_t *pconf);
-void acme_hook_child_init(apr_pool_t *p, server_rec *s);
+
+/* mod_acme_configcheck.c: what `httpd -t` misses (TLS file pairs, new Listen addresses) */
+int mod_acme_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                          server_rec *s);
 
 /* mod_acme_status.c */
 int acme_status_hook(request_rec *r, int flags);

@@ -28,6 +28,7 @@ APLOG_USE_MODULE(acme);
 #include "acme_util.h"
 #include "acme_json.h"
 #include "acme_account.h"
+#include "acme_activation.h"
 
 #define STATUS_HANDLER "acme-status"
 #define METRICS_HANDLER "acme-metrics"
@@ -52,6 +53,7 @@ typedef struct cert_view_t {
     const char *err_type, *err_detail;
     apr_time_t err_at;
     int staged;
+    const acme_blocked_t *blocked; /* staged, but the configuration does not pass */
 } cert_view_t;
 
 typedef struct driver_view_t {
@@ -112,7 +114,7 @@ static const char *action_name(acme_plan_action_t a)
 }
 
 static void view_cert(cert_view_t *v, acme_mod_t *m, const acme_managed_t *mc,
-                      const char *account_url, apr_pool_t *p)
+                      const char *account_url, const acme_blocked_t *blocked, apr_pool_t *p)
 {
     apr_time_t now = apr_time_now();
     char *data;
@@ -140,6 +142,10 @@ static void view_cert(cert_view_t *v, acme_mod_t *m, const acme_managed_t *mc,
         v->action = "activate";
         v->when = 0;
         v->reason = "new certificate staged, waiting for activation by a graceful restart";
+        if (acme_blocked_has(blocked, mc->id)) {
+            v->blocked = blocked;
+            v->reason = apr_pstrcat(p, ACME_BLOCKED_TEXT ": ", blocked->reason, NULL);
+        }
     }
     else if (mc->plan.action == ACME_PLAN_NOTHING && !mc->plan.when) {
         v->when = 0;
@@ -187,6 +193,7 @@ static apr_array_header_t *view_all(acme_mod_t *m, apr_pool_t *p)
 {
     apr_array_header_t *views = apr_array_make(p, 8, sizeof(cert_view_t));
     const char *account_url = NULL;
+    acme_blocked_t *blocked = NULL;
     json_t *acct;
     int i;
 
@@ -198,10 +205,11 @@ static apr_array_header_t *view_all(acme_mod_t *m, apr_pool_t *p)
     if (acct) {
         account_url = acme_json_str(acct, "url");
     }
+    acme_blocked_load(&blocked, p, m->store);
     for (i = 0; i < m->certs->nelts; ++i) {
         acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
         if (mc->used_by_tls) {
-            view_cert(apr_array_push(views), m, mc, account_url, p);
+            view_cert(apr_array_push(views), m, mc, account_url, blocked, p);
         }
     }
     return views;
@@ -272,6 +280,7 @@ static void status_auto(request_rec *r, apr_array_header_t *views, const driver_
                        epoch(v->err_at));
         }
         ap_rprintf(r, "ACMECertificate.%s.staged: %d\n", id, v->staged);
+        ap_rprintf(r, "ACMECertificate.%s.activation_blocked: %d\n", id, v->blocked != NULL);
     }
     if (d->present) {
         ap_rprintf(r, "ACMEOrders: %" APR_INT64_T_FMT "\n", d->attempts);
@@ -382,6 +391,7 @@ static json_t *cert_json(const cert_view_t *v, apr_pool_t *p)
     }
     json_object_set_new(c, "failures", json_integer(v->failures));
     json_object_set_new(c, "staged", json_boolean(v->staged));
+    json_object_set_new(c, "activation_blocked", acme_blocked_json(v->blocked, p));
     return c;
 }
 
@@ -600,6 +610,14 @@ static int metrics_handler(request_rec *r)
             ap_rprintf(r, "acme_certificate_state{name=\"%s\",state=\"%s\"} %d\n",
                        prom_label(r->pool, v->mc->id), state_names[k], (int)v->state == k);
         }
+    }
+    prom_head(r, "acme_certificate_activation_blocked", "gauge",
+              "1 while a staged certificate waits because the configuration does not pass "
+              "the configtest.");
+    for (i = 0; i < views->nelts; ++i) {
+        const cert_view_t *v = &APR_ARRAY_IDX(views, i, cert_view_t);
+        ap_rprintf(r, "acme_certificate_activation_blocked{name=\"%s\"} %d\n",
+                   prom_label(r->pool, v->mc->id), v->blocked != NULL);
     }
     prom_head(r, "acme_orders_total", "counter", "Attempts to obtain a certificate.");
     ap_rprintf(r, "acme_orders_total %" APR_INT64_T_FMT "\n", d.attempts);

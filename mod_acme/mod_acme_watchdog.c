@@ -1,5 +1,5 @@
 /* mod_acme: the driver in a child singleton watchdog (runs as the httpd User, does all
- * network work) and the restart trigger in the root parent's monitor hook.
+ * network work). The restart trigger in the root parent is in mod_acme_restart.c.
  *
  * A graceful restart does not wait for a running watchdog callback, and the old and new
  * generations' singletons can run at once: the driver therefore holds a lock in the store
@@ -30,13 +30,11 @@ APLOG_USE_MODULE(acme);
 #include "acme_driver.h"
 #include "acme_plan.h"
 #include "acme_proc.h"
+#include "acme_activation.h"
 
 #define WD_NAME "_acme_"
 #define WD_INTERVAL apr_time_from_sec(1)
 #define MAX_PARALLEL 8
-#define RESTART_BATCH_WAIT apr_time_from_sec(60)
-#define RESTART_BATCH_QUIET apr_time_from_sec(3)
-#define RESTART_MIN_GAP apr_time_from_sec(20)
 
 typedef struct acme_wd_t {
     acme_mod_t *m;
@@ -45,6 +43,7 @@ typedef struct acme_wd_t {
     int account_ok;
     apr_time_t next_run;
     apr_time_t next_request_check;
+    apr_time_t next_blocked_check;
     apr_time_t *next;              /* per certificate: next attempt, 0 = nothing to do */
     int *failures;
     apr_time_t *ari_next;          /* per certificate: next renewalInfo fetch, 0 = none */
@@ -62,6 +61,7 @@ typedef struct acme_wd_t {
 } acme_wd_t;
 
 #define REQUEST_CHECK_INTERVAL apr_time_from_sec(15)
+#define BLOCKED_CHECK_INTERVAL apr_time_from_sec(2)
 #define NOTIFY_TIMEOUT apr_time_from_sec(30)
 #define NOTIFY_KILL_MARGIN apr_time_from_sec(5)   /* acme_proc's own kill, after timeout(1) */
 #define NOTIFY_MAX_RUNNING 32
@@ -833,6 +833,32 @@ static void check_requests(acme_wd_t *wd, apr_pool_t *p)
     }
 }
 
+/* The parent found that the configuration does not pass and holds new certificates back
+ * (orders/_activation/blocked.json): run ACMENotifyCmd 'blocked' once per episode. */
+static void blocked_check(acme_wd_t *wd, apr_pool_t *p)
+{
+    acme_blocked_t *b;
+    acme_result_t res;
+    int i;
+
+    if (acme_blocked_load(&b, p, wd->m->store) != APR_SUCCESS
+        || acme_blocked_notified(wd->m->store, b, p)) {
+        return;
+    }
+    acme_blocked_set_notified(wd->m->store, b, p);
+    acme_result_reset(&res);
+    res.status = APR_EGENERAL;
+    res.detail = apr_pstrcat(p, ACME_BLOCKED_TEXT ": ", b->reason, NULL);
+    for (i = 0; i < b->certs->nelts; ++i) {
+        acme_managed_t *mc = apr_hash_get(wd->m->by_id, APR_ARRAY_IDX(b->certs, i,
+                                                                      const char *),
+                                          APR_HASH_KEY_STRING);
+        if (mc) {
+            notify(wd, "blocked", mc, NULL, 0, &res);
+        }
+    }
+}
+
 static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
 {
     acme_wd_t *wd = baton;
@@ -847,6 +873,10 @@ static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
     if (wd->client && now >= wd->next_request_check) {
         wd->next_request_check = now + REQUEST_CHECK_INTERVAL;
         check_requests(wd, ptemp);
+    }
+    if (wd->client && now >= wd->next_blocked_check) {
+        wd->next_blocked_check = now + BLOCKED_CHECK_INTERVAL;
+        blocked_check(wd, ptemp);
     }
     if (wd->client) {
         apr_thread_mutex_lock(wd->mutex);
@@ -939,163 +969,6 @@ apr_status_t acme_watchdog_setup(acme_mod_t *m, apr_pool_t *p)
         return rv;
     }
     return APR_SUCCESS;
-}
-
-/* ---- the root parent: restart gracefully when new certificates are staged --------- */
-
-static int staged_ready(acme_mod_t *m, apr_pool_t *p, const char **pids)
-{
-    apr_array_header_t *ids;
-    int i, n = 0;
-    char *meta;
-
-    *pids = "";
-    if (m->store->list(m->store, ACME_GROUP_STAGING, &ids, p) != APR_SUCCESS) {
-        return 0;
-    }
-    for (i = 0; i < ids->nelts; ++i) {
-        const char *id = APR_ARRAY_IDX(ids, i, const char *);
-        if (apr_hash_get(m->by_id, id, APR_HASH_KEY_STRING)
-            && acme_store_load(m->store, ACME_GROUP_STAGING, id, "meta.json", &meta, NULL,
-                               p) == APR_SUCCESS) {
-            *pids = n ? apr_pstrcat(p, *pids, ", ", id, NULL) : id;
-            n++;
-        }
-    }
-    return n;
-}
-
-/* One look at staging. Restarts gracefully when complete staged sets wait and the batch
- * stopped growing (nothing new for RESTART_BATCH_QUIET), or has grown for
- * RESTART_BATCH_WAIT; never twice within RESTART_MIN_GAP. Returns 1 when it restarted. */
-static int restart_check(acme_mod_t *m, apr_pool_t *p)
-{
-    apr_time_t now = apr_time_now();
-    const char *ids;
-    int n;
-
-    if (!(n = staged_ready(m, p, &ids))) {
-        m->staged_seen = 0;
-        m->staged_count = 0;
-        return 0;
-    }
-    if (!m->staged_seen) {
-        m->staged_seen = now;
-        if (!m->auto_restart) {
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00040)
-                         "new certificate(s) staged for %s: ACMEAutoRestart is off, run "
-                         "'apachectl graceful' to activate them", ids);
-        }
-    }
-    if (!m->auto_restart) {
-        return 0;
-    }
-    if (n > m->staged_count) {
-        m->staged_count = n;
-        m->staged_grew = now;
-    }
-    /* many certificates obtained together: one restart, once the batch is done */
-    if (now - m->staged_grew < RESTART_BATCH_QUIET && now - m->staged_seen < RESTART_BATCH_WAIT) {
-        return 0;
-    }
-    /* never restart in a loop, whatever happens */
-    if (*m->last_restart && now - *m->last_restart < RESTART_MIN_GAP) {
-        return 0;
-    }
-    *m->last_restart = now;
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00041)
-                 "new certificate(s) staged for %s: graceful restart to activate them", ids);
-    kill(getpid(), SIGUSR1);
-    return 1;
-}
-
-/* The parent's restarter thread: looks at staging every second, so a new certificate goes
- * live within seconds (the monitor hook runs only every ~10 s). It takes no lock (the
- * parent forks children meanwhile) and is joined from a pre-cleanup of pconf (httpd-notes:
- * a normal cleanup destroys its pool twice). */
-typedef struct restarter_t {
-    acme_mod_t *m;
-    apr_thread_t *thread;
-    volatile int stop;
-} restarter_t;
-
-static void *APR_THREAD_FUNC restarter_run(apr_thread_t *thread, void *baton)
-{
-    restarter_t *r = baton;
-    apr_pool_t *p;
-    int i;
-
-    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
-        return NULL;
-    }
-    while (!r->stop) {
-        for (i = 0; i < 10 && !r->stop; ++i) {
-            apr_sleep(apr_time_from_msec(100));
-        }
-        if (r->stop) {
-            break;
-        }
-        apr_pool_clear(p);
-        if (restart_check(r->m, p)) {
-            break; /* this generation ends: the next one starts its own thread */
-        }
-    }
-    apr_pool_destroy(p);
-    return NULL; /* no apr_thread_exit: it would destroy a subpool of pconf from here */
-}
-
-static apr_status_t restarter_stop(void *baton)
-{
-    restarter_t *r = baton;
-    apr_status_t trv;
-    r->stop = 1;
-    apr_thread_join(&trv, r->thread);
-    return APR_SUCCESS;
-}
-
-apr_status_t acme_restarter_start(acme_mod_t *m, apr_pool_t *pconf)
-{
-    restarter_t *r;
-    void *data = NULL;
-    apr_status_t rv;
-
-    /* the time of the last restart outlives the generation (process pool) */
-    apr_pool_userdata_get(&data, "mod_acme_last_restart", m->s->process->pool);
-    if (!data) {
-        data = apr_pcalloc(m->s->process->pool, sizeof(apr_time_t));
-        apr_pool_userdata_set(data, "mod_acme_last_restart", apr_pool_cleanup_null,
-                              m->s->process->pool);
-    }
-    m->last_restart = data;
-    if (!m->auto_restart || !m->certs->nelts) {
-        return APR_SUCCESS;
-    }
-    r = apr_pcalloc(pconf, sizeof(*r));
-    r->m = m;
-    if ((rv = apr_thread_create(&r->thread, NULL, restarter_run, r, pconf)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, m->s, ACMELOGNO(00068)
-                     "cannot start the restarter thread: new certificates are activated by "
-                     "the monitor, within about 20 s");
-        return APR_SUCCESS;
-    }
-    apr_pool_pre_cleanup_register(pconf, r, restarter_stop);
-    m->restarter_running = 1;
-    return APR_SUCCESS;
-}
-
-/* Fallback when the restarter thread is not running (and the ACMEAutoRestart off notice). */
-int acme_hook_monitor(apr_pool_t *pool, server_rec *s)
-{
-    acme_mod_t *m = acme_mod;
-    apr_pool_t *p;
-
-    if (!m || !m->store_ok || !m->certs->nelts || !m->last_restart || m->restarter_running) {
-        return DECLINED;
-    }
-    apr_pool_create(&p, pool);
-    restart_check(m, p);
-    apr_pool_destroy(p);
-    return DECLINED;
 }
 
 void acme_hook_child_init(apr_pool_t *p, server_rec *s)

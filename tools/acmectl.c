@@ -34,6 +34,7 @@
 #include "acme_client.h"
 #include "acme_account.h"
 #include "acme_store.h"
+#include "acme_activation.h"
 
 /* The module's default store on Debian (ACMEStore acme below ServerRoot /etc/apache2);
  * the Debian package builds with -DACMECTL_DEFAULT_STORE=\"/var/lib/apache2/acme\", the
@@ -67,6 +68,7 @@ typedef struct cert_t {
     apr_time_t err_at, next_attempt;
     const char *chain_path, *key_path;
     const char *state;
+    const acme_blocked_t *blocked;  /* staged, but the configuration does not pass */
 } cert_t;
 
 static const char *progname = "acmectl";
@@ -284,8 +286,12 @@ static void load_cert(cert_t *c, acme_store_t *st, const char *id, apr_pool_t *p
         }
     }
     if (staged) {
+        acme_blocked_t *b;
         c->staged = 1;
         c->staged_serial = acme_json_str(staged, "serial");
+        if (acme_blocked_load(&b, p, st) == APR_SUCCESS && acme_blocked_has(b, id)) {
+            c->blocked = b;
+        }
     }
     c->renew_requested = acme_store_load(st, ACME_GROUP_ORDERS, id, RENEW_REQUEST, &data,
                                          NULL, p) == APR_SUCCESS;
@@ -421,6 +427,7 @@ static json_t *cert_json(const cert_t *c, apr_pool_t *p)
     json_object_set_new(j, "obtained", jtime(p, c->obtained));
     json_object_set_new(j, "staged", json_boolean(c->staged));
     json_object_set_new(j, "staged_serial", jstr(c->staged_serial));
+    json_object_set_new(j, "activation_blocked", acme_blocked_json(c->blocked, p));
     json_object_set_new(j, "renew_requested", json_boolean(c->renew_requested));
     json_object_set_new(j, "failures", json_integer(c->failures));
     if (c->failures > 0) {
@@ -483,6 +490,10 @@ static void print_cert(const cert_t *c, int detail, apr_pool_t *p)
     if (c->staged) {
         printf("    Staged: new certificate %s waits for activation (graceful restart)\n",
                c->staged_serial ? c->staged_serial : "");
+    }
+    if (c->blocked) {
+        printf("    Activation: " ACME_BLOCKED_TEXT " (since %s): %s\n",
+               acme_time_rfc3339(p, c->blocked->since), c->blocked->reason);
     }
     if (c->renew_requested) {
         printf("    Renewal: requested, the server has not picked it up yet\n");

@@ -13,5 +13,6 @@ Suite *driver_suite(void);
 Suite *store_suite(void);
 Suite *plan_suite(void);
 Suite *settings_suite(void);
+Suite *activation_suite(void);
 
 #endif

@@ -1,0 +1,97 @@
+/* Activation safety: before the root parent restarts httpd gracefully to activate new
+ * certificates it runs the check `apachectl configtest` runs. This file holds the policy
+ * (when to check, how to call httpd, what its answer means) and the "blocked" record the
+ * status pages and acmectl read. httpd-free. */
+#ifndef ACME_ACTIVATION_H
+#define ACME_ACTIVATION_H
+
+#include <apr_network_io.h>
+
+#include "acme.h"
+#include "acme_store.h"
+#include <jansson.h>
+
+/* What status pages and acmectl say while a configuration that does not pass holds back
+ * staged certificates. */
+#define ACME_BLOCKED_TEXT "activation blocked: configuration does not pass"
+/* The record: orders/_activation/blocked.json (the parent writes it, readable by the
+ * User); notified.json beside it is the worker's "notify program ran for this episode". */
+#define ACME_BLOCKED_ENTRY "_activation"
+#define ACME_BLOCKED_ASPECT "blocked.json"
+#define ACME_BLOCKED_NOTIFIED_ASPECT "notified.json"
+
+/* The argv for the configtest child: exe, then the running server's -d, -f, -C, -c and -D
+ * options (separate "-d X" or joined "-dX"), then "-t". Everything else is dropped: -k
+ * ACTION, -X, -e/-E (errors must reach our pipe), -t, -S and the like. argv is
+ * NULL-terminated (argc < 0) or has argc entries; argv[0] is skipped. The result is
+ * NULL-terminated. */
+apr_status_t acme_configtest_argv(const char *const **pargv, apr_pool_t *p, const char *exe,
+                                  int argc, const char *const *argv);
+
+/* Whether `httpd -t` passed. exit_code ACME_PROC_EXIT_LOST (the status was reaped by
+ * someone else, e.g. the MPM's waitpid(-1)): passed when the output has a line
+ * "Syntax OK". run_rv is what acme_proc reported (APR_TIMEUP: failed). */
+int acme_configtest_passed(apr_status_t run_rv, int exit_code, const char *output);
+
+/* One line naming file and line from `httpd -t` output:
+ * "FILE line N: MESSAGE" for httpd's "Syntax error on line N of FILE:" (the innermost of
+ * nested Include errors), else the first error-level log line without its prefix and
+ * message tag (mod_acme's own configtest checks name file and line themselves), else the last non-empty line that
+ * is not "Syntax OK". Control characters become spaces; at most 512 characters. */
+const char *acme_configtest_reason(apr_pool_t *p, const char *output);
+
+/* When the restarter runs the check (again). */
+typedef struct acme_activation_t {
+    apr_time_t checked;        /* last check in this episode, 0: none yet */
+    const char *config_sig;    /* acme_files_signature at that check */
+    const char *staged_sig;    /* the staged ids at that check */
+    int blocked;               /* the last check failed */
+} acme_activation_t;
+
+/* Whether to run the configtest now: no check yet (or the last one passed), the
+ * configuration files changed, the staged set changed, or interval passed since the last
+ * check. *pwhy says which ("first check", "configuration files changed", ...). */
+int acme_activation_should_check(const acme_activation_t *st, const char *config_sig,
+                                 const char *staged_sig, apr_time_t now,
+                                 apr_interval_time_t interval, const char **pwhy);
+
+/* A signature of the files (const char* paths): hex SHA-256 over each path's mtime, size,
+ * inode, or "missing". Any change to a file (or its disappearance) changes it. */
+apr_status_t acme_files_signature(const char **psig, apr_pool_t *p,
+                                  const apr_array_header_t *paths);
+
+/* The blocked record. No secrets in it: the reason is httpd's configtest message. */
+typedef struct acme_blocked_t {
+    apr_time_t since;          /* the episode: first failing check */
+    apr_time_t checked;        /* last failing check */
+    const char *reason;        /* acme_configtest_reason */
+    apr_array_header_t *certs; /* const char*: staged ids held back */
+} acme_blocked_t;
+
+/* APR_ENOENT when there is none (activation is not blocked). */
+apr_status_t acme_blocked_load(acme_blocked_t **pb, apr_pool_t *p, acme_store_t *st);
+apr_status_t acme_blocked_save(acme_store_t *st, const acme_blocked_t *b, apr_pool_t *p);
+/* Remove the record (and the notified mark). Missing is not an error. */
+apr_status_t acme_blocked_clear(acme_store_t *st, apr_pool_t *p);
+/* {"since", "checked", "reason"} for status JSON and `acmectl --json` (a new reference),
+ * JSON null for b NULL. */
+json_t *acme_blocked_json(const acme_blocked_t *b, apr_pool_t *p);
+/* Whether certificate id is among those held back. */
+int acme_blocked_has(const acme_blocked_t *b, const char *id);
+/* The notify program ran for this episode (since): the worker's mark. */
+int acme_blocked_notified(acme_store_t *st, const acme_blocked_t *b, apr_pool_t *p);
+apr_status_t acme_blocked_set_notified(acme_store_t *st, const acme_blocked_t *b,
+                                       apr_pool_t *p);
+
+/* The running server's listening addresses, handed to the configtest child in the
+ * environment variable ACME_LISTENERS_ENV: "IP PORT" pairs separated by ';'.
+ * acme_listeners_add appends one (ip: numeric, "0.0.0.0" or "::" for any). */
+#define ACME_LISTENERS_ENV "MOD_ACME_RUNNING_LISTENERS"
+const char *acme_listeners_add(apr_pool_t *p, const char *list, const char *ip,
+                               apr_port_t port);
+/* Whether a Listen on ip (NULL: any address) and port is one the running server has
+ * (a graceful restart keeps that socket, so it needs no new bind): the same address and
+ * port, or for ip NULL any wildcard listener ("0.0.0.0" or "::") on that port. */
+int acme_listeners_has(const char *list, const char *ip, apr_port_t port);
+
+#endif

@@ -1,0 +1,452 @@
+/* mod_acme: the root parent's restarter. When new certificates wait in staging it
+ * restarts httpd gracefully, which activates them (post_config) — but only after the
+ * configuration passed the check `apachectl configtest` makes: a graceful restart
+ * re-reads the configuration, and a half-done edit would otherwise stop the server.
+ *
+ * The check runs the server's own binary with its -d/-f/-C/-c/-D arguments and -t in a
+ * child process (acme_proc: under timeout(1), output captured, reaped). While it fails,
+ * activation is blocked: the error log says why (file and line), orders/_activation/
+ * blocked.json tells the status pages, acmectl and the worker (which runs ACMENotifyCmd
+ * `blocked` once per episode), and the check runs again when the configuration files
+ * change or CONFIGTEST_INTERVAL passed. The policy is in acme_activation.c. */
+#include <signal.h>
+#include <unistd.h>
+
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <ap_listen.h>
+#include <unixd.h>
+
+#include "mod_acme.h"
+#include "acme_activation.h"
+#include "acme_crypto.h"
+#include "acme_proc.h"
+#include "acme_util.h"
+
+APLOG_USE_MODULE(acme);
+
+extern char **environ;
+
+#define RESTART_BATCH_WAIT apr_time_from_sec(60)
+#define RESTART_BATCH_QUIET apr_time_from_sec(3)
+#define RESTART_MIN_GAP apr_time_from_sec(20)
+#define CONFIGTEST_TIMEOUT apr_time_from_sec(30)
+#define CONFIGTEST_INTERVAL apr_time_from_sec(60)
+
+/* The restarter's state for one generation (pconf). */
+struct acme_restart_t {
+    apr_array_header_t *conf_files;   /* files httpd read, and their directories */
+    const char *const *argv;          /* the configtest command, NULL: cannot run it */
+    const char *argv_error;           /* why not */
+    const char *const *env;           /* the server's environment + the listeners */
+    acme_activation_t act;            /* when the check ran, on what (strings below) */
+    char config_sig[65], staged_sig[65];
+    apr_time_t since;                 /* the blocked episode's start, 0: not blocked */
+    char reason[600];                 /* the episode's last reason */
+    volatile int *stop;               /* the thread's stop flag (NULL: monitor hook) */
+};
+
+/* ---- what the check runs on ---------------------------------------------------------- */
+
+static void add_file(apr_array_header_t *files, apr_hash_t *seen, const char *path,
+                     apr_pool_t *p)
+{
+    if (path && *path && !apr_hash_get(seen, path, APR_HASH_KEY_STRING)) {
+        apr_hash_set(seen, path, APR_HASH_KEY_STRING, path);
+        APR_ARRAY_PUSH(files, const char *) = path;
+    }
+}
+
+/* Every file the parsed configuration came from (the tree's filename fields) and its
+ * directory (a file added to an Include directory changes the directory's mtime). */
+static void collect_files(apr_array_header_t *files, apr_hash_t *seen, const ap_directive_t *d,
+                          apr_pool_t *p)
+{
+    for (; d; d = d->next) {
+        if (d->filename && d->filename[0] == '/') {
+            const char *slash = strrchr(d->filename, '/');
+            add_file(files, seen, d->filename, p);
+            add_file(files, seen, slash == d->filename ? "/"
+                     : apr_pstrmemdup(p, d->filename, (apr_size_t)(slash - d->filename)), p);
+        }
+        if (d->first_child) {
+            collect_files(files, seen, d->first_child, p);
+        }
+    }
+}
+
+static const char *self_exe(apr_pool_t *p)
+{
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    static const char deleted[] = " (deleted)";
+    if (n <= 0) {
+        return NULL;
+    }
+    buf[n] = '\0';
+    if ((size_t)n > sizeof(deleted) - 1 && !strcmp(buf + n - (sizeof(deleted) - 1), deleted)) {
+        buf[n - (sizeof(deleted) - 1)] = '\0'; /* replaced by an upgrade: run the new one */
+    }
+    return apr_pstrdup(p, buf);
+}
+
+static const char *const *child_env(acme_mod_t *m, apr_pool_t *p)
+{
+    apr_array_header_t *env = apr_array_make(p, 32, sizeof(const char *));
+    const char *listeners = "";
+    ap_listen_rec *lr;
+    char **e;
+
+    for (e = environ; e && *e; ++e) {
+        if (strncmp(*e, ACME_LISTENERS_ENV "=", sizeof(ACME_LISTENERS_ENV))) {
+            APR_ARRAY_PUSH(env, const char *) = apr_pstrdup(p, *e);
+        }
+    }
+    for (lr = ap_listeners; lr; lr = lr->next) {
+        char *ip = NULL;
+        if (lr->bind_addr && apr_sockaddr_ip_get(&ip, lr->bind_addr) == APR_SUCCESS && ip) {
+            listeners = acme_listeners_add(p, listeners, ip, lr->bind_addr->port);
+        }
+    }
+    APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, ACME_LISTENERS_ENV "=", listeners, NULL);
+    APR_ARRAY_PUSH(env, const char *) = NULL;
+    return (const char *const *)env->elts;
+}
+
+static acme_restart_t *restart_setup(acme_mod_t *m, apr_pool_t *pconf)
+{
+    acme_restart_t *rs = apr_pcalloc(pconf, sizeof(*rs));
+    process_rec *proc = m->s->process;
+    const char *exe = self_exe(pconf);
+
+    rs->conf_files = apr_array_make(pconf, 16, sizeof(const char *));
+    collect_files(rs->conf_files, apr_hash_make(pconf), ap_conftree, pconf);
+    if (!exe) {
+        rs->argv_error = "cannot find the server's binary (/proc/self/exe)";
+    }
+    else if (acme_configtest_argv(&rs->argv, pconf, exe, proc->argc,
+                                  (const char *const *)proc->argv) != APR_SUCCESS) {
+        rs->argv_error = "cannot build the configtest command";
+        rs->argv = NULL;
+    }
+    rs->env = child_env(m, pconf);
+    return rs;
+}
+
+/* ---- the check ----------------------------------------------------------------------- */
+
+/* Run `httpd ... -t`. 1: passes, 0: does not (*preason says why), -1: abandoned (the
+ * generation ends). */
+static int configtest(acme_mod_t *m, acme_restart_t *rs, const char **preason, apr_pool_t *p)
+{
+    acme_proc_t *proc;
+    const char *out = "";
+    int code = -1;
+    apr_status_t rv;
+
+    *preason = NULL;
+    if (!rs->argv) {
+        *preason = rs->argv_error;
+        return 0;
+    }
+    if ((rv = acme_proc_start(&proc, p, rs->argv, rs->env, CONFIGTEST_TIMEOUT))
+        != APR_SUCCESS) {
+        char err[256];
+        *preason = apr_psprintf(p, "cannot run %s -t: %s", rs->argv[0],
+                                apr_strerror(rv, err, sizeof(err)));
+        return 0;
+    }
+    while ((rv = acme_proc_poll(proc, &code, &out)) == APR_INCOMPLETE) {
+        if (rs->stop && *rs->stop) {
+            acme_proc_stop(proc);
+            return -1;
+        }
+        apr_sleep(apr_time_from_msec(20));
+    }
+    if (acme_configtest_passed(rv, code, out)) {
+        return 1;
+    }
+    *preason = rv == APR_TIMEUP ? "the configuration test did not finish in 30 s"
+             : acme_configtest_reason(p, out);
+    return 0;
+}
+
+/* The record is written by root; the worker (the User) reads it and adds its mark. */
+static void give_to_user(acme_mod_t *m, apr_pool_t *p)
+{
+    const char *dir = m->store->path(m->store, ACME_GROUP_ORDERS, ACME_BLOCKED_ENTRY,
+                                     ACME_BLOCKED_ASPECT, p);
+    if (!dir || geteuid() != 0) {
+        return;
+    }
+    if (chown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0) {
+        return;
+    }
+    dir = apr_pstrmemdup(p, dir, (apr_size_t)(strrchr(dir, '/') - dir));
+    if (chown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0) {
+        return;
+    }
+}
+
+static void blocked(acme_mod_t *m, acme_restart_t *rs, const char *ids, int n,
+                    const char *reason, apr_time_t now, apr_pool_t *p)
+{
+    acme_blocked_t b;
+    apr_status_t rv;
+    char *list = apr_pstrdup(p, ids), *last, *id;
+
+    if (!rs->since || strcmp(rs->reason, reason)) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, m->s, ACMELOGNO(00100)
+                     "new certificate(s) %s ready, but the configuration does not pass the "
+                     "check of 'apachectl configtest': %s. Not restarting: the server keeps "
+                     "running on the configuration it has. Checked again when the "
+                     "configuration files change, and every %d s",
+                     ids, reason, (int)apr_time_sec(CONFIGTEST_INTERVAL));
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00101)
+                     "the configuration still does not pass: %s", reason);
+    }
+    if (!rs->since) {
+        rs->since = apr_time_from_sec(apr_time_sec(now)); /* the record keeps seconds */
+    }
+    apr_cpystrn(rs->reason, reason, sizeof(rs->reason));
+    b.since = rs->since;
+    b.checked = now;
+    b.reason = reason;
+    b.certs = apr_array_make(p, n, sizeof(const char *));
+    for (id = apr_strtok(list, ", ", &last); id; id = apr_strtok(NULL, ", ", &last)) {
+        APR_ARRAY_PUSH(b.certs, const char *) = id;
+    }
+    if ((rv = acme_blocked_save(m->store, &b, p)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, m->s, ACMELOGNO(00102)
+                     "cannot record the blocked activation in the store");
+    }
+    give_to_user(m, p);
+}
+
+/* passed: the check passed (else nothing waits any more) */
+static void unblocked(acme_mod_t *m, acme_restart_t *rs, int passed, apr_pool_t *p)
+{
+    if (rs->since && passed) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00103)
+                     "the configuration passes again: activation no longer blocked");
+    }
+    rs->since = 0;
+    rs->reason[0] = '\0';
+    acme_blocked_clear(m->store, p);
+}
+
+/* ---- when to restart ----------------------------------------------------------------- */
+
+static int staged_ready(acme_mod_t *m, apr_pool_t *p, const char **pids)
+{
+    apr_array_header_t *ids;
+    int i, n = 0;
+    char *meta;
+
+    *pids = "";
+    if (m->store->list(m->store, ACME_GROUP_STAGING, &ids, p) != APR_SUCCESS) {
+        return 0;
+    }
+    for (i = 0; i < ids->nelts; ++i) {
+        const char *id = APR_ARRAY_IDX(ids, i, const char *);
+        if (apr_hash_get(m->by_id, id, APR_HASH_KEY_STRING)
+            && acme_store_load(m->store, ACME_GROUP_STAGING, id, "meta.json", &meta, NULL,
+                               p) == APR_SUCCESS) {
+            *pids = n ? apr_pstrcat(p, *pids, ", ", id, NULL) : id;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Whether the configuration passes; runs the check only when the policy says so (a
+ * blocked episode waits for a change or the interval). */
+static int config_passes(acme_mod_t *m, const char *ids, int n, apr_time_t now, apr_pool_t *p)
+{
+    acme_restart_t *rs = m->restart;
+    const char *sig = "", *staged_sig, *why, *reason;
+    unsigned char md[32];
+    int ok;
+
+    acme_files_signature(&sig, p, rs->conf_files);
+    acme_sha256(md, ids, strlen(ids));
+    staged_sig = acme_hex(p, md, sizeof(md));
+    if (!acme_activation_should_check(&rs->act, sig, staged_sig, now, CONFIGTEST_INTERVAL,
+                                      &why)) {
+        return 0;
+    }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, m->s, ACMELOGNO(00104)
+                 "checking the configuration before a graceful restart (%s)", why);
+    if ((ok = configtest(m, rs, &reason, p)) < 0) {
+        return 0;
+    }
+    rs->act.checked = now;
+    apr_cpystrn(rs->config_sig, sig, sizeof(rs->config_sig));
+    apr_cpystrn(rs->staged_sig, staged_sig, sizeof(rs->staged_sig));
+    rs->act.config_sig = rs->config_sig;
+    rs->act.staged_sig = rs->staged_sig;
+    rs->act.blocked = !ok;
+    if (ok) {
+        unblocked(m, rs, 1, p);
+    }
+    else {
+        blocked(m, rs, ids, n, reason, now, p);
+    }
+    return ok;
+}
+
+/* One look at staging. Restarts gracefully when complete staged sets wait and the batch
+ * stopped growing (nothing new for RESTART_BATCH_QUIET), or has grown for
+ * RESTART_BATCH_WAIT; never twice within RESTART_MIN_GAP; only when the configuration
+ * passes. Returns 1 when it restarted. */
+static int restart_check(acme_mod_t *m, apr_pool_t *p)
+{
+    apr_time_t now = apr_time_now();
+    const char *ids;
+    int n;
+
+    if (!(n = staged_ready(m, p, &ids))) {
+        m->staged_seen = 0;
+        m->staged_count = 0;
+        if (m->restart->since) {
+            unblocked(m, m->restart, 0, p);
+        }
+        return 0;
+    }
+    if (!m->staged_seen) {
+        m->staged_seen = now;
+        if (!m->auto_restart) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00040)
+                         "new certificate(s) staged for %s: ACMEAutoRestart is off, run "
+                         "'apachectl graceful' to activate them", ids);
+        }
+    }
+    if (!m->auto_restart) {
+        return 0;
+    }
+    if (n > m->staged_count) {
+        m->staged_count = n;
+        m->staged_grew = now;
+    }
+    /* many certificates obtained together: one restart, once the batch is done */
+    if (now - m->staged_grew < RESTART_BATCH_QUIET && now - m->staged_seen < RESTART_BATCH_WAIT) {
+        return 0;
+    }
+    /* never restart in a loop, whatever happens */
+    if (*m->last_restart && now - *m->last_restart < RESTART_MIN_GAP) {
+        return 0;
+    }
+    /* never restart into a configuration that stops the server */
+    if (!config_passes(m, ids, n, now, p)) {
+        return 0;
+    }
+    *m->last_restart = apr_time_now();
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00041)
+                 "new certificate(s) staged for %s: graceful restart to activate them", ids);
+    kill(getpid(), SIGUSR1);
+    return 1;
+}
+
+/* ---- the thread ---------------------------------------------------------------------- */
+
+/* The parent's restarter thread: looks at staging every second, so a new certificate goes
+ * live within seconds (the monitor hook runs only every ~10 s). It takes no lock (the
+ * parent forks children meanwhile) and is joined from a pre-cleanup of pconf (httpd-notes:
+ * a normal cleanup destroys its pool twice). */
+typedef struct restarter_t {
+    acme_mod_t *m;
+    apr_thread_t *thread;
+    volatile int stop;
+} restarter_t;
+
+static void *APR_THREAD_FUNC restarter_run(apr_thread_t *thread, void *baton)
+{
+    restarter_t *r = baton;
+    apr_pool_t *p;
+    int i;
+
+    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+        return NULL;
+    }
+    while (!r->stop) {
+        for (i = 0; i < 10 && !r->stop; ++i) {
+            apr_sleep(apr_time_from_msec(100));
+        }
+        if (r->stop) {
+            break;
+        }
+        apr_pool_clear(p);
+        if (restart_check(r->m, p)) {
+            break; /* this generation ends: the next one starts its own thread */
+        }
+    }
+    apr_pool_destroy(p);
+    return NULL; /* no apr_thread_exit: it would destroy a subpool of pconf from here */
+}
+
+static apr_status_t restarter_stop(void *baton)
+{
+    restarter_t *r = baton;
+    apr_status_t trv;
+    r->stop = 1;
+    apr_thread_join(&trv, r->thread);
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_restarter_start(acme_mod_t *m, apr_pool_t *pconf)
+{
+    restarter_t *r;
+    void *data = NULL;
+    apr_status_t rv;
+
+    /* the time of the last restart outlives the generation (process pool) */
+    apr_pool_userdata_get(&data, "mod_acme_last_restart", m->s->process->pool);
+    if (!data) {
+        data = apr_pcalloc(m->s->process->pool, sizeof(apr_time_t));
+        apr_pool_userdata_set(data, "mod_acme_last_restart", apr_pool_cleanup_null,
+                              m->s->process->pool);
+    }
+    m->last_restart = data;
+    m->restart = restart_setup(m, pconf);
+    /* this generation read its configuration: whatever blocked the last one is gone */
+    acme_blocked_clear(m->store, pconf);
+    if (!m->auto_restart || !m->certs->nelts) {
+        return APR_SUCCESS;
+    }
+    r = apr_pcalloc(pconf, sizeof(*r));
+    r->m = m;
+    m->restart->stop = &r->stop;
+    if ((rv = apr_thread_create(&r->thread, NULL, restarter_run, r, pconf)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, m->s, ACMELOGNO(00068)
+                     "cannot start the restarter thread: new certificates are activated by "
+                     "the monitor, within about 20 s");
+        m->restart->stop = NULL;
+        return APR_SUCCESS;
+    }
+    apr_pool_pre_cleanup_register(pconf, r, restarter_stop);
+    m->restarter_running = 1;
+    return APR_SUCCESS;
+}
+
+/* Fallback when the restarter thread is not running (and the ACMEAutoRestart off notice). */
+int acme_hook_monitor(apr_pool_t *pool, server_rec *s)
+{
+    acme_mod_t *m = acme_mod;
+    apr_pool_t *p;
+
+    if (!m || !m->store_ok || !m->certs->nelts || !m->last_restart || !m->restart
+        || m->restarter_running) {
+        return DECLINED;
+    }
+    apr_pool_create(&p, pool);
+    restart_check(m, p);
+    apr_pool_destroy(p);
+    return DECLINED;
+}
