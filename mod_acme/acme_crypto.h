@@ -26,6 +26,8 @@ acme_key_t *acme_key_wrap(apr_pool_t *p, EVP_PKEY *pkey);
 int acme_key_is_ec(const acme_key_t *key);
 /* "ES256" for P-256, "ES384" for P-384, "RS256" for RSA. */
 const char *acme_key_jws_alg(const acme_key_t *key);
+/* The type of a key, if it is one mod_acme makes (else APR_EINVAL). */
+apr_status_t acme_key_type_of(acme_key_type_t *ptype, const acme_key_t *key);
 
 apr_status_t acme_sha256(unsigned char out[32], const void *data, apr_size_t len);
 apr_status_t acme_random_bytes(unsigned char *buf, apr_size_t len);
