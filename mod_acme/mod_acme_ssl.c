@@ -28,6 +28,15 @@ APLOG_USE_MODULE(acme);
 
 /* ---- store and fallback ---------------------------------------------------------- */
 
+/* The dry-run config pass at first start: it must hand mod_ssl only good files too, but
+ * repairs and warnings are left to the pass that serves (else every warning shows twice). */
+static int dry_run(void)
+{
+    return ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG;
+}
+
+#define DAMAGE_LEVEL (dry_run() ? APLOG_DEBUG : APLOG_WARNING)
+
 /* The chain and key files of a set directory, as acme_verify_set wants them. */
 static void read_set(acme_set_files_t *f, const char *dir, const char *chain_name,
                      apr_pool_t *p)
@@ -137,7 +146,8 @@ static void secret_unusable(acme_mod_t *m, apr_status_t rv, apr_pool_t *p)
         what = apr_pstrcat(p, "cannot be read or created (", apr_strerror(rv, buf, sizeof(buf)),
                            ")", NULL);
     }
-    ap_log_error(APLOG_MARK, APLOG_ERR, ACME_LOG_RV(rv), m->s, ACMELOGNO(00143)
+    ap_log_error(APLOG_MARK, dry_run() ? APLOG_DEBUG : APLOG_ERR, ACME_LOG_RV(rv), m->s,
+                 ACMELOGNO(00143)
                  "%s %s. It seals the ACME account key and new certificate keys. Restore "
                  "it from a backup, or move it away: mod_acme then makes a new one, keeps "
                  "what was sealed with the old one aside and creates a new ACME account. "
@@ -474,6 +484,9 @@ static const char *set_meta(acme_mod_t *m, acme_managed_t *mc, const char *dir, 
     if (acme_verify_meta_rebuild(&text, ptemp, c, data, len, apr_time_now()) != APR_SUCCESS) {
         return NULL;
     }
+    if (dry_run()) {
+        return text;
+    }
     if (is_live) {
         if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
             /* not a file (a directory?): keep it, under another name */
@@ -511,14 +524,14 @@ static const char *serving_set(acme_mod_t *m, acme_managed_t *mc, acme_set_check
     if (acme_verify_set(pcheck, ptemp, &f, 0, apr_time_now()) == APR_SUCCESS) {
         if (apr_stat(&fi, apr_pstrcat(ptemp, live, "/key.pem", NULL), APR_FINFO_PROT, ptemp)
             == APR_SUCCESS && (fi.protection & (APR_FPROT_GREAD | APR_FPROT_WREAD))) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, m->s, ACMELOGNO(00146)
+            ap_log_error(APLOG_MARK, DAMAGE_LEVEL, 0, m->s, ACMELOGNO(00146)
                          "certificate %s: %s/key.pem is readable by group or others: "
                          "chmod 600 it", mc->id, live);
         }
         return live;
     }
     mc->damaged = apr_pstrcat(m->pool, (*pcheck)->bad_file, " ", (*pcheck)->why, NULL);
-    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, m->s, ACMELOGNO(00140)
+    ap_log_error(APLOG_MARK, DAMAGE_LEVEL, 0, m->s, ACMELOGNO(00140)
                  "certificate %s: %s/%s %s: the live set is not served and is left in place "
                  "(the next certificate moves it to the archive); a new certificate is "
                  "ordered", mc->id, live, (*pcheck)->bad_file, (*pcheck)->why);
@@ -531,18 +544,19 @@ static const char *serving_set(acme_mod_t *m, acme_managed_t *mc, acme_set_check
     }
     pick = acme_verify_pick_archived(&whys, ptemp, sets, dirs->nelts, apr_time_now());
     for (i = 0; i < whys->nelts; ++i) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00145)
+        ap_log_error(APLOG_MARK, dry_run() ? APLOG_DEBUG : APLOG_INFO, 0, m->s,
+                     ACMELOGNO(00145)
                      "certificate %s: archived set %s not usable: %s", mc->id,
                      APR_ARRAY_IDX(dirs, i, const char *), APR_ARRAY_IDX(whys, i, const char *));
     }
     if (pick < 0) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, m->s, ACMELOGNO(00144)
+        ap_log_error(APLOG_MARK, DAMAGE_LEVEL, 0, m->s, ACMELOGNO(00144)
                      "certificate %s: no usable archived set: the fallback certificate is "
                      "served until the new one arrives", mc->id);
         return NULL;
     }
     acme_verify_set(pcheck, ptemp, &sets[pick], 1, apr_time_now());
-    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, m->s, ACMELOGNO(00147)
+    ap_log_error(APLOG_MARK, DAMAGE_LEVEL, 0, m->s, ACMELOGNO(00147)
                  "certificate %s: serving the archived set %s (serial %s, valid until %s) "
                  "until the new one arrives", mc->id, APR_ARRAY_IDX(dirs, pick, const char *),
                  (*pcheck)->leaf->serial, acme_time_rfc3339(ptemp, (*pcheck)->leaf->not_after));

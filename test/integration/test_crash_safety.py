@@ -266,6 +266,10 @@ def test_empty_live_key_serves_fallback_then_new(httpd_factory, good_store, acme
     assert log_has(httpd, "ACME00140", live(httpd.store, 1), "key.pem is empty"), \
         httpd.diagnostics()
     assert log_has(httpd, "ACME00144", name), httpd.diagnostics()
+    warned = [line for line in httpd.error_log().splitlines()
+              if "ACME00140" in line and "[acme:warn]" in line]
+    assert len(warned) == 1, "warned %d times at one start:\n%s" % (len(warned),
+                                                                    "\n".join(warned))
     assert_others_unchanged(httpd, good_store, 1)
     c, _ = httpd.wait_for_cert(name, pebble, timeout=60, not_serial=good_store[1][name],
                                names=DAMAGE_VHOSTS[1].names)
