@@ -76,8 +76,9 @@ static const char *fallback_unusable(acme_store_t *st, apr_pool_t *p)
         return "";                      /* not made yet: no warning */
     }
     if (acme_verify_set(&c, p, &f, 1, apr_time_now()) != APR_SUCCESS) {
-        return apr_pstrcat(p, c->bad_file[0] == 'c' ? "cert.pem" : c->bad_file, " ", c->why,
-                           NULL);
+        /* the fallback's chain file is called cert.pem */
+        return apr_pstrcat(p, strcmp(c->bad_file, "chain.pem") ? c->bad_file : "cert.pem", " ",
+                           c->why, NULL);
     }
     if (c->leaf->not_after < apr_time_now() + apr_time_from_sec(7 * 86400)) {
         return "";                      /* due for its routine renewal */

@@ -303,8 +303,9 @@ def test_truncated_chain_serves_archived_set(httpd_factory, good_store, acme_con
 
 
 def test_stray_and_misplaced_files(httpd_factory, good_store, acme_config, pebble):
-    """Stray files, a directory where a lock file belongs and a file where a group directory
-    belongs: handled with warnings, every certificate still serves, nothing is deleted."""
+    """Stray files, a directory where a lock file belongs, a file where a group directory
+    belongs, an empty fallback certificate: handled with warnings, every certificate still
+    serves, nothing of value is deleted."""
     def damage(store):
         with open(os.path.join(store, "live", "README"), "w") as fh:
             fh.write("stray\n")
@@ -317,11 +318,13 @@ def test_stray_and_misplaced_files(httpd_factory, good_store, acme_config, pebbl
         shutil.rmtree(os.path.join(store, "challenges"))
         with open(os.path.join(store, "challenges"), "w") as fh:
             fh.write("not a directory\n")
+        truncate(os.path.join(store, "system", "fallback", "cert.pem"), 0)
     httpd = damaged_httpd(httpd_factory, good_store, acme_config, damage)
     mark = pebble.mark()
     httpd.start()
     assert log_has(httpd, "ACME00149", "challenges"), httpd.diagnostics()
     assert log_has(httpd, "ACME00150", "driver.lock"), httpd.diagnostics()
+    assert log_has(httpd, "ACME00142", "fallback/cert.pem is empty"), httpd.diagnostics()
     assert_others_unchanged(httpd, good_store, None)
     assert os.path.isfile(os.path.join(httpd.store, "live", "README"))
     assert any(f.startswith("challenges.damaged-") for f in os.listdir(httpd.store))
@@ -363,3 +366,19 @@ def test_empty_account_key_makes_new_account(httpd_factory, good_store, acme_con
     files = os.listdir(os.path.join(httpd.store, "accounts", acc[0]))
     assert any(f.startswith("key.sealed.damaged-") for f in files), files
     assert_others_unchanged(httpd, good_store, 0)
+
+
+def test_directory_instead_of_key(httpd_factory, good_store, acme_config):
+    """A directory where live key.pem belongs: httpd starts, says so, serves the fallback for
+    that vhost and plans a new certificate; the other vhosts keep theirs."""
+    name = DAMAGE_VHOSTS[2].name
+
+    def damage(store):
+        os.remove(live(store, 2, "key.pem"))
+        os.makedirs(live(store, 2, "key.pem"))
+    httpd = damaged_httpd(httpd_factory, good_store, acme_config, damage)
+    httpd.start()
+    assert log_has(httpd, "ACME00140", "key.pem cannot be read"), httpd.diagnostics()
+    assert log_has(httpd, "ACME00011", name, "live files damaged"), httpd.diagnostics()
+    assert httpd.cert(name).is_fallback
+    assert_others_unchanged(httpd, good_store, 2)
