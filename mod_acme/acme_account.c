@@ -147,10 +147,9 @@ static apr_status_t set_aside(const char **psuffix, acme_store_t *st, const char
             rv = acme_store_save(st, ACME_GROUP_ACCOUNTS, name,
                                  apr_pstrcat(p, aspects[i], suffix, NULL), data, len, p);
         }
-        if (rv == APR_SUCCESS || i == 0) {
-            /* a key.sealed that cannot even be read goes only if the system lets it */
-            apr_status_t rr = acme_store_remove(st, ACME_GROUP_ACCOUNTS, name, aspects[i], p);
-            rv = rv == APR_SUCCESS ? rr : (rr == APR_SUCCESS ? APR_SUCCESS : rv);
+        if (rv == APR_SUCCESS) {
+            /* only what was copied goes: a file that cannot be read stays for the admin */
+            rv = acme_store_remove(st, ACME_GROUP_ACCOUNTS, name, aspects[i], p);
         }
     }
     *psuffix = suffix;

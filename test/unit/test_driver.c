@@ -1118,6 +1118,29 @@ START_TEST(account_key_damaged)
 }
 END_TEST
 
+/* An account key that cannot even be read (a directory in its place) is left alone: a
+ * clear error saying what to do, no new account. */
+START_TEST(account_key_unreadable)
+{
+    const char *name = acme_account_store_name(fx.p, DIR_URL);
+    const char *path;
+
+    ensure_account();
+    path = fx.st->path(fx.st, ACME_GROUP_ACCOUNTS, name, "key.sealed", fx.p);
+    ck_assert_int_eq(remove(path), 0);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    new_client();
+    fake_http_expect(fx.fake, "GET", DIR_URL, 200, directory(1));
+    ck_assert_int_ne(acme_account_ensure(fx.c, fx.st, fx.secret, account_spec(1), fx.p,
+                                         &fx.res), APR_SUCCESS);
+    ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
+    ck_assert_ptr_nonnull(strstr(fx.res.detail, "key.sealed cannot be read"));
+    ck_assert_ptr_nonnull(strstr(fx.res.detail, "move it away"));
+    ck_assert(store_has(ACME_GROUP_ACCOUNTS, name, "account.json"));
+    ck_assert_int_eq(rmdir(path), 0);   /* still there, still a directory */
+}
+END_TEST
+
 START_TEST(account_lookup_then_create)
 {
     const char *name = acme_account_store_name(fx.p, DIR_URL), *jwk1;
@@ -1209,6 +1232,7 @@ Suite *driver_suite(void)
     tcase_add_test(ta, account_url_lost);
     tcase_add_test(ta, account_lookup_then_create);
     tcase_add_test(ta, account_key_damaged);
+    tcase_add_test(ta, account_key_unreadable);
     tcase_add_test(ta, account_tos_not_agreed);
     tcase_add_test(ta, account_store_names);
     suite_add_tcase(s, ta);
