@@ -5,7 +5,8 @@ seeded random moment while it obtains certificates for 20 vhosts from the real p
 started again; every run must end with all 20 served, one account, no half-written or
 unparsable file in the store and at most one extra order per certificate (counted over all
 20: pebble 2.4's log does not name the certificate an order is for).
-ACME_CRASH_RUNS sets the number of runs (default 10), ACME_CRASH_SEED the first seed.
+ACME_CRASH_RUNS sets the number of runs (default 10, 50 with ACME_LONG=1), ACME_CRASH_SEED
+the first seed.
 
 Damaged stores: a store in which the three certificates were obtained is copied into a new
 ServerRoot, one file is damaged as an admin might find it, and httpd is started: it must
@@ -132,7 +133,7 @@ def kill_group(httpd):
 
 def test_crash_during_issuance(httpd_factory, pebble, acme_config, timing):
     """SIGKILL at a random moment while 20 certificates are obtained, then a restart."""
-    runs = int(os.environ.get("ACME_CRASH_RUNS", "10"))
+    runs = int(os.environ.get("ACME_CRASH_RUNS", "50" if os.environ.get("ACME_LONG") else "10"))
     seed0 = int(os.environ.get("ACME_CRASH_SEED", str(random.SystemRandom().randrange(1 << 30))))
     root = pebble.root_file()
     print("crash runs: %d, seeds %d..%d (ACME_CRASH_SEED=%d repeats them)" % (
