@@ -102,16 +102,9 @@ static apr_status_t load_key(acme_key_t **pkey, const char **pwhy, acme_store_t 
         }
         return rv;
     }
-    if (slen == 0) {
-        *pwhy = "is empty (0 bytes)";
-        return ACME_ECRYPTO;
-    }
     rv = acme_unseal(&pem, &plen, p, secret, sealed, slen);
     if (rv != APR_SUCCESS) {
-        *pwhy = acme_is_sealed(sealed, slen)
-                ? "cannot be unsealed with system/secret/secret.key (damaged, truncated, or "
-                  "sealed under another secret)"
-                : "is not a sealed key (damaged)";
+        *pwhy = acme_unseal_problem(sealed, slen);
         return rv;
     }
     rv = acme_key_from_pem(pkey, p, pem, plen);

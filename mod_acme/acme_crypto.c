@@ -269,6 +269,18 @@ int acme_is_sealed(const void *data, apr_size_t len)
     return data && len >= SEAL_HDR_LEN && !memcmp(data, SEAL_MAGIC, SEAL_MAGIC_LEN);
 }
 
+const char *acme_unseal_problem(const void *data, apr_size_t len)
+{
+    if (!data || len == 0) {
+        return "is empty (0 bytes)";
+    }
+    if (!acme_is_sealed(data, len)) {
+        return "is not a sealed key (damaged)";
+    }
+    return "cannot be unsealed with system/secret/secret.key (damaged, truncated, or sealed "
+           "under another secret)";
+}
+
 apr_status_t acme_seal(char **pout, apr_size_t *poutlen, apr_pool_t *p,
                        const unsigned char secret[ACME_SECRET_LEN],
                        const void *plain, apr_size_t len)

@@ -43,6 +43,8 @@ apr_status_t acme_unseal(char **pout, apr_size_t *poutlen, apr_pool_t *p,
                          const unsigned char secret[ACME_SECRET_LEN],
                          const void *sealed, apr_size_t len);
 int acme_is_sealed(const void *data, apr_size_t len);
+/* Why a sealed file's content did not unseal, for a log line ("is empty (0 bytes)", ...). */
+const char *acme_unseal_problem(const void *data, apr_size_t len);
 
 /* The last OpenSSL error queue as one string (and clears it). */
 const char *acme_crypto_errors(apr_pool_t *p);

@@ -367,16 +367,19 @@ static apr_status_t activate_one(acme_mod_t *m, acme_managed_t *mc, apr_pool_t *
         return APR_EAGAIN;
     }
     rv = acme_store_load(st, ACME_GROUP_STAGING, mc->id, "chain.pem", &chain, &chain_len, p);
-    if (rv == APR_SUCCESS) {
-        rv = acme_store_load(st, ACME_GROUP_STAGING, mc->id, "key.sealed", &sealed,
-                             &sealed_len, p);
+    if (rv != APR_SUCCESS) {
+        why = "chain.pem is missing or cannot be read";
+    }
+    else if ((rv = acme_store_load(st, ACME_GROUP_STAGING, mc->id, "key.sealed", &sealed,
+                                   &sealed_len, p)) != APR_SUCCESS) {
+        why = "key.sealed is missing or cannot be read";
     }
     if (rv == APR_SUCCESS
         && (rv = acme_unseal(&kpem, &klen, p, m->secret, sealed, sealed_len)) != APR_SUCCESS) {
-        why = "the private key cannot be unsealed with this store's secret";
+        why = apr_pstrcat(p, "key.sealed ", acme_unseal_problem(sealed, sealed_len), NULL);
     }
     if (rv == APR_SUCCESS && (rv = acme_key_from_pem(&key, p, kpem, klen)) != APR_SUCCESS) {
-        why = "the private key does not parse";
+        why = "key.sealed holds no private key once unsealed";
     }
     if (rv == APR_SUCCESS) {
         rv = acme_cert_verify_set(&why, p, chain, chain_len, key, mc->names, apr_time_now());

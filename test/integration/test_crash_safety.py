@@ -403,3 +403,23 @@ def test_directory_instead_of_key(httpd_factory, good_store, acme_config):
     assert log_has(httpd, "ACME00011", name, "live files damaged"), httpd.diagnostics()
     assert httpd.cert(name).is_fallback
     assert_others_unchanged(httpd, good_store, 2)
+
+
+def test_damaged_staged_set(httpd_factory, good_store, acme_config):
+    """A staged set with an empty key.sealed: not activated (the log says which file), moved
+    to the archive; the live certificate keeps serving."""
+    name = DAMAGE_VHOSTS[1].name
+
+    def damage(store):
+        staged = os.path.join(store, "staging", name)
+        os.makedirs(staged)
+        for f in ("chain.pem", "meta.json"):
+            shutil.copy(live(store, 1, f), os.path.join(staged, f))
+        open(os.path.join(staged, "key.sealed"), "wb").close()
+    httpd = damaged_httpd(httpd_factory, good_store, acme_config, damage)
+    httpd.start()
+    assert log_has(httpd, "ACME00007", name, "key.sealed is empty"), httpd.diagnostics()
+    assert_others_unchanged(httpd, good_store, None)
+    assert not os.path.exists(os.path.join(httpd.store, "staging", name))
+    assert any("key.sealed" in files for _, _, files in
+               os.walk(os.path.join(httpd.store, "archive", name)))
