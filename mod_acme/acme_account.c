@@ -83,32 +83,69 @@ static apr_status_t save_account(acme_store_t *st, const char *name, const char 
     return acme_store_save(st, ACME_GROUP_ACCOUNTS, name, ASPECT_ACCOUNT, text, strlen(text), p);
 }
 
-static apr_status_t load_key(acme_key_t **pkey, acme_store_t *st, const char *name,
-                             const unsigned char *secret, apr_pool_t *p, acme_result_t *res)
+/* The stored account key. APR_ENOENT when there is none; another error, with *pwhy saying
+ * what is wrong with key.sealed, when it is unusable. */
+static apr_status_t load_key(acme_key_t **pkey, const char **pwhy, acme_store_t *st,
+                             const char *name, const unsigned char *secret, apr_pool_t *p)
 {
-    char *sealed = NULL, *pem = NULL;
+    char *sealed = NULL, *pem = NULL, buf[120];
     apr_size_t slen = 0, plen = 0;
     apr_status_t rv;
 
     *pkey = NULL;
+    *pwhy = NULL;
     rv = acme_store_load(st, ACME_GROUP_ACCOUNTS, name, ASPECT_KEY, &sealed, &slen, p);
     if (rv != APR_SUCCESS) {
         if (!APR_STATUS_IS_ENOENT(rv)) {
-            acme_result_set(res, p, rv, "reading the account key of %s from the store failed",
-                            name);
+            *pwhy = apr_pstrcat(p, "cannot be read (", apr_strerror(rv, buf, sizeof(buf)), ")",
+                                NULL);
         }
         return rv;
     }
     rv = acme_unseal(&pem, &plen, p, secret, sealed, slen);
-    if (rv == APR_SUCCESS) {
-        rv = acme_key_from_pem(pkey, p, pem, plen);
-        /* wipe the plain key text from the pool memory */
-        memset(pem, 0, plen);
-    }
     if (rv != APR_SUCCESS) {
-        acme_result_set(res, p, rv, "the stored account key of %s cannot be unsealed or read "
-                        "(was the secret replaced?)", name);
+        *pwhy = acme_unseal_problem(sealed, slen);
+        return rv;
     }
+    rv = acme_key_from_pem(pkey, p, pem, plen);
+    /* wipe the plain key text from the pool memory */
+    memset(pem, 0, plen);
+    if (rv != APR_SUCCESS) {
+        *pwhy = "holds no private key once unsealed (damaged)";
+    }
+    return rv;
+}
+
+/* An unusable account key: keep key.sealed and account.json as <aspect>.damaged-<time>
+ * (the old account URL and key stay there, e.g. for a secret restored later) and remove
+ * them, so that a new account can be made. */
+static apr_status_t set_aside(const char **psuffix, acme_store_t *st, const char *name,
+                              apr_pool_t *p)
+{
+    static const char *const aspects[] = { ASPECT_KEY, ASPECT_ACCOUNT };
+    const char *suffix = apr_pstrcat(p, ".damaged-", acme_time_rfc3339(p, apr_time_now()),
+                                     NULL);
+    apr_status_t rv = APR_SUCCESS;
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(aspects) / sizeof(aspects[0]) && rv == APR_SUCCESS; ++i) {
+        char *data;
+        apr_size_t len;
+        rv = acme_store_load(st, ACME_GROUP_ACCOUNTS, name, aspects[i], &data, &len, p);
+        if (APR_STATUS_IS_ENOENT(rv)) {
+            rv = APR_SUCCESS;
+            continue;
+        }
+        if (rv == APR_SUCCESS) {
+            rv = acme_store_save(st, ACME_GROUP_ACCOUNTS, name,
+                                 apr_pstrcat(p, aspects[i], suffix, NULL), data, len, p);
+        }
+        if (rv == APR_SUCCESS) {
+            /* only what was copied goes: a file that cannot be read stays for the admin */
+            rv = acme_store_remove(st, ACME_GROUP_ACCOUNTS, name, aspects[i], p);
+        }
+    }
+    *psuffix = suffix;
     return rv;
 }
 
@@ -198,7 +235,7 @@ apr_status_t acme_account_ensure(acme_client_t *c, acme_store_t *st,
                                  const unsigned char *secret, const acme_account_spec_t *spec,
                                  apr_pool_t *p, acme_result_t *res)
 {
-    const char *ca = acme_client_directory_url(c), *name, *url = NULL;
+    const char *ca = acme_client_directory_url(c), *name, *url = NULL, *why = NULL;
     acme_key_t *key = NULL;
     char *text = NULL;
     apr_size_t len = 0;
@@ -212,9 +249,20 @@ apr_status_t acme_account_ensure(acme_client_t *c, acme_store_t *st,
     }
     name = acme_account_store_name(sp, ca);
 
-    rv = load_key(&key, st, name, secret, p, res);
+    rv = load_key(&key, &why, st, name, secret, p);
     if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
-        goto leave;
+        /* renewing with it would fail forever: a new account instead */
+        const char *suffix;
+        if (set_aside(&suffix, st, name, sp) != APR_SUCCESS) {
+            rv = acme_result_set(res, p, rv, "the account key accounts/%s/key.sealed %s, and "
+                                 "it cannot be moved aside: move it away (a new account is "
+                                 "then created)", name, why);
+            goto leave;
+        }
+        acme_log(ACME_LOG_WARNING, APR_SUCCESS, ACMELOGNO(00151) "ACME account at %s: "
+                 "accounts/%s/key.sealed %s: kept it as key.sealed%s (account.json likewise) "
+                 "and creating a new account", ca, name, why, suffix);
+        key = NULL;
     }
     if (key) {
         rv = acme_store_load(st, ACME_GROUP_ACCOUNTS, name, ASPECT_ACCOUNT, &text, &len, sp);

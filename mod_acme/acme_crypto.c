@@ -213,6 +213,31 @@ const char *acme_key_jws_alg(const acme_key_t *key)
     return NULL;
 }
 
+apr_status_t acme_key_type_of(acme_key_type_t *ptype, const acme_key_t *key)
+{
+    const char *alg = acme_key_jws_alg(key);
+
+    if (alg && !strcmp(alg, "ES256")) {
+        *ptype = ACME_KEY_EC_P256;
+    }
+    else if (alg && !strcmp(alg, "ES384")) {
+        *ptype = ACME_KEY_EC_P384;
+    }
+    else if (alg && !strcmp(alg, "RS256") && EVP_PKEY_get_bits(key->pkey) == 2048) {
+        *ptype = ACME_KEY_RSA2048;
+    }
+    else if (alg && !strcmp(alg, "RS256") && EVP_PKEY_get_bits(key->pkey) == 3072) {
+        *ptype = ACME_KEY_RSA3072;
+    }
+    else if (alg && !strcmp(alg, "RS256") && EVP_PKEY_get_bits(key->pkey) == 4096) {
+        *ptype = ACME_KEY_RSA4096;
+    }
+    else {
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t acme_sha256(unsigned char out[32], const void *data, apr_size_t len)
 {
     unsigned int olen = 0;
@@ -242,6 +267,18 @@ apr_status_t acme_random_bytes(unsigned char *buf, apr_size_t len)
 int acme_is_sealed(const void *data, apr_size_t len)
 {
     return data && len >= SEAL_HDR_LEN && !memcmp(data, SEAL_MAGIC, SEAL_MAGIC_LEN);
+}
+
+const char *acme_unseal_problem(const void *data, apr_size_t len)
+{
+    if (!data || len == 0) {
+        return "is empty (0 bytes)";
+    }
+    if (!acme_is_sealed(data, len)) {
+        return "is not a sealed key (damaged)";
+    }
+    return "cannot be unsealed with system/secret/secret.key (damaged, truncated, or sealed "
+           "under another secret)";
 }
 
 apr_status_t acme_seal(char **pout, apr_size_t *poutlen, apr_pool_t *p,

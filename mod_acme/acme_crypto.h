@@ -26,6 +26,8 @@ acme_key_t *acme_key_wrap(apr_pool_t *p, EVP_PKEY *pkey);
 int acme_key_is_ec(const acme_key_t *key);
 /* "ES256" for P-256, "ES384" for P-384, "RS256" for RSA. */
 const char *acme_key_jws_alg(const acme_key_t *key);
+/* The type of a key, if it is one mod_acme makes (else APR_EINVAL). */
+apr_status_t acme_key_type_of(acme_key_type_t *ptype, const acme_key_t *key);
 
 apr_status_t acme_sha256(unsigned char out[32], const void *data, apr_size_t len);
 apr_status_t acme_random_bytes(unsigned char *buf, apr_size_t len);
@@ -41,6 +43,8 @@ apr_status_t acme_unseal(char **pout, apr_size_t *poutlen, apr_pool_t *p,
                          const unsigned char secret[ACME_SECRET_LEN],
                          const void *sealed, apr_size_t len);
 int acme_is_sealed(const void *data, apr_size_t len);
+/* Why a sealed file's content did not unseal, for a log line ("is empty (0 bytes)", ...). */
+const char *acme_unseal_problem(const void *data, apr_size_t len);
 
 /* The last OpenSSL error queue as one string (and clears it). */
 const char *acme_crypto_errors(apr_pool_t *p);

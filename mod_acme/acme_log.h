@@ -13,6 +13,11 @@ typedef enum {
 typedef void acme_log_fn(void *baton, acme_log_level_t level, apr_status_t rv, const char *msg);
 typedef int acme_log_enabled_fn(void *baton, acme_log_level_t level);
 
+/* Log message tags for core lines too (same definition as the glue's in mod_acme.h). */
+#ifndef ACMELOGNO
+#define ACMELOGNO(n) "ACME" #n ": "
+#endif
+
 /* Install the sink (NULL restores the default: stderr for levels <= NOTICE). */
 void acme_log_set(acme_log_fn *fn, acme_log_enabled_fn *enabled, void *baton);
 int acme_log_is(acme_log_level_t level);

@@ -75,12 +75,19 @@ apr_status_t acme_store_fs_create(acme_store_t **pst, apr_pool_t *p, const char 
  * (pass (uid_t)-1 to leave owners as they are, e.g. in tests). Idempotent. */
 /* (Refused with APR_EINVAL: dir or a group directory that is a symlink owned by someone
  * else, or that stays group/world-writable. Group directories are set to 0700, a new dir
- * to 0755; an existing dir keeps its mode. system, live, archive stay with the caller.) */
+ * to 0755; an existing dir keeps its mode. system, live, archive stay with the caller.
+ * A file where a group directory belongs is moved to <dir>/<group>.damaged-<timestamp>;
+ * anything but a plain file in locks/ is removed; both with a warning.) */
 apr_status_t acme_store_fs_setup(acme_store_t *st, long uid, long gid, apr_pool_t *p);
 /* Load SYSTEM/secret.key, creating 32 random bytes (0600) when missing. */
 /* (file: system/secret/secret.key; created with link() so concurrent creators agree;
  * a file of any other size is APR_EINVAL and is never replaced.) */
 apr_status_t acme_store_fs_secret(acme_store_t *st, unsigned char out[32], apr_pool_t *p);
+
+/* The directories of the sets in archive/<name>/ (full paths), newest first (timestamp,
+ * then -n suffix). A missing archive is an empty list. */
+apr_status_t acme_store_fs_archived(apr_array_header_t **pdirs, acme_store_t *st,
+                                    const char *name, apr_pool_t *p);
 
 /* Convenience wrappers. */
 #define acme_store_load(st, g, n, a, pd, pl, p)   (st)->load((st), (g), (n), (a), (pd), (pl), (p))

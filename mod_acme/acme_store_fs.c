@@ -818,6 +818,59 @@ static apr_status_t ensure_dir(const char *path, mode_t mode, apr_fileperms_t pe
     return APR_SUCCESS;
 }
 
+/* A file (or anything but a directory or symbolic link) where a group directory belongs
+ * is moved aside to <group>.damaged-<timestamp> in the store, so the group can be made
+ * again and nothing is lost. */
+static apr_status_t move_aside_nondir(fs_store_t *fs, const char *name, apr_pool_t *p)
+{
+    struct stat sb;
+    const char *path = apr_pstrcat(p, fs->dir, "/", name, NULL), *dest;
+    if (lstat(path, &sb) != 0 || S_ISDIR(sb.st_mode) || S_ISLNK(sb.st_mode)) {
+        return APR_SUCCESS;
+    }
+    dest = apr_pstrcat(p, path, ".damaged-", timestamp(p, apr_time_now()), NULL);
+    if (rename(path, dest) != 0) {
+        apr_status_t rv = APR_FROM_OS_ERROR(errno);
+        acme_log(ACME_LOG_ERR, rv, ACMELOGNO(00148) "store: %s should be a directory but is "
+                 "a file, and moving it away failed: move it away yourself", path);
+        return rv;
+    }
+    acme_log(ACME_LOG_WARNING, APR_SUCCESS, ACMELOGNO(00149) "store: %s should be a "
+             "directory but was a file: moved to %s (look at it, then delete it) and made "
+             "the directory again", path, dest);
+    return APR_SUCCESS;
+}
+
+/* Lock files are plain files; anything else in locks/ (a directory named like a lock file)
+ * would make that lock fail forever. Nobody can hold such an entry: removing it is safe
+ * even while an older generation runs (real lock files are left alone). */
+static void clean_locks(fs_store_t *fs, apr_pool_t *p)
+{
+    const char *ldir = apr_pstrcat(p, fs->dir, "/" LOCKS_DIR, NULL);
+    apr_array_header_t *bad = apr_array_make(p, 1, sizeof(const char *));
+    apr_dir_t *d;
+    apr_finfo_t e;
+    apr_status_t rr;
+
+    if (apr_dir_open(&d, ldir, p) != APR_SUCCESS) {
+        return;
+    }
+    while ((rr = apr_dir_read(&e, APR_FINFO_NAME | APR_FINFO_TYPE, d)) == APR_SUCCESS
+           || APR_STATUS_IS_INCOMPLETE(rr)) {
+        if (strcmp(e.name, ".") && strcmp(e.name, "..") && e.filetype != APR_REG) {
+            APR_ARRAY_PUSH(bad, const char *) = apr_pstrcat(p, ldir, "/", e.name, NULL);
+        }
+    }
+    apr_dir_close(d);
+    for (int i = 0; i < bad->nelts; i++) {
+        const char *path = APR_ARRAY_IDX(bad, i, const char *);
+        apr_status_t rv = remove_tree(path, p);
+        acme_log(rv == APR_SUCCESS ? ACME_LOG_WARNING : ACME_LOG_ERR, rv,
+                 ACMELOGNO(00150) "store: %s is not a lock file: %s", path,
+                 rv == APR_SUCCESS ? "removed" : "removing it failed; remove it yourself");
+    }
+}
+
 apr_status_t acme_store_fs_setup(acme_store_t *st, long uid, long gid, apr_pool_t *p)
 {
     fs_store_t *fs = fs_of(st);
@@ -829,6 +882,9 @@ apr_status_t acme_store_fs_setup(acme_store_t *st, long uid, long gid, apr_pool_
         /* g == ACME_GROUP_COUNT stands for locks/ */
         const char *name = (g == ACME_GROUP_COUNT) ? LOCKS_DIR : group_names[g];
         const char *path = apr_pstrcat(p, fs->dir, "/", name, NULL);
+        if ((rv = move_aside_nondir(fs, name, p)) != APR_SUCCESS) {
+            return rv;
+        }
         rv = ensure_dir(path, 0700, PERMS_DIR, 1, p);
         if (rv != APR_SUCCESS) {
             return rv;
@@ -850,6 +906,60 @@ apr_status_t acme_store_fs_setup(acme_store_t *st, long uid, long gid, apr_pool_
             return rv;
         }
     }
+    clean_locks(fs, p);
+    return APR_SUCCESS;
+}
+
+/* archive/<name>/ entries sort by their timestamp, then by the -n suffix as a number. */
+static int cmp_archive_newest_first(const void *a, const void *b)
+{
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    const char *xs = strrchr(x, '/'), *ys = strrchr(y, '/');
+    size_t xl, yl;
+    int c;
+
+    xs = xs ? xs + 1 : x;
+    ys = ys ? ys + 1 : y;
+    xl = strcspn(xs, "-");
+    yl = strcspn(ys, "-");
+    c = strncmp(xs, ys, xl < yl ? xl : yl);
+    if (c == 0 && xl != yl) {
+        c = xl < yl ? -1 : 1;
+    }
+    if (c == 0) {
+        c = atoi(xs[xl] ? xs + xl + 1 : "1") - atoi(ys[yl] ? ys + yl + 1 : "1");
+    }
+    return -c;
+}
+
+apr_status_t acme_store_fs_archived(apr_array_header_t **pdirs, acme_store_t *st,
+                                    const char *name, apr_pool_t *p)
+{
+    const char *adir = fs_path(st, ACME_GROUP_ARCHIVE, name, NULL, p);
+    apr_array_header_t *dirs = apr_array_make(p, 4, sizeof(const char *));
+    apr_dir_t *d;
+    apr_finfo_t e;
+    apr_status_t rv, rr;
+
+    *pdirs = dirs;
+    if (!adir) {
+        return APR_EINVAL;
+    }
+    rv = apr_dir_open(&d, adir, p);
+    if (APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_ENOTDIR(rv)) {
+        return APR_SUCCESS;
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    while ((rr = apr_dir_read(&e, APR_FINFO_NAME | APR_FINFO_TYPE, d)) == APR_SUCCESS
+           || APR_STATUS_IS_INCOMPLETE(rr)) {
+        if (e.name && e.name[0] != '.' && e.filetype == APR_DIR) {
+            APR_ARRAY_PUSH(dirs, const char *) = apr_pstrcat(p, adir, "/", e.name, NULL);
+        }
+    }
+    apr_dir_close(d);
+    qsort(dirs->elts, (size_t)dirs->nelts, sizeof(const char *), cmp_archive_newest_first);
     return APR_SUCCESS;
 }
 

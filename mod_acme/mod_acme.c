@@ -73,6 +73,9 @@ static int acme_post_config_late(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK; /* the dry-run pass at first start: nothing survives it */
     }
+    if (!m->secret_ok) {
+        return OK; /* serve what is live; no ACME work without the secret (logged) */
+    }
     if (acme_watchdog_setup(m, pconf) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -95,6 +95,8 @@ typedef struct acme_managed_t {
     acme_dns_hook_t dns_hook;       /* spec.dns_hook points here when set */
     const char *challenge_why;      /* why these challenge types (for the log) */
     acme_srv_conf_t *settings;      /* its per-certificate settings (mod_acme_settings.c) */
+    const char *damaged;            /* the live set is damaged: what is wrong (a new
+                                     * certificate is ordered), NULL when it is fine */
 } acme_managed_t;
 
 /* Everything one config generation knows; lives in pconf, inherited by the children. */
@@ -111,7 +113,8 @@ typedef struct acme_mod_t {
     int port_http, port_https;      /* local ports the public 80 and 443 reach */
     acme_store_t *store;
     unsigned char secret[ACME_SECRET_LEN];
-    int store_ok;                   /* store set up, secret loaded */
+    int store_ok;                   /* store set up: live and fallback files usable */
+    int secret_ok;                  /* the store's secret loaded: ACME work possible */
     const char *fallback_chain, *fallback_key;
     apr_array_header_t *certs;      /* acme_managed_t*, in config order */
     apr_hash_t *by_names;           /* joined names -> acme_managed_t* */

@@ -20,6 +20,7 @@ APLOG_USE_MODULE(acme);
 #include "acme_json.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
+#include "acme_verify.h"
 
 #define FALLBACK_CN "mod_acme fallback certificate"
 #define ACME_MAX_NAMES 100
@@ -27,40 +28,83 @@ APLOG_USE_MODULE(acme);
 
 /* ---- store and fallback ---------------------------------------------------------- */
 
-static int fallback_usable(acme_store_t *st, apr_pool_t *p)
+/* The dry-run config pass at first start: it must hand mod_ssl only good files too, but
+ * repairs and warnings are left to the pass that serves (else every warning shows twice). */
+static int dry_run(void)
 {
-    char *cert, *key;
-    apr_size_t clen, klen;
-    apr_array_header_t *chain;
-    acme_key_t *pkey;
-    acme_cert_info_t *info;
-    X509 *x;
+    return ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG;
+}
 
-    if (acme_store_load(st, ACME_GROUP_SYSTEM, "fallback", "cert.pem", &cert, &clen, p)
-        || acme_store_load(st, ACME_GROUP_SYSTEM, "fallback", "key.pem", &key, &klen, p)
-        || acme_chain_parse(&chain, p, cert, clen)
-        || acme_key_from_pem(&pkey, p, key, klen)) {
-        return 0;
+#define DAMAGE_LEVEL (dry_run() ? APLOG_DEBUG : APLOG_WARNING)
+
+/* The chain and key files of a set directory, as acme_verify_set wants them. */
+static void read_set(acme_set_files_t *f, const char *dir, const char *chain_name,
+                     apr_pool_t *p)
+{
+    char *data, buf[120];
+    apr_size_t len;
+    apr_status_t rv;
+
+    memset(f, 0, sizeof(*f));
+    rv = acme_file_read(&data, &len, apr_pstrcat(p, dir, "/", chain_name, NULL), p);
+    if (rv == APR_SUCCESS) {
+        f->chain = data;
+        f->chain_len = len;
     }
-    x = APR_ARRAY_IDX(chain, 0, X509 *);
-    if (acme_cert_info(&info, p, x)
-        || info->not_after < apr_time_now() + apr_time_from_sec(7 * 86400)) {
-        return 0;
+    else if (!APR_STATUS_IS_ENOENT(rv)) {
+        f->chain_read_error = apr_pstrdup(p, apr_strerror(rv, buf, sizeof(buf)));
     }
-    return EVP_PKEY_eq(X509_get0_pubkey(x), acme_key_evp(pkey)) == 1;
+    rv = acme_file_read(&data, &len, apr_pstrcat(p, dir, "/key.pem", NULL), p);
+    if (rv == APR_SUCCESS) {
+        f->key = data;
+        f->key_len = len;
+    }
+    else if (!APR_STATUS_IS_ENOENT(rv)) {
+        f->key_read_error = apr_pstrdup(p, apr_strerror(rv, buf, sizeof(buf)));
+    }
+}
+
+/* NULL when system/fallback/ holds a usable set valid for 7 more days, else why not. */
+static const char *fallback_unusable(acme_store_t *st, apr_pool_t *p)
+{
+    acme_set_files_t f;
+    acme_set_check_t *c;
+    const char *dir = st->path(st, ACME_GROUP_SYSTEM, "fallback", NULL, p);
+
+    read_set(&f, dir, "cert.pem", p);
+    if (!f.chain && !f.key && !f.chain_read_error && !f.key_read_error) {
+        return "";                      /* not made yet: no warning */
+    }
+    if (acme_verify_set(&c, p, &f, 1, apr_time_now()) != APR_SUCCESS) {
+        /* the fallback's chain file is called cert.pem */
+        return apr_pstrcat(p, strcmp(c->bad_file, "chain.pem") ? c->bad_file : "cert.pem", " ",
+                           c->why, NULL);
+    }
+    if (c->leaf->not_after < apr_time_now() + apr_time_from_sec(7 * 86400)) {
+        return "";                      /* due for its routine renewal */
+    }
+    return NULL;
 }
 
 static apr_status_t fallback_ensure(acme_mod_t *m, apr_pool_t *p)
 {
     acme_store_t *st = m->store;
     apr_status_t rv = APR_SUCCESS;
+    const char *why = fallback_unusable(st, p);
 
-    if (!fallback_usable(st, p)) {
+    if (why) {
         acme_key_t *key;
         const char *kpem, *cpem;
         apr_size_t klen;
         apr_array_header_t *names = apr_array_make(p, 1, sizeof(const char *));
         APR_ARRAY_PUSH(names, const char *) = FALLBACK_NAME;
+        if (*why) {
+            /* nothing of value: the fallback is a throw-away self-signed certificate */
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, m->s, ACMELOGNO(00142)
+                         "%s/system/fallback/%s: replacing the fallback certificate",
+                         m->store_dir, why);
+            acme_store_remove(st, ACME_GROUP_SYSTEM, "fallback", NULL, p);
+        }
         if ((rv = acme_key_generate(&key, p, ACME_KEY_EC_P256))
             || (rv = acme_key_to_pem(&kpem, &klen, p, key))
             || (rv = acme_selfsigned_create(&cpem, p, key, FALLBACK_CN, names,
@@ -69,7 +113,8 @@ static apr_status_t fallback_ensure(acme_mod_t *m, apr_pool_t *p)
             || (rv = acme_store_save(st, ACME_GROUP_SYSTEM, "fallback", "cert.pem", cpem,
                                      strlen(cpem), p))) {
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, m->s, ACMELOGNO(00001)
-                         "cannot create the fallback certificate in %s", m->store_dir);
+                         "cannot create the fallback certificate in %s/system/fallback: "
+                         "move that directory away and start again", m->store_dir);
             return rv;
         }
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00002)
@@ -78,6 +123,37 @@ static apr_status_t fallback_ensure(acme_mod_t *m, apr_pool_t *p)
     m->fallback_chain = st->path(st, ACME_GROUP_SYSTEM, "fallback", "cert.pem", m->pool);
     m->fallback_key = st->path(st, ACME_GROUP_SYSTEM, "fallback", "key.pem", m->pool);
     return APR_SUCCESS;
+}
+
+/* Says what is wrong with the secret. Live certificates need no secret (their keys are
+ * plain, root-only), so the server still starts and serves; only ACME work stops. */
+static void secret_unusable(acme_mod_t *m, apr_status_t rv, apr_pool_t *p)
+{
+    const char *path = apr_pstrcat(p, m->store_dir, "/system/secret/secret.key", NULL);
+    const char *what;
+    apr_finfo_t fi;
+    char buf[120];
+
+    memset(&fi, 0, sizeof(fi));
+    if (apr_stat(&fi, path, APR_FINFO_TYPE | APR_FINFO_SIZE, p) == APR_SUCCESS
+        && fi.filetype == APR_DIR) {
+        what = "is a directory, not a file";
+    }
+    else if (rv == APR_EINVAL) {
+        what = apr_psprintf(p, "has %" APR_OFF_T_FMT " bytes instead of 32 (damaged, or not "
+                            "mod_acme's)", fi.size);
+    }
+    else {
+        what = apr_pstrcat(p, "cannot be read or created (", apr_strerror(rv, buf, sizeof(buf)),
+                           ")", NULL);
+    }
+    ap_log_error(APLOG_MARK, dry_run() ? APLOG_DEBUG : APLOG_ERR, ACME_LOG_RV(rv), m->s,
+                 ACMELOGNO(00143)
+                 "%s %s. It seals the ACME account key and new certificate keys. Restore "
+                 "it from a backup, or move it away: mod_acme then makes a new one, keeps "
+                 "what was sealed with the old one aside and creates a new ACME account. "
+                 "Until then live certificates keep serving, but none is obtained, renewed "
+                 "or activated", path, what);
 }
 
 /* The server's ACME settings, for acmectl (which reads the store, not httpd's config). */
@@ -121,10 +197,10 @@ apr_status_t acme_store_init(acme_mod_t *m, apr_pool_t *ptemp)
         return rv;
     }
     if ((rv = acme_store_fs_secret(m->store, m->secret, ptemp)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, m->s, ACMELOGNO(00004)
-                     "cannot load or create the store's secret in %s/system/secret",
-                     m->store_dir);
-        return rv;
+        secret_unusable(m, rv, ptemp);
+    }
+    else {
+        m->secret_ok = 1;
     }
     if ((rv = fallback_ensure(m, ptemp)) != APR_SUCCESS) {
         return rv;
@@ -302,16 +378,19 @@ static apr_status_t activate_one(acme_mod_t *m, acme_managed_t *mc, apr_pool_t *
         return APR_EAGAIN;
     }
     rv = acme_store_load(st, ACME_GROUP_STAGING, mc->id, "chain.pem", &chain, &chain_len, p);
-    if (rv == APR_SUCCESS) {
-        rv = acme_store_load(st, ACME_GROUP_STAGING, mc->id, "key.sealed", &sealed,
-                             &sealed_len, p);
+    if (rv != APR_SUCCESS) {
+        why = "chain.pem is missing or cannot be read";
+    }
+    else if ((rv = acme_store_load(st, ACME_GROUP_STAGING, mc->id, "key.sealed", &sealed,
+                                   &sealed_len, p)) != APR_SUCCESS) {
+        why = "key.sealed is missing or cannot be read";
     }
     if (rv == APR_SUCCESS
         && (rv = acme_unseal(&kpem, &klen, p, m->secret, sealed, sealed_len)) != APR_SUCCESS) {
-        why = "the private key cannot be unsealed with this store's secret";
+        why = apr_pstrcat(p, "key.sealed ", acme_unseal_problem(sealed, sealed_len), NULL);
     }
     if (rv == APR_SUCCESS && (rv = acme_key_from_pem(&key, p, kpem, klen)) != APR_SUCCESS) {
-        why = "the private key does not parse";
+        why = "key.sealed holds no private key once unsealed";
     }
     if (rv == APR_SUCCESS) {
         rv = acme_cert_verify_set(&why, p, chain, chain_len, key, mc->names, apr_time_now());
@@ -356,8 +435,9 @@ void acme_activate_staged(acme_mod_t *m, apr_pool_t *ptemp)
     apr_array_header_t *ids;
     int i;
 
-    if (m->store->list(m->store, ACME_GROUP_STAGING, &ids, ptemp) != APR_SUCCESS) {
-        return;
+    if (!m->secret_ok
+        || m->store->list(m->store, ACME_GROUP_STAGING, &ids, ptemp) != APR_SUCCESS) {
+        return; /* without the secret staged keys cannot be unsealed: they wait */
     }
     for (i = 0; i < ids->nelts; ++i) {
         const char *id = APR_ARRAY_IDX(ids, i, const char *);
@@ -398,26 +478,130 @@ void acme_archive_orphans(acme_mod_t *m, apr_pool_t *ptemp)
     }
 }
 
-/* What the store holds for mc: live files and meta, staged set, failures. */
+/* meta.json of a servable set: checked against the certificate; rebuilt from it when it
+ * is missing or damaged (saved when the set is live/<id>, kept in memory otherwise). */
+static const char *set_meta(acme_mod_t *m, acme_managed_t *mc, const char *dir, int is_live,
+                            const acme_set_check_t *c, apr_pool_t *ptemp)
+{
+    const char *path = apr_pstrcat(ptemp, dir, "/meta.json", NULL), *why, *text;
+    char *data = NULL, buf[120];
+    apr_size_t len = 0;
+    apr_status_t rv = acme_file_read(&data, &len, path, ptemp);
+
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
+        why = apr_pstrcat(ptemp, "cannot be read (", apr_strerror(rv, buf, sizeof(buf)), ")",
+                          NULL);
+        data = NULL;
+    }
+    else if (acme_verify_meta(&why, ptemp, data, len, c) == APR_SUCCESS) {
+        return data;
+    }
+    if (acme_verify_meta_rebuild(&text, ptemp, c, data, len, apr_time_now()) != APR_SUCCESS) {
+        return NULL;
+    }
+    if (dry_run()) {
+        return text;
+    }
+    if (is_live) {
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
+            /* not a file (a directory?): keep it, under another name */
+            apr_file_rename(path, apr_pstrcat(ptemp, path, ".damaged", NULL), ptemp);
+        }
+        rv = acme_store_save(m->store, ACME_GROUP_LIVE, mc->id, "meta.json", text,
+                             strlen(text), ptemp);
+    }
+    ap_log_error(APLOG_MARK, APLOG_WARNING, ACME_LOG_RV(rv), m->s, ACMELOGNO(00141)
+                 "certificate %s: %s %s: %s it from the certificate (names, dates, serial, "
+                 "key type)%s", mc->id, path, why,
+                 is_live && rv == APR_SUCCESS ? "rebuilt" : "read",
+                 is_live && rv != APR_SUCCESS ? ", but could not save it" : "");
+    return text;
+}
+
+/* Which set mod_ssl gets for mc: live/<id> when its chain and key parse and belong
+ * together; else (warned, naming the file) the newest archived set that does and has not
+ * expired; else none (the fallback). Either way a damaged live set makes mc order anew.
+ * Returns the directory of the set served, NULL for none. */
+static const char *serving_set(acme_mod_t *m, acme_managed_t *mc, acme_set_check_t **pcheck,
+                               apr_pool_t *ptemp)
+{
+    acme_store_t *st = m->store;
+    const char *live = st->path(st, ACME_GROUP_LIVE, mc->id, NULL, ptemp);
+    apr_array_header_t *dirs, *whys;
+    acme_set_files_t f, *sets;
+    apr_finfo_t fi;
+    int i, pick;
+
+    if (apr_stat(&fi, live, APR_FINFO_TYPE, ptemp) != APR_SUCCESS) {
+        return NULL;                    /* no certificate yet */
+    }
+    read_set(&f, live, "chain.pem", ptemp);
+    if (acme_verify_set(pcheck, ptemp, &f, 0, apr_time_now()) == APR_SUCCESS) {
+        if (apr_stat(&fi, apr_pstrcat(ptemp, live, "/key.pem", NULL), APR_FINFO_PROT, ptemp)
+            == APR_SUCCESS && (fi.protection & (APR_FPROT_GREAD | APR_FPROT_WREAD))) {
+            ap_log_error(APLOG_MARK, DAMAGE_LEVEL, 0, m->s, ACMELOGNO(00146)
+                         "certificate %s: %s/key.pem is readable by group or others: "
+                         "chmod 600 it", mc->id, live);
+        }
+        return live;
+    }
+    mc->damaged = apr_pstrcat(m->pool, (*pcheck)->bad_file, " ", (*pcheck)->why, NULL);
+    ap_log_error(APLOG_MARK, DAMAGE_LEVEL, 0, m->s, ACMELOGNO(00140)
+                 "certificate %s: %s/%s %s: the live set is not served and is left in place "
+                 "(the next certificate moves it to the archive); a new certificate is "
+                 "ordered", mc->id, live, (*pcheck)->bad_file, (*pcheck)->why);
+    if (acme_store_fs_archived(&dirs, st, mc->id, ptemp) != APR_SUCCESS) {
+        dirs = apr_array_make(ptemp, 1, sizeof(const char *));
+    }
+    sets = apr_pcalloc(ptemp, sizeof(*sets) * (apr_size_t)(dirs->nelts + 1));
+    for (i = 0; i < dirs->nelts; ++i) {
+        read_set(&sets[i], APR_ARRAY_IDX(dirs, i, const char *), "chain.pem", ptemp);
+    }
+    pick = acme_verify_pick_archived(&whys, ptemp, sets, dirs->nelts, apr_time_now());
+    for (i = 0; i < whys->nelts; ++i) {
+        ap_log_error(APLOG_MARK, dry_run() ? APLOG_DEBUG : APLOG_INFO, 0, m->s,
+                     ACMELOGNO(00145)
+                     "certificate %s: archived set %s not usable: %s", mc->id,
+                     APR_ARRAY_IDX(dirs, i, const char *), APR_ARRAY_IDX(whys, i, const char *));
+    }
+    if (pick < 0) {
+        ap_log_error(APLOG_MARK, DAMAGE_LEVEL, 0, m->s, ACMELOGNO(00144)
+                     "certificate %s: no usable archived set: the fallback certificate is "
+                     "served until the new one arrives", mc->id);
+        return NULL;
+    }
+    acme_verify_set(pcheck, ptemp, &sets[pick], 1, apr_time_now());
+    ap_log_error(APLOG_MARK, DAMAGE_LEVEL, 0, m->s, ACMELOGNO(00147)
+                 "certificate %s: serving the archived set %s (serial %s, valid until %s) "
+                 "until the new one arrives", mc->id, APR_ARRAY_IDX(dirs, pick, const char *),
+                 (*pcheck)->leaf->serial, acme_time_rfc3339(ptemp, (*pcheck)->leaf->not_after));
+    return APR_ARRAY_IDX(dirs, pick, const char *);
+}
+
+/* What the store holds for mc: the set to serve and its meta, staged set, failures. */
 static void load_state(acme_mod_t *m, acme_managed_t *mc, apr_pool_t *ptemp)
 {
     acme_store_t *st = m->store;
+    acme_set_check_t *check = NULL;
+    const char *dir, *meta;
     char *data;
     apr_size_t len;
-    apr_finfo_t fi;
     json_t *j, *arr;
     size_t k;
 
     memset(&mc->input, 0, sizeof(mc->input));
+    mc->damaged = NULL;
     mc->live_chain = st->path(st, ACME_GROUP_LIVE, mc->id, "chain.pem", m->pool);
     mc->live_key = st->path(st, ACME_GROUP_LIVE, mc->id, "key.pem", m->pool);
-    if (apr_stat(&fi, mc->live_chain, APR_FINFO_SIZE, ptemp) == APR_SUCCESS
-        && apr_stat(&fi, mc->live_key, APR_FINFO_SIZE, ptemp) == APR_SUCCESS
-        && acme_store_load(st, ACME_GROUP_LIVE, mc->id, "meta.json", &data, &len, ptemp) == 0
-        && (j = acme_json_parse(ptemp, data, len, NULL)) != NULL) {
+    dir = serving_set(m, mc, &check, ptemp);
+    if (dir && (meta = set_meta(m, mc, dir, !mc->damaged, check, ptemp)) != NULL
+        && (j = acme_json_parse(ptemp, meta, strlen(meta), NULL)) != NULL) {
         apr_array_header_t *names = apr_array_make(m->pool, 4, sizeof(const char *));
+        mc->live_chain = apr_pstrcat(m->pool, dir, "/chain.pem", NULL);
+        mc->live_key = apr_pstrcat(m->pool, dir, "/key.pem", NULL);
         mc->have_live = 1;
-        mc->input.have_live = 1;
+        /* a damaged live set is replaced whatever the archived one says */
+        mc->input.have_live = !mc->damaged;
         arr = acme_json_arr(j, "names");
         for (k = 0; arr && k < json_array_size(arr); ++k) {
             const char *n = json_string_value(json_array_get(arr, k));
@@ -432,9 +616,8 @@ static void load_state(acme_mod_t *m, acme_managed_t *mc, apr_pool_t *ptemp)
         mc->input.live_not_after = acme_time_parse_rfc3339(acme_json_str(j, "not_after"));
         mc->live_serial = apr_pstrdup(m->pool, acme_json_str(j, "serial"));
         mc->live_obtained = acme_time_parse_rfc3339(acme_json_str(j, "staged"));
-        if (m->renewal_info
-            && acme_store_load(st, ACME_GROUP_LIVE, mc->id, "chain.pem", &data, &len,
-                               ptemp) == APR_SUCCESS) {
+        if (m->renewal_info && !mc->damaged
+            && acme_file_read(&data, &len, mc->live_chain, ptemp) == APR_SUCCESS) {
             apr_array_header_t *chain;
             const char *ari_id;
             if (acme_chain_parse(&chain, ptemp, data, len) == APR_SUCCESS
@@ -482,6 +665,10 @@ void acme_plan_certs(acme_mod_t *m, apr_pool_t *ptemp)
         ps.renew_before = mc->renew_window.dur;
         ps.retry_delay = m->retry_delay;
         acme_plan_compute(&mc->plan, m->pool, &ps, &mc->input, now);
+        if (mc->damaged && mc->plan.action == ACME_PLAN_OBTAIN) {
+            mc->plan.reason = apr_pstrcat(m->pool, "live files damaged (", mc->damaged, "); ",
+                                          mc->plan.reason, NULL);
+        }
         if (mc->have_live && mc->renew_window.dur > 0 && mc->input.live_not_after
             && mc->renew_window.dur > (mc->input.live_not_after - mc->input.live_not_before) / 2) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, m->s, ACMELOGNO(00015)

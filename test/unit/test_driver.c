@@ -1168,6 +1168,84 @@ START_TEST(account_url_lost)
 }
 END_TEST
 
+/* An unusable account key (empty, garbage, sealed under another secret) leads to a new
+ * account with a warning naming the file, and the old files are kept aside. */
+START_TEST(account_key_damaged)
+{
+    static const char *const damage[] = { "", "garbage" };      /* then a truncated one */
+    static const char *const why[] = { "is empty", "is not a sealed key", "cannot be unsealed" };
+    const char *name = acme_account_store_name(fx.p, DIR_URL), *jwk1;
+    int i;
+
+    ensure_account();
+    for (i = 0; i < 3; ++i) {
+        apr_dir_t *d;
+        apr_finfo_t e;
+        int kept = 0;
+        fake_answer_t *a;
+
+        jwk1 = jwk_of(fake_http_count(fx.fake) - 1);
+        if (i < 2) {
+            ck_assert_int_eq(acme_store_save(fx.st, ACME_GROUP_ACCOUNTS, name, "key.sealed",
+                                             damage[i], strlen(damage[i]), fx.p), APR_SUCCESS);
+        }
+        else {
+            char *sealed;
+            apr_size_t slen;
+            ck_assert_int_eq(acme_store_load(fx.st, ACME_GROUP_ACCOUNTS, name, "key.sealed",
+                                             &sealed, &slen, fx.p), APR_SUCCESS);
+            ck_assert_int_eq(acme_store_save(fx.st, ACME_GROUP_ACCOUNTS, name, "key.sealed",
+                                             sealed, slen - 20, fx.p), APR_SUCCESS);
+        }
+        new_client();
+        fake_http_expect(fx.fake, "GET", DIR_URL, 200, directory(1));
+        fake_http_expect(fx.fake, "HEAD", NONCE_URL, 200, NULL);
+        a = fake_http_expect(fx.fake, "POST", ACCT_URL, 201, "{\"status\":\"valid\"}");
+        fake_answer_header(a, "Location", KID, 0);
+        ck_assert_int_eq(acme_account_ensure(fx.c, fx.st, fx.secret, account_spec(1), fx.p,
+                                             &fx.res), APR_SUCCESS);
+        ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
+        /* a new key: no onlyReturnExisting, a jwk of its own */
+        ck_assert_ptr_null(json_object_get(fake_http_request(fx.fake, 2)->payload_json,
+                                           "onlyReturnExisting"));
+        ck_assert_str_ne(jwk_of(2), jwk1);
+        ck_assert_msg(logged(ACME_LOG_WARNING, "key.sealed", why[i]), "no warning: %s", why[i]);
+        ck_assert(logged(ACME_LOG_WARNING, "ACME00151", "creating a new account"));
+        ck_assert(store_has(ACME_GROUP_ACCOUNTS, name, "account.json"));
+        ck_assert_int_eq(apr_dir_open(&d, fx.st->path(fx.st, ACME_GROUP_ACCOUNTS, name, NULL,
+                                                       fx.p), fx.p), APR_SUCCESS);
+        while (apr_dir_read(&e, APR_FINFO_NAME, d) == APR_SUCCESS) {
+            kept += strstr(e.name, ".damaged-") != NULL;
+        }
+        apr_dir_close(d);
+        ck_assert_int_ge(kept, 2);      /* key.sealed.damaged-*, account.json.damaged-* */
+    }
+}
+END_TEST
+
+/* An account key that cannot even be read (a directory in its place) is left alone: a
+ * clear error saying what to do, no new account. */
+START_TEST(account_key_unreadable)
+{
+    const char *name = acme_account_store_name(fx.p, DIR_URL);
+    const char *path;
+
+    ensure_account();
+    path = fx.st->path(fx.st, ACME_GROUP_ACCOUNTS, name, "key.sealed", fx.p);
+    ck_assert_int_eq(remove(path), 0);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    new_client();
+    fake_http_expect(fx.fake, "GET", DIR_URL, 200, directory(1));
+    ck_assert_int_ne(acme_account_ensure(fx.c, fx.st, fx.secret, account_spec(1), fx.p,
+                                         &fx.res), APR_SUCCESS);
+    ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
+    ck_assert_ptr_nonnull(strstr(fx.res.detail, "key.sealed cannot be read"));
+    ck_assert_ptr_nonnull(strstr(fx.res.detail, "move it away"));
+    ck_assert(store_has(ACME_GROUP_ACCOUNTS, name, "account.json"));
+    ck_assert_int_eq(rmdir(path), 0);   /* still there, still a directory */
+}
+END_TEST
+
 START_TEST(account_lookup_then_create)
 {
     const char *name = acme_account_store_name(fx.p, DIR_URL), *jwk1;
@@ -1262,6 +1340,8 @@ Suite *driver_suite(void)
     tcase_add_test(ta, account_created_once_and_reused);
     tcase_add_test(ta, account_url_lost);
     tcase_add_test(ta, account_lookup_then_create);
+    tcase_add_test(ta, account_key_damaged);
+    tcase_add_test(ta, account_key_unreadable);
     tcase_add_test(ta, account_tos_not_agreed);
     tcase_add_test(ta, account_store_names);
     suite_add_tcase(s, ta);

@@ -714,6 +714,65 @@ START_TEST(test_secret)
 }
 END_TEST
 
+/* Damage the admin might find: a file where a group directory belongs is moved aside (not
+ * lost), a directory in locks/ is removed, real lock files stay. */
+START_TEST(test_setup_repairs)
+{
+    fixture_t fx;
+    fx_init(&fx, 022);
+    acme_store_t *st = fx.st;
+    apr_pool_t *p = fx.pool;
+    void *lk;
+
+    ck_assert_int_eq(acme_store_fs_setup(st, -1, -1, p), APR_SUCCESS);
+    ck_assert_int_eq(remove(P(&fx, "live")), 0);
+    write_raw(P(&fx, "live"), "oops", 4);
+    ck_assert_int_eq(mkdir(P(&fx, "locks/x.lock"), 0700), 0);
+    write_raw(P(&fx, "locks/y.lock"), "", 0);
+    ck_assert_int_eq(acme_store_fs_setup(st, -1, -1, p), APR_SUCCESS);
+    ck_assert_int_eq(mode_of(P(&fx, "live")), 0700);
+    ck_assert_int_eq(count_entries(fx.dir, NULL), 9);   /* 8 groups + live.damaged-... */
+    ck_assert(!exists(P(&fx, "locks/x.lock")));
+    ck_assert(exists(P(&fx, "locks/y.lock")));
+    ck_assert_int_eq(st->lock(st, "x", 0, &lk, p), APR_SUCCESS);
+    ck_assert_int_eq(st->unlock(st, lk), APR_SUCCESS);
+    fx_done(&fx);
+}
+END_TEST
+
+/* archive/<name>/ sets newest first, -n suffixes as numbers. */
+START_TEST(test_archived_order)
+{
+    fixture_t fx;
+    fx_init(&fx, 022);
+    acme_store_t *st = fx.st;
+    apr_pool_t *p = fx.pool;
+    apr_array_header_t *dirs;
+    const char *names[] = { "20261130T050000Z", "20261130T050000Z-2", "20261130T050000Z-10",
+                            "20251231T235959Z", "20261201T000000Z" };
+    const char *want[] = { "20261201T000000Z", "20261130T050000Z-10", "20261130T050000Z-2",
+                           "20261130T050000Z", "20251231T235959Z" };
+
+    ck_assert_int_eq(acme_store_fs_setup(st, -1, -1, p), APR_SUCCESS);
+    ck_assert_int_eq(acme_store_fs_archived(&dirs, st, "a.example", p), APR_SUCCESS);
+    ck_assert_int_eq(dirs->nelts, 0);
+    ck_assert_int_eq(mkdir(P(&fx, "archive/a.example"), 0700), 0);
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(mkdir(P(&fx, apr_pstrcat(p, "archive/a.example/", names[i], NULL)),
+                               0700), 0);
+    }
+    write_raw(P(&fx, "archive/a.example/stray"), "x", 1);
+    ck_assert_int_eq(acme_store_fs_archived(&dirs, st, "a.example", p), APR_SUCCESS);
+    ck_assert_int_eq(dirs->nelts, 5);
+    for (int i = 0; i < 5; i++) {
+        ck_assert_str_eq(APR_ARRAY_IDX(dirs, i, const char *),
+                         P(&fx, apr_pstrcat(p, "archive/a.example/", want[i], NULL)));
+    }
+    ck_assert_int_eq(acme_store_fs_archived(&dirs, st, "../x", p), APR_EINVAL);
+    fx_done(&fx);
+}
+END_TEST
+
 Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -732,6 +791,8 @@ Suite *store_suite(void)
     tcase_add_test(tc, test_lock_fork);
     tcase_add_test(tc, test_lock_in_process);
     tcase_add_test(tc, test_secret);
+    tcase_add_test(tc, test_setup_repairs);
+    tcase_add_test(tc, test_archived_order);
     suite_add_tcase(s, tc);
     return s;
 }

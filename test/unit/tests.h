@@ -14,5 +14,6 @@ Suite *store_suite(void);
 Suite *plan_suite(void);
 Suite *settings_suite(void);
 Suite *activation_suite(void);
+Suite *verify_suite(void);
 
 #endif

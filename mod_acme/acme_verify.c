@@ -1,0 +1,221 @@
+/* Start-up checks of the certificate sets the store holds: is a set servable, which
+ * archived set replaces a damaged live one, does meta.json describe the set (else rebuild
+ * it from the certificate). Pure: no I/O, no logging; callers read files and log. */
+#include <string.h>
+#include <strings.h>
+
+#include <apr_strings.h>
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "acme_verify.h"
+#include "acme_crypto.h"
+#include "acme_json.h"
+#include "acme_util.h"
+
+static apr_status_t set_bad(acme_set_check_t *c, const char *file, const char *why)
+{
+    c->bad_file = file;
+    c->why = why;
+    return ACME_EVERIFY;
+}
+
+/* Why a file's content is unusable before parsing: unreadable, missing or empty. */
+static const char *unread_why(apr_pool_t *p, const char *data, apr_size_t len,
+                              const char *read_error)
+{
+    if (read_error) {
+        return apr_pstrcat(p, "cannot be read (", read_error, ")", NULL);
+    }
+    if (!data) {
+        return "is missing";
+    }
+    if (len == 0) {
+        return "is empty (0 bytes)";
+    }
+    return NULL;
+}
+
+apr_status_t acme_verify_set(acme_set_check_t **pcheck, apr_pool_t *p,
+                             const acme_set_files_t *f, int require_current, apr_time_t now)
+{
+    acme_set_check_t *c = apr_pcalloc(p, sizeof(*c));
+    apr_array_header_t *chain = NULL;
+    acme_key_t *key = NULL;
+    acme_key_type_t kt;
+    const char *why;
+    EVP_PKEY *pub;
+    X509 *leaf;
+
+    *pcheck = c;
+    if ((why = unread_why(p, f->chain, f->chain_len, f->chain_read_error)) != NULL) {
+        return set_bad(c, "chain.pem", why);
+    }
+    if (acme_chain_parse(&chain, p, f->chain, f->chain_len) != APR_SUCCESS) {
+        return set_bad(c, "chain.pem", "does not parse as PEM certificates (truncated or "
+                       "damaged)");
+    }
+    leaf = APR_ARRAY_IDX(chain, 0, X509 *);
+    if (acme_cert_info(&c->leaf, p, leaf) != APR_SUCCESS) {
+        c->leaf = NULL;
+        return set_bad(c, "chain.pem", "its first certificate's facts cannot be read");
+    }
+    if ((why = unread_why(p, f->key, f->key_len, f->key_read_error)) != NULL) {
+        return set_bad(c, "key.pem", why);
+    }
+    if (acme_key_from_pem(&key, p, f->key, f->key_len) != APR_SUCCESS) {
+        ERR_clear_error();
+        return set_bad(c, "key.pem", "does not parse as a PEM private key (truncated or "
+                       "damaged)");
+    }
+    if (acme_key_type_of(&kt, key) == APR_SUCCESS) {
+        c->key_type = acme_key_type_name(kt);
+    }
+    pub = X509_get0_pubkey(leaf);
+    if (!pub || EVP_PKEY_eq(pub, acme_key_evp(key)) != 1) {
+        ERR_clear_error();
+        return set_bad(c, "key.pem", apr_psprintf(p, "does not belong to the certificate "
+                                                  "in chain.pem (serial %s)",
+                                                  c->leaf->serial));
+    }
+    if (!c->leaf->not_before || !c->leaf->not_after) {
+        return set_bad(c, "chain.pem", "the certificate's validity dates cannot be read");
+    }
+    if (require_current && now >= c->leaf->not_after) {
+        return set_bad(c, "chain.pem", apr_pstrcat(p, "the certificate expired at ",
+                                                   acme_time_rfc3339(p, c->leaf->not_after),
+                                                   NULL));
+    }
+    if (require_current && now < c->leaf->not_before) {
+        return set_bad(c, "chain.pem", apr_pstrcat(p, "the certificate is not valid before ",
+                                                   acme_time_rfc3339(p, c->leaf->not_before),
+                                                   NULL));
+    }
+    return APR_SUCCESS;
+}
+
+static int same_time(const char *s, apr_time_t t)
+{
+    apr_time_t v = acme_time_parse_rfc3339(s);
+    return v && apr_time_sec(v) == apr_time_sec(t);
+}
+
+apr_status_t acme_verify_meta(const char **pwhy, apr_pool_t *p, const char *text,
+                              apr_size_t len, const acme_set_check_t *c)
+{
+    json_t *j, *names;
+    const char *serial, *key, *err = NULL;
+    size_t i;
+
+    *pwhy = NULL;
+    if (!c || !c->leaf) {
+        *pwhy = "the certificate cannot be read";
+        return ACME_EVERIFY;
+    }
+    if (!text) {
+        *pwhy = "is missing";
+        return ACME_EVERIFY;
+    }
+    if (len == 0) {
+        *pwhy = "is empty (0 bytes)";
+        return ACME_EVERIFY;
+    }
+    j = acme_json_parse(p, text, len, &err);
+    if (!j || !json_is_object(j)) {
+        *pwhy = j ? "is not a JSON object" : apr_pstrcat(p, "is not valid JSON (truncated or "
+                                                        "damaged: ", err ? err : "?", ")",
+                                                        NULL);
+        return ACME_EVERIFY;
+    }
+    names = acme_json_arr(j, "names");
+    if (!names || json_array_size(names) == 0) {
+        *pwhy = "has no names";
+        return ACME_EVERIFY;
+    }
+    for (i = 0; i < json_array_size(names); ++i) {
+        if (!json_is_string(json_array_get(names, i))) {
+            *pwhy = "has a name that is not a string";
+            return ACME_EVERIFY;
+        }
+    }
+    serial = acme_json_str(j, "serial");
+    if (!serial || strcmp(serial, c->leaf->serial)) {
+        *pwhy = apr_psprintf(p, "names serial %s, but the certificate has %s",
+                             serial ? serial : "none", c->leaf->serial);
+        return ACME_EVERIFY;
+    }
+    if (!same_time(acme_json_str(j, "not_before"), c->leaf->not_before)
+        || !same_time(acme_json_str(j, "not_after"), c->leaf->not_after)) {
+        *pwhy = "has validity dates other than the certificate's";
+        return ACME_EVERIFY;
+    }
+    key = acme_json_str(j, "key");
+    if (c->key_type && (!key || strcasecmp(key, c->key_type))) {
+        *pwhy = apr_psprintf(p, "names key type %s, but key.pem is %s", key ? key : "none",
+                             c->key_type);
+        return ACME_EVERIFY;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_verify_meta_rebuild(const char **ptext, apr_pool_t *p,
+                                      const acme_set_check_t *c, const char *old_text,
+                                      apr_size_t old_len, apr_time_t now)
+{
+    json_t *meta, *names, *old = NULL;
+    const char *carry[] = { "ca", "staged" };
+    int i;
+
+    *ptext = NULL;
+    if (!c || !c->leaf || !c->leaf->names || c->leaf->names->nelts == 0) {
+        return APR_EINVAL;
+    }
+    if (old_text && old_len > 0) {
+        old = acme_json_parse(p, old_text, old_len, NULL);
+    }
+    meta = acme_json_pool(p, json_object());
+    names = json_array();
+    for (i = 0; i < c->leaf->names->nelts; ++i) {
+        json_array_append_new(names, json_string(APR_ARRAY_IDX(c->leaf->names, i,
+                                                               const char *)));
+    }
+    json_object_set_new(meta, "names", names);
+    for (i = 0; old && json_is_object(old) && i < (int)(sizeof(carry) / sizeof(carry[0]));
+         ++i) {
+        const char *v = acme_json_str(old, carry[i]);
+        if (v && *v) {
+            json_object_set_new(meta, carry[i], json_string(v));
+        }
+    }
+    if (c->key_type) {
+        json_object_set_new(meta, "key", json_string(c->key_type));
+    }
+    json_object_set_new(meta, "serial", json_string(c->leaf->serial));
+    json_object_set_new(meta, "not_before",
+                        json_string(acme_time_rfc3339(p, c->leaf->not_before)));
+    json_object_set_new(meta, "not_after",
+                        json_string(acme_time_rfc3339(p, c->leaf->not_after)));
+    json_object_set_new(meta, "rebuilt", json_string(acme_time_rfc3339(p, now)));
+    *ptext = acme_json_dump(p, meta);
+    return *ptext ? APR_SUCCESS : APR_ENOMEM;
+}
+
+int acme_verify_pick_archived(apr_array_header_t **pwhys, apr_pool_t *p,
+                              const acme_set_files_t *sets, int n, apr_time_t now)
+{
+    apr_array_header_t *whys = apr_array_make(p, n > 0 ? n : 1, sizeof(const char *));
+    int i;
+
+    if (pwhys) {
+        *pwhys = whys;
+    }
+    for (i = 0; i < n; ++i) {
+        acme_set_check_t *c;
+        if (acme_verify_set(&c, p, &sets[i], 1, now) == APR_SUCCESS) {
+            return i;
+        }
+        APR_ARRAY_PUSH(whys, const char *) = apr_pstrcat(p, c->bad_file, ": ", c->why, NULL);
+    }
+    return -1;
+}
