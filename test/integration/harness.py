@@ -114,12 +114,31 @@ def port_accepts(port, host="127.0.0.1", timeout=0.5):
 _handed_out = set()
 
 
+def _port_range():
+    """20000-32000 (below Linux's ephemeral range, so outgoing connections do not take a port
+    meanwhile), split between pytest-xdist workers: a port one worker's test frees for a moment
+    (an httpd stopped and started again) is never taken by another worker's server."""
+    lo, hi = 20000, 32000
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    try:
+        index = int(worker[2:]) if worker.startswith("gw") else -1
+        count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    except ValueError:
+        index, count = -1, 1
+    if 0 <= index < count:
+        span = (hi - lo) // count
+        lo = lo + index * span
+        hi = lo + span - 1
+    return lo, hi
+
+
 def free_port():
-    """A currently unused TCP+UDP port on 127.0.0.1, from 20000-32000 (below Linux's ephemeral
-    range, so outgoing connections do not take it meanwhile), never handed out twice."""
+    """A currently unused TCP+UDP port on 127.0.0.1 from this process' range (_port_range),
+    never handed out twice."""
     rnd = random.Random(os.getpid() ^ int(time.time() * 1000))
+    lo, hi = _port_range()
     for _ in range(500):
-        port = rnd.randint(20000, 32000)
+        port = rnd.randint(lo, hi)
         if port in _handed_out:
             continue
         ok = True
