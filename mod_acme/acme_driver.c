@@ -449,8 +449,14 @@ static apr_status_t challenge_publish(run_t *r, const char *type, const char *id
     apr_status_t rv;
 
     if (!strcmp(type, ACME_CHALLENGE_HTTP01)) {
-        rv = acme_store_save(r->st, ACME_GROUP_CHALLENGES, acme_http01_store_name(p, token),
-                             ASPECT_HTTP01, ka, strlen(ka), p);
+        const char *name = acme_http01_store_name(p, token);
+        /* the host first: the worker answers only when the response is there too */
+        rv = acme_store_save(r->st, ACME_GROUP_CHALLENGES, name, ACME_HTTP01_HOST, ident,
+                             strlen(ident), p);
+        if (rv == APR_SUCCESS) {
+            rv = acme_store_save(r->st, ACME_GROUP_CHALLENGES, name, ASPECT_HTTP01, ka,
+                                 strlen(ka), p);
+        }
     }
     else if (!strcmp(type, ACME_CHALLENGE_TLSALPN01)) {
         acme_key_t *key;

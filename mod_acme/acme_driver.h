@@ -15,6 +15,9 @@
 /* store aspects of a tls-alpn-01 response (challenges/<acme_tlsalpn01_store_name>/) */
 #define ACME_TLSALPN01_CERT "tls-alpn-01.pem"
 #define ACME_TLSALPN01_KEY  "tls-alpn-01.key.sealed"
+/* store aspect of an http-01 response naming the identifier it is for (the responder
+ * answers only requests with that Host); the response itself is the aspect "http-01" */
+#define ACME_HTTP01_HOST    "http-01.host"
 
 /* The admin's dns-01 hook (ACMEDNSHook and friends). */
 typedef struct acme_dns_hook_t {

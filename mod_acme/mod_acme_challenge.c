@@ -25,7 +25,8 @@ APLOG_USE_MODULE(acme);
 #define PROTO_ACME_TLS_1 "acme-tls/1"
 #define MAX_TOKEN_LEN 256
 
-/* RFC 8555 8.3: a token is base64url: anything else is not ours to look up. */
+/* RFC 8555 8.3: a token is base64url: anything else is not ours to look up. Checked
+ * before anything else, so no part of a hostile URL reaches the store. */
 static int token_valid(const char *t)
 {
     apr_size_t n = 0;
@@ -37,21 +38,44 @@ static int token_valid(const char *t)
     return n > 0;
 }
 
+/* The response is for one identifier: a request naming another host gets none. Entries
+ * written before the host was recorded (no ACME_HTTP01_HOST) are answered as before. */
+static int host_matches(request_rec *r, acme_store_t *st, const char *name)
+{
+    char *host;
+
+    if (acme_store_load(st, ACME_GROUP_CHALLENGES, name, ACME_HTTP01_HOST, &host, NULL,
+                        r->pool) != APR_SUCCESS) {
+        return 1;
+    }
+    if (r->hostname && !strcasecmp(r->hostname, host)) {
+        return 1;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ACMELOGNO(00190)
+                  "http-01: a challenge token for another host was asked for with Host %s",
+                  r->hostname ? r->hostname : "(none)");
+    return 0;
+}
+
 static int answer_http01(request_rec *r, const char *token)
 {
     acme_store_t *st = acme_mod->store;
+    const char *name;
     char *data;
     apr_size_t len;
     apr_bucket_brigade *bb;
 
-    if (r->method_number != M_GET) {
+    if (r->method_number != M_GET || !token_valid(token)) {
         return HTTP_NOT_FOUND;
     }
-    if (!token_valid(token)
-        || acme_store_load(st, ACME_GROUP_CHALLENGES, acme_http01_store_name(r->pool, token),
-                           "http-01", &data, &len, r->pool) != APR_SUCCESS) {
+    name = acme_http01_store_name(r->pool, token);
+    if (!name || acme_store_load(st, ACME_GROUP_CHALLENGES, name, ACME_CHALLENGE_HTTP01,
+                                 &data, &len, r->pool) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ACMELOGNO(00020)
                       "http-01: no challenge in progress for this token");
+        return HTTP_NOT_FOUND;
+    }
+    if (!host_matches(r, st, name)) {
         return HTTP_NOT_FOUND;
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ACMELOGNO(00021)
