@@ -441,6 +441,13 @@ static void dns_wait_visible(run_t *r, const char *record, const char *txt, apr_
     }
 }
 
+static void http01_count(run_t *r, int delta)
+{
+    if (r->env->http01_count) {
+        r->env->http01_count(r->env->http01_count_baton, delta);
+    }
+}
+
 /* Publish the answer to a challenge: http-01 and tls-alpn-01 in the store (for the
  * workers), dns-01 through the admin's hook. */
 static apr_status_t challenge_publish(run_t *r, const char *type, const char *ident,
@@ -450,6 +457,9 @@ static apr_status_t challenge_publish(run_t *r, const char *type, const char *id
 
     if (!strcmp(type, ACME_CHALLENGE_HTTP01)) {
         const char *name = acme_http01_store_name(p, token);
+        /* counted before it exists: the responder then looks, and finds it or not; every
+         * publication is unpublished (and uncounted) once, also when saving failed */
+        http01_count(r, 1);
         /* the host first: the worker answers only when the response is there too */
         rv = acme_store_save(r->st, ACME_GROUP_CHALLENGES, name, ACME_HTTP01_HOST, ident,
                              strlen(ident), p);
@@ -499,6 +509,7 @@ static void challenge_unpublish(run_t *r, const char *type, const char *ident,
     if (!strcmp(type, ACME_CHALLENGE_HTTP01)) {
         rv = acme_store_remove(r->st, ACME_GROUP_CHALLENGES, acme_http01_store_name(p, token),
                                NULL, p);
+        http01_count(r, -1);
     }
     else if (!strcmp(type, ACME_CHALLENGE_TLSALPN01)) {
         rv = acme_store_remove(r->st, ACME_GROUP_CHALLENGES,

@@ -73,6 +73,7 @@ static int acme_post_config_late(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK; /* the dry-run pass at first start: nothing survives it */
     }
+    mod_acme_http01_counter_init(m);
     if (acme_watchdog_setup(m, pconf) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -110,6 +110,7 @@ typedef struct acme_mod_t {
     apr_time_t staged_grew;         /* monitor: when that count last grew */
     apr_time_t *last_restart;       /* our last restart (in the process pool) */
     int restarter_running;          /* the parent's restarter thread runs */
+    apr_uint32_t *http01_pending;   /* http-01 responses in the store (shared memory), or NULL */
 } acme_mod_t;
 
 /* The current generation (re-set at every post_config; statics reset with the DSO). */
@@ -143,6 +144,11 @@ int acme_hook_add_fallback_cert_files(server_rec *s, apr_pool_t *p,
 
 /* mod_acme_challenge.c */
 int acme_hook_post_read_request(request_rec *r);
+/* The shared count of pending http-01 responses (m->http01_pending): made once per httpd
+ * run in the process pool, so every generation's children share it. */
+apr_status_t mod_acme_http01_counter_init(acme_mod_t *m);
+/* acme_http01_count_fn for the driver; baton: m->http01_pending. */
+void mod_acme_http01_count(void *baton, int delta);
 void acme_choose_challenges(acme_mod_t *m, apr_pool_t *ptemp);
 void acme_enable_tlsalpn(acme_mod_t *m, apr_pool_t *p);
 int acme_hook_protocol_propose(conn_rec *c, request_rec *r, server_rec *s,

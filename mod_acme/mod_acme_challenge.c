@@ -4,6 +4,8 @@
 #include <apr_strings.h>
 #include <apr_buckets.h>
 #include <apr_lib.h>
+#include <apr_atomic.h>
+#include <apr_shm.h>
 
 #include <httpd.h>
 #include <http_config.h>
@@ -57,6 +59,51 @@ static int host_matches(request_rec *r, acme_store_t *st, const char *name)
     return 0;
 }
 
+/* ---- how many http-01 responses are pending, in every process ----------------------- */
+
+#define PENDING_KEY "mod_acme_http01_pending"
+
+/* One counter in anonymous shared memory, made by the parent before any child exists and
+ * kept in the process pool: the children of every generation share it, also old ones that
+ * still finish an order after a graceful restart. A publisher that dies between +1 and -1
+ * leaves it above 0: the responder then merely looks in the store, as without it. */
+apr_status_t mod_acme_http01_counter_init(acme_mod_t *m)
+{
+    apr_pool_t *pp = m->s->process->pool;
+    void *data = NULL;
+    apr_shm_t *shm;
+    apr_status_t rv = APR_SUCCESS;
+
+    apr_pool_userdata_get(&data, PENDING_KEY, pp);
+    if (!data) {
+        rv = apr_shm_create(&shm, sizeof(apr_uint32_t), NULL, pp);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, m->s, ACMELOGNO(00191)
+                         "http-01: no shared memory for the count of pending challenges: "
+                         "every well-formed token is looked up in the store");
+            goto leave;
+        }
+        data = apr_shm_baseaddr_get(shm);
+        apr_atomic_set32(data, 0);
+        apr_pool_userdata_set(data, PENDING_KEY, apr_pool_cleanup_null, pp);
+    }
+    m->http01_pending = data;
+leave:
+    return rv;
+}
+
+void mod_acme_http01_count(void *baton, int delta)
+{
+    if (delta > 0) {
+        apr_atomic_inc32(baton);
+    }
+    else {
+        apr_atomic_dec32(baton);
+    }
+}
+
+/* ---- the http-01 responder --------------------------------------------------------- */
+
 static int answer_http01(request_rec *r, const char *token)
 {
     acme_store_t *st = acme_mod->store;
@@ -68,7 +115,9 @@ static int answer_http01(request_rec *r, const char *token)
     if (r->method_number != M_GET || !token_valid(token)) {
         return HTTP_NOT_FOUND;
     }
-    name = acme_http01_store_name(r->pool, token);
+    /* while nothing is pending anywhere, an unknown token needs no look-up at all */
+    name = acme_mod->http01_pending && !apr_atomic_read32(acme_mod->http01_pending)
+           ? NULL : acme_http01_store_name(r->pool, token);
     if (!name || acme_store_load(st, ACME_GROUP_CHALLENGES, name, ACME_CHALLENGE_HTTP01,
                                  &data, &len, r->pool) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ACMELOGNO(00020)

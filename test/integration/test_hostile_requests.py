@@ -451,9 +451,9 @@ def test_released_order_issues(env, timing):
     assert env.token in [tk for tk, _ in env.gate.tokens()]
 
 
-def _strace_burst(httpd, paths_by_kind, hosts=NAME):
-    """strace -f every child of httpd while sending the given requests; the path syscalls
-    seen (list of (syscall, path))."""
+def _strace_burst(httpd, paths_by_kind):
+    """strace -f every child of httpd while sending the requests ({kind: (paths, Host)});
+    ({kind: {status: count}}, [(syscall, path, line)] of the path syscalls seen)."""
     strace = shutil.which("strace")
     assert strace, "strace missing (Debian package strace: scripts/deps.sh installs it)"
     kids = httpd_children(httpd.pid)
@@ -470,8 +470,8 @@ def _strace_burst(httpd, paths_by_kind, hosts=NAME):
         harness.wait_for(lambda: all(_traced(k) for k in kids), 20, interval=0.1,
                          what="strace attached to %r" % kids)
         counts = {}
-        for kind, paths in paths_by_kind.items():
-            counts[kind] = flood(httpd.http_port, paths, connections=2,
+        for kind, (paths, host) in paths_by_kind.items():
+            counts[kind] = flood(httpd.http_port, paths, host=host, connections=2,
                                  deadline=time.monotonic() + FLOOD_SECONDS)
     finally:
         proc.terminate()
@@ -499,39 +499,44 @@ def _traced(pid):
 
 
 def test_no_file_outside_the_store(env):
-    """Malformed tokens touch no file at all; well-formed unknown ones only their own entry
-    under <store>/challenges/ (the token's SHA-256: no part of the URL becomes a path)."""
+    """After the order (nothing pending): malformed and well-formed unknown tokens alike are
+    answered without any file access: no look-up under <store>/challenges/, nothing outside
+    the store. (While an order is in flight, a well-formed token costs one look-up of its
+    own entry, challenges/<SHA-256 of the token>/: no part of the URL becomes a path.)"""
     httpd = env.httpd
     store = os.path.realpath(httpd.store)
+    assert not os.listdir(os.path.join(store, "challenges")), "a challenge is still pending"
     malformed = [PREFIX + v for v in ("../../../../etc/passwd", "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
                                       "..%5c..%5cetc%5cpasswd", "%c0%ae%c0%ae/etc/passwd",
                                       env.token + "%00", "x" * 300)] * 25
-    unknown = unknown_tokens(100, "strace")
-    counts, calls = _strace_burst(httpd, {"malformed": malformed,
-                                          "unknown": [PREFIX + u for u in unknown]})
-    assert counts == {"malformed": {404: len(malformed)}, "unknown": {404: len(unknown)}}, counts
-    allowed = {os.path.join(store, "challenges", hashlib.sha256(u.encode()).hexdigest())
-               for u in unknown}
+    unknown = unknown_tokens(100, "strace") + [env.token]
+    # positive control: static files of another vhost, which httpd must open (strace sees)
+    control = os.path.realpath(httpd.docroot(VHost(OTHER, ssl=False)))
+    counts, calls = _strace_burst(httpd, {"malformed": (malformed, NAME),
+                                          "unknown": ([PREFIX + u for u in unknown], NAME),
+                                          "control": (["/index.html"] * 5, OTHER)})
+    assert counts == {"malformed": {404: len(malformed)}, "unknown": {404: len(unknown)},
+                      "control": {200: 5}}, counts
+    seen_control = [c for c in calls if os.path.normpath(c[1]).startswith(control)]
+    assert len(seen_control) >= 5, "strace saw no file access of the control requests:\n%s" % (
+        "\n".join(c[2] for c in calls[:20]))
     outside, in_store = [], []
     for call, path, line in calls:
         p = os.path.normpath(path)
+        if p == control or p.startswith(control + "/") or p in ("/", os.path.dirname(control),
+                                                                  os.path.dirname(
+                                                                      os.path.dirname(control))):
+            continue     # the control requests' directory walk
         if p == store or p.startswith(store + "/"):
-            in_store.append((call, p))
+            in_store.append(line)
         else:
             outside.append(line)
     print("%d path syscalls in the burst: %d inside the store, %d outside" % (
         len(calls), len(in_store), len(outside)))
-    for c in calls[:20]:
-        print("  " + c[2])
+    for line in in_store[:20]:
+        print("  " + line)
     assert not outside, "files touched outside the store:\n" + "\n".join(outside[:20])
-    # every look-up is one of the unknown tokens' entries (the watchdog, running once a
-    # second in one child, may read its own store files meanwhile: those are other groups)
-    challenge_calls = [p for _, p in in_store if p.startswith(os.path.join(store, "challenges"))]
-    for p in challenge_calls:
-        assert os.path.dirname(p) in allowed or p in allowed, \
-            "look-up of a challenge entry no request of the burst named: %s" % p
-    looked_up = {os.path.dirname(p) for p in challenge_calls} | \
-        {p for p in challenge_calls if p in allowed}
-    assert len(looked_up & allowed) == len(unknown), \
-        "%d of %d unknown tokens looked up (strace missed requests?)" % (
-            len(looked_up & allowed), len(unknown))
+    # the watchdog (once a second, in one child) may read its own store files meanwhile;
+    # nothing may look under challenges/
+    looked = [line for line in in_store if "/challenges" in line]
+    assert not looked, "challenge look-ups with nothing pending:\n" + "\n".join(looked[:20])
