@@ -536,6 +536,24 @@ static void challenge_unpublish(run_t *r, const char *type, const char *ident,
     }
 }
 
+/* An authorization found no longer pending (a resumed order) may still have the http-01
+ * response a process that ended published for it: remove it, uncounted (its count went
+ * with that process). */
+static void forget_http01(run_t *r, const json_t *authz, apr_pool_t *p)
+{
+    const json_t *chs = acme_json_arr(authz, "challenges");
+    size_t i;
+
+    for (i = 0; chs && i < json_array_size(chs); ++i) {
+        const json_t *ch = json_array_get(chs, i);
+        const char *token = acme_json_str(ch, "token");
+        if (str_is(acme_json_str(ch, "type"), ACME_CHALLENGE_HTTP01) && token_ok(token)) {
+            acme_store_remove(r->st, ACME_GROUP_CHALLENGES, acme_http01_store_name(p, token),
+                              NULL, p);
+        }
+    }
+}
+
 static apr_status_t authz_run(run_t *r, const char *url)
 {
     apr_pool_t *ap = NULL;
@@ -552,6 +570,9 @@ static apr_status_t authz_run(run_t *r, const char *url)
         goto leave;
     }
     status = json_status(authz);
+    if (!str_is(status, "pending")) {
+        forget_http01(r, authz, ap);
+    }
     if (str_is(status, "valid")) {
         goto leave;
     }

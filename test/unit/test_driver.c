@@ -554,11 +554,19 @@ START_TEST(two_names_ready_after_finalize)
                      authz_json("valid", "zz.example.org", CHALL2, TOKEN2, "valid", NULL));
     script_finalize("valid");
     script_cert();
+    /* the response a process that ended published for the already valid authorization */
+    ck_assert_int_eq(acme_store_save(fx.st, ACME_GROUP_CHALLENGES,
+                                     acme_http01_store_name(fx.p, TOKEN1), "http-01", "stale", 5,
+                                     fx.p), APR_SUCCESS);
 
     ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
     ck_assert_int_eq(fake_http_count(fx.fake), 3 + 7);
     ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
     ck_assert_int_eq(fx.challenge_checked, 1);
+    /* removed, without a count of its own (it went with its process) */
+    ck_assert(!store_has(ACME_GROUP_CHALLENGES, acme_http01_store_name(fx.p, TOKEN1), "http-01"));
+    ck_assert_int_eq(fx.http01_counted, 1);
+    ck_assert_int_eq(fx.http01_pending, 0);
 }
 END_TEST
 

@@ -18,6 +18,7 @@ int main(void)
     srunner_add_suite(sr, driver_suite());
     srunner_add_suite(sr, store_suite());
     srunner_add_suite(sr, plan_suite());
+    srunner_add_suite(sr, pending_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -12,5 +12,6 @@ Suite *client_suite(void);
 Suite *driver_suite(void);
 Suite *store_suite(void);
 Suite *plan_suite(void);
+Suite *pending_suite(void);
 
 #endif
