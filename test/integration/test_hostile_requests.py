@@ -358,7 +358,8 @@ def test_traversal_variants_404(env):
         if st != 404:
             bad[repr(v[:80])] = st
     # absolute-form request targets
-    for v in ("http://%s%s../../etc/passwd" % (NAME, PREFIX), "http://%s%s%%2e%%2e" % (NAME, PREFIX)):
+    for v in ("http://%s%s../../etc/passwd" % (NAME, PREFIX),
+              "http://%s%s%%2e%%2e" % (NAME, PREFIX)):
         st = get_raw(port, v)
         if st != 404:
             bad[v] = st
@@ -445,7 +446,7 @@ def test_unknown_token_flood_flat_rss_no_files(env, timing):
             pid, " (parent)" if pid == parent else "", kb, after[pid], after[pid] - kb))
     assert parent in grown, "the parent's RSS could not be read"
     assert grown[parent] <= 512, "parent RSS grew by %d kB" % grown[parent]
-    assert len(grown) >= 2, "no child measured before and after: %r" % (before, after)
+    assert len(grown) >= 2, "no child measured before and after: %r %r" % (before, after)
     worst = max(v for p, v in grown.items() if p != parent)
     assert worst <= 2048, "a child's RSS grew by %d kB over %d requests" % (worst, UNKNOWN_FLOOD)
     print("%d requests in %.1f s (%.0f/s); RSS growth: parent %+d kB, worst child %+d kB" % (
