@@ -441,6 +441,13 @@ static void dns_wait_visible(run_t *r, const char *record, const char *txt, apr_
     }
 }
 
+static void http01_count(run_t *r, int delta)
+{
+    if (r->env->http01_count) {
+        r->env->http01_count(r->env->http01_count_baton, delta);
+    }
+}
+
 /* Publish the answer to a challenge: http-01 and tls-alpn-01 in the store (for the
  * workers), dns-01 through the admin's hook. */
 static apr_status_t challenge_publish(run_t *r, const char *type, const char *ident,
@@ -449,8 +456,17 @@ static apr_status_t challenge_publish(run_t *r, const char *type, const char *id
     apr_status_t rv;
 
     if (!strcmp(type, ACME_CHALLENGE_HTTP01)) {
-        rv = acme_store_save(r->st, ACME_GROUP_CHALLENGES, acme_http01_store_name(p, token),
-                             ASPECT_HTTP01, ka, strlen(ka), p);
+        const char *name = acme_http01_store_name(p, token);
+        /* counted before it exists: the responder then looks, and finds it or not; every
+         * publication is unpublished (and uncounted) once, also when saving failed */
+        http01_count(r, 1);
+        /* the host first: the worker answers only when the response is there too */
+        rv = acme_store_save(r->st, ACME_GROUP_CHALLENGES, name, ACME_HTTP01_HOST, ident,
+                             strlen(ident), p);
+        if (rv == APR_SUCCESS) {
+            rv = acme_store_save(r->st, ACME_GROUP_CHALLENGES, name, ASPECT_HTTP01, ka,
+                                 strlen(ka), p);
+        }
     }
     else if (!strcmp(type, ACME_CHALLENGE_TLSALPN01)) {
         acme_key_t *key;
@@ -493,6 +509,7 @@ static void challenge_unpublish(run_t *r, const char *type, const char *ident,
     if (!strcmp(type, ACME_CHALLENGE_HTTP01)) {
         rv = acme_store_remove(r->st, ACME_GROUP_CHALLENGES, acme_http01_store_name(p, token),
                                NULL, p);
+        http01_count(r, -1);
     }
     else if (!strcmp(type, ACME_CHALLENGE_TLSALPN01)) {
         rv = acme_store_remove(r->st, ACME_GROUP_CHALLENGES,
@@ -519,6 +536,24 @@ static void challenge_unpublish(run_t *r, const char *type, const char *ident,
     }
 }
 
+/* An authorization found no longer pending (a resumed order) may still have the http-01
+ * response a process that ended published for it: remove it, uncounted (its count went
+ * with that process). */
+static void forget_http01(run_t *r, const json_t *authz, apr_pool_t *p)
+{
+    const json_t *chs = acme_json_arr(authz, "challenges");
+    size_t i;
+
+    for (i = 0; chs && i < json_array_size(chs); ++i) {
+        const json_t *ch = json_array_get(chs, i);
+        const char *token = acme_json_str(ch, "token");
+        if (str_is(acme_json_str(ch, "type"), ACME_CHALLENGE_HTTP01) && token_ok(token)) {
+            acme_store_remove(r->st, ACME_GROUP_CHALLENGES, acme_http01_store_name(p, token),
+                              NULL, p);
+        }
+    }
+}
+
 static apr_status_t authz_run(run_t *r, const char *url)
 {
     apr_pool_t *ap = NULL;
@@ -535,6 +570,9 @@ static apr_status_t authz_run(run_t *r, const char *url)
         goto leave;
     }
     status = json_status(authz);
+    if (!str_is(status, "pending")) {
+        forget_http01(r, authz, ap);
+    }
     if (str_is(status, "valid")) {
         goto leave;
     }

@@ -15,6 +15,14 @@
 /* store aspects of a tls-alpn-01 response (challenges/<acme_tlsalpn01_store_name>/) */
 #define ACME_TLSALPN01_CERT "tls-alpn-01.pem"
 #define ACME_TLSALPN01_KEY  "tls-alpn-01.key.sealed"
+/* store aspect of an http-01 response naming the identifier it is for (the responder
+ * answers only requests with that Host); the response itself is the aspect "http-01" */
+#define ACME_HTTP01_HOST    "http-01.host"
+
+/* Told +1 before an http-01 response is published in the store and -1 after it was removed
+ * again (once per publication, from any thread running the driver). The http-01 responder
+ * keeps the sum: while it is 0 no response exists and unknown tokens need no look-up. */
+typedef void acme_http01_count_fn(void *baton, int delta);
 
 /* The admin's dns-01 hook (ACMEDNSHook and friends). */
 typedef struct acme_dns_hook_t {
@@ -46,13 +54,16 @@ typedef struct acme_driver_env_t {
     apr_interval_time_t poll_default; /* delay between polls without Retry-After (0: 1 s) */
     acme_sleep_fn *sleep;             /* NULL: apr_sleep; tests count instead of sleeping */
     void *sleep_baton;
+    acme_http01_count_fn *http01_count; /* NULL: publications are not counted */
+    void *http01_count_baton;
 } acme_driver_env_t;
 
 /* Obtain a certificate for spec and stage it: staging/<id>/{chain.pem, key.sealed, meta.json}.
  * meta.json: {"names":[..],"ca":URL,"key":"p256","serial":HEX,"not_before":RFC3339,
  * "not_after":RFC3339,"staged":RFC3339,"order":URL}.
  * http-01 responses are published in challenges/<hex sha256(token)>/http-01 (the key
- * authorization) while the authorization is pending and removed afterwards.
+ * authorization), with http-01.host (the identifier it is for), while the authorization is
+ * pending and removed afterwards (env->http01_count is told each time).
  * Returns APR_SUCCESS when staged; on failure res says why (problem type, detail,
  * Retry-After) and the order state is kept when the order can still be resumed. */
 apr_status_t acme_driver_obtain(const acme_driver_env_t *env, const acme_cert_spec_t *spec,

@@ -76,6 +76,7 @@ static int acme_post_config_late(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
     if (!m->secret_ok) {
         return OK; /* serve what is live; no ACME work without the secret (logged) */
     }
+    mod_acme_http01_counter_init(m);
     if (acme_watchdog_setup(m, pconf) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -97,6 +98,10 @@ static void acme_register_hooks(apr_pool_t *p)
     ap_hook_ssl_add_cert_files(acme_hook_add_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_ssl_add_fallback_cert_files(acme_hook_add_fallback_cert_files, NULL, NULL,
                                         APR_HOOK_MIDDLE);
+    /* parent: the http-01 responses a child published count as "ended" when it exits */
+    ap_hook_child_status(mod_acme_child_status, NULL, NULL, APR_HOOK_MIDDLE);
+    /* parent: ...until the store holds none any more */
+    ap_hook_monitor(mod_acme_http01_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     /* http-01 answers and the 503 of pending vhosts, before anything else sees the request */
     ap_hook_post_read_request(acme_hook_post_read_request, NULL, NULL, APR_HOOK_REALLY_FIRST);
     /* tls-alpn-01: offer acme-tls/1, switch to it, answer with the challenge certificate */

@@ -5,12 +5,14 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
+#include <ap_mpm.h>
 
 #include "acme.h"
 #include "acme_crypto.h"
 #include "acme_store.h"
 #include "acme_plan.h"
 #include "acme_driver.h"
+#include "acme_pending.h"
 
 /* Our own log message tags (never httpd's AH numbers); the next free number is kept in
  * mod_acme/next-logno. Admins and tests can key on them. */
@@ -128,6 +130,7 @@ typedef struct acme_mod_t {
     apr_time_t *last_restart;       /* our last restart (in the process pool) */
     int restarter_running;          /* the parent's restarter thread runs */
     struct acme_restart_t *restart; /* the restarter's state (mod_acme_restart.c) */
+    acme_pending_t *http01_pending; /* http-01 responses in the store (shared memory), or NULL */
 } acme_mod_t;
 
 /* The current generation (re-set at every post_config; statics reset with the DSO). */
@@ -177,6 +180,17 @@ int acme_hook_add_fallback_cert_files(server_rec *s, apr_pool_t *p,
 
 /* mod_acme_challenge.c */
 int acme_hook_post_read_request(request_rec *r);
+/* The shared count of pending http-01 responses (m->http01_pending): made once per httpd
+ * run in the process pool, so every generation's children share it. */
+apr_status_t mod_acme_http01_counter_init(acme_mod_t *m);
+/* acme_http01_count_fn for the driver; baton: m->http01_pending. */
+void mod_acme_http01_count(void *baton, int delta);
+/* child_status hook (parent): the count of a child that ended moves to "ended". */
+void mod_acme_child_status(server_rec *s, pid_t pid, ap_generation_t gen, int slot,
+                           mpm_child_status state);
+/* monitor hook (parent): "ended" is cleared once the store has no http-01 response (stale
+ * ones, ACME_HTTP01_STALE, are removed). */
+int mod_acme_http01_monitor(apr_pool_t *p, server_rec *s);
 void acme_choose_challenges(acme_mod_t *m, apr_pool_t *ptemp);
 void acme_enable_tlsalpn(acme_mod_t *m, apr_pool_t *p);
 int acme_hook_protocol_propose(conn_rec *c, request_rec *r, server_rec *s,

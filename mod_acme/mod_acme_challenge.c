@@ -4,6 +4,8 @@
 #include <apr_strings.h>
 #include <apr_buckets.h>
 #include <apr_lib.h>
+#include <apr_shm.h>
+#include <unistd.h>
 
 #include <httpd.h>
 #include <http_config.h>
@@ -25,7 +27,8 @@ APLOG_USE_MODULE(acme);
 #define PROTO_ACME_TLS_1 "acme-tls/1"
 #define MAX_TOKEN_LEN 256
 
-/* RFC 8555 8.3: a token is base64url: anything else is not ours to look up. */
+/* RFC 8555 8.3: a token is base64url: anything else is not ours to look up. Checked
+ * before anything else, so no part of a hostile URL reaches the store. */
 static int token_valid(const char *t)
 {
     apr_size_t n = 0;
@@ -37,21 +40,144 @@ static int token_valid(const char *t)
     return n > 0;
 }
 
+/* The response is for one identifier: a request naming another host gets none. Entries
+ * written before the host was recorded (no ACME_HTTP01_HOST) are answered as before. */
+static int host_matches(request_rec *r, acme_store_t *st, const char *name)
+{
+    char *host;
+
+    if (acme_store_load(st, ACME_GROUP_CHALLENGES, name, ACME_HTTP01_HOST, &host, NULL,
+                        r->pool) != APR_SUCCESS) {
+        return 1;
+    }
+    if (r->hostname && !strcasecmp(r->hostname, host)) {
+        return 1;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ACMELOGNO(00190)
+                  "http-01: a challenge token for another host was asked for with Host %s",
+                  r->hostname ? r->hostname : "(none)");
+    return 0;
+}
+
+/* ---- how many http-01 responses are pending, in every process ----------------------- */
+
+#define PENDING_KEY "mod_acme_http01_pending"
+
+/* The count (acme_pending.h) in anonymous shared memory, made by the parent before any
+ * child exists and kept in the process pool: the children of every generation share it,
+ * also old ones that still finish an order after a graceful restart. The parent moves the
+ * count of each child that ends to "ended" (mod_acme_child_status). */
+apr_status_t mod_acme_http01_counter_init(acme_mod_t *m)
+{
+    apr_pool_t *pp = m->s->process->pool;
+    void *data = NULL;
+    apr_shm_t *shm;
+    apr_status_t rv = APR_SUCCESS;
+
+    apr_pool_userdata_get(&data, PENDING_KEY, pp);
+    if (!data) {
+        rv = apr_shm_create(&shm, acme_pending_size(), NULL, pp);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, m->s, ACMELOGNO(00191)
+                         "http-01: no shared memory for the count of pending challenges: "
+                         "every well-formed token is looked up in the store");
+            goto leave;
+        }
+        data = acme_pending_init(apr_shm_baseaddr_get(shm));
+        apr_pool_userdata_set(data, PENDING_KEY, apr_pool_cleanup_null, pp);
+    }
+    m->http01_pending = data;
+leave:
+    return rv;
+}
+
+void mod_acme_http01_count(void *baton, int delta)
+{
+    acme_pending_add(baton, (long)getpid(), delta);
+}
+
+void mod_acme_child_status(server_rec *s, pid_t pid, ap_generation_t gen, int slot,
+                           mpm_child_status state)
+{
+    apr_uint32_t n;
+
+    if (state == MPM_CHILD_EXITED && acme_mod && acme_mod->http01_pending
+        && (n = acme_pending_release(acme_mod->http01_pending, (long)pid)) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, ACMELOGNO(00193)
+                     "http-01: child %ld ended with %u response(s) published: they count "
+                     "until the store has none", (long)pid, (unsigned)n);
+    }
+}
+
+/* Responses of ended children count until the store holds no http-01 response any more
+ * (tls-alpn-01 entries are named "alpn-..."); stale ones are removed meanwhile. Runs in the
+ * parent, like the release, every ~10 s while ended children count. */
+int mod_acme_http01_monitor(apr_pool_t *pool, server_rec *s)
+{
+    acme_mod_t *m = acme_mod;
+    apr_array_header_t *names;
+    apr_pool_t *p;
+    apr_time_t now = apr_time_now();
+    int i, left = 0;
+
+    if (!m || !m->store_ok || !m->http01_pending || !acme_pending_ended(m->http01_pending)) {
+        return DECLINED;
+    }
+    apr_pool_create(&p, pool);
+    if (m->store->list(m->store, ACME_GROUP_CHALLENGES, &names, p) == APR_SUCCESS) {
+        for (i = 0; i < names->nelts; ++i) {
+            const char *name = APR_ARRAY_IDX(names, i, const char *);
+            const char *path = m->store->path(m->store, ACME_GROUP_CHALLENGES, name,
+                                              ACME_CHALLENGE_HTTP01, p);
+            apr_finfo_t fi;
+            if (!strncmp(name, "alpn-", 5)) {
+                continue;
+            }
+            if (path && apr_stat(&fi, path, APR_FINFO_MTIME, p) == APR_SUCCESS
+                && now - fi.mtime > ACME_HTTP01_STALE
+                && m->store->remove(m->store, ACME_GROUP_CHALLENGES, name, NULL, p)
+                   == APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, ACMELOGNO(00194)
+                             "http-01: removed a response left in the store by a process "
+                             "that ended (challenges/%s)", name);
+                continue;
+            }
+            ++left;
+        }
+        if (!left) {
+            acme_pending_clear_ended(m->http01_pending);
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, ACMELOGNO(00192)
+                         "http-01: no response left in the store: unknown tokens are "
+                         "answered without a look-up again");
+        }
+    }
+    apr_pool_destroy(p);
+    return DECLINED;
+}
+
+/* ---- the http-01 responder --------------------------------------------------------- */
+
 static int answer_http01(request_rec *r, const char *token)
 {
     acme_store_t *st = acme_mod->store;
+    const char *name;
     char *data;
     apr_size_t len;
     apr_bucket_brigade *bb;
 
-    if (r->method_number != M_GET) {
+    if (r->method_number != M_GET || !token_valid(token)) {
         return HTTP_NOT_FOUND;
     }
-    if (!token_valid(token)
-        || acme_store_load(st, ACME_GROUP_CHALLENGES, acme_http01_store_name(r->pool, token),
-                           "http-01", &data, &len, r->pool) != APR_SUCCESS) {
+    /* while nothing is pending anywhere, an unknown token needs no look-up at all */
+    name = acme_mod->http01_pending && !acme_pending_any(acme_mod->http01_pending)
+           ? NULL : acme_http01_store_name(r->pool, token);
+    if (!name || acme_store_load(st, ACME_GROUP_CHALLENGES, name, ACME_CHALLENGE_HTTP01,
+                                 &data, &len, r->pool) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ACMELOGNO(00020)
                       "http-01: no challenge in progress for this token");
+        return HTTP_NOT_FOUND;
+    }
+    if (!host_matches(r, st, name)) {
         return HTTP_NOT_FOUND;
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ACMELOGNO(00021)

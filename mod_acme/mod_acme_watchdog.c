@@ -426,6 +426,10 @@ static void *APR_THREAD_FUNC obtain_thread(apr_thread_t *thread, void *baton)
     env.store = wd->m->store;
     env.secret = wd->m->secret;
     env.poll_default = apr_time_from_msec(500);
+    if (wd->m->http01_pending) {
+        env.http01_count = mod_acme_http01_count;
+        env.http01_count_baton = wd->m->http01_pending;
+    }
     for (;;) {
         int idx;
         apr_pool_t *p;

@@ -86,7 +86,7 @@ class Record:
     """One request the proxy saw. time: wall clock (time.time()), mono: time.monotonic()."""
 
     __slots__ = ("method", "path", "time", "mono", "status", "injected", "protected", "payload",
-                 "response_headers", "response_body")
+                 "signature", "response_headers", "response_body")
 
     def __init__(self, method, path):
         self.method, self.path = method, path
@@ -95,6 +95,7 @@ class Record:
         self.injected = False
         self.protected = None   # decoded JWS protected header of a POST (dict) or None
         self.payload = None     # decoded JWS payload of a POST: dict, "" (POST-as-GET) or None
+        self.signature = None   # the JWS "signature" field of a POST, as sent (base64url)
         self.response_headers = {}
         self.response_body = b""
 
@@ -506,6 +507,7 @@ class AcmeProxy:
             try:
                 jws = json.loads(body)
                 rec.protected = json.loads(b64u_decode(jws["protected"]))
+                rec.signature = jws.get("signature")
                 raw = b64u_decode(jws.get("payload", ""))
                 rec.payload = json.loads(raw) if raw else ""
             except (ValueError, KeyError, TypeError):

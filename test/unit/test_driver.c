@@ -73,6 +73,7 @@ typedef struct fixture_t {
     int leaf_only;                   /* the certificate URL serves the leaf without its issuer */
     const char *ca_issuers;          /* caIssuers URL in the leaf, or NULL */
     int challenge_checked;
+    int http01_pending, http01_counted; /* env.http01_count: the sum, the +1 calls */
     apr_array_header_t *logs;        /* "LEVEL message" */
 } fixture_t;
 
@@ -82,6 +83,14 @@ static void record_sleep(void *baton, apr_interval_time_t t)
 {
     fixture_t *f = baton;
     APR_ARRAY_PUSH(f->waits, apr_interval_time_t) = t;
+}
+
+static void count_http01(void *baton, int delta)
+{
+    fixture_t *f = baton;
+    f->http01_pending += delta;
+    f->http01_counted += delta > 0;
+    ck_assert_int_ge(f->http01_pending, 0);
 }
 
 static void log_sink(void *baton, acme_log_level_t level, apr_status_t rv, const char *msg)
@@ -253,6 +262,8 @@ static void setup(void)
     fx.env.secret = fx.secret;
     fx.env.sleep = record_sleep;
     fx.env.sleep_baton = &fx;
+    fx.env.http01_count = count_http01;
+    fx.env.http01_count_baton = &fx;
     fx.spec.id = CERT_ID;
     fx.spec.names = apr_array_make(fx.p, 2, sizeof(const char *));
     APR_ARRAY_PUSH(fx.spec.names, const char *) = "www.example.org";
@@ -368,6 +379,12 @@ static void on_challenge(void *baton, const fake_request_t *req, acme_http_respo
                                      acme_http01_store_name(p, token), "http-01", &data, &len, p),
                      APR_SUCCESS);
     ck_assert_str_eq(data, expected);
+    /* the host it is for, and counted while it exists */
+    ck_assert_int_eq(acme_store_load(f->st, ACME_GROUP_CHALLENGES,
+                                     acme_http01_store_name(p, token), ACME_HTTP01_HOST, &data,
+                                     &len, p), APR_SUCCESS);
+    ck_assert(acme_names_contain(f->spec.names, data));
+    ck_assert_int_ge(f->http01_pending, 1);
     ck_assert_ptr_nonnull(req->payload_json);
     ck_assert(json_is_object(req->payload_json) && json_object_size(req->payload_json) == 0);
     f->challenge_checked++;
@@ -483,8 +500,12 @@ START_TEST(happy_path)
     ck_assert_uint_eq(acme_client_request_count(fx.c), 10);
     ck_assert_int_eq(fx.challenge_checked, 1);
     assert_staged();
-    /* the http-01 response is gone again */
+    /* the http-01 response is gone again, and so is its count */
     ck_assert(!store_has(ACME_GROUP_CHALLENGES, acme_http01_store_name(fx.p, TOKEN1), "http-01"));
+    ck_assert(!store_has(ACME_GROUP_CHALLENGES, acme_http01_store_name(fx.p, TOKEN1),
+                         ACME_HTTP01_HOST));
+    ck_assert_int_eq(fx.http01_counted, 1);
+    ck_assert_int_eq(fx.http01_pending, 0);
 
     /* newOrder payload */
     r = fake_http_request(fx.fake, 3);
@@ -545,11 +566,19 @@ START_TEST(two_names_ready_after_finalize)
                      authz_json("valid", "zz.example.org", CHALL2, TOKEN2, "valid", NULL));
     script_finalize("valid");
     script_cert();
+    /* the response a process that ended published for the already valid authorization */
+    ck_assert_int_eq(acme_store_save(fx.st, ACME_GROUP_CHALLENGES,
+                                     acme_http01_store_name(fx.p, TOKEN1), "http-01", "stale", 5,
+                                     fx.p), APR_SUCCESS);
 
     ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
     ck_assert_int_eq(fake_http_count(fx.fake), 3 + 7);
     ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
     ck_assert_int_eq(fx.challenge_checked, 1);
+    /* removed, without a count of its own (it went with its process) */
+    ck_assert(!store_has(ACME_GROUP_CHALLENGES, acme_http01_store_name(fx.p, TOKEN1), "http-01"));
+    ck_assert_int_eq(fx.http01_counted, 1);
+    ck_assert_int_eq(fx.http01_pending, 0);
 }
 END_TEST
 
@@ -651,6 +680,8 @@ START_TEST(invalid_authorization)
     ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
     ck_assert(!store_has(ACME_GROUP_ORDERS, CERT_ID, "order.json"));
     ck_assert(!store_has(ACME_GROUP_CHALLENGES, acme_http01_store_name(fx.p, TOKEN1), "http-01"));
+    ck_assert_int_eq(fx.http01_counted, 1);
+    ck_assert_int_eq(fx.http01_pending, 0);
     ck_assert(!store_has(ACME_GROUP_STAGING, CERT_ID, "meta.json"));
     ck_assert(logged(ACME_LOG_DEBUG, CERT_ID, "urn:ietf:params:acme:error:unauthorized"));
 }

@@ -15,5 +15,6 @@ Suite *plan_suite(void);
 Suite *settings_suite(void);
 Suite *activation_suite(void);
 Suite *verify_suite(void);
+Suite *pending_suite(void);
 
 #endif
