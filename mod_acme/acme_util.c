@@ -198,6 +198,18 @@ apr_status_t acme_duration_parse(apr_interval_time_t *pdur, const char *s)
     return APR_SUCCESS;
 }
 
+apr_status_t acme_percent_parse(int *ppercent, const char *s)
+{
+    apr_int64_t v;
+    const char *end;
+
+    if (!s || !parse_uint(&v, s, &end) || strcmp(end, "%") || v < 1 || v > 99) {
+        return APR_EINVAL;
+    }
+    *ppercent = (int)v;
+    return APR_SUCCESS;
+}
+
 const char *acme_duration_print(apr_pool_t *p, apr_interval_time_t dur)
 {
     static const struct {

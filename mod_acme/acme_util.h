@@ -19,6 +19,8 @@ apr_time_t acme_retry_after_parse(const char *value, apr_time_t now);
 /* "30s", "5m", "12h", "30d", plain number = seconds. APR_EINVAL on garbage. */
 apr_status_t acme_duration_parse(apr_interval_time_t *pdur, const char *s);
 const char *acme_duration_print(apr_pool_t *p, apr_interval_time_t dur);
+/* "33%": 1 to 99 digits-only percent of a lifetime. APR_EINVAL on anything else. */
+apr_status_t acme_percent_parse(int *ppercent, const char *s);
 /* RFC 3339 UTC, e.g. 2026-11-22T20:11:27Z */
 const char *acme_time_rfc3339(apr_pool_t *p, apr_time_t t);
 apr_time_t acme_time_parse_rfc3339(const char *s); /* 0 on error */

@@ -251,10 +251,7 @@ static const char *parse_window(cmd_parms *cmd, const char *arg, acme_window_t *
 {
     apr_size_t len = strlen(arg);
     if (len > 1 && arg[len - 1] == '%') {
-        char *end;
-        long v = strtol(arg, &end, 10);
-        if (end == arg + len - 1 && v > 0 && v < 100) {
-            w->percent = (int)v;
+        if (acme_percent_parse(&w->percent, arg) == APR_SUCCESS) {
             w->dur = 0;
             return NULL;
         }

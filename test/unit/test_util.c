@@ -133,6 +133,21 @@ START_TEST(durations)
         ck_assert_msg(acme_duration_parse(&d, bad[i]) == APR_EINVAL, "accepted '%s'", bad[i]);
     }
     ck_assert_int_eq(acme_duration_parse(&d, NULL), APR_EINVAL);
+    {
+        static const char *badp[] = { "", "%", "0%", "100%", "-5%", "+5%", " 5%", "5 %",
+                                      "5", "5%%", "1.5%", "99999999999999999999%" };
+        int pct = 0;
+        ck_assert_int_eq(acme_percent_parse(&pct, "33%"), APR_SUCCESS);
+        ck_assert_int_eq(pct, 33);
+        ck_assert_int_eq(acme_percent_parse(&pct, "1%"), APR_SUCCESS);
+        ck_assert_int_eq(acme_percent_parse(&pct, "99%"), APR_SUCCESS);
+        ck_assert_int_eq(pct, 99);
+        for (i = 0; i < sizeof(badp) / sizeof(badp[0]); ++i) {
+            ck_assert_msg(acme_percent_parse(&pct, badp[i]) == APR_EINVAL, "accepted '%s'",
+                          badp[i]);
+        }
+        ck_assert_int_eq(acme_percent_parse(&pct, NULL), APR_EINVAL);
+    }
 
     ck_assert_str_eq(acme_duration_print(pool, apr_time_from_sec(30 * 86400)), "30d");
     ck_assert_str_eq(acme_duration_print(pool, apr_time_from_sec(12 * 3600)), "12h");
