@@ -405,6 +405,7 @@ START_TEST(tlsalpn01_certificate)
     const ASN1_OCTET_STRING *val;
     unsigned char expect[34] = { 0x04, 0x20 };
     acme_cert_info_t *info;
+    ASN1_OBJECT *obj;
     const char *ka = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI";
 
     ck_assert_int_eq(acme_key_generate(&key, pool, ACME_KEY_EC_P256), APR_SUCCESS);
@@ -415,7 +416,9 @@ START_TEST(tlsalpn01_certificate)
     ck_assert_int_eq(acme_cert_info(&info, pool, x), APR_SUCCESS);
     ck_assert_int_eq(info->names->nelts, 1);
     ck_assert_str_eq(APR_ARRAY_IDX(info->names, 0, const char *), "a.example.org");
-    loc = X509_get_ext_by_OBJ(x, OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1), -1);
+    obj = OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1);
+    loc = X509_get_ext_by_OBJ(x, obj, -1);
+    ASN1_OBJECT_free(obj);
     ck_assert_int_ge(loc, 0);
     ext = X509_get_ext(x, loc);
     ck_assert_int_eq(X509_EXTENSION_get_critical(ext), 1);
