@@ -82,13 +82,26 @@ do_integration() {
     [ -f "$ASAN_DIR/.libs/mod_acme.so" ] || do_build
     rt=$(asan_runtime)
     [ -f "$rt" ] || { echo "sanitize.sh: clang's ASan runtime not found ($rt)" >&2; return 1; }
-    # The harness starts httpd with ACME_HTTPD_ENV added to its environment; reports go to
-    # log_path in each server's directory, and a test fails when one appears.
+    # The harness starts httpd with ACME_HTTPD_ENV added to its environment and ASan/UBSan
+    # writing reports to ACME_SANITIZER_DIR/<server root>/; a server that left one fails its
+    # test when it is stopped, and this function fails if any report exists at the end.
+    local reports rc=0
+    reports=$(mktemp -d /tmp/acme-sanitizer-XXXXXX)
+    chmod 755 "$reports"
     ACME_MODULE="$top/$ASAN_DIR/.libs/mod_acme.so" \
     ACME_HTTPD_ENV="LD_PRELOAD=$rt" \
-    ACME_SANITIZER=1 \
-        timeout --signal=INT --kill-after=60 1200 \
-        /usr/bin/python3 -m pytest -v -p no:cacheprovider "${ASAN_INTEGRATION_TESTS[@]}" "$@"
+    ACME_SANITIZER_DIR="$reports" \
+        timeout --signal=INT --kill-after=60 1500 \
+        /usr/bin/python3 -m pytest -v -p no:cacheprovider "${ASAN_INTEGRATION_TESTS[@]}" "$@" \
+        || rc=1
+    if [ -n "$(find "$reports" -type f -name 'asan.*' -o -type f -name 'ubsan.*')" ]; then
+        find "$reports" -type f -exec sh -c 'echo "--- $1"; head -n 60 "$1"' _ {} \;
+        echo "sanitize.sh: sanitizer reports from httpd (kept in $reports)" >&2
+        return 1
+    fi
+    rm -rf "$reports"
+    [ $rc -eq 0 ] || { echo "sanitize.sh: integration tests under ASan FAILED" >&2; return 1; }
+    echo "sanitize.sh: integration tests under ASan clean: ${ASAN_INTEGRATION_TESTS[*]}"
 }
 
 mode=${1:-all}
