@@ -4,7 +4,9 @@
  * the way. The CA is the input: a list of HTTP answers (text form of fuzz_response())
  * separated by lines "=====", served in order whatever the request; once they run out,
  * requests fail as a refused connection. A fresh filesystem store in a temporary directory
- * per input; the order runs twice (the second run resumes what the first stored). */
+ * per input; the order runs twice (the second run resumes what the first stored). No log
+ * line may contain a JWS signature sent, the account's key authorization suffix or a
+ * private key (checked in the log sink: such a line counts as a crash). */
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,8 @@
 #include "acme_account.h"
 #include "acme_client.h"
 #include "acme_driver.h"
+#include "acme_json.h"
+#include "acme_jws.h"
 #include "acme_store.h"
 
 #define MAX_ANSWERS 64
@@ -32,8 +36,12 @@ static apr_status_t scripted(void *baton, acme_http_response_t **presp, apr_pool
     script_t *s = baton;
     acme_http_response_t *r;
 
-    (void)req;
     *presp = NULL;
+    if (req->body && req->body_len) {
+        /* the JWS of every signed request: never in a log line */
+        json_t *jws = acme_json_parse(p, req->body, req->body_len, NULL);
+        fuzz_log_forbid(jws ? acme_json_str(jws, "signature") : NULL);
+    }
     if (s->next >= s->answers->nelts || s->next >= MAX_ANSWERS) {
         return APR_ECONNREFUSED;
     }
@@ -103,6 +111,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     acme_result_reset(&res);
     if (acme_account_ensure(c, st, secret, &aspec, p, &res) != APR_SUCCESS) {
         goto leave;
+    }
+    {
+        /* key authorizations are "<token>.<thumbprint>": no log line may hold one */
+        const char *thumb = NULL;
+        acme_key_t *akey = acme_client_account_key(c, p);
+        if (!akey || acme_jwk_thumbprint(&thumb, p, akey) != APR_SUCCESS) {
+            abort();
+        }
+        fuzz_log_forbid(apr_pstrcat(p, ".", thumb, NULL));
     }
 
     memset(&env, 0, sizeof(env));

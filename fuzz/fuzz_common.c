@@ -12,12 +12,44 @@
 static apr_pool_t *root;
 
 static int verbose;
+static char *forbidden[64];
+static int nforbidden;
 
 static void log_drop(void *baton, acme_log_level_t level, apr_status_t rv, const char *msg)
 {
+    int i;
+
     (void)baton; (void)rv;
     if (verbose) {   /* FUZZ_VERBOSE=1: see what the core made of an input */
         fprintf(stderr, "[%d] %s\n", (int)level, msg);
+    }
+    if (strstr(msg, "PRIVATE KEY")) {
+        fprintf(stderr, "a private key in a log line: %s\n", msg);
+        __builtin_trap();
+    }
+    for (i = 0; i < nforbidden; ++i) {
+        if (strstr(msg, forbidden[i])) {
+            fprintf(stderr, "a secret (%s) in a log line: %s\n", forbidden[i], msg);
+            __builtin_trap();
+        }
+    }
+}
+
+void fuzz_log_forbid(const char *s)
+{
+    if (s && *s && nforbidden < (int)(sizeof(forbidden) / sizeof(forbidden[0]))) {
+        forbidden[nforbidden] = strdup(s);
+        if (!forbidden[nforbidden]) {
+            abort();
+        }
+        nforbidden++;
+    }
+}
+
+static void forbid_reset(void)
+{
+    while (nforbidden > 0) {
+        free(forbidden[--nforbidden]);
     }
 }
 
@@ -35,6 +67,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     }
     /* APR's allocator may use mmap, which LeakSanitizer does not scan: what a target keeps
      * for the whole run (pools, keys) must be freed before the leak check at exit. */
+    atexit(forbid_reset);
     atexit(apr_terminate);
     verbose = getenv("FUZZ_VERBOSE") != NULL;
     acme_log_set(log_drop, log_all, NULL);
@@ -44,6 +77,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 apr_pool_t *fuzz_pool(void)
 {
     apr_pool_t *p = NULL;
+    forbid_reset();
     if (apr_pool_create(&p, root) != APR_SUCCESS) {
         abort();
     }

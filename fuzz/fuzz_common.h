@@ -19,6 +19,10 @@ char *fuzz_str(apr_pool_t *p, const uint8_t *data, size_t size);
 /* Split s at every occurrence of sep (in place); the parts as an array of char*. */
 apr_array_header_t *fuzz_split(apr_pool_t *p, char *s, const char *sep);
 
+/* Strings no log line may contain (secrets: key authorizations, JWS signatures, keys): a
+ * log line with one of them stops the run as a crash. Copied; cleared by fuzz_pool(). */
+void fuzz_log_forbid(const char *s);
+
 /* One HTTP answer written as text (the format of the corpus files of fuzz_acme and
  * fuzz_problem):
  *     STATUS\n            (a decimal number; anything else means 200)
