@@ -3,16 +3,46 @@
  * and the activation check (key match, SANs, validity).
  * Input: PEM text when it starts with '-', else the DER of one certificate (wrapped in PEM
  * here, so mutations reach the ASN.1 of the certificate itself). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <apr_strings.h>
 #include <openssl/evp.h>
+#include <openssl/x509v3.h>
 
 #include "fuzz_common.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
 #include "acme_util.h"
+
+/* Every name acme_cert_info reports is, byte for byte (case aside), a dNSName of x. */
+static void check_names(const acme_cert_info_t *info, X509 *x)
+{
+    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    int i, j, found;
+
+    for (i = 0; i < info->names->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(info->names, i, const char *);
+        found = 0;
+        for (j = 0; gens && j < sk_GENERAL_NAME_num(gens) && !found; ++j) {
+            const GENERAL_NAME *gn = sk_GENERAL_NAME_value(gens, j);
+            if (gn->type == GEN_DNS) {
+                const ASN1_IA5STRING *ia5 = gn->d.dNSName;
+                size_t len = (size_t)ASN1_STRING_length(ia5);
+                found = len == strlen(name)
+                        && !strncasecmp((const char *)ASN1_STRING_get0_data(ia5), name, len);
+            }
+        }
+        if (!found) {
+            fprintf(stderr, "acme_cert_info reports the name '%s' the certificate lacks\n",
+                    name);
+            __builtin_trap();
+        }
+    }
+    GENERAL_NAMES_free(gens);
+}
 
 static const char *as_pem(apr_pool_t *p, const uint8_t *data, size_t size, apr_size_t *plen)
 {
@@ -59,6 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (i = 0; i < chain->nelts; ++i) {
             X509 *x = APR_ARRAY_IDX(chain, i, X509 *);
             if (acme_cert_info(&info, p, x) == APR_SUCCESS) {
+                check_names(info, x);
                 acme_names_normalize(p, info->names);
                 acme_time_rfc3339(p, info->not_after);
             }
