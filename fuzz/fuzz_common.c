@@ -23,6 +23,13 @@ static void log_drop(void *baton, acme_log_level_t level, apr_status_t rv, const
     if (verbose) {   /* FUZZ_VERBOSE=1: see what the core made of an input */
         fprintf(stderr, "[%d] %s\n", (int)level, msg);
     }
+    for (i = 0; msg[i]; ++i) {
+        if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f) {
+            fprintf(stderr, "a control character (0x%02x) in a log line: %s\n",
+                    (unsigned char)msg[i], msg);
+            __builtin_trap();   /* CA text must not forge or garble log lines */
+        }
+    }
     if (strstr(msg, "PRIVATE KEY")) {
         fprintf(stderr, "a private key in a log line: %s\n", msg);
         __builtin_trap();
