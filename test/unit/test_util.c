@@ -456,6 +456,10 @@ START_TEST(result_and_log)
     acme_log(ACME_LOG_DEBUG, APR_SUCCESS, "not shown");
     ck_assert_int_eq(log_calls, 1);
     ck_assert_str_eq(log_last, "hello 42");
+    /* text from a CA cannot start a log line of its own */
+    acme_log(ACME_LOG_INFO, APR_SUCCESS, "detail: %s", "no\n[acme:emerg] forged\r\x1b[31m\x7f");
+    ck_assert_str_eq(log_last, "detail: no [acme:emerg] forged  [31m ");
+    log_calls = 1;
     ck_assert(acme_log_is(ACME_LOG_INFO));
     ck_assert(!acme_log_is(ACME_LOG_DEBUG));
     acme_log_set(NULL, NULL, NULL);
