@@ -21,12 +21,12 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export LSAN_OPTIONS="suppressions=$top/scripts/lsan.supp:print_suppressions=0"
 
 # The integration tests run with the module under ASan (see docs/testing.md): issuance
-# (account, order, http-01 answers, activation by graceful restart); with ACME_LONG=1 also
-# the http-01 responder's tests, the status pages and renewal.
-ASAN_INTEGRATION_TESTS=(test/integration/test_issuance.py)
+# (account, order, http-01 answers, activation by graceful restart), the http-01 responder,
+# the status pages; with ACME_LONG=1 also renewal.
+ASAN_INTEGRATION_TESTS=(test/integration/test_issuance.py test/integration/test_challenge.py
+                        test/integration/test_status.py)
 if [ -n "${ACME_LONG:-}" ]; then
-    ASAN_INTEGRATION_TESTS+=(test/integration/test_challenge.py test/integration/test_status.py
-                             test/integration/test_lifecycle_renewal.py)
+    ASAN_INTEGRATION_TESTS+=(test/integration/test_lifecycle_renewal.py)
 fi
 
 asan_runtime() {

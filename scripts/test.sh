@@ -32,8 +32,8 @@ fi
 
 echo "=== sanitizers and fuzzing (scripts/sanitize.sh, scripts/fuzz.sh; docs/testing.md)"
 # ASan+UBSan build with clang in build-asan/, the unit tests under it and under valgrind, the
-# module under ASan in test_issuance.py, every fuzz target 10 s after replaying its corpus.
-# ACME_LONG=1 (make check-long): more integration tests under ASan, 300 s per fuzz target.
+# module under ASan in three integration test files, every fuzz target 10 s after replaying
+# its corpus. ACME_LONG=1 (make check-long): renewal under ASan too, 300 s per fuzz target.
 fuzz_seconds=10
 [ -z "${ACME_LONG:-}" ] || fuzz_seconds=300
 if ! timeout --kill-after=30 900 bash scripts/sanitize.sh build > build/sanitize-build.log 2>&1; then
