@@ -1,11 +1,13 @@
 /* libFuzzer target: the parsers of directive arguments and stored values: durations,
- * percentages, RFC 3339 times, host names, key types, "IPv4[:PORT]" resolvers, base64url.
+ * percentages, RFC 3339 times, host names, key types, "IPv4[:PORT]" resolvers, base64url,
+ * the account store name made from an ACMEServer URL.
  * Input: values, one a line; each goes to every parser, with round-trip checks. */
 #include <string.h>
 
 #include <apr_strings.h>
 
 #include "fuzz_common.h"
+#include "acme_account.h"
 #include "acme_crypto.h"
 #include "acme_dns.h"
 #include "acme_util.h"
@@ -15,7 +17,7 @@ static void one(apr_pool_t *p, const char *v)
     apr_interval_time_t d = 0, d2 = 0;
     int pct = 0, port = 0;
     acme_key_type_t kt;
-    const char *addr = NULL, *why = NULL;
+    const char *addr = NULL, *why = NULL, *store_name;
     apr_time_t t;
     unsigned char *bin = NULL;
     apr_size_t blen = 0;
@@ -42,6 +44,10 @@ static void one(apr_pool_t *p, const char *v)
     }
     if (acme_dns_server_parse(&addr, &port, p, v) == APR_SUCCESS && (port < 1 || port > 65535)) {
         __builtin_trap();
+    }
+    store_name = acme_account_store_name(p, v);
+    if (!store_name || !*store_name || store_name[0] == '.' || strchr(store_name, '/')) {
+        __builtin_trap();   /* an ACMEServer URL must give one plain store directory name */
     }
     if (acme_b64url_decode(&bin, &blen, p, v) == APR_SUCCESS) {
         const char *again = acme_b64url_encode(p, bin, blen);
