@@ -4,7 +4,8 @@
  * the way. The CA is the input: a list of HTTP answers (text form of fuzz_response())
  * separated by lines "=====", served in order whatever the request; once they run out,
  * requests fail as a refused connection. A fresh filesystem store in a temporary directory
- * per input; the order runs twice (the second run resumes what the first stored). No log
+ * per input (an input may start with a stored order state: STATE_MARK); the order runs
+ * twice (the second run resumes what the first stored). No log
  * line may contain a JWS signature sent, the account's key authorization suffix or a
  * private key (checked in the log sink: such a line counts as a crash). */
 #include <ftw.h>
@@ -24,6 +25,9 @@
 #include "acme_store.h"
 
 #define MAX_ANSWERS 64
+/* An input whose first part starts with this line: the rest of that part is saved as the
+ * stored order state (orders/www.example.org/order.json) before the driver runs. */
+#define STATE_MARK "ORDER-STATE\n"
 
 typedef struct script_t {
     apr_array_header_t *answers;   /* char* */
@@ -82,6 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     acme_cert_spec_t spec;
     acme_result_t res;
     apr_array_header_t *types;
+    const char *state = NULL;
     int run;
 
     apr_cpystrn(dir, access("/dev/shm", W_OK) == 0 ? "/dev/shm/acme-fuzz-XXXXXX"
@@ -91,11 +96,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     script.answers = fuzz_split(p, fuzz_str(p, data, size), "\n=====\n");
     script.next = 0;
+    if (!strncmp(APR_ARRAY_IDX(script.answers, 0, const char *), STATE_MARK,
+                 strlen(STATE_MARK))) {
+        /* the first part is the stored order state the driver resumes, not an answer */
+        state = APR_ARRAY_IDX(script.answers, 0, const char *) + strlen(STATE_MARK);
+        script.next = 1;
+    }
     http.perform = scripted;
     http.baton = &script;
     if (acme_store_fs_create(&st, p, dir) != APR_SUCCESS
         || acme_store_fs_setup(st, -1, -1, p) != APR_SUCCESS
         || acme_client_create(&c, p, &http, "https://ca.test/dir") != APR_SUCCESS) {
+        abort();
+    }
+    if (state && acme_store_save(st, ACME_GROUP_ORDERS, "www.example.org", "order.json", state,
+                                 strlen(state), p) != APR_SUCCESS) {
         abort();
     }
     acme_result_reset(&res);
