@@ -13,10 +13,12 @@ fuzz/fuzz_common.c's fuzz_response() ("STATUS\\nName: value\\n...\\n\\nbody"):
     fuzz/corpus/fuzz_headers/pebble-links    the Link headers pebble sent
     fuzz/corpus/fuzz_pem/pebble-chain.pem    the issued chain (and its leaf as DER)
 
-Run by hand (not in CI): /usr/bin/python3 fuzz/capture_pebble.py
+Run by hand (not in CI): /usr/bin/python3 fuzz/capture_pebble.py [CORPUS_DIR]
+(default fuzz/corpus; it replaces the pebble-* files there).
 """
 import os
 import re
+import shutil
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -25,7 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "test", "integration"))
 import harness  # noqa: E402
 from acme_proxy import _MiniClient  # noqa: E402
 
-CORPUS = os.path.join(HERE, "corpus")
+CORPUS = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "corpus")
 SKIP = {"date", "content-length", "server", "connection", "cache-control"}
 
 
@@ -168,6 +170,7 @@ def main():
     finally:
         for s in reversed(servers):
             s.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -76,7 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const unsigned char secret[ACME_SECRET_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8 };
     apr_pool_t *p = fuzz_pool();
     /* tmpfs when there is one: the store fsyncs every file it writes */
-    char dir[64];
+    char dir[256];
+    const char *base;
     script_t script;
     acme_http_t http;
     acme_client_t *c = NULL;
@@ -89,9 +90,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *state = NULL;
     int run;
 
-    apr_cpystrn(dir, access("/dev/shm", W_OK) == 0 ? "/dev/shm/acme-fuzz-XXXXXX"
-                                                  : "/tmp/acme-fuzz-XXXXXX", sizeof(dir));
-    if (size > 64 * 1024 || !mkdtemp(dir)) {
+    base = getenv("FUZZ_TMPDIR");   /* scripts/fuzz.sh: a directory it removes at the end */
+    if (!base || !*base) {
+        base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    }
+    apr_snprintf(dir, sizeof(dir), "%s/acme-fuzz-XXXXXX", base);
+    if (size > 64 * 1024 || strlen(base) > sizeof(dir) - 20 || !mkdtemp(dir)) {
         goto leave;
     }
     script.answers = fuzz_split(p, fuzz_str(p, data, size), "\n=====\n");

@@ -22,6 +22,11 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export LSAN_OPTIONS="suppressions=$top/scripts/lsan.supp:print_suppressions=0"
 
 out=build-asan
+# fuzz_acme's per-input stores: on tmpfs when there is one (the store fsyncs), removed at the
+# end even when an input crashed mid-run
+FUZZ_TMPDIR=$(mktemp -d "$( [ -w /dev/shm ] && echo /dev/shm || echo /tmp )/acme-fuzz-run-XXXXXX")
+export FUZZ_TMPDIR
+trap 'rm -rf "$FUZZ_TMPDIR"' EXIT
 mkdir -p "$out/fuzz-artifacts" "$out/fuzz-logs"
 failed=()
 summary=()
