@@ -135,8 +135,13 @@ static apr_array_header_t *x509_dns_names(apr_pool_t *p, X509 *x)
             const GENERAL_NAME *gn = sk_GENERAL_NAME_value(gens, i);
             if (gn->type == GEN_DNS) {
                 const ASN1_IA5STRING *ia5 = gn->d.dNSName;
-                const char *s = apr_pstrmemdup(p, (const char *)ASN1_STRING_get0_data(ia5),
-                                               (apr_size_t)ASN1_STRING_length(ia5));
+                const unsigned char *d = ASN1_STRING_get0_data(ia5);
+                apr_size_t n = (apr_size_t)ASN1_STRING_length(ia5);
+                const char *s;
+                if (memchr(d, '\0', n)) {
+                    continue;   /* as a C string it would pass for the name before the NUL */
+                }
+                s = apr_pstrmemdup(p, (const char *)d, n);
                 APR_ARRAY_PUSH(names, const char *) = acme_name_lower(p, s);
             }
         }

@@ -495,13 +495,14 @@ apr_status_t acme_client_post_accept(acme_response_t **presp, acme_client_t *c, 
     acme_result_t dummy;
     acme_http_request_t req;
     acme_http_response_t *hr = NULL;
-    const char *nonce = NULL, *jws, *kid;
+    const char *nonce = NULL, *jws, *kid, *subject0;
     acme_key_t *key;
     apr_pool_t *sp = NULL;
     apr_status_t rv;
     int attempt;
 
     res = res_or_dummy(res, &dummy);
+    subject0 = res->subject;
     *presp = NULL;
     rv = acme_client_directory(c, res);
     if (rv != APR_SUCCESS) {
@@ -555,6 +556,9 @@ apr_status_t acme_client_post_accept(acme_response_t **presp, acme_client_t *c, 
             res->problem_type = NULL;
             res->detail = NULL;
             res->retry_after = 0;
+            /* a badNonce answer before set the subject to url, which may belong to a pool
+             * the caller destroys after this success (the driver's authorization pool) */
+            res->subject = subject0;
             rv = APR_SUCCESS;
             goto leave;
         }

@@ -42,7 +42,7 @@ static const char *level_name(acme_log_level_t level)
 
 void acme_log(acme_log_level_t level, apr_status_t rv, const char *fmt, ...)
 {
-    char buf[4096];
+    char buf[4096], *c;
     va_list ap;
 
     if (!acme_log_is(level)) {
@@ -52,6 +52,13 @@ void acme_log(acme_log_level_t level, apr_status_t rv, const char *fmt, ...)
     va_start(ap, fmt);
     apr_vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
+    /* One event, one line: text from a CA or a program (problem details, output) may hold
+     * newlines or other control characters that would forge or garble log lines. */
+    for (c = buf; *c; ++c) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            *c = ' ';
+        }
+    }
 
     if (log_fn) {
         log_fn(log_baton, level, rv, buf);

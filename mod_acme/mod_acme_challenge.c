@@ -1,6 +1,10 @@
 /* mod_acme: answering challenges: the http-01 responder (post_read_request, before
  * authentication, redirects, rewrites and proxying), tls-alpn-01 in the handshake, the
  * choice of challenge types, and the 503 answer of vhosts still on the fallback. */
+/* stddef.h first: with offsetof defined, APR's ring macros (APR_BRIGADE_INSERT_TAIL) use it
+ * instead of a member access through a null pointer (undefined behaviour UBSan reports). */
+#include <stddef.h>
+
 #include <apr_strings.h>
 #include <apr_buckets.h>
 #include <apr_lib.h>

@@ -6,7 +6,8 @@ set -euo pipefail
 PKGS=(build-essential autoconf automake libtool pkg-config
       apache2 apache2-dev libssl-dev libcurl4-openssl-dev libjansson-dev check
       pebble python3 python3-pytest python3-pytest-xdist python3-requests openssl
-      dpkg-dev debhelper dh-autoreconf git strace python3-cryptography)
+      dpkg-dev debhelper dh-autoreconf git strace python3-cryptography
+      clang libclang-rt-14-dev valgrind)   # sanitizers, fuzzing, memcheck (docs/testing.md)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -34,6 +34,24 @@ if ! timeout --signal=INT --kill-after=30 150 /usr/bin/python3 test/integration/
     failed+=("demo")
 fi
 
+echo "=== sanitizers and fuzzing (scripts/sanitize.sh, scripts/fuzz.sh; docs/testing.md)"
+# ASan+UBSan build with clang in build-asan/, the unit tests under it and under valgrind, the
+# module under ASan in three integration test files, every fuzz target 10 s after replaying
+# its corpus. ACME_LONG=1 (make check-long): renewal under ASan too, 300 s per fuzz target.
+fuzz_seconds=10
+[ -z "${ACME_LONG:-}" ] || fuzz_seconds=300
+if ! timeout --kill-after=30 900 bash scripts/sanitize.sh build > build/sanitize-build.log 2>&1; then
+    tail -n 40 build/sanitize-build.log
+    failed+=("ASan build")
+else
+    timeout --kill-after=30 600 bash scripts/sanitize.sh unit || failed+=("unit tests under ASan+UBSan")
+    timeout --kill-after=30 900 bash scripts/sanitize.sh valgrind || failed+=("unit tests under valgrind")
+    timeout --signal=INT --kill-after=60 1800 bash scripts/sanitize.sh integration \
+        || failed+=("integration tests under ASan")
+    timeout --kill-after=60 $((fuzz_seconds * 5 + 600)) bash scripts/fuzz.sh "$fuzz_seconds" \
+        || failed+=("fuzzing")
+fi
+
 if [ "${#failed[@]}" -ne 0 ]; then
     echo "test.sh: FAILED: ${failed[*]}" >&2
     exit 1

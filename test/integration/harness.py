@@ -547,6 +547,39 @@ def dns_query_a(name, port, server="127.0.0.1", timeout=2):
 DEFAULT_PEBBLE_ENV = {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"}
 
 
+def _sanitizer_dir(root):
+    base = os.environ.get("ACME_SANITIZER_DIR")
+    return os.path.join(base, root.strip("/").replace("/", "_")) if base else None
+
+
+def sanitizer_env(root):
+    """Environment for an httpd under a sanitizer (scripts/sanitize.sh integration):
+    $ACME_HTTPD_ENV ("NAME=VALUE ...", e.g. LD_PRELOAD=<clang's ASan runtime>) as given, and
+    with $ACME_SANITIZER_DIR, ASan/UBSan options that write every report to a directory of
+    that httpd's own (asan.<pid>, ubsan.<pid>; see sanitizer_reports())."""
+    env = {}
+    for item in os.environ.get("ACME_HTTPD_ENV", "").split():
+        name, _, value = item.partition("=")
+        env[name] = value
+    d = _sanitizer_dir(root)
+    if d:
+        os.makedirs(d, exist_ok=True)
+        os.chmod(d, 0o1777)   # the children (User) write there too
+        # no leak check: httpd frees its pools only at exit, and not all of them
+        env["ASAN_OPTIONS"] = "detect_leaks=0:log_path=%s/asan" % d
+        env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:log_path=%s/ubsan" % d
+    return env
+
+
+def sanitizer_reports(root):
+    """Paths of the ASan/UBSan reports written by the httpd of root (empty when none)."""
+    d = _sanitizer_dir(root)
+    if not d or not os.path.isdir(d):
+        return []
+    return sorted(os.path.join(d, f) for f in os.listdir(d)
+                  if f.startswith(("asan.", "ubsan.")))
+
+
 class Pebble:
     """Debian's pebble on 127.0.0.1 free ports, TLS with a CA of our own, DNS via challtestsrv.
 
@@ -729,6 +762,7 @@ class Httpd:
     def _env(self):
         env = dict(os.environ)
         env.setdefault("LANG", "C")
+        env.update(sanitizer_env(self.root))
         return env
 
     def config_lines(self):
@@ -871,6 +905,10 @@ class Httpd:
 
     def stop(self, timeout=15):
         self.proc.stop(timeout=timeout)
+        reports = sanitizer_reports(self.root)
+        if reports:
+            raise HarnessError("sanitizer reports from apache2 (%s):\n%s" % (
+                self.root, "\n".join(tail(r, 60) for r in reports)))
 
     def processes_left(self):
         return self.proc.group_alive()

@@ -405,6 +405,7 @@ START_TEST(tlsalpn01_certificate)
     const ASN1_OCTET_STRING *val;
     unsigned char expect[34] = { 0x04, 0x20 };
     acme_cert_info_t *info;
+    ASN1_OBJECT *obj;
     const char *ka = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI";
 
     ck_assert_int_eq(acme_key_generate(&key, pool, ACME_KEY_EC_P256), APR_SUCCESS);
@@ -415,7 +416,9 @@ START_TEST(tlsalpn01_certificate)
     ck_assert_int_eq(acme_cert_info(&info, pool, x), APR_SUCCESS);
     ck_assert_int_eq(info->names->nelts, 1);
     ck_assert_str_eq(APR_ARRAY_IDX(info->names, 0, const char *), "a.example.org");
-    loc = X509_get_ext_by_OBJ(x, OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1), -1);
+    obj = OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1);
+    loc = X509_get_ext_by_OBJ(x, obj, -1);
+    ASN1_OBJECT_free(obj);
     ck_assert_int_ge(loc, 0);
     ext = X509_get_ext(x, loc);
     ck_assert_int_eq(X509_EXTENSION_get_critical(ext), 1);
@@ -425,6 +428,51 @@ START_TEST(tlsalpn01_certificate)
     ck_assert_int_eq(ASN1_STRING_length(val), 34);
     ck_assert(memcmp(ASN1_STRING_get0_data(val), expect, 34) == 0);
     ck_assert_int_eq(X509_verify(x, acme_key_evp(key)), 1);
+}
+END_TEST
+
+/* A dNSName with a NUL byte is not the name before the NUL (fuzz_pem found the truncation;
+ * its input is fuzz/corpus/fuzz_pem/regress-san-nul.der). */
+START_TEST(san_with_nul_is_no_name)
+{
+    static const char san[] = "www.example.org\0.evil.test";
+    static const char *const list[] = { "www.example.org", NULL };
+    acme_key_t *key = ec_key();
+    X509 *x = X509_new();
+    GENERAL_NAMES *gens = GENERAL_NAMES_new();
+    GENERAL_NAME *gn = GENERAL_NAME_new();
+    ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+    apr_array_header_t *chain;
+    acme_cert_info_t *info;
+    const char *why = NULL;
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL;
+    long len;
+    const char *pem;
+
+    ck_assert_int_eq(ASN1_STRING_set(ia5, san, (int)sizeof(san) - 1), 1);
+    GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
+    sk_GENERAL_NAME_push(gens, gn);
+    ck_assert_int_eq(X509_set_version(x, 2), 1);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    ck_assert_int_eq(X509_set_pubkey(x, acme_key_evp(key)), 1);
+    ck_assert_int_eq(X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, 0), 1);
+    ck_assert_int_gt(X509_sign(x, acme_key_evp(key), EVP_sha256()), 0);
+    ck_assert_int_eq(PEM_write_bio_X509(bio, x), 1);
+    len = BIO_get_mem_data(bio, &data);
+    pem = apr_pstrmemdup(pool, data, (apr_size_t)len);
+    BIO_free(bio);
+    GENERAL_NAMES_free(gens);
+    X509_free(x);
+
+    ck_assert_int_eq(acme_chain_parse(&chain, pool, pem, strlen(pem)), APR_SUCCESS);
+    ck_assert_int_eq(acme_cert_info(&info, pool, APR_ARRAY_IDX(chain, 0, X509 *)), APR_SUCCESS);
+    ck_assert_int_eq(info->names->nelts, 0);
+    ck_assert_int_eq(acme_cert_verify_set(&why, pool, pem, strlen(pem), key, mk_names(list),
+                                          apr_time_now()),
+                     ACME_EVERIFY);
 }
 END_TEST
 
@@ -742,6 +790,7 @@ Suite *cert_suite(void)
     tcase_add_test(tc, verify_set_expired_cert);
     tcase_add_test(tc, verify_set_rsa);
     tcase_add_test(tc, ari_cert_id);
+    tcase_add_test(tc, san_with_nul_is_no_name);
     tcase_add_test(tc, tlsalpn01_certificate);
     tcase_add_test(tc, ari_cert_id_needs_aki);
     tcase_add_test(tc, chain_good);

@@ -133,6 +133,16 @@ START_TEST(durations)
         ck_assert_msg(acme_duration_parse(&d, bad[i]) == APR_EINVAL, "accepted '%s'", bad[i]);
     }
     ck_assert_int_eq(acme_duration_parse(&d, NULL), APR_EINVAL);
+    {
+        static const char *badp[] = { "", "%", "-5%", "+5%", " 5%", "5 %", "5%%", "1.5%",
+                                      "99999999999999999999%" };
+        int pct = 0;
+        apr_interval_time_t wd;
+        for (i = 0; i < sizeof(badp) / sizeof(badp[0]); ++i) {
+            ck_assert_msg(acme_window_parse(&pct, &wd, badp[i], apr_time_from_sec(86400))
+                          == APR_EINVAL, "accepted '%s'", badp[i]);
+        }
+    }
 
     ck_assert_str_eq(acme_duration_print(pool, apr_time_from_sec(30 * 86400)), "30d");
     ck_assert_str_eq(acme_duration_print(pool, apr_time_from_sec(12 * 3600)), "12h");
@@ -489,6 +499,10 @@ START_TEST(result_and_log)
     acme_log(ACME_LOG_DEBUG, APR_SUCCESS, "not shown");
     ck_assert_int_eq(log_calls, 1);
     ck_assert_str_eq(log_last, "hello 42");
+    /* text from a CA cannot start a log line of its own */
+    acme_log(ACME_LOG_INFO, APR_SUCCESS, "detail: %s", "no\n[acme:emerg] forged\r\x1b[31m\x7f");
+    ck_assert_str_eq(log_last, "detail: no [acme:emerg] forged  [31m ");
+    log_calls = 1;
     ck_assert(acme_log_is(ACME_LOG_INFO));
     ck_assert(!acme_log_is(ACME_LOG_DEBUG));
     acme_log_set(NULL, NULL, NULL);
