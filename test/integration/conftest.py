@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import sys
+import threading
 
 import pytest
 
@@ -27,6 +28,11 @@ def _sig_to_interrupt(signum, frame):
 
 
 def pytest_configure(config):
+    # Only the main thread may set handlers: pytest-xdist workers started without a standard
+    # input (as in CI) run pytest in another thread. Their servers are still stopped: every
+    # server runs in a process group of its own, and harness.stop_all (atexit) stops them.
+    if threading.current_thread() is not threading.main_thread():
+        return
     signal.signal(signal.SIGTERM, _sig_to_interrupt)
     signal.signal(signal.SIGHUP, _sig_to_interrupt)
 
