@@ -62,15 +62,34 @@ def timing(request):
     return record
 
 
+_REPORTS = []
+
+
+@pytest.fixture
+def report(request):
+    """add(title, lines): a table printed in its own section at the end of the run (the fault
+    table, the crash runs), whatever the outcome and from pytest-xdist workers too."""
+    def add(title, lines):
+        request.node.user_properties.append(("mod_acme_report", (title, list(lines))))
+        print("\n".join(lines))
+    return add
+
+
 def pytest_runtest_logreport(report):
     if report.when != "call":
         return
     for key, value in report.user_properties:
         if key == "mod_acme_timing":
             _TIMINGS.append((report.nodeid, value[0], value[1]))
+        elif key == "mod_acme_report":
+            _REPORTS.append((report.nodeid, value[0], value[1]))
 
 
 def pytest_terminal_summary(terminalreporter):
+    for nodeid, title, lines in sorted(_REPORTS):
+        terminalreporter.section("%s (%s)" % (title, nodeid))
+        for line in lines:
+            terminalreporter.write_line(line)
     if _TIMINGS:
         terminalreporter.section("mod_acme timings")
         for nodeid, label, seconds in sorted(_TIMINGS):

@@ -131,7 +131,7 @@ def kill_group(httpd):
 
 # ------------------------------------------------------------------------------ crash runs
 
-def test_crash_during_issuance(httpd_factory, pebble, acme_config, timing):
+def test_crash_during_issuance(httpd_factory, pebble, acme_config, timing, report):
     """SIGKILL at a random moment while 20 certificates are obtained, then a restart."""
     runs = int(os.environ.get("ACME_CRASH_RUNS", "50" if os.environ.get("ACME_LONG") else "10"))
     seed0 = int(os.environ.get("ACME_CRASH_SEED", str(random.SystemRandom().randrange(1 << 30))))
@@ -140,6 +140,8 @@ def test_crash_during_issuance(httpd_factory, pebble, acme_config, timing):
         runs, seed0, seed0 + runs - 1, seed0))
     t_all = time.monotonic()
     failures = []
+    run_lines = ["crash runs: %d, seeds %d..%d (ACME_CRASH_SEED=%d repeats them)" % (
+        runs, seed0, seed0 + runs - 1, seed0)]
     for i in range(runs):
         seed = seed0 + i
         rnd = random.Random(seed)
@@ -179,11 +181,13 @@ def test_crash_during_issuance(httpd_factory, pebble, acme_config, timing):
         orders = pebble.orders(since=mark)
         accounts = sorted(os.listdir(os.path.join(httpd.store, "accounts")))
         problems, temps = walk_store(httpd.store)
-        print("run %2d: seed %d, killed %.2f s after %s (orders %d, staged %d, live %d by "
-              "then), orders %d in all, all 20 served %.1f s after the restart, temporary "
-              "entries %d" % (i, seed, kill_at, "all were staged" if after_staged else "start",
-                              orders_before, at_kill["staging"], at_kill["live"], orders, took,
-                              len(temps)))
+        run_lines.append(
+            "run %2d: seed %d, killed %.2f s after %s (orders %d, staged %d, live %d by "
+            "then), orders %d in all, all 20 served %.1f s after the restart, temporary "
+            "entries %d" % (i, seed, kill_at, "all were staged" if after_staged else "start",
+                            orders_before, at_kill["staging"], at_kill["live"], orders, took,
+                            len(temps)))
+        print(run_lines[-1])
         if len(accounts) != 1 or not os.path.isfile(os.path.join(
                 httpd.store, "accounts", accounts[0], "key.sealed")):
             problems.append("accounts: %r (expected exactly one, with key.sealed)" % accounts)
@@ -196,6 +200,7 @@ def test_crash_during_issuance(httpd_factory, pebble, acme_config, timing):
             failures.append("seed %d (kill at %.2f s):\n  %s" % (seed, kill_at,
                                                                 "\n  ".join(problems)))
             break
+    report("crash runs", run_lines + ["failures: %d" % len(failures)])
     timing("%d crash runs of 20 certificates" % runs, time.monotonic() - t_all)
     assert not failures, "\n".join(failures)
 

@@ -164,7 +164,7 @@ def step(row, httpd, proxy, roots, root_file):
             row.state = "done"
 
 
-def test_fault_table(pebble_factory, proxy_factory, httpd_factory, timing):
+def test_fault_table(pebble_factory, proxy_factory, httpd_factory, timing, report):
     """Every fault of the table, on first issuance and on renewal, in one httpd."""
     peb = pebble_factory(validity=90)
     proxy = proxy_factory(peb)
@@ -194,14 +194,14 @@ def test_fault_table(pebble_factory, proxy_factory, httpd_factory, timing):
         time.sleep(0.5)
     total = time.monotonic() - t0
 
-    print("\n%-14s %-6s %-28s %s" % ("case", "phase", "outcome", "s to recover"))
+    table = ["%-14s %-6s %-28s %s" % ("case", "phase", "outcome", "s to recover")]
     for r in rows:
-        print("%-14s %-6s %-28s %s" % (
+        table.append("%-14s %-6s %-28s %s" % (
             r.kind, r.phase, r.outcome or "(not done: %s)" % r.state,
             "%.1f" % r.recover_s if r.recover_s is not None else "-"))
-        for p in r.problems:
-            print("    PROBLEM: %s" % p)
-    print("whole table: %.1f s" % total)
+        table.extend("    PROBLEM: %s" % p for p in r.problems)
+    table.append("whole table: %.1f s" % total)
+    report("fault table", table)
     timing("fault table, all cases and phases", total)
     for r in rows:
         if r.seen:
