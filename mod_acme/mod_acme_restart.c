@@ -358,8 +358,8 @@ static int restart_check(acme_mod_t *m, apr_pool_t *p)
 
 /* The parent's restarter thread: looks at staging every second, so a new certificate goes
  * live within seconds (the monitor hook runs only every ~10 s). It takes no lock (the
- * parent forks children meanwhile) and is joined from a pre-cleanup of pconf (httpd-notes:
- * a normal cleanup destroys its pool twice). */
+ * parent forks children meanwhile) and is joined from a pre-cleanup of pconf (a normal
+ * cleanup destroys its pool twice: every new child crashed). */
 typedef struct restarter_t {
     acme_mod_t *m;
     apr_thread_t *thread;
