@@ -14,6 +14,7 @@
 
 #include "fuzz_common.h"
 #include "acme_cert.h"
+#include "acme_verify.h"
 #include "acme_crypto.h"
 #include "acme_util.h"
 

@@ -1,4 +1,4 @@
-/* Certificates: PEM chains, facts, the activation check, CSRs, self-signed fallbacks. */
+/* Certificates: PEM chains, facts, chain links, CSRs, self-signed fallbacks. */
 #include <limits.h>
 #include <string.h>
 #include <strings.h>
@@ -351,62 +351,6 @@ apr_status_t acme_cert_ca_issuers(const char **purl, apr_pool_t *p, X509 *x)
     AUTHORITY_INFO_ACCESS_free(aia);
     ERR_clear_error();
     return rv;
-}
-
-apr_status_t acme_cert_verify_set(const char **pwhy, apr_pool_t *p, const char *chain_pem,
-                                  apr_size_t len, const acme_key_t *key,
-                                  const apr_array_header_t *names, apr_time_t now)
-{
-    apr_array_header_t *chain, *have, *want;
-    acme_cert_info_t *info;
-    EVP_PKEY *pub;
-    X509 *leaf;
-    apr_status_t rv;
-
-    *pwhy = NULL;
-    rv = acme_chain_parse(&chain, p, chain_pem, len);
-    if (rv != APR_SUCCESS) {
-        *pwhy = "chain does not parse";
-        return ACME_EVERIFY;
-    }
-    rv = acme_chain_check(pwhy, p, chain);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    leaf = APR_ARRAY_IDX(chain, 0, X509 *);
-    pub = X509_get0_pubkey(leaf);
-    if (!key || !acme_key_evp(key) || !pub || EVP_PKEY_eq(pub, acme_key_evp(key)) != 1) {
-        ERR_clear_error();
-        *pwhy = "private key does not match the certificate";
-        return ACME_EVERIFY;
-    }
-    rv = acme_cert_info(&info, p, leaf);
-    if (rv != APR_SUCCESS) {
-        *pwhy = "certificate facts cannot be read";
-        return ACME_EVERIFY;
-    }
-    have = acme_names_normalize(p, info->names);
-    want = acme_names_normalize(p, names);
-    if (!acme_names_equal(have, want)) {
-        *pwhy = apr_psprintf(p, "names differ: certificate has %s, plan wants %s",
-                             acme_names_join(p, have, " "), acme_names_join(p, want, " "));
-        return ACME_EVERIFY;
-    }
-    if (!info->not_before || !info->not_after) {
-        *pwhy = "certificate validity dates cannot be read";
-        return ACME_EVERIFY;
-    }
-    if (now < info->not_before) {
-        *pwhy = apr_psprintf(p, "certificate not valid until %s",
-                             acme_time_rfc3339(p, info->not_before));
-        return ACME_EVERIFY;
-    }
-    if (now >= info->not_after) {
-        *pwhy = apr_psprintf(p, "certificate expired at %s",
-                             acme_time_rfc3339(p, info->not_after));
-        return ACME_EVERIFY;
-    }
-    return APR_SUCCESS;
 }
 
 /* A GENERAL_NAMES stack with every name as dNSName. */

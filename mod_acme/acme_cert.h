@@ -1,4 +1,4 @@
-/* Certificates: PEM chains, facts, the activation check, CSRs, self-signed fallbacks. */
+/* Certificates: PEM chains, facts, chain links, CSRs, self-signed fallbacks. */
 #ifndef ACME_CERT_H
 #define ACME_CERT_H
 
@@ -20,13 +20,8 @@ apr_status_t acme_chain_parse(apr_array_header_t **pchain, apr_pool_t *p,
                               const char *pem, apr_size_t len);
 apr_status_t acme_cert_info(acme_cert_info_t **pinfo, apr_pool_t *p, X509 *x);
 
-/* The activation check of a staged set: chain parses and is consistent (acme_chain_check),
- * the leaf's public key matches key, the leaf's SANs equal names (normalized arrays, as
- * sets), now lies within the leaf's validity. On failure returns ACME_EVERIFY (or
- * APR_INCOMPLETE for a leaf without its issuer) and *pwhy says which check failed. */
-apr_status_t acme_cert_verify_set(const char **pwhy, apr_pool_t *p, const char *chain_pem,
-                                  apr_size_t len, const acme_key_t *key,
-                                  const apr_array_header_t *names, apr_time_t now);
+/* The check of a whole set (chain, key, names, dates) is acme_cert_verify_set in
+ * acme_verify.h. */
 
 /* Chain consistency, in the order RFC 8555 9.1 prescribes (leaf first, each certificate
  * certified by the next): for every neighbour pair the names chain (X509_check_issued:

@@ -17,6 +17,7 @@
 
 #include "acme_driver.h"
 #include "acme_cert.h"
+#include "acme_verify.h"
 #include "acme_json.h"
 #include "acme_jws.h"
 #include "acme_log.h"

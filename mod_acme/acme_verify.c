@@ -1,6 +1,7 @@
-/* Start-up checks of the certificate sets the store holds: is a set servable, which
- * archived set replaces a damaged live one, does meta.json describe the set (else rebuild
- * it from the certificate). Pure: no I/O, no logging; callers read files and log. */
+/* The verification of certificate sets (acme_verify.h): one set of rules for downloads,
+ * staged, live, archived and fallback sets; which archived set replaces a damaged live
+ * one; does meta.json describe the set (else rebuild it from the certificate). Pure: no
+ * I/O, no logging; callers read files and log. */
 #include <string.h>
 #include <strings.h>
 
@@ -14,11 +15,16 @@
 #include "acme_json.h"
 #include "acme_util.h"
 
-static apr_status_t set_bad(acme_set_check_t *c, const char *file, const char *why)
+/* The first failed rule: reason, the file and what is wrong with it, and the same as a
+ * sentence of its own (NULL: the file's name followed by why). */
+static apr_status_t set_bad(acme_set_check_t *c, apr_pool_t *p, acme_set_reason_t reason,
+                            const char *file, const char *why, const char *sentence)
 {
+    c->reason = reason;
     c->bad_file = file;
     c->why = why;
-    return ACME_EVERIFY;
+    c->sentence = sentence ? sentence : apr_pstrcat(p, file, " ", why, NULL);
+    return reason == ACME_SET_CHAIN_INCOMPLETE ? APR_INCOMPLETE : ACME_EVERIFY;
 }
 
 /* Why a file's content is unusable before parsing: unreadable, missing or empty. */
@@ -37,62 +43,158 @@ static const char *unread_why(apr_pool_t *p, const char *data, apr_size_t len,
     return NULL;
 }
 
-apr_status_t acme_verify_set(acme_set_check_t **pcheck, apr_pool_t *p,
-                             const acme_set_files_t *f, int require_current, apr_time_t now)
+/* The key of the set: the one given as loaded, else key.pem parsed. */
+static apr_status_t set_key(const acme_key_t **pkey, acme_set_check_t *c, apr_pool_t *p,
+                            const acme_set_files_t *f)
 {
-    acme_set_check_t *c = apr_pcalloc(p, sizeof(*c));
-    apr_array_header_t *chain = NULL;
     acme_key_t *key = NULL;
-    acme_key_type_t kt;
     const char *why;
-    EVP_PKEY *pub;
-    X509 *leaf;
 
-    *pcheck = c;
-    if ((why = unread_why(p, f->chain, f->chain_len, f->chain_read_error)) != NULL) {
-        return set_bad(c, "chain.pem", why);
-    }
-    if (acme_chain_parse(&chain, p, f->chain, f->chain_len) != APR_SUCCESS) {
-        return set_bad(c, "chain.pem", "does not parse as PEM certificates (truncated or "
-                       "damaged)");
-    }
-    leaf = APR_ARRAY_IDX(chain, 0, X509 *);
-    if (acme_cert_info(&c->leaf, p, leaf) != APR_SUCCESS) {
-        c->leaf = NULL;
-        return set_bad(c, "chain.pem", "its first certificate's facts cannot be read");
+    *pkey = f->key_obj;
+    if (f->key_obj) {
+        return APR_SUCCESS;
     }
     if ((why = unread_why(p, f->key, f->key_len, f->key_read_error)) != NULL) {
-        return set_bad(c, "key.pem", why);
+        return set_bad(c, p, ACME_SET_KEY_UNREADABLE, "key.pem", why,
+                       apr_pstrcat(p, "private key ", why, NULL));
     }
     if (acme_key_from_pem(&key, p, f->key, f->key_len) != APR_SUCCESS) {
         ERR_clear_error();
-        return set_bad(c, "key.pem", "does not parse as a PEM private key (truncated or "
-                       "damaged)");
+        return set_bad(c, p, ACME_SET_KEY_UNPARSABLE, "key.pem", "does not parse as a PEM "
+                       "private key (truncated or damaged)", "private key does not parse");
+    }
+    *pkey = key;
+    return APR_SUCCESS;
+}
+
+/* The leaf's names against the expected ones, as normalized sets. */
+static apr_status_t set_names(acme_set_check_t *c, apr_pool_t *p,
+                              const apr_array_header_t *names)
+{
+    apr_array_header_t *have = acme_names_normalize(p, c->leaf->names);
+    apr_array_header_t *want = acme_names_normalize(p, names);
+    const char *h = acme_names_join(p, have, " "), *w = acme_names_join(p, want, " ");
+
+    if (acme_names_equal(have, want)) {
+        return APR_SUCCESS;
+    }
+    return set_bad(c, p, ACME_SET_NAMES, "chain.pem",
+                   apr_psprintf(p, "is for other names: the certificate has %s, expected %s",
+                                h, w),
+                   apr_psprintf(p, "names differ: certificate has %s, plan wants %s", h, w));
+}
+
+static apr_status_t set_dates(acme_set_check_t *c, apr_pool_t *p, int current, apr_time_t now)
+{
+    const acme_cert_info_t *l = c->leaf;
+
+    if (!l->not_before || !l->not_after) {
+        return set_bad(c, p, ACME_SET_DATES, "chain.pem", "the certificate's validity dates "
+                       "cannot be read", "certificate validity dates cannot be read");
+    }
+    if (current && now >= l->not_after) {
+        const char *t = acme_time_rfc3339(p, l->not_after);
+        return set_bad(c, p, ACME_SET_DATES, "chain.pem",
+                       apr_pstrcat(p, "the certificate expired at ", t, NULL),
+                       apr_pstrcat(p, "certificate expired at ", t, NULL));
+    }
+    if (current && now < l->not_before) {
+        const char *t = acme_time_rfc3339(p, l->not_before);
+        return set_bad(c, p, ACME_SET_DATES, "chain.pem",
+                       apr_pstrcat(p, "the certificate is not valid before ", t, NULL),
+                       apr_pstrcat(p, "certificate not valid until ", t, NULL));
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_verify_set_rules(acme_set_check_t **pcheck, apr_pool_t *p,
+                                   const acme_set_files_t *f, const acme_set_rules_t *rules,
+                                   apr_time_t now)
+{
+    acme_set_check_t *c = apr_pcalloc(p, sizeof(*c));
+    apr_array_header_t *chain = NULL;
+    const acme_key_t *key = NULL;
+    acme_key_type_t kt;
+    const char *why;
+    EVP_PKEY *pub;
+    apr_status_t rv;
+
+    *pcheck = c;
+    if ((why = unread_why(p, f->chain, f->chain_len, f->chain_read_error)) != NULL) {
+        return set_bad(c, p, ACME_SET_CHAIN_UNREADABLE, "chain.pem", why,
+                       apr_pstrcat(p, "chain ", why, NULL));
+    }
+    if (acme_chain_parse(&chain, p, f->chain, f->chain_len) != APR_SUCCESS) {
+        return set_bad(c, p, ACME_SET_CHAIN_UNPARSABLE, "chain.pem", "does not parse as PEM "
+                       "certificates (truncated or damaged)", "chain does not parse");
+    }
+    if (acme_cert_info(&c->leaf, p, APR_ARRAY_IDX(chain, 0, X509 *)) != APR_SUCCESS) {
+        c->leaf = NULL;
+        return set_bad(c, p, ACME_SET_FACTS, "chain.pem", "its first certificate's facts "
+                       "cannot be read", "certificate facts cannot be read");
+    }
+    if (rules->links && (rv = acme_chain_check(&why, p, chain)) != APR_SUCCESS) {
+        return set_bad(c, p, rv == APR_INCOMPLETE ? ACME_SET_CHAIN_INCOMPLETE
+                                                  : ACME_SET_CHAIN_LINK, "chain.pem",
+                       apr_pstrcat(p, "is not a usable chain: ", why, NULL), why);
+    }
+    if ((rv = set_key(&key, c, p, f)) != APR_SUCCESS) {
+        return rv;
     }
     if (acme_key_type_of(&kt, key) == APR_SUCCESS) {
         c->key_type = acme_key_type_name(kt);
     }
-    pub = X509_get0_pubkey(leaf);
-    if (!pub || EVP_PKEY_eq(pub, acme_key_evp(key)) != 1) {
+    pub = X509_get0_pubkey(APR_ARRAY_IDX(chain, 0, X509 *));
+    if (!pub || !acme_key_evp(key) || EVP_PKEY_eq(pub, acme_key_evp(key)) != 1) {
         ERR_clear_error();
-        return set_bad(c, "key.pem", apr_psprintf(p, "does not belong to the certificate "
-                                                  "in chain.pem (serial %s)",
-                                                  c->leaf->serial));
+        return set_bad(c, p, ACME_SET_KEY_MISMATCH, "key.pem",
+                       apr_psprintf(p, "does not belong to the certificate in chain.pem "
+                                    "(serial %s)", c->leaf->serial),
+                       "private key does not match the certificate");
     }
-    if (!c->leaf->not_before || !c->leaf->not_after) {
-        return set_bad(c, "chain.pem", "the certificate's validity dates cannot be read");
+    if (rules->names && (rv = set_names(c, p, rules->names)) != APR_SUCCESS) {
+        return rv;
     }
-    if (require_current && now >= c->leaf->not_after) {
-        return set_bad(c, "chain.pem", apr_pstrcat(p, "the certificate expired at ",
-                                                   acme_time_rfc3339(p, c->leaf->not_after),
-                                                   NULL));
+    return set_dates(c, p, rules->current, now);
+}
+
+apr_status_t acme_verify_set(acme_set_check_t **pcheck, apr_pool_t *p,
+                             const acme_set_files_t *f, int require_current, apr_time_t now)
+{
+    acme_set_rules_t rules;
+
+    memset(&rules, 0, sizeof(rules));
+    rules.current = require_current;
+    rules.links = 1;
+    return acme_verify_set_rules(pcheck, p, f, &rules, now);
+}
+
+apr_status_t acme_cert_verify_set(const char **pwhy, apr_pool_t *p, const char *chain_pem,
+                                  apr_size_t len, const acme_key_t *key,
+                                  const apr_array_header_t *names, apr_time_t now)
+{
+    acme_set_files_t f;
+    acme_set_rules_t rules;
+    acme_set_check_t *c;
+    apr_status_t rv;
+
+    memset(&f, 0, sizeof(f));
+    f.chain = chain_pem;
+    f.chain_len = len;
+    f.key_obj = key;
+    rules.names = names;
+    rules.current = 1;
+    rules.links = 1;
+    *pwhy = NULL;
+    if (!key) {
+        *pwhy = "private key does not match the certificate";
+        return ACME_EVERIFY;
     }
-    if (require_current && now < c->leaf->not_before) {
-        return set_bad(c, "chain.pem", apr_pstrcat(p, "the certificate is not valid before ",
-                                                   acme_time_rfc3339(p, c->leaf->not_before),
-                                                   NULL));
+    rv = acme_verify_set_rules(&c, p, &f, &rules, now);
+    if (rv != APR_SUCCESS) {
+        *pwhy = c->sentence;
     }
-    return APR_SUCCESS;
+    return rv;
 }
 
 static int same_time(const char *s, apr_time_t t)

@@ -1,6 +1,9 @@
-/* Start-up checks of the certificate sets the store holds (live/, archive/): which set
- * mod_ssl may be given, which archived set replaces a damaged live one, and what of
- * meta.json can be rebuilt from the certificate. Pure: callers read the files. */
+/* The one verification of a certificate set (chain + key), wherever a set is judged: a
+ * download before it is staged, a staged set before it goes live, the live, archived and
+ * fallback sets at start-up. Each rule exists once (acme_verify_set_rules); the callers
+ * differ only in which rules they switch on. Also: which archived set replaces a damaged
+ * live one, and what of meta.json can be rebuilt from the certificate. Pure: callers read
+ * the files. */
 #ifndef ACME_VERIFY_H
 #define ACME_VERIFY_H
 
@@ -15,25 +18,73 @@ typedef struct acme_set_files_t {
     const char *key;
     apr_size_t key_len;
     const char *key_read_error;
+    const acme_key_t *key_obj;     /* a key already loaded (staging, activation): used
+                                    * instead of key/key_len, which are then ignored */
 } acme_set_files_t;
+
+/* Which rule a set failed (ACME_SET_OK: none). */
+typedef enum {
+    ACME_SET_OK = 0,
+    ACME_SET_CHAIN_UNREADABLE,     /* chain.pem missing, empty or unreadable */
+    ACME_SET_CHAIN_UNPARSABLE,     /* not PEM certificates (truncated, damaged) */
+    ACME_SET_CHAIN_LINK,           /* a certificate not signed by the next one */
+    ACME_SET_CHAIN_INCOMPLETE,     /* a lone leaf without its issuer */
+    ACME_SET_KEY_UNREADABLE,       /* key.pem missing, empty or unreadable */
+    ACME_SET_KEY_UNPARSABLE,       /* not a PEM private key */
+    ACME_SET_KEY_MISMATCH,         /* the key does not belong to the leaf */
+    ACME_SET_NAMES,                /* the leaf's names are not the expected ones */
+    ACME_SET_DATES,                /* validity dates unreadable, expired or not yet valid */
+    ACME_SET_FACTS                 /* the leaf's facts cannot be read */
+} acme_set_reason_t;
+
+/* Which rules apply. Always: chain.pem holds parseable certificates, key.pem a parseable
+ * private key that belongs to the leaf, the leaf's validity dates can be read. */
+typedef struct acme_set_rules_t {
+    const apr_array_header_t *names; /* the leaf's dNSNames must equal these (as sets,
+                                      * normalized); NULL: any names */
+    int current;                     /* now must lie within the leaf's validity */
+    int links;                       /* acme_chain_check: each certificate signed by the
+                                      * next; a lone leaf must be self-signed */
+} acme_set_rules_t;
 
 /* What acme_verify_set found. */
 typedef struct acme_set_check_t {
+    acme_set_reason_t reason;      /* the rule that failed (ACME_SET_OK: none) */
     const char *bad_file;          /* "chain.pem" or "key.pem" when the set is unusable */
-    const char *why;               /* what is wrong with it (no secret in it) */
+    const char *why;               /* what is wrong with bad_file, to follow its name
+                                    * ("is empty (0 bytes)"); no secret in it */
+    const char *sentence;          /* the same as a sentence of its own, for a set that is
+                                    * not (yet) in files ("chain does not parse") */
     acme_cert_info_t *leaf;        /* the leaf's facts, when chain.pem parses */
     const char *key_type;          /* "p256", "rsa2048", ... when key.pem parses; NULL if
                                     * it is no type mod_acme makes */
 } acme_set_check_t;
 
-/* Can this set be served? chain.pem must hold parseable certificates (a truncated or
- * empty file does not), key.pem a parseable private key that belongs to the leaf. With
+/* The verification. Rules are checked in this order, the first failure is reported:
+ * chain readable, parses; leaf facts; links (rules->links); key readable, parses, belongs
+ * to the leaf; names (rules->names); dates readable; current (rules->current).
+ * APR_SUCCESS; APR_INCOMPLETE for a lone leaf without its issuer (rules->links); else
+ * ACME_EVERIFY. *pcheck is always set (leaf and key_type as far as they could be read). */
+apr_status_t acme_verify_set_rules(acme_set_check_t **pcheck, apr_pool_t *p,
+                                   const acme_set_files_t *files,
+                                   const acme_set_rules_t *rules, apr_time_t now);
+
+/* Can this set be served (start-up: live, archived and fallback sets)? The rules without
+ * names, with links: a set with a broken chain is treated as damaged. With
  * require_current, now must also lie within the leaf's validity (archived sets: an expired
  * one is no better than the fallback). A live set that merely expired still serves (the
- * renewal replaces it). APR_SUCCESS or ACME_EVERIFY; *pcheck is always set. */
+ * renewal replaces it). APR_SUCCESS, APR_INCOMPLETE or ACME_EVERIFY; *pcheck is always
+ * set. */
 apr_status_t acme_verify_set(acme_set_check_t **pcheck, apr_pool_t *p,
                              const acme_set_files_t *files, int require_current,
                              apr_time_t now);
+
+/* The check of a new set before it is staged or activated: all rules (links, names, now
+ * within validity), the key given as loaded. On failure returns ACME_EVERIFY (or
+ * APR_INCOMPLETE for a leaf without its issuer) and *pwhy is the check's sentence. */
+apr_status_t acme_cert_verify_set(const char **pwhy, apr_pool_t *p, const char *chain_pem,
+                                  apr_size_t len, const acme_key_t *key,
+                                  const apr_array_header_t *names, apr_time_t now);
 
 /* Does meta.json (text, len; NULL: missing) describe the checked set? It must be a JSON
  * object with a non-empty "names" array of strings, "not_before", "not_after" and "serial"

@@ -21,6 +21,7 @@ APLOG_USE_MODULE(acme);
 #include "acme_cert.h"
 #include "acme_crypto.h"
 #include "acme_verify.h"
+#include "acme_install.h"
 
 #define FALLBACK_CN "mod_acme fallback certificate"
 #define ACME_MAX_NAMES 100
@@ -361,73 +362,36 @@ void acme_plan_vhosts(acme_mod_t *m, apr_pool_t *ptemp)
 
 /* ---- activation: staging -> live, verified, in the root parent ------------------- */
 
-static apr_status_t activate_one(acme_mod_t *m, acme_managed_t *mc, apr_pool_t *p)
+/* Verification and installation are acme_install_staged's; this logs the outcome. */
+static void activate_one(acme_mod_t *m, acme_managed_t *mc, apr_pool_t *p)
 {
-    acme_store_t *st = m->store;
-    char *chain, *sealed, *meta, *kpem;
-    apr_size_t chain_len, sealed_len, meta_len, klen;
-    acme_key_t *key;
-    const char *why = NULL;
-    apr_status_t rv;
-    acme_store_blob_t blobs[3];
-    apr_array_header_t *certs;
-    acme_cert_info_t *info;
+    acme_install_t *res;
 
-    if (acme_store_load(st, ACME_GROUP_STAGING, mc->id, "meta.json", &meta, &meta_len, p)) {
-        /* meta.json is written last: without it the set is still being written */
-        return APR_EAGAIN;
-    }
-    rv = acme_store_load(st, ACME_GROUP_STAGING, mc->id, "chain.pem", &chain, &chain_len, p);
-    if (rv != APR_SUCCESS) {
-        why = "chain.pem is missing or cannot be read";
-    }
-    else if ((rv = acme_store_load(st, ACME_GROUP_STAGING, mc->id, "key.sealed", &sealed,
-                                   &sealed_len, p)) != APR_SUCCESS) {
-        why = "key.sealed is missing or cannot be read";
-    }
-    if (rv == APR_SUCCESS
-        && (rv = acme_unseal(&kpem, &klen, p, m->secret, sealed, sealed_len)) != APR_SUCCESS) {
-        why = apr_pstrcat(p, "key.sealed ", acme_unseal_problem(sealed, sealed_len), NULL);
-    }
-    if (rv == APR_SUCCESS && (rv = acme_key_from_pem(&key, p, kpem, klen)) != APR_SUCCESS) {
-        why = "key.sealed holds no private key once unsealed";
-    }
-    if (rv == APR_SUCCESS) {
-        rv = acme_cert_verify_set(&why, p, chain, chain_len, key, mc->names, apr_time_now());
-    }
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, ACME_LOG_RV(rv), m->s, ACMELOGNO(00007)
+    acme_install_staged(&res, p, m->store, mc->id, mc->names, m->secret, apr_time_now());
+    switch (res->outcome) {
+    case ACME_INSTALL_REFUSED:
+        ap_log_error(APLOG_MARK, APLOG_ERR, ACME_LOG_RV(res->status), m->s, ACMELOGNO(00007)
                      "staged certificate for %s failed verification (%s): not activated, "
-                     "moved to the archive; the current certificate keeps serving",
-                     mc->id, why ? why : "files missing");
-        st->archive(st, ACME_GROUP_STAGING, mc->id, p);
-        return rv;
-    }
-    blobs[0].aspect = "chain.pem";
-    blobs[0].data = chain;
-    blobs[0].len = chain_len;
-    blobs[1].aspect = "key.pem";
-    blobs[1].data = kpem;
-    blobs[1].len = klen;
-    blobs[2].aspect = "meta.json";
-    blobs[2].data = meta;
-    blobs[2].len = meta_len;
-    if ((rv = st->install_live(st, mc->id, blobs, 3, p)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, m->s, ACMELOGNO(00008)
+                     "%s; the current certificate keeps serving", mc->id, res->why,
+                     res->archived ? "moved to the archive" : "left in staging");
+        break;
+    case ACME_INSTALL_FAILED:
+        ap_log_error(APLOG_MARK, APLOG_ERR, res->status, m->s, ACMELOGNO(00008)
                      "cannot install the new certificate for %s in %s/live", mc->id,
                      m->store_dir);
-        return rv;
+        break;
+    case ACME_INSTALL_ACTIVATED:
+        mc->activated = 1;
+        if (res->leaf) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00009)
+                         "activated new certificate for %s (%s): serial %s, valid until %s",
+                         mc->id, acme_names_join(p, mc->names, ", "), res->leaf->serial,
+                         acme_time_rfc3339(p, res->leaf->not_after));
+        }
+        break;
+    default:
+        break;                          /* nothing complete staged yet */
     }
-    acme_store_remove(st, ACME_GROUP_STAGING, mc->id, NULL, p);
-    mc->activated = 1;
-    if (acme_chain_parse(&certs, p, chain, chain_len) == APR_SUCCESS
-        && acme_cert_info(&info, p, APR_ARRAY_IDX(certs, 0, X509 *)) == APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00009)
-                     "activated new certificate for %s (%s): serial %s, valid until %s",
-                     mc->id, acme_names_join(p, mc->names, ", "), info->serial,
-                     acme_time_rfc3339(p, info->not_after));
-    }
-    return APR_SUCCESS;
 }
 
 void acme_activate_staged(acme_mod_t *m, apr_pool_t *ptemp)

@@ -35,6 +35,7 @@
 #include "acme_account.h"
 #include "acme_store.h"
 #include "acme_activation.h"
+#include "acme_install.h"
 
 /* The module's default store on Debian (ACMEStore acme below ServerRoot /etc/apache2);
  * the Debian package builds with -DACMECTL_DEFAULT_STORE=\"/var/lib/apache2/acme\", the
@@ -69,6 +70,8 @@ typedef struct cert_t {
     const char *chain_path, *key_path;
     const char *state;
     const acme_blocked_t *blocked;  /* staged, but the configuration does not pass */
+    const char *staged_check;       /* staged: "passes", "refused" or "unknown" */
+    const char *staged_why;         /* refused or unknown: why */
 } cert_t;
 
 static const char *progname = "acmectl";
@@ -251,7 +254,50 @@ static apr_array_header_t *json_names(json_t *meta, apr_pool_t *p)
     return names;
 }
 
-static void load_cert(cert_t *c, acme_store_t *st, const char *id, apr_pool_t *p)
+/* The store's secret, read only (acmectl never creates one): NULL when it cannot be read. */
+static const unsigned char *read_secret(acme_store_t *st, apr_pool_t *p)
+{
+    char *data;
+    apr_size_t len;
+    const char *path = st->path(st, ACME_GROUP_SYSTEM, "secret", "secret.key", p);
+
+    if (!path || acme_file_read(&data, &len, path, p) != APR_SUCCESS
+        || len != ACME_SECRET_LEN) {
+        return NULL;
+    }
+    return (const unsigned char *)data;
+}
+
+/* Would the server activate the staged set? The same check as at its next restart
+ * (acme_install_check), against the names it was ordered for (the server also compares
+ * them with its configuration). */
+static void check_staged(cert_t *c, acme_store_t *st, json_t *staged,
+                         const unsigned char *secret, apr_pool_t *p)
+{
+    acme_install_t *res;
+
+    if (!secret) {
+        c->staged_check = "unknown";
+        c->staged_why = "the store's secret (system/secret/secret.key) cannot be read: run "
+                        "as root";
+        return;
+    }
+    acme_install_check(&res, p, st, c->id, json_names(staged, p), secret, apr_time_now());
+    if (res->outcome == ACME_INSTALL_PASSES) {
+        c->staged_check = "passes";
+    }
+    else if (res->outcome == ACME_INSTALL_REFUSED) {
+        c->staged_check = "refused";
+        c->staged_why = res->why;
+    }
+    else {
+        c->staged_check = "unknown";
+        c->staged_why = "the staged set is still being written";
+    }
+}
+
+static void load_cert(cert_t *c, acme_store_t *st, const char *id,
+                      const unsigned char *secret, apr_pool_t *p)
 {
     json_t *live = load_json(st, ACME_GROUP_LIVE, id, "meta.json", p);
     json_t *staged = load_json(st, ACME_GROUP_STAGING, id, "meta.json", p);
@@ -292,6 +338,7 @@ static void load_cert(cert_t *c, acme_store_t *st, const char *id, apr_pool_t *p
         if (acme_blocked_load(&b, p, st) == APR_SUCCESS && acme_blocked_has(b, id)) {
             c->blocked = b;
         }
+        check_staged(c, st, staged, secret, p);
     }
     c->renew_requested = acme_store_load(st, ACME_GROUP_ORDERS, id, RENEW_REQUEST, &data,
                                          NULL, p) == APR_SUCCESS;
@@ -355,6 +402,7 @@ static apr_status_t list_ids(apr_array_header_t **pids, acme_store_t *st, apr_po
 static apr_status_t load_all(apr_array_header_t **pcerts, acme_store_t *st, apr_pool_t *p)
 {
     apr_array_header_t *ids, *certs;
+    const unsigned char *secret = read_secret(st, p);
     apr_status_t rv;
     int i;
     if ((rv = list_ids(&ids, st, p)) != APR_SUCCESS) {
@@ -362,7 +410,7 @@ static apr_status_t load_all(apr_array_header_t **pcerts, acme_store_t *st, apr_
     }
     certs = apr_array_make(p, ids->nelts ? ids->nelts : 1, sizeof(cert_t));
     for (i = 0; i < ids->nelts; ++i) {
-        load_cert(apr_array_push(certs), st, APR_ARRAY_IDX(ids, i, const char *), p);
+        load_cert(apr_array_push(certs), st, APR_ARRAY_IDX(ids, i, const char *), secret, p);
     }
     *pcerts = certs;
     return APR_SUCCESS;
@@ -428,6 +476,15 @@ static json_t *cert_json(const cert_t *c, apr_pool_t *p)
     json_object_set_new(j, "staged", json_boolean(c->staged));
     json_object_set_new(j, "staged_serial", jstr(c->staged_serial));
     json_object_set_new(j, "activation_blocked", acme_blocked_json(c->blocked, p));
+    if (c->staged_check) {
+        json_t *sc = json_object();
+        json_object_set_new(sc, "result", json_string(c->staged_check));
+        json_object_set_new(sc, "reason", jstr(c->staged_why));
+        json_object_set_new(j, "staged_check", sc);
+    }
+    else {
+        json_object_set_new(j, "staged_check", json_null());
+    }
     json_object_set_new(j, "renew_requested", json_boolean(c->renew_requested));
     json_object_set_new(j, "failures", json_integer(c->failures));
     if (c->failures > 0) {
@@ -490,6 +547,16 @@ static void print_cert(const cert_t *c, int detail, apr_pool_t *p)
     if (c->staged) {
         printf("    Staged: new certificate %s waits for activation (graceful restart)\n",
                c->staged_serial ? c->staged_serial : "");
+    }
+    if (c->staged_check && !strcmp(c->staged_check, "passes")) {
+        printf("    Staged Check: passes: it goes live at the next graceful restart\n");
+    }
+    else if (c->staged_check && !strcmp(c->staged_check, "refused")) {
+        printf("    Staged Check: REFUSED: %s: the next restart moves it to the archive; the "
+               "current certificate keeps serving\n", c->staged_why);
+    }
+    else if (c->staged_check) {
+        printf("    Staged Check: unknown: %s\n", c->staged_why);
     }
     if (c->blocked) {
         printf("    Activation: " ACME_BLOCKED_TEXT " (since %s): %s\n",

@@ -124,3 +124,72 @@ def test_list_show_renew_revoke(httpd_factory, pebble, acme_config, timing):
     assert res.returncode == 0 and "%s: renewal requested" % V.name in res.stdout
     sh.assert_no_secret(httpd.error_log(), sh.secrets_of(store), "the error log")
     timing("acmectl: whole test", time.monotonic() - t0)
+
+
+def _seal(secret, plain):
+    """The store's sealed format: "ACMESEAL1" | 12-byte IV | 16-byte tag | ciphertext
+    (AES-256-GCM, the magic as AAD)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    iv = os.urandom(12)
+    ct = AESGCM(secret).encrypt(iv, plain, b"ACMESEAL1")
+    return b"ACMESEAL1" + iv + ct[-16:] + ct[:-16]
+
+
+def test_show_checks_staged_set(tmp_path):
+    """acmectl show/list say whether a staged certificate would be activated, by the check
+    the server runs at its next restart (acme_install_check), and change nothing. No server
+    and no CA: the store is written here, the certificates come from the test-only proxy's
+    own CA (acme_proxy._WrongCerts), which also makes the wrong ones."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    import acme_proxy
+
+    ca = acme_proxy._WrongCerts()
+    store = str(tmp_path / "acme")
+    name, names = "staged.mod-acme.test", ["staged.mod-acme.test", "www.staged.mod-acme.test"]
+    staging = os.path.join(store, "staging", name)
+    os.makedirs(os.path.join(store, "system", "secret"), mode=0o700)
+    os.makedirs(staging, mode=0o700)
+    secret = os.urandom(32)
+    with open(os.path.join(store, "system", "secret", "secret.key"), "wb") as fh:
+        fh.write(secret)
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = ca._build(ca._name(name), ca.int.subject, key.public_key(), ca.int_key, names=names)
+    good = ca._pem(leaf, ca.int)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+
+    def stage(chain):
+        for f, data in (("chain.pem", chain), ("key.sealed", _seal(secret, key_pem)),
+                        ("meta.json", json.dumps({"names": names, "key": "p256"}).encode())):
+            with open(os.path.join(staging, f), "wb") as fh:
+                fh.write(data)
+
+    stage(good)
+    res = acmectl("show", name, store=store)
+    assert res.returncode == 0, res
+    assert "Staged Check: passes: it goes live at the next graceful restart" in res.stdout
+    res = acmectl("--json", "show", name, store=store)
+    assert json.loads(res.stdout)["staged_check"] == {"result": "passes", "reason": None}
+    for kind, why in (("wrong_key", "private key does not match the certificate"),
+                      ("expired", "certificate expired at "),
+                      ("other_names", "names differ: certificate has wrong-name.mod-acme.test"),
+                      ("leaf_only", "the chain holds only the leaf")):
+        stage(ca.make(kind, good))
+        res = acmectl("list", store=store)
+        assert res.returncode == 0, res
+        assert "Staged Check: REFUSED: %s" % why in res.stdout, (kind, res.stdout)
+        assert "PRIVATE KEY" not in res.stdout
+        j = json.loads(acmectl("--json", "show", name, store=store).stdout)
+        assert j["staged_check"]["result"] == "refused", (kind, j)
+        assert why in j["staged_check"]["reason"], (kind, j)
+    # the check moved nothing
+    assert sorted(os.listdir(staging)) == ["chain.pem", "key.sealed", "meta.json"]
+    assert not os.path.exists(os.path.join(store, "archive"))
+    assert not os.path.exists(os.path.join(store, "live"))
+    # without the secret it cannot tell, and says why
+    os.unlink(os.path.join(store, "system", "secret", "secret.key"))
+    res = acmectl("show", name, store=store)
+    assert res.returncode == 0, res
+    assert "Staged Check: unknown: the store's secret" in res.stdout, res.stdout
+    assert not os.path.exists(os.path.join(store, "system", "secret", "secret.key"))

@@ -328,6 +328,33 @@ def test_truncated_chain_serves_archived_set(httpd_factory, good_store, acme_con
     assert_others_unchanged(httpd, good_store, 2)
 
 
+def test_live_chain_that_does_not_link(httpd_factory, good_store, acme_config, pebble):
+    """A live chain.pem whose certificates do not link (the leaf, then another vhost's leaf
+    where its issuer belongs): start-up runs the same chain check as activation, so the set
+    is damaged: httpd starts, warns naming the file and the broken link, serves the
+    fallback for that vhost only and orders anew."""
+    name = DAMAGE_VHOSTS[0].name
+
+    def damage(store):
+        blocks = []
+        for v in (0, 1):
+            with open(live(store, v, "chain.pem")) as fh:
+                blocks.append(fh.read().split("-----END CERTIFICATE-----")[0]
+                              + "-----END CERTIFICATE-----\n")
+        with open(live(store, 0, "chain.pem"), "w") as fh:
+            fh.write(blocks[0] + blocks[1])
+    httpd = damaged_httpd(httpd_factory, good_store, acme_config, damage)
+    httpd.start()
+    assert log_has(httpd, "ACME00140", live(httpd.store, 0), "chain.pem is not a usable "
+                   "chain: certificate 1 of the chain", "is not signed by certificate 2"), \
+        httpd.diagnostics()
+    assert log_has(httpd, "ACME00144", name), httpd.diagnostics()
+    assert_others_unchanged(httpd, good_store, 0)
+    httpd.wait_for_cert(name, pebble, timeout=60, not_serial=good_store[1][name],
+                        names=DAMAGE_VHOSTS[0].names)
+    assert_others_unchanged(httpd, good_store, 0)
+
+
 def test_stray_and_misplaced_files(httpd_factory, good_store, acme_config, pebble):
     """Stray files, a directory where a lock file belongs, a file where a group directory
     belongs, an empty fallback certificate: handled with warnings, every certificate still

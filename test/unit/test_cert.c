@@ -12,6 +12,7 @@
 #include "tests.h"
 #include "acme.h"
 #include "acme_cert.h"
+#include "acme_verify.h"
 #include "acme_crypto.h"
 #include "acme_util.h"
 

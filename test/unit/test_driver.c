@@ -19,6 +19,7 @@
 #include "fake_http.h"
 #include "acme_account.h"
 #include "acme_cert.h"
+#include "acme_verify.h"
 #include "acme_client.h"
 #include "acme_driver.h"
 #include "acme_json.h"

@@ -15,6 +15,7 @@ Suite *plan_suite(void);
 Suite *settings_suite(void);
 Suite *activation_suite(void);
 Suite *verify_suite(void);
+Suite *install_suite(void);
 Suite *pending_suite(void);
 
 #endif
