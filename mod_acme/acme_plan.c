@@ -12,6 +12,17 @@
 #define PLAN_DEFAULT_RETRY_DELAY apr_time_from_sec(60)
 #define PLAN_BACKOFF_CAP         apr_time_from_sec(24 * 60 * 60)
 
+/* range * jitter / 2^32: a deterministic point in [0, range). */
+static apr_interval_time_t spread(apr_interval_time_t range, apr_uint32_t jitter)
+{
+    if (range <= 0 || !jitter) {
+        return 0;
+    }
+    /* range < 2^63: split to avoid overflow of range * 2^32 */
+    return (range >> 32) * (apr_interval_time_t)jitter
+           + (apr_interval_time_t)(((apr_uint64_t)(range & 0xffffffffu) * jitter) >> 32);
+}
+
 apr_interval_time_t acme_plan_backoff(apr_interval_time_t delay, int failures)
 {
     if (failures <= 0 || delay <= 0) {
@@ -22,6 +33,36 @@ apr_interval_time_t acme_plan_backoff(apr_interval_time_t delay, int failures)
         d *= 10;                /* d < 24h before, so no overflow */
     }
     return d < PLAN_BACKOFF_CAP ? d : PLAN_BACKOFF_CAP;
+}
+
+apr_time_t acme_plan_retry_at(apr_interval_time_t delay, int failures, apr_time_t last_failure,
+                              apr_uint32_t jitter)
+{
+    apr_interval_time_t d = acme_plan_backoff(delay > 0 ? delay : PLAN_DEFAULT_RETRY_DELAY,
+                                              failures);
+    return last_failure + d + spread(d / 10, jitter);
+}
+
+apr_uint32_t acme_plan_seed(const char *id, const char *serial)
+{
+    apr_uint32_t h = 2166136261u;                     /* FNV-1a */
+    const char *parts[2] = { id ? id : "", serial ? serial : "" };
+    for (int k = 0; k < 2; k++) {
+        for (const unsigned char *c = (const unsigned char *)parts[k]; *c; c++) {
+            h = (h ^ *c) * 16777619u;
+        }
+        h = (h ^ 0xffu) * 16777619u;                  /* separator */
+    }
+    return h ? h : 1;
+}
+
+const char *acme_plan_action_name(acme_plan_action_t a)
+{
+    switch (a) {
+    case ACME_PLAN_OBTAIN: return "obtain";
+    case ACME_PLAN_RENEW: return "renew";
+    default: return "none";
+    }
 }
 
 /* NULL or empty means "not known": never counts as a difference. */
@@ -93,15 +134,73 @@ static const char *live_mismatch(apr_pool_t *p, const acme_plan_spec_t *spec,
     return why;
 }
 
+/* Rule 4: renew inside the window (spread by jitter) or the CA's ARI window if earlier. */
+static void plan_renewal(acme_plan_t *plan, apr_pool_t *p, const acme_plan_spec_t *spec,
+                         const acme_plan_input_t *in, apr_time_t now)
+{
+    apr_interval_time_t lifetime = in->live_not_after - in->live_not_before, window;
+    const char *until = acme_time_rfc3339(p, in->live_not_after), *from, *ari = NULL;
+    apr_time_t renew_at;
+
+    if (lifetime <= 0) {
+        plan->action = ACME_PLAN_RENEW;
+        plan->when = now;
+        plan->reason = apr_psprintf(p, "certificate validity is empty (valid until %s)", until);
+        return;
+    }
+    window = renew_window(spec, lifetime);
+    renew_at = in->live_not_after - window + spread(window / 10, in->jitter);
+    if (in->ari_end && in->ari_start && in->ari_end >= in->ari_start) {
+        apr_time_t chosen = in->ari_chosen ? in->ari_chosen
+                            : in->ari_start + spread(in->ari_end - in->ari_start, in->jitter);
+        if (chosen < renew_at) {
+            renew_at = chosen;
+            plan->ari_used = 1;
+            ari = apr_psprintf(p, "the CA's renewal window (ARI) %s to %s",
+                               acme_time_rfc3339(p, in->ari_start),
+                               acme_time_rfc3339(p, in->ari_end));
+        }
+    }
+    from = acme_time_rfc3339(p, renew_at);
+    if (renew_at > now) {
+        plan->action = ACME_PLAN_NOTHING;
+        plan->when = renew_at;
+        plan->reason = ari ? apr_psprintf(p, "valid until %s; renews at %s, inside %s", until,
+                                          from, ari)
+                           : apr_psprintf(p, "valid until %s; renews from %s", until, from);
+        return;
+    }
+    plan->action = ACME_PLAN_RENEW;
+    plan->when = now;
+    if (in->live_not_after <= now) {
+        plan->reason = apr_psprintf(p, "certificate expired at %s", until);
+    }
+    else if (ari) {
+        plan->reason = apr_psprintf(p, "renewal due: inside %s (valid until %s)", ari, until);
+    }
+    else {
+        plan->reason = apr_psprintf(p, "renewal due: valid until %s; renews from %s", until,
+                                    from);
+    }
+}
+
 void acme_plan_compute(acme_plan_t *plan, apr_pool_t *p, const acme_plan_spec_t *spec,
                        const acme_plan_input_t *in, apr_time_t now)
 {
     const char *why;
 
+    memset(plan, 0, sizeof(*plan));
     plan->action = ACME_PLAN_NOTHING;
-    plan->when = 0;
-    plan->reason = NULL;
 
+    if (in->renew_requested > 0) {
+        apr_time_t obtained = in->live_obtained ? in->live_obtained : in->live_not_before;
+        if (in->have_live && obtained >= in->renew_requested) {
+            plan->request_done = 1;
+        }
+        else {
+            plan->request_pending = 1;
+        }
+    }
     if (in->have_staged) {
         plan->reason = "new certificate staged, waiting for activation";
         return;
@@ -116,41 +215,23 @@ void acme_plan_compute(acme_plan_t *plan, apr_pool_t *p, const acme_plan_spec_t 
         plan->when = now;
         plan->reason = why;
     }
+    else if (plan->request_pending) {
+        plan->action = ACME_PLAN_RENEW;
+        plan->when = now;
+        plan->reason = apr_psprintf(p, "renewal requested with acmectl at %s",
+                                    acme_time_rfc3339(p, in->renew_requested));
+    }
     else {
-        apr_interval_time_t lifetime = in->live_not_after - in->live_not_before;
-        const char *until = acme_time_rfc3339(p, in->live_not_after);
-        if (lifetime <= 0) {
-            plan->action = ACME_PLAN_RENEW;
-            plan->when = now;
-            plan->reason = apr_psprintf(p, "certificate validity is empty (valid until %s)",
-                                        until);
-        }
-        else {
-            apr_time_t renew_at = in->live_not_after - renew_window(spec, lifetime);
-            const char *from = acme_time_rfc3339(p, renew_at);
-            if (renew_at > now) {
-                plan->action = ACME_PLAN_NOTHING;
-                plan->when = renew_at;
-                plan->reason = apr_psprintf(p, "valid until %s; renews from %s", until, from);
-                return;
-            }
-            plan->action = ACME_PLAN_RENEW;
-            plan->when = now;
-            if (in->live_not_after <= now) {
-                plan->reason = apr_psprintf(p, "certificate expired at %s", until);
-            }
-            else {
-                plan->reason = apr_psprintf(p, "renewal due: valid until %s; renews from %s",
-                                            until, from);
-            }
+        plan_renewal(plan, p, spec, in, now);
+        if (plan->action == ACME_PLAN_NOTHING) {
+            return;
         }
     }
 
     /* OBTAIN or RENEW: respect backoff after failures and the CA's Retry-After. */
     if (in->failures > 0) {
-        apr_interval_time_t delay = spec->retry_delay > 0 ? spec->retry_delay
-                                                          : PLAN_DEFAULT_RETRY_DELAY;
-        apr_time_t retry = in->last_failure + acme_plan_backoff(delay, in->failures);
+        apr_time_t retry = acme_plan_retry_at(spec->retry_delay, in->failures, in->last_failure,
+                                              in->jitter);
         if (retry > plan->when) {
             plan->when = retry;
         }

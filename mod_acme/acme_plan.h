@@ -17,6 +17,14 @@ typedef struct acme_plan_input_t {
     int failures;                          /* consecutive failed attempts */
     apr_time_t last_failure;               /* when the last one failed */
     apr_time_t retry_after;                /* CA's Retry-After for this certificate, 0 none */
+    apr_time_t live_obtained;              /* when the live certificate was staged, 0 unknown
+                                            * (live_not_before stands in) */
+    apr_time_t renew_requested;            /* an admin asked for a renewal then, 0 none */
+    apr_time_t ari_start, ari_end;         /* the CA's suggested window (ARI), 0 none */
+    apr_time_t ari_chosen;                 /* the time picked inside it, 0: from jitter */
+    apr_time_t ari_next_fetch;             /* next fetch of the window (shown only), 0 none */
+    apr_uint32_t jitter;                   /* spreads renewals and retries, 0 none; see
+                                            * acme_plan_seed() */
 } acme_plan_input_t;
 
 typedef struct acme_plan_spec_t {
@@ -32,30 +40,53 @@ typedef struct acme_plan_t {
     acme_plan_action_t action;
     apr_time_t when;                       /* not before this time (<= now: due) */
     const char *reason;                    /* for logs and the status page */
+    int request_pending;                   /* renew_requested is not yet satisfied */
+    int request_done;                      /* a certificate newer than the request is live:
+                                            * the request can be removed */
+    int ari_used;                          /* the ARI window set the renewal time */
 } acme_plan_t;
 
 /* Rules, in order (reason strings are allocated from p; times are RFC 3339 UTC):
+ *  0. renew_requested > 0 is done when a live certificate was obtained at or after it
+ *     (live_obtained, else live_not_before): request_done = 1, the request is ignored;
+ *     otherwise request_pending = 1 (whatever the action).
  *  1. have_staged: NOTHING, when 0, "new certificate staged, waiting for activation".
  *  2. no live certificate: OBTAIN, when now, "no certificate yet".
  *  3. live names (as sets), CA URL (exact) or key type (case-insensitive) differ from the
  *     spec: OBTAIN, when now, "names changed (...)", "CA changed (...)", "key type
  *     changed (...)", joined by ", " when several differ. A NULL/empty live_ca or live_key
  *     (or spec value) means "unknown" and never counts as a difference.
+ *  3a. a pending request: RENEW, when now, "renewal requested with acmectl at T"
+ *     (rule 5 still applies: a request never skips the backoff).
  *  4. otherwise renew at not_after - window, where window = renew_before when > 0, else
  *     renew_percent% (33 when <= 0) of the lifetime (not_after - not_before). The window
  *     is clamped to at most 50% of the lifetime, so a fresh certificate is never due at
  *     once (no obtain/renew loop when renew_before exceeds the lifetime). Renewal time
  *     <= now: RENEW, when now ("renewal due: ..." or "certificate expired at ..."); else
  *     NOTHING, when = renewal time, "valid until X; renews from Y". An empty or negative
- *     lifetime is RENEW now.
+ *     lifetime is RENEW now. The renewal time is moved later by
+ *     window/10 * jitter/2^32 (spread, still inside the window). With an ARI window
+ *     (ari_end >= ari_start > 0) the renewal time is the earlier of that and the ARI time
+ *     (ari_chosen, else ari_start + (ari_end - ari_start) * jitter/2^32), reason
+ *     "... the CA's renewal window (ARI) S to E ...", ari_used = 1.
  *  5. OBTAIN/RENEW only: failures > 0 moves when to at least last_failure +
- *     acme_plan_backoff(retry_delay or 1 min, failures) ("; retry after failure N from T");
- *     then a retry_after later than when wins ("; CA asked to retry after T").
- * No jitter here: the caller adds it. */
+ *     acme_plan_retry_at(...) ("; retry after failure N from T"); then a
+ *     retry_after later than when wins ("; CA asked to retry after T").
+ * jitter is the only source of spread: no clock, no randomness inside. */
 void acme_plan_compute(acme_plan_t *plan, apr_pool_t *p, const acme_plan_spec_t *spec,
                        const acme_plan_input_t *in, apr_time_t now);
 /* Backoff after n consecutive failures (n >= 1): delay, delay*10, delay*100, ... capped at 24h.
  * failures <= 0 or delay <= 0: 0 (the 1 min default is applied by acme_plan_compute). */
 apr_interval_time_t acme_plan_backoff(apr_interval_time_t delay, int failures);
+/* The one backoff ladder: the earliest retry after `failures` consecutive failures, the last
+ * at last_failure: last_failure + backoff(delay or 1 min) + up to 10% of it by jitter. */
+apr_time_t acme_plan_retry_at(apr_interval_time_t delay, int failures, apr_time_t last_failure,
+                              apr_uint32_t jitter);
+/* A stable jitter for a certificate: a hash of its id and the live serial (NULL: none), so
+ * that the watchdog, the status pages and acmectl compute the same times, and certificates
+ * obtained together do not renew together. Never 0 for a non-empty id. */
+apr_uint32_t acme_plan_seed(const char *id, const char *serial);
+/* "obtain", "renew" or "none". */
+const char *acme_plan_action_name(acme_plan_action_t a);
 
 #endif

@@ -172,6 +172,12 @@ void acme_activate_staged(acme_mod_t *m, apr_pool_t *ptemp);
 void acme_load_states(acme_mod_t *m, apr_pool_t *ptemp);
 void acme_archive_orphans(acme_mod_t *m, apr_pool_t *ptemp);
 void acme_plan_certs(acme_mod_t *m, apr_pool_t *ptemp);
+/* The plan's spec of mc, and its plan from an input: the one way glue asks acme_plan
+ * (the watchdog, the status pages and post_config alike). */
+void mod_acme_plan_spec(acme_plan_spec_t *spec, const acme_mod_t *m, const acme_managed_t *mc);
+void mod_acme_plan_compute(acme_plan_t *plan, apr_pool_t *p, const acme_mod_t *m,
+                           const acme_managed_t *mc, const acme_plan_input_t *in,
+                           apr_time_t now);
 int acme_hook_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *cert_files,
                              apr_array_header_t *key_files);
 int acme_hook_add_fallback_cert_files(server_rec *s, apr_pool_t *p,

@@ -22,6 +22,7 @@ APLOG_USE_MODULE(acme);
 #include "acme_crypto.h"
 #include "acme_verify.h"
 #include "acme_install.h"
+#include "acme_plan_store.h"
 
 #define FALLBACK_CN "mod_acme fallback certificate"
 #define ACME_MAX_NAMES 100
@@ -591,15 +592,12 @@ static void load_state(acme_mod_t *m, acme_managed_t *mc, apr_pool_t *ptemp)
             }
         }
     }
-    if (acme_store_load(st, ACME_GROUP_STAGING, mc->id, "meta.json", &data, &len, ptemp) == 0) {
-        mc->input.have_staged = 1;
-    }
-    if (acme_store_load(st, ACME_GROUP_ORDERS, mc->id, "status.json", &data, &len, ptemp) == 0
-        && (j = acme_json_parse(ptemp, data, len, NULL)) != NULL) {
-        mc->input.failures = (int)json_integer_value(json_object_get(j, "failures"));
-        mc->input.last_failure = acme_time_parse_rfc3339(acme_json_str(j, "last_failure"));
-        mc->input.retry_after = acme_time_parse_rfc3339(acme_json_str(j, "retry_after"));
-    }
+    mc->input.live_obtained = mc->live_obtained;
+    mc->input.jitter = acme_plan_seed(mc->id, mc->live_serial);
+    /* staged set, failures, renewal request, ARI window: read as the watchdog, the status
+     * pages and acmectl read them */
+    acme_plan_load_runtime(&mc->input, ptemp, st, mc->id,
+                           m->renewal_info ? mc->ari_cert_id : NULL);
 }
 
 void acme_load_states(acme_mod_t *m, apr_pool_t *ptemp)
@@ -610,28 +608,78 @@ void acme_load_states(acme_mod_t *m, apr_pool_t *ptemp)
     }
 }
 
-void acme_plan_certs(acme_mod_t *m, apr_pool_t *ptemp)
+void mod_acme_plan_spec(acme_plan_spec_t *spec, const acme_mod_t *m, const acme_managed_t *mc)
 {
-    apr_time_t now = apr_time_now();
+    memset(spec, 0, sizeof(*spec));
+    spec->names = mc->names;
+    spec->ca_url = m->ca_url;
+    spec->key = acme_key_type_name(mc->spec.key_type);
+    spec->renew_percent = mc->renew_window.percent ? mc->renew_window.percent : 33;
+    spec->renew_before = mc->renew_window.dur;
+    spec->retry_delay = m->retry_delay > 0 ? m->retry_delay : 0;
+}
+
+void mod_acme_plan_compute(acme_plan_t *plan, apr_pool_t *p, const acme_mod_t *m,
+                           const acme_managed_t *mc, const acme_plan_input_t *in,
+                           apr_time_t now)
+{
+    acme_plan_spec_t ps;
+    mod_acme_plan_spec(&ps, m, mc);
+    acme_plan_compute(plan, p, &ps, in, now);
+    if (mc->damaged && plan->action == ACME_PLAN_OBTAIN) {
+        plan->reason = apr_pstrcat(p, "live files damaged (", mc->damaged, "); ", plan->reason,
+                                   NULL);
+    }
+}
+
+/* system/config/plan.json: what acmectl needs to compute the same plan. */
+static void plan_specs_save(acme_mod_t *m, apr_pool_t *ptemp)
+{
+    json_t *j = acme_json_pool(ptemp, json_object()), *certs = json_object();
+    const char *text;
+    char *old;
     int i;
 
     for (i = 0; i < m->certs->nelts; ++i) {
         acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
         acme_plan_spec_t ps;
+        if (mc->used_by_tls) {
+            mod_acme_plan_spec(&ps, m, mc);
+            json_object_set_new(certs, mc->id, acme_plan_spec_json(&ps));
+        }
+    }
+    json_object_set_new(j, "version", json_integer(1));
+    json_object_set_new(j, "renewal_info", json_boolean(m->renewal_info));
+    json_object_set_new(j, "certificates", certs);
+    text = acme_json_dump(ptemp, j);
+    if (acme_store_load(m->store, ACME_GROUP_SYSTEM, "config", ACME_PLAN_SPECS, &old, NULL,
+                        ptemp) != APR_SUCCESS || strcmp(old, text)) {
+        acme_store_save(m->store, ACME_GROUP_SYSTEM, "config", ACME_PLAN_SPECS, text,
+                        strlen(text), ptemp);
+    }
+}
+
+void acme_plan_certs(acme_mod_t *m, apr_pool_t *ptemp)
+{
+    apr_time_t now = apr_time_now();
+    int i;
+
+    if (!dry_run()) {
+        plan_specs_save(m, ptemp);
+    }
+    for (i = 0; i < m->certs->nelts; ++i) {
+        acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
         if (!mc->used_by_tls) {
             continue;
         }
-        memset(&ps, 0, sizeof(ps));
-        ps.names = mc->names;
-        ps.ca_url = m->ca_url;
-        ps.key = acme_key_type_name(mc->spec.key_type);
-        ps.renew_percent = mc->renew_window.percent ? mc->renew_window.percent : 33;
-        ps.renew_before = mc->renew_window.dur;
-        ps.retry_delay = m->retry_delay;
-        acme_plan_compute(&mc->plan, m->pool, &ps, &mc->input, now);
-        if (mc->damaged && mc->plan.action == ACME_PLAN_OBTAIN) {
-            mc->plan.reason = apr_pstrcat(m->pool, "live files damaged (", mc->damaged, "); ",
-                                          mc->plan.reason, NULL);
+        mod_acme_plan_compute(&mc->plan, m->pool, m, mc, &mc->input, now);
+        if (mc->plan.request_done && !dry_run()) {
+            /* a certificate newer than the admin's request is live: it is satisfied */
+            acme_store_remove(m->store, ACME_GROUP_ORDERS, mc->id, ACME_PLAN_REQUEST, ptemp);
+            mc->input.renew_requested = 0;
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00340)
+                         "certificate %s: the renewal requested with acmectl is done",
+                         mc->id);
         }
         if (mc->have_live && mc->renew_window.dur > 0 && mc->input.live_not_after
             && mc->renew_window.dur > (mc->input.live_not_after - mc->input.live_not_before) / 2) {

@@ -2,7 +2,8 @@
  * (HTML and ?auto), "SetHandler acme-status" (JSON) and "SetHandler acme-metrics"
  * (Prometheus text exposition 0.0.4). Schemas: docs/status.md.
  *
- * Status reads; it never recomputes protocol state (design.md). The workers run as the
+ * Status reads; it never recomputes protocol state (design.md). The next action is the
+ * scheduler's own: acme_plan over the same store files the watchdog reads (acme_plan_store). The workers run as the
  * httpd User and cannot read live/ (root 0700): what only live/<id>/meta.json knows (serial,
  * when the certificate was obtained) is read once per generation in post_config, as root.
  * What changes while the server runs (orders/<id>/status.json after a failure, a staged set,
@@ -29,6 +30,7 @@ APLOG_USE_MODULE(acme);
 #include "acme_json.h"
 #include "acme_account.h"
 #include "acme_activation.h"
+#include "acme_plan_store.h"
 
 #define STATUS_HANDLER "acme-status"
 #define METRICS_HANDLER "acme-metrics"
@@ -54,6 +56,8 @@ typedef struct cert_view_t {
     apr_time_t err_at;
     int staged;
     const acme_blocked_t *blocked; /* staged, but the configuration does not pass */
+    apr_time_t renew_requested;  /* pending `acmectl renew`, 0 none */
+    acme_plan_input_t ari;       /* ari_start/end/next_fetch: the CA's window, 0 none */
 } cert_view_t;
 
 typedef struct driver_view_t {
@@ -104,20 +108,12 @@ static const char *scrub(apr_pool_t *p, const char *text, const char *account_ur
     return text;
 }
 
-static const char *action_name(acme_plan_action_t a)
-{
-    switch (a) {
-    case ACME_PLAN_OBTAIN: return "obtain";
-    case ACME_PLAN_RENEW: return "renew";
-    default: return "none";
-    }
-}
-
 static void view_cert(cert_view_t *v, acme_mod_t *m, const acme_managed_t *mc,
                       const char *account_url, const acme_blocked_t *blocked, apr_pool_t *p)
 {
     apr_time_t now = apr_time_now();
-    char *data;
+    acme_plan_input_t in = mc->input;
+    acme_plan_t plan;
     json_t *st;
 
     memset(v, 0, sizeof(*v));
@@ -133,11 +129,15 @@ static void view_cert(cert_view_t *v, acme_mod_t *m, const acme_managed_t *mc,
         v->serial = mc->live_serial;
         v->last_success = mc->live_obtained ? mc->live_obtained : mc->input.live_not_before;
     }
-    v->staged = acme_store_load(m->store, ACME_GROUP_STAGING, mc->id, "meta.json", &data,
-                                NULL, p) == APR_SUCCESS;
-    v->action = action_name(mc->plan.action);
-    v->when = mc->plan.when;
-    v->reason = mc->plan.reason;
+    /* what the scheduler sees now: the same inputs, the same plan */
+    acme_plan_load_runtime(&in, p, m->store, mc->id, m->renewal_info ? mc->ari_cert_id : NULL);
+    mod_acme_plan_compute(&plan, p, m, mc, &in, now);
+    v->staged = in.have_staged;
+    v->renew_requested = plan.request_pending ? in.renew_requested : 0;
+    v->ari = in;
+    v->action = acme_plan_action_name(plan.action);
+    v->when = plan.when;
+    v->reason = plan.reason;
     if (v->staged) {
         v->action = "activate";
         v->when = 0;
@@ -147,27 +147,22 @@ static void view_cert(cert_view_t *v, acme_mod_t *m, const acme_managed_t *mc,
             v->reason = apr_pstrcat(p, ACME_BLOCKED_TEXT ": ", blocked->reason, NULL);
         }
     }
-    else if (mc->plan.action == ACME_PLAN_NOTHING && !mc->plan.when) {
+    else if (plan.action == ACME_PLAN_NOTHING && !plan.when) {
         v->when = 0;
     }
-    else if (mc->plan.action != ACME_PLAN_NOTHING && v->when < now) {
+    else if (plan.action != ACME_PLAN_NOTHING && v->when < now) {
         v->when = now;
     }
 
-    st = v->staged ? NULL : load_json(m, ACME_GROUP_ORDERS, mc->id, "status.json", p);
-    if (st && json_integer_value(json_object_get(st, "failures")) > 0) {
+    st = v->staged ? NULL : load_json(m, ACME_GROUP_ORDERS, mc->id, ACME_PLAN_STATUS, p);
+    if (st && in.failures > 0) {
         json_t *err = acme_json_obj(st, "error");
-        apr_time_t next = acme_time_parse_rfc3339(acme_json_str(st, "next_attempt"));
-        v->failures = (int)json_integer_value(json_object_get(st, "failures"));
-        v->err_at = acme_time_parse_rfc3339(acme_json_str(st, "last_failure"));
+        v->failures = in.failures;
+        v->err_at = in.last_failure;
         v->err_type = err ? scrub(p, acme_json_str(err, "type"), account_url) : NULL;
         v->err_detail = err ? scrub(p, acme_json_str(err, "detail"), account_url) : NULL;
-        v->action = "retry";
-        v->when = next;
-        v->reason = apr_psprintf(p, "retry after failure %d", v->failures);
-        if (acme_json_str(st, "retry_after")) {
-            v->reason = apr_pstrcat(p, v->reason, "; CA asked to retry after ",
-                                    acme_json_str(st, "retry_after"), NULL);
+        if (plan.action != ACME_PLAN_NOTHING) {
+            v->action = "retry";  /* the plan's time and reason: backoff, Retry-After */
         }
     }
 
@@ -177,7 +172,7 @@ static void view_cert(cert_view_t *v, acme_mod_t *m, const acme_managed_t *mc,
     else if (!mc->have_live) {
         v->state = ST_OBTAINING;
     }
-    else if (v->staged || mc->plan.action != ACME_PLAN_NOTHING) {
+    else if (v->staged || plan.action != ACME_PLAN_NOTHING) {
         v->state = ST_RENEWING;
     }
     else {
@@ -270,6 +265,13 @@ static void status_auto(request_rec *r, apr_array_header_t *views, const driver_
         }
         ap_rprintf(r, "ACMECertificate.%s.next_action_reason: %s\n", id, v->reason);
         ap_rprintf(r, "ACMECertificate.%s.failures: %d\n", id, v->failures);
+        ap_rprintf(r, "ACMECertificate.%s.renewal_requested: %d\n", id, v->renew_requested != 0);
+        if (v->ari.ari_end) {
+            ap_rprintf(r, "ACMECertificate.%s.ari_window_start: %" APR_INT64_T_FMT "\n", id,
+                       epoch(v->ari.ari_start));
+            ap_rprintf(r, "ACMECertificate.%s.ari_window_end: %" APR_INT64_T_FMT "\n", id,
+                       epoch(v->ari.ari_end));
+        }
         if (v->failures > 0) {
             if (v->err_type) {
                 ap_rprintf(r, "ACMECertificate.%s.last_error_type: %s\n", id, v->err_type);
@@ -312,8 +314,15 @@ static void status_html(request_rec *r, apr_array_header_t *views, const driver_
                    esc(r, v->key), esc(r, v->ca), state_names[v->state],
                    esc(r, rfc3339_or(p, v->valid_from, "-")),
                    esc(r, rfc3339_or(p, v->valid_until, "-")), esc(r, v->serial ? v->serial : "-"));
-        ap_rprintf(r, "<td>%s %s<br>%s</td>", esc(r, v->action),
-                   esc(r, rfc3339_or(p, v->when, "")), esc(r, v->reason));
+        ap_rprintf(r, "<td>%s %s<br>%s%s%s%s%s</td>", esc(r, v->action),
+                   esc(r, rfc3339_or(p, v->when, "")), esc(r, v->reason),
+                   v->renew_requested ? "<br>renewal requested at " : "",
+                   v->renew_requested ? esc(r, rfc3339_or(p, v->renew_requested, "")) : "",
+                   v->ari.ari_end ? "<br>CA's renewal window (ARI): " : "",
+                   v->ari.ari_end ? esc(r, apr_pstrcat(p, rfc3339_or(p, v->ari.ari_start, "?"),
+                                                       " to ", rfc3339_or(p, v->ari.ari_end, "?"),
+                                                       NULL))
+                              : "");
         if (v->failures > 0) {
             ap_rprintf(r, "<td>%s: %s<br>at %s (failure %d)</td></tr>\n",
                        esc(r, v->err_type ? v->err_type : "error"), esc(r, v->err_detail),
@@ -379,6 +388,8 @@ static json_t *cert_json(const cert_view_t *v, apr_pool_t *p)
     json_object_set_new(next, "when", json_time(p, v->when));
     json_object_set_new(next, "reason", json_string(v->reason));
     json_object_set_new(c, "next_action", next);
+    json_object_set_new(c, "renewal_requested", json_time(p, v->renew_requested));
+    json_object_set_new(c, "ari_window", acme_plan_ari_json(&v->ari, p));
     if (v->failures > 0) {
         json_t *e = json_object();
         json_object_set_new(e, "type", v->err_type ? json_string(v->err_type) : json_null());

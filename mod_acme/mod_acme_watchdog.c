@@ -29,6 +29,7 @@ APLOG_USE_MODULE(acme);
 #include "acme_account.h"
 #include "acme_driver.h"
 #include "acme_plan.h"
+#include "acme_plan_store.h"
 #include "acme_proc.h"
 #include "acme_activation.h"
 
@@ -44,8 +45,9 @@ typedef struct acme_wd_t {
     apr_time_t next_run;
     apr_time_t next_request_check;
     apr_time_t next_blocked_check;
-    apr_time_t *next;              /* per certificate: next attempt, 0 = nothing to do */
-    int *failures;
+    apr_time_t *next;              /* per certificate: next attempt, 0 = nothing to do; always
+                                    * from its plan (replan) */
+    apr_pool_t **plan_pool;        /* per certificate: holds mc->plan's strings (unmanaged) */
     apr_time_t *ari_next;          /* per certificate: next renewalInfo fetch, 0 = none */
     apr_time_t *expiring_next;     /* per certificate: next 'expiring' warning */
     int ari_unavailable;           /* the CA's directory has no renewalInfo */
@@ -67,20 +69,42 @@ typedef struct acme_wd_t {
 #define NOTIFY_MAX_RUNNING 32
 #define ARI_DEFAULT_REFETCH apr_time_from_sec(6 * 3600)
 #define ARI_ERROR_REFETCH apr_time_from_sec(3600)
-#define ARI_FILE "ari.json"
+#define ARI_FILE ACME_PLAN_ARI_FILE
 #define EXPIRING_FILE "expiring.json"
-#define RENEW_REQUEST "renew.request"
 #define METRICS_ENTRY "_driver"
 #define METRICS_FILE "metrics.json"
 
-static apr_interval_time_t jitter(apr_interval_time_t t)
+/* Recompute the plan of certificate idx from mc->input (which the caller just updated) and
+ * derive when the driver looks at it next: acme_plan decides, the watchdog only follows.
+ * Called by the watchdog thread, or by an obtain thread for its own certificate with
+ * wd->mutex held. */
+static void replan(acme_wd_t *wd, int idx)
 {
-    unsigned char b[2];
-    if (t <= 0 || acme_random_bytes(b, sizeof(b)) != APR_SUCCESS) {
-        return t;
+    acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
+    apr_time_t now = apr_time_now();
+    apr_pool_t *p;
+
+    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+        return;
     }
-    /* up to +10% */
-    return t + (apr_interval_time_t)((double)t * 0.1 * (double)((b[0] << 8) | b[1]) / 65535.0);
+    mod_acme_plan_compute(&mc->plan, p, wd->m, mc, &mc->input, now);
+    if (wd->plan_pool[idx]) {
+        apr_pool_destroy(wd->plan_pool[idx]);
+    }
+    wd->plan_pool[idx] = p;
+    if (!mc->used_by_tls) {
+        wd->next[idx] = 0;
+    }
+    else if (mc->plan.action != ACME_PLAN_NOTHING) {
+        wd->next[idx] = mc->plan.when > now ? mc->plan.when : now;
+    }
+    else {
+        /* nothing to do now: look again when the plan says (e.g. renewal time) */
+        wd->next[idx] = mc->plan.when > now ? mc->plan.when : 0;
+    }
+    if (mc->input.ari_end) {
+        mc->spec.replaces = mc->ari_cert_id; /* the CA knows ARI: name what a renewal replaces */
+    }
 }
 
 /* ---- ACMENotifyCmd: run in the background as the User, 30 s at most ------------------ */
@@ -346,14 +370,14 @@ static void staged_facts(acme_wd_t *wd, acme_managed_t *mc, const char **pserial
     }
 }
 
-static void save_failure(acme_wd_t *wd, acme_managed_t *mc, int failures, apr_time_t next,
-                         const acme_result_t *res, apr_pool_t *p)
+static void save_failure(acme_wd_t *wd, acme_managed_t *mc, int failures, apr_time_t at,
+                         apr_time_t next, const acme_result_t *res, apr_pool_t *p)
 {
     json_t *j = acme_json_pool(p, json_object());
     json_t *err = json_object();
     const char *text;
     json_object_set_new(j, "failures", json_integer(failures));
-    json_object_set_new(j, "last_failure", json_string(acme_time_rfc3339(p, apr_time_now())));
+    json_object_set_new(j, "last_failure", json_string(acme_time_rfc3339(p, at)));
     if (res->retry_after) {
         json_object_set_new(j, "retry_after",
                             json_string(acme_time_rfc3339(p, res->retry_after)));
@@ -378,20 +402,19 @@ static void record_result(acme_wd_t *wd, int idx, apr_status_t rv, const acme_re
     apr_thread_mutex_lock(wd->mutex);
     if (rv == APR_SUCCESS) {
         wd->staged++;
-        wd->next[idx] = 0;
-        wd->failures[idx] = 0;
+        mc->input.have_staged = 1;
+        mc->input.failures = 0;
+        mc->input.last_failure = mc->input.retry_after = 0;
         wd->ari_next[idx] = 0; /* the staged certificate replaces this one at the restart */
     }
     else {
-        apr_interval_time_t delay;
+        /* the plan's one backoff ladder (and the CA's Retry-After) sets the next attempt */
         wd->failed++;
-        wd->failures[idx]++;
-        delay = jitter(acme_plan_backoff(wd->m->retry_delay, wd->failures[idx]));
-        wd->next[idx] = now + delay;
-        if (res->retry_after > wd->next[idx]) {
-            wd->next[idx] = res->retry_after;
-        }
+        mc->input.failures++;
+        mc->input.last_failure = now;
+        mc->input.retry_after = res->retry_after;
     }
+    replan(wd, idx);
     apr_thread_mutex_unlock(wd->mutex);
 
     if (rv == APR_SUCCESS) {
@@ -405,13 +428,13 @@ static void record_result(acme_wd_t *wd, int idx, apr_status_t rv, const acme_re
                      "graceful restart", mc->id, acme_names_join(p, mc->names, ", "));
     }
     else {
-        save_failure(wd, mc, wd->failures[idx], wd->next[idx], res, p);
+        save_failure(wd, mc, mc->input.failures, now, wd->next[idx], res, p);
         notify(wd, "failed", mc, NULL, 0, res);
         ap_log_error(APLOG_MARK, APLOG_ERR, ACME_LOG_RV(res->status), wd->m->s,
                      ACMELOGNO(00031)
                      "certificate for %s (%s) could not be obtained: %s; attempt %d failed, "
                      "next attempt at %s", mc->id, acme_names_join(p, mc->names, ", "),
-                     acme_result_str(res, p), wd->failures[idx],
+                     acme_result_str(res, p), mc->input.failures,
                      acme_time_rfc3339(p, wd->next[idx]));
     }
 }
@@ -489,43 +512,13 @@ static void ari_save(acme_wd_t *wd, acme_managed_t *mc, apr_time_t start, apr_ti
     acme_store_save(wd->m->store, ACME_GROUP_ORDERS, mc->id, ARI_FILE, text, strlen(text), p);
 }
 
-/* The renewal time the CA's window gives (persisted), applied to wd->next. */
-static void ari_apply(acme_wd_t *wd, int idx, apr_time_t chosen, const char *why)
+/* What an earlier generation learned is in mc->input (load_state read ari.json): fetch
+ * again when it said, or a few seconds after start, at random (not all at once). */
+static void ari_load(acme_wd_t *wd, int idx)
 {
     acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
-    if (wd->failures[idx] > 0) {
-        return; /* after a failure the backoff decides, or ARI would retry in a loop */
-    }
-    if (!wd->next[idx] || chosen < wd->next[idx]) {
-        wd->next[idx] = chosen;
-        mc->plan.action = ACME_PLAN_RENEW;
-        mc->plan.when = chosen;
-        mc->plan.reason = why;
-    }
-    if (wd->next[idx] == chosen) {
-        mc->spec.replaces = mc->ari_cert_id;
-    }
-}
-
-/* Load what an earlier generation learned (so a restart does not refetch at once). */
-static void ari_load(acme_wd_t *wd, int idx, apr_pool_t *p)
-{
-    acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
-    char *data;
-    apr_size_t len;
-    json_t *j;
-    const char *id;
-
-    /* first fetch a few seconds after start, at random: not all certificates at once */
-    wd->ari_next[idx] = apr_time_now() + random_in(0, apr_time_from_sec(5));
-    if (acme_store_load(wd->m->store, ACME_GROUP_ORDERS, mc->id, ARI_FILE, &data, &len, p)
-        || !(j = acme_json_parse(p, data, len, NULL))
-        || !(id = acme_json_str(j, "cert_id")) || strcmp(id, mc->ari_cert_id)) {
-        return;
-    }
-    wd->ari_next[idx] = acme_time_parse_rfc3339(acme_json_str(j, "next_fetch"));
-    ari_apply(wd, idx, acme_time_parse_rfc3339(acme_json_str(j, "chosen")),
-              "inside the CA's renewal window (ARI)");
+    wd->ari_next[idx] = mc->input.ari_next_fetch ? mc->input.ari_next_fetch
+                        : apr_time_now() + random_in(0, apr_time_from_sec(5));
 }
 
 static apr_time_t random_in(apr_time_t start, apr_time_t end)
@@ -618,8 +611,11 @@ static void ari_fetch(acme_wd_t *wd, int idx, apr_pool_t *p)
         }
     }
     ari_save(wd, mc, start, end, chosen, next_fetch, expl, p);
-    mc->spec.replaces = mc->ari_cert_id; /* the CA knows ARI: name what a renewal replaces */
-    ari_apply(wd, idx, chosen, "inside the CA's renewal window (ARI)");
+    mc->input.ari_start = start;
+    mc->input.ari_end = end;
+    mc->input.ari_chosen = chosen;
+    mc->input.ari_next_fetch = next_fetch;
+    replan(wd, idx);
 }
 
 /* ---- expiring: inside the warn window, warn once a day ----------------------------- */
@@ -778,13 +774,12 @@ static apr_status_t wd_start(acme_wd_t *wd)
     wd->notifies = apr_array_make(wd->pool, 4, sizeof(notify_t *));
     notify_adopt(wd, wd->pool);
     wd->next = apr_pcalloc(wd->pool, sizeof(apr_time_t) * (apr_size_t)(n ? n : 1));
-    wd->failures = apr_pcalloc(wd->pool, sizeof(int) * (apr_size_t)(n ? n : 1));
+    wd->plan_pool = apr_pcalloc(wd->pool, sizeof(apr_pool_t *) * (apr_size_t)(n ? n : 1));
     wd->ari_next = apr_pcalloc(wd->pool, sizeof(apr_time_t) * (apr_size_t)(n ? n : 1));
     wd->expiring_next = apr_pcalloc(wd->pool, sizeof(apr_time_t) * (apr_size_t)(n ? n : 1));
     wd->next_run = 0;
     for (i = 0; i < n; ++i) {
         acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
-        wd->failures[i] = mc->input.failures;
         if (mc->used_by_tls && mc->plan.action != ACME_PLAN_NOTHING) {
             wd->next[i] = mc->plan.when > now ? mc->plan.when : now;
         }
@@ -792,11 +787,14 @@ static apr_status_t wd_start(acme_wd_t *wd)
             /* nothing to do now: look again when the plan says (e.g. renewal time) */
             wd->next[i] = mc->plan.when;
         }
+        if (mc->used_by_tls && mc->input.ari_end) {
+            mc->spec.replaces = mc->ari_cert_id;
+        }
         if (!mc->used_by_tls || !mc->have_live) {
             continue;
         }
         if (m->renewal_info && mc->ari_cert_id) {
-            ari_load(wd, i, wd->pool);
+            ari_load(wd, i);
         }
         expiring_load(wd, i, wd->pool);
         if (mc->activated) {
@@ -806,32 +804,40 @@ static apr_status_t wd_start(acme_wd_t *wd)
     return APR_SUCCESS;
 }
 
-/* `acmectl renew` leaves orders/<id>/renew.request: make that certificate due now. */
+/* `acmectl renew` leaves orders/<id>/renew.request. It stays there (and the plan keeps the
+ * certificate due, within the backoff) until a certificate newer than the request is live,
+ * so that a restart in the middle of the order does not lose it. */
 static void check_requests(acme_wd_t *wd, apr_pool_t *p)
 {
     acme_mod_t *m = wd->m;
-    apr_array_header_t *ids;
-    int i, j;
-    char *data;
+    int i;
 
-    if (m->store->list(m->store, ACME_GROUP_ORDERS, &ids, p) != APR_SUCCESS) {
-        return;
-    }
-    for (i = 0; i < ids->nelts; ++i) {
-        const char *id = APR_ARRAY_IDX(ids, i, const char *);
-        if (acme_store_load(m->store, ACME_GROUP_ORDERS, id, RENEW_REQUEST, &data, NULL, p)) {
+    for (i = 0; i < m->certs->nelts; ++i) {
+        acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
+        acme_plan_input_t now_in = mc->input;
+        if (!mc->used_by_tls) {
             continue;
         }
-        acme_store_remove(m->store, ACME_GROUP_ORDERS, id, RENEW_REQUEST, p);
-        for (j = 0; j < m->certs->nelts; ++j) {
-            acme_managed_t *mc = APR_ARRAY_IDX(m->certs, j, acme_managed_t *);
-            if (mc->used_by_tls && !strcmp(mc->id, id)) {
-                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00042)
-                             "certificate %s: renewal requested (acmectl renew)", id);
-                mc->plan.action = mc->have_live ? ACME_PLAN_RENEW : ACME_PLAN_OBTAIN;
-                mc->plan.reason = "renewal requested with acmectl";
-                wd->next[j] = apr_time_now();
-                wd->next_run = 0;
+        acme_plan_load_runtime(&now_in, p, m->store, mc->id, NULL);
+        if (now_in.renew_requested == mc->input.renew_requested) {
+            continue;
+        }
+        apr_thread_mutex_lock(wd->mutex);
+        mc->input.renew_requested = now_in.renew_requested;
+        replan(wd, i);
+        apr_thread_mutex_unlock(wd->mutex);
+        if (mc->plan.request_done) {
+            acme_store_remove(m->store, ACME_GROUP_ORDERS, mc->id, ACME_PLAN_REQUEST, p);
+            mc->input.renew_requested = 0;
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00341)
+                         "certificate %s: the renewal requested with acmectl is done", mc->id);
+        }
+        else if (mc->plan.request_pending) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00042)
+                         "certificate %s: renewal requested (acmectl renew): %s", mc->id,
+                         mc->plan.reason);
+            if (wd->next[i] && wd->next[i] < wd->next_run) {
+                wd->next_run = wd->next[i];
             }
         }
     }

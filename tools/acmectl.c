@@ -36,6 +36,8 @@
 #include "acme_store.h"
 #include "acme_activation.h"
 #include "acme_install.h"
+#include "acme_plan.h"
+#include "acme_plan_store.h"
 
 /* The module's default store on Debian (ACMEStore acme below ServerRoot /etc/apache2);
  * the Debian package builds with -DACMECTL_DEFAULT_STORE=\"/var/lib/apache2/acme\", the
@@ -45,7 +47,7 @@
 #else
 #define DEFAULT_STORE "/etc/apache2/acme"
 #endif
-#define RENEW_REQUEST "renew.request"
+#define RENEW_REQUEST ACME_PLAN_REQUEST
 #define EXIT_OK 0
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
@@ -72,6 +74,10 @@ typedef struct cert_t {
     const acme_blocked_t *blocked;  /* staged, but the configuration does not pass */
     const char *staged_check;       /* staged: "passes", "refused" or "unknown" */
     const char *staged_why;         /* refused or unknown: why */
+    int planned;                    /* the server's configuration has it: plan is set */
+    acme_plan_t plan;               /* the scheduler's next action (acme_plan) */
+    apr_time_t requested_at;        /* pending renewal request, 0 none */
+    acme_plan_input_t ari;          /* ari_start/end/next_fetch: the CA's window, 0 none */
 } cert_t;
 
 static const char *progname = "acmectl";
@@ -296,9 +302,48 @@ static void check_staged(cert_t *c, acme_store_t *st, json_t *staged,
     }
 }
 
-static void load_cert(cert_t *c, acme_store_t *st, const char *id,
-                      const unsigned char *secret, apr_pool_t *p)
+/* The plan the server's watchdog computes: its recorded spec (system/config/plan.json), the
+ * live certificate and the store's runtime files. */
+static void plan_cert(cert_t *c, acme_store_t *st, json_t *live, X509 *leaf,
+                      const json_t *specs, apr_pool_t *p)
 {
+    acme_plan_spec_t spec;
+    acme_plan_input_t in;
+    const char *ari_id = NULL;
+    const json_t *cs = specs ? json_object_get(acme_json_obj(specs, "certificates"), c->id)
+                             : NULL;
+
+    if (!cs || acme_plan_spec_from_json(&spec, p, cs) != APR_SUCCESS) {
+        return;
+    }
+    memset(&in, 0, sizeof(in));
+    if (c->have_live) {
+        in.have_live = 1;
+        in.live_names = acme_names_normalize(p, c->names);
+        in.live_ca = acme_json_str(live, "ca");
+        in.live_key = acme_json_str(live, "key");
+        in.live_not_before = c->not_before;
+        in.live_not_after = c->not_after;
+        in.live_obtained = c->obtained;
+        in.jitter = acme_plan_seed(c->id, acme_json_str(live, "serial"));
+        if (leaf && json_is_true(json_object_get(specs, "renewal_info"))) {
+            acme_cert_ari_id(&ari_id, p, leaf);
+        }
+    }
+    else {
+        in.jitter = acme_plan_seed(c->id, NULL);
+    }
+    acme_plan_load_runtime(&in, p, st, c->id, ari_id);
+    acme_plan_compute(&c->plan, p, &spec, &in, apr_time_now());
+    c->planned = 1;
+    c->requested_at = c->plan.request_pending ? in.renew_requested : 0;
+    c->ari = in;
+}
+
+static void load_cert(cert_t *c, acme_store_t *st, const char *id,
+                      const unsigned char *secret, const json_t *specs, apr_pool_t *p)
+{
+    X509 *leaf = NULL;
     json_t *live = load_json(st, ACME_GROUP_LIVE, id, "meta.json", p);
     json_t *staged = load_json(st, ACME_GROUP_STAGING, id, "meta.json", p);
     json_t *status = load_json(st, ACME_GROUP_ORDERS, id, "status.json", p);
@@ -325,6 +370,7 @@ static void load_cert(cert_t *c, acme_store_t *st, const char *id,
         /* the certificate itself is the truth when it can be read */
         if (acme_chain_parse(&chain, p, data, len) == APR_SUCCESS
             && acme_cert_info(&info, p, APR_ARRAY_IDX(chain, 0, X509 *)) == APR_SUCCESS) {
+            leaf = APR_ARRAY_IDX(chain, 0, X509 *);
             c->serial = info->serial;
             c->issuer = info->issuer;
             c->not_before = info->not_before;
@@ -350,6 +396,10 @@ static void load_cert(cert_t *c, acme_store_t *st, const char *id,
         c->err_type = err ? acme_json_str(err, "type") : NULL;
         c->err_detail = err ? acme_json_str(err, "detail") : NULL;
     }
+    plan_cert(c, st, live, leaf, specs, p);
+    if (c->planned) {
+        c->renew_requested = c->plan.request_pending;
+    }
     if (c->failures > 0) {
         c->state = "error";
     }
@@ -357,7 +407,8 @@ static void load_cert(cert_t *c, acme_store_t *st, const char *id,
         c->state = "obtaining";
     }
     else if (c->staged || c->renew_requested
-             || now >= c->not_after - (c->not_after - c->not_before) / 3) {
+             || (c->planned && c->plan.action != ACME_PLAN_NOTHING)
+             || (!c->planned && now >= c->not_after)) {
         c->state = "renewing";
     }
     else {
@@ -403,6 +454,7 @@ static apr_status_t load_all(apr_array_header_t **pcerts, acme_store_t *st, apr_
 {
     apr_array_header_t *ids, *certs;
     const unsigned char *secret = read_secret(st, p);
+    json_t *specs = load_json(st, ACME_GROUP_SYSTEM, "config", ACME_PLAN_SPECS, p);
     apr_status_t rv;
     int i;
     if ((rv = list_ids(&ids, st, p)) != APR_SUCCESS) {
@@ -410,7 +462,8 @@ static apr_status_t load_all(apr_array_header_t **pcerts, acme_store_t *st, apr_
     }
     certs = apr_array_make(p, ids->nelts ? ids->nelts : 1, sizeof(cert_t));
     for (i = 0; i < ids->nelts; ++i) {
-        load_cert(apr_array_push(certs), st, APR_ARRAY_IDX(ids, i, const char *), secret, p);
+        load_cert(apr_array_push(certs), st, APR_ARRAY_IDX(ids, i, const char *), secret,
+                  specs, p);
     }
     *pcerts = certs;
     return APR_SUCCESS;
@@ -486,6 +539,19 @@ static json_t *cert_json(const cert_t *c, apr_pool_t *p)
         json_object_set_new(j, "staged_check", json_null());
     }
     json_object_set_new(j, "renew_requested", json_boolean(c->renew_requested));
+    json_object_set_new(j, "renew_requested_at", jtime(p, c->requested_at));
+    if (c->planned) {
+        json_t *next = json_object();
+        json_object_set_new(next, "action", json_string(c->staged ? "activate"
+                                                        : acme_plan_action_name(c->plan.action)));
+        json_object_set_new(next, "when", jtime(p, c->plan.when));
+        json_object_set_new(next, "reason", jstr(c->plan.reason));
+        json_object_set_new(j, "next_action", next);
+    }
+    else {
+        json_object_set_new(j, "next_action", json_null());
+    }
+    json_object_set_new(j, "ari_window", acme_plan_ari_json(&c->ari, p));
     json_object_set_new(j, "failures", json_integer(c->failures));
     if (c->failures > 0) {
         json_t *e = json_object();
@@ -562,8 +628,30 @@ static void print_cert(const cert_t *c, int detail, apr_pool_t *p)
         printf("    Activation: " ACME_BLOCKED_TEXT " (since %s): %s\n",
                acme_time_rfc3339(p, c->blocked->since), c->blocked->reason);
     }
-    if (c->renew_requested) {
+    if (c->renew_requested && c->requested_at) {
+        printf("    Renewal: requested at %s, pending until a newer certificate is live\n",
+               acme_time_rfc3339(p, c->requested_at));
+    }
+    else if (c->renew_requested) {
         printf("    Renewal: requested, the server has not picked it up yet\n");
+    }
+    if (c->planned) {
+        apr_time_t now = apr_time_now();
+        const char *action = c->staged ? "activate" : acme_plan_action_name(c->plan.action);
+        printf("    Next Action: %s%s%s (%s)\n", action, c->plan.when ? " at " : "",
+               c->plan.when ? acme_time_rfc3339(p, c->plan.when > now
+                                                   || c->plan.action == ACME_PLAN_NOTHING
+                                                   ? c->plan.when : now) : "",
+               c->plan.reason ? c->plan.reason : "");
+    }
+    else {
+        printf("    Next Action: - (not in the server's configuration, or the server has not "
+               "started since the upgrade)\n");
+    }
+    if (detail && c->ari.ari_end) {
+        printf("    CA Renewal Window (ARI): %s to %s (next look %s)\n",
+               acme_time_rfc3339(p, c->ari.ari_start), acme_time_rfc3339(p, c->ari.ari_end),
+               c->ari.ari_next_fetch ? acme_time_rfc3339(p, c->ari.ari_next_fetch) : "-");
     }
     if (c->failures > 0) {
         printf("    Last Error: %s%s%s (at %s, %d failed attempt%s; next attempt %s)\n",

@@ -6,6 +6,7 @@ The second CA URL is the TEST-ONLY proxy (acme_proxy.py) in front of the same pe
 different directory URL is a different CA for the module, while pebble still issues (and
 logs) the order. ARI is off in the proxy, so it only forwards and records here."""
 
+import json
 import os
 import time
 
@@ -76,3 +77,50 @@ def test_acme_server_changed(pebble, proxy_factory, httpd_factory, timing):
     # and it stays: no further order once the certificate from the new CA is live
     time.sleep(3)
     assert len(proxy.new_orders()) == 1 and pebble.orders(since=mark) == 1
+
+
+def test_acmectl_renew_survives_graceful_restart(pebble, proxy_factory, httpd_factory, timing):
+    """`acmectl renew`, then a graceful restart while that renewal's order hangs in finalize:
+    the request stays pending (file, acmectl show, status page) and the new generation
+    carries it out; the request file goes once the new certificate is live.
+
+    Uses the TEST-ONLY proxy (acme_proxy.py) in front of the real pebble to make finalize
+    hang ("hang" fault) so that the restart lands in the middle of the order."""
+    import test_acmectl as ctl
+    v = VHost("asked.mod-acme.test")
+    proxy = proxy_factory(pebble, ari=False)
+    httpd = httpd_factory([v], harness.acme_lines(proxy.directory_url, pebble.ca_file))
+    c1, _ = httpd.wait_for_cert(v.name, pebble, timeout=60, names=v.names)
+    time.sleep(1)
+    req = os.path.join(httpd.store, "orders", v.name, "renew.request")
+
+    proxy.fault_hang = 20
+    fault = proxy.fault(v.name, "hang")
+    t0 = time.monotonic()
+    res = ctl.acmectl("renew", v.name, store=httpd.store)
+    assert res.returncode == 0, res
+    httpd.wait_for(lambda: fault.hits >= 1, 60, what="the renewal's finalize (hanging)")
+    timing("acmectl renew -> order in finalize", time.monotonic() - t0)
+    gens = httpd.generations()
+    httpd.graceful()
+    assert httpd.generations() > gens
+
+    # after the restart, the request is still there and shown as pending
+    assert os.path.exists(req), "the renewal request was lost by the restart"
+    res = ctl.acmectl("--json", "show", v.name, store=httpd.store)
+    shown = json.loads(res.stdout)
+    assert shown["renew_requested"] is True and shown["renew_requested_at"], shown
+    assert shown["next_action"]["action"] in ("renew", "activate"), shown
+    assert httpd.cert(v.name).serial == c1.serial
+
+    proxy.clear_fault(v.name)
+    c2, _ = httpd.wait_for_cert(v.name, pebble, timeout=120, not_serial=c1.serial,
+                                names=v.names)
+    timing("restart mid-order -> requested certificate served", time.monotonic() - t0)
+    httpd.wait_for(lambda: not os.path.exists(req), 30,
+                   what="the renewal request removed once the new certificate is live")
+    res = ctl.acmectl("--json", "show", v.name, store=httpd.store)
+    shown = json.loads(res.stdout)
+    assert shown["renew_requested"] is False and shown["renew_requested_at"] is None, shown
+    assert shown["next_action"]["action"] == "none", shown
+    assert "renewal requested with acmectl" in httpd.error_log()

@@ -1,0 +1,155 @@
+/* The plan's inputs as the store holds them (see acme_plan_store.h). */
+#include <string.h>
+
+#include <apr_strings.h>
+#include <apr_file_info.h>
+
+#include "acme_plan_store.h"
+#include "acme_json.h"
+#include "acme_util.h"
+
+static json_t *load_json(acme_store_t *st, acme_group_t g, const char *id, const char *aspect,
+                         apr_pool_t *p)
+{
+    char *data;
+    apr_size_t len;
+    if (acme_store_load(st, g, id, aspect, &data, &len, p) != APR_SUCCESS) {
+        return NULL;
+    }
+    return acme_json_parse(p, data, len, NULL);
+}
+
+apr_time_t acme_plan_request_time(const char *text, apr_size_t len)
+{
+    char buf[128];
+    const char *at;
+    apr_size_t n;
+
+    if (!text || len == 0 || len >= sizeof(buf)) {
+        return 0;
+    }
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    if (!(at = strstr(buf, " at "))) {
+        return 0;
+    }
+    at += 4;
+    n = strcspn(at, "\r\n \t");
+    buf[(apr_size_t)(at - buf) + n] = '\0';
+    return acme_time_parse_rfc3339(at);
+}
+
+static apr_time_t request_time(acme_store_t *st, const char *id, apr_pool_t *p)
+{
+    char *data;
+    apr_size_t len;
+    apr_finfo_t fi;
+    apr_time_t t;
+    const char *path;
+
+    if (acme_store_load(st, ACME_GROUP_ORDERS, id, ACME_PLAN_REQUEST, &data, &len, p)
+        != APR_SUCCESS) {
+        return 0;
+    }
+    if ((t = acme_plan_request_time(data, len)) > 0) {
+        return t;
+    }
+    path = st->path(st, ACME_GROUP_ORDERS, id, ACME_PLAN_REQUEST, p);
+    if (path && apr_stat(&fi, path, APR_FINFO_MTIME, p) == APR_SUCCESS && fi.mtime > 0) {
+        return fi.mtime;
+    }
+    return 1; /* there is a request, of unknown age: only a new certificate satisfies it */
+}
+
+void acme_plan_load_runtime(acme_plan_input_t *in, apr_pool_t *p, acme_store_t *st,
+                            const char *id, const char *ari_cert_id)
+{
+    json_t *j;
+    char *data;
+    const char *cid;
+
+    in->have_staged = acme_store_load(st, ACME_GROUP_STAGING, id, "meta.json", &data, NULL, p)
+                      == APR_SUCCESS;
+    in->failures = 0;
+    in->last_failure = in->retry_after = 0;
+    if ((j = load_json(st, ACME_GROUP_ORDERS, id, ACME_PLAN_STATUS, p)) != NULL) {
+        in->failures = (int)json_integer_value(json_object_get(j, "failures"));
+        in->last_failure = acme_time_parse_rfc3339(acme_json_str(j, "last_failure"));
+        in->retry_after = acme_time_parse_rfc3339(acme_json_str(j, "retry_after"));
+    }
+    in->renew_requested = request_time(st, id, p);
+    in->ari_start = in->ari_end = in->ari_chosen = in->ari_next_fetch = 0;
+    if (ari_cert_id && (j = load_json(st, ACME_GROUP_ORDERS, id, ACME_PLAN_ARI_FILE, p)) != NULL
+        && (cid = acme_json_str(j, "cert_id")) != NULL && !strcmp(cid, ari_cert_id)) {
+        in->ari_start = acme_time_parse_rfc3339(acme_json_str(j, "start"));
+        in->ari_end = acme_time_parse_rfc3339(acme_json_str(j, "end"));
+        in->ari_chosen = acme_time_parse_rfc3339(acme_json_str(j, "chosen"));
+        in->ari_next_fetch = acme_time_parse_rfc3339(acme_json_str(j, "next_fetch"));
+    }
+}
+
+static json_t *json_time(apr_pool_t *p, apr_time_t t)
+{
+    return t ? json_string(acme_time_rfc3339(p, t)) : json_null();
+}
+
+json_t *acme_plan_ari_json(const acme_plan_input_t *in, apr_pool_t *p)
+{
+    json_t *ari;
+    if (!in->ari_end) {
+        return json_null();
+    }
+    ari = json_object();
+    json_object_set_new(ari, "start", json_time(p, in->ari_start));
+    json_object_set_new(ari, "end", json_time(p, in->ari_end));
+    json_object_set_new(ari, "next_fetch", json_time(p, in->ari_next_fetch));
+    return ari;
+}
+
+json_t *acme_plan_spec_json(const acme_plan_spec_t *spec)
+{
+    json_t *j = json_object(), *names = json_array();
+    int i;
+    for (i = 0; spec->names && i < spec->names->nelts; ++i) {
+        json_array_append_new(names, json_string(APR_ARRAY_IDX(spec->names, i, const char *)));
+    }
+    json_object_set_new(j, "names", names);
+    if (spec->ca_url) {
+        json_object_set_new(j, "ca", json_string(spec->ca_url));
+    }
+    if (spec->key) {
+        json_object_set_new(j, "key", json_string(spec->key));
+    }
+    json_object_set_new(j, "renew_percent", json_integer(spec->renew_percent));
+    json_object_set_new(j, "renew_before_s", json_integer(apr_time_sec(spec->renew_before)));
+    json_object_set_new(j, "retry_delay_s", json_integer(apr_time_sec(spec->retry_delay)));
+    return j;
+}
+
+apr_status_t acme_plan_spec_from_json(acme_plan_spec_t *spec, apr_pool_t *p, const json_t *j)
+{
+    json_t *arr;
+    size_t k;
+    apr_array_header_t *names;
+
+    memset(spec, 0, sizeof(*spec));
+    if (!json_is_object(j) || !(arr = acme_json_arr(j, "names"))) {
+        return APR_EINVAL;
+    }
+    names = apr_array_make(p, (int)json_array_size(arr) + 1, sizeof(const char *));
+    for (k = 0; k < json_array_size(arr); ++k) {
+        const char *n = json_string_value(json_array_get(arr, k));
+        if (n) {
+            APR_ARRAY_PUSH(names, const char *) = n;
+        }
+    }
+    spec->names = names;
+    spec->ca_url = acme_json_str(j, "ca");
+    spec->key = acme_json_str(j, "key");
+    spec->renew_percent = (int)json_integer_value(json_object_get(j, "renew_percent"));
+    spec->renew_before = apr_time_from_sec(json_integer_value(json_object_get(j,
+                                                                          "renew_before_s")));
+    spec->retry_delay = apr_time_from_sec(json_integer_value(json_object_get(j,
+                                                                         "retry_delay_s")));
+    return APR_SUCCESS;
+}
