@@ -181,8 +181,7 @@ static apr_status_t lookup_account(const char **purl, acme_client_t *c, apr_pool
     *purl = NULL;
     rv = acme_client_post(&resp, c, p, acme_client_endpoint(c, "newAccount"),
                           "{\"onlyReturnExisting\":true}", 1, res);
-    if (rv == ACME_EPROBLEM && res->problem_type
-        && !strcmp(res->problem_type, ACME_PROBLEM_NS "accountDoesNotExist")) {
+    if (rv == ACME_EPROBLEM && acme_problem_handling(res) == ACME_PH_NEW_ACCOUNT) {
         acme_result_reset(res);
         return APR_SUCCESS;
     }
