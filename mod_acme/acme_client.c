@@ -219,8 +219,9 @@ static void set_problem(acme_result_t *res, apr_pool_t *p, const char *url,
     }
     acme_problem_parse(res, p, hr->status, hr->headers, hr->body,
                        hr->body ? hr->body_len : 0, apr_time_now());
-    acme_log(ACME_LOG_DEBUG, res->status, "%s -> HTTP %d %s: %s", url, hr->status,
-             res->problem_type ? res->problem_type : "", res->detail ? res->detail : "");
+    acme_log(ACME_LOG_DEBUG, res->status, ACMELOGNO(00200) "%s -> HTTP %d %s: %s", url,
+             hr->status, res->problem_type ? res->problem_type : "",
+             res->detail ? res->detail : "");
 }
 
 /* ------------------------------------------------------------------ creation, directory */
@@ -281,7 +282,7 @@ apr_status_t acme_client_directory(acme_client_t *c, acme_result_t *res)
     apr_pool_create(&p, c->pool);
     rv = acme_client_get(&resp, c, p, c->directory_url, res);
     if (rv != APR_SUCCESS) {
-        acme_log(ACME_LOG_DEBUG, rv, "directory %s: %s", c->directory_url,
+        acme_log(ACME_LOG_DEBUG, rv, ACMELOGNO(00201) "directory %s: %s", c->directory_url,
                  res->detail ? res->detail : "failed");
         goto leave;
     }
@@ -306,7 +307,8 @@ apr_status_t acme_client_directory(acme_client_t *c, acme_result_t *res)
         c->tos = meta ? dir_str(c, meta, "termsOfService") : NULL;
     }
     apr_atomic_set32(&c->have_dir, 1);
-    acme_log(ACME_LOG_DEBUG, APR_SUCCESS, "directory %s loaded", c->directory_url);
+    acme_log(ACME_LOG_DEBUG, APR_SUCCESS, ACMELOGNO(00202) "directory %s loaded",
+             c->directory_url);
 leave:
     apr_thread_mutex_unlock(c->dir_lock);
     if (rv != APR_SUCCESS && res->detail) {
@@ -564,7 +566,8 @@ apr_status_t acme_client_post_accept(acme_response_t **presp, acme_client_t *c, 
             goto leave;
         }
         /* badNonce: again, with the fresh nonce of this very answer if it has one */
-        acme_log(ACME_LOG_DEBUG, rv, "POST %s: badNonce, retrying with the fresh nonce", url);
+        acme_log(ACME_LOG_DEBUG, rv, ACMELOGNO(00203) "POST %s: badNonce, retrying with the "
+                 "fresh nonce", url);
         if (nonce) {
             nonce = apr_pstrdup(p, nonce);
         }
@@ -697,7 +700,8 @@ typedef struct problem_entry_t {
  * a new order, as the admin may have fixed the cause meanwhile. */
 static const problem_entry_t problem_table[] = {
     { "accountDoesNotExist", ACME_PH_NEW_ACCOUNT,
-      "the CA does not know the account of the stored key (deactivated or removed at the CA)" },
+      "the CA does not know the stored account (deactivated at the CA?): move "
+      "<store>/accounts/<ca>/ away and restart, a new account is then created" },
     { "alreadyReplaced", ACME_PH_WITHOUT_REPLACES, NULL },
     { "alreadyRevoked", ACME_PH_FINAL, NULL },
     { "badCSR", ACME_PH_FINAL,
@@ -744,8 +748,8 @@ static const problem_entry_t problem_table[] = {
       "the CA does not issue for this kind of name (an IP address or a wildcard?): remove it "
       "or use another CA" },
     { "userActionRequired", ACME_PH_ADMIN,
-      "the CA wants the admin to act, often to agree to new terms: visit the URL the CA "
-      "gave (instance) and start again" },
+      "the CA wants the admin to act, often to agree to new terms: read the page it names "
+      "(instance), then set ACMEAgreeTerms on if it is about terms" },
 };
 
 static const problem_entry_t *problem_lookup(const char *type)
