@@ -739,8 +739,8 @@ static const problem_entry_t problem_table[] = {
     { "tls", ACME_PH_FINAL,
       "the CA's TLS connection to this server failed during validation" },
     { "unauthorized", ACME_PH_FINAL,
-      "the CA did not find the expected answer for the name: requests for it must reach this "
-      "server" },
+      "the CA refused; after a validation it means the CA did not get the expected answer: "
+      "requests for the name must reach this server" },
     { "unsupportedContact", ACME_PH_ADMIN,
       "the CA does not support a contact address's scheme: use mailto: addresses in "
       "ACMEContact" },
