@@ -17,21 +17,27 @@ def _failures(httpd, name):
     return [line for _, line in httpd.log_entries(ATTEMPT_RX) if name in line]
 
 
+def _first_failure(pebble, proxy_factory, httpd_factory, v, path, **problem):
+    """Start httpd for v through the test-only proxy answering path once with problem; wait
+    for the failed attempt. -> (proxy, injection, httpd, its ACME00031 line)"""
+    proxy = proxy_factory(pebble, ari=False)
+    inj = proxy.inject(path, method="POST", count=1, **problem)
+    httpd = httpd_factory([v], harness.acme_lines(proxy.directory_url, pebble.ca_file,
+                                                  extra=["ACMERetryDelay 100ms"]))
+    httpd.wait_for(lambda: _failures(httpd, v.name), 45, interval=0.2,
+                   what="the failed attempt (ACME00031)")
+    return proxy, inj, httpd, _failures(httpd, v.name)[0]
+
+
 def test_final_problem_orders_anew(pebble, proxy_factory, httpd_factory):
     """badCSR at finalize (test-only proxy, once) is final for the order: the failed attempt's
     line names the problem with the table's hint, and the next attempt makes a NEW order
     rather than resuming the old one (which would meet the same answer again), then obtains
     the certificate."""
     v = VHost("badcsr.mod-acme.test")
-    proxy = proxy_factory(pebble, ari=False)
-    inj = proxy.inject(FINALIZE_RX, method="POST", status=400, count=1,
-                       problem_type="urn:ietf:params:acme:error:badCSR",
-                       detail="test-only proxy: CSR refused")
-    httpd = httpd_factory([v], harness.acme_lines(proxy.directory_url, pebble.ca_file,
-                                                  extra=["ACMERetryDelay 100ms"]))
-    httpd.wait_for(lambda: _failures(httpd, v.name), 45, interval=0.2,
-                   what="the failed attempt (ACME00031)")
-    line = _failures(httpd, v.name)[0]
+    proxy, inj, httpd, line = _first_failure(
+        pebble, proxy_factory, httpd_factory, v, FINALIZE_RX, status=400,
+        problem_type="urn:ietf:params:acme:error:badCSR", detail="test-only proxy: CSR refused")
     assert "urn:ietf:params:acme:error:badCSR: test-only proxy: CSR refused (HTTP 400)" in line, \
         line
     assert "ACMEKeyType" in line, "no hint in the line: " + line
@@ -51,15 +57,10 @@ def test_admin_problem_has_hint(pebble, proxy_factory, httpd_factory):
     attempt's line says what to do; the module still retries after the backoff (the admin may
     have acted meanwhile) and then obtains the certificate."""
     v = VHost("useraction.mod-acme.test")
-    proxy = proxy_factory(pebble, ari=False)
-    proxy.inject(r"^/order-plz$", method="POST", status=403, count=1, identifier=v.name,
-                 problem_type="urn:ietf:params:acme:error:userActionRequired",
-                 detail="test-only proxy: new terms")
-    httpd = httpd_factory([v], harness.acme_lines(proxy.directory_url, pebble.ca_file,
-                                                  extra=["ACMERetryDelay 100ms"]))
-    httpd.wait_for(lambda: _failures(httpd, v.name), 45, interval=0.2,
-                   what="the failed attempt (ACME00031)")
-    line = _failures(httpd, v.name)[0]
+    _, _, httpd, line = _first_failure(
+        pebble, proxy_factory, httpd_factory, v, r"^/order-plz$", status=403,
+        identifier=v.name, problem_type="urn:ietf:params:acme:error:userActionRequired",
+        detail="test-only proxy: new terms")
     assert re.search(r"userActionRequired: test-only proxy: new terms \(HTTP 403\); .*"
                      r"ACMEAgreeTerms", line), line
     cert, _ = httpd.wait_for_cert(v.name, pebble, timeout=60)
