@@ -42,7 +42,8 @@ void acme_result_reset(acme_result_t *res);
 apr_status_t acme_result_set(acme_result_t *res, apr_pool_t *p, apr_status_t status,
                              const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* One line for a log: "problem TYPE: DETAIL (HTTP n)" or the detail alone. */
+/* One line for a log: "problem TYPE: DETAIL (HTTP n)" or the detail alone; a problem type
+ * that has a hint for the admin (acme_problem_hint) gets "; HINT" appended. */
 const char *acme_result_str(const acme_result_t *res, apr_pool_t *p);
 /* The short problem name without the urn prefix ("badNonce"), or NULL. */
 const char *acme_result_problem_short(const acme_result_t *res);

@@ -181,8 +181,7 @@ static apr_status_t lookup_account(const char **purl, acme_client_t *c, apr_pool
     *purl = NULL;
     rv = acme_client_post(&resp, c, p, acme_client_endpoint(c, "newAccount"),
                           "{\"onlyReturnExisting\":true}", 1, res);
-    if (rv == ACME_EPROBLEM && res->problem_type
-        && !strcmp(res->problem_type, ACME_PROBLEM_NS "accountDoesNotExist")) {
+    if (rv == ACME_EPROBLEM && acme_problem_handling(res) == ACME_PH_NEW_ACCOUNT) {
         acme_result_reset(res);
         return APR_SUCCESS;
     }
@@ -287,8 +286,8 @@ apr_status_t acme_account_ensure(acme_client_t *c, acme_store_t *st,
             }
             if (url) {
                 /* never log the account URL: it identifies the account */
-                acme_log(ACME_LOG_NOTICE, APR_SUCCESS, "ACME account at %s found again "
-                         "(stored in accounts/%s)", ca, name);
+                acme_log(ACME_LOG_NOTICE, APR_SUCCESS, ACMELOGNO(00204) "ACME account at %s "
+                         "found again (stored in accounts/%s)", ca, name);
                 rv = save_account(st, name, url, ca, spec, sp);
                 if (rv != APR_SUCCESS) {
                     acme_result_set(res, p, rv, "saving the account of %s failed", name);
@@ -327,9 +326,10 @@ apr_status_t acme_account_ensure(acme_client_t *c, acme_store_t *st,
             acme_result_set(res, p, rv, "saving the account of %s failed", name);
             goto leave;
         }
-        acme_log(ACME_LOG_NOTICE, APR_SUCCESS, "ACME account created at %s, stored in "
-                 "accounts/%s (contact: %s)", ca, name, (spec && spec->contacts && spec->contacts->nelts)
-                              ? acme_names_join(sp, spec->contacts, ", ") : "none");
+        acme_log(ACME_LOG_NOTICE, APR_SUCCESS, ACMELOGNO(00205) "ACME account created at %s, "
+                 "stored in accounts/%s (contact: %s)", ca, name,
+                 (spec && spec->contacts && spec->contacts->nelts)
+                     ? acme_names_join(sp, spec->contacts, ", ") : "none");
     }
     acme_client_set_account(c, key, url);
     res->status = APR_SUCCESS;
@@ -339,7 +339,8 @@ leave:
         if (!res->subject) {
             res->subject = ca;
         }
-        acme_log(ACME_LOG_DEBUG, rv, "ACME account at %s: %s", ca, acme_result_str(res, p));
+        acme_log(ACME_LOG_DEBUG, rv, ACMELOGNO(00206) "ACME account at %s: %s", ca,
+                 acme_result_str(res, p));
     }
     apr_pool_destroy(sp);
     return rv;

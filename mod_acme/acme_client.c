@@ -219,8 +219,9 @@ static void set_problem(acme_result_t *res, apr_pool_t *p, const char *url,
     }
     acme_problem_parse(res, p, hr->status, hr->headers, hr->body,
                        hr->body ? hr->body_len : 0, apr_time_now());
-    acme_log(ACME_LOG_DEBUG, res->status, "%s -> HTTP %d %s: %s", url, hr->status,
-             res->problem_type ? res->problem_type : "", res->detail ? res->detail : "");
+    acme_log(ACME_LOG_DEBUG, res->status, ACMELOGNO(00200) "%s -> HTTP %d %s: %s", url,
+             hr->status, res->problem_type ? res->problem_type : "",
+             res->detail ? res->detail : "");
 }
 
 /* ------------------------------------------------------------------ creation, directory */
@@ -281,7 +282,7 @@ apr_status_t acme_client_directory(acme_client_t *c, acme_result_t *res)
     apr_pool_create(&p, c->pool);
     rv = acme_client_get(&resp, c, p, c->directory_url, res);
     if (rv != APR_SUCCESS) {
-        acme_log(ACME_LOG_DEBUG, rv, "directory %s: %s", c->directory_url,
+        acme_log(ACME_LOG_DEBUG, rv, ACMELOGNO(00201) "directory %s: %s", c->directory_url,
                  res->detail ? res->detail : "failed");
         goto leave;
     }
@@ -306,7 +307,8 @@ apr_status_t acme_client_directory(acme_client_t *c, acme_result_t *res)
         c->tos = meta ? dir_str(c, meta, "termsOfService") : NULL;
     }
     apr_atomic_set32(&c->have_dir, 1);
-    acme_log(ACME_LOG_DEBUG, APR_SUCCESS, "directory %s loaded", c->directory_url);
+    acme_log(ACME_LOG_DEBUG, APR_SUCCESS, ACMELOGNO(00202) "directory %s loaded",
+             c->directory_url);
 leave:
     apr_thread_mutex_unlock(c->dir_lock);
     if (rv != APR_SUCCESS && res->detail) {
@@ -483,11 +485,6 @@ static apr_status_t nonce_get(const char **pnonce, acme_client_t *c, apr_pool_t 
     return APR_SUCCESS;
 }
 
-static int is_bad_nonce(const acme_result_t *res)
-{
-    return res->problem_type && !strcmp(res->problem_type, ACME_PROBLEM_NS "badNonce");
-}
-
 apr_status_t acme_client_post_accept(acme_response_t **presp, acme_client_t *c, apr_pool_t *p,
                                      const char *url, const char *payload, int force_jwk,
                                      const char *accept, acme_result_t *res)
@@ -564,12 +561,13 @@ apr_status_t acme_client_post_accept(acme_response_t **presp, acme_client_t *c, 
         }
         set_problem(res, p, url, hr);
         rv = ACME_EPROBLEM;
-        if (!is_bad_nonce(res) || attempt >= ACME_BADNONCE_RETRIES) {
+        if (acme_problem_handling(res) != ACME_PH_RETRY_NOW || attempt >= ACME_BADNONCE_RETRIES) {
             nonce_put(c, nonce);
             goto leave;
         }
         /* badNonce: again, with the fresh nonce of this very answer if it has one */
-        acme_log(ACME_LOG_DEBUG, rv, "POST %s: badNonce, retrying with the fresh nonce", url);
+        acme_log(ACME_LOG_DEBUG, rv, ACMELOGNO(00203) "POST %s: badNonce, retrying with the "
+                 "fresh nonce", url);
         if (nonce) {
             nonce = apr_pstrdup(p, nonce);
         }
@@ -663,6 +661,11 @@ void acme_problem_parse(acme_result_t *res, apr_pool_t *p, int http_status,
         res->problem_type = type ? apr_pstrdup(p, type) : NULL;
         res->detail = detail ? apr_pstrdup(p, detail)
                              : apr_psprintf(p, "HTTP %d from %s", http_status, subject);
+        if (acme_json_str(j, "instance")) {
+            /* userActionRequired: the page the admin must visit (RFC 8555 7.3.3) */
+            res->detail = apr_pstrcat(p, res->detail, " (see ", acme_json_str(j, "instance"),
+                                      ")", NULL);
+        }
         if (subs) {
             for (i = 0; i < json_array_size(subs); ++i) {
                 const json_t *sub = json_array_get(subs, i);
@@ -682,6 +685,171 @@ void acme_problem_parse(acme_result_t *res, apr_pool_t *p, int http_status,
     else {
         res->detail = apr_psprintf(p, "HTTP %d from %s", http_status, subject);
     }
+}
+
+/* ------------------------------------------------------------------ problem handling */
+
+typedef struct problem_entry_t {
+    const char *name;                  /* after ACME_PROBLEM_NS */
+    acme_problem_handling_t handling;
+    const char *hint;
+} problem_entry_t;
+
+/* Every type of the IANA "ACME Error Types" registry (RFC 8555 6.7, RFC 9773 7.4). The types
+ * of a failed validation are final for the order: the next attempt, after the backoff, makes
+ * a new order, as the admin may have fixed the cause meanwhile. */
+static const problem_entry_t problem_table[] = {
+    { "accountDoesNotExist", ACME_PH_NEW_ACCOUNT,
+      "the CA does not know the stored account (deactivated at the CA?): move "
+      "<store>/accounts/<ca>/ away and restart, a new account is then created" },
+    { "alreadyReplaced", ACME_PH_WITHOUT_REPLACES, NULL },
+    { "alreadyRevoked", ACME_PH_FINAL, NULL },
+    { "badCSR", ACME_PH_FINAL,
+      "the CA refused the certificate request: check that it accepts the ACMEKeyType in use" },
+    { "badNonce", ACME_PH_RETRY_NOW, NULL },
+    { "badPublicKey", ACME_PH_ADMIN,
+      "the CA does not accept the account key (ES256): this CA cannot be used" },
+    { "badRevocationReason", ACME_PH_FINAL, NULL },
+    { "badSignatureAlgorithm", ACME_PH_ADMIN,
+      "the CA does not accept the account key's signature algorithm (ES256): this CA cannot "
+      "be used" },
+    { "caa", ACME_PH_FINAL,
+      "a CAA DNS record of the name forbids this CA: add the CA to the record or remove it" },
+    { "compound", ACME_PH_FINAL, NULL },
+    { "connection", ACME_PH_FINAL,
+      "the CA could not connect to this server to validate: the name must resolve to it and "
+      "port 80 (http-01) or 443 (tls-alpn-01) must be reachable from the internet" },
+    { "dns", ACME_PH_FINAL,
+      "the CA's DNS look-up of the name failed: check the name's DNS records" },
+    { "externalAccountRequired", ACME_PH_ADMIN,
+      "the CA creates accounts only with an External Account Binding, which mod_acme does not "
+      "support: use another CA" },
+    { "incorrectResponse", ACME_PH_FINAL,
+      "the CA got another answer than the one published: check that no other server, proxy "
+      "or rewrite answers /.well-known/acme-challenge/ for the name" },
+    { "invalidContact", ACME_PH_ADMIN,
+      "the CA refused a contact address: correct ACMEContact" },
+    { "malformed", ACME_PH_FINAL, NULL },
+    { "orderNotReady", ACME_PH_RESYNC, NULL },
+    { "rateLimited", ACME_PH_RATE_LIMITED, NULL },
+    { "rejectedIdentifier", ACME_PH_ADMIN,
+      "the CA will not issue for a name of the set: remove it (ServerName, ServerAlias) or "
+      "use another CA" },
+    { "serverInternal", ACME_PH_RETRY_LATER, NULL },
+    { "tls", ACME_PH_FINAL,
+      "the CA's TLS connection to this server failed during validation" },
+    { "unauthorized", ACME_PH_FINAL,
+      "the CA refused; after a validation it means the CA did not get the expected answer: "
+      "requests for the name must reach this server" },
+    { "unsupportedContact", ACME_PH_ADMIN,
+      "the CA does not support a contact address's scheme: use mailto: addresses in "
+      "ACMEContact" },
+    { "unsupportedIdentifier", ACME_PH_ADMIN,
+      "the CA does not issue for this kind of name (an IP address or a wildcard?): remove it "
+      "or use another CA" },
+    { "userActionRequired", ACME_PH_ADMIN,
+      "the CA wants the admin to act, often to agree to new terms: read the page it names "
+      "(instance), then set ACMEAgreeTerms on if it is about terms" },
+};
+
+static const problem_entry_t *problem_lookup(const char *type)
+{
+    apr_size_t nslen = sizeof(ACME_PROBLEM_NS) - 1, i;
+
+    if (!type) {
+        return NULL;
+    }
+    if (!strncmp(type, ACME_PROBLEM_NS, nslen)) {
+        type += nslen;
+    }
+    for (i = 0; i < sizeof(problem_table) / sizeof(problem_table[0]); ++i) {
+        if (!strcmp(problem_table[i].name, type)) {
+            return &problem_table[i];
+        }
+    }
+    return NULL;
+}
+
+void acme_problem_classify(acme_problem_info_t *info, const acme_result_t *res, apr_time_t now)
+{
+    const problem_entry_t *e;
+
+    memset(info, 0, sizeof(*info));
+    if (!res || (res->status != ACME_EPROBLEM && res->status != ACME_EINVALID)) {
+        return;
+    }
+    e = problem_lookup(res->problem_type);
+    if (e) {
+        info->name = e->name;
+        info->handling = e->handling;
+        info->hint = e->hint;
+    }
+    else if (res->http_status == 429) {
+        info->handling = ACME_PH_RATE_LIMITED;
+    }
+    else if (res->http_status >= 400 && res->http_status < 500) {
+        info->handling = ACME_PH_FINAL;
+    }
+    else {
+        info->handling = ACME_PH_RETRY_LATER;     /* 5xx, or a status that makes no sense */
+    }
+    if (res->status == ACME_EINVALID && info->handling != ACME_PH_ADMIN) {
+        info->handling = ACME_PH_FINAL;           /* the object is invalid: nothing to retry */
+    }
+    switch (info->handling) {
+    case ACME_PH_RETRY_NOW:
+    case ACME_PH_RESYNC:
+    case ACME_PH_WITHOUT_REPLACES:
+        info->retry_at = now;
+        break;
+    case ACME_PH_RETRY_LATER:
+    case ACME_PH_RATE_LIMITED:
+        info->retry_at = res->retry_after;
+        break;
+    default:
+        break;
+    }
+}
+
+acme_problem_handling_t acme_problem_handling(const acme_result_t *res)
+{
+    acme_problem_info_t info;
+    acme_problem_classify(&info, res, 0);
+    return info.handling;
+}
+
+int acme_problem_ends_order(const acme_result_t *res)
+{
+    switch (acme_problem_handling(res)) {
+    case ACME_PH_FINAL:
+    case ACME_PH_NEW_ACCOUNT:
+    case ACME_PH_ADMIN:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+const char *acme_problem_hint(const char *type)
+{
+    const problem_entry_t *e = problem_lookup(type);
+    return e ? e->hint : NULL;
+}
+
+const char *acme_problem_handling_str(acme_problem_handling_t h)
+{
+    switch (h) {
+    case ACME_PH_NONE:             return "no problem";
+    case ACME_PH_RETRY_NOW:        return "retry now";
+    case ACME_PH_RETRY_LATER:      return "retry later";
+    case ACME_PH_RATE_LIMITED:     return "rate limited";
+    case ACME_PH_FINAL:            return "final";
+    case ACME_PH_RESYNC:           return "look at the order again";
+    case ACME_PH_WITHOUT_REPLACES: return "order again without replaces";
+    case ACME_PH_NEW_ACCOUNT:      return "needs a new account";
+    case ACME_PH_ADMIN:            return "needs the admin";
+    }
+    return "unknown";
 }
 
 /* ------------------------------------------------------------------ Link headers */

@@ -1,4 +1,5 @@
-/* RFC 8555 client: directory, nonce pool, signed POST with badNonce retry, problem documents. */
+/* RFC 8555 client: directory, nonce pool, signed POST with badNonce retry, problem documents
+ * and the table of how each problem type is handled. */
 #ifndef ACME_CLIENT_H
 #define ACME_CLIENT_H
 
@@ -72,6 +73,47 @@ const char *acme_response_body_str(apr_pool_t *p, const acme_response_t *r);
  * HTTP status, Retry-After (absolute, relative to now). Sets res->status = ACME_EPROBLEM. */
 void acme_problem_parse(acme_result_t *res, apr_pool_t *p, int http_status,
                         apr_table_t *headers, const char *body, apr_size_t len, apr_time_t now);
+/* How the module handles a problem the CA answered with (RFC 8555 6.7, RFC 9773 7.4): one
+ * table in acme_client.c maps every registered type; a type not in it (or none) is judged by
+ * the HTTP status (429 rate limited, 5xx retry later, other 4xx final). */
+typedef enum {
+    ACME_PH_NONE = 0,         /* not a problem: success, transport failure, our own error */
+    ACME_PH_RETRY_NOW,        /* badNonce: the same request at once, with the fresh nonce */
+    ACME_PH_RETRY_LATER,      /* the CA's trouble: order kept, next attempt after the backoff
+                                 or the Retry-After, whichever is later */
+    ACME_PH_RATE_LIMITED,     /* rateLimited: as RETRY_LATER, but named as what it is */
+    ACME_PH_FINAL,            /* this order (request) cannot succeed: it is dropped and the
+                                 next attempt, after the backoff, makes a new one */
+    ACME_PH_RESYNC,           /* orderNotReady: fetch the order and go on from its status */
+    ACME_PH_WITHOUT_REPLACES, /* alreadyReplaced: the same newOrder once more without
+                                 "replaces" (someone renewed that certificate already) */
+    ACME_PH_NEW_ACCOUNT,      /* accountDoesNotExist: the CA does not know the account key */
+    ACME_PH_ADMIN             /* only the admin can fix it: final, the hint says how */
+} acme_problem_handling_t;
+
+typedef struct acme_problem_info_t {
+    acme_problem_handling_t handling;
+    const char *name;         /* "badNonce"; NULL when the type is not a registered one */
+    apr_time_t retry_at;      /* earliest next attempt: now for RETRY_NOW, RESYNC and
+                                 WITHOUT_REPLACES; Retry-After for RETRY_LATER and
+                                 RATE_LIMITED (0: none, the backoff decides); 0 otherwise */
+    const char *hint;         /* what the admin can do (static text), or NULL */
+} acme_problem_info_t;
+
+/* Look res up in the table. Only results with status ACME_EPROBLEM (an error answer) or
+ * ACME_EINVALID (an order or authorization the CA made invalid, with the type of its error)
+ * are problems; an ACME_EINVALID one is at least FINAL. */
+void acme_problem_classify(acme_problem_info_t *info, const acme_result_t *res, apr_time_t now);
+/* The handling alone. */
+acme_problem_handling_t acme_problem_handling(const acme_result_t *res);
+/* Does the problem end the order (FINAL, NEW_ACCOUNT, ADMIN), so that its stored state is
+ * useless? Transient ones (RETRY_*, RATE_LIMITED) and no problem at all do not. */
+int acme_problem_ends_order(const acme_result_t *res);
+/* The hint for a problem type (full urn or short name), NULL when it has none. */
+const char *acme_problem_hint(const char *type);
+/* "retry now", "retry later", "rate limited", ... for logs and tests. */
+const char *acme_problem_handling_str(acme_problem_handling_t h);
+
 /* URLs of Link headers with the given rel (RFC 8288), e.g. "alternate", "up", "index". */
 apr_array_header_t *acme_links(apr_pool_t *p, apr_table_t *headers, const char *rel);
 

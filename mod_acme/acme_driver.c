@@ -691,21 +691,6 @@ static apr_status_t drop_state(run_t *r, const char *why)
     return acme_store_remove(r->st, ACME_GROUP_ORDERS, r->spec->id, NULL, r->p);
 }
 
-/* A problem that means the order is gone for us (404, unauthorized, malformed, ...) rather
- * than "try again later" (5xx, rateLimited). */
-static int problem_is_final(const acme_result_t *res)
-{
-    if (res->status != ACME_EPROBLEM) {
-        return 0;
-    }
-    if (res->problem_type
-        && (!strcmp(res->problem_type, ACME_PROBLEM_NS "rateLimited")
-            || !strcmp(res->problem_type, ACME_PROBLEM_NS "serverInternal"))) {
-        return 0;
-    }
-    return res->http_status >= 400 && res->http_status < 500 && res->http_status != 429;
-}
-
 /* Continue a stored order, when there is one that matches the spec. Leaves r->order NULL
  * when a new order is needed. */
 static apr_status_t order_resume(run_t *r)
@@ -751,7 +736,9 @@ static apr_status_t order_resume(run_t *r)
     }
     rv = fetch(&order, NULL, r, sp, url, "order");
     if (rv != APR_SUCCESS) {
-        if (problem_is_final(r->res)) {
+        /* the order is gone for us (404, unauthorized, malformed, ...), as opposed to "try
+         * again later" (5xx, rateLimited, badNonce after its retries): the problem table */
+        if (acme_problem_ends_order(r->res)) {
             acme_result_reset(r->res);
             rv = drop_state(r, "the CA no longer knows the order");
         }
@@ -815,8 +802,8 @@ static apr_status_t order_new(run_t *r)
     }
     url = acme_client_endpoint(r->c, "newOrder");
     rv = acme_client_post(&resp, r->c, sp, url, acme_json_dump(sp, payload), 0, r->res);
-    if (rv == ACME_EPROBLEM && spec->replaces && r->res->problem_type
-        && !strcmp(r->res->problem_type, ACME_PROBLEM_NS "alreadyReplaced")) {
+    if (rv == ACME_EPROBLEM && spec->replaces
+        && acme_problem_handling(r->res) == ACME_PH_WITHOUT_REPLACES) {
         /* someone already renewed it: an order without "replaces" is still right */
         json_object_del(payload, "replaces");
         rv = acme_client_post(&resp, r->c, sp, url, acme_json_dump(sp, payload), 0, r->res);
@@ -1151,8 +1138,7 @@ static apr_status_t order_run(run_t *r)
         }
         if (str_is(status, "ready")) {
             rv = finalize(r);
-            if (rv == ACME_EPROBLEM && r->res->problem_type
-                && !strcmp(r->res->problem_type, ACME_PROBLEM_NS "orderNotReady")) {
+            if (rv == ACME_EPROBLEM && acme_problem_handling(r->res) == ACME_PH_RESYNC) {
                 /* the CA has not caught up: look at the order and go on from there */
                 acme_result_reset(r->res);
                 rv = poll_until(&j, r, r->order_url, "order", "pending", NULL);
@@ -1242,6 +1228,11 @@ apr_status_t acme_driver_obtain(const acme_driver_env_t *env, const acme_cert_sp
     rv = order_run(r);
 leave:
     if (rv != APR_SUCCESS) {
+        if (rv == ACME_EPROBLEM && acme_problem_ends_order(res)) {
+            /* the CA said this order cannot succeed (a 4xx other than badNonce, rateLimited,
+             * orderNotReady): resuming it would only meet the same answer again */
+            r->drop_order = 1;
+        }
         if (r->drop_order) {
             apr_status_t rv2 = acme_store_remove(r->st, ACME_GROUP_ORDERS, spec->id, NULL, rp);
             if (rv2 != APR_SUCCESS) {

@@ -290,12 +290,12 @@ static apr_status_t curl_perform(void *baton, acme_http_response_t **presp, apr_
         resp->body = "";
         rv = curl_failure(&resp->error, p, h, rc, errbuf, &x, ip && *ip);
         *presp = resp;
-        acme_log(ACME_LOG_DEBUG, rv, "%s %s: curl error %d: %s", req->method, req->url,
-                 (int)rc, resp->error);
+        acme_log(ACME_LOG_DEBUG, rv, ACMELOGNO(00207) "%s %s: curl error %d: %s", req->method,
+                 req->url, (int)rc, resp->error);
         if (rv == ACME_ETRUST) {
-            acme_log(ACME_LOG_ERR, 0, "ACME00123: cannot load the CA file %s (ACMEServerCAFile) "
-                     "for TLS to %s: %s: check that it exists, that the server's User can "
-                     "read it and that it holds PEM certificates", h->ca_file, req->url,
+            acme_log(ACME_LOG_ERR, 0, ACMELOGNO(00123) "cannot load the CA file %s "
+                     "(ACMEServerCAFile) for TLS to %s: %s: check that it exists, that the "
+                     "server's User can read it and that it holds PEM certificates", h->ca_file, req->url,
                      resp->error);
         }
         goto leave;
@@ -316,8 +316,8 @@ static apr_status_t curl_perform(void *baton, acme_http_response_t **presp, apr_
         resp->body = body;
     }
     *presp = resp;
-    acme_log(ACME_LOG_TRACE1, APR_SUCCESS, "%s %s -> %d (%lu bytes, %s connection)",
-             req->method, req->url, resp->status, (unsigned long)resp->body_len,
+    acme_log(ACME_LOG_TRACE1, APR_SUCCESS, ACMELOGNO(00208) "%s %s -> %d (%lu bytes, %s "
+             "connection)", req->method, req->url, resp->status, (unsigned long)resp->body_len,
              nconn > 0 ? "new" : "reused");
 
 leave:
@@ -368,7 +368,7 @@ apr_status_t acme_http_curl_create(acme_http_t **phttp, apr_pool_t *p, const cha
         || curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION)
                != CURLSHE_OK) {
         rv = APR_EGENERAL;
-        acme_log(ACME_LOG_ERR, rv, "setting up the shared curl handle failed");
+        acme_log(ACME_LOG_ERR, rv, ACMELOGNO(00209) "setting up the shared curl handle failed");
         goto leave;
     }
     http = apr_pcalloc(p, sizeof(*http));

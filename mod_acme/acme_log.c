@@ -7,22 +7,33 @@
 
 #include "acme.h"
 #include "acme_log.h"
+#include "acme_client.h"
 
 /* The sink is installed once at startup (post_config / main), before threads run. */
 static acme_log_fn *log_fn;
+static acme_log_at_fn *log_at_fn;
 static acme_log_enabled_fn *log_enabled_fn;
 static void *log_baton;
 
 void acme_log_set(acme_log_fn *fn, acme_log_enabled_fn *enabled, void *baton)
 {
+    log_at_fn = NULL;
     log_fn = fn;
+    log_enabled_fn = fn ? enabled : NULL;
+    log_baton = fn ? baton : NULL;
+}
+
+void acme_log_set_at(acme_log_at_fn *fn, acme_log_enabled_fn *enabled, void *baton)
+{
+    log_fn = NULL;
+    log_at_fn = fn;
     log_enabled_fn = fn ? enabled : NULL;
     log_baton = fn ? baton : NULL;
 }
 
 int acme_log_is(acme_log_level_t level)
 {
-    if (log_fn) {
+    if (log_fn || log_at_fn) {
         return log_enabled_fn ? log_enabled_fn(log_baton, level) : 1;
     }
     return level <= ACME_LOG_NOTICE;
@@ -40,7 +51,8 @@ static const char *level_name(acme_log_level_t level)
     }
 }
 
-void acme_log(acme_log_level_t level, apr_status_t rv, const char *fmt, ...)
+void acme_log_at(const char *file, int line, acme_log_level_t level, apr_status_t rv,
+                 const char *fmt, ...)
 {
     char buf[4096], *c;
     va_list ap;
@@ -60,7 +72,10 @@ void acme_log(acme_log_level_t level, apr_status_t rv, const char *fmt, ...)
         }
     }
 
-    if (log_fn) {
+    if (log_at_fn) {
+        log_at_fn(log_baton, file, line, level, rv, buf);
+    }
+    else if (log_fn) {
         log_fn(log_baton, level, rv, buf);
     }
     else if (rv != APR_SUCCESS) {
@@ -97,7 +112,7 @@ apr_status_t acme_result_set(acme_result_t *res, apr_pool_t *p, apr_status_t sta
 
 const char *acme_result_str(const acme_result_t *res, apr_pool_t *p)
 {
-    const char *detail = res->detail;
+    const char *detail = res->detail, *hint, *line;
 
     if (!detail || !*detail) {
         if (res->status == APR_SUCCESS) {
@@ -111,10 +126,15 @@ const char *acme_result_str(const acme_result_t *res, apr_pool_t *p)
     }
     if (res->problem_type && *res->problem_type) {
         if (res->http_status > 0) {
-            return apr_psprintf(p, "%s: %s (HTTP %d)", res->problem_type, detail,
+            line = apr_psprintf(p, "%s: %s (HTTP %d)", res->problem_type, detail,
                                 res->http_status);
         }
-        return apr_psprintf(p, "%s: %s", res->problem_type, detail);
+        else {
+            line = apr_psprintf(p, "%s: %s", res->problem_type, detail);
+        }
+        /* what the admin can do about it, from the table of problem types */
+        hint = acme_problem_hint(res->problem_type);
+        return hint ? apr_pstrcat(p, line, "; ", hint, NULL) : line;
     }
     return detail;
 }

@@ -16,11 +16,14 @@
 
 acme_mod_t *acme_mod;
 
-/* The core logs through this sink (acme_log.h): it never calls ap_log_* itself. */
-static void log_sink(void *baton, acme_log_level_t level, apr_status_t rv, const char *msg)
+/* The core logs through this sink (acme_log.h): it never calls ap_log_* itself. The line
+ * names the core file and line that logged (httpd prints the file's base name), with our
+ * module's index so that "LogLevel acme:debug" applies; acme_log checked the level. */
+static void log_sink(void *baton, const char *file, int line, acme_log_level_t level,
+                     apr_status_t rv, const char *msg)
 {
     server_rec *s = baton;
-    ap_log_error(APLOG_MARK, (int)level, ACME_LOG_RV(rv), s, "%s", msg);
+    ap_log_error_(file, line, APLOG_MODULE_INDEX, (int)level, ACME_LOG_RV(rv), s, "%s", msg);
 }
 
 static int log_enabled(void *baton, acme_log_level_t level)
@@ -41,7 +44,7 @@ static int acme_post_config_early(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_
     if (!m->any_enabled) {
         return OK;
     }
-    acme_log_set(log_sink, log_enabled, s);
+    acme_log_set_at(log_sink, log_enabled, s);
     acme_mod = m;
     if (acme_store_init(m, ptemp) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;

@@ -17,3 +17,13 @@ def test_issuance_despite_bad_nonces(httpd_factory, pebble_factory, reject, timi
     timing("start -> certificate with %s%% nonces rejected (%d POSTs to pebble)" % (
         reject or "5", pebble.count(r"POST /")), waited)
     assert cert.sans == sorted(v.names)
+    # the core's debug lines name the file and line that logged them, not the module's sink
+    # (mod_acme.c), and carry their id
+    loaded = httpd.log_entries(r"acme_client\.c\(\d+\): ACME00202: directory .* loaded")
+    assert loaded, "no ACME00202 line from acme_client.c:\n" + "\n".join(
+        line for _, line in httpd.log_entries(r"ACME0020"))
+    assert not httpd.log_entries(r"mod_acme\.c\(\d+\): ACME"), \
+        "core lines attributed to the sink in mod_acme.c"
+    if reject == "50":
+        # at 50% some POST was surely rejected and retried (ACME00203)
+        assert httpd.log_entries(r"acme_client\.c\(\d+\): ACME00203: POST .*badNonce")

@@ -1,4 +1,5 @@
-/* acme_client: directory caching, nonce pool, badNonce retry, problem documents, Link. */
+/* acme_client: directory caching, nonce pool, badNonce retry, problem documents and the
+ * table of problem types, Link. */
 #include <signal.h>
 #include <string.h>
 
@@ -659,6 +660,180 @@ START_TEST(curl_no_redirects_no_file_urls)
 }
 END_TEST
 
+/* ---- the table of problem types ---------------------------------------------------- */
+
+typedef struct problem_case_t {
+    const char *type;          /* short name, "" for a body without type, NULL: no body */
+    int http_status;
+    const char *retry_after;   /* Retry-After header or NULL */
+    apr_status_t status;       /* ACME_EPROBLEM (an answer) or ACME_EINVALID (an object) */
+    acme_problem_handling_t handling;
+    int retry_in;              /* expected retry_at - now in seconds; -1: retry_at 0 */
+    const char *hint;          /* a word the hint must contain, NULL: no hint */
+    int ends_order;
+} problem_case_t;
+
+static const problem_case_t problem_cases[] = {
+    { "badNonce", 400, NULL, ACME_EPROBLEM, ACME_PH_RETRY_NOW, 0, NULL, 0 },
+    { "rateLimited", 429, "120", ACME_EPROBLEM, ACME_PH_RATE_LIMITED, 120, NULL, 0 },
+    { "rateLimited", 429, NULL, ACME_EPROBLEM, ACME_PH_RATE_LIMITED, -1, NULL, 0 },
+    /* the type decides, not the status: a CA answering rateLimited with 403 is rate limited */
+    { "rateLimited", 403, "60", ACME_EPROBLEM, ACME_PH_RATE_LIMITED, 60, NULL, 0 },
+    { "serverInternal", 500, "30", ACME_EPROBLEM, ACME_PH_RETRY_LATER, 30, NULL, 0 },
+    { "serverInternal", 500, NULL, ACME_EPROBLEM, ACME_PH_RETRY_LATER, -1, NULL, 0 },
+    { "orderNotReady", 403, NULL, ACME_EPROBLEM, ACME_PH_RESYNC, 0, NULL, 0 },
+    { "alreadyReplaced", 409, NULL, ACME_EPROBLEM, ACME_PH_WITHOUT_REPLACES, 0, NULL, 0 },
+    { "accountDoesNotExist", 400, NULL, ACME_EPROBLEM, ACME_PH_NEW_ACCOUNT, -1, "account", 1 },
+    { "externalAccountRequired", 400, NULL, ACME_EPROBLEM, ACME_PH_ADMIN, -1,
+      "External Account Binding", 1 },
+    { "userActionRequired", 403, NULL, ACME_EPROBLEM, ACME_PH_ADMIN, -1, "instance", 1 },
+    { "invalidContact", 400, NULL, ACME_EPROBLEM, ACME_PH_ADMIN, -1, "ACMEContact", 1 },
+    { "unsupportedContact", 400, NULL, ACME_EPROBLEM, ACME_PH_ADMIN, -1, "mailto:", 1 },
+    { "rejectedIdentifier", 400, NULL, ACME_EPROBLEM, ACME_PH_ADMIN, -1, "ServerAlias", 1 },
+    { "unsupportedIdentifier", 400, NULL, ACME_EPROBLEM, ACME_PH_ADMIN, -1, "another CA", 1 },
+    { "badSignatureAlgorithm", 400, NULL, ACME_EPROBLEM, ACME_PH_ADMIN, -1, "ES256", 1 },
+    { "badPublicKey", 400, NULL, ACME_EPROBLEM, ACME_PH_ADMIN, -1, "ES256", 1 },
+    { "malformed", 400, NULL, ACME_EPROBLEM, ACME_PH_FINAL, -1, NULL, 1 },
+    { "badCSR", 400, NULL, ACME_EPROBLEM, ACME_PH_FINAL, -1, "ACMEKeyType", 1 },
+    { "unauthorized", 403, NULL, ACME_EPROBLEM, ACME_PH_FINAL, -1, "reach this server", 1 },
+    { "compound", 400, NULL, ACME_EPROBLEM, ACME_PH_FINAL, -1, NULL, 1 },
+    { "badRevocationReason", 400, NULL, ACME_EPROBLEM, ACME_PH_FINAL, -1, NULL, 1 },
+    { "alreadyRevoked", 400, NULL, ACME_EPROBLEM, ACME_PH_FINAL, -1, NULL, 1 },
+    /* the errors of a failed validation, as an invalid authorization carries them */
+    { "connection", 0, NULL, ACME_EINVALID, ACME_PH_FINAL, -1, "port 80", 1 },
+    { "dns", 0, NULL, ACME_EINVALID, ACME_PH_FINAL, -1, "DNS", 1 },
+    { "caa", 0, NULL, ACME_EINVALID, ACME_PH_FINAL, -1, "CAA", 1 },
+    { "tls", 0, NULL, ACME_EINVALID, ACME_PH_FINAL, -1, "TLS", 1 },
+    { "incorrectResponse", 0, NULL, ACME_EINVALID, ACME_PH_FINAL, -1, "acme-challenge", 1 },
+    { "rejectedIdentifier", 0, NULL, ACME_EINVALID, ACME_PH_ADMIN, -1, "ServerAlias", 1 },
+    /* an invalid object is never retried as it is, whatever its error says */
+    { "serverInternal", 0, NULL, ACME_EINVALID, ACME_PH_FINAL, -1, NULL, 1 },
+    { "badNonce", 0, NULL, ACME_EINVALID, ACME_PH_FINAL, -1, NULL, 1 },
+    /* types not in the registry, and answers without a type: the HTTP status decides */
+    { "somethingNew", 400, NULL, ACME_EPROBLEM, ACME_PH_FINAL, -1, NULL, 1 },
+    { "somethingNew", 503, "10", ACME_EPROBLEM, ACME_PH_RETRY_LATER, 10, NULL, 0 },
+    { "", 429, "5", ACME_EPROBLEM, ACME_PH_RATE_LIMITED, 5, NULL, 0 },
+    { NULL, 404, NULL, ACME_EPROBLEM, ACME_PH_FINAL, -1, NULL, 1 },
+    { NULL, 502, NULL, ACME_EPROBLEM, ACME_PH_RETRY_LATER, -1, NULL, 0 },
+    { NULL, 302, NULL, ACME_EPROBLEM, ACME_PH_RETRY_LATER, -1, NULL, 0 },
+};
+
+START_TEST(problem_table_cases)
+{
+    apr_time_t now = apr_time_from_sec(1700000000);
+    size_t i;
+
+    for (i = 0; i < sizeof(problem_cases) / sizeof(problem_cases[0]); ++i) {
+        const problem_case_t *pc = &problem_cases[i];
+        apr_table_t *h = apr_table_make(pool, 2);
+        const char *body = NULL, *what;
+        acme_problem_info_t info;
+
+        if (pc->retry_after) {
+            apr_table_set(h, "Retry-After", pc->retry_after);
+        }
+        if (pc->type && *pc->type) {
+            body = apr_psprintf(pool, "{\"type\":\"" ACME_PROBLEM_NS "%s\",\"detail\":\"d\"}",
+                                pc->type);
+        }
+        else if (pc->type) {
+            body = "{\"detail\":\"no type\"}";
+        }
+        acme_result_reset(&res);
+        acme_problem_parse(&res, pool, pc->http_status, h, body, body ? strlen(body) : 0, now);
+        res.status = pc->status;
+        acme_problem_classify(&info, &res, now);
+        what = apr_psprintf(pool, "case %d (%s, HTTP %d)", (int)i,
+                            pc->type ? pc->type : "no body", pc->http_status);
+        ck_assert_msg(info.handling == pc->handling, "%s: handling %s, expected %s", what,
+                      acme_problem_handling_str(info.handling),
+                      acme_problem_handling_str(pc->handling));
+        ck_assert_int_eq(info.handling, acme_problem_handling(&res));
+        if (pc->retry_in < 0) {
+            ck_assert_msg(info.retry_at == 0, "%s: retry_at set", what);
+        }
+        else {
+            ck_assert_msg(info.retry_at == now + apr_time_from_sec(pc->retry_in),
+                          "%s: retry_at %" APR_TIME_T_FMT, what, info.retry_at - now);
+        }
+        if (pc->hint) {
+            ck_assert_msg(info.hint && strstr(info.hint, pc->hint), "%s: hint '%s'", what,
+                          info.hint ? info.hint : "(none)");
+            /* the log line carries it */
+            ck_assert_ptr_nonnull(strstr(acme_result_str(&res, pool), info.hint));
+        }
+        else {
+            ck_assert_msg(info.hint == NULL, "%s: unexpected hint", what);
+        }
+        ck_assert_msg(acme_problem_ends_order(&res) == pc->ends_order, "%s: ends_order", what);
+        if (pc->type && *pc->type && strcmp(pc->type, "somethingNew")) {
+            ck_assert_str_eq(info.name, pc->type);
+        }
+        else {
+            ck_assert_ptr_null(info.name);
+        }
+    }
+
+    /* not a problem at all: success, a transport failure, our own errors */
+    acme_result_reset(&res);
+    ck_assert_int_eq(acme_problem_handling(&res), ACME_PH_NONE);
+    acme_result_set(&res, pool, APR_ECONNREFUSED, "refused");
+    res.problem_type = ACME_PROBLEM_NS "badNonce";
+    ck_assert_int_eq(acme_problem_handling(&res), ACME_PH_NONE);
+    ck_assert(!acme_problem_ends_order(&res));
+    ck_assert_int_eq(acme_problem_handling(NULL), ACME_PH_NONE);
+    /* hints by short name too; none for a type the module handles by itself */
+    ck_assert_ptr_nonnull(acme_problem_hint("caa"));
+    ck_assert_ptr_null(acme_problem_hint(ACME_PROBLEM_NS "rateLimited"));
+    ck_assert_ptr_null(acme_problem_hint(NULL));
+}
+END_TEST
+
+/* Every type of the IANA registry (RFC 8555 6.7, RFC 9773) is in the table. */
+START_TEST(problem_table_complete)
+{
+    static const char *const registered[] = {
+        "accountDoesNotExist", "alreadyRevoked", "badCSR", "badNonce", "badPublicKey",
+        "badRevocationReason", "badSignatureAlgorithm", "caa", "compound", "connection", "dns",
+        "externalAccountRequired", "incorrectResponse", "invalidContact", "malformed",
+        "orderNotReady", "rateLimited", "rejectedIdentifier", "serverInternal", "tls",
+        "unauthorized", "unsupportedContact", "unsupportedIdentifier", "userActionRequired",
+        "alreadyReplaced",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(registered) / sizeof(registered[0]); ++i) {
+        acme_problem_info_t info;
+        acme_result_reset(&res);
+        res.status = ACME_EPROBLEM;
+        res.http_status = 400;
+        res.problem_type = apr_pstrcat(pool, ACME_PROBLEM_NS, registered[i], NULL);
+        acme_problem_classify(&info, &res, apr_time_now());
+        ck_assert_msg(info.name && !strcmp(info.name, registered[i]), "%s not in the table",
+                      registered[i]);
+        ck_assert_int_ne(info.handling, ACME_PH_NONE);
+    }
+}
+END_TEST
+
+/* userActionRequired names the page to visit; the line says what to do about it. */
+START_TEST(problem_instance_and_hint_in_line)
+{
+    const char *body = "{\"type\":\"urn:ietf:params:acme:error:userActionRequired\","
+                       "\"detail\":\"Terms of service have changed\","
+                       "\"instance\":\"https://ca.test/agree\"}";
+    const char *line;
+
+    acme_problem_parse(&res, pool, 403, NULL, body, strlen(body), apr_time_now());
+    ck_assert_str_eq(res.detail, "Terms of service have changed (see https://ca.test/agree)");
+    line = acme_result_str(&res, pool);
+    ck_assert_str_eq(line, apr_pstrcat(pool, "urn:ietf:params:acme:error:userActionRequired: "
+                                       "Terms of service have changed (see "
+                                       "https://ca.test/agree) (HTTP 403); ",
+                                       acme_problem_hint("userActionRequired"), NULL));
+}
+END_TEST
+
 Suite *client_suite(void)
 {
     Suite *s = suite_create("client");
@@ -678,6 +853,9 @@ Suite *client_suite(void)
     tcase_add_test(tc, problem_parse_json);
     tcase_add_test(tc, problem_parse_retry_after_date);
     tcase_add_test(tc, problem_parse_not_json);
+    tcase_add_test(tc, problem_table_cases);
+    tcase_add_test(tc, problem_table_complete);
+    tcase_add_test(tc, problem_instance_and_hint_in_line);
     tcase_add_test(tc, links_parsed);
     tcase_add_test(tc, transport_error);
     tcase_add_test(tc, curl_headers_and_body);

@@ -765,6 +765,54 @@ START_TEST(stale_order_replaced)
 }
 END_TEST
 
+/* A problem the table calls final (badCSR at finalize) drops the order and its key: the next
+ * run orders anew instead of meeting the same answer for ever. */
+START_TEST(final_problem_drops_order)
+{
+    fake_answer_t *a;
+
+    ensure_account();
+    a = fake_http_expect(fx.fake, "POST", ORDER_URL, 201, order_json("ready", NULL));
+    fake_answer_header(a, "Location", ORDER1, 0);
+    fake_http_expect_problem(fx.fake, "POST", FINALIZE1, 400,
+                             "urn:ietf:params:acme:error:badCSR", "key too small");
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), ACME_EPROBLEM);
+    ck_assert_str_eq(fx.res.problem_type, "urn:ietf:params:acme:error:badCSR");
+    ck_assert_int_eq(acme_problem_handling(&fx.res), ACME_PH_FINAL);
+    ck_assert(!store_has(ACME_GROUP_ORDERS, CERT_ID, "order.json"));
+    ck_assert(!store_has(ACME_GROUP_ORDERS, CERT_ID, "key.sealed"));
+    ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
+}
+END_TEST
+
+/* A transient problem keeps the order: badNonce still there after all its retries (the
+ * stored order's fetch) and serverInternal both leave order.json for the next run. */
+START_TEST(transient_problem_keeps_order)
+{
+    int i;
+
+    ensure_account();
+    save_order_state(ORDER1);
+    for (i = 0; i <= ACME_BADNONCE_RETRIES; ++i) {
+        fake_answer_t *a = fake_http_expect_problem(fx.fake, "POST", ORDER1, 400,
+                                                    "urn:ietf:params:acme:error:badNonce",
+                                                    "bad nonce");
+        fake_answer_header(a, "Replay-Nonce", apr_psprintf(fx.p, "n%d", i), 0);
+    }
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), ACME_EPROBLEM);
+    ck_assert_int_eq(acme_problem_handling(&fx.res), ACME_PH_RETRY_NOW);
+    ck_assert(store_has(ACME_GROUP_ORDERS, CERT_ID, "order.json"));
+
+    fake_http_expect_problem(fx.fake, "POST", ORDER1, 500,
+                             "urn:ietf:params:acme:error:serverInternal", "try later");
+    acme_result_reset(&fx.res);
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), ACME_EPROBLEM);
+    ck_assert_int_eq(acme_problem_handling(&fx.res), ACME_PH_RETRY_LATER);
+    ck_assert(store_has(ACME_GROUP_ORDERS, CERT_ID, "order.json"));
+    ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
+}
+END_TEST
+
 START_TEST(mismatching_state_dropped)
 {
     static const char *const seq[] = {
@@ -1358,6 +1406,8 @@ Suite *driver_suite(void)
     tcase_add_test(tc, crash_after_finalize);
     tcase_add_test(tc, stale_order_replaced);
     tcase_add_test(tc, mismatching_state_dropped);
+    tcase_add_test(tc, final_problem_drops_order);
+    tcase_add_test(tc, transient_problem_keeps_order);
     tcase_add_test(tc, no_http01_offered);
     tcase_add_test(tc, certificate_for_other_key);
     tcase_add_test(tc, leaf_only_completed_from_up_link);

@@ -511,6 +511,58 @@ START_TEST(result_and_log)
 }
 END_TEST
 
+/* ---- the located sink: file and line of the acme_log call reach it ---- */
+
+static const char *at_file;
+static int at_line, at_calls, at_evaluated;
+static char at_msg[256];
+
+static void test_sink_at(void *baton, const char *file, int line, acme_log_level_t level,
+                         apr_status_t rv, const char *msg)
+{
+    ++at_calls;
+    at_file = file;
+    at_line = line;
+    apr_cpystrn(at_msg, msg, sizeof(at_msg));
+}
+
+static const char *evaluated(void)
+{
+    ++at_evaluated;
+    return "x";
+}
+
+START_TEST(log_sink_gets_file_and_line)
+{
+    int line;
+
+    acme_log_set_at(test_sink_at, test_enabled, NULL);
+    at_calls = 0;
+    line = __LINE__; acme_log(ACME_LOG_INFO, APR_SUCCESS, "at %s", "line");
+    ck_assert_int_eq(at_calls, 1);
+    ck_assert_str_eq(at_msg, "at line");
+    ck_assert_int_eq(at_line, line);
+    ck_assert_ptr_nonnull(at_file);
+    ck_assert_ptr_nonnull(strstr(at_file, "test_util.c"));
+    /* a level that is off: the sink is not called, the arguments are not even evaluated */
+    at_evaluated = 0;
+    acme_log(ACME_LOG_DEBUG, APR_SUCCESS, "%s", evaluated());
+    ck_assert_int_eq(at_calls, 1);
+    ck_assert_int_eq(at_evaluated, 0);
+    acme_log(ACME_LOG_ERR, APR_SUCCESS, "%s", evaluated());
+    ck_assert_int_eq(at_evaluated, 1);
+    ck_assert_int_eq(at_calls, 2);
+    /* one sink at a time: the plain one replaces the located one */
+    acme_log_set(test_sink, test_enabled, NULL);
+    log_calls = 0;
+    acme_log(ACME_LOG_INFO, APR_SUCCESS, "plain");
+    ck_assert_int_eq(log_calls, 1);
+    ck_assert_int_eq(at_calls, 2);
+    acme_log_set(NULL, NULL, NULL);
+    ck_assert(!acme_log_is(ACME_LOG_INFO));
+}
+END_TEST
+
 START_TEST(json_helpers)
 {
     const char *err = NULL;
@@ -550,6 +602,7 @@ Suite *util_suite(void)
     tcase_add_test(tc, names_contain);
     tcase_add_test(tc, names_certifiable);
     tcase_add_test(tc, result_and_log);
+    tcase_add_test(tc, log_sink_gets_file_and_line);
     tcase_add_test(tc, json_helpers);
     suite_add_tcase(s, tc);
     return s;
