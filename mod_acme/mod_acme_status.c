@@ -52,7 +52,7 @@ typedef struct cert_view_t {
     apr_time_t when;             /* 0: none */
     const char *reason;
     int failures;
-    const char *err_type, *err_detail;
+    const char *err_type, *err_detail, *err_hint;
     apr_time_t err_at;
     int staged;
     const acme_blocked_t *blocked; /* staged, but the configuration does not pass */
@@ -161,6 +161,7 @@ static void view_cert(cert_view_t *v, acme_mod_t *m, const acme_managed_t *mc,
         v->err_at = in.last_failure;
         v->err_type = err ? scrub(p, acme_json_str(err, "type"), account_url) : NULL;
         v->err_detail = err ? scrub(p, acme_json_str(err, "detail"), account_url) : NULL;
+        v->err_hint = err ? acme_json_str(err, "hint") : NULL;
         if (plan.action != ACME_PLAN_NOTHING) {
             v->action = "retry";  /* the plan's time and reason: backoff, Retry-After */
         }
@@ -278,6 +279,9 @@ static void status_auto(request_rec *r, apr_array_header_t *views, const driver_
             }
             ap_rprintf(r, "ACMECertificate.%s.last_error_detail: %s\n", id,
                        v->err_detail ? v->err_detail : "");
+            if (v->err_hint) {
+                ap_rprintf(r, "ACMECertificate.%s.last_error_hint: %s\n", id, v->err_hint);
+            }
             ap_rprintf(r, "ACMECertificate.%s.last_error_at: %" APR_INT64_T_FMT "\n", id,
                        epoch(v->err_at));
         }
@@ -324,8 +328,9 @@ static void status_html(request_rec *r, apr_array_header_t *views, const driver_
                                                        NULL))
                               : "");
         if (v->failures > 0) {
-            ap_rprintf(r, "<td>%s: %s<br>at %s (failure %d)</td></tr>\n",
+            ap_rprintf(r, "<td>%s: %s%s%s<br>at %s (failure %d)</td></tr>\n",
                        esc(r, v->err_type ? v->err_type : "error"), esc(r, v->err_detail),
+                       v->err_hint ? "<br>" : "", v->err_hint ? esc(r, v->err_hint) : "",
                        esc(r, rfc3339_or(p, v->err_at, "?")), v->failures);
         }
         else {
@@ -394,6 +399,7 @@ static json_t *cert_json(const cert_view_t *v, apr_pool_t *p)
         json_t *e = json_object();
         json_object_set_new(e, "type", v->err_type ? json_string(v->err_type) : json_null());
         json_object_set_new(e, "detail", json_string(v->err_detail ? v->err_detail : ""));
+        json_object_set_new(e, "hint", v->err_hint ? json_string(v->err_hint) : json_null());
         json_object_set_new(e, "at", json_time(p, v->err_at));
         json_object_set_new(c, "last_error", e);
     }

@@ -386,6 +386,9 @@ static void save_failure(acme_wd_t *wd, acme_managed_t *mc, int failures, apr_ti
         json_object_set_new(err, "type", json_string(res->problem_type));
     }
     json_object_set_new(err, "detail", json_string(res->detail ? res->detail : "unknown"));
+    if (res->problem_type && (text = acme_problem_hint(res->problem_type)) != NULL) {
+        json_object_set_new(err, "hint", json_string(text));
+    }
     json_object_set_new(j, "next_attempt", json_string(acme_time_rfc3339(p, next)));
     json_object_set_new(j, "error", err);
     text = acme_json_dump(p, j);
@@ -413,6 +416,9 @@ static void record_result(acme_wd_t *wd, int idx, apr_status_t rv, const acme_re
         mc->input.failures++;
         mc->input.last_failure = now;
         mc->input.retry_after = res->retry_after;
+        if (acme_problem_handling(res) == ACME_PH_NEW_ACCOUNT) {
+            wd->account_ok = 0; /* the CA does not know the account: ensure it again */
+        }
     }
     replan(wd, idx);
     apr_thread_mutex_unlock(wd->mutex);

@@ -67,7 +67,7 @@ typedef struct cert_t {
     apr_time_t not_before, not_after, obtained;
     int have_live, staged, renew_requested, failures;
     const char *staged_serial;
-    const char *err_type, *err_detail;
+    const char *err_type, *err_detail, *err_hint;
     apr_time_t err_at, next_attempt;
     const char *chain_path, *key_path;
     const char *state;
@@ -395,6 +395,7 @@ static void load_cert(cert_t *c, acme_store_t *st, const char *id,
         c->next_attempt = acme_time_parse_rfc3339(acme_json_str(status, "next_attempt"));
         c->err_type = err ? acme_json_str(err, "type") : NULL;
         c->err_detail = err ? acme_json_str(err, "detail") : NULL;
+        c->err_hint = err ? acme_json_str(err, "hint") : NULL;
     }
     plan_cert(c, st, live, leaf, specs, p);
     if (c->planned) {
@@ -557,6 +558,7 @@ static json_t *cert_json(const cert_t *c, apr_pool_t *p)
         json_t *e = json_object();
         json_object_set_new(e, "type", jstr(c->err_type));
         json_object_set_new(e, "detail", jstr(c->err_detail));
+        json_object_set_new(e, "hint", jstr(c->err_hint));
         json_object_set_new(e, "at", jtime(p, c->err_at));
         json_object_set_new(e, "next_attempt", jtime(p, c->next_attempt));
         json_object_set_new(j, "last_error", e);
@@ -659,6 +661,9 @@ static void print_cert(const cert_t *c, int detail, apr_pool_t *p)
                c->err_detail ? c->err_detail : "unknown", acme_time_rfc3339(p, c->err_at),
                c->failures, c->failures == 1 ? "" : "s",
                c->next_attempt ? acme_time_rfc3339(p, c->next_attempt) : "-");
+        if (c->err_hint) {
+            printf("    Hint: %s\n", c->err_hint);
+        }
     }
     if (c->have_live) {
         printf("    Certificate Path: %s\n", c->chain_path);

@@ -73,8 +73,9 @@ def test_status_outputs(httpd_factory, pebble_factory, timing):
         assert bad["state"] == "error", bad
         assert bad["failures"] >= 1 and bad["serial"] is None and bad["valid_until"] is None
         err = bad["last_error"]
-        assert set(err) == {"type", "detail", "at"}
+        assert set(err) == {"type", "detail", "hint", "at"}
         assert err["type"] == "urn:ietf:params:acme:error:rejectedIdentifier", err
+        assert err["hint"], err   # what the admin can do, from the problem table
         assert err["detail"] and abs(sh.rfc3339_to_epoch(err["at"]) - time.time()) < 300
         assert bad["next_action"]["action"] == "retry"
         assert sh.rfc3339_to_epoch(bad["next_action"]["when"]) >= sh.rfc3339_to_epoch(err["at"])
