@@ -16,5 +16,6 @@ Suite *settings_suite(void);
 Suite *activation_suite(void);
 Suite *verify_suite(void);
 Suite *pending_suite(void);
+Suite *challenge_suite(void);
 
 #endif
