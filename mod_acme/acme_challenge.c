@@ -4,6 +4,7 @@
  * names, the aspects and the token check exist once. */
 #include <string.h>
 
+#include <apr_file_info.h>
 #include <apr_strings.h>
 
 #include "acme_challenge.h"
@@ -16,6 +17,7 @@
 
 #define DNS_POLL_INTERVAL apr_time_from_sec(2)
 #define DNS_HOOK_TIMEOUT  apr_time_from_sec(60)
+#define TLSALPN01_PREFIX  "alpn-"   /* store names of tls-alpn-01 responses */
 
 /* ------------------------------------------------------------------ shared */
 
@@ -52,7 +54,7 @@ const char *acme_tlsalpn01_store_name(apr_pool_t *p, const char *name)
     unsigned char md[32];
     const char *lower = acme_name_lower(p, name);
     acme_sha256(md, lower, strlen(lower));
-    return apr_pstrcat(p, "alpn-", acme_hex(p, md, sizeof(md)), NULL);
+    return apr_pstrcat(p, TLSALPN01_PREFIX, acme_hex(p, md, sizeof(md)), NULL);
 }
 
 const char *acme_dns01_txt(apr_pool_t *p, const char *key_auth)
@@ -159,6 +161,39 @@ static apr_status_t http01_lookup(acme_challenge_answer_t **pans, apr_pool_t *p,
     ans->body = data;
     ans->body_len = len;
     *pans = ans;
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_challenge_http01_sweep(apr_array_header_t **premoved, int *pleft,
+                                         apr_pool_t *p, acme_store_t *st, apr_time_t now,
+                                         apr_interval_time_t max_age)
+{
+    apr_array_header_t *names = NULL;
+    apr_status_t rv;
+    int i;
+
+    *premoved = apr_array_make(p, 2, sizeof(const char *));
+    *pleft = 0;
+    rv = st->list(st, ACME_GROUP_CHALLENGES, &names, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < names->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+        const char *path = st->path(st, ACME_GROUP_CHALLENGES, name, ACME_HTTP01_ASPECT, p);
+        apr_finfo_t fi;
+        if (!strncmp(name, TLSALPN01_PREFIX, sizeof(TLSALPN01_PREFIX) - 1)) {
+            continue;
+        }
+        /* a response without its file yet (the host is written first) counts as pending */
+        if (path && apr_stat(&fi, path, APR_FINFO_MTIME, p) == APR_SUCCESS
+            && now - fi.mtime > max_age
+            && acme_store_remove(st, ACME_GROUP_CHALLENGES, name, NULL, p) == APR_SUCCESS) {
+            APR_ARRAY_PUSH(*premoved, const char *) = name;
+            continue;
+        }
+        ++*pleft;
+    }
     return APR_SUCCESS;
 }
 

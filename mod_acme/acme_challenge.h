@@ -134,6 +134,15 @@ const char *acme_http01_store_name(apr_pool_t *p, const char *token);
  * worker answering the handshake computes it from the SNI. */
 const char *acme_tlsalpn01_store_name(apr_pool_t *p, const char *name);
 
+/* The parent's look at the http-01 responses in the store once processes that published
+ * some have ended: it removes those older than max_age (ACME_HTTP01_STALE: their process
+ * stopped waiting for a validation long ago) and counts the others. *premoved lists the
+ * store names removed (const char*, for the log), *pleft how many http-01 responses remain
+ * (tls-alpn-01 entries are neither). An error: the store could not be listed. */
+apr_status_t acme_challenge_http01_sweep(apr_array_header_t **premoved, int *pleft,
+                                         apr_pool_t *p, acme_store_t *st, apr_time_t now,
+                                         apr_interval_time_t max_age);
+
 /* The TXT value of a dns-01 response: base64url(SHA-256(key authorization)). */
 const char *acme_dns01_txt(apr_pool_t *p, const char *key_auth);
 

@@ -79,40 +79,26 @@ void mod_acme_child_status(server_rec *s, pid_t pid, ap_generation_t gen, int sl
     }
 }
 
-/* Responses of ended children count until the store holds no http-01 response any more
- * (tls-alpn-01 entries are named "alpn-..."); stale ones are removed meanwhile. Runs in the
+/* Responses of ended children count until the store holds no http-01 response any more;
+ * stale ones are removed meanwhile (acme_challenge_http01_sweep). Runs in the
  * parent, like the release, every ~10 s while ended children count. */
 int mod_acme_http01_monitor(apr_pool_t *pool, server_rec *s)
 {
     acme_mod_t *m = acme_mod;
-    apr_array_header_t *names;
+    apr_array_header_t *removed;
     apr_pool_t *p;
-    apr_time_t now = apr_time_now();
     int i, left = 0;
 
     if (!m || !m->store_ok || !m->http01_pending || !acme_pending_ended(m->http01_pending)) {
         return DECLINED;
     }
     apr_pool_create(&p, pool);
-    if (m->store->list(m->store, ACME_GROUP_CHALLENGES, &names, p) == APR_SUCCESS) {
-        for (i = 0; i < names->nelts; ++i) {
-            const char *name = APR_ARRAY_IDX(names, i, const char *);
-            const char *path = m->store->path(m->store, ACME_GROUP_CHALLENGES, name,
-                                              ACME_HTTP01_ASPECT, p);
-            apr_finfo_t fi;
-            if (!strncmp(name, "alpn-", 5)) {
-                continue;
-            }
-            if (path && apr_stat(&fi, path, APR_FINFO_MTIME, p) == APR_SUCCESS
-                && now - fi.mtime > ACME_HTTP01_STALE
-                && m->store->remove(m->store, ACME_GROUP_CHALLENGES, name, NULL, p)
-                   == APR_SUCCESS) {
-                ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, ACMELOGNO(00194)
-                             "http-01: removed a response left in the store by a process "
-                             "that ended (challenges/%s)", name);
-                continue;
-            }
-            ++left;
+    if (acme_challenge_http01_sweep(&removed, &left, p, m->store, apr_time_now(),
+                                    ACME_HTTP01_STALE) == APR_SUCCESS) {
+        for (i = 0; i < removed->nelts; ++i) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, ACMELOGNO(00194)
+                         "http-01: removed a response left in the store by a process "
+                         "that ended (challenges/%s)", APR_ARRAY_IDX(removed, i, const char *));
         }
         if (!left) {
             acme_pending_clear_ended(m->http01_pending);

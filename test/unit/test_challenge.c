@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <ftw.h>
 
+#include <apr_file_io.h>
 #include <apr_strings.h>
 #include <openssl/x509.h>
 
@@ -287,6 +288,52 @@ START_TEST(http01_legacy_entry_and_forget)
 }
 END_TEST
 
+/* The parent's sweep once publishing processes ended: stale http-01 responses go, fresh
+ * ones and one still being written count as left, tls-alpn-01 entries are not its business. */
+START_TEST(http01_sweep_stale)
+{
+    acme_challenge_t fresh = challenge(ACME_CHALLENGE_HTTP01, HOST);
+    acme_challenge_t stale = challenge(ACME_CHALLENGE_HTTP01, "old.example.org");
+    acme_challenge_t alpn = challenge(ACME_CHALLENGE_TLSALPN01, HOST);
+    const char *stale_name, *half_name = acme_http01_store_name(cf.p, "halfwritten");
+    apr_array_header_t *removed = NULL;
+    acme_challenge_answer_t *ans = NULL;
+    apr_time_t now = apr_time_now();
+    acme_result_t res;
+    int left = -1;
+
+    stale.token = "staleToken";
+    stale_name = acme_http01_store_name(cf.p, stale.token);
+    ck_assert_int_eq(publish(&fresh, &res), APR_SUCCESS);
+    ck_assert_int_eq(publish(&stale, &res), APR_SUCCESS);
+    ck_assert_int_eq(publish(&alpn, &res), APR_SUCCESS);
+    ck_assert_int_eq(acme_store_save(cf.st, ACME_GROUP_CHALLENGES, half_name, ACME_HTTP01_HOST,
+                                     HOST, strlen(HOST), cf.p), APR_SUCCESS);
+    ck_assert_int_eq(apr_file_mtime_set(cf.st->path(cf.st, ACME_GROUP_CHALLENGES, stale_name,
+                                                    ACME_HTTP01_ASPECT, cf.p),
+                                        now - ACME_HTTP01_STALE - apr_time_from_sec(60), cf.p),
+                     APR_SUCCESS);
+
+    ck_assert_int_eq(acme_challenge_http01_sweep(&removed, &left, cf.p, cf.st, now,
+                                                 ACME_HTTP01_STALE), APR_SUCCESS);
+    ck_assert_int_eq(removed->nelts, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(removed, 0, const char *), stale_name);
+    ck_assert_int_eq(left, 2);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_HTTP01, stale.token, "old.example.org", NULL,
+                         NULL), APR_ENOENT);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_HTTP01, TOKEN, HOST, NULL, NULL), APR_SUCCESS);
+
+    /* an hour later the fresh one is stale too; the half-written one still counts */
+    ck_assert_int_eq(acme_challenge_http01_sweep(&removed, &left, cf.p, cf.st,
+                                                 now + apr_time_from_sec(3600),
+                                                 ACME_HTTP01_STALE), APR_SUCCESS);
+    ck_assert_int_eq(removed->nelts, 1);
+    ck_assert_int_eq(left, 1);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_TLSALPN01, NULL, HOST, NULL, cf.secret),
+                     APR_SUCCESS);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ tls-alpn-01 */
 
 START_TEST(tlsalpn01_publish_lookup_unpublish)
@@ -442,6 +489,7 @@ Suite *challenge_suite(void)
     tcase_add_test(tc, http01_publish_lookup_unpublish);
     tcase_add_test(tc, http01_pending_count_spares_lookup);
     tcase_add_test(tc, http01_legacy_entry_and_forget);
+    tcase_add_test(tc, http01_sweep_stale);
     tcase_add_test(tc, tlsalpn01_publish_lookup_unpublish);
     tcase_add_test(tc, dns01_hook_argv);
     tcase_add_test(tc, dns01_teardown_always_runs);
