@@ -22,17 +22,11 @@
 #include "acme_jws.h"
 #include "acme_log.h"
 #include "acme_util.h"
-#include "acme_dns.h"
-#include "acme_proc.h"
 
 #define ORDER_STATE      "order.json"
 #define ASPECT_KEY       "key.sealed"
 #define ASPECT_CHAIN     "chain.pem"
 #define ASPECT_META      "meta.json"
-#define ASPECT_HTTP01    "http-01"
-#define ASPECT_TLSALPN01_CERT ACME_TLSALPN01_CERT
-#define ASPECT_TLSALPN01_KEY  ACME_TLSALPN01_KEY
-#define DNS_POLL_INTERVAL apr_time_from_sec(2)
 #define CT_PEM_CHAIN     "application/pem-certificate-chain"
 
 #define POLL_TIMEOUT_DEFAULT apr_time_from_sec(300)
@@ -48,6 +42,7 @@ typedef struct run_t {
     acme_store_t *st;
     apr_pool_t *p;                 /* the run pool */
     acme_result_t *res;
+    acme_challenge_env_t chenv;    /* what the challenge providers need */
     acme_key_t *account_key;
     const char *order_url;
     json_t *order;                 /* last order object seen */
@@ -111,39 +106,6 @@ static int str_is(const char *s, const char *want)
 static json_t *json_keep(apr_pool_t *p, json_t *j)
 {
     return j ? acme_json_pool(p, json_incref(j)) : NULL;
-}
-
-static int token_ok(const char *token)
-{
-    const char *s;
-    if (!token || !*token) {
-        return 0;
-    }
-    for (s = token; *s; ++s) {
-        char ch = *s;
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
-              || ch == '-' || ch == '_')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-const char *acme_tlsalpn01_store_name(apr_pool_t *p, const char *name)
-{
-    unsigned char md[32];
-    const char *lower = acme_name_lower(p, name);
-    acme_sha256(md, lower, strlen(lower));
-    return apr_pstrcat(p, "alpn-", acme_hex(p, md, sizeof(md)), NULL);
-}
-
-const char *acme_http01_store_name(apr_pool_t *p, const char *token)
-{
-    unsigned char md[32];
-    if (!token || acme_sha256(md, token, strlen(token)) != APR_SUCCESS) {
-        return NULL;
-    }
-    return acme_hex(p, md, sizeof(md));
 }
 
 static json_t *names_json(const apr_array_header_t *names)
@@ -326,231 +288,69 @@ static const char *offered_types(apr_pool_t *p, const json_t *authz)
 /* The challenge types this spec allows, preferred first. */
 static const apr_array_header_t *allowed_types(run_t *r)
 {
-    static const char *const http01[] = { ACME_CHALLENGE_HTTP01 };
-    static apr_array_header_t dflt;
     if (r->spec->challenge_types && r->spec->challenge_types->nelts > 0) {
         return r->spec->challenge_types;
     }
-    dflt.elts = (char *)http01;
-    dflt.nelts = 1;
-    dflt.elt_size = sizeof(const char *);
-    dflt.nalloc = 1;
-    return &dflt;
+    return acme_challenge_default_types();
 }
 
-/* Pick the first allowed type the CA offers that can answer this identifier. */
+/* Pick the first allowed type the CA offers whose provider can answer this identifier. */
 static const json_t *choose_challenge(const char **ptype, run_t *r, const json_t *authz,
                                       apr_pool_t *p)
 {
-    const apr_array_header_t *allowed = allowed_types(r);
-    int wildcard = json_is_true(json_object_get(authz, "wildcard"));
-    int i;
-
-    for (i = 0; i < allowed->nelts; ++i) {
-        const char *type = APR_ARRAY_IDX(allowed, i, const char *);
-        const json_t *ch;
-        if (wildcard && strcmp(type, ACME_CHALLENGE_DNS01)) {
-            continue; /* RFC 8555 7.1.3: wildcards are validated through DNS only */
-        }
-        if (!strcmp(type, ACME_CHALLENGE_DNS01) && !r->spec->dns_hook) {
-            continue;
-        }
-        if ((ch = find_challenge(authz, type)) != NULL) {
-            *ptype = type;
-            return ch;
-        }
-    }
-    *ptype = NULL;
-    return NULL;
-}
-
-static const char *dns01_record(apr_pool_t *p, const char *ident)
-{
-    return apr_pstrcat(p, "_acme-challenge.", ident, NULL);
-}
-
-/* Run the admin's dns-01 hook: PROGRAM ARGS setup|teardown DOMAIN TXT-VALUE. */
-static apr_status_t dns_hook_run(run_t *r, const char *action, const char *domain,
-                                 const char *txt, apr_pool_t *p)
-{
-    const acme_dns_hook_t *h = r->spec->dns_hook;
-    apr_array_header_t *argv = apr_array_make(p, 6, sizeof(const char *));
-    const char *out;
-    int code, i;
-    apr_status_t rv;
-
-    APR_ARRAY_PUSH(argv, const char *) = h->program;
-    for (i = 0; h->args && i < h->args->nelts; ++i) {
-        APR_ARRAY_PUSH(argv, const char *) = APR_ARRAY_IDX(h->args, i, const char *);
-    }
-    APR_ARRAY_PUSH(argv, const char *) = action;
-    APR_ARRAY_PUSH(argv, const char *) = domain;
-    APR_ARRAY_PUSH(argv, const char *) = txt;
-    APR_ARRAY_PUSH(argv, const char *) = NULL;
-    rv = acme_proc_run(&code, &out, p, (const char *const *)argv->elts, NULL,
-                       h->timeout > 0 ? h->timeout : apr_time_from_sec(60));
-    if (rv == APR_SUCCESS && code == 0) {
-        acme_log(ACME_LOG_INFO, APR_SUCCESS, "certificate %s: dns-01 hook %s %s succeeded%s%s",
-                 r->spec->id, action, domain, *out ? "; output: " : "", out);
-        return APR_SUCCESS;
-    }
-    return acme_result_set(r->res, r->p, rv == APR_SUCCESS ? ACME_EHOOK : rv,
-                           "the dns-01 hook %s %s %s %s%s%s", h->program, action, domain,
-                           rv == APR_TIMEUP ? "did not finish in time and was killed"
-                           : rv != APR_SUCCESS ? "could not be started"
-                           : apr_psprintf(p, "failed with exit status %d", code),
-                           *out ? "; output: " : "", out);
-}
-
-/* Wait until the TXT record is visible (or the propagation timeout passes). */
-static void dns_wait_visible(run_t *r, const char *record, const char *txt, apr_pool_t *p)
-{
-    const acme_dns_hook_t *h = r->spec->dns_hook;
-    apr_time_t deadline = apr_time_now() + h->propagation_timeout;
-    int tries = 0;
-
-    if (h->propagation_timeout <= 0) {
-        return;
-    }
-    for (;;) {
-        apr_array_header_t *values;
-        int i;
-        ++tries;
-        if (acme_dns_txt(&values, p, record, h->resolver) == APR_SUCCESS) {
-            for (i = 0; i < values->nelts; ++i) {
-                if (!strcmp(APR_ARRAY_IDX(values, i, const char *), txt)) {
-                    acme_log(ACME_LOG_DEBUG, APR_SUCCESS, "certificate %s: %s visible after "
-                             "%d look-up(s)", r->spec->id, record, tries);
-                    return;
-                }
-            }
-        }
-        if (apr_time_now() >= deadline) {
-            acme_log(ACME_LOG_WARNING, APR_SUCCESS, "certificate %s: the TXT record %s is not "
-                     "visible through %s after %s (ACMEDNSPropagationTimeout): asking the CA "
-                     "to validate anyway", r->spec->id, record,
-                     h->resolver ? h->resolver : "the system resolver",
-                     acme_duration_print(p, h->propagation_timeout));
-            return;
-        }
-        if (r->env->sleep) {
-            r->env->sleep(r->env->sleep_baton, DNS_POLL_INTERVAL);
-        }
-        else {
-            apr_sleep(DNS_POLL_INTERVAL);
-        }
-    }
-}
-
-static void http01_count(run_t *r, int delta)
-{
-    if (r->env->http01_count) {
-        r->env->http01_count(r->env->http01_count_baton, delta);
-    }
-}
-
-/* Publish the answer to a challenge: http-01 and tls-alpn-01 in the store (for the
- * workers), dns-01 through the admin's hook. */
-static apr_status_t challenge_publish(run_t *r, const char *type, const char *ident,
-                                      const char *token, const char *ka, apr_pool_t *p)
-{
-    apr_status_t rv;
-
-    if (!strcmp(type, ACME_CHALLENGE_HTTP01)) {
-        const char *name = acme_http01_store_name(p, token);
-        /* counted before it exists: the responder then looks, and finds it or not; every
-         * publication is unpublished (and uncounted) once, also when saving failed */
-        http01_count(r, 1);
-        /* the host first: the worker answers only when the response is there too */
-        rv = acme_store_save(r->st, ACME_GROUP_CHALLENGES, name, ACME_HTTP01_HOST, ident,
-                             strlen(ident), p);
-        if (rv == APR_SUCCESS) {
-            rv = acme_store_save(r->st, ACME_GROUP_CHALLENGES, name, ASPECT_HTTP01, ka,
-                                 strlen(ka), p);
-        }
-    }
-    else if (!strcmp(type, ACME_CHALLENGE_TLSALPN01)) {
-        acme_key_t *key;
-        const char *cert, *kpem, *name = acme_tlsalpn01_store_name(p, ident);
-        char *sealed;
-        apr_size_t klen, slen;
-        if ((rv = acme_key_generate(&key, p, ACME_KEY_EC_P256)) == APR_SUCCESS
-            && (rv = acme_tlsalpn01_cert_create(&cert, p, key, ident, ka)) == APR_SUCCESS
-            && (rv = acme_key_to_pem(&kpem, &klen, p, key)) == APR_SUCCESS
-            && (rv = acme_seal(&sealed, &slen, p, r->env->secret, kpem, klen)) == APR_SUCCESS
-            && (rv = acme_store_save(r->st, ACME_GROUP_CHALLENGES, name, ASPECT_TLSALPN01_KEY,
-                                     sealed, slen, p)) == APR_SUCCESS) {
-            /* the certificate last: the worker answers only when both are there */
-            rv = acme_store_save(r->st, ACME_GROUP_CHALLENGES, name, ASPECT_TLSALPN01_CERT,
-                                 cert, strlen(cert), p);
-        }
-    }
-    else {
-        unsigned char md[32];
-        const char *txt;
-        acme_sha256(md, ka, strlen(ka));
-        txt = acme_b64url_encode(p, md, sizeof(md));
-        rv = dns_hook_run(r, "setup", ident, txt, p);
-        if (rv == APR_SUCCESS) {
-            dns_wait_visible(r, dns01_record(p, ident), txt, p);
-        }
-        return rv; /* dns_hook_run filled r->res */
-    }
-    if (rv != APR_SUCCESS) {
-        acme_result_set(r->res, r->p, rv, "publishing the %s response for %s failed", type,
-                        ident);
-    }
-    return rv;
-}
-
-static void challenge_unpublish(run_t *r, const char *type, const char *ident,
-                                const char *token, const char *ka, apr_pool_t *p)
-{
-    apr_status_t rv = APR_SUCCESS;
-    if (!strcmp(type, ACME_CHALLENGE_HTTP01)) {
-        rv = acme_store_remove(r->st, ACME_GROUP_CHALLENGES, acme_http01_store_name(p, token),
-                               NULL, p);
-        http01_count(r, -1);
-    }
-    else if (!strcmp(type, ACME_CHALLENGE_TLSALPN01)) {
-        rv = acme_store_remove(r->st, ACME_GROUP_CHALLENGES,
-                               acme_tlsalpn01_store_name(p, ident), NULL, p);
-    }
-    else {
-        unsigned char md[32];
-        acme_result_t *order_res = r->res, tres;
-        acme_sha256(md, ka, strlen(ka));
-        /* teardown always runs; its failure is logged, the outcome stays the order's */
-        acme_result_reset(&tres);
-        r->res = &tres;
-        rv = dns_hook_run(r, "teardown", ident, acme_b64url_encode(p, md, sizeof(md)), p);
-        r->res = order_res;
-        if (rv != APR_SUCCESS) {
-            acme_log(ACME_LOG_WARNING, rv, "certificate %s: %s", r->spec->id,
-                     tres.detail ? tres.detail : "dns-01 teardown failed");
-        }
-        return;
-    }
-    if (rv != APR_SUCCESS) {
-        acme_log(ACME_LOG_WARNING, rv, "certificate %s: removing the %s response for %s "
-                 "failed", r->spec->id, type, ident);
-    }
-}
-
-/* An authorization found no longer pending (a resumed order) may still have the http-01
- * response a process that ended published for it: remove it, uncounted (its count went
- * with that process). */
-static void forget_http01(run_t *r, const json_t *authz, apr_pool_t *p)
-{
     const json_t *chs = acme_json_arr(authz, "challenges");
+    apr_array_header_t *offered = apr_array_make(p, 4, sizeof(const char *));
     size_t i;
 
     for (i = 0; chs && i < json_array_size(chs); ++i) {
         const json_t *ch = json_array_get(chs, i);
-        const char *token = acme_json_str(ch, "token");
-        if (str_is(acme_json_str(ch, "type"), ACME_CHALLENGE_HTTP01) && token_ok(token)) {
-            acme_store_remove(r->st, ACME_GROUP_CHALLENGES, acme_http01_store_name(p, token),
-                              NULL, p);
+        const char *t = json_is_object(ch) ? acme_json_str(ch, "type") : NULL;
+        if (t) {
+            APR_ARRAY_PUSH(offered, const char *) = t;
+        }
+    }
+    *ptype = acme_challenge_choose(allowed_types(r), offered,
+                                   json_is_true(json_object_get(authz, "wildcard")),
+                                   r->spec->dns_hook != NULL);
+    return *ptype ? find_challenge(authz, *ptype) : NULL;
+}
+
+/* Publish the answer to a challenge through its provider (http-01 and tls-alpn-01 in the
+ * store for the workers, dns-01 through the admin's hook); r->res says why it failed. */
+static apr_status_t challenge_publish(run_t *r, const acme_challenge_t *ch, apr_pool_t *p)
+{
+    const acme_challenge_provider_t *prov = acme_challenge_provider(ch->type);
+    if (!prov) {
+        return acme_result_set(r->res, r->p, ACME_ENOCHALLENGE, "no provider for %s",
+                               ch->type);
+    }
+    return prov->publish(&r->chenv, ch, p, r->res);
+}
+
+static void challenge_unpublish(run_t *r, const acme_challenge_t *ch, apr_pool_t *p)
+{
+    const acme_challenge_provider_t *prov = acme_challenge_provider(ch->type);
+    if (prov) {
+        prov->unpublish(&r->chenv, ch, p);
+    }
+}
+
+/* An authorization found no longer pending (a resumed order) may still have a response a
+ * process that ended published for it: its provider removes it, uncounted (its count went
+ * with that process). */
+static void forget_responses(run_t *r, const json_t *authz, apr_pool_t *p)
+{
+    const json_t *chs = acme_json_arr(authz, "challenges");
+    const json_t *ident_obj = acme_json_obj(authz, "identifier");
+    const char *ident = ident_obj ? acme_json_str(ident_obj, "value") : NULL;
+    size_t i;
+
+    for (i = 0; chs && i < json_array_size(chs); ++i) {
+        const json_t *ch = json_array_get(chs, i);
+        const acme_challenge_provider_t *prov;
+        prov = acme_challenge_provider(acme_json_str(ch, "type"));
+        if (prov && prov->forget) {
+            prov->forget(&r->chenv, acme_json_str(ch, "token"), ident, p);
         }
     }
 }
@@ -562,6 +362,7 @@ static apr_status_t authz_run(run_t *r, const char *url)
     acme_response_t *resp = NULL;
     const json_t *ch, *ident_obj;
     const char *status, *token, *ch_url, *ch_status, *ka = NULL, *type = NULL, *ident;
+    acme_challenge_t answer;
     int published = 0;
     apr_status_t rv;
 
@@ -572,7 +373,7 @@ static apr_status_t authz_run(run_t *r, const char *url)
     }
     status = json_status(authz);
     if (!str_is(status, "pending")) {
-        forget_http01(r, authz, ap);
+        forget_responses(r, authz, ap);
     }
     if (str_is(status, "valid")) {
         goto leave;
@@ -603,7 +404,7 @@ static apr_status_t authz_run(run_t *r, const char *url)
     token = acme_json_str(ch, "token");
     ch_url = acme_json_str(ch, "url");
     ch_status = acme_json_str(ch, "status");
-    if (!token_ok(token) || !ch_url) {
+    if (!acme_challenge_token_valid(token) || !ch_url) {
         rv = acme_result_set(r->res, r->p, ACME_EPROTO, "the %s challenge of %s has no "
                              "valid token or url", type, url);
         goto leave;
@@ -613,8 +414,12 @@ static apr_status_t authz_run(run_t *r, const char *url)
         acme_result_set(r->res, r->p, rv, "computing the key authorization failed");
         goto leave;
     }
+    answer.type = type;
+    answer.ident = ident;
+    answer.token = token;
+    answer.key_auth = ka;
     published = 1; /* a hook that failed half-way still gets its teardown */
-    rv = challenge_publish(r, type, ident, token, ka, ap);
+    rv = challenge_publish(r, &answer, ap);
     if (rv != APR_SUCCESS) {
         goto leave;
     }
@@ -649,7 +454,7 @@ static apr_status_t authz_run(run_t *r, const char *url)
 leave:
     if (published) {
         /* never leave a response behind, whatever happened */
-        challenge_unpublish(r, type, ident, token, ka, ap);
+        challenge_unpublish(r, &answer, ap);
     }
     if (rv != APR_SUCCESS) {
         res_keep(r->res, r->p);
@@ -1203,6 +1008,14 @@ apr_status_t acme_driver_obtain(const acme_driver_env_t *env, const acme_cert_sp
     r->st = env->store;
     r->p = rp;
     r->res = res;
+    r->chenv.store = env->store;
+    r->chenv.secret = env->secret;
+    r->chenv.cert_id = spec->id;
+    r->chenv.dns_hook = spec->dns_hook;
+    r->chenv.http01_count = env->http01_count;
+    r->chenv.http01_count_baton = env->http01_count_baton;
+    r->chenv.sleep = env->sleep;
+    r->chenv.sleep_baton = env->sleep_baton;
     count0 = acme_client_request_count(r->c);
 
     rv = acme_client_directory(r->c, res);

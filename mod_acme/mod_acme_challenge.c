@@ -23,45 +23,11 @@
 #include "mod_acme.h"
 
 APLOG_USE_MODULE(acme);
-#include "acme_driver.h"
-#include "acme_crypto.h"
+#include "acme_challenge.h"
 #include "acme_util.h"
 
 #define CHALLENGE_PREFIX "/.well-known/acme-challenge/"
 #define PROTO_ACME_TLS_1 "acme-tls/1"
-#define MAX_TOKEN_LEN 256
-
-/* RFC 8555 8.3: a token is base64url: anything else is not ours to look up. Checked
- * before anything else, so no part of a hostile URL reaches the store. */
-static int token_valid(const char *t)
-{
-    apr_size_t n = 0;
-    for (; *t; ++t, ++n) {
-        if (!(apr_isalnum(*t) || *t == '-' || *t == '_') || n >= MAX_TOKEN_LEN) {
-            return 0;
-        }
-    }
-    return n > 0;
-}
-
-/* The response is for one identifier: a request naming another host gets none. Entries
- * written before the host was recorded (no ACME_HTTP01_HOST) are answered as before. */
-static int host_matches(request_rec *r, acme_store_t *st, const char *name)
-{
-    char *host;
-
-    if (acme_store_load(st, ACME_GROUP_CHALLENGES, name, ACME_HTTP01_HOST, &host, NULL,
-                        r->pool) != APR_SUCCESS) {
-        return 1;
-    }
-    if (r->hostname && !strcasecmp(r->hostname, host)) {
-        return 1;
-    }
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ACMELOGNO(00190)
-                  "http-01: a challenge token for another host was asked for with Host %s",
-                  r->hostname ? r->hostname : "(none)");
-    return 0;
-}
 
 /* ---- how many http-01 responses are pending, in every process ----------------------- */
 
@@ -113,40 +79,26 @@ void mod_acme_child_status(server_rec *s, pid_t pid, ap_generation_t gen, int sl
     }
 }
 
-/* Responses of ended children count until the store holds no http-01 response any more
- * (tls-alpn-01 entries are named "alpn-..."); stale ones are removed meanwhile. Runs in the
+/* Responses of ended children count until the store holds no http-01 response any more;
+ * stale ones are removed meanwhile (acme_challenge_http01_sweep). Runs in the
  * parent, like the release, every ~10 s while ended children count. */
 int mod_acme_http01_monitor(apr_pool_t *pool, server_rec *s)
 {
     acme_mod_t *m = acme_mod;
-    apr_array_header_t *names;
+    apr_array_header_t *removed;
     apr_pool_t *p;
-    apr_time_t now = apr_time_now();
     int i, left = 0;
 
     if (!m || !m->store_ok || !m->http01_pending || !acme_pending_ended(m->http01_pending)) {
         return DECLINED;
     }
     apr_pool_create(&p, pool);
-    if (m->store->list(m->store, ACME_GROUP_CHALLENGES, &names, p) == APR_SUCCESS) {
-        for (i = 0; i < names->nelts; ++i) {
-            const char *name = APR_ARRAY_IDX(names, i, const char *);
-            const char *path = m->store->path(m->store, ACME_GROUP_CHALLENGES, name,
-                                              ACME_CHALLENGE_HTTP01, p);
-            apr_finfo_t fi;
-            if (!strncmp(name, "alpn-", 5)) {
-                continue;
-            }
-            if (path && apr_stat(&fi, path, APR_FINFO_MTIME, p) == APR_SUCCESS
-                && now - fi.mtime > ACME_HTTP01_STALE
-                && m->store->remove(m->store, ACME_GROUP_CHALLENGES, name, NULL, p)
-                   == APR_SUCCESS) {
-                ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, ACMELOGNO(00194)
-                             "http-01: removed a response left in the store by a process "
-                             "that ended (challenges/%s)", name);
-                continue;
-            }
-            ++left;
+    if (acme_challenge_http01_sweep(&removed, &left, p, m->store, apr_time_now(),
+                                    ACME_HTTP01_STALE) == APR_SUCCESS) {
+        for (i = 0; i < removed->nelts; ++i) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, ACMELOGNO(00194)
+                         "http-01: removed a response left in the store by a process "
+                         "that ended (challenges/%s)", APR_ARRAY_IDX(removed, i, const char *));
         }
         if (!left) {
             acme_pending_clear_ended(m->http01_pending);
@@ -163,25 +115,30 @@ int mod_acme_http01_monitor(apr_pool_t *pool, server_rec *s)
 
 static int answer_http01(request_rec *r, const char *token)
 {
-    acme_store_t *st = acme_mod->store;
-    const char *name;
-    char *data;
-    apr_size_t len;
+    acme_challenge_query_t q;
+    acme_challenge_answer_t *ans = NULL;
     apr_bucket_brigade *bb;
+    apr_status_t rv;
 
-    if (r->method_number != M_GET || !token_valid(token)) {
+    if (r->method_number != M_GET) {
         return HTTP_NOT_FOUND;
     }
-    /* while nothing is pending anywhere, an unknown token needs no look-up at all */
-    name = acme_mod->http01_pending && !acme_pending_any(acme_mod->http01_pending)
-           ? NULL : acme_http01_store_name(r->pool, token);
-    if (!name || acme_store_load(st, ACME_GROUP_CHALLENGES, name, ACME_CHALLENGE_HTTP01,
-                                 &data, &len, r->pool) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ACMELOGNO(00020)
-                      "http-01: no challenge in progress for this token");
+    memset(&q, 0, sizeof(q));
+    q.token = token;
+    q.host = r->hostname;
+    q.pending = acme_mod->http01_pending;
+    rv = acme_challenge_lookup(&ans, r->pool, acme_mod->store, ACME_CHALLENGE_HTTP01, &q);
+    if (rv == APR_EACCES) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ACMELOGNO(00190)
+                      "http-01: a challenge token for another host was asked for with Host %s",
+                      r->hostname ? r->hostname : "(none)");
         return HTTP_NOT_FOUND;
     }
-    if (!host_matches(r, st, name)) {
+    if (rv != APR_SUCCESS) {
+        if (rv != APR_EINVAL) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ACMELOGNO(00020)
+                          "http-01: no challenge in progress for this token");
+        }
         return HTTP_NOT_FOUND;
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, ACMELOGNO(00021)
@@ -189,10 +146,10 @@ static int answer_http01(request_rec *r, const char *token)
                   r->hostname ? r->hostname : "?");
     r->status = HTTP_OK;
     ap_set_content_type(r, "text/plain");
-    ap_set_content_length(r, (apr_off_t)len);
+    ap_set_content_length(r, (apr_off_t)ans->body_len);
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    apr_brigade_write(bb, NULL, NULL, data, len);
+    apr_brigade_write(bb, NULL, NULL, ans->body, ans->body_len);
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
     ap_pass_brigade(r->output_filters, bb);
     return DONE;
@@ -379,29 +336,25 @@ const char *acme_hook_protocol_get(const conn_rec *c)
 int acme_hook_answer_challenge(conn_rec *c, const char *server_name, const char **pcert_pem,
                                const char **pkey_pem)
 {
-    acme_store_t *st;
-    const char *name;
-    char *cert, *sealed, *key;
-    apr_size_t clen, slen, klen;
+    acme_challenge_query_t q;
+    acme_challenge_answer_t *ans = NULL;
 
     if (!acme_mod || !acme_mod->store_ok || !server_name || !acme_hook_protocol_get(c)) {
         return DECLINED;
     }
-    st = acme_mod->store;
-    name = acme_tlsalpn01_store_name(c->pool, server_name);
-    if (acme_store_load(st, ACME_GROUP_CHALLENGES, name, ACME_TLSALPN01_CERT, &cert, &clen,
-                        c->pool) != APR_SUCCESS
-        || acme_store_load(st, ACME_GROUP_CHALLENGES, name, ACME_TLSALPN01_KEY, &sealed, &slen,
-                           c->pool) != APR_SUCCESS
-        || acme_unseal(&key, &klen, c->pool, acme_mod->secret, sealed, slen) != APR_SUCCESS) {
+    memset(&q, 0, sizeof(q));
+    q.host = server_name;
+    q.secret = acme_mod->secret;
+    if (acme_challenge_lookup(&ans, c->pool, acme_mod->store, ACME_CHALLENGE_TLSALPN01, &q)
+        != APR_SUCCESS) {
         ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, ACMELOGNO(00062)
                       "tls-alpn-01: no challenge in progress for %s", server_name);
         return DECLINED;
     }
     ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, c, ACMELOGNO(00063)
                   "tls-alpn-01: answering a challenge for %s", server_name);
-    *pcert_pem = cert;
-    *pkey_pem = key;
+    *pcert_pem = ans->cert_pem;
+    *pkey_pem = ans->key_pem;
     return OK;
 }
 

@@ -10,6 +10,7 @@
 #include <openssl/x509v3.h>
 
 #include "tests.h"
+#include "unit_helpers.h"
 #include "acme.h"
 #include "acme_cert.h"
 #include "acme_verify.h"
@@ -401,12 +402,6 @@ START_TEST(tlsalpn01_certificate)
     const char *pem;
     apr_array_header_t *chain;
     X509 *x;
-    int loc;
-    X509_EXTENSION *ext;
-    const ASN1_OCTET_STRING *val;
-    unsigned char expect[34] = { 0x04, 0x20 };
-    acme_cert_info_t *info;
-    ASN1_OBJECT *obj;
     const char *ka = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI";
 
     ck_assert_int_eq(acme_key_generate(&key, pool, ACME_KEY_EC_P256), APR_SUCCESS);
@@ -414,20 +409,7 @@ START_TEST(tlsalpn01_certificate)
                      APR_SUCCESS);
     ck_assert_int_eq(acme_chain_parse(&chain, pool, pem, strlen(pem)), APR_SUCCESS);
     x = APR_ARRAY_IDX(chain, 0, X509 *);
-    ck_assert_int_eq(acme_cert_info(&info, pool, x), APR_SUCCESS);
-    ck_assert_int_eq(info->names->nelts, 1);
-    ck_assert_str_eq(APR_ARRAY_IDX(info->names, 0, const char *), "a.example.org");
-    obj = OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1);
-    loc = X509_get_ext_by_OBJ(x, obj, -1);
-    ASN1_OBJECT_free(obj);
-    ck_assert_int_ge(loc, 0);
-    ext = X509_get_ext(x, loc);
-    ck_assert_int_eq(X509_EXTENSION_get_critical(ext), 1);
-    val = X509_EXTENSION_get_data(ext);
-    /* extnValue = DER OCTET STRING (04 20) of SHA-256(key authorization) */
-    ck_assert_int_eq(acme_sha256(expect + 2, ka, strlen(ka)), APR_SUCCESS);
-    ck_assert_int_eq(ASN1_STRING_length(val), 34);
-    ck_assert(memcmp(ASN1_STRING_get0_data(val), expect, 34) == 0);
+    unit_assert_tlsalpn01_cert(pool, x, "a.example.org", ka);
     ck_assert_int_eq(X509_verify(x, acme_key_evp(key)), 1);
 }
 END_TEST

@@ -17,6 +17,7 @@
 
 #include "tests.h"
 #include "fake_http.h"
+#include "unit_helpers.h"
 #include "acme_account.h"
 #include "acme_cert.h"
 #include "acme_verify.h"
@@ -862,6 +863,41 @@ START_TEST(no_http01_offered)
 }
 END_TEST
 
+/* A token the CA sends in a form the responder would refuse is refused here by the same
+ * check (acme_challenge_token_valid), before anything is published or POSTed. */
+START_TEST(bad_token_refused_before_publishing)
+{
+    static const char *const bad[] = { "../../etc/passwd", "a.b", "%2e%2e", "" };
+    char *long_token = apr_palloc(fx.p, ACME_TOKEN_MAX_LEN + 2);
+    apr_array_header_t *names = NULL;
+    size_t i;
+
+    memset(long_token, 'x', ACME_TOKEN_MAX_LEN + 1);
+    long_token[ACME_TOKEN_MAX_LEN + 1] = '\0';
+    ensure_account();
+    for (i = 0; i <= sizeof(bad) / sizeof(bad[0]); ++i) {
+        const char *token = i < sizeof(bad) / sizeof(bad[0]) ? bad[i] : long_token;
+        fake_answer_t *a;
+        a = fake_http_expect(fx.fake, "POST", ORDER_URL, 201, order_json("pending", NULL));
+        fake_answer_header(a, "Location", ORDER1, 0);
+        fake_http_expect(fx.fake, "POST", AUTHZ1, 200,
+                         authz_json("pending", "www.example.org", CHALL1, token, "pending",
+                                    NULL));
+        acme_result_reset(&fx.res);
+        ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), ACME_EPROTO);
+        ck_assert_msg(strstr(fx.res.detail, "no valid token") != NULL, "%s", fx.res.detail);
+        ck_assert_int_eq(fx.http01_counted, 0);
+        ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
+        /* the order is kept for the next run; nothing was published */
+        ck_assert_int_eq(fx.st->list(fx.st, ACME_GROUP_CHALLENGES, &names, fx.p),
+                         APR_SUCCESS);
+        ck_assert_int_eq(names->nelts, 0);
+        ck_assert_int_eq(acme_store_remove(fx.st, ACME_GROUP_ORDERS, CERT_ID, NULL, fx.p),
+                         APR_SUCCESS);
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------------------ challenge types */
 
 static const char *authz_all_types(const char *ident, int wildcard)
@@ -957,23 +993,12 @@ END_TEST
 
 static const char *write_hook(const char *body)
 {
-    const char *path = apr_pstrcat(fx.p, fx.dir, "/hook.sh", NULL);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "#!/bin/sh\necho \"$@\" >> %s/hook.log\n%s\n", fx.dir, body);
-    fclose(f);
-    chmod(path, 0700);
-    return path;
+    return unit_hook_write(fx.p, fx.dir, body);
 }
 
 static const char *hook_log(void)
 {
-    char *data = NULL;
-    apr_size_t len;
-    if (acme_file_read(&data, &len, apr_pstrcat(fx.p, fx.dir, "/hook.log", NULL), fx.p)) {
-        return "";
-    }
-    return data;
+    return unit_hook_log(fx.p, fx.dir);
 }
 
 START_TEST(dns01_hook_setup_and_teardown)
@@ -1409,6 +1434,7 @@ Suite *driver_suite(void)
     tcase_add_test(tc, final_problem_drops_order);
     tcase_add_test(tc, transient_problem_keeps_order);
     tcase_add_test(tc, no_http01_offered);
+    tcase_add_test(tc, bad_token_refused_before_publishing);
     tcase_add_test(tc, certificate_for_other_key);
     tcase_add_test(tc, leaf_only_completed_from_up_link);
     tcase_add_test(tc, leaf_only_refused);

@@ -17,5 +17,6 @@ Suite *activation_suite(void);
 Suite *verify_suite(void);
 Suite *install_suite(void);
 Suite *pending_suite(void);
+Suite *challenge_suite(void);
 
 #endif

@@ -1,0 +1,59 @@
+/* Helpers several unit test files share. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <apr_strings.h>
+
+#include "tests.h"
+#include "unit_helpers.h"
+#include "acme_cert.h"
+#include "acme_crypto.h"
+#include "acme_util.h"
+
+const char *unit_hook_write(apr_pool_t *p, const char *dir, const char *body)
+{
+    const char *path = apr_pstrcat(p, dir, "/hook.sh", NULL);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "#!/bin/sh\necho \"$@\" >> %s/hook.log\n%s\n", dir, body);
+    fclose(f);
+    chmod(path, 0700);
+    return path;
+}
+
+const char *unit_hook_log(apr_pool_t *p, const char *dir)
+{
+    char *data = NULL;
+    apr_size_t len;
+    if (acme_file_read(&data, &len, apr_pstrcat(p, dir, "/hook.log", NULL), p)) {
+        return "";
+    }
+    return data;
+}
+
+void unit_assert_tlsalpn01_cert(apr_pool_t *p, X509 *x, const char *name,
+                                const char *key_auth)
+{
+    unsigned char expect[34] = { 0x04, 0x20 };
+    const ASN1_OCTET_STRING *val;
+    acme_cert_info_t *info = NULL;
+    X509_EXTENSION *ext;
+    ASN1_OBJECT *obj;
+    int loc;
+
+    ck_assert_int_eq(acme_cert_info(&info, p, x), APR_SUCCESS);
+    ck_assert_int_eq(info->names->nelts, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(info->names, 0, const char *), name);
+    obj = OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1);
+    loc = X509_get_ext_by_OBJ(x, obj, -1);
+    ASN1_OBJECT_free(obj);
+    ck_assert_int_ge(loc, 0);
+    ext = X509_get_ext(x, loc);
+    ck_assert_int_eq(X509_EXTENSION_get_critical(ext), 1);
+    val = X509_EXTENSION_get_data(ext);
+    /* extnValue = DER OCTET STRING (04 20) of SHA-256(key authorization) */
+    ck_assert_int_eq(acme_sha256(expect + 2, key_auth, strlen(key_auth)), APR_SUCCESS);
+    ck_assert_int_eq(ASN1_STRING_length(val), 34);
+    ck_assert(memcmp(ASN1_STRING_get0_data(val), expect, 34) == 0);
+}
