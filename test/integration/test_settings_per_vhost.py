@@ -107,8 +107,11 @@ def test_https_vhost_settings_win_either_order(httpd_factory, pebble, acme_confi
         m = re.search(r"valid until (\S+); renews from (\S+?);? ", plan[-1][1] + " ")
         assert m, plan[-1][1]
         window = rfc3339(m.group(1)) - rfc3339(m.group(2))
-        assert window == 10 * 86400, "%s: renews %.1f days before expiry, not 10:\n%s" % (
-            name, window / 86400, plan[-1][1])
+        # ACMERenewWindow 10d: renewal starts 10 days before expiry, moved later by a stable
+        # per-certificate offset of at most a tenth of the window (renewals are spread out)
+        assert 9 * 86400 <= window <= 10 * 86400, \
+            "%s: renews %.1f days before expiry, not within the 10-day window's first tenth:\n%s" % (
+                name, window / 86400, plan[-1][1])
         assert pebble.count(r"Attempting to validate w/ HTTP: http://%s:" % re.escape(name)) >= 1
 
 
