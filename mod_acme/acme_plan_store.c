@@ -27,14 +27,12 @@ apr_time_t acme_plan_request_time(const char *text, apr_size_t len)
 static apr_time_t request_time(acme_store_t *st, const char *id, apr_pool_t *p)
 {
     acme_renew_request_t *r;
-    apr_status_t rv = acme_request_load(&r, p, st, id);
 
-    if (rv == APR_SUCCESS && r->requested > 0) {
-        return r->requested;
+    if (acme_request_load(&r, p, st, id) != APR_SUCCESS) {
+        return 0;
     }
-    /* a request of unknown age (or one that cannot be read): only a new certificate
-     * satisfies it */
-    return rv == APR_SUCCESS || rv == APR_EINVAL ? 1 : 0;
+    /* of unknown age (no time in it, no file to date it): any live certificate does */
+    return r->requested > 0 ? r->requested : 1;
 }
 
 void acme_plan_load_runtime(acme_plan_input_t *in, apr_pool_t *p, acme_store_t *st,

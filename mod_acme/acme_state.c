@@ -295,12 +295,12 @@ apr_status_t acme_request_parse(acme_renew_request_t **pr, apr_pool_t *p, const 
 
     *pr = NULL;
     if (data && len > 0 && data[0] == '{') {
-        if (parse_record(&j, &v, p, data, len) != APR_SUCCESS) {
-            return APR_EINVAL;
+        /* damaged or newer: still a request (its file is what asks), of unknown time */
+        if (parse_record(&j, &v, p, data, len) == APR_SUCCESS) {
+            r->v = v;
+            r->requested = get_time(j, "requested");
+            r->by = get_str(p, j, "by");
         }
-        r->v = v;
-        r->requested = get_time(j, "requested");
-        r->by = get_str(p, j, "by");
     }
     else {
         parse_request_line(r, p, data, len);

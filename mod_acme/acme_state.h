@@ -90,8 +90,9 @@ typedef struct acme_renew_request_t {
 } acme_renew_request_t;
 
 /* Version 1 is JSON {"by","requested","v"}; the previous format is the text line
- * "requested by <by> at <RFC 3339>\n" (a request with another text is still a request,
- * of unknown time). */
+ * "requested by <by> at <RFC 3339>\n". The value's existence is the request: any other
+ * content (empty, other text, damaged JSON, a newer version) is a request of unknown time
+ * (requested 0), never an error. */
 apr_status_t acme_request_parse(acme_renew_request_t **pr, apr_pool_t *p, const char *data,
                                 apr_size_t len);
 const char *acme_request_text(apr_pool_t *p, const acme_renew_request_t *r);

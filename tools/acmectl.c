@@ -341,7 +341,6 @@ static void load_cert(cert_t *c, acme_store_t *st, const char *id,
     char *data;
     apr_size_t len;
     apr_time_t now = apr_time_now();
-    apr_status_t rv;
 
     acme_meta_load(&live, p, st, ACME_GROUP_LIVE, id);
     acme_meta_load(&staged, p, st, ACME_GROUP_STAGING, id);
@@ -381,8 +380,7 @@ static void load_cert(cert_t *c, acme_store_t *st, const char *id,
         }
         check_staged(c, st, staged, secret, p);
     }
-    rv = acme_request_load(&req, p, st, id);
-    c->renew_requested = rv == APR_SUCCESS || rv == APR_EINVAL; /* a damaged one still asks */
+    c->renew_requested = acme_request_load(&req, p, st, id) == APR_SUCCESS;
     if (status && status->failures > 0) {
         c->failures = status->failures;
         c->err_at = status->last_failure;
