@@ -21,12 +21,12 @@
 #include "acme_json.h"
 #include "acme_jws.h"
 #include "acme_log.h"
+#include "acme_state.h"
 #include "acme_util.h"
 
 #define ORDER_STATE      "order.json"
 #define ASPECT_KEY       "key.sealed"
 #define ASPECT_CHAIN     "chain.pem"
-#define ASPECT_META      "meta.json"
 #define CT_PEM_CHAIN     "application/pem-certificate-chain"
 
 #define POLL_TIMEOUT_DEFAULT apr_time_from_sec(300)
@@ -755,8 +755,7 @@ static apr_status_t stage(run_t *r, const char *pem, apr_size_t len)
     const acme_cert_spec_t *spec = r->spec;
     apr_array_header_t *chain = NULL;
     acme_cert_info_t *info = NULL;
-    json_t *meta;
-    const char *text;
+    acme_cert_meta_t meta;
     apr_status_t rv;
 
     rv = acme_chain_parse(&chain, r->p, pem, len);
@@ -771,16 +770,15 @@ static apr_status_t stage(run_t *r, const char *pem, apr_size_t len)
         return acme_result_set(r->res, r->p, ACME_EVERIFY, "the certificate of order %s "
                                "cannot be read", r->order_url);
     }
-    meta = acme_json_pool(r->p, json_object());
-    json_object_set_new(meta, "names", names_json(spec->names));
-    json_object_set_new(meta, "ca", json_string(spec->ca_url));
-    json_object_set_new(meta, "key", json_string(acme_key_type_name(spec->key_type)));
-    json_object_set_new(meta, "serial", json_string(info->serial ? info->serial : ""));
-    json_object_set_new(meta, "not_before", json_string(acme_time_rfc3339(r->p, info->not_before)));
-    json_object_set_new(meta, "not_after", json_string(acme_time_rfc3339(r->p, info->not_after)));
-    json_object_set_new(meta, "staged", json_string(acme_time_rfc3339(r->p, apr_time_now())));
-    json_object_set_new(meta, "order", json_string(r->order_url));
-    text = acme_json_dump(r->p, meta);
+    memset(&meta, 0, sizeof(meta));
+    meta.names = spec->names;
+    meta.ca = spec->ca_url;
+    meta.key = acme_key_type_name(spec->key_type);
+    meta.serial = info->serial;
+    meta.not_before = info->not_before;
+    meta.not_after = info->not_after;
+    meta.staged = apr_time_now();
+    meta.order = r->order_url;
 
     /* key and chain first, meta.json last: a staged set is complete once meta.json exists */
     rv = acme_store_save(r->st, ACME_GROUP_STAGING, spec->id, ASPECT_KEY, r->cert_key_sealed,
@@ -789,8 +787,7 @@ static apr_status_t stage(run_t *r, const char *pem, apr_size_t len)
         rv = acme_store_save(r->st, ACME_GROUP_STAGING, spec->id, ASPECT_CHAIN, pem, len, r->p);
     }
     if (rv == APR_SUCCESS) {
-        rv = acme_store_save(r->st, ACME_GROUP_STAGING, spec->id, ASPECT_META, text,
-                             strlen(text), r->p);
+        rv = acme_meta_save(r->st, ACME_GROUP_STAGING, spec->id, &meta, r->p);
     }
     if (rv != APR_SUCCESS) {
         return acme_result_set(r->res, r->p, rv, "staging the new certificate failed");

@@ -2,89 +2,64 @@
 #include <string.h>
 
 #include <apr_strings.h>
-#include <apr_file_info.h>
 
 #include "acme_plan_store.h"
 #include "acme_json.h"
+#include "acme_state.h"
 #include "acme_util.h"
-
-static json_t *load_json(acme_store_t *st, acme_group_t g, const char *id, const char *aspect,
-                         apr_pool_t *p)
-{
-    char *data;
-    apr_size_t len;
-    if (acme_store_load(st, g, id, aspect, &data, &len, p) != APR_SUCCESS) {
-        return NULL;
-    }
-    return acme_json_parse(p, data, len, NULL);
-}
 
 apr_time_t acme_plan_request_time(const char *text, apr_size_t len)
 {
-    char buf[128];
-    const char *at;
-    apr_size_t n;
+    acme_renew_request_t *r;
+    apr_pool_t *p;
+    apr_time_t t = 0;
 
-    if (!text || len == 0 || len >= sizeof(buf)) {
+    if (apr_pool_create(&p, NULL) != APR_SUCCESS) {
         return 0;
     }
-    memcpy(buf, text, len);
-    buf[len] = '\0';
-    if (!(at = strstr(buf, " at "))) {
-        return 0;
+    if (acme_request_parse(&r, p, text, len) == APR_SUCCESS) {
+        t = r->requested;
     }
-    at += 4;
-    n = strcspn(at, "\r\n \t");
-    buf[(apr_size_t)(at - buf) + n] = '\0';
-    return acme_time_parse_rfc3339(at);
+    apr_pool_destroy(p);
+    return t;
 }
 
 static apr_time_t request_time(acme_store_t *st, const char *id, apr_pool_t *p)
 {
-    char *data;
-    apr_size_t len;
-    apr_finfo_t fi;
-    apr_time_t t;
-    const char *path;
+    acme_renew_request_t *r;
 
-    if (acme_store_load(st, ACME_GROUP_ORDERS, id, ACME_PLAN_REQUEST, &data, &len, p)
-        != APR_SUCCESS) {
+    if (acme_request_load(&r, p, st, id) != APR_SUCCESS) {
         return 0;
     }
-    if ((t = acme_plan_request_time(data, len)) > 0) {
-        return t;
-    }
-    path = st->path(st, ACME_GROUP_ORDERS, id, ACME_PLAN_REQUEST, p);
-    if (path && apr_stat(&fi, path, APR_FINFO_MTIME, p) == APR_SUCCESS && fi.mtime > 0) {
-        return fi.mtime;
-    }
-    return 1; /* there is a request, of unknown age: only a new certificate satisfies it */
+    /* of unknown age (no time in it, no file to date it): any live certificate does */
+    return r->requested > 0 ? r->requested : 1;
 }
 
 void acme_plan_load_runtime(acme_plan_input_t *in, apr_pool_t *p, acme_store_t *st,
                             const char *id, const char *ari_cert_id)
 {
-    json_t *j;
+    acme_cert_status_t *s;
+    acme_ari_state_t *a;
     char *data;
-    const char *cid;
 
-    in->have_staged = acme_store_load(st, ACME_GROUP_STAGING, id, "meta.json", &data, NULL, p)
-                      == APR_SUCCESS;
+    /* complete once its meta.json (written last) exists, whatever it holds */
+    in->have_staged = acme_store_load(st, ACME_GROUP_STAGING, id, ACME_STATE_META, &data, NULL,
+                                      p) == APR_SUCCESS;
     in->failures = 0;
     in->last_failure = in->retry_after = 0;
-    if ((j = load_json(st, ACME_GROUP_ORDERS, id, ACME_PLAN_STATUS, p)) != NULL) {
-        in->failures = (int)json_integer_value(json_object_get(j, "failures"));
-        in->last_failure = acme_time_parse_rfc3339(acme_json_str(j, "last_failure"));
-        in->retry_after = acme_time_parse_rfc3339(acme_json_str(j, "retry_after"));
+    if (acme_status_load(&s, p, st, id) == APR_SUCCESS) {
+        in->failures = s->failures;
+        in->last_failure = s->last_failure;
+        in->retry_after = s->retry_after;
     }
     in->renew_requested = request_time(st, id, p);
     in->ari_start = in->ari_end = in->ari_chosen = in->ari_next_fetch = 0;
-    if (ari_cert_id && (j = load_json(st, ACME_GROUP_ORDERS, id, ACME_PLAN_ARI_FILE, p)) != NULL
-        && (cid = acme_json_str(j, "cert_id")) != NULL && !strcmp(cid, ari_cert_id)) {
-        in->ari_start = acme_time_parse_rfc3339(acme_json_str(j, "start"));
-        in->ari_end = acme_time_parse_rfc3339(acme_json_str(j, "end"));
-        in->ari_chosen = acme_time_parse_rfc3339(acme_json_str(j, "chosen"));
-        in->ari_next_fetch = acme_time_parse_rfc3339(acme_json_str(j, "next_fetch"));
+    if (ari_cert_id && acme_ari_state_load(&a, p, st, id) == APR_SUCCESS && a->cert_id
+        && !strcmp(a->cert_id, ari_cert_id)) {
+        in->ari_start = a->start;
+        in->ari_end = a->end;
+        in->ari_chosen = a->chosen;
+        in->ari_next_fetch = a->next_fetch;
     }
 }
 

@@ -8,9 +8,12 @@
 #include "acme_plan.h"
 #include "acme_json.h"
 
-#define ACME_PLAN_REQUEST   "renew.request"     /* orders/<id>/: acmectl renew */
-#define ACME_PLAN_ARI_FILE  "ari.json"          /* orders/<id>/: the CA's renewal window */
-#define ACME_PLAN_STATUS    "status.json"       /* orders/<id>/: failures */
+#include "acme_state.h"
+
+/* The records are acme_state.h's; these names stay for the callers. */
+#define ACME_PLAN_REQUEST   ACME_STATE_REQUEST  /* orders/<id>/: acmectl renew */
+#define ACME_PLAN_ARI_FILE  ACME_STATE_ARI      /* orders/<id>/: the CA's renewal window */
+#define ACME_PLAN_STATUS    ACME_STATE_STATUS   /* orders/<id>/: failures */
 #define ACME_PLAN_SPECS     "plan.json"         /* system/config/: the server's plan specs */
 
 /* Fill what changes while the server runs: have_staged (staging/<id>/meta.json), failures,
@@ -20,7 +23,7 @@
  * unreadable files leave their fields 0. */
 void acme_plan_load_runtime(acme_plan_input_t *in, apr_pool_t *p, acme_store_t *st,
                             const char *id, const char *ari_cert_id);
-/* The time of a renewal request from its text ("requested by acmectl at <RFC 3339>"); 0 when
+/* The time of a renewal request from its text (either format of acme_request_parse); 0 when
  * there is none (the caller then uses the file's modification time). */
 apr_time_t acme_plan_request_time(const char *text, apr_size_t len);
 /* {"start", "end", "next_fetch"} (RFC 3339) of the ARI window in `in`, or JSON null when

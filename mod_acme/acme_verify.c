@@ -11,6 +11,7 @@
 #include <openssl/x509.h>
 
 #include "acme_verify.h"
+#include "acme_state.h"
 #include "acme_crypto.h"
 #include "acme_json.h"
 #include "acme_util.h"
@@ -265,41 +266,27 @@ apr_status_t acme_verify_meta_rebuild(const char **ptext, apr_pool_t *p,
                                       const acme_set_check_t *c, const char *old_text,
                                       apr_size_t old_len, apr_time_t now)
 {
-    json_t *meta, *names, *old = NULL;
-    const char *carry[] = { "ca", "staged" };
-    int i;
+    acme_cert_meta_t meta, *old = NULL;
 
     *ptext = NULL;
     if (!c || !c->leaf || !c->leaf->names || c->leaf->names->nelts == 0) {
         return APR_EINVAL;
     }
     if (old_text && old_len > 0) {
-        old = acme_json_parse(p, old_text, old_len, NULL);
+        acme_meta_parse(&old, p, old_text, old_len);
     }
-    meta = acme_json_pool(p, json_object());
-    names = json_array();
-    for (i = 0; i < c->leaf->names->nelts; ++i) {
-        json_array_append_new(names, json_string(APR_ARRAY_IDX(c->leaf->names, i,
-                                                               const char *)));
+    memset(&meta, 0, sizeof(meta));
+    meta.names = c->leaf->names;
+    if (old) {   /* what the certificate does not say is carried over */
+        meta.ca = old->ca && *old->ca ? old->ca : NULL;
+        meta.staged = old->staged;
     }
-    json_object_set_new(meta, "names", names);
-    for (i = 0; old && json_is_object(old) && i < (int)(sizeof(carry) / sizeof(carry[0]));
-         ++i) {
-        const char *v = acme_json_str(old, carry[i]);
-        if (v && *v) {
-            json_object_set_new(meta, carry[i], json_string(v));
-        }
-    }
-    if (c->key_type) {
-        json_object_set_new(meta, "key", json_string(c->key_type));
-    }
-    json_object_set_new(meta, "serial", json_string(c->leaf->serial));
-    json_object_set_new(meta, "not_before",
-                        json_string(acme_time_rfc3339(p, c->leaf->not_before)));
-    json_object_set_new(meta, "not_after",
-                        json_string(acme_time_rfc3339(p, c->leaf->not_after)));
-    json_object_set_new(meta, "rebuilt", json_string(acme_time_rfc3339(p, now)));
-    *ptext = acme_json_dump(p, meta);
+    meta.key = c->key_type;
+    meta.serial = c->leaf->serial;
+    meta.not_before = c->leaf->not_before;
+    meta.not_after = c->leaf->not_after;
+    meta.rebuilt = now;
+    *ptext = acme_meta_text(p, &meta);
     return *ptext ? APR_SUCCESS : APR_ENOMEM;
 }
 

@@ -472,7 +472,7 @@ static const char *set_meta(acme_mod_t *m, acme_managed_t *mc, const char *dir, 
             /* not a file (a directory?): keep it, under another name */
             apr_file_rename(path, apr_pstrcat(ptemp, path, ".damaged", NULL), ptemp);
         }
-        rv = acme_store_save(m->store, ACME_GROUP_LIVE, mc->id, "meta.json", text,
+        rv = acme_store_save(m->store, ACME_GROUP_LIVE, mc->id, ACME_STATE_META, text,
                              strlen(text), ptemp);
     }
     ap_log_error(APLOG_MARK, APLOG_WARNING, ACME_LOG_RV(rv), m->s, ACMELOGNO(00141)
@@ -551,8 +551,7 @@ static void load_state(acme_mod_t *m, acme_managed_t *mc, apr_pool_t *ptemp)
     const char *dir, *meta;
     char *data;
     apr_size_t len;
-    json_t *j, *arr;
-    size_t k;
+    acme_cert_meta_t *cm;
 
     memset(&mc->input, 0, sizeof(mc->input));
     mc->damaged = NULL;
@@ -560,27 +559,19 @@ static void load_state(acme_mod_t *m, acme_managed_t *mc, apr_pool_t *ptemp)
     mc->live_key = st->path(st, ACME_GROUP_LIVE, mc->id, "key.pem", m->pool);
     dir = serving_set(m, mc, &check, ptemp);
     if (dir && (meta = set_meta(m, mc, dir, !mc->damaged, check, ptemp)) != NULL
-        && (j = acme_json_parse(ptemp, meta, strlen(meta), NULL)) != NULL) {
-        apr_array_header_t *names = apr_array_make(m->pool, 4, sizeof(const char *));
+        && acme_meta_parse(&cm, m->pool, meta, strlen(meta)) == APR_SUCCESS) {
         mc->live_chain = apr_pstrcat(m->pool, dir, "/chain.pem", NULL);
         mc->live_key = apr_pstrcat(m->pool, dir, "/key.pem", NULL);
         mc->have_live = 1;
         /* a damaged live set is replaced whatever the archived one says */
         mc->input.have_live = !mc->damaged;
-        arr = acme_json_arr(j, "names");
-        for (k = 0; arr && k < json_array_size(arr); ++k) {
-            const char *n = json_string_value(json_array_get(arr, k));
-            if (n) {
-                APR_ARRAY_PUSH(names, const char *) = apr_pstrdup(m->pool, n);
-            }
-        }
-        mc->input.live_names = acme_names_normalize(m->pool, names);
-        mc->input.live_ca = apr_pstrdup(m->pool, acme_json_str(j, "ca"));
-        mc->input.live_key = apr_pstrdup(m->pool, acme_json_str(j, "key"));
-        mc->input.live_not_before = acme_time_parse_rfc3339(acme_json_str(j, "not_before"));
-        mc->input.live_not_after = acme_time_parse_rfc3339(acme_json_str(j, "not_after"));
-        mc->live_serial = apr_pstrdup(m->pool, acme_json_str(j, "serial"));
-        mc->live_obtained = acme_time_parse_rfc3339(acme_json_str(j, "staged"));
+        mc->input.live_names = acme_names_normalize(m->pool, cm->names);
+        mc->input.live_ca = cm->ca;
+        mc->input.live_key = cm->key;
+        mc->input.live_not_before = cm->not_before;
+        mc->input.live_not_after = cm->not_after;
+        mc->live_serial = cm->serial;
+        mc->live_obtained = cm->staged;
         if (m->renewal_info && !mc->damaged
             && acme_file_read(&data, &len, mc->live_chain, ptemp) == APR_SUCCESS) {
             apr_array_header_t *chain;
@@ -675,7 +666,7 @@ void acme_plan_certs(acme_mod_t *m, apr_pool_t *ptemp)
         mod_acme_plan_compute(&mc->plan, m->pool, m, mc, &mc->input, now);
         if (mc->plan.request_done && !dry_run()) {
             /* a certificate newer than the admin's request is live: it is satisfied */
-            acme_store_remove(m->store, ACME_GROUP_ORDERS, mc->id, ACME_PLAN_REQUEST, ptemp);
+            acme_request_clear(m->store, mc->id, ptemp);
             mc->input.renew_requested = 0;
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00340)
                          "certificate %s: the renewal requested with acmectl is done",

@@ -114,7 +114,7 @@ static void view_cert(cert_view_t *v, acme_mod_t *m, const acme_managed_t *mc,
     apr_time_t now = apr_time_now();
     acme_plan_input_t in = mc->input;
     acme_plan_t plan;
-    json_t *st;
+    acme_cert_status_t *st;
 
     memset(v, 0, sizeof(*v));
     v->mc = mc;
@@ -154,14 +154,13 @@ static void view_cert(cert_view_t *v, acme_mod_t *m, const acme_managed_t *mc,
         v->when = now;
     }
 
-    st = v->staged ? NULL : load_json(m, ACME_GROUP_ORDERS, mc->id, ACME_PLAN_STATUS, p);
-    if (st && in.failures > 0) {
-        json_t *err = acme_json_obj(st, "error");
+    if (!v->staged && in.failures > 0 && acme_status_load(&st, p, m->store, mc->id)
+                                            == APR_SUCCESS) {
         v->failures = in.failures;
         v->err_at = in.last_failure;
-        v->err_type = err ? scrub(p, acme_json_str(err, "type"), account_url) : NULL;
-        v->err_detail = err ? scrub(p, acme_json_str(err, "detail"), account_url) : NULL;
-        v->err_hint = err ? acme_json_str(err, "hint") : NULL;
+        v->err_type = scrub(p, st->err_type, account_url);
+        v->err_detail = scrub(p, st->err_detail, account_url);
+        v->err_hint = st->err_hint;
         if (plan.action != ACME_PLAN_NOTHING) {
             v->action = "retry";  /* the plan's time and reason: backoff, Retry-After */
         }
@@ -213,18 +212,17 @@ static apr_array_header_t *view_all(acme_mod_t *m, apr_pool_t *p)
 
 static void view_driver(driver_view_t *d, acme_mod_t *m, apr_pool_t *p)
 {
-    json_t *j;
+    acme_counters_t *c;
     memset(d, 0, sizeof(*d));
-    if (!m || !m->store_ok
-        || !(j = load_json(m, ACME_GROUP_ORDERS, "_driver", "metrics.json", p))) {
+    if (!m || !m->store_ok || acme_counters_load(&c, p, m->store) != APR_SUCCESS) {
         return;
     }
     d->present = 1;
-    d->attempts = json_integer_value(json_object_get(j, "attempts"));
-    d->staged = json_integer_value(json_object_get(j, "staged"));
-    d->failed = json_integer_value(json_object_get(j, "failed"));
-    d->requests = json_integer_value(json_object_get(j, "acme_requests"));
-    d->last_run = acme_time_parse_rfc3339(acme_json_str(j, "last_run"));
+    d->attempts = c->attempts;
+    d->staged = c->staged;
+    d->failed = c->failed;
+    d->requests = c->acme_requests;
+    d->last_run = c->last_run;
 }
 
 static const char *rfc3339_or(apr_pool_t *p, apr_time_t t, const char *none)

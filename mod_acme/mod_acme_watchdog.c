@@ -69,10 +69,7 @@ typedef struct acme_wd_t {
 #define NOTIFY_MAX_RUNNING 32
 #define ARI_DEFAULT_REFETCH apr_time_from_sec(6 * 3600)
 #define ARI_ERROR_REFETCH apr_time_from_sec(3600)
-#define ARI_FILE ACME_PLAN_ARI_FILE
 #define EXPIRING_FILE "expiring.json"
-#define METRICS_ENTRY "_driver"
-#define METRICS_FILE "metrics.json"
 
 /* Recompute the plan of certificate idx from mc->input (which the caller just updated) and
  * derive when the driver looks at it next: acme_plan decides, the watchdog only follows.
@@ -358,42 +355,28 @@ static void notify(acme_wd_t *wd, const char *event, acme_managed_t *mc, const c
 static void staged_facts(acme_wd_t *wd, acme_managed_t *mc, const char **pserial,
                          apr_time_t *pnot_after, apr_pool_t *p)
 {
-    char *data;
-    apr_size_t len;
-    json_t *j;
+    acme_cert_meta_t *meta;
     *pserial = NULL;
     *pnot_after = 0;
-    if (acme_store_load(wd->m->store, ACME_GROUP_STAGING, mc->id, "meta.json", &data, &len, p)
-        == APR_SUCCESS && (j = acme_json_parse(p, data, len, NULL)) != NULL) {
-        *pserial = apr_pstrdup(p, acme_json_str(j, "serial"));
-        *pnot_after = acme_time_parse_rfc3339(acme_json_str(j, "not_after"));
+    if (acme_meta_load(&meta, p, wd->m->store, ACME_GROUP_STAGING, mc->id) == APR_SUCCESS) {
+        *pserial = meta->serial;
+        *pnot_after = meta->not_after;
     }
 }
 
 static void save_failure(acme_wd_t *wd, acme_managed_t *mc, int failures, apr_time_t at,
                          apr_time_t next, const acme_result_t *res, apr_pool_t *p)
 {
-    json_t *j = acme_json_pool(p, json_object());
-    json_t *err = json_object();
-    const char *text;
-    json_object_set_new(j, "failures", json_integer(failures));
-    json_object_set_new(j, "last_failure", json_string(acme_time_rfc3339(p, at)));
-    if (res->retry_after) {
-        json_object_set_new(j, "retry_after",
-                            json_string(acme_time_rfc3339(p, res->retry_after)));
-    }
-    if (res->problem_type) {
-        json_object_set_new(err, "type", json_string(res->problem_type));
-    }
-    json_object_set_new(err, "detail", json_string(res->detail ? res->detail : "unknown"));
-    if (res->problem_type && (text = acme_problem_hint(res->problem_type)) != NULL) {
-        json_object_set_new(err, "hint", json_string(text));
-    }
-    json_object_set_new(j, "next_attempt", json_string(acme_time_rfc3339(p, next)));
-    json_object_set_new(j, "error", err);
-    text = acme_json_dump(p, j);
-    acme_store_save(wd->m->store, ACME_GROUP_ORDERS, mc->id, "status.json", text,
-                    strlen(text), p);
+    acme_cert_status_t st;
+    memset(&st, 0, sizeof(st));
+    st.failures = failures;
+    st.last_failure = at;
+    st.retry_after = res->retry_after;
+    st.next_attempt = next;
+    st.err_type = res->problem_type;
+    st.err_detail = res->detail ? res->detail : "unknown";
+    st.err_hint = res->problem_type ? acme_problem_hint(res->problem_type) : NULL;
+    acme_status_save(wd->m->store, mc->id, &st, p);
 }
 
 static void record_result(acme_wd_t *wd, int idx, apr_status_t rv, const acme_result_t *res,
@@ -426,7 +409,7 @@ static void record_result(acme_wd_t *wd, int idx, apr_status_t rv, const acme_re
     if (rv == APR_SUCCESS) {
         const char *serial;
         apr_time_t not_after;
-        acme_store_remove(wd->m->store, ACME_GROUP_ORDERS, mc->id, "status.json", p);
+        acme_status_clear(wd->m->store, mc->id, p);
         staged_facts(wd, mc, &serial, &not_after, p);
         notify(wd, "renewed", mc, serial, not_after, NULL);
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, wd->m->s, ACMELOGNO(00030)
@@ -504,18 +487,15 @@ static apr_time_t random_in(apr_time_t start, apr_time_t end);
 static void ari_save(acme_wd_t *wd, acme_managed_t *mc, apr_time_t start, apr_time_t end,
                      apr_time_t chosen, apr_time_t next_fetch, const char *expl, apr_pool_t *p)
 {
-    json_t *j = acme_json_pool(p, json_object());
-    const char *text;
-    json_object_set_new(j, "cert_id", json_string(mc->ari_cert_id));
-    json_object_set_new(j, "start", json_string(acme_time_rfc3339(p, start)));
-    json_object_set_new(j, "end", json_string(acme_time_rfc3339(p, end)));
-    json_object_set_new(j, "chosen", json_string(acme_time_rfc3339(p, chosen)));
-    json_object_set_new(j, "next_fetch", json_string(acme_time_rfc3339(p, next_fetch)));
-    if (expl) {
-        json_object_set_new(j, "explanation_url", json_string(expl));
-    }
-    text = acme_json_dump(p, j);
-    acme_store_save(wd->m->store, ACME_GROUP_ORDERS, mc->id, ARI_FILE, text, strlen(text), p);
+    acme_ari_state_t a;
+    memset(&a, 0, sizeof(a));
+    a.cert_id = mc->ari_cert_id;
+    a.start = start;
+    a.end = end;
+    a.chosen = chosen;
+    a.next_fetch = next_fetch;
+    a.explanation_url = expl;
+    acme_ari_state_save(wd->m->store, mc->id, &a, p);
 }
 
 /* What an earlier generation learned is in mc->input (load_state read ari.json): fetch
@@ -548,9 +528,7 @@ static void ari_fetch(acme_wd_t *wd, int idx, apr_pool_t *p)
     const char *base, *expl = NULL;
     json_t *win;
     apr_time_t now = apr_time_now(), start, end, chosen, next_fetch, old_start = 0;
-    char *data;
-    apr_size_t len;
-    json_t *old;
+    acme_ari_state_t *old;
 
     acme_result_reset(&res);
     if (acme_client_directory(wd->client, &res) != APR_SUCCESS) {
@@ -594,14 +572,11 @@ static void ari_fetch(acme_wd_t *wd, int idx, apr_pool_t *p)
 
     /* keep the time already chosen while the window stays the same */
     chosen = 0;
-    if (acme_store_load(m->store, ACME_GROUP_ORDERS, mc->id, ARI_FILE, &data, &len, p) == 0
-        && (old = acme_json_parse(p, data, len, NULL)) != NULL
-        && acme_json_str(old, "cert_id") && !strcmp(acme_json_str(old, "cert_id"),
-                                                    mc->ari_cert_id)) {
-        old_start = acme_time_parse_rfc3339(acme_json_str(old, "start"));
-        if (old_start == start
-            && acme_time_parse_rfc3339(acme_json_str(old, "end")) == end) {
-            chosen = acme_time_parse_rfc3339(acme_json_str(old, "chosen"));
+    if (acme_ari_state_load(&old, p, m->store, mc->id) == APR_SUCCESS && old->cert_id
+        && !strcmp(old->cert_id, mc->ari_cert_id)) {
+        old_start = old->start;
+        if (old_start == start && old->end == end) {
+            chosen = old->chosen;
         }
     }
     if (!chosen) {
@@ -673,36 +648,30 @@ static void expiring_load(acme_wd_t *wd, int idx, apr_pool_t *p)
 
 static void metrics_load(acme_wd_t *wd, apr_pool_t *p)
 {
-    char *data;
-    apr_size_t len;
-    json_t *j;
-    if (acme_store_load(wd->m->store, ACME_GROUP_ORDERS, METRICS_ENTRY, METRICS_FILE, &data,
-                        &len, p) == APR_SUCCESS
-        && (j = acme_json_parse(p, data, len, NULL)) != NULL) {
-        wd->total_attempts = json_integer_value(json_object_get(j, "attempts"));
-        wd->total_staged = json_integer_value(json_object_get(j, "staged"));
-        wd->total_failed = json_integer_value(json_object_get(j, "failed"));
-        wd->total_requests = json_integer_value(json_object_get(j, "acme_requests"));
+    acme_counters_t *c;
+    if (acme_counters_load(&c, p, wd->m->store) == APR_SUCCESS) {
+        wd->total_attempts = c->attempts;
+        wd->total_staged = c->staged;
+        wd->total_failed = c->failed;
+        wd->total_requests = c->acme_requests;
     }
 }
 
 /* For the status page and metrics, which run in other processes. */
 static void metrics_save(acme_wd_t *wd, apr_uint32_t requests, apr_pool_t *p)
 {
-    json_t *j = acme_json_pool(p, json_object());
-    const char *text;
+    acme_counters_t c;
     wd->total_attempts += wd->staged + wd->failed;
     wd->total_staged += wd->staged;
     wd->total_failed += wd->failed;
     wd->total_requests += requests;
-    json_object_set_new(j, "attempts", json_integer(wd->total_attempts));
-    json_object_set_new(j, "staged", json_integer(wd->total_staged));
-    json_object_set_new(j, "failed", json_integer(wd->total_failed));
-    json_object_set_new(j, "acme_requests", json_integer(wd->total_requests));
-    json_object_set_new(j, "last_run", json_string(acme_time_rfc3339(p, apr_time_now())));
-    text = acme_json_dump(p, j);
-    acme_store_save(wd->m->store, ACME_GROUP_ORDERS, METRICS_ENTRY, METRICS_FILE, text,
-                    strlen(text), p);
+    memset(&c, 0, sizeof(c));
+    c.attempts = wd->total_attempts;
+    c.staged = wd->total_staged;
+    c.failed = wd->total_failed;
+    c.acme_requests = wd->total_requests;
+    c.last_run = apr_time_now();
+    acme_counters_save(wd->m->store, &c, p);
 }
 
 static void run_due(acme_wd_t *wd, apr_pool_t *ptemp)
@@ -833,7 +802,7 @@ static void check_requests(acme_wd_t *wd, apr_pool_t *p)
         replan(wd, i);
         apr_thread_mutex_unlock(wd->mutex);
         if (mc->plan.request_done) {
-            acme_store_remove(m->store, ACME_GROUP_ORDERS, mc->id, ACME_PLAN_REQUEST, p);
+            acme_request_clear(m->store, mc->id, p);
             mc->input.renew_requested = 0;
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00341)
                          "certificate %s: the renewal requested with acmectl is done", mc->id);

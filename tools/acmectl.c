@@ -246,18 +246,9 @@ static json_t *load_json(acme_store_t *st, acme_group_t g, const char *name,
     return acme_json_parse(p, data, len, NULL);
 }
 
-static apr_array_header_t *json_names(json_t *meta, apr_pool_t *p)
+static apr_array_header_t *meta_names(const acme_cert_meta_t *meta, apr_pool_t *p)
 {
-    apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
-    json_t *arr = meta ? acme_json_arr(meta, "names") : NULL;
-    size_t k;
-    for (k = 0; arr && k < json_array_size(arr); ++k) {
-        const char *n = json_string_value(json_array_get(arr, k));
-        if (n) {
-            APR_ARRAY_PUSH(names, const char *) = apr_pstrdup(p, n);
-        }
-    }
-    return names;
+    return meta ? apr_array_copy(p, meta->names) : apr_array_make(p, 1, sizeof(const char *));
 }
 
 /* The store's secret, read only (acmectl never creates one): NULL when it cannot be read. */
@@ -277,7 +268,7 @@ static const unsigned char *read_secret(acme_store_t *st, apr_pool_t *p)
 /* Would the server activate the staged set? The same check as at its next restart
  * (acme_install_check), against the names it was ordered for (the server also compares
  * them with its configuration). */
-static void check_staged(cert_t *c, acme_store_t *st, json_t *staged,
+static void check_staged(cert_t *c, acme_store_t *st, const acme_cert_meta_t *staged,
                          const unsigned char *secret, apr_pool_t *p)
 {
     acme_install_t *res;
@@ -288,7 +279,7 @@ static void check_staged(cert_t *c, acme_store_t *st, json_t *staged,
                         "as root";
         return;
     }
-    acme_install_check(&res, p, st, c->id, json_names(staged, p), secret, apr_time_now());
+    acme_install_check(&res, p, st, c->id, meta_names(staged, p), secret, apr_time_now());
     if (res->outcome == ACME_INSTALL_PASSES) {
         c->staged_check = "passes";
     }
@@ -304,7 +295,7 @@ static void check_staged(cert_t *c, acme_store_t *st, json_t *staged,
 
 /* The plan the server's watchdog computes: its recorded spec (system/config/plan.json), the
  * live certificate and the store's runtime files. */
-static void plan_cert(cert_t *c, acme_store_t *st, json_t *live, X509 *leaf,
+static void plan_cert(cert_t *c, acme_store_t *st, const acme_cert_meta_t *live, X509 *leaf,
                       const json_t *specs, apr_pool_t *p)
 {
     acme_plan_spec_t spec;
@@ -320,12 +311,12 @@ static void plan_cert(cert_t *c, acme_store_t *st, json_t *live, X509 *leaf,
     if (c->have_live) {
         in.have_live = 1;
         in.live_names = acme_names_normalize(p, c->names);
-        in.live_ca = acme_json_str(live, "ca");
-        in.live_key = acme_json_str(live, "key");
+        in.live_ca = live->ca;
+        in.live_key = live->key;
         in.live_not_before = c->not_before;
         in.live_not_after = c->not_after;
         in.live_obtained = c->obtained;
-        in.jitter = acme_plan_seed(c->id, acme_json_str(live, "serial"));
+        in.jitter = acme_plan_seed(c->id, live->serial);
         if (leaf && json_is_true(json_object_get(specs, "renewal_info"))) {
             acme_cert_ari_id(&ari_id, p, leaf);
         }
@@ -344,29 +335,32 @@ static void load_cert(cert_t *c, acme_store_t *st, const char *id,
                       const unsigned char *secret, const json_t *specs, apr_pool_t *p)
 {
     X509 *leaf = NULL;
-    json_t *live = load_json(st, ACME_GROUP_LIVE, id, "meta.json", p);
-    json_t *staged = load_json(st, ACME_GROUP_STAGING, id, "meta.json", p);
-    json_t *status = load_json(st, ACME_GROUP_ORDERS, id, "status.json", p);
-    json_t *meta = live ? live : staged;
+    acme_cert_meta_t *live, *staged, *meta;
+    acme_cert_status_t *status;
+    acme_renew_request_t *req;
     char *data;
     apr_size_t len;
     apr_time_t now = apr_time_now();
 
+    acme_meta_load(&live, p, st, ACME_GROUP_LIVE, id);
+    acme_meta_load(&staged, p, st, ACME_GROUP_STAGING, id);
+    acme_status_load(&status, p, st, id);
+    meta = live ? live : staged;
     memset(c, 0, sizeof(*c));
     c->id = id;
-    c->names = json_names(meta, p);
-    c->key = meta ? acme_json_str(meta, "key") : NULL;
-    c->ca = meta ? acme_json_str(meta, "ca") : NULL;
+    c->names = meta_names(meta, p);
+    c->key = meta ? meta->key : NULL;
+    c->ca = meta ? meta->ca : NULL;
     c->chain_path = st->path(st, ACME_GROUP_LIVE, id, "chain.pem", p);
     c->key_path = st->path(st, ACME_GROUP_LIVE, id, "key.pem", p);
     if (live && acme_store_load(st, ACME_GROUP_LIVE, id, "chain.pem", &data, &len, p) == 0) {
         apr_array_header_t *chain;
         acme_cert_info_t *info;
         c->have_live = 1;
-        c->serial = acme_json_str(live, "serial");
-        c->not_before = acme_time_parse_rfc3339(acme_json_str(live, "not_before"));
-        c->not_after = acme_time_parse_rfc3339(acme_json_str(live, "not_after"));
-        c->obtained = acme_time_parse_rfc3339(acme_json_str(live, "staged"));
+        c->serial = live->serial;
+        c->not_before = live->not_before;
+        c->not_after = live->not_after;
+        c->obtained = live->staged;
         /* the certificate itself is the truth when it can be read */
         if (acme_chain_parse(&chain, p, data, len) == APR_SUCCESS
             && acme_cert_info(&info, p, APR_ARRAY_IDX(chain, 0, X509 *)) == APR_SUCCESS) {
@@ -380,22 +374,20 @@ static void load_cert(cert_t *c, acme_store_t *st, const char *id,
     if (staged) {
         acme_blocked_t *b;
         c->staged = 1;
-        c->staged_serial = acme_json_str(staged, "serial");
+        c->staged_serial = staged->serial;
         if (acme_blocked_load(&b, p, st) == APR_SUCCESS && acme_blocked_has(b, id)) {
             c->blocked = b;
         }
         check_staged(c, st, staged, secret, p);
     }
-    c->renew_requested = acme_store_load(st, ACME_GROUP_ORDERS, id, RENEW_REQUEST, &data,
-                                         NULL, p) == APR_SUCCESS;
-    if (status && json_integer_value(json_object_get(status, "failures")) > 0) {
-        json_t *err = acme_json_obj(status, "error");
-        c->failures = (int)json_integer_value(json_object_get(status, "failures"));
-        c->err_at = acme_time_parse_rfc3339(acme_json_str(status, "last_failure"));
-        c->next_attempt = acme_time_parse_rfc3339(acme_json_str(status, "next_attempt"));
-        c->err_type = err ? acme_json_str(err, "type") : NULL;
-        c->err_detail = err ? acme_json_str(err, "detail") : NULL;
-        c->err_hint = err ? acme_json_str(err, "hint") : NULL;
+    c->renew_requested = acme_request_load(&req, p, st, id) == APR_SUCCESS;
+    if (status && status->failures > 0) {
+        c->failures = status->failures;
+        c->err_at = status->last_failure;
+        c->next_attempt = status->next_attempt;
+        c->err_type = status->err_type;
+        c->err_detail = status->err_detail;
+        c->err_hint = status->err_hint;
     }
     plan_cert(c, st, live, leaf, specs, p);
     if (c->planned) {
@@ -718,11 +710,13 @@ static int request_renewal(const opts_t *o, const cert_t *c, apr_pool_t *p)
     const char *dir = apr_pstrcat(p, orders, "/", c->id, NULL);
     const char *path = apr_pstrcat(p, dir, "/" RENEW_REQUEST, NULL);
     const char *tmp = apr_psprintf(p, "%s/.%s.tmp.%ld", dir, RENEW_REQUEST, (long)getpid());
-    const char *text = apr_psprintf(p, "requested by acmectl at %s\n",
-                                    acme_time_rfc3339(p, apr_time_now()));
+    acme_renew_request_t req = { 0, 0, "acmectl" };
+    const char *text;
     struct stat sb;
     int fd;
 
+    req.requested = apr_time_now();
+    text = acme_request_text(p, &req);
     if (lstat(orders, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         return fail("%s: not a directory (is %s mod_acme's store?)", orders, o->store_dir);
     }

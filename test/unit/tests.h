@@ -18,5 +18,6 @@ Suite *verify_suite(void);
 Suite *install_suite(void);
 Suite *pending_suite(void);
 Suite *challenge_suite(void);
+Suite *state_suite(void);
 
 #endif

@@ -1,0 +1,388 @@
+/* Typed per-certificate state records (see acme_state.h). */
+#include <string.h>
+
+#include <apr_strings.h>
+#include <apr_file_info.h>
+
+#include "acme_state.h"
+#include "acme_json.h"
+#include "acme_util.h"
+
+/* ---- helpers ---------------------------------------------------------------------------- */
+
+/* A record's object and its version: v 0 when absent; EINVAL when not an object or newer. */
+static apr_status_t parse_record(json_t **pj, int *pv, apr_pool_t *p, const char *data,
+                                 apr_size_t len)
+{
+    json_t *j, *v;
+
+    *pj = NULL;
+    *pv = 0;
+    if (!data || !(j = acme_json_parse(p, data, len, NULL)) || !json_is_object(j)) {
+        return APR_EINVAL;
+    }
+    if ((v = json_object_get(j, "v")) != NULL) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1
+            || json_integer_value(v) > ACME_STATE_VERSION) {
+            return APR_EINVAL;
+        }
+        *pv = (int)json_integer_value(v);
+    }
+    *pj = j;
+    return APR_SUCCESS;
+}
+
+static json_t *new_record(apr_pool_t *p)
+{
+    json_t *j = acme_json_pool(p, json_object());
+    json_object_set_new(j, "v", json_integer(ACME_STATE_VERSION));
+    return j;
+}
+
+static const char *get_str(apr_pool_t *p, const json_t *j, const char *key)
+{
+    const char *s = j ? acme_json_str(j, key) : NULL;
+    return s ? apr_pstrdup(p, s) : NULL;
+}
+
+static apr_time_t get_time(const json_t *j, const char *key)
+{
+    return j ? acme_time_parse_rfc3339(acme_json_str(j, key)) : 0;
+}
+
+static apr_int64_t get_int(const json_t *j, const char *key)
+{
+    return (apr_int64_t)json_integer_value(json_object_get(j, key));
+}
+
+static void set_str(json_t *j, const char *key, const char *s)
+{
+    if (s) {
+        json_object_set_new(j, key, json_string(s));
+    }
+}
+
+static void set_time(apr_pool_t *p, json_t *j, const char *key, apr_time_t t)
+{
+    if (t) {
+        json_object_set_new(j, key, json_string(acme_time_rfc3339(p, t)));
+    }
+}
+
+static apr_status_t save_text(acme_store_t *st, acme_group_t g, const char *name,
+                              const char *aspect, const char *text, apr_pool_t *p)
+{
+    if (!text) {
+        return APR_ENOMEM;
+    }
+    return acme_store_save(st, g, name, aspect, text, strlen(text), p);
+}
+
+/* Load a JSON record: its object and version (parse_record). */
+static apr_status_t load_record(json_t **pj, int *pv, acme_store_t *st, acme_group_t g,
+                                const char *name, const char *aspect, apr_pool_t *p)
+{
+    char *data;
+    apr_size_t len;
+    apr_status_t rv = acme_store_load(st, g, name, aspect, &data, &len, p);
+
+    *pj = NULL;
+    return rv != APR_SUCCESS ? rv : parse_record(pj, pv, p, data, len);
+}
+
+/* ---- meta.json -------------------------------------------------------------------------- */
+
+apr_status_t acme_meta_parse(acme_cert_meta_t **pm, apr_pool_t *p, const char *data,
+                             apr_size_t len)
+{
+    acme_cert_meta_t *m;
+    apr_array_header_t *names;
+    json_t *j, *arr;
+    size_t k;
+    int v;
+    apr_status_t rv;
+
+    *pm = NULL;
+    if ((rv = parse_record(&j, &v, p, data, len)) != APR_SUCCESS) {
+        return rv;
+    }
+    m = apr_pcalloc(p, sizeof(*m));
+    m->v = v;
+    arr = acme_json_arr(j, "names");
+    names = apr_array_make(p, arr ? (int)json_array_size(arr) + 1 : 1, sizeof(const char *));
+    for (k = 0; arr && k < json_array_size(arr); ++k) {
+        const char *n = json_string_value(json_array_get(arr, k));
+        if (n) {
+            APR_ARRAY_PUSH(names, const char *) = apr_pstrdup(p, n);
+        }
+    }
+    m->names = names;
+    m->ca = get_str(p, j, "ca");
+    m->key = get_str(p, j, "key");
+    m->serial = get_str(p, j, "serial");
+    m->order = get_str(p, j, "order");
+    m->not_before = get_time(j, "not_before");
+    m->not_after = get_time(j, "not_after");
+    m->staged = get_time(j, "staged");
+    m->rebuilt = get_time(j, "rebuilt");
+    *pm = m;
+    return APR_SUCCESS;
+}
+
+const char *acme_meta_text(apr_pool_t *p, const acme_cert_meta_t *m)
+{
+    json_t *j = new_record(p), *names = json_array();
+    int i;
+    for (i = 0; m->names && i < m->names->nelts; ++i) {
+        json_array_append_new(names, json_string(APR_ARRAY_IDX(m->names, i, const char *)));
+    }
+    json_object_set_new(j, "names", names);
+    set_str(j, "ca", m->ca);
+    set_str(j, "key", m->key);
+    json_object_set_new(j, "serial", json_string(m->serial ? m->serial : ""));
+    set_str(j, "order", m->order);
+    set_time(p, j, "not_before", m->not_before);
+    set_time(p, j, "not_after", m->not_after);
+    set_time(p, j, "staged", m->staged);
+    set_time(p, j, "rebuilt", m->rebuilt);
+    return acme_json_dump(p, j);
+}
+
+apr_status_t acme_meta_load(acme_cert_meta_t **pm, apr_pool_t *p, acme_store_t *st,
+                            acme_group_t g, const char *id)
+{
+    char *data;
+    apr_size_t len;
+    apr_status_t rv;
+
+    *pm = NULL;
+    if ((rv = acme_store_load(st, g, id, ACME_STATE_META, &data, &len, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    return acme_meta_parse(pm, p, data, len);
+}
+
+apr_status_t acme_meta_save(acme_store_t *st, acme_group_t g, const char *id,
+                            const acme_cert_meta_t *m, apr_pool_t *p)
+{
+    return save_text(st, g, id, ACME_STATE_META, acme_meta_text(p, m), p);
+}
+
+/* ---- status.json ------------------------------------------------------------------------ */
+
+apr_status_t acme_status_load(acme_cert_status_t **ps, apr_pool_t *p, acme_store_t *st,
+                              const char *id)
+{
+    acme_cert_status_t *s;
+    json_t *j, *err;
+    int v;
+    apr_status_t rv;
+
+    *ps = NULL;
+    if ((rv = load_record(&j, &v, st, ACME_GROUP_ORDERS, id, ACME_STATE_STATUS, p))
+        != APR_SUCCESS) {
+        return rv;
+    }
+    s = apr_pcalloc(p, sizeof(*s));
+    s->v = v;
+    s->failures = (int)get_int(j, "failures");
+    s->last_failure = get_time(j, "last_failure");
+    s->next_attempt = get_time(j, "next_attempt");
+    s->retry_after = get_time(j, "retry_after");
+    err = acme_json_obj(j, "error");
+    s->err_type = get_str(p, err, "type");
+    s->err_detail = get_str(p, err, "detail");
+    s->err_hint = get_str(p, err, "hint");
+    *ps = s;
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_status_save(acme_store_t *st, const char *id, const acme_cert_status_t *s,
+                              apr_pool_t *p)
+{
+    json_t *j = new_record(p), *err = json_object();
+    json_object_set_new(j, "failures", json_integer(s->failures));
+    set_time(p, j, "last_failure", s->last_failure);
+    set_time(p, j, "next_attempt", s->next_attempt);
+    set_time(p, j, "retry_after", s->retry_after);
+    set_str(err, "type", s->err_type);
+    set_str(err, "detail", s->err_detail);
+    set_str(err, "hint", s->err_hint);
+    json_object_set_new(j, "error", err);
+    return save_text(st, ACME_GROUP_ORDERS, id, ACME_STATE_STATUS, acme_json_dump(p, j), p);
+}
+
+apr_status_t acme_status_clear(acme_store_t *st, const char *id, apr_pool_t *p)
+{
+    return acme_store_remove(st, ACME_GROUP_ORDERS, id, ACME_STATE_STATUS, p);
+}
+
+/* ---- ari.json --------------------------------------------------------------------------- */
+
+apr_status_t acme_ari_state_load(acme_ari_state_t **pa, apr_pool_t *p, acme_store_t *st,
+                                 const char *id)
+{
+    acme_ari_state_t *a;
+    json_t *j;
+    int v;
+    apr_status_t rv;
+
+    *pa = NULL;
+    if ((rv = load_record(&j, &v, st, ACME_GROUP_ORDERS, id, ACME_STATE_ARI, p))
+        != APR_SUCCESS) {
+        return rv;
+    }
+    a = apr_pcalloc(p, sizeof(*a));
+    a->v = v;
+    a->cert_id = get_str(p, j, "cert_id");
+    a->start = get_time(j, "start");
+    a->end = get_time(j, "end");
+    a->chosen = get_time(j, "chosen");
+    a->next_fetch = get_time(j, "next_fetch");
+    a->explanation_url = get_str(p, j, "explanation_url");
+    *pa = a;
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_ari_state_save(acme_store_t *st, const char *id, const acme_ari_state_t *a,
+                                 apr_pool_t *p)
+{
+    json_t *j = new_record(p);
+    set_str(j, "cert_id", a->cert_id);
+    set_time(p, j, "start", a->start);
+    set_time(p, j, "end", a->end);
+    set_time(p, j, "chosen", a->chosen);
+    set_time(p, j, "next_fetch", a->next_fetch);
+    set_str(j, "explanation_url", a->explanation_url);
+    return save_text(st, ACME_GROUP_ORDERS, id, ACME_STATE_ARI, acme_json_dump(p, j), p);
+}
+
+/* ---- renew.request ---------------------------------------------------------------------- */
+
+/* The previous format: "requested by <by> at <RFC 3339>" (one line). */
+static void parse_request_line(acme_renew_request_t *r, apr_pool_t *p, const char *data,
+                               apr_size_t len)
+{
+    static const char lead[] = "requested by ";
+    char buf[128];
+    char *at;
+    apr_size_t n;
+
+    if (!data || len == 0 || len >= sizeof(buf)) {
+        return;
+    }
+    memcpy(buf, data, len);
+    buf[len] = '\0';
+    if (!(at = strstr(buf, " at "))) {
+        return;
+    }
+    if (!strncmp(buf, lead, sizeof(lead) - 1) && at > buf + sizeof(lead) - 1) {
+        r->by = apr_pstrmemdup(p, buf + sizeof(lead) - 1,
+                               (apr_size_t)(at - buf) - (sizeof(lead) - 1));
+    }
+    at += 4;
+    n = strcspn(at, "\r\n \t");
+    at[n] = '\0';
+    r->requested = acme_time_parse_rfc3339(at);
+}
+
+apr_status_t acme_request_parse(acme_renew_request_t **pr, apr_pool_t *p, const char *data,
+                                apr_size_t len)
+{
+    acme_renew_request_t *r = apr_pcalloc(p, sizeof(*r));
+    json_t *j;
+    int v;
+
+    *pr = NULL;
+    if (data && len > 0 && data[0] == '{') {
+        /* damaged or newer: still a request (its file is what asks), of unknown time */
+        if (parse_record(&j, &v, p, data, len) == APR_SUCCESS) {
+            r->v = v;
+            r->requested = get_time(j, "requested");
+            r->by = get_str(p, j, "by");
+        }
+    }
+    else {
+        parse_request_line(r, p, data, len);
+    }
+    *pr = r;
+    return APR_SUCCESS;
+}
+
+const char *acme_request_text(apr_pool_t *p, const acme_renew_request_t *r)
+{
+    json_t *j = new_record(p);
+    set_time(p, j, "requested", r->requested);
+    set_str(j, "by", r->by);
+    return apr_pstrcat(p, acme_json_dump(p, j), "\n", NULL);
+}
+
+apr_status_t acme_request_load(acme_renew_request_t **pr, apr_pool_t *p, acme_store_t *st,
+                               const char *id)
+{
+    char *data;
+    apr_size_t len;
+    apr_finfo_t fi;
+    const char *path;
+    apr_status_t rv;
+
+    *pr = NULL;
+    if ((rv = acme_store_load(st, ACME_GROUP_ORDERS, id, ACME_STATE_REQUEST, &data, &len, p))
+        != APR_SUCCESS || (rv = acme_request_parse(pr, p, data, len)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!(*pr)->requested && st->path
+        && (path = st->path(st, ACME_GROUP_ORDERS, id, ACME_STATE_REQUEST, p)) != NULL
+        && apr_stat(&fi, path, APR_FINFO_MTIME, p) == APR_SUCCESS && fi.mtime > 0) {
+        (*pr)->requested = fi.mtime;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_request_save(acme_store_t *st, const char *id, const acme_renew_request_t *r,
+                               apr_pool_t *p)
+{
+    return save_text(st, ACME_GROUP_ORDERS, id, ACME_STATE_REQUEST, acme_request_text(p, r), p);
+}
+
+apr_status_t acme_request_clear(acme_store_t *st, const char *id, apr_pool_t *p)
+{
+    return acme_store_remove(st, ACME_GROUP_ORDERS, id, ACME_STATE_REQUEST, p);
+}
+
+/* ---- orders/_driver/metrics.json -------------------------------------------------------- */
+
+apr_status_t acme_counters_load(acme_counters_t **pc, apr_pool_t *p, acme_store_t *st)
+{
+    acme_counters_t *c;
+    json_t *j;
+    int v;
+    apr_status_t rv;
+
+    *pc = NULL;
+    if ((rv = load_record(&j, &v, st, ACME_GROUP_ORDERS, ACME_STATE_COUNTERS_ENTRY,
+                          ACME_STATE_COUNTERS, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    c = apr_pcalloc(p, sizeof(*c));
+    c->v = v;
+    c->attempts = get_int(j, "attempts");
+    c->staged = get_int(j, "staged");
+    c->failed = get_int(j, "failed");
+    c->acme_requests = get_int(j, "acme_requests");
+    c->last_run = get_time(j, "last_run");
+    *pc = c;
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_counters_save(acme_store_t *st, const acme_counters_t *c, apr_pool_t *p)
+{
+    json_t *j = new_record(p);
+    json_object_set_new(j, "attempts", json_integer(c->attempts));
+    json_object_set_new(j, "staged", json_integer(c->staged));
+    json_object_set_new(j, "failed", json_integer(c->failed));
+    json_object_set_new(j, "acme_requests", json_integer(c->acme_requests));
+    set_time(p, j, "last_run", c->last_run);
+    return save_text(st, ACME_GROUP_ORDERS, ACME_STATE_COUNTERS_ENTRY, ACME_STATE_COUNTERS,
+                     acme_json_dump(p, j), p);
+}

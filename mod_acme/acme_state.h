@@ -1,0 +1,118 @@
+/* Typed per-certificate state records, loaded and saved through the store interface only
+ * (acme_store_t: a second backend holds the same records). One record type per kind of
+ * state; each file carries a format version "v" (ACME_STATE_VERSION); a file without one
+ * is the previous format (as written before the records were versioned) and still loads.
+ * Formats: docs/store.md. The blocked-activation record is acme_activation.h's. */
+#ifndef ACME_STATE_H
+#define ACME_STATE_H
+
+#include "acme.h"
+#include "acme_store.h"
+
+#define ACME_STATE_VERSION 1
+
+#define ACME_STATE_META     "meta.json"      /* live/<id>/, staging/<id>/, archive sets */
+#define ACME_STATE_STATUS   "status.json"    /* orders/<id>/: failures */
+#define ACME_STATE_ARI      "ari.json"       /* orders/<id>/: the CA's renewal window */
+#define ACME_STATE_REQUEST  "renew.request"  /* orders/<id>/: an admin's renewal request */
+#define ACME_STATE_COUNTERS "metrics.json"   /* orders/_driver/: the worker's counters */
+#define ACME_STATE_COUNTERS_ENTRY "_driver"  /* not a certificate (ids never begin with _) */
+
+/* Common to every load: APR_ENOENT when the record is missing, APR_EINVAL when it is not
+ * a JSON object (or for a request: neither JSON nor the previous text), or of a version
+ * newer than this code knows (v > ACME_STATE_VERSION). Strings are allocated from p.
+ * Absent fields load as NULL / 0. A loaded record has v = the version read (0: the
+ * previous format). Every save writes ACME_STATE_VERSION, atomically (store save). */
+
+/* Facts of an issued certificate set (meta.json). */
+typedef struct acme_cert_meta_t {
+    int v;
+    const apr_array_header_t *names;     /* const char *, as issued (not normalized) */
+    const char *ca;                      /* directory URL of the CA it came from */
+    const char *key;                     /* key type name, e.g. "p256" */
+    const char *serial;                  /* hex */
+    const char *order;                   /* order URL */
+    apr_time_t not_before, not_after;
+    apr_time_t staged;                   /* when it was obtained and staged */
+    apr_time_t rebuilt;                  /* when start-up rebuilt it from the certificate */
+} acme_cert_meta_t;
+
+apr_status_t acme_meta_parse(acme_cert_meta_t **pm, apr_pool_t *p, const char *data,
+                             apr_size_t len);
+/* The text a save writes (compact JSON, sorted keys). NULL fields and 0 times are left out,
+ * except names (always an array) and serial (always a string, "" when NULL). */
+const char *acme_meta_text(apr_pool_t *p, const acme_cert_meta_t *m);
+apr_status_t acme_meta_load(acme_cert_meta_t **pm, apr_pool_t *p, acme_store_t *st,
+                            acme_group_t g, const char *id);
+apr_status_t acme_meta_save(acme_store_t *st, acme_group_t g, const char *id,
+                            const acme_cert_meta_t *m, apr_pool_t *p);
+
+/* The failures since the last success (orders/<id>/status.json; none: no record). */
+typedef struct acme_cert_status_t {
+    int v;
+    int failures;                        /* consecutive failed attempts */
+    apr_time_t last_failure;             /* when the last one failed */
+    apr_time_t next_attempt;             /* when the worker tries again */
+    apr_time_t retry_after;              /* the CA's Retry-After, 0 none */
+    const char *err_type;                /* ACME problem type, NULL none */
+    const char *err_detail;              /* what went wrong */
+    const char *err_hint;                /* what the admin can do, NULL none */
+} acme_cert_status_t;
+
+apr_status_t acme_status_load(acme_cert_status_t **ps, apr_pool_t *p, acme_store_t *st,
+                              const char *id);
+apr_status_t acme_status_save(acme_store_t *st, const char *id, const acme_cert_status_t *s,
+                              apr_pool_t *p);
+/* A success: no record. Missing is not an error. */
+apr_status_t acme_status_clear(acme_store_t *st, const char *id, apr_pool_t *p);
+
+/* The CA's renewal window for one certificate (orders/<id>/ari.json). */
+typedef struct acme_ari_state_t {
+    int v;
+    const char *cert_id;                 /* the ARI certificate id the window is for */
+    apr_time_t start, end;               /* suggestedWindow */
+    apr_time_t chosen;                   /* the renewal time picked inside it */
+    apr_time_t next_fetch;               /* when to ask again */
+    const char *explanation_url;         /* NULL none */
+} acme_ari_state_t;
+
+apr_status_t acme_ari_state_load(acme_ari_state_t **pa, apr_pool_t *p, acme_store_t *st,
+                                 const char *id);
+apr_status_t acme_ari_state_save(acme_store_t *st, const char *id, const acme_ari_state_t *a,
+                                 apr_pool_t *p);
+
+/* A pending admin request (orders/<id>/renew.request): renew this certificate. It stays
+ * until a certificate obtained after `requested` is live (acme_plan.h). */
+typedef struct acme_renew_request_t {
+    int v;
+    apr_time_t requested;                /* 0: unknown (previous format without a time) */
+    const char *by;                      /* who asked, e.g. "acmectl" */
+} acme_renew_request_t;
+
+/* Version 1 is JSON {"by","requested","v"}; the previous format is the text line
+ * "requested by <by> at <RFC 3339>\n". The value's existence is the request: any other
+ * content (empty, other text, damaged JSON, a newer version) is a request of unknown time
+ * (requested 0), never an error. */
+apr_status_t acme_request_parse(acme_renew_request_t **pr, apr_pool_t *p, const char *data,
+                                apr_size_t len);
+const char *acme_request_text(apr_pool_t *p, const acme_renew_request_t *r);
+/* A request of unknown time gets the value's modification time where the store has files;
+ * else requested stays 0. */
+apr_status_t acme_request_load(acme_renew_request_t **pr, apr_pool_t *p, acme_store_t *st,
+                               const char *id);
+apr_status_t acme_request_save(acme_store_t *st, const char *id, const acme_renew_request_t *r,
+                               apr_pool_t *p);
+apr_status_t acme_request_clear(acme_store_t *st, const char *id, apr_pool_t *p);
+
+/* The worker's counters since the store was created (orders/_driver/metrics.json). */
+typedef struct acme_counters_t {
+    int v;
+    apr_int64_t attempts, staged, failed;
+    apr_int64_t acme_requests;           /* HTTP requests to the CA */
+    apr_time_t last_run;                 /* end of the last run, 0 never */
+} acme_counters_t;
+
+apr_status_t acme_counters_load(acme_counters_t **pc, apr_pool_t *p, acme_store_t *st);
+apr_status_t acme_counters_save(acme_store_t *st, const acme_counters_t *c, apr_pool_t *p);
+
+#endif

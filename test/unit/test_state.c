@@ -1,0 +1,439 @@
+/* Unit tests for acme_state: every field of every record survives save and load; files in
+ * the previous format (no "v", exactly as the code wrote them before) still load; a newer
+ * version or a damaged file is refused. The records go through a store that has no files
+ * (an in-memory acme_store_t here), as a second store backend would hold them. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <utime.h>
+
+#include <apr_strings.h>
+#include <apr_hash.h>
+
+#include "tests.h"
+#include "acme.h"
+#include "acme_state.h"
+#include "acme_store.h"
+#include "acme_util.h"
+
+static apr_pool_t *pool;
+static acme_store_t mem;
+static apr_hash_t *values;
+
+/* ---- an in-memory store: load, save, remove; no paths ---------------------------------- */
+
+static const char *mem_key(apr_pool_t *p, acme_group_t g, const char *name, const char *aspect)
+{
+    return apr_psprintf(p, "%d/%s/%s", (int)g, name, aspect ? aspect : "");
+}
+
+static apr_status_t mem_load(acme_store_t *st, acme_group_t g, const char *name,
+                             const char *aspect, char **pdata, apr_size_t *plen, apr_pool_t *p)
+{
+    const char *v = apr_hash_get(values, mem_key(p, g, name, aspect), APR_HASH_KEY_STRING);
+    (void)st;
+    if (!v) {
+        return APR_ENOENT;
+    }
+    *pdata = apr_pstrdup(p, v);
+    if (plen) {
+        *plen = strlen(v);
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t mem_save(acme_store_t *st, acme_group_t g, const char *name,
+                             const char *aspect, const void *data, apr_size_t len,
+                             apr_pool_t *p)
+{
+    (void)st;
+    (void)p;
+    apr_hash_set(values, mem_key(pool, g, name, aspect), APR_HASH_KEY_STRING,
+                 apr_pstrmemdup(pool, data, len));
+    return APR_SUCCESS;
+}
+
+static apr_status_t mem_remove(acme_store_t *st, acme_group_t g, const char *name,
+                               const char *aspect, apr_pool_t *p)
+{
+    (void)st;
+    apr_hash_set(values, mem_key(p, g, name, aspect), APR_HASH_KEY_STRING, NULL);
+    return APR_SUCCESS;
+}
+
+static const char *mem_get(acme_group_t g, const char *name, const char *aspect)
+{
+    return apr_hash_get(values, mem_key(pool, g, name, aspect), APR_HASH_KEY_STRING);
+}
+
+static void mem_put(acme_group_t g, const char *name, const char *aspect, const char *text)
+{
+    mem_save(&mem, g, name, aspect, text, strlen(text), pool);
+}
+
+static void setup(void)
+{
+    apr_pool_create(&pool, NULL);
+    values = apr_hash_make(pool);
+    memset(&mem, 0, sizeof(mem));
+    mem.kind = "memory";
+    mem.load = mem_load;
+    mem.save = mem_save;
+    mem.remove = mem_remove;
+}
+
+static void teardown(void)
+{
+    apr_pool_destroy(pool);
+}
+
+static apr_time_t T(const char *s)
+{
+    apr_time_t t = acme_time_parse_rfc3339(s);
+    ck_assert(t > 0);
+    return t;
+}
+
+/* ---- meta.json -------------------------------------------------------------------------- */
+
+START_TEST(test_meta_round_trip)
+{
+    acme_cert_meta_t m, *back;
+    apr_array_header_t *names = apr_array_make(pool, 2, sizeof(const char *));
+
+    APR_ARRAY_PUSH(names, const char *) = "www.a.test";
+    APR_ARRAY_PUSH(names, const char *) = "a.test";
+    memset(&m, 0, sizeof(m));
+    m.names = names;
+    m.ca = "https://ca.test/dir";
+    m.key = "rsa3072";
+    m.serial = "0a1b2c";
+    m.order = "https://ca.test/order/7";
+    m.not_before = T("2026-01-01T00:00:00Z");
+    m.not_after = T("2026-03-01T12:30:00Z");
+    m.staged = T("2026-01-01T00:05:00Z");
+    m.rebuilt = T("2026-02-02T02:02:02Z");
+    ck_assert_int_eq(acme_meta_save(&mem, ACME_GROUP_STAGING, "a.test", &m, pool), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(mem_get(ACME_GROUP_STAGING, "a.test", "meta.json"), "\"v\":1"));
+    ck_assert_int_eq(acme_meta_load(&back, pool, &mem, ACME_GROUP_STAGING, "a.test"),
+                     APR_SUCCESS);
+    ck_assert_int_eq(back->v, ACME_STATE_VERSION);
+    ck_assert_int_eq(back->names->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(back->names, 0, const char *), "www.a.test");
+    ck_assert_str_eq(APR_ARRAY_IDX(back->names, 1, const char *), "a.test");
+    ck_assert_str_eq(back->ca, m.ca);
+    ck_assert_str_eq(back->key, m.key);
+    ck_assert_str_eq(back->serial, m.serial);
+    ck_assert_str_eq(back->order, m.order);
+    ck_assert(back->not_before == m.not_before);
+    ck_assert(back->not_after == m.not_after);
+    ck_assert(back->staged == m.staged);
+    ck_assert(back->rebuilt == m.rebuilt);
+    /* the same record in another group is another value */
+    ck_assert_int_eq(acme_meta_load(&back, pool, &mem, ACME_GROUP_LIVE, "a.test"), APR_ENOENT);
+    ck_assert_ptr_null(back);
+
+    /* absent fields stay absent; serial is always a string */
+    memset(&m, 0, sizeof(m));
+    ck_assert_str_eq(acme_meta_text(pool, &m), "{\"names\":[],\"serial\":\"\",\"v\":1}");
+}
+END_TEST
+
+START_TEST(test_meta_previous_format)
+{
+    acme_cert_meta_t *m;
+    /* exactly what the driver wrote before the records had versions */
+    mem_put(ACME_GROUP_LIVE, "a.test", "meta.json",
+            "{\"ca\":\"https://localhost:14000/dir\",\"key\":\"p256\",\"names\":[\"a.test\","
+            "\"www.a.test\"],\"not_after\":\"2026-04-01T10:00:00Z\",\"not_before\":"
+            "\"2026-01-01T10:00:00Z\",\"order\":\"https://localhost:14000/my-order/x1\","
+            "\"serial\":\"5f3e\",\"staged\":\"2026-01-01T10:00:05Z\"}");
+    ck_assert_int_eq(acme_meta_load(&m, pool, &mem, ACME_GROUP_LIVE, "a.test"), APR_SUCCESS);
+    ck_assert_int_eq(m->v, 0);
+    ck_assert_int_eq(m->names->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(m->names, 1, const char *), "www.a.test");
+    ck_assert_str_eq(m->ca, "https://localhost:14000/dir");
+    ck_assert_str_eq(m->key, "p256");
+    ck_assert_str_eq(m->serial, "5f3e");
+    ck_assert_str_eq(m->order, "https://localhost:14000/my-order/x1");
+    ck_assert(m->not_before == T("2026-01-01T10:00:00Z"));
+    ck_assert(m->not_after == T("2026-04-01T10:00:00Z"));
+    ck_assert(m->staged == T("2026-01-01T10:00:05Z"));
+    ck_assert(m->rebuilt == 0);
+
+    /* and what start-up wrote when it rebuilt one */
+    mem_put(ACME_GROUP_LIVE, "b.test", "meta.json",
+            "{\"key\":\"rsa2048\",\"names\":[\"b.test\"],\"not_after\":\"2026-04-01T10:00:00Z\","
+            "\"not_before\":\"2026-01-01T10:00:00Z\",\"rebuilt\":\"2026-02-01T00:00:00Z\","
+            "\"serial\":\"01\"}");
+    ck_assert_int_eq(acme_meta_load(&m, pool, &mem, ACME_GROUP_LIVE, "b.test"), APR_SUCCESS);
+    ck_assert_int_eq(m->v, 0);
+    ck_assert_ptr_null(m->ca);
+    ck_assert_ptr_null(m->order);
+    ck_assert(m->staged == 0);
+    ck_assert(m->rebuilt == T("2026-02-01T00:00:00Z"));
+}
+END_TEST
+
+START_TEST(test_meta_refused)
+{
+    acme_cert_meta_t *m;
+    static const char *const bad[] = {
+        "", "{\"names\":[\"a.test\"],\"ser", "[]", "\"meta\"",
+        "{\"v\":2,\"names\":[\"a.test\"]}", "{\"v\":0}", "{\"v\":\"1\"}",
+    };
+    size_t i;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
+        ck_assert_msg(acme_meta_parse(&m, pool, bad[i], strlen(bad[i])) == APR_EINVAL,
+                      "accepted %s", bad[i]);
+        ck_assert_ptr_null(m);
+    }
+    ck_assert_int_eq(acme_meta_load(&m, pool, &mem, ACME_GROUP_LIVE, "none.test"), APR_ENOENT);
+}
+END_TEST
+
+/* ---- status.json ------------------------------------------------------------------------ */
+
+START_TEST(test_status_round_trip)
+{
+    acme_cert_status_t s, *back;
+    memset(&s, 0, sizeof(s));
+    s.failures = 3;
+    s.last_failure = T("2026-01-02T03:04:05Z");
+    s.next_attempt = T("2026-01-02T04:44:05Z");
+    s.retry_after = T("2026-01-02T05:00:00Z");
+    s.err_type = "urn:ietf:params:acme:error:rateLimited";
+    s.err_detail = "too many \"orders\"\nslow down";
+    s.err_hint = "wait";
+    ck_assert_int_eq(acme_status_save(&mem, "a.test", &s, pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_status_load(&back, pool, &mem, "a.test"), APR_SUCCESS);
+    ck_assert_int_eq(back->v, ACME_STATE_VERSION);
+    ck_assert_int_eq(back->failures, 3);
+    ck_assert(back->last_failure == s.last_failure);
+    ck_assert(back->next_attempt == s.next_attempt);
+    ck_assert(back->retry_after == s.retry_after);
+    ck_assert_str_eq(back->err_type, s.err_type);
+    ck_assert_str_eq(back->err_detail, s.err_detail);
+    ck_assert_str_eq(back->err_hint, s.err_hint);
+
+    /* optional parts left out stay out */
+    memset(&s, 0, sizeof(s));
+    s.failures = 1;
+    s.err_detail = "unknown";
+    ck_assert_int_eq(acme_status_save(&mem, "a.test", &s, pool), APR_SUCCESS);
+    ck_assert_str_eq(mem_get(ACME_GROUP_ORDERS, "a.test", "status.json"),
+                     "{\"error\":{\"detail\":\"unknown\"},\"failures\":1,\"v\":1}");
+    ck_assert_int_eq(acme_status_load(&back, pool, &mem, "a.test"), APR_SUCCESS);
+    ck_assert_ptr_null(back->err_type);
+    ck_assert_ptr_null(back->err_hint);
+    ck_assert(back->retry_after == 0);
+
+    ck_assert_int_eq(acme_status_clear(&mem, "a.test", pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_status_load(&back, pool, &mem, "a.test"), APR_ENOENT);
+    ck_assert_int_eq(acme_status_clear(&mem, "a.test", pool), APR_SUCCESS);
+}
+END_TEST
+
+START_TEST(test_status_previous_format)
+{
+    acme_cert_status_t *s;
+    /* exactly what the watchdog's save_failure wrote before */
+    mem_put(ACME_GROUP_ORDERS, "a.test", "status.json",
+            "{\"error\":{\"detail\":\"urn:ietf:params:acme:error:rejectedIdentifier: no\","
+            "\"hint\":\"the CA does not issue for this name\",\"type\":"
+            "\"urn:ietf:params:acme:error:rejectedIdentifier\"},\"failures\":2,"
+            "\"last_failure\":\"2026-01-02T03:04:05Z\",\"next_attempt\":"
+            "\"2026-01-02T03:14:05Z\",\"retry_after\":\"2026-01-02T03:10:00Z\"}");
+    ck_assert_int_eq(acme_status_load(&s, pool, &mem, "a.test"), APR_SUCCESS);
+    ck_assert_int_eq(s->v, 0);
+    ck_assert_int_eq(s->failures, 2);
+    ck_assert(s->last_failure == T("2026-01-02T03:04:05Z"));
+    ck_assert(s->next_attempt == T("2026-01-02T03:14:05Z"));
+    ck_assert(s->retry_after == T("2026-01-02T03:10:00Z"));
+    ck_assert_str_eq(s->err_type, "urn:ietf:params:acme:error:rejectedIdentifier");
+    ck_assert_str_eq(s->err_detail, "urn:ietf:params:acme:error:rejectedIdentifier: no");
+    ck_assert_str_eq(s->err_hint, "the CA does not issue for this name");
+
+    mem_put(ACME_GROUP_ORDERS, "a.test", "status.json", "{\"failures\":2,\"v\":9}");
+    ck_assert_int_eq(acme_status_load(&s, pool, &mem, "a.test"), APR_EINVAL);
+    mem_put(ACME_GROUP_ORDERS, "a.test", "status.json", "{\"failures\":");
+    ck_assert_int_eq(acme_status_load(&s, pool, &mem, "a.test"), APR_EINVAL);
+}
+END_TEST
+
+/* ---- ari.json --------------------------------------------------------------------------- */
+
+START_TEST(test_ari_round_trip)
+{
+    acme_ari_state_t a, *back;
+    memset(&a, 0, sizeof(a));
+    a.cert_id = "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE";
+    a.start = T("2026-02-01T00:00:00Z");
+    a.end = T("2026-02-03T00:00:00Z");
+    a.chosen = T("2026-02-02T07:08:09Z");
+    a.next_fetch = T("2026-01-15T06:00:00Z");
+    a.explanation_url = "https://ca.test/why";
+    ck_assert_int_eq(acme_ari_state_save(&mem, "a.test", &a, pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_ari_state_load(&back, pool, &mem, "a.test"), APR_SUCCESS);
+    ck_assert_int_eq(back->v, ACME_STATE_VERSION);
+    ck_assert_str_eq(back->cert_id, a.cert_id);
+    ck_assert(back->start == a.start);
+    ck_assert(back->end == a.end);
+    ck_assert(back->chosen == a.chosen);
+    ck_assert(back->next_fetch == a.next_fetch);
+    ck_assert_str_eq(back->explanation_url, a.explanation_url);
+    ck_assert_int_eq(acme_ari_state_load(&back, pool, &mem, "b.test"), APR_ENOENT);
+}
+END_TEST
+
+START_TEST(test_ari_previous_format)
+{
+    acme_ari_state_t *a;
+    /* exactly what the watchdog's ari_save wrote before (no explanation URL) */
+    mem_put(ACME_GROUP_ORDERS, "a.test", "ari.json",
+            "{\"cert_id\":\"abc.def\",\"chosen\":\"2026-02-02T07:08:09Z\",\"end\":"
+            "\"2026-02-03T00:00:00Z\",\"next_fetch\":\"2026-01-15T06:00:00Z\",\"start\":"
+            "\"2026-02-01T00:00:00Z\"}");
+    ck_assert_int_eq(acme_ari_state_load(&a, pool, &mem, "a.test"), APR_SUCCESS);
+    ck_assert_int_eq(a->v, 0);
+    ck_assert_str_eq(a->cert_id, "abc.def");
+    ck_assert(a->start == T("2026-02-01T00:00:00Z"));
+    ck_assert(a->end == T("2026-02-03T00:00:00Z"));
+    ck_assert(a->chosen == T("2026-02-02T07:08:09Z"));
+    ck_assert(a->next_fetch == T("2026-01-15T06:00:00Z"));
+    ck_assert_ptr_null(a->explanation_url);
+}
+END_TEST
+
+/* ---- renew.request ---------------------------------------------------------------------- */
+
+START_TEST(test_request_round_trip)
+{
+    acme_renew_request_t r, *back;
+    const char *text;
+    memset(&r, 0, sizeof(r));
+    r.requested = T("2026-01-05T08:09:10Z");
+    r.by = "acmectl";
+    ck_assert_int_eq(acme_request_save(&mem, "a.test", &r, pool), APR_SUCCESS);
+    text = mem_get(ACME_GROUP_ORDERS, "a.test", "renew.request");
+    ck_assert_str_eq(text, "{\"by\":\"acmectl\",\"requested\":\"2026-01-05T08:09:10Z\","
+                           "\"v\":1}\n");
+    ck_assert_int_eq(acme_request_load(&back, pool, &mem, "a.test"), APR_SUCCESS);
+    ck_assert_int_eq(back->v, ACME_STATE_VERSION);
+    ck_assert(back->requested == r.requested);
+    ck_assert_str_eq(back->by, "acmectl");
+    ck_assert_int_eq(acme_request_clear(&mem, "a.test", pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_request_load(&back, pool, &mem, "a.test"), APR_ENOENT);
+}
+END_TEST
+
+START_TEST(test_request_previous_format)
+{
+    acme_renew_request_t *r;
+    static const char prev[] = "requested by acmectl at 2026-01-05T08:09:10Z\n";
+    /* exactly what acmectl renew wrote before */
+    mem_put(ACME_GROUP_ORDERS, "a.test", "renew.request", prev);
+    ck_assert_int_eq(acme_request_load(&r, pool, &mem, "a.test"), APR_SUCCESS);
+    ck_assert_int_eq(r->v, 0);
+    ck_assert(r->requested == T("2026-01-05T08:09:10Z"));
+    ck_assert_str_eq(r->by, "acmectl");
+    /* any other text is still a request, of unknown time (no file here to date it) */
+    mem_put(ACME_GROUP_ORDERS, "a.test", "renew.request", "please\n");
+    ck_assert_int_eq(acme_request_load(&r, pool, &mem, "a.test"), APR_SUCCESS);
+    ck_assert(r->requested == 0);
+    ck_assert_ptr_null(r->by);
+    ck_assert_int_eq(acme_request_parse(&r, pool, "", 0), APR_SUCCESS);
+    ck_assert(r->requested == 0);
+    /* damaged JSON or a newer version: still a request, of unknown time */
+    ck_assert_int_eq(acme_request_parse(&r, pool, "{\"requested\":", 13), APR_SUCCESS);
+    ck_assert(r->requested == 0);
+    ck_assert_int_eq(acme_request_parse(&r, pool, "{\"v\":2,\"requested\":"
+                                                  "\"2026-01-05T08:09:10Z\"}", 42), APR_SUCCESS);
+    ck_assert(r->requested == 0);
+}
+END_TEST
+
+/* In the filesystem store a request of unknown time is dated by its file. */
+START_TEST(test_request_mtime)
+{
+    acme_store_t *fs;
+    acme_renew_request_t *r;
+    char root[64];
+    const char *path;
+    struct utimbuf ut;
+
+    strcpy(root, "/tmp/acme-state-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(root));
+    ck_assert_int_eq(acme_store_fs_create(&fs, pool, root), APR_SUCCESS);
+    ck_assert_int_eq(acme_store_fs_setup(fs, -1, -1, pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_store_save(fs, ACME_GROUP_ORDERS, "a.test", "renew.request", "x\n",
+                                     2, pool), APR_SUCCESS);
+    path = fs->path(fs, ACME_GROUP_ORDERS, "a.test", "renew.request", pool);
+    ut.actime = ut.modtime = 1767225600;   /* 2026-01-01T00:00:00Z */
+    ck_assert_int_eq(utime(path, &ut), 0);
+    ck_assert_int_eq(acme_request_load(&r, pool, fs, "a.test"), APR_SUCCESS);
+    ck_assert(r->requested == T("2026-01-01T00:00:00Z"));
+    ck_assert_int_eq(system(apr_pstrcat(pool, "rm -rf ", root, NULL)), 0);
+}
+END_TEST
+
+/* ---- orders/_driver/metrics.json -------------------------------------------------------- */
+
+START_TEST(test_counters_round_trip)
+{
+    acme_counters_t c, *back;
+    memset(&c, 0, sizeof(c));
+    c.attempts = 12;
+    c.staged = 9;
+    c.failed = 3;
+    c.acme_requests = APR_INT64_C(5000000000);
+    c.last_run = T("2026-01-06T00:00:01Z");
+    ck_assert_int_eq(acme_counters_save(&mem, &c, pool), APR_SUCCESS);
+    ck_assert_ptr_nonnull(mem_get(ACME_GROUP_ORDERS, "_driver", "metrics.json"));
+    ck_assert_int_eq(acme_counters_load(&back, pool, &mem), APR_SUCCESS);
+    ck_assert_int_eq(back->v, ACME_STATE_VERSION);
+    ck_assert(back->attempts == 12 && back->staged == 9 && back->failed == 3);
+    ck_assert(back->acme_requests == APR_INT64_C(5000000000));
+    ck_assert(back->last_run == c.last_run);
+}
+END_TEST
+
+START_TEST(test_counters_previous_format)
+{
+    acme_counters_t *c;
+    ck_assert_int_eq(acme_counters_load(&c, pool, &mem), APR_ENOENT);
+    /* exactly what the watchdog's metrics_save wrote before */
+    mem_put(ACME_GROUP_ORDERS, "_driver", "metrics.json",
+            "{\"acme_requests\":41,\"attempts\":4,\"failed\":1,\"last_run\":"
+            "\"2026-01-06T00:00:01Z\",\"staged\":3}");
+    ck_assert_int_eq(acme_counters_load(&c, pool, &mem), APR_SUCCESS);
+    ck_assert_int_eq(c->v, 0);
+    ck_assert(c->attempts == 4 && c->staged == 3 && c->failed == 1 && c->acme_requests == 41);
+    ck_assert(c->last_run == T("2026-01-06T00:00:01Z"));
+}
+END_TEST
+
+Suite *state_suite(void)
+{
+    Suite *s = suite_create("state");
+    TCase *tc = tcase_create("records");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_meta_round_trip);
+    tcase_add_test(tc, test_meta_previous_format);
+    tcase_add_test(tc, test_meta_refused);
+    tcase_add_test(tc, test_status_round_trip);
+    tcase_add_test(tc, test_status_previous_format);
+    tcase_add_test(tc, test_ari_round_trip);
+    tcase_add_test(tc, test_ari_previous_format);
+    tcase_add_test(tc, test_request_round_trip);
+    tcase_add_test(tc, test_request_previous_format);
+    tcase_add_test(tc, test_request_mtime);
+    tcase_add_test(tc, test_counters_round_trip);
+    tcase_add_test(tc, test_counters_previous_format);
+    suite_add_tcase(s, tc);
+    return s;
+}
