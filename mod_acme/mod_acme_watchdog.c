@@ -4,9 +4,6 @@
  * A graceful restart does not wait for a running watchdog callback, and the old and new
  * generations' singletons can run at once: the driver therefore holds a lock in the store
  * ("driver") while it works, and every step it takes is persisted (acme_driver.c). */
-#include <signal.h>
-#include <unistd.h>
-
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 #include <apr_thread_mutex.h>
@@ -32,6 +29,9 @@ APLOG_USE_MODULE(acme);
 #include "acme_plan_store.h"
 #include "acme_proc.h"
 #include "acme_activation.h"
+#include "acme_ari.h"
+#include "acme_expiry.h"
+#include "acme_notify.h"
 
 #define WD_NAME "_acme_"
 #define WD_INTERVAL apr_time_from_sec(1)
@@ -49,10 +49,9 @@ typedef struct acme_wd_t {
                                     * from its plan (replan) */
     apr_pool_t **plan_pool;        /* per certificate: holds mc->plan's strings (unmanaged) */
     apr_time_t *ari_next;          /* per certificate: next renewalInfo fetch, 0 = none */
-    apr_time_t *expiring_next;     /* per certificate: next 'expiring' warning */
+    apr_time_t *expiring_last;     /* per certificate: last 'expiring' warning, 0 none */
     int ari_unavailable;           /* the CA's directory has no renewalInfo */
-    apr_array_header_t *notifies;  /* notify_t*: notify programs still running */
-    apr_array_header_t *adopted;   /* adopted_t: ones a previous generation started */
+    acme_notify_t *notify;         /* the ACMENotifyCmd queue */
     /* one run */
     apr_thread_mutex_t *mutex;
     apr_array_header_t *due;       /* indexes into m->certs */
@@ -64,11 +63,6 @@ typedef struct acme_wd_t {
 
 #define REQUEST_CHECK_INTERVAL apr_time_from_sec(15)
 #define BLOCKED_CHECK_INTERVAL apr_time_from_sec(2)
-#define NOTIFY_TIMEOUT apr_time_from_sec(30)
-#define NOTIFY_KILL_MARGIN apr_time_from_sec(5)   /* acme_proc's own kill, after timeout(1) */
-#define NOTIFY_MAX_RUNNING 32
-#define ARI_DEFAULT_REFETCH apr_time_from_sec(6 * 3600)
-#define ARI_ERROR_REFETCH apr_time_from_sec(3600)
 #define ARI_FILE ACME_PLAN_ARI_FILE
 #define EXPIRING_FILE "expiring.json"
 #define METRICS_ENTRY "_driver"
@@ -107,251 +101,25 @@ static void replan(acme_wd_t *wd, int idx)
     }
 }
 
-/* ---- ACMENotifyCmd: run in the background as the User, 30 s at most ------------------ */
-
-/* Runs for one certificate happen one after the other, in the order of the events (an
- * admin's script must not see 'failed' before 'renewing'); certificates do not wait for
- * each other. */
-typedef struct notify_t {
-    apr_pool_t *pool;
-    acme_proc_t *proc;             /* NULL while queued behind a run for the same cert */
-    const char *id;                /* the certificate */
-    const char *what;              /* "EVENT CERT" for the log */
-    const char *const *argv, *const *env;
-} notify_t;
-
-/* Running programs are recorded in the store (orders/_notify-<pid>/run.json), so that the
- * next generation can report how a program ended that outlived this process. */
-#define NOTIFY_RUN_PREFIX "_notify-"
-
-static void notify_record(acme_wd_t *wd, notify_t *n)
-{
-    long pid = acme_proc_pid(n->proc);
-    const char *text = apr_psprintf(n->pool, "{\"pid\":%ld,\"started\":\"%s\",\"what\":\"%s\"}",
-                                    pid, acme_time_rfc3339(n->pool, acme_proc_started(n->proc)),
-                                    n->what);
-    acme_store_save(wd->m->store, ACME_GROUP_ORDERS,
-                    apr_psprintf(n->pool, NOTIFY_RUN_PREFIX "%ld", pid), "run.json", text,
-                    strlen(text), n->pool);
-}
-
-static void notify_unrecord(acme_wd_t *wd, long pid, apr_pool_t *p)
-{
-    acme_store_remove(wd->m->store, ACME_GROUP_ORDERS,
-                      apr_psprintf(p, NOTIFY_RUN_PREFIX "%ld", pid), NULL, p);
-}
-
-typedef struct adopted_t {
-    pid_t pid;
-    apr_time_t started;
-    const char *what;
-} adopted_t;
-
-/* At start: programs a previous generation started and did not see end. */
-static void notify_adopt(acme_wd_t *wd, apr_pool_t *p)
-{
-    apr_array_header_t *ids;
-    int i;
-
-    wd->adopted = apr_array_make(wd->pool, 2, sizeof(adopted_t));
-    if (wd->m->store->list(wd->m->store, ACME_GROUP_ORDERS, &ids, p) != APR_SUCCESS) {
-        return;
-    }
-    for (i = 0; i < ids->nelts; ++i) {
-        const char *id = APR_ARRAY_IDX(ids, i, const char *);
-        char *data;
-        apr_size_t len;
-        json_t *j;
-        adopted_t *a;
-        if (strncmp(id, NOTIFY_RUN_PREFIX, sizeof(NOTIFY_RUN_PREFIX) - 1)
-            || acme_store_load(wd->m->store, ACME_GROUP_ORDERS, id, "run.json", &data, &len, p)
-            || !(j = acme_json_parse(p, data, len, NULL))) {
-            continue;
-        }
-        a = apr_array_push(wd->adopted);
-        a->pid = (pid_t)json_integer_value(json_object_get(j, "pid"));
-        a->started = acme_time_parse_rfc3339(acme_json_str(j, "started"));
-        a->what = apr_pstrdup(wd->pool, acme_json_str(j, "what") ? acme_json_str(j, "what")
-                                                                 : "?");
-    }
-}
-
-/* Report adopted programs once they are gone (timeout(1) ends them at the limit; without
- * it, end them here). */
-static void notify_adopted_check(acme_wd_t *wd, apr_pool_t *p)
-{
-    apr_time_t now = apr_time_now();
-    int i;
-
-    for (i = 0; wd->adopted && i < wd->adopted->nelts; ++i) {
-        adopted_t *a = &APR_ARRAY_IDX(wd->adopted, i, adopted_t);
-        int alive = a->pid > 0 && kill(a->pid, 0) == 0;
-        if (alive && now - a->started >= NOTIFY_TIMEOUT + NOTIFY_KILL_MARGIN) {
-            kill(a->pid, SIGKILL);
-            alive = 0;
-        }
-        if (alive) {
-            continue;
-        }
-        if (now - a->started >= NOTIFY_TIMEOUT - apr_time_from_sec(2)) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, wd->m->s, ACMELOGNO(00066)
-                         "ACMENotifyCmd for %s (started before the last restart) was killed "
-                         "at its 30 s time limit", a->what);
-        }
-        else {
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, wd->m->s, ACMELOGNO(00067)
-                         "ACMENotifyCmd for %s (started before the last restart) ended",
-                         a->what);
-        }
-        notify_unrecord(wd, (long)a->pid, p);
-        memmove(wd->adopted->elts + (apr_size_t)i * sizeof(adopted_t),
-                wd->adopted->elts + (apr_size_t)(i + 1) * sizeof(adopted_t),
-                (apr_size_t)(wd->adopted->nelts - i - 1) * sizeof(adopted_t));
-        wd->adopted->nelts--;
-        --i;
-    }
-}
-
-static void notify_start(acme_wd_t *wd, notify_t *n)
-{
-    apr_status_t rv = acme_proc_start(&n->proc, n->pool, n->argv, n->env, NOTIFY_TIMEOUT);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, wd->m->s, ACMELOGNO(00056)
-                     "ACMENotifyCmd %s could not be started for %s", wd->m->notify_cmd,
-                     n->what);
-        n->proc = NULL;
-        return;
-    }
-    notify_record(wd, n);
-}
-
-/* Is a run for this certificate ahead of entry i (running or queued)? */
-static int notify_busy_before(acme_wd_t *wd, int i, const char *id)
-{
-    int j;
-    for (j = 0; j < i; ++j) {
-        if (!strcmp(APR_ARRAY_IDX(wd->notifies, j, notify_t *)->id, id)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Reap finished programs, kill those over the time limit, start queued ones whose turn
- * came. Caller holds wd->mutex. */
-static void notify_reap(acme_wd_t *wd)
-{
-    int i;
-
-    for (i = 0; i < wd->notifies->nelts; ++i) {
-        notify_t *n = APR_ARRAY_IDX(wd->notifies, i, notify_t *);
-        const char *out = "";
-        int code = 0;
-        apr_status_t rv;
-
-        if (!n->proc && !notify_busy_before(wd, i, n->id)) {
-            notify_start(wd, n);
-            if (!n->proc) {
-                goto remove;
-            }
-        }
-        if (!n->proc) {
-            continue; /* queued */
-        }
-        rv = acme_proc_poll(n->proc, &code, &out);
-        if (rv == APR_INCOMPLETE) {
-            continue;
-        }
-        if (rv != APR_SUCCESS || code != 0) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, wd->m->s, ACMELOGNO(00053)
-                         "ACMENotifyCmd for %s %s%s; output: %s", n->what,
-                         rv == APR_TIMEUP ? "did not finish in 30 s and was killed"
-                         : code < 0 ? "died by a signal" : "exited with status ",
-                         rv == APR_TIMEUP || code < 0 ? "" : apr_itoa(n->pool, code),
-                         *out ? out : "(none)");
-        }
-        else {
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, wd->m->s, ACMELOGNO(00054)
-                         "ACMENotifyCmd for %s succeeded; output: %s", n->what,
-                         *out ? out : "(none)");
-        }
-        notify_unrecord(wd, acme_proc_pid(n->proc), n->pool);
-remove:
-        apr_pool_destroy(n->pool);
-        /* remove entry i */
-        memmove(wd->notifies->elts + (apr_size_t)i * sizeof(notify_t *),
-                wd->notifies->elts + (apr_size_t)(i + 1) * sizeof(notify_t *),
-                (apr_size_t)(wd->notifies->nelts - i - 1) * sizeof(notify_t *));
-        wd->notifies->nelts--;
-        --i;
-    }
-}
-
-/* Start `PROGRAM ARGS EVENT CERT` with ACME_* in its environment. */
+/* ACMENotifyCmd (acme_notify.c): PROGRAM ARGS EVENT CERT in the background. */
 static void notify(acme_wd_t *wd, const char *event, acme_managed_t *mc, const char *serial,
                    apr_time_t not_after, const acme_result_t *res)
 {
-    acme_mod_t *m = wd->m;
+    acme_notify_event_t ev;
     apr_pool_t *p;
-    apr_array_header_t *argv, *env;
-    notify_t *n;
-    int i;
 
-    if (!m->notify_cmd) {
+    if (!wd->m->notify_cmd || !wd->notify
+        || apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
         return;
     }
-    apr_thread_mutex_lock(wd->mutex);
-    if (wd->notifies->nelts >= NOTIFY_MAX_RUNNING) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, m->s, ACMELOGNO(00055)
-                     "ACMENotifyCmd: %d programs still running, not run for %s %s",
-                     wd->notifies->nelts, event, mc->id);
-        apr_thread_mutex_unlock(wd->mutex);
-        return;
-    }
-    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
-        apr_thread_mutex_unlock(wd->mutex);
-        return;
-    }
-    n = apr_pcalloc(p, sizeof(*n));
-    n->pool = p;
-    n->id = apr_pstrdup(p, mc->id);
-    n->what = apr_pstrcat(p, event, " ", mc->id, NULL);
-    argv = apr_array_make(p, 10, sizeof(const char *));
-    APR_ARRAY_PUSH(argv, const char *) = m->notify_cmd;
-    for (i = 0; m->notify_args && i < m->notify_args->nelts; ++i) {
-        APR_ARRAY_PUSH(argv, const char *) = APR_ARRAY_IDX(m->notify_args, i, const char *);
-    }
-    APR_ARRAY_PUSH(argv, const char *) = event;
-    APR_ARRAY_PUSH(argv, const char *) = mc->id;
-    APR_ARRAY_PUSH(argv, const char *) = NULL;
-    env = apr_array_make(p, 10, sizeof(const char *));
-    APR_ARRAY_PUSH(env, const char *) = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_EVENT=", event, NULL);
-    APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_CERT=", mc->id, NULL);
-    APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_NAMES=",
-                                                    acme_names_join(p, mc->names, " "), NULL);
-    if (not_after) {
-        APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_NOT_AFTER=",
-                                                        acme_time_rfc3339(p, not_after), NULL);
-    }
-    if (serial) {
-        APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_SERIAL=", serial, NULL);
-    }
-    if (res && res->problem_type) {
-        APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_ERROR_TYPE=",
-                                                        res->problem_type, NULL);
-    }
-    if (res) {
-        APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_ERROR_DETAIL=",
-                                                        acme_result_str(res, p), NULL);
-    }
-    APR_ARRAY_PUSH(env, const char *) = NULL;
-
-    n->argv = (const char *const *)argv->elts;
-    n->env = (const char *const *)env->elts;
-    APR_ARRAY_PUSH(wd->notifies, notify_t *) = n;
-    notify_reap(wd); /* starts it now unless a run for this certificate is ahead */
-    apr_thread_mutex_unlock(wd->mutex);
+    ev.event = event;
+    ev.cert = mc->id;
+    ev.names = acme_names_join(p, mc->names, " ");
+    ev.serial = serial;
+    ev.not_after = not_after;
+    ev.res = res;
+    acme_notify_event(wd->notify, &ev);
+    apr_pool_destroy(p);
 }
 
 /* serial and not_after of the staged set, for 'renewed' */
@@ -497,9 +265,7 @@ static void fail_all_due(acme_wd_t *wd, const acme_result_t *res, apr_pool_t *p)
     }
 }
 
-/* ---- ACME Renewal Information (RFC 9773) ------------------------------------------ */
-
-static apr_time_t random_in(apr_time_t start, apr_time_t end);
+/* ---- ACME Renewal Information (RFC 9773, acme_ari.c) ------------------------------- */
 
 static void ari_save(acme_wd_t *wd, acme_managed_t *mc, apr_time_t start, apr_time_t end,
                      apr_time_t chosen, apr_time_t next_fetch, const char *expl, apr_pool_t *p)
@@ -518,125 +284,84 @@ static void ari_save(acme_wd_t *wd, acme_managed_t *mc, apr_time_t start, apr_ti
     acme_store_save(wd->m->store, ACME_GROUP_ORDERS, mc->id, ARI_FILE, text, strlen(text), p);
 }
 
+/* The window saved for this certID before (all 0: none) */
+static void ari_saved(acme_wd_t *wd, acme_managed_t *mc, apr_time_t *pstart, apr_time_t *pend,
+                      apr_time_t *pchosen, apr_pool_t *p)
+{
+    char *data;
+    apr_size_t len;
+    json_t *old;
+
+    *pstart = *pend = *pchosen = 0;
+    if (acme_store_load(wd->m->store, ACME_GROUP_ORDERS, mc->id, ARI_FILE, &data, &len, p) == 0
+        && (old = acme_json_parse(p, data, len, NULL)) != NULL
+        && acme_json_str(old, "cert_id") && !strcmp(acme_json_str(old, "cert_id"),
+                                                    mc->ari_cert_id)) {
+        *pstart = acme_time_parse_rfc3339(acme_json_str(old, "start"));
+        *pend = acme_time_parse_rfc3339(acme_json_str(old, "end"));
+        *pchosen = acme_time_parse_rfc3339(acme_json_str(old, "chosen"));
+    }
+}
+
 /* What an earlier generation learned is in mc->input (load_state read ari.json): fetch
  * again when it said, or a few seconds after start, at random (not all at once). */
 static void ari_load(acme_wd_t *wd, int idx)
 {
     acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
     wd->ari_next[idx] = mc->input.ari_next_fetch ? mc->input.ari_next_fetch
-                        : apr_time_now() + random_in(0, apr_time_from_sec(5));
-}
-
-static apr_time_t random_in(apr_time_t start, apr_time_t end)
-{
-    unsigned char b[4];
-    double f;
-    if (end <= start || acme_random_bytes(b, sizeof(b)) != APR_SUCCESS) {
-        return start;
-    }
-    f = (double)(((apr_uint32_t)b[0] << 24) | ((apr_uint32_t)b[1] << 16)
-                 | ((apr_uint32_t)b[2] << 8) | b[3]) / 4294967295.0;
-    return start + (apr_time_t)((double)(end - start) * f);
+                        : apr_time_now() + acme_ari_random_in(0, apr_time_from_sec(5));
 }
 
 static void ari_fetch(acme_wd_t *wd, int idx, apr_pool_t *p)
 {
-    acme_mod_t *m = wd->m;
-    acme_managed_t *mc = APR_ARRAY_IDX(m->certs, idx, acme_managed_t *);
+    acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
+    acme_ari_window_t *w;
+    acme_ari_choice_t c;
     acme_result_t res;
-    acme_response_t *resp = NULL;
-    const char *base, *expl = NULL;
-    json_t *win;
-    apr_time_t now = apr_time_now(), start, end, chosen, next_fetch, old_start = 0;
-    char *data;
-    apr_size_t len;
-    json_t *old;
+    apr_time_t now = apr_time_now(), old_start, old_end, old_chosen;
+    apr_status_t rv;
 
     acme_result_reset(&res);
-    if (acme_client_directory(wd->client, &res) != APR_SUCCESS) {
-        wd->ari_next[idx] = now + ARI_ERROR_REFETCH;
-        return;
-    }
-    base = acme_client_endpoint(wd->client, "renewalInfo");
-    if (!base) {
+    rv = acme_ari_fetch(&w, p, wd->client, mc->ari_cert_id, now, &res);
+    if (rv == APR_ENOTIMPL) {
         if (!wd->ari_unavailable) {
-            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, m->s, ACMELOGNO(00057)
-                         "the CA at %s offers no renewal information (ARI)", m->ca_url);
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, wd->m->s, ACMELOGNO(00057)
+                         "the CA at %s offers no renewal information (ARI)", wd->m->ca_url);
         }
         wd->ari_unavailable = 1;
         return;
     }
-    if (acme_client_get(&resp, wd->client, p,
-                        apr_pstrcat(p, base, base[strlen(base) - 1] == '/' ? "" : "/",
-                                    mc->ari_cert_id, NULL), &res) != APR_SUCCESS
-        || !resp->json || !(win = acme_json_obj(resp->json, "suggestedWindow"))
-        || !(start = acme_time_parse_rfc3339(acme_json_str(win, "start")))
-        || !(end = acme_time_parse_rfc3339(acme_json_str(win, "end"))) || end < start) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00058)
-                     "certificate %s: no usable renewal information from the CA: %s", mc->id,
-                     res.detail ? acme_result_str(&res, p) : "no suggestedWindow");
-        next_fetch = res.retry_after > now ? res.retry_after : now + ARI_ERROR_REFETCH;
-        wd->ari_next[idx] = next_fetch;
+    wd->ari_next[idx] = w->next_fetch;
+    if (rv != APR_SUCCESS) {
+        if (!w->directory_error) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, wd->m->s, ACMELOGNO(00058)
+                         "certificate %s: no usable renewal information from the CA: %s",
+                         mc->id, acme_result_str(&res, p));
+        }
         return;
     }
-    expl = acme_json_str(resp->json, "explanationURL");
-    next_fetch = acme_retry_after_parse(apr_table_get(resp->headers, "Retry-After"), now);
-    if (next_fetch <= now) {
-        next_fetch = now + ARI_DEFAULT_REFETCH;
-    }
-    else if (next_fetch - now < apr_time_from_sec(1)) {
-        next_fetch = now + apr_time_from_sec(1);
-    }
-    else if (next_fetch - now > apr_time_from_sec(7 * 86400)) {
-        next_fetch = now + apr_time_from_sec(7 * 86400);
-    }
-    wd->ari_next[idx] = next_fetch;
-
-    /* keep the time already chosen while the window stays the same */
-    chosen = 0;
-    if (acme_store_load(m->store, ACME_GROUP_ORDERS, mc->id, ARI_FILE, &data, &len, p) == 0
-        && (old = acme_json_parse(p, data, len, NULL)) != NULL
-        && acme_json_str(old, "cert_id") && !strcmp(acme_json_str(old, "cert_id"),
-                                                    mc->ari_cert_id)) {
-        old_start = acme_time_parse_rfc3339(acme_json_str(old, "start"));
-        if (old_start == start
-            && acme_time_parse_rfc3339(acme_json_str(old, "end")) == end) {
-            chosen = acme_time_parse_rfc3339(acme_json_str(old, "chosen"));
-        }
-    }
-    if (!chosen) {
-        chosen = end <= now ? now : random_in(start > now ? start : now, end);
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00050)
+    ari_saved(wd, mc, &old_start, &old_end, &old_chosen, p);
+    c = acme_ari_choose(w, old_start, old_end, old_chosen, now, acme_ari_random_fraction());
+    if (c.fresh) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, wd->m->s, ACMELOGNO(00050)
                      "certificate %s: the CA suggests renewal between %s and %s: renewal at %s",
-                     mc->id, acme_time_rfc3339(p, start), acme_time_rfc3339(p, end),
-                     acme_time_rfc3339(p, chosen));
-        if (old_start && start < old_start && expl) {
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00051)
-                         "certificate %s: the CA moved its renewal window earlier, see %s",
-                         mc->id, expl);
-        }
+                     mc->id, acme_time_rfc3339(p, w->start), acme_time_rfc3339(p, w->end),
+                     acme_time_rfc3339(p, c.chosen));
     }
-    ari_save(wd, mc, start, end, chosen, next_fetch, expl, p);
-    mc->input.ari_start = start;
-    mc->input.ari_end = end;
-    mc->input.ari_chosen = chosen;
-    mc->input.ari_next_fetch = next_fetch;
+    if (c.moved_earlier) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, wd->m->s, ACMELOGNO(00051)
+                     "certificate %s: the CA moved its renewal window earlier, see %s",
+                     mc->id, w->explanation_url);
+    }
+    ari_save(wd, mc, w->start, w->end, c.chosen, w->next_fetch, w->explanation_url, p);
+    mc->input.ari_start = w->start;
+    mc->input.ari_end = w->end;
+    mc->input.ari_chosen = c.chosen;
+    mc->input.ari_next_fetch = w->next_fetch;
     replan(wd, idx);
 }
 
-/* ---- expiring: inside the warn window, warn once a day ----------------------------- */
-
-static apr_time_t warn_time(acme_managed_t *mc)
-{
-    apr_interval_time_t life = mc->input.live_not_after - mc->input.live_not_before, w;
-    if (mc->warn_window.dur > 0) {
-        w = mc->warn_window.dur;
-    }
-    else {
-        w = life / 100 * (mc->warn_window.percent ? mc->warn_window.percent : 10);
-    }
-    return mc->input.live_not_after - w;
-}
+/* ---- expiring: inside the warn window, warn once a day (acme_expiry.c) ------------- */
 
 static void expiring_check(acme_wd_t *wd, int idx, apr_pool_t *p)
 {
@@ -644,10 +369,14 @@ static void expiring_check(acme_wd_t *wd, int idx, apr_pool_t *p)
     apr_time_t now = apr_time_now();
     const char *text;
 
-    if (!mc->have_live || now < warn_time(mc) || now < wd->expiring_next[idx]) {
+    if (!acme_expiry_due(mc->have_live,
+                         acme_expiry_warn_time(mc->input.live_not_before,
+                                               mc->input.live_not_after, mc->warn_window.dur,
+                                               mc->warn_window.percent),
+                         wd->expiring_last[idx], now)) {
         return;
     }
-    wd->expiring_next[idx] = now + apr_time_from_sec(86400);
+    wd->expiring_last[idx] = now;
     text = apr_psprintf(p, "{\"last\":\"%s\"}", acme_time_rfc3339(p, now));
     acme_store_save(wd->m->store, ACME_GROUP_ORDERS, mc->id, EXPIRING_FILE, text,
                     strlen(text), p);
@@ -666,8 +395,7 @@ static void expiring_load(acme_wd_t *wd, int idx, apr_pool_t *p)
     json_t *j;
     if (acme_store_load(wd->m->store, ACME_GROUP_ORDERS, mc->id, EXPIRING_FILE, &data, &len,
                         p) == APR_SUCCESS && (j = acme_json_parse(p, data, len, NULL))) {
-        apr_time_t last = acme_time_parse_rfc3339(acme_json_str(j, "last"));
-        wd->expiring_next[idx] = last ? last + apr_time_from_sec(86400) : 0;
+        wd->expiring_last[idx] = acme_time_parse_rfc3339(acme_json_str(j, "last"));
     }
 }
 
@@ -777,12 +505,14 @@ static apr_status_t wd_start(acme_wd_t *wd)
         return rv;
     }
     metrics_load(wd, wd->pool);
-    wd->notifies = apr_array_make(wd->pool, 4, sizeof(notify_t *));
-    notify_adopt(wd, wd->pool);
+    if ((rv = acme_notify_create(&wd->notify, wd->pool, m->store, m->notify_cmd,
+                                 m->notify_args, ACME_NOTIFY_TIMEOUT)) != APR_SUCCESS) {
+        wd->notify = NULL; /* no ACMENotifyCmd runs, obtaining goes on */
+    }
     wd->next = apr_pcalloc(wd->pool, sizeof(apr_time_t) * (apr_size_t)(n ? n : 1));
     wd->plan_pool = apr_pcalloc(wd->pool, sizeof(apr_pool_t *) * (apr_size_t)(n ? n : 1));
     wd->ari_next = apr_pcalloc(wd->pool, sizeof(apr_time_t) * (apr_size_t)(n ? n : 1));
-    wd->expiring_next = apr_pcalloc(wd->pool, sizeof(apr_time_t) * (apr_size_t)(n ? n : 1));
+    wd->expiring_last = apr_pcalloc(wd->pool, sizeof(apr_time_t) * (apr_size_t)(n ? n : 1));
     wd->next_run = 0;
     for (i = 0; i < n; ++i) {
         acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
@@ -895,10 +625,9 @@ static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
         blocked_check(wd, ptemp);
     }
     if (wd->client) {
-        apr_thread_mutex_lock(wd->mutex);
-        notify_reap(wd);
-        apr_thread_mutex_unlock(wd->mutex);
-        notify_adopted_check(wd, ptemp);
+        if (wd->notify) {
+            acme_notify_poll(wd->notify, ptemp);
+        }
         for (i = 0; i < m->certs->nelts; ++i) {
             if (wd->ari_next[i] && now >= wd->ari_next[i] && !wd->ari_unavailable) {
                 ari_fetch(wd, i, ptemp);
@@ -944,7 +673,7 @@ static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
             next = wd->ari_next[i];
         }
     }
-    if ((wd->notifies->nelts || wd->adopted->nelts)
+    if (wd->notify && acme_notify_pending(wd->notify)
         && (!next || next > now + apr_time_from_sec(1))) {
         next = now + apr_time_from_sec(1); /* reap and time-limit running notify programs */
     }

@@ -18,5 +18,8 @@ Suite *verify_suite(void);
 Suite *install_suite(void);
 Suite *pending_suite(void);
 Suite *challenge_suite(void);
+Suite *ari_suite(void);
+Suite *notify_suite(void);
+Suite *expiry_suite(void);
 
 #endif
