@@ -32,6 +32,7 @@ APLOG_USE_MODULE(acme);
 #include "acme_ari.h"
 #include "acme_expiry.h"
 #include "acme_notify.h"
+#include "acme_sched.h"
 
 #define WD_NAME "_acme_"
 #define WD_INTERVAL apr_time_from_sec(1)
@@ -42,15 +43,11 @@ typedef struct acme_wd_t {
     apr_pool_t *pool;              /* lives as long as the child */
     acme_client_t *client;
     int account_ok;
-    apr_time_t next_run;
+    acme_sched_t *sched;           /* per certificate: next attempt (always from its plan:
+                                    * replan), renewalInfo fetch, 'expiring' warning */
     apr_time_t next_request_check;
     apr_time_t next_blocked_check;
-    apr_time_t *next;              /* per certificate: next attempt, 0 = nothing to do; always
-                                    * from its plan (replan) */
     apr_pool_t **plan_pool;        /* per certificate: holds mc->plan's strings (unmanaged) */
-    apr_time_t *ari_next;          /* per certificate: next renewalInfo fetch, 0 = none */
-    apr_time_t *expiring_last;     /* per certificate: last 'expiring' warning, 0 none */
-    int ari_unavailable;           /* the CA's directory has no renewalInfo */
     acme_notify_t *notify;         /* the ACMENotifyCmd queue */
     /* one run */
     apr_thread_mutex_t *mutex;
@@ -86,16 +83,7 @@ static void replan(acme_wd_t *wd, int idx)
         apr_pool_destroy(wd->plan_pool[idx]);
     }
     wd->plan_pool[idx] = p;
-    if (!mc->used_by_tls) {
-        wd->next[idx] = 0;
-    }
-    else if (mc->plan.action != ACME_PLAN_NOTHING) {
-        wd->next[idx] = mc->plan.when > now ? mc->plan.when : now;
-    }
-    else {
-        /* nothing to do now: look again when the plan says (e.g. renewal time) */
-        wd->next[idx] = mc->plan.when > now ? mc->plan.when : 0;
-    }
+    acme_sched_plan(wd->sched, idx, mc->used_by_tls, &mc->plan, now);
     if (mc->input.ari_end) {
         mc->spec.replaces = mc->ari_cert_id; /* the CA knows ARI: name what a renewal replaces */
     }
@@ -176,7 +164,7 @@ static void record_result(acme_wd_t *wd, int idx, apr_status_t rv, const acme_re
         mc->input.have_staged = 1;
         mc->input.failures = 0;
         mc->input.last_failure = mc->input.retry_after = 0;
-        wd->ari_next[idx] = 0; /* the staged certificate replaces this one at the restart */
+        wd->sched->slot[idx].ari_next = 0; /* the staged certificate replaces this one at the restart */
     }
     else {
         /* the plan's one backoff ladder (and the CA's Retry-After) sets the next attempt */
@@ -202,14 +190,14 @@ static void record_result(acme_wd_t *wd, int idx, apr_status_t rv, const acme_re
                      "graceful restart", mc->id, acme_names_join(p, mc->names, ", "));
     }
     else {
-        save_failure(wd, mc, mc->input.failures, now, wd->next[idx], res, p);
+        save_failure(wd, mc, mc->input.failures, now, wd->sched->slot[idx].next, res, p);
         notify(wd, "failed", mc, NULL, 0, res);
         ap_log_error(APLOG_MARK, APLOG_ERR, ACME_LOG_RV(res->status), wd->m->s,
                      ACMELOGNO(00031)
                      "certificate for %s (%s) could not be obtained: %s; attempt %d failed, "
                      "next attempt at %s", mc->id, acme_names_join(p, mc->names, ", "),
                      acme_result_str(res, p), mc->input.failures,
-                     acme_time_rfc3339(p, wd->next[idx]));
+                     acme_time_rfc3339(p, wd->sched->slot[idx].next));
     }
 }
 
@@ -308,7 +296,7 @@ static void ari_saved(acme_wd_t *wd, acme_managed_t *mc, apr_time_t *pstart, apr
 static void ari_load(acme_wd_t *wd, int idx)
 {
     acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
-    wd->ari_next[idx] = mc->input.ari_next_fetch ? mc->input.ari_next_fetch
+    wd->sched->slot[idx].ari_next = mc->input.ari_next_fetch ? mc->input.ari_next_fetch
                         : apr_time_now() + acme_ari_random_in(0, apr_time_from_sec(5));
 }
 
@@ -324,14 +312,14 @@ static void ari_fetch(acme_wd_t *wd, int idx, apr_pool_t *p)
     acme_result_reset(&res);
     rv = acme_ari_fetch(&w, p, wd->client, mc->ari_cert_id, now, &res);
     if (rv == APR_ENOTIMPL) {
-        if (!wd->ari_unavailable) {
+        if (!wd->sched->ari_unavailable) {
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, wd->m->s, ACMELOGNO(00057)
                          "the CA at %s offers no renewal information (ARI)", wd->m->ca_url);
         }
-        wd->ari_unavailable = 1;
+        wd->sched->ari_unavailable = 1;
         return;
     }
-    wd->ari_next[idx] = w->next_fetch;
+    wd->sched->slot[idx].ari_next = w->next_fetch;
     if (rv != APR_SUCCESS) {
         if (!w->directory_error) {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, wd->m->s, ACMELOGNO(00058)
@@ -373,10 +361,10 @@ static void expiring_check(acme_wd_t *wd, int idx, apr_pool_t *p)
                          acme_expiry_warn_time(mc->input.live_not_before,
                                                mc->input.live_not_after, mc->warn_window.dur,
                                                mc->warn_window.percent),
-                         wd->expiring_last[idx], now)) {
+                         wd->sched->slot[idx].expiring_last, now)) {
         return;
     }
-    wd->expiring_last[idx] = now;
+    wd->sched->slot[idx].expiring_last = now;
     text = apr_psprintf(p, "{\"last\":\"%s\"}", acme_time_rfc3339(p, now));
     acme_store_save(wd->m->store, ACME_GROUP_ORDERS, mc->id, EXPIRING_FILE, text,
                     strlen(text), p);
@@ -395,7 +383,7 @@ static void expiring_load(acme_wd_t *wd, int idx, apr_pool_t *p)
     json_t *j;
     if (acme_store_load(wd->m->store, ACME_GROUP_ORDERS, mc->id, EXPIRING_FILE, &data, &len,
                         p) == APR_SUCCESS && (j = acme_json_parse(p, data, len, NULL))) {
-        wd->expiring_last[idx] = acme_time_parse_rfc3339(acme_json_str(j, "last"));
+        wd->sched->slot[idx].expiring_last = acme_time_parse_rfc3339(acme_json_str(j, "last"));
     }
 }
 
@@ -509,20 +497,10 @@ static apr_status_t wd_start(acme_wd_t *wd)
                                  m->notify_args, ACME_NOTIFY_TIMEOUT)) != APR_SUCCESS) {
         wd->notify = NULL; /* no ACMENotifyCmd runs, obtaining goes on */
     }
-    wd->next = apr_pcalloc(wd->pool, sizeof(apr_time_t) * (apr_size_t)(n ? n : 1));
     wd->plan_pool = apr_pcalloc(wd->pool, sizeof(apr_pool_t *) * (apr_size_t)(n ? n : 1));
-    wd->ari_next = apr_pcalloc(wd->pool, sizeof(apr_time_t) * (apr_size_t)(n ? n : 1));
-    wd->expiring_last = apr_pcalloc(wd->pool, sizeof(apr_time_t) * (apr_size_t)(n ? n : 1));
-    wd->next_run = 0;
     for (i = 0; i < n; ++i) {
         acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
-        if (mc->used_by_tls && mc->plan.action != ACME_PLAN_NOTHING) {
-            wd->next[i] = mc->plan.when > now ? mc->plan.when : now;
-        }
-        else if (mc->used_by_tls && mc->plan.when > now) {
-            /* nothing to do now: look again when the plan says (e.g. renewal time) */
-            wd->next[i] = mc->plan.when;
-        }
+        acme_sched_plan(wd->sched, i, mc->used_by_tls, &mc->plan, now);
         if (mc->used_by_tls && mc->input.ari_end) {
             mc->spec.replaces = mc->ari_cert_id;
         }
@@ -572,9 +550,7 @@ static void check_requests(acme_wd_t *wd, apr_pool_t *p)
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00042)
                          "certificate %s: renewal requested (acmectl renew): %s", mc->id,
                          mc->plan.reason);
-            if (wd->next[i] && wd->next[i] < wd->next_run) {
-                wd->next_run = wd->next[i];
-            }
+            acme_sched_hurry(wd->sched, i);
         }
     }
 }
@@ -605,23 +581,42 @@ static void blocked_check(acme_wd_t *wd, apr_pool_t *p)
     }
 }
 
+/* The driver's run: the certificates due, under the store's driver lock. */
+static void run_if_due(acme_wd_t *wd, apr_time_t now, apr_pool_t *ptemp)
+{
+    acme_mod_t *m = wd->m;
+    void *lock = NULL;
+
+    wd->due = acme_sched_due(wd->sched, now, ptemp);
+    wd->due_pos = 0;
+    wd->staged = wd->failed = 0;
+    if (wd->due->nelts > 0) {
+        if (m->store->lock(m->store, "driver", 0, &lock, ptemp) != APR_SUCCESS) {
+            /* another generation's driver is still at work: look again shortly */
+            wd->sched->next_run = now + ACME_SCHED_LOCKED_RETRY;
+            return;
+        }
+        run_due(wd, ptemp);
+        m->store->unlock(m->store, lock);
+    }
+    acme_sched_after_run(wd->sched, apr_time_now(), wd->notify && acme_notify_pending(wd->notify));
+}
+
+/* Every second: what the timetable says is due (acme_sched.c). */
 static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
 {
     acme_wd_t *wd = baton;
     acme_mod_t *m = wd->m;
-    apr_time_t now = apr_time_now(), next = 0;
-    void *lock = NULL;
+    apr_time_t now = apr_time_now();
     int i;
 
     if (state == AP_WATCHDOG_STATE_STOPPING) {
         return APR_SUCCESS;
     }
-    if (wd->client && now >= wd->next_request_check) {
-        wd->next_request_check = now + REQUEST_CHECK_INTERVAL;
+    if (wd->client && acme_sched_every(&wd->next_request_check, REQUEST_CHECK_INTERVAL, now)) {
         check_requests(wd, ptemp);
     }
-    if (wd->client && now >= wd->next_blocked_check) {
-        wd->next_blocked_check = now + BLOCKED_CHECK_INTERVAL;
+    if (wd->client && acme_sched_every(&wd->next_blocked_check, BLOCKED_CHECK_INTERVAL, now)) {
         blocked_check(wd, ptemp);
     }
     if (wd->client) {
@@ -629,56 +624,23 @@ static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
             acme_notify_poll(wd->notify, ptemp);
         }
         for (i = 0; i < m->certs->nelts; ++i) {
-            if (wd->ari_next[i] && now >= wd->ari_next[i] && !wd->ari_unavailable) {
+            if (acme_sched_ari_due(wd->sched, i, now)) {
                 ari_fetch(wd, i, ptemp);
-                if (wd->next[i] && wd->next[i] < wd->next_run) {
-                    wd->next_run = wd->next[i];
-                }
+                acme_sched_hurry(wd->sched, i);
             }
             expiring_check(wd, i, ptemp);
         }
     }
-    if (now < wd->next_run) {
+    if (now < wd->sched->next_run) {
         return APR_SUCCESS;
     }
     if (!wd->pool && wd_start(wd) != APR_SUCCESS) {
-        wd->next_run = now + apr_time_from_sec(60);
+        wd->sched->next_run = now + ACME_SCHED_START_RETRY;
         return APR_SUCCESS;
     }
-    if (state != AP_WATCHDOG_STATE_RUNNING || !wd->client) {
-        return APR_SUCCESS;
+    if (state == AP_WATCHDOG_STATE_RUNNING && wd->client) {
+        run_if_due(wd, now, ptemp);
     }
-    wd->due = apr_array_make(ptemp, 8, sizeof(int));
-    wd->due_pos = 0;
-    wd->staged = wd->failed = 0;
-    for (i = 0; i < m->certs->nelts; ++i) {
-        if (wd->next[i] && wd->next[i] <= now) {
-            APR_ARRAY_PUSH(wd->due, int) = i;
-        }
-    }
-    if (wd->due->nelts > 0) {
-        if (m->store->lock(m->store, "driver", 0, &lock, ptemp) != APR_SUCCESS) {
-            /* another generation's driver is still at work: look again shortly */
-            wd->next_run = now + apr_time_from_sec(5);
-            return APR_SUCCESS;
-        }
-        run_due(wd, ptemp);
-        m->store->unlock(m->store, lock);
-    }
-    for (i = 0; i < m->certs->nelts; ++i) {
-        if (wd->next[i] && (!next || wd->next[i] < next)) {
-            next = wd->next[i];
-        }
-        if (wd->ari_next[i] && !wd->ari_unavailable && (!next || wd->ari_next[i] < next)) {
-            next = wd->ari_next[i];
-        }
-    }
-    if (wd->notify && acme_notify_pending(wd->notify)
-        && (!next || next > now + apr_time_from_sec(1))) {
-        next = now + apr_time_from_sec(1); /* reap and time-limit running notify programs */
-    }
-    /* with nothing planned, look again in an hour (renewals are planned at start-up) */
-    wd->next_run = next ? next : apr_time_now() + apr_time_from_sec(3600);
     return APR_SUCCESS;
 }
 
@@ -707,6 +669,7 @@ apr_status_t acme_watchdog_setup(acme_mod_t *m, apr_pool_t *p)
     }
     wd = apr_pcalloc(p, sizeof(*wd));
     wd->m = m;
+    acme_sched_create(&wd->sched, p, m->certs->nelts);
     if ((rv = get_instance(&w, WD_NAME, 0, 1, p)) != APR_SUCCESS
         || (rv = register_cb(w, WD_INTERVAL, wd, wd_callback)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, m->s, ACMELOGNO(00037)

@@ -21,5 +21,6 @@ Suite *challenge_suite(void);
 Suite *ari_suite(void);
 Suite *notify_suite(void);
 Suite *expiry_suite(void);
+Suite *sched_suite(void);
 
 #endif
