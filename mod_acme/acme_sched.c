@@ -1,5 +1,6 @@
 /* The watchdog's timetable. */
 #include "acme.h"
+#include "acme_client.h"
 #include "acme_sched.h"
 
 apr_status_t acme_sched_create(acme_sched_t **ps, apr_pool_t *p, int n)
@@ -80,4 +81,20 @@ int acme_sched_every(apr_time_t *pnext, apr_interval_time_t interval, apr_time_t
     }
     *pnext = now + interval;
     return 1;
+}
+
+int acme_sched_record(acme_sched_t *s, int i, acme_plan_input_t *in, apr_status_t rv,
+                      const acme_result_t *res, apr_time_t now)
+{
+    if (rv == APR_SUCCESS) {
+        in->have_staged = 1;
+        in->failures = 0;
+        in->last_failure = in->retry_after = 0;
+        s->slot[i].ari_next = 0;
+        return 0;
+    }
+    in->failures++;
+    in->last_failure = now;
+    in->retry_after = res->retry_after;
+    return acme_problem_handling(res) == ACME_PH_NEW_ACCOUNT;
 }

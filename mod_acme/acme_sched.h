@@ -44,6 +44,12 @@ int acme_sched_ari_due(const acme_sched_t *s, int i, apr_time_t now);
 /* After a run: the next run is the soonest attempt or renewalInfo fetch, within a second
  * while notify runs are pending, in ACME_SCHED_IDLE when nothing is planned. */
 void acme_sched_after_run(acme_sched_t *s, apr_time_t now, int notify_pending);
+/* After an attempt for slot i: the plan inputs its outcome changes. Staged: no failures,
+ * no renewalInfo fetches (the staged certificate replaces this one at the restart). Failed:
+ * one more failure now and the CA's Retry-After (the plan's backoff ladder sets the next
+ * attempt). Returns 1 when the CA does not know the account (ensure it again). */
+int acme_sched_record(acme_sched_t *s, int i, acme_plan_input_t *in, apr_status_t rv,
+                      const acme_result_t *res, apr_time_t now);
 /* A periodic check: 1 (and *pnext moves to now + interval) when *pnext is reached. */
 int acme_sched_every(apr_time_t *pnext, apr_interval_time_t interval, apr_time_t now);
 

@@ -32,6 +32,7 @@ APLOG_USE_MODULE(acme);
 #include "acme_ari.h"
 #include "acme_expiry.h"
 #include "acme_notify.h"
+#include "acme_parallel.h"
 #include "acme_sched.h"
 
 #define WD_NAME "_acme_"
@@ -42,6 +43,7 @@ typedef struct acme_wd_t {
     acme_mod_t *m;
     apr_pool_t *pool;              /* lives as long as the child */
     acme_client_t *client;
+    acme_driver_env_t env;         /* for acme_driver_obtain, shared by the run's threads */
     int account_ok;
     acme_sched_t *sched;           /* per certificate: next attempt (always from its plan:
                                     * replan), renewalInfo fetch, 'expiring' warning */
@@ -52,7 +54,6 @@ typedef struct acme_wd_t {
     /* one run */
     apr_thread_mutex_t *mutex;
     apr_array_header_t *due;       /* indexes into m->certs */
-    int due_pos;
     int staged, failed;
     /* counters since the store was created, persisted in orders/_driver/metrics.json */
     apr_int64_t total_attempts, total_staged, total_failed, total_requests;
@@ -159,22 +160,10 @@ static void record_result(acme_wd_t *wd, int idx, apr_status_t rv, const acme_re
     apr_time_t now = apr_time_now();
 
     apr_thread_mutex_lock(wd->mutex);
-    if (rv == APR_SUCCESS) {
-        wd->staged++;
-        mc->input.have_staged = 1;
-        mc->input.failures = 0;
-        mc->input.last_failure = mc->input.retry_after = 0;
-        wd->sched->slot[idx].ari_next = 0; /* the staged certificate replaces this one at the restart */
-    }
-    else {
-        /* the plan's one backoff ladder (and the CA's Retry-After) sets the next attempt */
-        wd->failed++;
-        mc->input.failures++;
-        mc->input.last_failure = now;
-        mc->input.retry_after = res->retry_after;
-        if (acme_problem_handling(res) == ACME_PH_NEW_ACCOUNT) {
-            wd->account_ok = 0; /* the CA does not know the account: ensure it again */
-        }
+    wd->staged += rv == APR_SUCCESS;
+    wd->failed += rv != APR_SUCCESS;
+    if (acme_sched_record(wd->sched, idx, &mc->input, rv, res, now)) {
+        wd->account_ok = 0; /* the CA does not know the account: ensure it again */
     }
     replan(wd, idx);
     apr_thread_mutex_unlock(wd->mutex);
@@ -201,48 +190,27 @@ static void record_result(acme_wd_t *wd, int idx, apr_status_t rv, const acme_re
     }
 }
 
-static void *APR_THREAD_FUNC obtain_thread(apr_thread_t *thread, void *baton)
+/* One job of a driver run (acme_parallel.c): obtain the certificate wd->due[job]. */
+static void obtain_one(void *baton, int job)
 {
     acme_wd_t *wd = baton;
-    acme_driver_env_t env;
+    int idx = APR_ARRAY_IDX(wd->due, job, int);
+    acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
+    apr_pool_t *p;
+    acme_result_t res;
+    apr_status_t rv;
 
-    memset(&env, 0, sizeof(env));
-    env.client = wd->client;
-    env.store = wd->m->store;
-    env.secret = wd->m->secret;
-    env.poll_default = apr_time_from_msec(500);
-    if (wd->m->http01_pending) {
-        env.http01_count = mod_acme_http01_count;
-        env.http01_count_baton = wd->m->http01_pending;
+    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+        return;
     }
-    for (;;) {
-        int idx;
-        apr_pool_t *p;
-        acme_result_t res;
-        apr_status_t rv;
-        acme_managed_t *mc;
-
-        apr_thread_mutex_lock(wd->mutex);
-        idx = wd->due_pos < wd->due->nelts ? APR_ARRAY_IDX(wd->due, wd->due_pos++, int) : -1;
-        apr_thread_mutex_unlock(wd->mutex);
-        if (idx < 0) {
-            break;
-        }
-        mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
-        if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
-            break;
-        }
-        acme_result_reset(&res);
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, wd->m->s, ACMELOGNO(00032)
-                     "obtaining a certificate for %s (%s): %s", mc->id,
-                     acme_names_join(p, mc->names, ", "), mc->plan.reason);
-        notify(wd, "renewing", mc, mc->live_serial, mc->input.live_not_after, NULL);
-        rv = acme_driver_obtain(&env, &mc->spec, p, &res);
-        record_result(wd, idx, rv, &res, p);
-        apr_pool_destroy(p);
-    }
-    apr_thread_exit(thread, APR_SUCCESS);
-    return NULL;
+    acme_result_reset(&res);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, wd->m->s, ACMELOGNO(00032)
+                 "obtaining a certificate for %s (%s): %s", mc->id,
+                 acme_names_join(p, mc->names, ", "), mc->plan.reason);
+    notify(wd, "renewing", mc, mc->live_serial, mc->input.live_not_after, NULL);
+    rv = acme_driver_obtain(&wd->env, &mc->spec, p, &res);
+    record_result(wd, idx, rv, &res, p);
+    apr_pool_destroy(p);
 }
 
 static void fail_all_due(acme_wd_t *wd, const acme_result_t *res, apr_pool_t *p)
@@ -424,8 +392,6 @@ static void metrics_save(acme_wd_t *wd, apr_uint32_t requests, apr_pool_t *p)
 static void run_due(acme_wd_t *wd, apr_pool_t *ptemp)
 {
     acme_mod_t *m = wd->m;
-    apr_thread_t *threads[MAX_PARALLEL];
-    int nthreads, i;
     apr_uint32_t before = acme_client_request_count(wd->client);
     apr_time_t start = apr_time_now();
 
@@ -449,20 +415,7 @@ static void run_due(acme_wd_t *wd, apr_pool_t *ptemp)
         }
         wd->account_ok = 1;
     }
-    nthreads = wd->due->nelts < MAX_PARALLEL ? wd->due->nelts : MAX_PARALLEL;
-    for (i = 0; i < nthreads; ++i) {
-        if (apr_thread_create(&threads[i], NULL, obtain_thread, wd, ptemp) != APR_SUCCESS) {
-            break;
-        }
-    }
-    nthreads = i;
-    if (nthreads == 0) {
-        obtain_thread(NULL, wd);
-    }
-    for (i = 0; i < nthreads; ++i) {
-        apr_status_t trv;
-        apr_thread_join(&trv, threads[i]);
-    }
+    acme_parallel_run(wd->due->nelts, MAX_PARALLEL, obtain_one, wd, ptemp);
     metrics_save(wd, acme_client_request_count(wd->client) - before, ptemp);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00034)
                  "driver run: %d certificate(s) staged, %d failed, %u ACME requests, %.1f s",
@@ -491,6 +444,14 @@ static apr_status_t wd_start(acme_wd_t *wd)
         wd->pool = NULL;
         wd->client = NULL;
         return rv;
+    }
+    wd->env.client = wd->client;
+    wd->env.store = m->store;
+    wd->env.secret = m->secret;
+    wd->env.poll_default = apr_time_from_msec(500);
+    if (m->http01_pending) {
+        wd->env.http01_count = mod_acme_http01_count;
+        wd->env.http01_count_baton = m->http01_pending;
     }
     metrics_load(wd, wd->pool);
     if ((rv = acme_notify_create(&wd->notify, wd->pool, m->store, m->notify_cmd,
@@ -588,7 +549,6 @@ static void run_if_due(acme_wd_t *wd, apr_time_t now, apr_pool_t *ptemp)
     void *lock = NULL;
 
     wd->due = acme_sched_due(wd->sched, now, ptemp);
-    wd->due_pos = 0;
     wd->staged = wd->failed = 0;
     if (wd->due->nelts > 0) {
         if (m->store->lock(m->store, "driver", 0, &lock, ptemp) != APR_SUCCESS) {

@@ -1,4 +1,6 @@
 /* acme_sched: the watchdog's timetable (next attempt from the plan, due slots, wake-up). */
+#include <string.h>
+
 #include "tests.h"
 #include "acme_sched.h"
 
@@ -88,6 +90,35 @@ START_TEST(every)
 }
 END_TEST
 
+START_TEST(record_outcome)
+{
+    apr_pool_t *p;
+    acme_sched_t *s;
+    acme_plan_input_t in;
+    acme_result_t res;
+    apr_pool_create(&p, NULL);
+    ck_assert_int_eq(acme_sched_create(&s, p, 1), APR_SUCCESS);
+    memset(&in, 0, sizeof(in));
+    acme_result_reset(&res);
+    res.status = APR_EGENERAL;
+    res.retry_after = NOW + S(300);
+    s->slot[0].ari_next = NOW + S(9);
+    ck_assert_int_eq(acme_sched_record(s, 0, &in, APR_EGENERAL, &res, NOW), 0);
+    ck_assert_int_eq(acme_sched_record(s, 0, &in, APR_EGENERAL, &res, NOW + S(1)), 0);
+    ck_assert_int_eq(in.failures, 2);
+    ck_assert(in.last_failure == NOW + S(1) && in.retry_after == NOW + S(300));
+    ck_assert(s->slot[0].ari_next == NOW + S(9));
+    res.status = ACME_EPROBLEM;
+    res.http_status = 400;
+    res.problem_type = "urn:ietf:params:acme:error:accountDoesNotExist";
+    ck_assert_int_eq(acme_sched_record(s, 0, &in, APR_EGENERAL, &res, NOW + S(2)), 1);
+    ck_assert_int_eq(acme_sched_record(s, 0, &in, APR_SUCCESS, &res, NOW + S(3)), 0);
+    ck_assert(in.have_staged && in.failures == 0 && !in.last_failure && !in.retry_after);
+    ck_assert(s->slot[0].ari_next == 0);
+    apr_pool_destroy(p);
+}
+END_TEST
+
 Suite *sched_suite(void)
 {
     Suite *s = suite_create("sched");
@@ -96,6 +127,7 @@ Suite *sched_suite(void)
                         (int)(sizeof(next_cases) / sizeof(next_cases[0])));
     tcase_add_test(tc, due_and_wakeup);
     tcase_add_test(tc, every);
+    tcase_add_test(tc, record_outcome);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -22,5 +22,6 @@ Suite *ari_suite(void);
 Suite *notify_suite(void);
 Suite *expiry_suite(void);
 Suite *sched_suite(void);
+Suite *parallel_suite(void);
 
 #endif
