@@ -3,6 +3,10 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <apr_atomic.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 
@@ -15,15 +19,28 @@
 
 #define KILL_MARGIN apr_time_from_sec(5)   /* acme_proc's own kill, after timeout(1) */
 
+/* A run's exit status reaches the store through a small shell wrapper, so that the next
+ * generation can report it for a run that outlived this process (its parent then reaps it,
+ * not us): "$0" is the status file. A program that died by a signal is ended by the same
+ * signal again, so that its end reads the same either way. */
+#define WRAPPER_SHELL "/bin/sh"
+#define WRAPPER_SCRIPT "unset PWD; \"$@\"; s=$?; echo $s > \"$0\"; " \
+    "if [ $s -gt 128 ]; then kill -$((s - 128)) $$; fi; exit $s"
+#define EXIT_FILE "exit.status"
+
+static apr_uint32_t run_seq;
+
 typedef struct run_t {
     apr_pool_t *pool;
     acme_proc_t *proc;             /* NULL while queued behind a run for the same cert */
+    const char *entry;             /* orders/_notify-...: its record while it runs */
     const char *id;                /* the certificate */
     const char *what;              /* "EVENT CERT" for the log */
     const char *const *argv, *const *env;
 } run_t;
 
 typedef struct adopted_t {
+    const char *entry;
     long pid;
     apr_time_t started;
     const char *what;
@@ -48,27 +65,60 @@ static void array_remove(apr_array_header_t *a, int i)
     a->nelts--;
 }
 
-static const char *run_entry(apr_pool_t *p, long pid)
-{
-    return apr_psprintf(p, ACME_NOTIFY_RUN_PREFIX "%ld", pid);
-}
-
-static void run_record(acme_notify_t *q, run_t *r)
+/* orders/<entry>/run.json: {"pid", "started", "what"} (pid 0 until it started) */
+static apr_status_t run_record(acme_notify_t *q, run_t *r)
 {
     json_t *j = acme_json_pool(r->pool, json_object());
     const char *text;
-    json_object_set_new(j, "pid", json_integer(acme_proc_pid(r->proc)));
-    json_object_set_new(j, "started", json_string(acme_time_rfc3339(r->pool,
-                                                                    acme_proc_started(r->proc))));
+    json_object_set_new(j, "pid", json_integer(r->proc ? acme_proc_pid(r->proc) : 0));
+    json_object_set_new(j, "started", json_string(acme_time_rfc3339(
+                                          r->pool, r->proc ? acme_proc_started(r->proc)
+                                                           : apr_time_now())));
     json_object_set_new(j, "what", json_string(r->what));
     text = acme_json_dump(r->pool, j);
-    acme_store_save(q->store, ACME_GROUP_ORDERS, run_entry(r->pool, acme_proc_pid(r->proc)),
-                    "run.json", text, strlen(text), r->pool);
+    return acme_store_save(q->store, ACME_GROUP_ORDERS, r->entry, "run.json", text,
+                           strlen(text), r->pool);
 }
 
-static void run_unrecord(acme_notify_t *q, long pid, apr_pool_t *p)
+static void run_unrecord(acme_notify_t *q, const char *entry, apr_pool_t *p)
 {
-    acme_store_remove(q->store, ACME_GROUP_ORDERS, run_entry(p, pid), NULL, p);
+    acme_store_remove(q->store, ACME_GROUP_ORDERS, entry, NULL, p);
+}
+
+/* argv under the wrapper that leaves the exit status in the run's entry (argv itself when
+ * the store has no files) */
+static const char *const *run_wrapped(acme_notify_t *q, run_t *r)
+{
+    const char *status = q->store->path(q->store, ACME_GROUP_ORDERS, r->entry, EXIT_FILE,
+                                        r->pool);
+    apr_array_header_t *a;
+    int i;
+
+    if (!status || run_record(q, r) != APR_SUCCESS) {
+        return r->argv;
+    }
+    a = apr_array_make(r->pool, 12, sizeof(const char *));
+    APR_ARRAY_PUSH(a, const char *) = WRAPPER_SHELL;
+    APR_ARRAY_PUSH(a, const char *) = "-c";
+    APR_ARRAY_PUSH(a, const char *) = WRAPPER_SCRIPT;
+    APR_ARRAY_PUSH(a, const char *) = status;
+    for (i = 0; r->argv[i]; ++i) {
+        APR_ARRAY_PUSH(a, const char *) = r->argv[i];
+    }
+    APR_ARRAY_PUSH(a, const char *) = NULL;
+    return (const char *const *)a->elts;
+}
+
+/* The exit status an ended run left (-1: none, e.g. killed at the time limit). */
+static int run_exit_status(acme_notify_t *q, const char *entry, apr_pool_t *p)
+{
+    char *data;
+    apr_size_t len;
+    if (acme_store_load(q->store, ACME_GROUP_ORDERS, entry, EXIT_FILE, &data, &len, p)
+        != APR_SUCCESS || len == 0 || data[0] < '0' || data[0] > '9') {
+        return -1;
+    }
+    return atoi(apr_pstrmemdup(p, data, len));
 }
 
 /* Runs a previous generation started and did not see end. */
@@ -92,6 +142,7 @@ static void adopt(acme_notify_t *q, apr_pool_t *p)
             continue;
         }
         a = apr_array_push(q->adopted);
+        a->entry = apr_pstrdup(q->pool, id);
         a->pid = (long)json_integer_value(json_object_get(j, "pid"));
         a->started = acme_time_parse_rfc3339(acme_json_str(j, "started"));
         a->what = apr_pstrdup(q->pool, acme_json_str(j, "what") ? acme_json_str(j, "what")
@@ -165,11 +216,16 @@ void acme_notify_command(const char *const **pargv, const char *const **penv, ap
 
 static void run_start(acme_notify_t *q, run_t *r)
 {
-    apr_status_t rv = acme_proc_start(&r->proc, r->pool, r->argv, r->env, q->limit);
+    apr_status_t rv;
+
+    r->entry = apr_psprintf(r->pool, ACME_NOTIFY_RUN_PREFIX "%ld-%u", (long)getpid(),
+                            apr_atomic_inc32(&run_seq));
+    rv = acme_proc_start(&r->proc, r->pool, run_wrapped(q, r), r->env, q->limit);
     if (rv != APR_SUCCESS) {
         acme_log(ACME_LOG_WARNING, rv, ACMELOGNO(00056)
                  "ACMENotifyCmd %s could not be started for %s", q->program, r->what);
         r->proc = NULL;
+        run_unrecord(q, r->entry, r->pool);
         return;
     }
     run_record(q, r);
@@ -232,8 +288,12 @@ static void runs_poll(acme_notify_t *q)
         if (rv == APR_INCOMPLETE) {
             continue;
         }
+        if (code == ACME_PROC_EXIT_LOST) { /* someone else reaped it: what did it leave? */
+            int left = run_exit_status(q, r->entry, r->pool);
+            code = left < 0 ? ACME_PROC_EXIT_LOST : left > 128 ? -1 : left;
+        }
         run_log_end(q, r, rv, code, out);
-        run_unrecord(q, acme_proc_pid(r->proc), r->pool);
+        run_unrecord(q, r->entry, r->pool);
 remove:
         apr_pool_destroy(r->pool);
         array_remove(q->runs, i);
@@ -246,7 +306,7 @@ remove:
 static void adopted_poll(acme_notify_t *q, apr_pool_t *p)
 {
     apr_time_t now = apr_time_now();
-    int i;
+    int i, code;
 
     for (i = 0; i < q->adopted->nelts; ++i) {
         adopted_t *a = &APR_ARRAY_IDX(q->adopted, i, adopted_t);
@@ -258,16 +318,29 @@ static void adopted_poll(acme_notify_t *q, apr_pool_t *p)
         if (alive) {
             continue;
         }
-        if (now - a->started >= q->limit - apr_time_from_sec(2)) {
+        code = run_exit_status(q, a->entry, p);
+        if (code > 0) {
+            acme_log(ACME_LOG_WARNING, 0, ACMELOGNO(00420)
+                     "ACMENotifyCmd for %s (started before the last restart) %s%d", a->what,
+                     code > 128 ? "died by signal " : "exited with status ",
+                     code > 128 ? code - 128 : code);
+        }
+        else if (code == 0) {
+            acme_log(ACME_LOG_INFO, 0, ACMELOGNO(00067)
+                     "ACMENotifyCmd for %s (started before the last restart) succeeded",
+                     a->what);
+        }
+        else if (now - a->started >= q->limit - apr_time_from_sec(2)) {
             acme_log(ACME_LOG_WARNING, 0, ACMELOGNO(00066)
                      "ACMENotifyCmd for %s (started before the last restart) was killed at "
                      "its %ld s time limit", a->what, (long)apr_time_sec(q->limit));
         }
         else {
-            acme_log(ACME_LOG_INFO, 0, ACMELOGNO(00067)
-                     "ACMENotifyCmd for %s (started before the last restart) ended", a->what);
+            acme_log(ACME_LOG_INFO, 0, ACMELOGNO(00421)
+                     "ACMENotifyCmd for %s (started before the last restart) ended, its exit "
+                     "status unknown", a->what);
         }
-        run_unrecord(q, a->pid, p);
+        run_unrecord(q, a->entry, p);
         array_remove(q->adopted, i);
         --i;
     }

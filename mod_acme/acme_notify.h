@@ -2,8 +2,9 @@
  * (PROGRAM ARGS EVENT CERT, ACME_* in its environment), with a time limit. Runs for one
  * certificate happen one after the other in event order (a script must not see 'failed'
  * before 'renewing'); certificates do not wait for each other. Every run is recorded in the
- * store (orders/_notify-<pid>/run.json) while it runs, so that the next generation adopts a
- * run that outlived this process and reports how it ended. Thread-safe. */
+ * store (orders/_notify-<pid>-<n>/run.json) while it runs, and a small /bin/sh wrapper
+ * leaves its exit status there (exit.status), so that the next generation adopts a run that
+ * outlived this process and reports how it ended, exit status included. Thread-safe. */
 #ifndef ACME_NOTIFY_H
 #define ACME_NOTIFY_H
 

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <apr_file_info.h>
 #include <apr_file_io.h>
 #include <apr_strings.h>
 
@@ -265,7 +266,7 @@ START_TEST(adoption)
     acme_notify_poll(q, pool);
     ck_assert_int_eq(acme_notify_pending(q), 1);
     ck_assert_int_eq(run_records(), 1);
-    ck_assert_msg(log_with("ACME00067") && strstr(log_with("ACME00067"), "renewed a.test"),
+    ck_assert_msg(log_with("ACME00421") && strstr(log_with("ACME00421"), "renewed a.test"),
                   "%s", all_logs());
     ck_assert_msg(log_with("ACME00066") && strstr(log_with("ACME00066"), "failed b.test")
                   && strstr(log_with("ACME00066"), "30 s time limit"), "%s", all_logs());
@@ -286,6 +287,71 @@ START_TEST(adoption_of_a_real_run)
     drain(q1, 10);  /* the first generation reaps it (a real successor finds it gone) */
     drain(q2, 10);
     ck_assert_int_eq(run_records(), 0);
+}
+END_TEST
+
+/* the entry and pid of the one run recorded */
+static const char *the_record(long *ppid)
+{
+    apr_array_header_t *ids;
+    char *data;
+    apr_size_t len;
+    json_t *j;
+    int i;
+    ck_assert_int_eq(st->list(st, ACME_GROUP_ORDERS, &ids, pool), APR_SUCCESS);
+    for (i = 0; i < ids->nelts; ++i) {
+        const char *id = APR_ARRAY_IDX(ids, i, const char *);
+        if (!strncmp(id, ACME_NOTIFY_RUN_PREFIX, sizeof(ACME_NOTIFY_RUN_PREFIX) - 1)) {
+            ck_assert_int_eq(acme_store_load(st, ACME_GROUP_ORDERS, id, "run.json", &data,
+                                             &len, pool), APR_SUCCESS);
+            ck_assert_ptr_nonnull(j = acme_json_parse(pool, data, len, NULL));
+            *ppid = (long)json_integer_value(json_object_get(j, "pid"));
+            return id;
+        }
+    }
+    ck_abort_msg("no run recorded");
+    return NULL;
+}
+
+/* A run that ends after its generation is gone: the next one reports its exit status (the
+ * test reaps the ended process itself, as httpd's parent would, and stops polling q1). */
+static void adopted_exit(const char *what, const char *expect)
+{
+    acme_notify_t *q1, *q2;
+    const char *entry;
+    long pid;
+    apr_finfo_t fi;
+    apr_time_t until = apr_time_now() + apr_time_from_sec(10);
+    int st_code;
+    ck_assert_int_eq(acme_notify_create(&q1, pool, st, script, NULL, ACME_NOTIFY_TIMEOUT),
+                     APR_SUCCESS);
+    event(q1, what, "a.test");
+    entry = the_record(&pid);
+    ck_assert_int_gt(pid, 0);
+    ck_assert_int_eq(waitpid((pid_t)pid, &st_code, 0), (pid_t)pid);
+    ck_assert_int_eq(apr_stat(&fi, st->path(st, ACME_GROUP_ORDERS, entry, "exit.status", pool),
+                              APR_FINFO_SIZE, pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_notify_create(&q2, pool, st, script, NULL, ACME_NOTIFY_TIMEOUT),
+                     APR_SUCCESS);
+    while (acme_notify_pending(q2) && apr_time_now() < until) {
+        acme_notify_poll(q2, pool);
+        apr_sleep(apr_time_from_msec(20));
+    }
+    ck_assert_msg(strstr(all_logs(), expect) != NULL, "%s not in:\n%s", expect, all_logs());
+    ck_assert_int_eq(run_records(), 0);
+}
+
+START_TEST(adoption_reports_exit_status)
+{
+    adopted_exit("fail", "ACME00420: ACMENotifyCmd for fail a.test (started before the last "
+                 "restart) exited with status 3");
+}
+END_TEST
+
+START_TEST(adoption_reports_success)
+{
+    adopted_exit("fast", "ACME00067: ACMENotifyCmd for fast a.test (started before the last "
+                 "restart) succeeded");
 }
 END_TEST
 
@@ -337,6 +403,8 @@ Suite *notify_suite(void)
     tcase_add_test(tc, adoption);
     tcase_add_test(tc, adoption_of_a_real_run);
     tcase_add_test(tc, command_line_and_environment);
+    tcase_add_test(tc, adoption_reports_exit_status);
+    tcase_add_test(tc, adoption_reports_success);
     suite_add_tcase(s, tc);
     return s;
 }
