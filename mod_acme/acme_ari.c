@@ -7,6 +7,7 @@
 #include "acme_ari.h"
 #include "acme_crypto.h"
 #include "acme_json.h"
+#include "acme_log.h"
 #include "acme_util.h"
 
 apr_time_t acme_ari_next_fetch(const char *retry_after, apr_time_t now)
@@ -111,4 +112,48 @@ apr_time_t acme_ari_random_in(apr_time_t start, apr_time_t end)
     }
     return start + (apr_time_t)((double)(end - start) * acme_ari_random_fraction()
                                 / 4294967295.0);
+}
+
+apr_status_t acme_ari_refresh(acme_ari_window_t **pwin, acme_ari_choice_t *pchoice,
+                              apr_pool_t *p, acme_client_t *c, const char *id,
+                              const char *cert_id, apr_time_t old_start, apr_time_t old_end,
+                              apr_time_t old_chosen, apr_time_t now)
+{
+    acme_ari_window_t *w;
+    acme_result_t res;
+    apr_status_t rv;
+
+    acme_result_reset(&res);
+    memset(pchoice, 0, sizeof(*pchoice));
+    rv = acme_ari_fetch(pwin, p, c, cert_id, now, &res);
+    w = *pwin;
+    if (rv == APR_ENOTIMPL) {
+        acme_log(ACME_LOG_DEBUG, 0, ACMELOGNO(00057)
+                 "the CA at %s offers no renewal information (ARI)",
+                 acme_client_directory_url(c));
+        goto leave;
+    }
+    if (rv != APR_SUCCESS) {
+        if (!w->directory_error) {
+            acme_log(ACME_LOG_INFO, 0, ACMELOGNO(00058)
+                     "certificate %s: no usable renewal information from the CA: %s", id,
+                     acme_result_str(&res, p));
+        }
+        goto leave;
+    }
+    *pchoice = acme_ari_choose(w, old_start, old_end, old_chosen, now,
+                               acme_ari_random_fraction());
+    if (pchoice->fresh) {
+        acme_log(ACME_LOG_INFO, 0, ACMELOGNO(00050)
+                 "certificate %s: the CA suggests renewal between %s and %s: renewal at %s",
+                 id, acme_time_rfc3339(p, w->start), acme_time_rfc3339(p, w->end),
+                 acme_time_rfc3339(p, pchoice->chosen));
+    }
+    if (pchoice->moved_earlier) {
+        acme_log(ACME_LOG_NOTICE, 0, ACMELOGNO(00051)
+                 "certificate %s: the CA moved its renewal window earlier, see %s", id,
+                 w->explanation_url);
+    }
+leave:
+    return rv;
 }

@@ -48,6 +48,16 @@ acme_ari_choice_t acme_ari_choose(const acme_ari_window_t *win, apr_time_t old_s
                                   apr_time_t old_end, apr_time_t old_chosen, apr_time_t now,
                                   apr_uint32_t fraction);
 
+/* For one certificate (id, for the log): fetch its window and choose the renewal time
+ * (old_*: what was saved for the same certID before, 0: nothing), with a random fraction.
+ * The same results as acme_ari_fetch; *pchoice is set on APR_SUCCESS. Logs what the admin
+ * may want to know: the CA offers no ARI (debug), no usable answer (info), a newly chosen
+ * time (info), a window moved earlier with the CA's explanation (notice). */
+apr_status_t acme_ari_refresh(acme_ari_window_t **pwin, acme_ari_choice_t *pchoice,
+                              apr_pool_t *p, acme_client_t *c, const char *id,
+                              const char *cert_id, apr_time_t old_start, apr_time_t old_end,
+                              apr_time_t old_chosen, apr_time_t now);
+
 /* A uniformly random time in [start, end] (start when end <= start or no randomness). */
 apr_time_t acme_ari_random_in(apr_time_t start, apr_time_t end);
 apr_uint32_t acme_ari_random_fraction(void);

@@ -273,41 +273,18 @@ static void ari_fetch(acme_wd_t *wd, int idx, apr_pool_t *p)
     acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
     acme_ari_window_t *w;
     acme_ari_choice_t c;
-    acme_result_t res;
     apr_time_t now = apr_time_now(), old_start, old_end, old_chosen;
     apr_status_t rv;
 
-    acme_result_reset(&res);
-    rv = acme_ari_fetch(&w, p, wd->client, mc->ari_cert_id, now, &res);
+    ari_saved(wd, mc, &old_start, &old_end, &old_chosen, p);
+    rv = acme_ari_refresh(&w, &c, p, wd->client, mc->id, mc->ari_cert_id, old_start, old_end,
+                          old_chosen, now);
     if (rv == APR_ENOTIMPL) {
-        if (!wd->sched->ari_unavailable) {
-            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, wd->m->s, ACMELOGNO(00057)
-                         "the CA at %s offers no renewal information (ARI)", wd->m->ca_url);
-        }
-        wd->sched->ari_unavailable = 1;
-        return;
+        wd->sched->ari_unavailable = 1; /* no more fetches */
     }
     wd->sched->slot[idx].ari_next = w->next_fetch;
     if (rv != APR_SUCCESS) {
-        if (!w->directory_error) {
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, wd->m->s, ACMELOGNO(00058)
-                         "certificate %s: no usable renewal information from the CA: %s",
-                         mc->id, acme_result_str(&res, p));
-        }
         return;
-    }
-    ari_saved(wd, mc, &old_start, &old_end, &old_chosen, p);
-    c = acme_ari_choose(w, old_start, old_end, old_chosen, now, acme_ari_random_fraction());
-    if (c.fresh) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, wd->m->s, ACMELOGNO(00050)
-                     "certificate %s: the CA suggests renewal between %s and %s: renewal at %s",
-                     mc->id, acme_time_rfc3339(p, w->start), acme_time_rfc3339(p, w->end),
-                     acme_time_rfc3339(p, c.chosen));
-    }
-    if (c.moved_earlier) {
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, wd->m->s, ACMELOGNO(00051)
-                     "certificate %s: the CA moved its renewal window earlier, see %s",
-                     mc->id, w->explanation_url);
     }
     ari_save(wd, mc, w->start, w->end, c.chosen, w->next_fetch, w->explanation_url, p);
     mc->input.ari_start = w->start;

@@ -8,6 +8,7 @@
 #include "fake_http.h"
 #include "acme_ari.h"
 #include "acme_client.h"
+#include "acme_log.h"
 #include "acme_util.h"
 
 #define DIR_URL "https://ca.test/dir"
@@ -219,6 +220,74 @@ START_TEST(random_in_bounds)
 }
 END_TEST
 
+static apr_array_header_t *logs;
+
+static void sink(void *baton, acme_log_level_t level, apr_status_t rv, const char *msg)
+{
+    if (strstr(msg, "ACME0005")) { /* this file's lines, not the client's */
+        APR_ARRAY_PUSH(logs, const char *) = apr_psprintf(pool, "%d %s", (int)level, msg);
+    }
+}
+
+static int enabled(void *baton, acme_log_level_t level)
+{
+    return 1;
+}
+
+#define WINDOW_20_22 "{\"suggestedWindow\":{\"start\":\"2026-01-20T00:00:00Z\"," \
+                     "\"end\":\"2026-01-22T00:00:00Z\"},\"explanationURL\":\"https://ca.test/why\"}"
+
+/* the log lines: a new time, a window moved earlier with its explanation, an error */
+START_TEST(refresh_logs)
+{
+    acme_ari_window_t *w;
+    acme_ari_choice_t c;
+    const char *text;
+    logs = apr_array_make(pool, 4, sizeof(const char *));
+    acme_log_set(sink, enabled, NULL);
+    fake_http_expect(fake, "GET", DIR_URL, 200, DIRECTORY_ARI);
+    fake_http_expect(fake, "GET", ARI_URL "/" CERT_ID, 200, WINDOW_20_22);
+    ck_assert_int_eq(acme_ari_refresh(&w, &c, pool, client, "a.test", CERT_ID,
+                                      T("2026-01-25T00:00:00Z"), T("2026-01-27T00:00:00Z"),
+                                      T("2026-01-26T00:00:00Z"), now), APR_SUCCESS);
+    ck_assert(c.fresh && c.moved_earlier);
+    ck_assert(c.chosen >= w->start && c.chosen <= w->end);
+    /* the same window again: the time is kept, nothing logged */
+    fake_http_expect(fake, "GET", ARI_URL "/" CERT_ID, 200, WINDOW_20_22);
+    ck_assert_int_eq(acme_ari_refresh(&w, &c, pool, client, "a.test", CERT_ID, w->start,
+                                      w->end, T("2026-01-21T00:00:00Z"), now), APR_SUCCESS);
+    ck_assert(!c.fresh && c.chosen == T("2026-01-21T00:00:00Z"));
+    fake_http_expect(fake, "GET", ARI_URL "/" CERT_ID, 200, "{}");
+    ck_assert_int_ne(acme_ari_refresh(&w, &c, pool, client, "a.test", CERT_ID, 0, 0, 0, now),
+                     APR_SUCCESS);
+    acme_log_set(NULL, NULL, NULL);
+    text = apr_array_pstrcat(pool, logs, '\n');
+    ck_assert_int_eq(logs->nelts, 3);
+    ck_assert_msg(strstr(text, "6 ACME00050: certificate a.test: the CA suggests renewal between "
+                         "2026-01-20T00:00:00Z and 2026-01-22T00:00:00Z: renewal at "), "%s", text);
+    ck_assert_msg(strstr(text, "5 ACME00051: certificate a.test: the CA moved its renewal "
+                         "window earlier, see https://ca.test/why"), "%s", text);
+    ck_assert_msg(strstr(text, "6 ACME00058: certificate a.test: no usable renewal information "
+                         "from the CA: no suggestedWindow"), "%s", text);
+}
+END_TEST
+
+START_TEST(refresh_no_ari_logs_debug)
+{
+    acme_ari_window_t *w;
+    acme_ari_choice_t c;
+    logs = apr_array_make(pool, 4, sizeof(const char *));
+    acme_log_set(sink, enabled, NULL);
+    fake_http_expect(fake, "GET", DIR_URL, 200, DIRECTORY_NO_ARI);
+    ck_assert_int_eq(acme_ari_refresh(&w, &c, pool, client, "a.test", CERT_ID, 0, 0, 0, now),
+                     APR_ENOTIMPL);
+    acme_log_set(NULL, NULL, NULL);
+    ck_assert_int_eq(logs->nelts, 1);
+    ck_assert_str_eq(APR_ARRAY_IDX(logs, 0, const char *),
+                     "7 ACME00057: the CA at " DIR_URL " offers no renewal information (ARI)");
+}
+END_TEST
+
 Suite *ari_suite(void)
 {
     Suite *s = suite_create("ari");
@@ -234,6 +303,8 @@ Suite *ari_suite(void)
     tcase_add_test(tc, next_fetch_clamped);
     tcase_add_loop_test(tc, choose_table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
     tcase_add_test(tc, random_in_bounds);
+    tcase_add_test(tc, refresh_logs);
+    tcase_add_test(tc, refresh_no_ari_logs_debug);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -60,6 +60,7 @@ static void setup(void)
                "  slow) sleep 0.5 ;;\n"
                "  hang) exec sleep 30 ;;\n"
                "  fail) echo boom-output; exit 3 ;;\n"
+               "  slowfail) sleep 0.5; exit 3 ;;\n"
                "esac\n"
                "echo \"end $1 $2\" >> %s/log\n"
                "echo said-$1\n", dir, dir);
@@ -309,11 +310,12 @@ static const char *the_record(long *ppid)
             return id;
         }
     }
-    ck_abort_msg("no run recorded");
+    ck_abort_msg("no run recorded; log:\n%s", all_logs());
     return NULL;
 }
 
-/* A run that ends after its generation is gone: the next one reports its exit status (the
+/* A run that ends after its generation is gone (it runs half a second, so that it is still
+ * running when event() returns): the next one reports its exit status (the
  * test reaps the ended process itself, as httpd's parent would, and stops polling q1). */
 static void adopted_exit(const char *what, const char *expect)
 {
@@ -343,14 +345,14 @@ static void adopted_exit(const char *what, const char *expect)
 
 START_TEST(adoption_reports_exit_status)
 {
-    adopted_exit("fail", "ACME00420: ACMENotifyCmd for fail a.test (started before the last "
-                 "restart) exited with status 3");
+    adopted_exit("slowfail", "ACME00420: ACMENotifyCmd for slowfail a.test (started before "
+                 "the last restart) exited with status 3");
 }
 END_TEST
 
 START_TEST(adoption_reports_success)
 {
-    adopted_exit("fast", "ACME00067: ACMENotifyCmd for fast a.test (started before the last "
+    adopted_exit("slow", "ACME00067: ACMENotifyCmd for slow a.test (started before the last "
                  "restart) succeeded");
 }
 END_TEST
