@@ -4,9 +4,6 @@
  * A graceful restart does not wait for a running watchdog callback, and the old and new
  * generations' singletons can run at once: the driver therefore holds a lock in the store
  * ("driver") while it works, and every step it takes is persisted (acme_driver.c). */
-#include <signal.h>
-#include <unistd.h>
-
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 #include <apr_thread_mutex.h>
@@ -32,6 +29,11 @@ APLOG_USE_MODULE(acme);
 #include "acme_plan_store.h"
 #include "acme_proc.h"
 #include "acme_activation.h"
+#include "acme_ari.h"
+#include "acme_expiry.h"
+#include "acme_notify.h"
+#include "acme_parallel.h"
+#include "acme_sched.h"
 
 #define WD_NAME "_acme_"
 #define WD_INTERVAL apr_time_from_sec(1)
@@ -41,22 +43,17 @@ typedef struct acme_wd_t {
     acme_mod_t *m;
     apr_pool_t *pool;              /* lives as long as the child */
     acme_client_t *client;
+    acme_driver_env_t env;         /* for acme_driver_obtain, shared by the run's threads */
     int account_ok;
-    apr_time_t next_run;
+    acme_sched_t *sched;           /* per certificate: next attempt (always from its plan:
+                                    * replan), renewalInfo fetch, 'expiring' warning */
     apr_time_t next_request_check;
     apr_time_t next_blocked_check;
-    apr_time_t *next;              /* per certificate: next attempt, 0 = nothing to do; always
-                                    * from its plan (replan) */
     apr_pool_t **plan_pool;        /* per certificate: holds mc->plan's strings (unmanaged) */
-    apr_time_t *ari_next;          /* per certificate: next renewalInfo fetch, 0 = none */
-    apr_time_t *expiring_next;     /* per certificate: next 'expiring' warning */
-    int ari_unavailable;           /* the CA's directory has no renewalInfo */
-    apr_array_header_t *notifies;  /* notify_t*: notify programs still running */
-    apr_array_header_t *adopted;   /* adopted_t: ones a previous generation started */
+    acme_notify_t *notify;         /* the ACMENotifyCmd queue */
     /* one run */
     apr_thread_mutex_t *mutex;
     apr_array_header_t *due;       /* indexes into m->certs */
-    int due_pos;
     int staged, failed;
     /* counters since the store was created, persisted in orders/_driver/metrics.json */
     apr_int64_t total_attempts, total_staged, total_failed, total_requests;
@@ -64,11 +61,6 @@ typedef struct acme_wd_t {
 
 #define REQUEST_CHECK_INTERVAL apr_time_from_sec(15)
 #define BLOCKED_CHECK_INTERVAL apr_time_from_sec(2)
-#define NOTIFY_TIMEOUT apr_time_from_sec(30)
-#define NOTIFY_KILL_MARGIN apr_time_from_sec(5)   /* acme_proc's own kill, after timeout(1) */
-#define NOTIFY_MAX_RUNNING 32
-#define ARI_DEFAULT_REFETCH apr_time_from_sec(6 * 3600)
-#define ARI_ERROR_REFETCH apr_time_from_sec(3600)
 #define EXPIRING_FILE "expiring.json"
 
 /* Recompute the plan of certificate idx from mc->input (which the caller just updated) and
@@ -89,266 +81,31 @@ static void replan(acme_wd_t *wd, int idx)
         apr_pool_destroy(wd->plan_pool[idx]);
     }
     wd->plan_pool[idx] = p;
-    if (!mc->used_by_tls) {
-        wd->next[idx] = 0;
-    }
-    else if (mc->plan.action != ACME_PLAN_NOTHING) {
-        wd->next[idx] = mc->plan.when > now ? mc->plan.when : now;
-    }
-    else {
-        /* nothing to do now: look again when the plan says (e.g. renewal time) */
-        wd->next[idx] = mc->plan.when > now ? mc->plan.when : 0;
-    }
+    acme_sched_plan(wd->sched, idx, mc->used_by_tls, &mc->plan, now);
     if (mc->input.ari_end) {
         mc->spec.replaces = mc->ari_cert_id; /* the CA knows ARI: name what a renewal replaces */
     }
 }
 
-/* ---- ACMENotifyCmd: run in the background as the User, 30 s at most ------------------ */
-
-/* Runs for one certificate happen one after the other, in the order of the events (an
- * admin's script must not see 'failed' before 'renewing'); certificates do not wait for
- * each other. */
-typedef struct notify_t {
-    apr_pool_t *pool;
-    acme_proc_t *proc;             /* NULL while queued behind a run for the same cert */
-    const char *id;                /* the certificate */
-    const char *what;              /* "EVENT CERT" for the log */
-    const char *const *argv, *const *env;
-} notify_t;
-
-/* Running programs are recorded in the store (orders/_notify-<pid>/run.json), so that the
- * next generation can report how a program ended that outlived this process. */
-#define NOTIFY_RUN_PREFIX "_notify-"
-
-static void notify_record(acme_wd_t *wd, notify_t *n)
-{
-    long pid = acme_proc_pid(n->proc);
-    const char *text = apr_psprintf(n->pool, "{\"pid\":%ld,\"started\":\"%s\",\"what\":\"%s\"}",
-                                    pid, acme_time_rfc3339(n->pool, acme_proc_started(n->proc)),
-                                    n->what);
-    acme_store_save(wd->m->store, ACME_GROUP_ORDERS,
-                    apr_psprintf(n->pool, NOTIFY_RUN_PREFIX "%ld", pid), "run.json", text,
-                    strlen(text), n->pool);
-}
-
-static void notify_unrecord(acme_wd_t *wd, long pid, apr_pool_t *p)
-{
-    acme_store_remove(wd->m->store, ACME_GROUP_ORDERS,
-                      apr_psprintf(p, NOTIFY_RUN_PREFIX "%ld", pid), NULL, p);
-}
-
-typedef struct adopted_t {
-    pid_t pid;
-    apr_time_t started;
-    const char *what;
-} adopted_t;
-
-/* At start: programs a previous generation started and did not see end. */
-static void notify_adopt(acme_wd_t *wd, apr_pool_t *p)
-{
-    apr_array_header_t *ids;
-    int i;
-
-    wd->adopted = apr_array_make(wd->pool, 2, sizeof(adopted_t));
-    if (wd->m->store->list(wd->m->store, ACME_GROUP_ORDERS, &ids, p) != APR_SUCCESS) {
-        return;
-    }
-    for (i = 0; i < ids->nelts; ++i) {
-        const char *id = APR_ARRAY_IDX(ids, i, const char *);
-        char *data;
-        apr_size_t len;
-        json_t *j;
-        adopted_t *a;
-        if (strncmp(id, NOTIFY_RUN_PREFIX, sizeof(NOTIFY_RUN_PREFIX) - 1)
-            || acme_store_load(wd->m->store, ACME_GROUP_ORDERS, id, "run.json", &data, &len, p)
-            || !(j = acme_json_parse(p, data, len, NULL))) {
-            continue;
-        }
-        a = apr_array_push(wd->adopted);
-        a->pid = (pid_t)json_integer_value(json_object_get(j, "pid"));
-        a->started = acme_time_parse_rfc3339(acme_json_str(j, "started"));
-        a->what = apr_pstrdup(wd->pool, acme_json_str(j, "what") ? acme_json_str(j, "what")
-                                                                 : "?");
-    }
-}
-
-/* Report adopted programs once they are gone (timeout(1) ends them at the limit; without
- * it, end them here). */
-static void notify_adopted_check(acme_wd_t *wd, apr_pool_t *p)
-{
-    apr_time_t now = apr_time_now();
-    int i;
-
-    for (i = 0; wd->adopted && i < wd->adopted->nelts; ++i) {
-        adopted_t *a = &APR_ARRAY_IDX(wd->adopted, i, adopted_t);
-        int alive = a->pid > 0 && kill(a->pid, 0) == 0;
-        if (alive && now - a->started >= NOTIFY_TIMEOUT + NOTIFY_KILL_MARGIN) {
-            kill(a->pid, SIGKILL);
-            alive = 0;
-        }
-        if (alive) {
-            continue;
-        }
-        if (now - a->started >= NOTIFY_TIMEOUT - apr_time_from_sec(2)) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, wd->m->s, ACMELOGNO(00066)
-                         "ACMENotifyCmd for %s (started before the last restart) was killed "
-                         "at its 30 s time limit", a->what);
-        }
-        else {
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, wd->m->s, ACMELOGNO(00067)
-                         "ACMENotifyCmd for %s (started before the last restart) ended",
-                         a->what);
-        }
-        notify_unrecord(wd, (long)a->pid, p);
-        memmove(wd->adopted->elts + (apr_size_t)i * sizeof(adopted_t),
-                wd->adopted->elts + (apr_size_t)(i + 1) * sizeof(adopted_t),
-                (apr_size_t)(wd->adopted->nelts - i - 1) * sizeof(adopted_t));
-        wd->adopted->nelts--;
-        --i;
-    }
-}
-
-static void notify_start(acme_wd_t *wd, notify_t *n)
-{
-    apr_status_t rv = acme_proc_start(&n->proc, n->pool, n->argv, n->env, NOTIFY_TIMEOUT);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, wd->m->s, ACMELOGNO(00056)
-                     "ACMENotifyCmd %s could not be started for %s", wd->m->notify_cmd,
-                     n->what);
-        n->proc = NULL;
-        return;
-    }
-    notify_record(wd, n);
-}
-
-/* Is a run for this certificate ahead of entry i (running or queued)? */
-static int notify_busy_before(acme_wd_t *wd, int i, const char *id)
-{
-    int j;
-    for (j = 0; j < i; ++j) {
-        if (!strcmp(APR_ARRAY_IDX(wd->notifies, j, notify_t *)->id, id)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Reap finished programs, kill those over the time limit, start queued ones whose turn
- * came. Caller holds wd->mutex. */
-static void notify_reap(acme_wd_t *wd)
-{
-    int i;
-
-    for (i = 0; i < wd->notifies->nelts; ++i) {
-        notify_t *n = APR_ARRAY_IDX(wd->notifies, i, notify_t *);
-        const char *out = "";
-        int code = 0;
-        apr_status_t rv;
-
-        if (!n->proc && !notify_busy_before(wd, i, n->id)) {
-            notify_start(wd, n);
-            if (!n->proc) {
-                goto remove;
-            }
-        }
-        if (!n->proc) {
-            continue; /* queued */
-        }
-        rv = acme_proc_poll(n->proc, &code, &out);
-        if (rv == APR_INCOMPLETE) {
-            continue;
-        }
-        if (rv != APR_SUCCESS || code != 0) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, wd->m->s, ACMELOGNO(00053)
-                         "ACMENotifyCmd for %s %s%s; output: %s", n->what,
-                         rv == APR_TIMEUP ? "did not finish in 30 s and was killed"
-                         : code < 0 ? "died by a signal" : "exited with status ",
-                         rv == APR_TIMEUP || code < 0 ? "" : apr_itoa(n->pool, code),
-                         *out ? out : "(none)");
-        }
-        else {
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, wd->m->s, ACMELOGNO(00054)
-                         "ACMENotifyCmd for %s succeeded; output: %s", n->what,
-                         *out ? out : "(none)");
-        }
-        notify_unrecord(wd, acme_proc_pid(n->proc), n->pool);
-remove:
-        apr_pool_destroy(n->pool);
-        /* remove entry i */
-        memmove(wd->notifies->elts + (apr_size_t)i * sizeof(notify_t *),
-                wd->notifies->elts + (apr_size_t)(i + 1) * sizeof(notify_t *),
-                (apr_size_t)(wd->notifies->nelts - i - 1) * sizeof(notify_t *));
-        wd->notifies->nelts--;
-        --i;
-    }
-}
-
-/* Start `PROGRAM ARGS EVENT CERT` with ACME_* in its environment. */
+/* ACMENotifyCmd (acme_notify.c): PROGRAM ARGS EVENT CERT in the background. */
 static void notify(acme_wd_t *wd, const char *event, acme_managed_t *mc, const char *serial,
                    apr_time_t not_after, const acme_result_t *res)
 {
-    acme_mod_t *m = wd->m;
+    acme_notify_event_t ev;
     apr_pool_t *p;
-    apr_array_header_t *argv, *env;
-    notify_t *n;
-    int i;
 
-    if (!m->notify_cmd) {
+    if (!wd->m->notify_cmd || !wd->notify
+        || apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
         return;
     }
-    apr_thread_mutex_lock(wd->mutex);
-    if (wd->notifies->nelts >= NOTIFY_MAX_RUNNING) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, m->s, ACMELOGNO(00055)
-                     "ACMENotifyCmd: %d programs still running, not run for %s %s",
-                     wd->notifies->nelts, event, mc->id);
-        apr_thread_mutex_unlock(wd->mutex);
-        return;
-    }
-    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
-        apr_thread_mutex_unlock(wd->mutex);
-        return;
-    }
-    n = apr_pcalloc(p, sizeof(*n));
-    n->pool = p;
-    n->id = apr_pstrdup(p, mc->id);
-    n->what = apr_pstrcat(p, event, " ", mc->id, NULL);
-    argv = apr_array_make(p, 10, sizeof(const char *));
-    APR_ARRAY_PUSH(argv, const char *) = m->notify_cmd;
-    for (i = 0; m->notify_args && i < m->notify_args->nelts; ++i) {
-        APR_ARRAY_PUSH(argv, const char *) = APR_ARRAY_IDX(m->notify_args, i, const char *);
-    }
-    APR_ARRAY_PUSH(argv, const char *) = event;
-    APR_ARRAY_PUSH(argv, const char *) = mc->id;
-    APR_ARRAY_PUSH(argv, const char *) = NULL;
-    env = apr_array_make(p, 10, sizeof(const char *));
-    APR_ARRAY_PUSH(env, const char *) = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_EVENT=", event, NULL);
-    APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_CERT=", mc->id, NULL);
-    APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_NAMES=",
-                                                    acme_names_join(p, mc->names, " "), NULL);
-    if (not_after) {
-        APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_NOT_AFTER=",
-                                                        acme_time_rfc3339(p, not_after), NULL);
-    }
-    if (serial) {
-        APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_SERIAL=", serial, NULL);
-    }
-    if (res && res->problem_type) {
-        APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_ERROR_TYPE=",
-                                                        res->problem_type, NULL);
-    }
-    if (res) {
-        APR_ARRAY_PUSH(env, const char *) = apr_pstrcat(p, "ACME_ERROR_DETAIL=",
-                                                        acme_result_str(res, p), NULL);
-    }
-    APR_ARRAY_PUSH(env, const char *) = NULL;
-
-    n->argv = (const char *const *)argv->elts;
-    n->env = (const char *const *)env->elts;
-    APR_ARRAY_PUSH(wd->notifies, notify_t *) = n;
-    notify_reap(wd); /* starts it now unless a run for this certificate is ahead */
-    apr_thread_mutex_unlock(wd->mutex);
+    ev.event = event;
+    ev.cert = mc->id;
+    ev.names = acme_names_join(p, mc->names, " ");
+    ev.serial = serial;
+    ev.not_after = not_after;
+    ev.res = res;
+    acme_notify_event(wd->notify, &ev);
+    apr_pool_destroy(p);
 }
 
 /* serial and not_after of the staged set, for 'renewed' */
@@ -386,22 +143,10 @@ static void record_result(acme_wd_t *wd, int idx, apr_status_t rv, const acme_re
     apr_time_t now = apr_time_now();
 
     apr_thread_mutex_lock(wd->mutex);
-    if (rv == APR_SUCCESS) {
-        wd->staged++;
-        mc->input.have_staged = 1;
-        mc->input.failures = 0;
-        mc->input.last_failure = mc->input.retry_after = 0;
-        wd->ari_next[idx] = 0; /* the staged certificate replaces this one at the restart */
-    }
-    else {
-        /* the plan's one backoff ladder (and the CA's Retry-After) sets the next attempt */
-        wd->failed++;
-        mc->input.failures++;
-        mc->input.last_failure = now;
-        mc->input.retry_after = res->retry_after;
-        if (acme_problem_handling(res) == ACME_PH_NEW_ACCOUNT) {
-            wd->account_ok = 0; /* the CA does not know the account: ensure it again */
-        }
+    wd->staged += rv == APR_SUCCESS;
+    wd->failed += rv != APR_SUCCESS;
+    if (acme_sched_record(wd->sched, idx, &mc->input, rv, res, now)) {
+        wd->account_ok = 0; /* the CA does not know the account: ensure it again */
     }
     replan(wd, idx);
     apr_thread_mutex_unlock(wd->mutex);
@@ -417,59 +162,38 @@ static void record_result(acme_wd_t *wd, int idx, apr_status_t rv, const acme_re
                      "graceful restart", mc->id, acme_names_join(p, mc->names, ", "));
     }
     else {
-        save_failure(wd, mc, mc->input.failures, now, wd->next[idx], res, p);
+        save_failure(wd, mc, mc->input.failures, now, wd->sched->slot[idx].next, res, p);
         notify(wd, "failed", mc, NULL, 0, res);
         ap_log_error(APLOG_MARK, APLOG_ERR, ACME_LOG_RV(res->status), wd->m->s,
                      ACMELOGNO(00031)
                      "certificate for %s (%s) could not be obtained: %s; attempt %d failed, "
                      "next attempt at %s", mc->id, acme_names_join(p, mc->names, ", "),
                      acme_result_str(res, p), mc->input.failures,
-                     acme_time_rfc3339(p, wd->next[idx]));
+                     acme_time_rfc3339(p, wd->sched->slot[idx].next));
     }
 }
 
-static void *APR_THREAD_FUNC obtain_thread(apr_thread_t *thread, void *baton)
+/* One job of a driver run (acme_parallel.c): obtain the certificate wd->due[job]. */
+static void obtain_one(void *baton, int job)
 {
     acme_wd_t *wd = baton;
-    acme_driver_env_t env;
+    int idx = APR_ARRAY_IDX(wd->due, job, int);
+    acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
+    apr_pool_t *p;
+    acme_result_t res;
+    apr_status_t rv;
 
-    memset(&env, 0, sizeof(env));
-    env.client = wd->client;
-    env.store = wd->m->store;
-    env.secret = wd->m->secret;
-    env.poll_default = apr_time_from_msec(500);
-    if (wd->m->http01_pending) {
-        env.http01_count = mod_acme_http01_count;
-        env.http01_count_baton = wd->m->http01_pending;
+    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+        return;
     }
-    for (;;) {
-        int idx;
-        apr_pool_t *p;
-        acme_result_t res;
-        apr_status_t rv;
-        acme_managed_t *mc;
-
-        apr_thread_mutex_lock(wd->mutex);
-        idx = wd->due_pos < wd->due->nelts ? APR_ARRAY_IDX(wd->due, wd->due_pos++, int) : -1;
-        apr_thread_mutex_unlock(wd->mutex);
-        if (idx < 0) {
-            break;
-        }
-        mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
-        if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
-            break;
-        }
-        acme_result_reset(&res);
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, wd->m->s, ACMELOGNO(00032)
-                     "obtaining a certificate for %s (%s): %s", mc->id,
-                     acme_names_join(p, mc->names, ", "), mc->plan.reason);
-        notify(wd, "renewing", mc, mc->live_serial, mc->input.live_not_after, NULL);
-        rv = acme_driver_obtain(&env, &mc->spec, p, &res);
-        record_result(wd, idx, rv, &res, p);
-        apr_pool_destroy(p);
-    }
-    apr_thread_exit(thread, APR_SUCCESS);
-    return NULL;
+    acme_result_reset(&res);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, wd->m->s, ACMELOGNO(00032)
+                 "obtaining a certificate for %s (%s): %s", mc->id,
+                 acme_names_join(p, mc->names, ", "), mc->plan.reason);
+    notify(wd, "renewing", mc, mc->live_serial, mc->input.live_not_after, NULL);
+    rv = acme_driver_obtain(&wd->env, &mc->spec, p, &res);
+    record_result(wd, idx, rv, &res, p);
+    apr_pool_destroy(p);
 }
 
 static void fail_all_due(acme_wd_t *wd, const acme_result_t *res, apr_pool_t *p)
@@ -480,9 +204,7 @@ static void fail_all_due(acme_wd_t *wd, const acme_result_t *res, apr_pool_t *p)
     }
 }
 
-/* ---- ACME Renewal Information (RFC 9773) ------------------------------------------ */
-
-static apr_time_t random_in(apr_time_t start, apr_time_t end);
+/* ---- ACME Renewal Information (RFC 9773, acme_ari.c) ------------------------------- */
 
 static void ari_save(acme_wd_t *wd, acme_managed_t *mc, apr_time_t start, apr_time_t end,
                      apr_time_t chosen, apr_time_t next_fetch, const char *expl, apr_pool_t *p)
@@ -498,120 +220,57 @@ static void ari_save(acme_wd_t *wd, acme_managed_t *mc, apr_time_t start, apr_ti
     acme_ari_state_save(wd->m->store, mc->id, &a, p);
 }
 
+/* The window saved for this certID before (all 0: none) */
+static void ari_saved(acme_wd_t *wd, acme_managed_t *mc, apr_time_t *pstart, apr_time_t *pend,
+                      apr_time_t *pchosen, apr_pool_t *p)
+{
+    acme_ari_state_t *old;
+
+    *pstart = *pend = *pchosen = 0;
+    if (acme_ari_state_load(&old, p, wd->m->store, mc->id) == APR_SUCCESS && old->cert_id
+        && !strcmp(old->cert_id, mc->ari_cert_id)) {
+        *pstart = old->start;
+        *pend = old->end;
+        *pchosen = old->chosen;
+    }
+}
+
 /* What an earlier generation learned is in mc->input (load_state read ari.json): fetch
  * again when it said, or a few seconds after start, at random (not all at once). */
 static void ari_load(acme_wd_t *wd, int idx)
 {
     acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
-    wd->ari_next[idx] = mc->input.ari_next_fetch ? mc->input.ari_next_fetch
-                        : apr_time_now() + random_in(0, apr_time_from_sec(5));
-}
-
-static apr_time_t random_in(apr_time_t start, apr_time_t end)
-{
-    unsigned char b[4];
-    double f;
-    if (end <= start || acme_random_bytes(b, sizeof(b)) != APR_SUCCESS) {
-        return start;
-    }
-    f = (double)(((apr_uint32_t)b[0] << 24) | ((apr_uint32_t)b[1] << 16)
-                 | ((apr_uint32_t)b[2] << 8) | b[3]) / 4294967295.0;
-    return start + (apr_time_t)((double)(end - start) * f);
+    wd->sched->slot[idx].ari_next = mc->input.ari_next_fetch ? mc->input.ari_next_fetch
+                        : apr_time_now() + acme_ari_random_in(0, apr_time_from_sec(5));
 }
 
 static void ari_fetch(acme_wd_t *wd, int idx, apr_pool_t *p)
 {
-    acme_mod_t *m = wd->m;
-    acme_managed_t *mc = APR_ARRAY_IDX(m->certs, idx, acme_managed_t *);
-    acme_result_t res;
-    acme_response_t *resp = NULL;
-    const char *base, *expl = NULL;
-    json_t *win;
-    apr_time_t now = apr_time_now(), start, end, chosen, next_fetch, old_start = 0;
-    acme_ari_state_t *old;
+    acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
+    acme_ari_window_t *w;
+    acme_ari_choice_t c;
+    apr_time_t now = apr_time_now(), old_start, old_end, old_chosen;
+    apr_status_t rv;
 
-    acme_result_reset(&res);
-    if (acme_client_directory(wd->client, &res) != APR_SUCCESS) {
-        wd->ari_next[idx] = now + ARI_ERROR_REFETCH;
+    ari_saved(wd, mc, &old_start, &old_end, &old_chosen, p);
+    rv = acme_ari_refresh(&w, &c, p, wd->client, mc->id, mc->ari_cert_id, old_start, old_end,
+                          old_chosen, now);
+    if (rv == APR_ENOTIMPL) {
+        wd->sched->ari_unavailable = 1; /* no more fetches */
+    }
+    wd->sched->slot[idx].ari_next = w->next_fetch;
+    if (rv != APR_SUCCESS) {
         return;
     }
-    base = acme_client_endpoint(wd->client, "renewalInfo");
-    if (!base) {
-        if (!wd->ari_unavailable) {
-            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, m->s, ACMELOGNO(00057)
-                         "the CA at %s offers no renewal information (ARI)", m->ca_url);
-        }
-        wd->ari_unavailable = 1;
-        return;
-    }
-    if (acme_client_get(&resp, wd->client, p,
-                        apr_pstrcat(p, base, base[strlen(base) - 1] == '/' ? "" : "/",
-                                    mc->ari_cert_id, NULL), &res) != APR_SUCCESS
-        || !resp->json || !(win = acme_json_obj(resp->json, "suggestedWindow"))
-        || !(start = acme_time_parse_rfc3339(acme_json_str(win, "start")))
-        || !(end = acme_time_parse_rfc3339(acme_json_str(win, "end"))) || end < start) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00058)
-                     "certificate %s: no usable renewal information from the CA: %s", mc->id,
-                     res.detail ? acme_result_str(&res, p) : "no suggestedWindow");
-        next_fetch = res.retry_after > now ? res.retry_after : now + ARI_ERROR_REFETCH;
-        wd->ari_next[idx] = next_fetch;
-        return;
-    }
-    expl = acme_json_str(resp->json, "explanationURL");
-    next_fetch = acme_retry_after_parse(apr_table_get(resp->headers, "Retry-After"), now);
-    if (next_fetch <= now) {
-        next_fetch = now + ARI_DEFAULT_REFETCH;
-    }
-    else if (next_fetch - now < apr_time_from_sec(1)) {
-        next_fetch = now + apr_time_from_sec(1);
-    }
-    else if (next_fetch - now > apr_time_from_sec(7 * 86400)) {
-        next_fetch = now + apr_time_from_sec(7 * 86400);
-    }
-    wd->ari_next[idx] = next_fetch;
-
-    /* keep the time already chosen while the window stays the same */
-    chosen = 0;
-    if (acme_ari_state_load(&old, p, m->store, mc->id) == APR_SUCCESS && old->cert_id
-        && !strcmp(old->cert_id, mc->ari_cert_id)) {
-        old_start = old->start;
-        if (old_start == start && old->end == end) {
-            chosen = old->chosen;
-        }
-    }
-    if (!chosen) {
-        chosen = end <= now ? now : random_in(start > now ? start : now, end);
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00050)
-                     "certificate %s: the CA suggests renewal between %s and %s: renewal at %s",
-                     mc->id, acme_time_rfc3339(p, start), acme_time_rfc3339(p, end),
-                     acme_time_rfc3339(p, chosen));
-        if (old_start && start < old_start && expl) {
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00051)
-                         "certificate %s: the CA moved its renewal window earlier, see %s",
-                         mc->id, expl);
-        }
-    }
-    ari_save(wd, mc, start, end, chosen, next_fetch, expl, p);
-    mc->input.ari_start = start;
-    mc->input.ari_end = end;
-    mc->input.ari_chosen = chosen;
-    mc->input.ari_next_fetch = next_fetch;
+    ari_save(wd, mc, w->start, w->end, c.chosen, w->next_fetch, w->explanation_url, p);
+    mc->input.ari_start = w->start;
+    mc->input.ari_end = w->end;
+    mc->input.ari_chosen = c.chosen;
+    mc->input.ari_next_fetch = w->next_fetch;
     replan(wd, idx);
 }
 
-/* ---- expiring: inside the warn window, warn once a day ----------------------------- */
-
-static apr_time_t warn_time(acme_managed_t *mc)
-{
-    apr_interval_time_t life = mc->input.live_not_after - mc->input.live_not_before, w;
-    if (mc->warn_window.dur > 0) {
-        w = mc->warn_window.dur;
-    }
-    else {
-        w = life / 100 * (mc->warn_window.percent ? mc->warn_window.percent : 10);
-    }
-    return mc->input.live_not_after - w;
-}
+/* ---- expiring: inside the warn window, warn once a day (acme_expiry.c) ------------- */
 
 static void expiring_check(acme_wd_t *wd, int idx, apr_pool_t *p)
 {
@@ -619,10 +278,14 @@ static void expiring_check(acme_wd_t *wd, int idx, apr_pool_t *p)
     apr_time_t now = apr_time_now();
     const char *text;
 
-    if (!mc->have_live || now < warn_time(mc) || now < wd->expiring_next[idx]) {
+    if (!acme_expiry_due(mc->have_live,
+                         acme_expiry_warn_time(mc->input.live_not_before,
+                                               mc->input.live_not_after, mc->warn_window.dur,
+                                               mc->warn_window.percent),
+                         wd->sched->slot[idx].expiring_last, now)) {
         return;
     }
-    wd->expiring_next[idx] = now + apr_time_from_sec(86400);
+    wd->sched->slot[idx].expiring_last = now;
     text = apr_psprintf(p, "{\"last\":\"%s\"}", acme_time_rfc3339(p, now));
     acme_store_save(wd->m->store, ACME_GROUP_ORDERS, mc->id, EXPIRING_FILE, text,
                     strlen(text), p);
@@ -641,8 +304,7 @@ static void expiring_load(acme_wd_t *wd, int idx, apr_pool_t *p)
     json_t *j;
     if (acme_store_load(wd->m->store, ACME_GROUP_ORDERS, mc->id, EXPIRING_FILE, &data, &len,
                         p) == APR_SUCCESS && (j = acme_json_parse(p, data, len, NULL))) {
-        apr_time_t last = acme_time_parse_rfc3339(acme_json_str(j, "last"));
-        wd->expiring_next[idx] = last ? last + apr_time_from_sec(86400) : 0;
+        wd->sched->slot[idx].expiring_last = acme_time_parse_rfc3339(acme_json_str(j, "last"));
     }
 }
 
@@ -677,8 +339,6 @@ static void metrics_save(acme_wd_t *wd, apr_uint32_t requests, apr_pool_t *p)
 static void run_due(acme_wd_t *wd, apr_pool_t *ptemp)
 {
     acme_mod_t *m = wd->m;
-    apr_thread_t *threads[MAX_PARALLEL];
-    int nthreads, i;
     apr_uint32_t before = acme_client_request_count(wd->client);
     apr_time_t start = apr_time_now();
 
@@ -702,20 +362,7 @@ static void run_due(acme_wd_t *wd, apr_pool_t *ptemp)
         }
         wd->account_ok = 1;
     }
-    nthreads = wd->due->nelts < MAX_PARALLEL ? wd->due->nelts : MAX_PARALLEL;
-    for (i = 0; i < nthreads; ++i) {
-        if (apr_thread_create(&threads[i], NULL, obtain_thread, wd, ptemp) != APR_SUCCESS) {
-            break;
-        }
-    }
-    nthreads = i;
-    if (nthreads == 0) {
-        obtain_thread(NULL, wd);
-    }
-    for (i = 0; i < nthreads; ++i) {
-        apr_status_t trv;
-        apr_thread_join(&trv, threads[i]);
-    }
+    acme_parallel_run(wd->due->nelts, MAX_PARALLEL, obtain_one, wd, ptemp);
     metrics_save(wd, acme_client_request_count(wd->client) - before, ptemp);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00034)
                  "driver run: %d certificate(s) staged, %d failed, %u ACME requests, %.1f s",
@@ -745,23 +392,23 @@ static apr_status_t wd_start(acme_wd_t *wd)
         wd->client = NULL;
         return rv;
     }
+    wd->env.client = wd->client;
+    wd->env.store = m->store;
+    wd->env.secret = m->secret;
+    wd->env.poll_default = apr_time_from_msec(500);
+    if (m->http01_pending) {
+        wd->env.http01_count = mod_acme_http01_count;
+        wd->env.http01_count_baton = m->http01_pending;
+    }
     metrics_load(wd, wd->pool);
-    wd->notifies = apr_array_make(wd->pool, 4, sizeof(notify_t *));
-    notify_adopt(wd, wd->pool);
-    wd->next = apr_pcalloc(wd->pool, sizeof(apr_time_t) * (apr_size_t)(n ? n : 1));
+    if ((rv = acme_notify_create(&wd->notify, wd->pool, m->store, m->notify_cmd,
+                                 m->notify_args, ACME_NOTIFY_TIMEOUT)) != APR_SUCCESS) {
+        wd->notify = NULL; /* no ACMENotifyCmd runs, obtaining goes on */
+    }
     wd->plan_pool = apr_pcalloc(wd->pool, sizeof(apr_pool_t *) * (apr_size_t)(n ? n : 1));
-    wd->ari_next = apr_pcalloc(wd->pool, sizeof(apr_time_t) * (apr_size_t)(n ? n : 1));
-    wd->expiring_next = apr_pcalloc(wd->pool, sizeof(apr_time_t) * (apr_size_t)(n ? n : 1));
-    wd->next_run = 0;
     for (i = 0; i < n; ++i) {
         acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
-        if (mc->used_by_tls && mc->plan.action != ACME_PLAN_NOTHING) {
-            wd->next[i] = mc->plan.when > now ? mc->plan.when : now;
-        }
-        else if (mc->used_by_tls && mc->plan.when > now) {
-            /* nothing to do now: look again when the plan says (e.g. renewal time) */
-            wd->next[i] = mc->plan.when;
-        }
+        acme_sched_plan(wd->sched, i, mc->used_by_tls, &mc->plan, now);
         if (mc->used_by_tls && mc->input.ari_end) {
             mc->spec.replaces = mc->ari_cert_id;
         }
@@ -811,9 +458,7 @@ static void check_requests(acme_wd_t *wd, apr_pool_t *p)
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00042)
                          "certificate %s: renewal requested (acmectl renew): %s", mc->id,
                          mc->plan.reason);
-            if (wd->next[i] && wd->next[i] < wd->next_run) {
-                wd->next_run = wd->next[i];
-            }
+            acme_sched_hurry(wd->sched, i);
         }
     }
 }
@@ -844,81 +489,65 @@ static void blocked_check(acme_wd_t *wd, apr_pool_t *p)
     }
 }
 
+/* The driver's run: the certificates due, under the store's driver lock. */
+static void run_if_due(acme_wd_t *wd, apr_time_t now, apr_pool_t *ptemp)
+{
+    acme_mod_t *m = wd->m;
+    void *lock = NULL;
+
+    wd->due = acme_sched_due(wd->sched, now, ptemp);
+    wd->staged = wd->failed = 0;
+    if (wd->due->nelts > 0) {
+        if (m->store->lock(m->store, "driver", 0, &lock, ptemp) != APR_SUCCESS) {
+            /* another generation's driver is still at work: look again shortly */
+            wd->sched->next_run = now + ACME_SCHED_LOCKED_RETRY;
+            return;
+        }
+        run_due(wd, ptemp);
+        m->store->unlock(m->store, lock);
+    }
+    acme_sched_after_run(wd->sched, apr_time_now(), wd->notify && acme_notify_pending(wd->notify));
+}
+
+/* Every second: what the timetable says is due (acme_sched.c). */
 static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
 {
     acme_wd_t *wd = baton;
     acme_mod_t *m = wd->m;
-    apr_time_t now = apr_time_now(), next = 0;
-    void *lock = NULL;
+    apr_time_t now = apr_time_now();
     int i;
 
     if (state == AP_WATCHDOG_STATE_STOPPING) {
         return APR_SUCCESS;
     }
-    if (wd->client && now >= wd->next_request_check) {
-        wd->next_request_check = now + REQUEST_CHECK_INTERVAL;
+    if (wd->client && acme_sched_every(&wd->next_request_check, REQUEST_CHECK_INTERVAL, now)) {
         check_requests(wd, ptemp);
     }
-    if (wd->client && now >= wd->next_blocked_check) {
-        wd->next_blocked_check = now + BLOCKED_CHECK_INTERVAL;
+    if (wd->client && acme_sched_every(&wd->next_blocked_check, BLOCKED_CHECK_INTERVAL, now)) {
         blocked_check(wd, ptemp);
     }
     if (wd->client) {
-        apr_thread_mutex_lock(wd->mutex);
-        notify_reap(wd);
-        apr_thread_mutex_unlock(wd->mutex);
-        notify_adopted_check(wd, ptemp);
+        if (wd->notify) {
+            acme_notify_poll(wd->notify, ptemp);
+        }
         for (i = 0; i < m->certs->nelts; ++i) {
-            if (wd->ari_next[i] && now >= wd->ari_next[i] && !wd->ari_unavailable) {
+            if (acme_sched_ari_due(wd->sched, i, now)) {
                 ari_fetch(wd, i, ptemp);
-                if (wd->next[i] && wd->next[i] < wd->next_run) {
-                    wd->next_run = wd->next[i];
-                }
+                acme_sched_hurry(wd->sched, i);
             }
             expiring_check(wd, i, ptemp);
         }
     }
-    if (now < wd->next_run) {
+    if (now < wd->sched->next_run) {
         return APR_SUCCESS;
     }
     if (!wd->pool && wd_start(wd) != APR_SUCCESS) {
-        wd->next_run = now + apr_time_from_sec(60);
+        wd->sched->next_run = now + ACME_SCHED_START_RETRY;
         return APR_SUCCESS;
     }
-    if (state != AP_WATCHDOG_STATE_RUNNING || !wd->client) {
-        return APR_SUCCESS;
+    if (state == AP_WATCHDOG_STATE_RUNNING && wd->client) {
+        run_if_due(wd, now, ptemp);
     }
-    wd->due = apr_array_make(ptemp, 8, sizeof(int));
-    wd->due_pos = 0;
-    wd->staged = wd->failed = 0;
-    for (i = 0; i < m->certs->nelts; ++i) {
-        if (wd->next[i] && wd->next[i] <= now) {
-            APR_ARRAY_PUSH(wd->due, int) = i;
-        }
-    }
-    if (wd->due->nelts > 0) {
-        if (m->store->lock(m->store, "driver", 0, &lock, ptemp) != APR_SUCCESS) {
-            /* another generation's driver is still at work: look again shortly */
-            wd->next_run = now + apr_time_from_sec(5);
-            return APR_SUCCESS;
-        }
-        run_due(wd, ptemp);
-        m->store->unlock(m->store, lock);
-    }
-    for (i = 0; i < m->certs->nelts; ++i) {
-        if (wd->next[i] && (!next || wd->next[i] < next)) {
-            next = wd->next[i];
-        }
-        if (wd->ari_next[i] && !wd->ari_unavailable && (!next || wd->ari_next[i] < next)) {
-            next = wd->ari_next[i];
-        }
-    }
-    if ((wd->notifies->nelts || wd->adopted->nelts)
-        && (!next || next > now + apr_time_from_sec(1))) {
-        next = now + apr_time_from_sec(1); /* reap and time-limit running notify programs */
-    }
-    /* with nothing planned, look again in an hour (renewals are planned at start-up) */
-    wd->next_run = next ? next : apr_time_now() + apr_time_from_sec(3600);
     return APR_SUCCESS;
 }
 
@@ -947,6 +576,7 @@ apr_status_t acme_watchdog_setup(acme_mod_t *m, apr_pool_t *p)
     }
     wd = apr_pcalloc(p, sizeof(*wd));
     wd->m = m;
+    acme_sched_create(&wd->sched, p, m->certs->nelts);
     if ((rv = get_instance(&w, WD_NAME, 0, 1, p)) != APR_SUCCESS
         || (rv = register_cb(w, WD_INTERVAL, wd, wd_callback)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, m->s, ACMELOGNO(00037)

@@ -154,3 +154,35 @@ exit 0""" % (marker, pidfile), name="bad-notify.sh")
                 os.kill(hang_pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def test_run_outliving_its_generation_reported_with_exit_status(pebble, httpd_factory, workdir,
+                                                                timing):
+    """The program sleeps 15 s and exits 5 on `renewed`: the graceful restart that activates
+    the certificate comes meanwhile and ends the watchdog that started the run, so that
+    process can no longer wait for it. The next generation adopts the run and reports its end
+    with the exit status (ACME00420), which a wrapper left in the store."""
+    v = VHost("notify-adopt.mod-acme.test")
+    d = _notify_dir(workdir, "notify-adopt")
+    script = write_notify_script(d, tail_code="""case "$1" in
+  renewed) sleep 15; exit 5 ;;
+esac
+exit 0""", name="adopt-notify.sh")
+    httpd = httpd_factory([v], harness.acme_lines(pebble, pebble.ca_file,
+                                                  extra=["ACMENotifyCmd %s" % script]))
+    t0 = time.monotonic()
+    httpd.wait_for_cert(v.name, pebble, timeout=60, names=v.names)
+    renewed = [r for r in notify_records(d) if r["args"][:1] == ["renewed"]]
+    assert renewed, "no renewed run"
+    assert time.time() - renewed[0]["time"] < 14, \
+        "the restart came after the renewed run ended: nothing to adopt"
+    httpd.wait_for(lambda: httpd.log_entries(r"ACME00420"), 40,
+                   what="the adopted run's end with its exit status (ACME00420)")
+    timing("start -> adopted notify run reported", time.monotonic() - t0)
+    lines = [line for _, line in httpd.log_entries(r"ACME00420")]
+    print("\n".join(lines))
+    assert any("renewed " + v.name in line and "exited with status 5" in line
+               and "before the last restart" in line for line in lines), lines
+    # the old generation did not report it as well
+    assert not [line for _, line in httpd.log_entries(r"ACME00053")
+                if "renewed " + v.name in line], "the run was reaped by its own generation"

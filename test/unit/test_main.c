@@ -25,6 +25,11 @@ int main(void)
     srunner_add_suite(sr, pending_suite());
     srunner_add_suite(sr, challenge_suite());
     srunner_add_suite(sr, state_suite());
+    srunner_add_suite(sr, ari_suite());
+    srunner_add_suite(sr, notify_suite());
+    srunner_add_suite(sr, expiry_suite());
+    srunner_add_suite(sr, sched_suite());
+    srunner_add_suite(sr, parallel_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

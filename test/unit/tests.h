@@ -19,5 +19,10 @@ Suite *install_suite(void);
 Suite *pending_suite(void);
 Suite *challenge_suite(void);
 Suite *state_suite(void);
+Suite *ari_suite(void);
+Suite *notify_suite(void);
+Suite *expiry_suite(void);
+Suite *sched_suite(void);
+Suite *parallel_suite(void);
 
 #endif
