@@ -150,6 +150,19 @@ static void adopt(acme_notify_t *q, apr_pool_t *p)
     }
 }
 
+/* The queue's pool goes (the generation ends): free what the runs still hold. Their
+ * programs go on; the next generation adopts them through their records. */
+static apr_status_t runs_free(void *baton)
+{
+    acme_notify_t *q = baton;
+    int i;
+    for (i = 0; i < q->runs->nelts; ++i) {
+        apr_pool_destroy(APR_ARRAY_IDX(q->runs, i, run_t *)->pool);
+    }
+    q->runs->nelts = 0;
+    return APR_SUCCESS;
+}
+
 apr_status_t acme_notify_create(acme_notify_t **pq, apr_pool_t *p, acme_store_t *store,
                                 const char *program, const apr_array_header_t *args,
                                 apr_interval_time_t limit)
@@ -169,6 +182,7 @@ apr_status_t acme_notify_create(acme_notify_t **pq, apr_pool_t *p, acme_store_t 
         goto leave;
     }
     adopt(q, p);
+    apr_pool_cleanup_register(p, q, runs_free, apr_pool_cleanup_null);
     *pq = q;
 leave:
     return rv;
