@@ -11,7 +11,16 @@
 #include <mpm_common.h>
 #include <mod_status.h>
 
-#include "mod_acme.h"
+#include "mod_acme_log.h"
+#include "mod_acme_config.h"
+#include "mod_acme_generation.h"
+#include "mod_acme_settings.h"
+#include "mod_acme_ssl.h"
+#include "mod_acme_challenge.h"
+#include "mod_acme_watchdog.h"
+#include "mod_acme_restart.h"
+#include "mod_acme_configcheck.h"
+#include "mod_acme_status.h"
 #include "acme_log.h"
 
 mod_acme_gen_t *mod_acme_gen;
@@ -35,7 +44,7 @@ static int log_enabled(void *baton, acme_log_level_t level)
 /* Before mod_ssl: set up the store and the fallback, find the name sets, and activate
  * staged certificates, so that mod_ssl's certificate hooks find them live. */
 static int post_config_early(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                                  server_rec *s)
+                             server_rec *s)
 {
     mod_acme_gen_t *m;
 
@@ -64,7 +73,7 @@ static int post_config_early(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
 /* After mod_ssl (which told us which vhosts are TLS), before mod_watchdog: plan each
  * certificate and start the driver. */
 static int post_config_late(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                                 server_rec *s)
+                            server_rec *s)
 {
     mod_acme_gen_t *m = mod_acme_gen;
 

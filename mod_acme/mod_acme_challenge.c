@@ -20,7 +20,10 @@
 #include <http_ssl.h>
 #include <ap_listen.h>
 
-#include "mod_acme.h"
+#include "mod_acme_log.h"
+#include "mod_acme_config.h"
+#include "mod_acme_generation.h"
+#include "mod_acme_challenge.h"
 
 APLOG_USE_MODULE(acme);
 #include "acme_challenge.h"
@@ -303,8 +306,8 @@ void mod_acme_enable_tlsalpn(mod_acme_gen_t *m, apr_pool_t *p)
 /* ---- tls-alpn-01 in the handshake ------------------------------------------------- */
 
 int mod_acme_hook_protocol_propose(conn_rec *c, request_rec *r, server_rec *s,
-                               const apr_array_header_t *offers,
-                               apr_array_header_t *proposals)
+                                   const apr_array_header_t *offers,
+                                   apr_array_header_t *proposals)
 {
     if (!r && offers && mod_acme_gen && mod_acme_gen->any_tlsalpn && ap_ssl_conn_is_ssl(c)
         && acme_names_contain(offers, PROTO_ACME_TLS_1)) {
@@ -315,7 +318,7 @@ int mod_acme_hook_protocol_propose(conn_rec *c, request_rec *r, server_rec *s,
 }
 
 int mod_acme_hook_protocol_switch(conn_rec *c, request_rec *r, server_rec *s,
-                              const char *protocol)
+                                  const char *protocol)
 {
     if (!r && mod_acme_gen && mod_acme_gen->any_tlsalpn && !strcmp(protocol, PROTO_ACME_TLS_1)
         && ap_ssl_conn_is_ssl(c)) {
@@ -334,12 +337,13 @@ const char *mod_acme_hook_protocol_get(const conn_rec *c)
 /* RFC 8737: on an acme-tls/1 handshake for a name with a pending challenge, answer with
  * the challenge certificate. Normal clients never negotiate acme-tls/1. */
 int mod_acme_hook_answer_challenge(conn_rec *c, const char *server_name, const char **pcert_pem,
-                               const char **pkey_pem)
+                                   const char **pkey_pem)
 {
     acme_challenge_query_t q;
     acme_challenge_answer_t *ans = NULL;
 
-    if (!mod_acme_gen || !mod_acme_gen->store_ok || !server_name || !mod_acme_hook_protocol_get(c)) {
+    if (!mod_acme_gen || !mod_acme_gen->store_ok || !server_name
+        || !mod_acme_hook_protocol_get(c)) {
         return DECLINED;
     }
     memset(&q, 0, sizeof(q));
@@ -360,7 +364,7 @@ int mod_acme_hook_answer_challenge(conn_rec *c, const char *server_name, const c
 
 /* apache2 -t runs no post_config: warn here about wildcards nobody can validate. */
 int mod_acme_hook_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                           server_rec *s)
+                               server_rec *s)
 {
     server_rec *vs;
     int i;

@@ -9,7 +9,9 @@
 #include <http_core.h>
 #include <http_log.h>
 
-#include "mod_acme.h"
+#include "mod_acme_log.h"
+#include "mod_acme_config.h"
+#include "mod_acme_generation.h"
 
 APLOG_USE_MODULE(acme);
 #include "acme_util.h"

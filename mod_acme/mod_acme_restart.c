@@ -22,7 +22,9 @@
 #include <ap_listen.h>
 #include <unixd.h>
 
-#include "mod_acme.h"
+#include "mod_acme_log.h"
+#include "mod_acme_generation.h"
+#include "mod_acme_restart.h"
 #include "acme_activation.h"
 #include "acme_crypto.h"
 #include "acme_proc.h"
@@ -142,7 +144,8 @@ static mod_acme_restart_t *restart_setup(mod_acme_gen_t *m, apr_pool_t *pconf)
 
 /* Run `httpd ... -t`. 1: passes, 0: does not (*preason says why), -1: abandoned (the
  * generation ends). */
-static int configtest(mod_acme_gen_t *m, mod_acme_restart_t *rs, const char **preason, apr_pool_t *p)
+static int configtest(mod_acme_gen_t *m, mod_acme_restart_t *rs, const char **preason,
+                      apr_pool_t *p)
 {
     acme_proc_t *proc;
     const char *out = "";

@@ -18,7 +18,11 @@
 #include <http_log.h>
 #include <unixd.h>
 
-#include "mod_acme.h"
+#include "mod_acme_log.h"
+#include "mod_acme_config.h"
+#include "mod_acme_generation.h"
+#include "mod_acme_settings.h"
+#include "mod_acme_ssl.h"
 
 APLOG_USE_MODULE(acme);
 #include "acme_settings.h"
@@ -153,7 +157,8 @@ static const char *setting_text(apr_pool_t *p, const mod_acme_srv_conf_t *sc, mo
     }
 }
 
-static void setting_copy(mod_acme_srv_conf_t *to, const mod_acme_srv_conf_t *from, mod_acme_setting_t i)
+static void setting_copy(mod_acme_srv_conf_t *to, const mod_acme_srv_conf_t *from,
+                         mod_acme_setting_t i)
 {
     switch (i) {
     case ACME_SET_KEY_TYPE:

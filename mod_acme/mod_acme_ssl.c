@@ -13,7 +13,11 @@
 #include <http_log.h>
 #include <unixd.h>
 
-#include "mod_acme.h"
+#include "mod_acme_log.h"
+#include "mod_acme_config.h"
+#include "mod_acme_generation.h"
+#include "mod_acme_ssl.h"
+#include "mod_acme_settings.h"
 
 APLOG_USE_MODULE(acme);
 #include "acme_util.h"
@@ -269,7 +273,8 @@ static const char *where(server_rec *s, apr_pool_t *p)
  * of the https vhost for "a" + "www.a", whatever the order of the config. */
 static int id_priority_cmp(const void *a, const void *b)
 {
-    const mod_acme_managed_t *x = *(mod_acme_managed_t *const *)a, *y = *(mod_acme_managed_t *const *)b;
+    const mod_acme_managed_t *x = *(mod_acme_managed_t *const *)a;
+    const mod_acme_managed_t *y = *(mod_acme_managed_t *const *)b;
     const char *xj, *yj;
     if (x->names->nelts != y->names->nelts) {
         return y->names->nelts - x->names->nelts;
@@ -599,7 +604,8 @@ void mod_acme_load_states(mod_acme_gen_t *m, apr_pool_t *ptemp)
     }
 }
 
-void mod_acme_plan_spec(acme_plan_spec_t *spec, const mod_acme_gen_t *m, const mod_acme_managed_t *mc)
+void mod_acme_plan_spec(acme_plan_spec_t *spec, const mod_acme_gen_t *m,
+                        const mod_acme_managed_t *mc)
 {
     memset(spec, 0, sizeof(*spec));
     spec->names = mc->names;
@@ -696,7 +702,7 @@ void mod_acme_plan_certs(mod_acme_gen_t *m, apr_pool_t *ptemp)
 /* ---- mod_ssl's hooks -------------------------------------------------------------- */
 
 int mod_acme_hook_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *cert_files,
-                             apr_array_header_t *key_files)
+                                 apr_array_header_t *key_files)
 {
     mod_acme_vhost_t *sc;
     int i;
@@ -729,8 +735,8 @@ int mod_acme_hook_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_
 }
 
 int mod_acme_hook_add_fallback_cert_files(server_rec *s, apr_pool_t *p,
-                                      apr_array_header_t *cert_files,
-                                      apr_array_header_t *key_files)
+                                          apr_array_header_t *cert_files,
+                                          apr_array_header_t *key_files)
 {
     mod_acme_vhost_t *sc;
 

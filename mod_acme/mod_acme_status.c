@@ -23,7 +23,9 @@
 #include <http_request.h>
 #include <mod_status.h>
 
-#include "mod_acme.h"
+#include "mod_acme_generation.h"
+#include "mod_acme_status.h"
+#include "mod_acme_ssl.h"
 
 APLOG_USE_MODULE(acme);
 #include "acme_util.h"

@@ -16,7 +16,11 @@
 #include <http_log.h>
 #include <mod_watchdog.h>
 
-#include "mod_acme.h"
+#include "mod_acme_log.h"
+#include "mod_acme_generation.h"
+#include "mod_acme_watchdog.h"
+#include "mod_acme_ssl.h"
+#include "mod_acme_challenge.h"
 
 APLOG_USE_MODULE(acme);
 #include "acme_util.h"
@@ -221,8 +225,8 @@ static void ari_save(mod_acme_wd_t *wd, mod_acme_managed_t *mc, apr_time_t start
 }
 
 /* The window saved for this certID before (all 0: none) */
-static void ari_saved(mod_acme_wd_t *wd, mod_acme_managed_t *mc, apr_time_t *pstart, apr_time_t *pend,
-                      apr_time_t *pchosen, apr_pool_t *p)
+static void ari_saved(mod_acme_wd_t *wd, mod_acme_managed_t *mc, apr_time_t *pstart,
+                      apr_time_t *pend, apr_time_t *pchosen, apr_pool_t *p)
 {
     acme_ari_state_t *old;
 

@@ -27,6 +27,20 @@ bad=$(grep -nE '^[A-Za-z_][A-Za-z0-9_ *]*[ *]mod_acme_[A-Za-z0-9_]+\(' "$srcdir"
 if test -n "$bad"; then
     echo "core function under a glue name:"; echo "$bad"; fail=1
 fi
+# No hub header: each glue file has its own header, and no header includes mod_acme.c's.
+bad=$(grep -nE '#include[[:space:]]*"mod_acme\.(h|c)"' "$srcdir"/mod_acme/*.[ch] || true)
+if test -f "$srcdir/mod_acme/mod_acme.h" || test -n "$bad"; then
+    echo "mod_acme.h (hub header) is back:"; echo "$bad"; fail=1
+fi
+# A glue header includes no glue header but mod_acme_config.h and mod_acme_generation.h,
+# and mod_acme_config.h none: no include cycle.
+bad=$(grep -nE '#include[[:space:]]*"mod_acme_[a-z_]+\.h"' "$srcdir"/mod_acme/mod_acme_*.h \
+      | grep -vE ':#include[[:space:]]*"mod_acme_(config|generation)\.h"' || true)
+bad2=$(grep -nE '#include[[:space:]]*"mod_acme_' "$srcdir"/mod_acme/mod_acme_config.h || true)
+if test -n "$bad$bad2"; then
+    echo "glue header includes another glue header (include cycle risk):"
+    test -n "$bad" && echo "$bad"; test -n "$bad2" && echo "$bad2"; fail=1
+fi
 # The built objects: every acme_ symbol the module exports comes from the core, and the
 # core exports no mod_acme_ symbol.
 if test -f "$so" && test -f "$core"; then
