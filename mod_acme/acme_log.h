@@ -17,7 +17,7 @@ typedef void acme_log_at_fn(void *baton, const char *file, int line, acme_log_le
                             apr_status_t rv, const char *msg);
 typedef int acme_log_enabled_fn(void *baton, acme_log_level_t level);
 
-/* Log message tags for core lines too (same definition as the glue's in mod_acme.h). */
+/* Log message tags for core lines too (same definition as the glue's in mod_acme_log.h). */
 #ifndef ACMELOGNO
 #define ACMELOGNO(n) "ACME" #n ": "
 #endif

@@ -20,7 +20,10 @@
 #include <http_ssl.h>
 #include <ap_listen.h>
 
-#include "mod_acme.h"
+#include "mod_acme_log.h"
+#include "mod_acme_config.h"
+#include "mod_acme_generation.h"
+#include "mod_acme_challenge.h"
 
 APLOG_USE_MODULE(acme);
 #include "acme_challenge.h"
@@ -37,7 +40,7 @@ APLOG_USE_MODULE(acme);
  * child exists and kept in the process pool: the children of every generation share it,
  * also old ones that still finish an order after a graceful restart. The parent moves the
  * count of each child that ends to "ended" (mod_acme_child_status). */
-apr_status_t mod_acme_http01_counter_init(acme_mod_t *m)
+apr_status_t mod_acme_http01_counter_init(mod_acme_gen_t *m)
 {
     apr_pool_t *pp = m->s->process->pool;
     void *data = NULL;
@@ -71,8 +74,8 @@ void mod_acme_child_status(server_rec *s, pid_t pid, ap_generation_t gen, int sl
 {
     apr_uint32_t n;
 
-    if (state == MPM_CHILD_EXITED && acme_mod && acme_mod->http01_pending
-        && (n = acme_pending_release(acme_mod->http01_pending, (long)pid)) != 0) {
+    if (state == MPM_CHILD_EXITED && mod_acme_gen && mod_acme_gen->http01_pending
+        && (n = acme_pending_release(mod_acme_gen->http01_pending, (long)pid)) != 0) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, ACMELOGNO(00193)
                      "http-01: child %ld ended with %u response(s) published: they count "
                      "until the store has none", (long)pid, (unsigned)n);
@@ -84,7 +87,7 @@ void mod_acme_child_status(server_rec *s, pid_t pid, ap_generation_t gen, int sl
  * parent, like the release, every ~10 s while ended children count. */
 int mod_acme_http01_monitor(apr_pool_t *pool, server_rec *s)
 {
-    acme_mod_t *m = acme_mod;
+    mod_acme_gen_t *m = mod_acme_gen;
     apr_array_header_t *removed;
     apr_pool_t *p;
     int i, left = 0;
@@ -126,8 +129,8 @@ static int answer_http01(request_rec *r, const char *token)
     memset(&q, 0, sizeof(q));
     q.token = token;
     q.host = r->hostname;
-    q.pending = acme_mod->http01_pending;
-    rv = acme_challenge_lookup(&ans, r->pool, acme_mod->store, ACME_CHALLENGE_HTTP01, &q);
+    q.pending = mod_acme_gen->http01_pending;
+    rv = acme_challenge_lookup(&ans, r->pool, mod_acme_gen->store, ACME_CHALLENGE_HTTP01, &q);
     if (rv == APR_EACCES) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ACMELOGNO(00190)
                       "http-01: a challenge token for another host was asked for with Host %s",
@@ -162,19 +165,19 @@ static const char *pending_page =
     "The site will be available in a moment: please try again shortly.</p>\n"
     "<hr><address>mod_acme</address></body></html>\n";
 
-int acme_hook_post_read_request(request_rec *r)
+int mod_acme_hook_post_read_request(request_rec *r)
 {
-    acme_vhost_t *sc;
+    mod_acme_vhost_t *sc;
     const char *path;
 
-    if (!acme_mod || !acme_mod->any_enabled || !acme_mod->store_ok) {
+    if (!mod_acme_gen || !mod_acme_gen->any_enabled || !mod_acme_gen->store_ok) {
         return DECLINED;
     }
     path = r->parsed_uri.path;
     if (path && !strncmp(path, CHALLENGE_PREFIX, sizeof(CHALLENGE_PREFIX) - 1)) {
         return answer_http01(r, path + sizeof(CHALLENGE_PREFIX) - 1);
     }
-    sc = acme_vhost_get(r->server);
+    sc = mod_acme_vhost_get(r->server);
     if (sc && sc->on_fallback && ap_ssl_conn_is_ssl(r->connection)) {
         apr_table_setn(r->err_headers_out, "Retry-After", "30");
         ap_custom_response(r, HTTP_SERVICE_UNAVAILABLE, pending_page);
@@ -198,15 +201,15 @@ static int listens_on(int port)
 
 /* ACMEChallenges when given; otherwise: dns-01 when a hook is set, http-01 when the public
  * port 80 reaches us, tls-alpn-01 when 443 does (ACMEPortMap says which local ports). */
-void acme_choose_challenges(acme_mod_t *m, apr_pool_t *ptemp)
+void mod_acme_choose_challenges(mod_acme_gen_t *m, apr_pool_t *ptemp)
 {
     int http_ok = listens_on(m->port_http), https_ok = listens_on(m->port_https);
     int i;
 
     for (i = 0; i < m->certs->nelts; ++i) {
-        acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
+        mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *);
         server_rec *s = APR_ARRAY_IDX(mc->vhosts, 0, server_rec *);
-        const acme_srv_conf_t *sc = mc->settings; /* from the vhost that wrote them */
+        const mod_acme_srv_conf_t *sc = mc->settings; /* from the vhost that wrote them */
         apr_array_header_t *types, *why;
 
         if (sc->dns_hook) {
@@ -269,18 +272,18 @@ void acme_choose_challenges(acme_mod_t *m, apr_pool_t *ptemp)
 }
 
 /* tls-alpn-01 needs "acme-tls/1" among the vhost's protocols, or mod_ssl never asks us. */
-void acme_enable_tlsalpn(acme_mod_t *m, apr_pool_t *p)
+void mod_acme_enable_tlsalpn(mod_acme_gen_t *m, apr_pool_t *p)
 {
     int i, j;
 
     for (i = 0; i < m->certs->nelts; ++i) {
-        acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
+        mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *);
         if (!mc->used_by_tls || !acme_names_contain(mc->spec.challenge_types, ACME_CHALLENGE_TLSALPN01)) {
             continue;
         }
         for (j = 0; j < mc->vhosts->nelts; ++j) {
             server_rec *s = APR_ARRAY_IDX(mc->vhosts, j, server_rec *);
-            acme_vhost_t *v = acme_vhost_get(s);
+            mod_acme_vhost_t *v = mod_acme_vhost_get(s);
             core_server_config *csc = ap_get_core_module_config(s->module_config);
             apr_array_header_t *protos;
             if (!v || !v->is_tls || acme_names_contain(csc->protocols, PROTO_ACME_TLS_1)) {
@@ -302,11 +305,11 @@ void acme_enable_tlsalpn(acme_mod_t *m, apr_pool_t *p)
 
 /* ---- tls-alpn-01 in the handshake ------------------------------------------------- */
 
-int acme_hook_protocol_propose(conn_rec *c, request_rec *r, server_rec *s,
-                               const apr_array_header_t *offers,
-                               apr_array_header_t *proposals)
+int mod_acme_hook_protocol_propose(conn_rec *c, request_rec *r, server_rec *s,
+                                   const apr_array_header_t *offers,
+                                   apr_array_header_t *proposals)
 {
-    if (!r && offers && acme_mod && acme_mod->any_tlsalpn && ap_ssl_conn_is_ssl(c)
+    if (!r && offers && mod_acme_gen && mod_acme_gen->any_tlsalpn && ap_ssl_conn_is_ssl(c)
         && acme_names_contain(offers, PROTO_ACME_TLS_1)) {
         APR_ARRAY_PUSH(proposals, const char *) = PROTO_ACME_TLS_1;
         return OK;
@@ -314,10 +317,10 @@ int acme_hook_protocol_propose(conn_rec *c, request_rec *r, server_rec *s,
     return DECLINED;
 }
 
-int acme_hook_protocol_switch(conn_rec *c, request_rec *r, server_rec *s,
-                              const char *protocol)
+int mod_acme_hook_protocol_switch(conn_rec *c, request_rec *r, server_rec *s,
+                                  const char *protocol)
 {
-    if (!r && acme_mod && acme_mod->any_tlsalpn && !strcmp(protocol, PROTO_ACME_TLS_1)
+    if (!r && mod_acme_gen && mod_acme_gen->any_tlsalpn && !strcmp(protocol, PROTO_ACME_TLS_1)
         && ap_ssl_conn_is_ssl(c)) {
         ap_set_module_config(c->conn_config, &acme_module, (void *)PROTO_ACME_TLS_1);
         c->keepalive = AP_CONN_CLOSE;
@@ -326,26 +329,27 @@ int acme_hook_protocol_switch(conn_rec *c, request_rec *r, server_rec *s,
     return DECLINED;
 }
 
-const char *acme_hook_protocol_get(const conn_rec *c)
+const char *mod_acme_hook_protocol_get(const conn_rec *c)
 {
     return ap_get_module_config(c->conn_config, &acme_module);
 }
 
 /* RFC 8737: on an acme-tls/1 handshake for a name with a pending challenge, answer with
  * the challenge certificate. Normal clients never negotiate acme-tls/1. */
-int acme_hook_answer_challenge(conn_rec *c, const char *server_name, const char **pcert_pem,
-                               const char **pkey_pem)
+int mod_acme_hook_answer_challenge(conn_rec *c, const char *server_name, const char **pcert_pem,
+                                   const char **pkey_pem)
 {
     acme_challenge_query_t q;
     acme_challenge_answer_t *ans = NULL;
 
-    if (!acme_mod || !acme_mod->store_ok || !server_name || !acme_hook_protocol_get(c)) {
+    if (!mod_acme_gen || !mod_acme_gen->store_ok || !server_name
+        || !mod_acme_hook_protocol_get(c)) {
         return DECLINED;
     }
     memset(&q, 0, sizeof(q));
     q.host = server_name;
-    q.secret = acme_mod->secret;
-    if (acme_challenge_lookup(&ans, c->pool, acme_mod->store, ACME_CHALLENGE_TLSALPN01, &q)
+    q.secret = mod_acme_gen->secret;
+    if (acme_challenge_lookup(&ans, c->pool, mod_acme_gen->store, ACME_CHALLENGE_TLSALPN01, &q)
         != APR_SUCCESS) {
         ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, ACMELOGNO(00062)
                       "tls-alpn-01: no challenge in progress for %s", server_name);
@@ -359,14 +363,14 @@ int acme_hook_answer_challenge(conn_rec *c, const char *server_name, const char 
 }
 
 /* apache2 -t runs no post_config: warn here about wildcards nobody can validate. */
-int acme_hook_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                           server_rec *s)
+int mod_acme_hook_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                               server_rec *s)
 {
     server_rec *vs;
     int i;
 
     for (vs = s; vs; vs = vs->next) {
-        acme_srv_conf_t *sc = acme_srv_conf(vs);
+        mod_acme_srv_conf_t *sc = mod_acme_srv_conf(vs);
         if (sc->enabled != 1 || sc->dns_hook) {
             continue;
         }

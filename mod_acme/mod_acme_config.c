@@ -9,7 +9,9 @@
 #include <http_core.h>
 #include <http_log.h>
 
-#include "mod_acme.h"
+#include "mod_acme_log.h"
+#include "mod_acme_config.h"
+#include "mod_acme_generation.h"
 
 APLOG_USE_MODULE(acme);
 #include "acme_util.h"
@@ -24,14 +26,14 @@ APLOG_USE_MODULE(acme);
 #define LE_PROD    "https://acme-v02.api.letsencrypt.org/directory"
 #define LE_STAGING "https://acme-staging-v02.api.letsencrypt.org/directory"
 
-acme_srv_conf_t *acme_srv_conf(server_rec *s)
+mod_acme_srv_conf_t *mod_acme_srv_conf(server_rec *s)
 {
     return ap_get_module_config(s->module_config, &acme_module);
 }
 
-void *acme_create_srv_conf(apr_pool_t *p, server_rec *s)
+void *mod_acme_create_srv_conf(apr_pool_t *p, server_rec *s)
 {
-    acme_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+    mod_acme_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
     sc->enabled = ACME_UNSET;
     sc->agree_tos = ACME_UNSET;
     sc->auto_restart = ACME_UNSET;
@@ -46,10 +48,10 @@ void *acme_create_srv_conf(apr_pool_t *p, server_rec *s)
 #define MERGE_INT(f) (add->f != ACME_UNSET ? add->f : base->f)
 #define MERGE_PTR(f) (add->f ? add->f : base->f)
 
-void *acme_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
+void *mod_acme_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
 {
-    const acme_srv_conf_t *base = basev, *add = addv;
-    acme_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+    const mod_acme_srv_conf_t *base = basev, *add = addv;
+    mod_acme_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
     sc->enabled = MERGE_INT(enabled);
     sc->agree_tos = MERGE_INT(agree_tos);
     sc->auto_restart = MERGE_INT(auto_restart);
@@ -83,14 +85,14 @@ void *acme_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     return sc;
 }
 
-int acme_srv_enabled(server_rec *s)
+int mod_acme_srv_enabled(server_rec *s)
 {
-    return acme_srv_conf(s)->enabled == 1;
+    return mod_acme_srv_conf(s)->enabled == 1;
 }
 
-acme_vhost_t *acme_vhost_get(server_rec *s)
+mod_acme_vhost_t *mod_acme_vhost_get(server_rec *s)
 {
-    return acme_mod ? apr_hash_get(acme_mod->vhosts, &s, sizeof(s)) : NULL;
+    return mod_acme_gen ? apr_hash_get(mod_acme_gen->vhosts, &s, sizeof(s)) : NULL;
 }
 
 /* "on"/"off" with an error that names the directive and the right values. */
@@ -118,15 +120,15 @@ static const char *global_only(cmd_parms *cmd)
     return NULL;
 }
 
-static acme_srv_conf_t *cmd_conf(cmd_parms *cmd)
+static mod_acme_srv_conf_t *cmd_conf(cmd_parms *cmd)
 {
     return ap_get_module_config(cmd->server->module_config, &acme_module);
 }
 
 /* The per-certificate setting s is written here (not inherited). */
-static acme_srv_conf_t *cmd_conf_written(cmd_parms *cmd, acme_setting_t s)
+static mod_acme_srv_conf_t *cmd_conf_written(cmd_parms *cmd, mod_acme_setting_t s)
 {
-    acme_srv_conf_t *sc = cmd_conf(cmd);
+    mod_acme_srv_conf_t *sc = cmd_conf(cmd);
     sc->written |= 1u << s;
     return sc;
 }
@@ -288,7 +290,7 @@ static int looks_like_email(const char *s)
     return 1;
 }
 
-const char *acme_contact_uri(apr_pool_t *p, const char *arg)
+const char *mod_acme_contact_uri(apr_pool_t *p, const char *arg)
 {
     const char *addr = arg;
     if (!ap_cstr_casecmpn(addr, "mailto:", 7)) {
@@ -304,11 +306,11 @@ static const char *add_contact(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *err = global_only(cmd);
     const char *uri;
-    acme_srv_conf_t *sc = cmd_conf(cmd);
+    mod_acme_srv_conf_t *sc = cmd_conf(cmd);
     if (err) {
         return err;
     }
-    uri = acme_contact_uri(cmd->pool, arg);
+    uri = mod_acme_contact_uri(cmd->pool, arg);
     if (!uri) {
         return apr_psprintf(cmd->pool, "ACMEContact: '%s' is not an e-mail address: give "
                             "one or more addresses like admin@example.org", arg);
@@ -365,7 +367,7 @@ static const char *set_store(cmd_parms *cmd, void *dc, const char *arg)
 }
 
 /* "33%" or a duration ("30d", "12h", "90s"). */
-static const char *parse_window(cmd_parms *cmd, const char *arg, acme_window_t *w)
+static const char *parse_window(cmd_parms *cmd, const char *arg, mod_acme_window_t *w)
 {
     apr_status_t rv = acme_window_parse(&w->percent, &w->dur, arg, WINDOW_MAX);
     if (rv == APR_SUCCESS) {
@@ -472,7 +474,7 @@ static const char *set_program(cmd_parms *cmd, int argc, char *const argv[],
 static const char *set_notify_cmd(cmd_parms *cmd, void *dc, int argc, char *const argv[])
 {
     const char *err = global_only(cmd);
-    acme_srv_conf_t *sc = cmd_conf(cmd);
+    mod_acme_srv_conf_t *sc = cmd_conf(cmd);
     return err ? err : set_program(cmd, argc, argv, &sc->notify_cmd, &sc->notify_args,
                                    &sc->notify_at);
 }
@@ -490,7 +492,7 @@ static const char *set_key_type(cmd_parms *cmd, void *dc, const char *arg)
 
 static const char *add_challenge(cmd_parms *cmd, void *dc, const char *arg)
 {
-    acme_srv_conf_t *sc = cmd_conf_written(cmd, ACME_SET_CHALLENGES);
+    mod_acme_srv_conf_t *sc = cmd_conf_written(cmd, ACME_SET_CHALLENGES);
     const char *type;
     if (!strcmp(arg, ACME_CHALLENGE_HTTP01) || !strcmp(arg, ACME_CHALLENGE_TLSALPN01)
         || !strcmp(arg, ACME_CHALLENGE_DNS01)) {
@@ -513,7 +515,7 @@ static const char *add_challenge(cmd_parms *cmd, void *dc, const char *arg)
 
 static const char *set_dns_hook(cmd_parms *cmd, void *dc, int argc, char *const argv[])
 {
-    acme_srv_conf_t *sc = cmd_conf_written(cmd, ACME_SET_DNS_HOOK);
+    mod_acme_srv_conf_t *sc = cmd_conf_written(cmd, ACME_SET_DNS_HOOK);
     return set_program(cmd, argc, argv, &sc->dns_hook, &sc->dns_hook_args, &sc->dns_hook_at);
 }
 
@@ -544,7 +546,7 @@ static const char *set_dns_resolver(cmd_parms *cmd, void *dc, const char *arg)
 static const char *set_port_map(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *err = global_only(cmd);
-    acme_srv_conf_t *sc = cmd_conf(cmd);
+    mod_acme_srv_conf_t *sc = cmd_conf(cmd);
     char *end;
     long pub, local;
     if (err) {
@@ -568,7 +570,7 @@ static const char *set_port_map(cmd_parms *cmd, void *dc, const char *arg)
                         "80 and 443 are forwarded to)", arg);
 }
 
-const command_rec acme_cmds[] = {
+const command_rec mod_acme_cmds[] = {
     AP_INIT_TAKE1("ACME", set_enabled, NULL, RSRC_CONF,
                   "on|off: obtain and renew this server's certificate from the ACME CA "
                   "(in the main server: for every VirtualHost that does not say off)"),
@@ -626,10 +628,10 @@ const command_rec acme_cmds[] = {
     { NULL }
 };
 
-acme_mod_t *acme_mod_create(apr_pool_t *p, server_rec *s)
+mod_acme_gen_t *mod_acme_gen_create(apr_pool_t *p, server_rec *s)
 {
-    acme_srv_conf_t *sc = acme_srv_conf(s);
-    acme_mod_t *m = apr_pcalloc(p, sizeof(*m));
+    mod_acme_srv_conf_t *sc = mod_acme_srv_conf(s);
+    mod_acme_gen_t *m = apr_pcalloc(p, sizeof(*m));
     server_rec *vs;
 
     m->pool = p;
@@ -648,18 +650,18 @@ acme_mod_t *acme_mod_create(apr_pool_t *p, server_rec *s)
     m->port_http = sc->port_http ? sc->port_http : 80;
     m->port_https = sc->port_https ? sc->port_https : 443;
     if (!m->contacts) {
-        const char *uri = s->server_admin ? acme_contact_uri(p, s->server_admin) : NULL;
+        const char *uri = s->server_admin ? mod_acme_contact_uri(p, s->server_admin) : NULL;
         m->contacts = apr_array_make(p, 1, sizeof(const char *));
         if (uri) {
             APR_ARRAY_PUSH(m->contacts, const char *) = uri;
         }
     }
-    m->certs = apr_array_make(p, 16, sizeof(acme_managed_t *));
+    m->certs = apr_array_make(p, 16, sizeof(mod_acme_managed_t *));
     m->by_names = apr_hash_make(p);
     m->by_id = apr_hash_make(p);
     m->vhosts = apr_hash_make(p);
     for (vs = s; vs; vs = vs->next) {
-        if (acme_srv_enabled(vs)) {
+        if (mod_acme_srv_enabled(vs)) {
             m->any_enabled = 1;
         }
     }

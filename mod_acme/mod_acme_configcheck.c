@@ -13,7 +13,8 @@
 #include <http_core.h>
 #include <http_log.h>
 
-#include "mod_acme.h"
+#include "mod_acme_log.h"
+#include "mod_acme_configcheck.h"
 #include "acme_activation.h"
 #include "acme_tlsfiles.h"
 

@@ -22,7 +22,9 @@
 #include <ap_listen.h>
 #include <unixd.h>
 
-#include "mod_acme.h"
+#include "mod_acme_log.h"
+#include "mod_acme_generation.h"
+#include "mod_acme_restart.h"
 #include "acme_activation.h"
 #include "acme_crypto.h"
 #include "acme_proc.h"
@@ -39,7 +41,7 @@ extern char **environ;
 #define CONFIGTEST_INTERVAL apr_time_from_sec(60)
 
 /* The restarter's state for one generation (pconf). */
-struct acme_restart_t {
+struct mod_acme_restart_t {
     apr_array_header_t *conf_files;   /* files httpd read, and their directories */
     const char *const *argv;          /* the configtest command, NULL: cannot run it */
     const char *argv_error;           /* why not */
@@ -95,7 +97,7 @@ static const char *self_exe(apr_pool_t *p)
     return apr_pstrdup(p, buf);
 }
 
-static const char *const *child_env(acme_mod_t *m, apr_pool_t *p)
+static const char *const *child_env(mod_acme_gen_t *m, apr_pool_t *p)
 {
     apr_array_header_t *env = apr_array_make(p, 32, sizeof(const char *));
     const char *listeners = "";
@@ -118,9 +120,9 @@ static const char *const *child_env(acme_mod_t *m, apr_pool_t *p)
     return (const char *const *)env->elts;
 }
 
-static acme_restart_t *restart_setup(acme_mod_t *m, apr_pool_t *pconf)
+static mod_acme_restart_t *restart_setup(mod_acme_gen_t *m, apr_pool_t *pconf)
 {
-    acme_restart_t *rs = apr_pcalloc(pconf, sizeof(*rs));
+    mod_acme_restart_t *rs = apr_pcalloc(pconf, sizeof(*rs));
     process_rec *proc = m->s->process;
     const char *exe = self_exe(pconf);
 
@@ -142,7 +144,8 @@ static acme_restart_t *restart_setup(acme_mod_t *m, apr_pool_t *pconf)
 
 /* Run `httpd ... -t`. 1: passes, 0: does not (*preason says why), -1: abandoned (the
  * generation ends). */
-static int configtest(acme_mod_t *m, acme_restart_t *rs, const char **preason, apr_pool_t *p)
+static int configtest(mod_acme_gen_t *m, mod_acme_restart_t *rs, const char **preason,
+                      apr_pool_t *p)
 {
     acme_proc_t *proc;
     const char *out = "";
@@ -177,7 +180,7 @@ static int configtest(acme_mod_t *m, acme_restart_t *rs, const char **preason, a
 }
 
 /* The record is written by root; the worker (the User) reads it and adds its mark. */
-static void give_to_user(acme_mod_t *m, apr_pool_t *p)
+static void give_to_user(mod_acme_gen_t *m, apr_pool_t *p)
 {
     const char *dir = m->store->path(m->store, ACME_GROUP_ORDERS, ACME_BLOCKED_ENTRY,
                                      ACME_BLOCKED_ASPECT, p);
@@ -193,7 +196,7 @@ static void give_to_user(acme_mod_t *m, apr_pool_t *p)
     }
 }
 
-static void blocked(acme_mod_t *m, acme_restart_t *rs, const char *ids, int n,
+static void blocked(mod_acme_gen_t *m, mod_acme_restart_t *rs, const char *ids, int n,
                     const char *reason, apr_time_t now, apr_pool_t *p)
 {
     acme_blocked_t b;
@@ -231,7 +234,7 @@ static void blocked(acme_mod_t *m, acme_restart_t *rs, const char *ids, int n,
 }
 
 /* passed: the check passed (else nothing waits any more) */
-static void unblocked(acme_mod_t *m, acme_restart_t *rs, int passed, apr_pool_t *p)
+static void unblocked(mod_acme_gen_t *m, mod_acme_restart_t *rs, int passed, apr_pool_t *p)
 {
     if (rs->since && passed) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00103)
@@ -244,7 +247,7 @@ static void unblocked(acme_mod_t *m, acme_restart_t *rs, int passed, apr_pool_t 
 
 /* ---- when to restart ----------------------------------------------------------------- */
 
-static int staged_ready(acme_mod_t *m, apr_pool_t *p, const char **pids)
+static int staged_ready(mod_acme_gen_t *m, apr_pool_t *p, const char **pids)
 {
     apr_array_header_t *ids;
     int i, n = 0;
@@ -268,9 +271,9 @@ static int staged_ready(acme_mod_t *m, apr_pool_t *p, const char **pids)
 
 /* Whether the configuration passes; runs the check only when the policy says so (a
  * blocked episode waits for a change or the interval). */
-static int config_passes(acme_mod_t *m, const char *ids, int n, apr_time_t now, apr_pool_t *p)
+static int config_passes(mod_acme_gen_t *m, const char *ids, int n, apr_time_t now, apr_pool_t *p)
 {
-    acme_restart_t *rs = m->restart;
+    mod_acme_restart_t *rs = m->restart;
     const char *sig = "", *staged_sig, *why, *reason;
     unsigned char md[32];
     int ok;
@@ -306,7 +309,7 @@ static int config_passes(acme_mod_t *m, const char *ids, int n, apr_time_t now, 
  * stopped growing (nothing new for RESTART_BATCH_QUIET), or has grown for
  * RESTART_BATCH_WAIT; never twice within RESTART_MIN_GAP; only when the configuration
  * passes. Returns 1 when it restarted. */
-static int restart_check(acme_mod_t *m, apr_pool_t *p)
+static int restart_check(mod_acme_gen_t *m, apr_pool_t *p)
 {
     apr_time_t now = apr_time_now();
     const char *ids;
@@ -361,7 +364,7 @@ static int restart_check(acme_mod_t *m, apr_pool_t *p)
  * parent forks children meanwhile) and is joined from a pre-cleanup of pconf (a normal
  * cleanup destroys its pool twice: every new child crashed). */
 typedef struct restarter_t {
-    acme_mod_t *m;
+    mod_acme_gen_t *m;
     apr_thread_t *thread;
     volatile int stop;
 } restarter_t;
@@ -400,7 +403,7 @@ static apr_status_t restarter_stop(void *baton)
     return APR_SUCCESS;
 }
 
-apr_status_t acme_restarter_start(acme_mod_t *m, apr_pool_t *pconf)
+apr_status_t mod_acme_restarter_start(mod_acme_gen_t *m, apr_pool_t *pconf)
 {
     restarter_t *r;
     void *data = NULL;
@@ -436,9 +439,9 @@ apr_status_t acme_restarter_start(acme_mod_t *m, apr_pool_t *pconf)
 }
 
 /* Fallback when the restarter thread is not running (and the ACMEAutoRestart off notice). */
-int acme_hook_monitor(apr_pool_t *pool, server_rec *s)
+int mod_acme_hook_monitor(apr_pool_t *pool, server_rec *s)
 {
-    acme_mod_t *m = acme_mod;
+    mod_acme_gen_t *m = mod_acme_gen;
     apr_pool_t *p;
 
     if (!m || !m->store_ok || !m->certs->nelts || !m->last_restart || !m->restart

@@ -18,7 +18,11 @@
 #include <http_log.h>
 #include <unixd.h>
 
-#include "mod_acme.h"
+#include "mod_acme_log.h"
+#include "mod_acme_config.h"
+#include "mod_acme_generation.h"
+#include "mod_acme_settings.h"
+#include "mod_acme_ssl.h"
 
 APLOG_USE_MODULE(acme);
 #include "acme_settings.h"
@@ -116,13 +120,13 @@ const char *mod_acme_where(server_rec *s, apr_pool_t *p)
     return apr_psprintf(p, "VirtualHost at %s:%d", s->defn_name, s->defn_line_number);
 }
 
-static const char *window_text(apr_pool_t *p, const acme_window_t *w)
+static const char *window_text(apr_pool_t *p, const mod_acme_window_t *w)
 {
     return w->percent ? apr_psprintf(p, "%d%%", w->percent) : acme_duration_print(p, w->dur);
 }
 
 /* The canonical text of setting i in sc (equal texts: equal settings). */
-static const char *setting_text(apr_pool_t *p, const acme_srv_conf_t *sc, acme_setting_t i)
+static const char *setting_text(apr_pool_t *p, const mod_acme_srv_conf_t *sc, mod_acme_setting_t i)
 {
     const char *addr;
     int port;
@@ -153,7 +157,8 @@ static const char *setting_text(apr_pool_t *p, const acme_srv_conf_t *sc, acme_s
     }
 }
 
-static void setting_copy(acme_srv_conf_t *to, const acme_srv_conf_t *from, acme_setting_t i)
+static void setting_copy(mod_acme_srv_conf_t *to, const mod_acme_srv_conf_t *from,
+                         mod_acme_setting_t i)
 {
     switch (i) {
     case ACME_SET_KEY_TYPE:
@@ -191,38 +196,38 @@ static acme_settings_rec_t *make_rec(server_rec *s, server_rec *main_s, const ch
                                      int flags, apr_pool_t *p)
 {
     acme_settings_rec_t *r = apr_pcalloc(p, sizeof(*r));
-    const acme_srv_conf_t *sc = acme_srv_conf(s);
+    const mod_acme_srv_conf_t *sc = mod_acme_srv_conf(s);
     int i;
 
     r->where = mod_acme_where(s, p);
     r->ctx = s;
     r->names = names;
     r->https = (flags & TLS_ON) != 0;
-    if (s->is_virtual && sc != acme_srv_conf(main_s)) {
+    if (s->is_virtual && sc != mod_acme_srv_conf(main_s)) {
         for (i = 0; i < ACME_SET_COUNT; ++i) {
             if (sc->written & (1u << i)) {
-                r->values[i] = setting_text(p, sc, (acme_setting_t)i);
+                r->values[i] = setting_text(p, sc, (mod_acme_setting_t)i);
             }
         }
     }
     return r;
 }
 
-void mod_acme_cert_settings(acme_mod_t *m, apr_pool_t *ptemp)
+void mod_acme_cert_settings(mod_acme_gen_t *m, apr_pool_t *ptemp)
 {
     tls_map_t map;
     int c, j, i;
 
     tls_map_read(&map, ptemp);
     for (c = 0; c < m->certs->nelts; ++c) {
-        acme_managed_t *mc = APR_ARRAY_IDX(m->certs, c, acme_managed_t *);
+        mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, c, mod_acme_managed_t *);
         apr_array_header_t *recs = apr_array_make(ptemp, mc->vhosts->nelts,
                                                   sizeof(acme_settings_rec_t *));
         apr_array_header_t *from = apr_array_make(ptemp, 4, sizeof(const char *));
         server_rec **order = apr_palloc(ptemp, sizeof(server_rec *) * mc->vhosts->nelts);
         int winner[ACME_SET_COUNT];
 
-        mc->settings = apr_pmemdup(m->pool, acme_srv_conf(m->s), sizeof(*mc->settings));
+        mc->settings = apr_pmemdup(m->pool, mod_acme_srv_conf(m->s), sizeof(*mc->settings));
         /* httpd lists vhosts in reverse config order: the rule wants config order */
         for (j = 0; j < mc->vhosts->nelts; ++j) {
             server_rec *s = APR_ARRAY_IDX(mc->vhosts, mc->vhosts->nelts - 1 - j, server_rec *);
@@ -238,7 +243,7 @@ void mod_acme_cert_settings(acme_mod_t *m, apr_pool_t *ptemp)
                 continue;
             }
             r = APR_ARRAY_IDX(recs, winner[i], acme_settings_rec_t *);
-            setting_copy(mc->settings, acme_srv_conf(order[winner[i]]), (acme_setting_t)i);
+            setting_copy(mc->settings, mod_acme_srv_conf(order[winner[i]]), (mod_acme_setting_t)i);
             APR_ARRAY_PUSH(from, const char *) = apr_psprintf(ptemp, "%s %s (%s)",
                                                               directives[i], r->values[i],
                                                               r->where);
@@ -311,7 +316,7 @@ static int check_challenges(server_rec *s, const apr_array_header_t *recs, apr_p
 
     for (g = 0; g < groups->nelts; ++g) {
         const apr_array_header_t *group = APR_ARRAY_IDX(groups, g, apr_array_header_t *);
-        const acme_srv_conf_t *chall = acme_srv_conf(s), *hook = chall;
+        const mod_acme_srv_conf_t *chall = mod_acme_srv_conf(s), *hook = chall;
         int winner[ACME_SET_COUNT];
         const char *why;
 
@@ -320,11 +325,11 @@ static int check_challenges(server_rec *s, const apr_array_header_t *recs, apr_p
         }
         acme_settings_pick(winner, group, ACME_SET_COUNT);
         if (winner[ACME_SET_CHALLENGES] >= 0) {
-            chall = acme_srv_conf(APR_ARRAY_IDX(group, winner[ACME_SET_CHALLENGES],
+            chall = mod_acme_srv_conf(APR_ARRAY_IDX(group, winner[ACME_SET_CHALLENGES],
                                                 acme_settings_rec_t *)->ctx);
         }
         if (winner[ACME_SET_DNS_HOOK] >= 0) {
-            hook = acme_srv_conf(APR_ARRAY_IDX(group, winner[ACME_SET_DNS_HOOK],
+            hook = mod_acme_srv_conf(APR_ARRAY_IDX(group, winner[ACME_SET_DNS_HOOK],
                                                acme_settings_rec_t *)->ctx);
         }
         why = acme_settings_challenges_problem(chall->challenges, hook->dns_hook != NULL);
@@ -342,7 +347,7 @@ static int check_challenges(server_rec *s, const apr_array_header_t *recs, apr_p
 int mod_acme_check_settings(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                             server_rec *s)
 {
-    acme_srv_conf_t *msc = acme_srv_conf(s);
+    mod_acme_srv_conf_t *msc = mod_acme_srv_conf(s);
     apr_array_header_t *recs = apr_array_make(ptemp, 16, sizeof(acme_settings_rec_t *));
     apr_array_header_t *errs, *checked = apr_array_make(ptemp, 4, sizeof(const char *));
     tls_map_t map;
@@ -351,7 +356,7 @@ int mod_acme_check_settings(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
 
     tls_map_read(&map, ptemp);
     for (vs = s; vs; vs = vs->next) {
-        acme_srv_conf_t *sc = acme_srv_conf(vs);
+        mod_acme_srv_conf_t *sc = mod_acme_srv_conf(vs);
         int flags = tls_flags(&map, vs, ptemp);
         apr_array_header_t *names;
         if (sc->dns_hook && !acme_names_contain(checked, sc->dns_hook)) {
@@ -359,7 +364,7 @@ int mod_acme_check_settings(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
             ok &= check_user_access(vs, ptemp, "ACMEDNSHook", sc->dns_hook_at, sc->dns_hook,
                                     X_OK);
         }
-        if (!acme_srv_enabled(vs) || (flags & OWN_CERT)) {
+        if (!mod_acme_srv_enabled(vs) || (flags & OWN_CERT)) {
             continue;
         }
         names = mod_acme_vhost_names(vs, NULL, ptemp);

@@ -13,7 +13,11 @@
 #include <http_log.h>
 #include <unixd.h>
 
-#include "mod_acme.h"
+#include "mod_acme_log.h"
+#include "mod_acme_config.h"
+#include "mod_acme_generation.h"
+#include "mod_acme_ssl.h"
+#include "mod_acme_settings.h"
 
 APLOG_USE_MODULE(acme);
 #include "acme_util.h"
@@ -88,7 +92,7 @@ static const char *fallback_unusable(acme_store_t *st, apr_pool_t *p)
     return NULL;
 }
 
-static apr_status_t fallback_ensure(acme_mod_t *m, apr_pool_t *p)
+static apr_status_t fallback_ensure(mod_acme_gen_t *m, apr_pool_t *p)
 {
     acme_store_t *st = m->store;
     apr_status_t rv = APR_SUCCESS;
@@ -129,7 +133,7 @@ static apr_status_t fallback_ensure(acme_mod_t *m, apr_pool_t *p)
 
 /* Says what is wrong with the secret. Live certificates need no secret (their keys are
  * plain, root-only), so the server still starts and serves; only ACME work stops. */
-static void secret_unusable(acme_mod_t *m, apr_status_t rv, apr_pool_t *p)
+static void secret_unusable(mod_acme_gen_t *m, apr_status_t rv, apr_pool_t *p)
 {
     const char *path = apr_pstrcat(p, m->store_dir, "/system/secret/secret.key", NULL);
     const char *what;
@@ -159,7 +163,7 @@ static void secret_unusable(acme_mod_t *m, apr_status_t rv, apr_pool_t *p)
 }
 
 /* The server's ACME settings, for acmectl (which reads the store, not httpd's config). */
-static void settings_save(acme_mod_t *m, apr_pool_t *p)
+static void settings_save(mod_acme_gen_t *m, apr_pool_t *p)
 {
     json_t *j = acme_json_pool(p, json_object()), *c = json_array();
     const char *text;
@@ -182,7 +186,7 @@ static void settings_save(acme_mod_t *m, apr_pool_t *p)
     }
 }
 
-apr_status_t acme_store_init(acme_mod_t *m, apr_pool_t *ptemp)
+apr_status_t mod_acme_store_init(mod_acme_gen_t *m, apr_pool_t *ptemp)
 {
     apr_status_t rv;
     long uid = -1, gid = -1;
@@ -246,7 +250,7 @@ apr_array_header_t *mod_acme_vhost_names(server_rec *s, apr_array_header_t **ple
                                          apr_pool_t *p)
 {
     apr_array_header_t *raw = apr_array_make(p, 4, sizeof(const char *));
-    int hook = acme_srv_conf(s)->dns_hook != NULL;
+    int hook = mod_acme_srv_conf(s)->dns_hook != NULL;
     int i;
 
     add_name(raw, pleft_out, s->server_hostname, hook, p);
@@ -269,7 +273,8 @@ static const char *where(server_rec *s, apr_pool_t *p)
  * of the https vhost for "a" + "www.a", whatever the order of the config. */
 static int id_priority_cmp(const void *a, const void *b)
 {
-    const acme_managed_t *x = *(acme_managed_t *const *)a, *y = *(acme_managed_t *const *)b;
+    const mod_acme_managed_t *x = *(mod_acme_managed_t *const *)a;
+    const mod_acme_managed_t *y = *(mod_acme_managed_t *const *)b;
     const char *xj, *yj;
     if (x->names->nelts != y->names->nelts) {
         return y->names->nelts - x->names->nelts;
@@ -279,14 +284,14 @@ static int id_priority_cmp(const void *a, const void *b)
     return strcmp(xj, yj);
 }
 
-static void assign_ids(acme_mod_t *m, apr_pool_t *ptemp)
+static void assign_ids(mod_acme_gen_t *m, apr_pool_t *ptemp)
 {
     apr_array_header_t *order = apr_array_copy(ptemp, m->certs);
     int i;
 
-    qsort(order->elts, (size_t)order->nelts, sizeof(acme_managed_t *), id_priority_cmp);
+    qsort(order->elts, (size_t)order->nelts, sizeof(mod_acme_managed_t *), id_priority_cmp);
     for (i = 0; i < order->nelts; ++i) {
-        acme_managed_t *mc = APR_ARRAY_IDX(order, i, acme_managed_t *);
+        mod_acme_managed_t *mc = APR_ARRAY_IDX(order, i, mod_acme_managed_t *);
         const char *joined = mc->spec.id;
         if (apr_hash_get(m->by_id, mc->id, APR_HASH_KEY_STRING)) {
             unsigned char md[32];
@@ -298,20 +303,20 @@ static void assign_ids(acme_mod_t *m, apr_pool_t *ptemp)
     }
 }
 
-void acme_plan_vhosts(acme_mod_t *m, apr_pool_t *ptemp)
+void mod_acme_plan_vhosts(mod_acme_gen_t *m, apr_pool_t *ptemp)
 {
     server_rec *s;
     apr_pool_t *p = m->pool;
     int i;
 
     for (s = m->s; s; s = s->next) {
-        acme_vhost_t *sc;
+        mod_acme_vhost_t *sc;
         apr_array_header_t *raw, *names;
         const char *joined;
-        acme_managed_t *mc;
+        mod_acme_managed_t *mc;
         server_rec **key;
 
-        if (!acme_srv_enabled(s)) {
+        if (!mod_acme_srv_enabled(s)) {
             continue;
         }
         sc = apr_pcalloc(p, sizeof(*sc));
@@ -345,7 +350,7 @@ void acme_plan_vhosts(acme_mod_t *m, apr_pool_t *ptemp)
             mc->spec.names = names;
             mc->spec.ca_url = m->ca_url;
             apr_hash_set(m->by_names, joined, APR_HASH_KEY_STRING, mc);
-            APR_ARRAY_PUSH(m->certs, acme_managed_t *) = mc;
+            APR_ARRAY_PUSH(m->certs, mod_acme_managed_t *) = mc;
         }
         APR_ARRAY_PUSH(mc->vhosts, server_rec *) = s;
         sc->managed = mc;
@@ -353,7 +358,7 @@ void acme_plan_vhosts(acme_mod_t *m, apr_pool_t *ptemp)
     assign_ids(m, ptemp);
     mod_acme_cert_settings(m, ptemp);
     for (i = 0; i < m->certs->nelts; ++i) {
-        acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
+        mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *);
         mc->spec.key_type = mc->settings->key_type != ACME_UNSET
                             ? (acme_key_type_t)mc->settings->key_type : ACME_KEY_EC_P256;
         mc->renew_window = mc->settings->renew_window;
@@ -364,7 +369,7 @@ void acme_plan_vhosts(acme_mod_t *m, apr_pool_t *ptemp)
 /* ---- activation: staging -> live, verified, in the root parent ------------------- */
 
 /* Verification and installation are acme_install_staged's; this logs the outcome. */
-static void activate_one(acme_mod_t *m, acme_managed_t *mc, apr_pool_t *p)
+static void activate_one(mod_acme_gen_t *m, mod_acme_managed_t *mc, apr_pool_t *p)
 {
     acme_install_t *res;
 
@@ -395,7 +400,7 @@ static void activate_one(acme_mod_t *m, acme_managed_t *mc, apr_pool_t *p)
     }
 }
 
-void acme_activate_staged(acme_mod_t *m, apr_pool_t *ptemp)
+void mod_acme_activate_staged(mod_acme_gen_t *m, apr_pool_t *ptemp)
 {
     apr_array_header_t *ids;
     int i;
@@ -406,7 +411,7 @@ void acme_activate_staged(acme_mod_t *m, apr_pool_t *ptemp)
     }
     for (i = 0; i < ids->nelts; ++i) {
         const char *id = APR_ARRAY_IDX(ids, i, const char *);
-        acme_managed_t *mc = apr_hash_get(m->by_id, id, APR_HASH_KEY_STRING);
+        mod_acme_managed_t *mc = apr_hash_get(m->by_id, id, APR_HASH_KEY_STRING);
         apr_pool_t *p;
         if (!mc) {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00010)
@@ -422,7 +427,7 @@ void acme_activate_staged(acme_mod_t *m, apr_pool_t *ptemp)
 
 /* Live certificates that no configured vhost uses any more go to the archive (not deleted:
  * putting the vhost back orders a new one, and the old files are still there to look at). */
-void acme_archive_orphans(acme_mod_t *m, apr_pool_t *ptemp)
+void mod_acme_archive_orphans(mod_acme_gen_t *m, apr_pool_t *ptemp)
 {
     apr_array_header_t *ids;
     int i;
@@ -445,7 +450,7 @@ void acme_archive_orphans(acme_mod_t *m, apr_pool_t *ptemp)
 
 /* meta.json of a servable set: checked against the certificate; rebuilt from it when it
  * is missing or damaged (saved when the set is live/<id>, kept in memory otherwise). */
-static const char *set_meta(acme_mod_t *m, acme_managed_t *mc, const char *dir, int is_live,
+static const char *set_meta(mod_acme_gen_t *m, mod_acme_managed_t *mc, const char *dir, int is_live,
                             const acme_set_check_t *c, apr_pool_t *ptemp)
 {
     const char *path = apr_pstrcat(ptemp, dir, "/meta.json", NULL), *why, *text;
@@ -487,7 +492,7 @@ static const char *set_meta(acme_mod_t *m, acme_managed_t *mc, const char *dir, 
  * together; else (warned, naming the file) the newest archived set that does and has not
  * expired; else none (the fallback). Either way a damaged live set makes mc order anew.
  * Returns the directory of the set served, NULL for none. */
-static const char *serving_set(acme_mod_t *m, acme_managed_t *mc, acme_set_check_t **pcheck,
+static const char *serving_set(mod_acme_gen_t *m, mod_acme_managed_t *mc, acme_set_check_t **pcheck,
                                apr_pool_t *ptemp)
 {
     acme_store_t *st = m->store;
@@ -544,7 +549,7 @@ static const char *serving_set(acme_mod_t *m, acme_managed_t *mc, acme_set_check
 }
 
 /* What the store holds for mc: the set to serve and its meta, staged set, failures. */
-static void load_state(acme_mod_t *m, acme_managed_t *mc, apr_pool_t *ptemp)
+static void load_state(mod_acme_gen_t *m, mod_acme_managed_t *mc, apr_pool_t *ptemp)
 {
     acme_store_t *st = m->store;
     acme_set_check_t *check = NULL;
@@ -591,15 +596,16 @@ static void load_state(acme_mod_t *m, acme_managed_t *mc, apr_pool_t *ptemp)
                            m->renewal_info ? mc->ari_cert_id : NULL);
 }
 
-void acme_load_states(acme_mod_t *m, apr_pool_t *ptemp)
+void mod_acme_load_states(mod_acme_gen_t *m, apr_pool_t *ptemp)
 {
     int i;
     for (i = 0; i < m->certs->nelts; ++i) {
-        load_state(m, APR_ARRAY_IDX(m->certs, i, acme_managed_t *), ptemp);
+        load_state(m, APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *), ptemp);
     }
 }
 
-void mod_acme_plan_spec(acme_plan_spec_t *spec, const acme_mod_t *m, const acme_managed_t *mc)
+void mod_acme_plan_spec(acme_plan_spec_t *spec, const mod_acme_gen_t *m,
+                        const mod_acme_managed_t *mc)
 {
     memset(spec, 0, sizeof(*spec));
     spec->names = mc->names;
@@ -610,8 +616,8 @@ void mod_acme_plan_spec(acme_plan_spec_t *spec, const acme_mod_t *m, const acme_
     spec->retry_delay = m->retry_delay > 0 ? m->retry_delay : 0;
 }
 
-void mod_acme_plan_compute(acme_plan_t *plan, apr_pool_t *p, const acme_mod_t *m,
-                           const acme_managed_t *mc, const acme_plan_input_t *in,
+void mod_acme_plan_compute(acme_plan_t *plan, apr_pool_t *p, const mod_acme_gen_t *m,
+                           const mod_acme_managed_t *mc, const acme_plan_input_t *in,
                            apr_time_t now)
 {
     acme_plan_spec_t ps;
@@ -624,7 +630,7 @@ void mod_acme_plan_compute(acme_plan_t *plan, apr_pool_t *p, const acme_mod_t *m
 }
 
 /* system/config/plan.json: what acmectl needs to compute the same plan. */
-static void plan_specs_save(acme_mod_t *m, apr_pool_t *ptemp)
+static void plan_specs_save(mod_acme_gen_t *m, apr_pool_t *ptemp)
 {
     json_t *j = acme_json_pool(ptemp, json_object()), *certs = json_object();
     const char *text;
@@ -632,7 +638,7 @@ static void plan_specs_save(acme_mod_t *m, apr_pool_t *ptemp)
     int i;
 
     for (i = 0; i < m->certs->nelts; ++i) {
-        acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
+        mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *);
         acme_plan_spec_t ps;
         if (mc->used_by_tls) {
             mod_acme_plan_spec(&ps, m, mc);
@@ -650,7 +656,7 @@ static void plan_specs_save(acme_mod_t *m, apr_pool_t *ptemp)
     }
 }
 
-void acme_plan_certs(acme_mod_t *m, apr_pool_t *ptemp)
+void mod_acme_plan_certs(mod_acme_gen_t *m, apr_pool_t *ptemp)
 {
     apr_time_t now = apr_time_now();
     int i;
@@ -659,7 +665,7 @@ void acme_plan_certs(acme_mod_t *m, apr_pool_t *ptemp)
         plan_specs_save(m, ptemp);
     }
     for (i = 0; i < m->certs->nelts; ++i) {
-        acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
+        mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *);
         if (!mc->used_by_tls) {
             continue;
         }
@@ -695,13 +701,13 @@ void acme_plan_certs(acme_mod_t *m, apr_pool_t *ptemp)
 
 /* ---- mod_ssl's hooks -------------------------------------------------------------- */
 
-int acme_hook_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *cert_files,
-                             apr_array_header_t *key_files)
+int mod_acme_hook_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *cert_files,
+                                 apr_array_header_t *key_files)
 {
-    acme_vhost_t *sc;
+    mod_acme_vhost_t *sc;
     int i;
 
-    if (!acme_mod || !acme_mod->store_ok || !(sc = acme_vhost_get(s))) {
+    if (!mod_acme_gen || !mod_acme_gen->store_ok || !(sc = mod_acme_vhost_get(s))) {
         return DECLINED;
     }
     if (cert_files->nelts > 0) {
@@ -728,13 +734,13 @@ int acme_hook_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *c
     return OK;
 }
 
-int acme_hook_add_fallback_cert_files(server_rec *s, apr_pool_t *p,
-                                      apr_array_header_t *cert_files,
-                                      apr_array_header_t *key_files)
+int mod_acme_hook_add_fallback_cert_files(server_rec *s, apr_pool_t *p,
+                                          apr_array_header_t *cert_files,
+                                          apr_array_header_t *key_files)
 {
-    acme_vhost_t *sc;
+    mod_acme_vhost_t *sc;
 
-    if (!acme_mod || !acme_mod->fallback_chain || !(sc = acme_vhost_get(s))
+    if (!mod_acme_gen || !mod_acme_gen->fallback_chain || !(sc = mod_acme_vhost_get(s))
         || cert_files->nelts > 0) {
         return DECLINED;
     }
@@ -743,8 +749,8 @@ int acme_hook_add_fallback_cert_files(server_rec *s, apr_pool_t *p,
                      "%s: no name of this server can be certified by a public CA: it serves "
                      "the fallback certificate and answers 503", where(s, p));
     }
-    APR_ARRAY_PUSH(cert_files, const char *) = acme_mod->fallback_chain;
-    APR_ARRAY_PUSH(key_files, const char *) = acme_mod->fallback_key;
+    APR_ARRAY_PUSH(cert_files, const char *) = mod_acme_gen->fallback_chain;
+    APR_ARRAY_PUSH(key_files, const char *) = mod_acme_gen->fallback_key;
     sc->on_fallback = 1;
     return OK;
 }

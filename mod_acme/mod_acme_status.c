@@ -23,7 +23,9 @@
 #include <http_request.h>
 #include <mod_status.h>
 
-#include "mod_acme.h"
+#include "mod_acme_generation.h"
+#include "mod_acme_status.h"
+#include "mod_acme_ssl.h"
 
 APLOG_USE_MODULE(acme);
 #include "acme_util.h"
@@ -42,7 +44,7 @@ static const char *const state_names[ST_COUNT] = { "obtaining", "valid", "renewi
 
 /* One certificate as the outputs show it. */
 typedef struct cert_view_t {
-    const acme_managed_t *mc;
+    const mod_acme_managed_t *mc;
     const char *key, *ca;
     cert_state_t state;
     int have_live;
@@ -68,21 +70,21 @@ typedef struct driver_view_t {
 
 /* ---- gathering ----------------------------------------------------------------------- */
 
-static int has_certs(const acme_mod_t *m)
+static int has_certs(const mod_acme_gen_t *m)
 {
     int i;
     if (!m || !m->store_ok) {
         return 0;
     }
     for (i = 0; i < m->certs->nelts; ++i) {
-        if (APR_ARRAY_IDX(m->certs, i, acme_managed_t *)->used_by_tls) {
+        if (APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *)->used_by_tls) {
             return 1;
         }
     }
     return 0;
 }
 
-static json_t *load_json(acme_mod_t *m, acme_group_t g, const char *name, const char *aspect,
+static json_t *load_json(mod_acme_gen_t *m, acme_group_t g, const char *name, const char *aspect,
                          apr_pool_t *p)
 {
     char *data;
@@ -108,7 +110,7 @@ static const char *scrub(apr_pool_t *p, const char *text, const char *account_ur
     return text;
 }
 
-static void view_cert(cert_view_t *v, acme_mod_t *m, const acme_managed_t *mc,
+static void view_cert(cert_view_t *v, mod_acme_gen_t *m, const mod_acme_managed_t *mc,
                       const char *account_url, const acme_blocked_t *blocked, apr_pool_t *p)
 {
     apr_time_t now = apr_time_now();
@@ -184,7 +186,7 @@ static void view_cert(cert_view_t *v, acme_mod_t *m, const acme_managed_t *mc,
 }
 
 /* All certificates of https vhosts, in config order. */
-static apr_array_header_t *view_all(acme_mod_t *m, apr_pool_t *p)
+static apr_array_header_t *view_all(mod_acme_gen_t *m, apr_pool_t *p)
 {
     apr_array_header_t *views = apr_array_make(p, 8, sizeof(cert_view_t));
     const char *account_url = NULL;
@@ -202,7 +204,7 @@ static apr_array_header_t *view_all(acme_mod_t *m, apr_pool_t *p)
     }
     acme_blocked_load(&blocked, p, m->store);
     for (i = 0; i < m->certs->nelts; ++i) {
-        acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
+        mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *);
         if (mc->used_by_tls) {
             view_cert(apr_array_push(views), m, mc, account_url, blocked, p);
         }
@@ -210,7 +212,7 @@ static apr_array_header_t *view_all(acme_mod_t *m, apr_pool_t *p)
     return views;
 }
 
-static void view_driver(driver_view_t *d, acme_mod_t *m, apr_pool_t *p)
+static void view_driver(driver_view_t *d, mod_acme_gen_t *m, apr_pool_t *p)
 {
     acme_counters_t *c;
     memset(d, 0, sizeof(*d));
@@ -344,9 +346,9 @@ static void status_html(request_rec *r, apr_array_header_t *views, const driver_
     }
 }
 
-int acme_status_hook(request_rec *r, int flags)
+int mod_acme_status_hook(request_rec *r, int flags)
 {
-    acme_mod_t *m = acme_mod;
+    mod_acme_gen_t *m = mod_acme_gen;
     apr_array_header_t *views;
     driver_view_t d;
 
@@ -436,7 +438,7 @@ static int send_json_error(request_rec *r, int status, const char *msg)
     return send_json(r, status, j);
 }
 
-static int name_matches(const acme_managed_t *mc, const char *name)
+static int name_matches(const mod_acme_managed_t *mc, const char *name)
 {
     int i;
     if (!strcasecmp(mc->id, name)) {
@@ -479,7 +481,7 @@ static int parse_status_path(const char **pname, apr_pool_t *p, const char *uri)
 
 static int status_json_handler(request_rec *r)
 {
-    acme_mod_t *m = acme_mod;
+    mod_acme_gen_t *m = mod_acme_gen;
     apr_array_header_t *views;
     driver_view_t d;
     const char *name;
@@ -596,7 +598,7 @@ static void prom_cert_gauge(request_rec *r, apr_array_header_t *views, prom_metr
 
 static int metrics_handler(request_rec *r)
 {
-    acme_mod_t *m = acme_mod;
+    mod_acme_gen_t *m = mod_acme_gen;
     apr_array_header_t *views = view_all(m, r->pool);
     driver_view_t d;
     int i, k;
@@ -646,7 +648,7 @@ static int metrics_handler(request_rec *r)
 
 /* ---- the handler hook ---------------------------------------------------------------- */
 
-int acme_status_handler(request_rec *r)
+int mod_acme_status_handler(request_rec *r)
 {
     int is_status;
 

@@ -16,7 +16,11 @@
 #include <http_log.h>
 #include <mod_watchdog.h>
 
-#include "mod_acme.h"
+#include "mod_acme_log.h"
+#include "mod_acme_generation.h"
+#include "mod_acme_watchdog.h"
+#include "mod_acme_ssl.h"
+#include "mod_acme_challenge.h"
 
 APLOG_USE_MODULE(acme);
 #include "acme_util.h"
@@ -39,8 +43,8 @@ APLOG_USE_MODULE(acme);
 #define WD_INTERVAL apr_time_from_sec(1)
 #define MAX_PARALLEL 8
 
-typedef struct acme_wd_t {
-    acme_mod_t *m;
+typedef struct mod_acme_wd_t {
+    mod_acme_gen_t *m;
     apr_pool_t *pool;              /* lives as long as the child */
     acme_client_t *client;
     acme_driver_env_t env;         /* for acme_driver_obtain, shared by the run's threads */
@@ -57,7 +61,7 @@ typedef struct acme_wd_t {
     int staged, failed;
     /* counters since the store was created, persisted in orders/_driver/metrics.json */
     apr_int64_t total_attempts, total_staged, total_failed, total_requests;
-} acme_wd_t;
+} mod_acme_wd_t;
 
 #define REQUEST_CHECK_INTERVAL apr_time_from_sec(15)
 #define BLOCKED_CHECK_INTERVAL apr_time_from_sec(2)
@@ -67,9 +71,9 @@ typedef struct acme_wd_t {
  * derive when the driver looks at it next: acme_plan decides, the watchdog only follows.
  * Called by the watchdog thread, or by an obtain thread for its own certificate with
  * wd->mutex held. */
-static void replan(acme_wd_t *wd, int idx)
+static void replan(mod_acme_wd_t *wd, int idx)
 {
-    acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
+    mod_acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, mod_acme_managed_t *);
     apr_time_t now = apr_time_now();
     apr_pool_t *p;
 
@@ -88,7 +92,7 @@ static void replan(acme_wd_t *wd, int idx)
 }
 
 /* ACMENotifyCmd (acme_notify.c): PROGRAM ARGS EVENT CERT in the background. */
-static void notify(acme_wd_t *wd, const char *event, acme_managed_t *mc, const char *serial,
+static void notify(mod_acme_wd_t *wd, const char *event, mod_acme_managed_t *mc, const char *serial,
                    apr_time_t not_after, const acme_result_t *res)
 {
     acme_notify_event_t ev;
@@ -109,7 +113,7 @@ static void notify(acme_wd_t *wd, const char *event, acme_managed_t *mc, const c
 }
 
 /* serial and not_after of the staged set, for 'renewed' */
-static void staged_facts(acme_wd_t *wd, acme_managed_t *mc, const char **pserial,
+static void staged_facts(mod_acme_wd_t *wd, mod_acme_managed_t *mc, const char **pserial,
                          apr_time_t *pnot_after, apr_pool_t *p)
 {
     acme_cert_meta_t *meta;
@@ -121,7 +125,7 @@ static void staged_facts(acme_wd_t *wd, acme_managed_t *mc, const char **pserial
     }
 }
 
-static void save_failure(acme_wd_t *wd, acme_managed_t *mc, int failures, apr_time_t at,
+static void save_failure(mod_acme_wd_t *wd, mod_acme_managed_t *mc, int failures, apr_time_t at,
                          apr_time_t next, const acme_result_t *res, apr_pool_t *p)
 {
     acme_cert_status_t st;
@@ -136,10 +140,10 @@ static void save_failure(acme_wd_t *wd, acme_managed_t *mc, int failures, apr_ti
     acme_status_save(wd->m->store, mc->id, &st, p);
 }
 
-static void record_result(acme_wd_t *wd, int idx, apr_status_t rv, const acme_result_t *res,
+static void record_result(mod_acme_wd_t *wd, int idx, apr_status_t rv, const acme_result_t *res,
                           apr_pool_t *p)
 {
-    acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
+    mod_acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, mod_acme_managed_t *);
     apr_time_t now = apr_time_now();
 
     apr_thread_mutex_lock(wd->mutex);
@@ -176,9 +180,9 @@ static void record_result(acme_wd_t *wd, int idx, apr_status_t rv, const acme_re
 /* One job of a driver run (acme_parallel.c): obtain the certificate wd->due[job]. */
 static void obtain_one(void *baton, int job)
 {
-    acme_wd_t *wd = baton;
+    mod_acme_wd_t *wd = baton;
     int idx = APR_ARRAY_IDX(wd->due, job, int);
-    acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
+    mod_acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, mod_acme_managed_t *);
     apr_pool_t *p;
     acme_result_t res;
     apr_status_t rv;
@@ -196,7 +200,7 @@ static void obtain_one(void *baton, int job)
     apr_pool_destroy(p);
 }
 
-static void fail_all_due(acme_wd_t *wd, const acme_result_t *res, apr_pool_t *p)
+static void fail_all_due(mod_acme_wd_t *wd, const acme_result_t *res, apr_pool_t *p)
 {
     int i;
     for (i = 0; i < wd->due->nelts; ++i) {
@@ -206,7 +210,7 @@ static void fail_all_due(acme_wd_t *wd, const acme_result_t *res, apr_pool_t *p)
 
 /* ---- ACME Renewal Information (RFC 9773, acme_ari.c) ------------------------------- */
 
-static void ari_save(acme_wd_t *wd, acme_managed_t *mc, apr_time_t start, apr_time_t end,
+static void ari_save(mod_acme_wd_t *wd, mod_acme_managed_t *mc, apr_time_t start, apr_time_t end,
                      apr_time_t chosen, apr_time_t next_fetch, const char *expl, apr_pool_t *p)
 {
     acme_ari_state_t a;
@@ -221,8 +225,8 @@ static void ari_save(acme_wd_t *wd, acme_managed_t *mc, apr_time_t start, apr_ti
 }
 
 /* The window saved for this certID before (all 0: none) */
-static void ari_saved(acme_wd_t *wd, acme_managed_t *mc, apr_time_t *pstart, apr_time_t *pend,
-                      apr_time_t *pchosen, apr_pool_t *p)
+static void ari_saved(mod_acme_wd_t *wd, mod_acme_managed_t *mc, apr_time_t *pstart,
+                      apr_time_t *pend, apr_time_t *pchosen, apr_pool_t *p)
 {
     acme_ari_state_t *old;
 
@@ -237,16 +241,16 @@ static void ari_saved(acme_wd_t *wd, acme_managed_t *mc, apr_time_t *pstart, apr
 
 /* What an earlier generation learned is in mc->input (load_state read ari.json): fetch
  * again when it said, or a few seconds after start, at random (not all at once). */
-static void ari_load(acme_wd_t *wd, int idx)
+static void ari_load(mod_acme_wd_t *wd, int idx)
 {
-    acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
+    mod_acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, mod_acme_managed_t *);
     wd->sched->slot[idx].ari_next = mc->input.ari_next_fetch ? mc->input.ari_next_fetch
                         : apr_time_now() + acme_ari_random_in(0, apr_time_from_sec(5));
 }
 
-static void ari_fetch(acme_wd_t *wd, int idx, apr_pool_t *p)
+static void ari_fetch(mod_acme_wd_t *wd, int idx, apr_pool_t *p)
 {
-    acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
+    mod_acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, mod_acme_managed_t *);
     acme_ari_window_t *w;
     acme_ari_choice_t c;
     apr_time_t now = apr_time_now(), old_start, old_end, old_chosen;
@@ -272,9 +276,9 @@ static void ari_fetch(acme_wd_t *wd, int idx, apr_pool_t *p)
 
 /* ---- expiring: inside the warn window, warn once a day (acme_expiry.c) ------------- */
 
-static void expiring_check(acme_wd_t *wd, int idx, apr_pool_t *p)
+static void expiring_check(mod_acme_wd_t *wd, int idx, apr_pool_t *p)
 {
-    acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
+    mod_acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, mod_acme_managed_t *);
     apr_time_t now = apr_time_now();
     const char *text;
 
@@ -296,9 +300,9 @@ static void expiring_check(acme_wd_t *wd, int idx, apr_pool_t *p)
     notify(wd, "expiring", mc, mc->live_serial, mc->input.live_not_after, NULL);
 }
 
-static void expiring_load(acme_wd_t *wd, int idx, apr_pool_t *p)
+static void expiring_load(mod_acme_wd_t *wd, int idx, apr_pool_t *p)
 {
-    acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, acme_managed_t *);
+    mod_acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, mod_acme_managed_t *);
     char *data;
     apr_size_t len;
     json_t *j;
@@ -308,7 +312,7 @@ static void expiring_load(acme_wd_t *wd, int idx, apr_pool_t *p)
     }
 }
 
-static void metrics_load(acme_wd_t *wd, apr_pool_t *p)
+static void metrics_load(mod_acme_wd_t *wd, apr_pool_t *p)
 {
     acme_counters_t *c;
     if (acme_counters_load(&c, p, wd->m->store) == APR_SUCCESS) {
@@ -320,7 +324,7 @@ static void metrics_load(acme_wd_t *wd, apr_pool_t *p)
 }
 
 /* For the status page and metrics, which run in other processes. */
-static void metrics_save(acme_wd_t *wd, apr_uint32_t requests, apr_pool_t *p)
+static void metrics_save(mod_acme_wd_t *wd, apr_uint32_t requests, apr_pool_t *p)
 {
     acme_counters_t c;
     wd->total_attempts += wd->staged + wd->failed;
@@ -336,9 +340,9 @@ static void metrics_save(acme_wd_t *wd, apr_uint32_t requests, apr_pool_t *p)
     acme_counters_save(wd->m->store, &c, p);
 }
 
-static void run_due(acme_wd_t *wd, apr_pool_t *ptemp)
+static void run_due(mod_acme_wd_t *wd, apr_pool_t *ptemp)
 {
-    acme_mod_t *m = wd->m;
+    mod_acme_gen_t *m = wd->m;
     apr_uint32_t before = acme_client_request_count(wd->client);
     apr_time_t start = apr_time_now();
 
@@ -370,9 +374,9 @@ static void run_due(acme_wd_t *wd, apr_pool_t *ptemp)
                  (double)(apr_time_now() - start) / APR_USEC_PER_SEC);
 }
 
-static apr_status_t wd_start(acme_wd_t *wd)
+static apr_status_t wd_start(mod_acme_wd_t *wd)
 {
-    acme_mod_t *m = wd->m;
+    mod_acme_gen_t *m = wd->m;
     acme_http_t *http;
     apr_status_t rv;
     int i, n = m->certs->nelts;
@@ -407,7 +411,7 @@ static apr_status_t wd_start(acme_wd_t *wd)
     }
     wd->plan_pool = apr_pcalloc(wd->pool, sizeof(apr_pool_t *) * (apr_size_t)(n ? n : 1));
     for (i = 0; i < n; ++i) {
-        acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
+        mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *);
         acme_sched_plan(wd->sched, i, mc->used_by_tls, &mc->plan, now);
         if (mc->used_by_tls && mc->input.ari_end) {
             mc->spec.replaces = mc->ari_cert_id;
@@ -429,13 +433,13 @@ static apr_status_t wd_start(acme_wd_t *wd)
 /* `acmectl renew` leaves orders/<id>/renew.request. It stays there (and the plan keeps the
  * certificate due, within the backoff) until a certificate newer than the request is live,
  * so that a restart in the middle of the order does not lose it. */
-static void check_requests(acme_wd_t *wd, apr_pool_t *p)
+static void check_requests(mod_acme_wd_t *wd, apr_pool_t *p)
 {
-    acme_mod_t *m = wd->m;
+    mod_acme_gen_t *m = wd->m;
     int i;
 
     for (i = 0; i < m->certs->nelts; ++i) {
-        acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, acme_managed_t *);
+        mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *);
         acme_plan_input_t now_in = mc->input;
         if (!mc->used_by_tls) {
             continue;
@@ -465,7 +469,7 @@ static void check_requests(acme_wd_t *wd, apr_pool_t *p)
 
 /* The parent found that the configuration does not pass and holds new certificates back
  * (orders/_activation/blocked.json): run ACMENotifyCmd 'blocked' once per episode. */
-static void blocked_check(acme_wd_t *wd, apr_pool_t *p)
+static void blocked_check(mod_acme_wd_t *wd, apr_pool_t *p)
 {
     acme_blocked_t *b;
     acme_result_t res;
@@ -480,7 +484,7 @@ static void blocked_check(acme_wd_t *wd, apr_pool_t *p)
     res.status = APR_EGENERAL;
     res.detail = apr_pstrcat(p, ACME_BLOCKED_TEXT ": ", b->reason, NULL);
     for (i = 0; i < b->certs->nelts; ++i) {
-        acme_managed_t *mc = apr_hash_get(wd->m->by_id, APR_ARRAY_IDX(b->certs, i,
+        mod_acme_managed_t *mc = apr_hash_get(wd->m->by_id, APR_ARRAY_IDX(b->certs, i,
                                                                       const char *),
                                           APR_HASH_KEY_STRING);
         if (mc) {
@@ -490,9 +494,9 @@ static void blocked_check(acme_wd_t *wd, apr_pool_t *p)
 }
 
 /* The driver's run: the certificates due, under the store's driver lock. */
-static void run_if_due(acme_wd_t *wd, apr_time_t now, apr_pool_t *ptemp)
+static void run_if_due(mod_acme_wd_t *wd, apr_time_t now, apr_pool_t *ptemp)
 {
-    acme_mod_t *m = wd->m;
+    mod_acme_gen_t *m = wd->m;
     void *lock = NULL;
 
     wd->due = acme_sched_due(wd->sched, now, ptemp);
@@ -512,8 +516,8 @@ static void run_if_due(acme_wd_t *wd, apr_time_t now, apr_pool_t *ptemp)
 /* Every second: what the timetable says is due (acme_sched.c). */
 static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
 {
-    acme_wd_t *wd = baton;
-    acme_mod_t *m = wd->m;
+    mod_acme_wd_t *wd = baton;
+    mod_acme_gen_t *m = wd->m;
     apr_time_t now = apr_time_now();
     int i;
 
@@ -551,17 +555,17 @@ static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
     return APR_SUCCESS;
 }
 
-apr_status_t acme_watchdog_setup(acme_mod_t *m, apr_pool_t *p)
+apr_status_t mod_acme_watchdog_setup(mod_acme_gen_t *m, apr_pool_t *p)
 {
     APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get_instance;
     APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *register_cb;
     ap_watchdog_t *w;
-    acme_wd_t *wd;
+    mod_acme_wd_t *wd;
     apr_status_t rv;
     int i, used = 0;
 
     for (i = 0; i < m->certs->nelts; ++i) {
-        used += APR_ARRAY_IDX(m->certs, i, acme_managed_t *)->used_by_tls;
+        used += APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *)->used_by_tls;
     }
     if (!used) {
         return APR_SUCCESS;
@@ -586,7 +590,7 @@ apr_status_t acme_watchdog_setup(acme_mod_t *m, apr_pool_t *p)
     return APR_SUCCESS;
 }
 
-void acme_hook_child_init(apr_pool_t *p, server_rec *s)
+void mod_acme_hook_child_init(apr_pool_t *p, server_rec *s)
 {
     acme_http_curl_global_init();
 }
