@@ -8,6 +8,7 @@
 #include "acme_crypto.h"
 #include "acme_json.h"
 #include "acme_log.h"
+#include "acme_state.h"
 #include "acme_util.h"
 
 apr_time_t acme_ari_next_fetch(const char *retry_after, apr_time_t now)
@@ -155,5 +156,31 @@ apr_status_t acme_ari_refresh(acme_ari_window_t **pwin, acme_ari_choice_t *pchoi
                  w->explanation_url);
     }
 leave:
+    return rv;
+}
+
+apr_status_t acme_ari_update(acme_ari_window_t **pwin, acme_ari_choice_t *pchoice,
+                             apr_pool_t *p, acme_client_t *c, acme_store_t *st, const char *id,
+                             const char *cert_id, apr_time_t now)
+{
+    acme_ari_state_t *old = NULL, saved;
+    apr_status_t rv;
+
+    if (acme_ari_state_load(&old, p, st, id) != APR_SUCCESS || !old->cert_id
+        || strcmp(old->cert_id, cert_id)) {
+        old = NULL; /* nothing, or the window of another certificate */
+    }
+    rv = acme_ari_refresh(pwin, pchoice, p, c, id, cert_id, old ? old->start : 0,
+                          old ? old->end : 0, old ? old->chosen : 0, now);
+    if (rv == APR_SUCCESS) {
+        memset(&saved, 0, sizeof(saved));
+        saved.cert_id = cert_id;
+        saved.start = (*pwin)->start;
+        saved.end = (*pwin)->end;
+        saved.chosen = pchoice->chosen;
+        saved.next_fetch = (*pwin)->next_fetch;
+        saved.explanation_url = (*pwin)->explanation_url;
+        acme_ari_state_save(st, id, &saved, p);
+    }
     return rv;
 }

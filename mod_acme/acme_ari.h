@@ -6,6 +6,7 @@
 
 #include "acme.h"
 #include "acme_client.h"
+#include "acme_store.h"
 
 #define ACME_ARI_DEFAULT_REFETCH apr_time_from_sec(6 * 3600) /* no (usable) Retry-After */
 #define ACME_ARI_ERROR_REFETCH apr_time_from_sec(3600)       /* after an error */
@@ -57,6 +58,13 @@ apr_status_t acme_ari_refresh(acme_ari_window_t **pwin, acme_ari_choice_t *pchoi
                               apr_pool_t *p, acme_client_t *c, const char *id,
                               const char *cert_id, apr_time_t old_start, apr_time_t old_end,
                               apr_time_t old_chosen, apr_time_t now);
+
+/* acme_ari_refresh with the window saved in the store (orders/<id>/ari.json, acme_state.h):
+ * what was saved for the same cert_id is the old window; a usable new one is saved with the
+ * time chosen in it. Same results as acme_ari_refresh. */
+apr_status_t acme_ari_update(acme_ari_window_t **pwin, acme_ari_choice_t *pchoice,
+                             apr_pool_t *p, acme_client_t *c, acme_store_t *st, const char *id,
+                             const char *cert_id, apr_time_t now);
 
 /* A uniformly random time in [start, end] (start when end <= start or no randomness). */
 apr_time_t acme_ari_random_in(apr_time_t start, apr_time_t end);

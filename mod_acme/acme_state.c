@@ -5,6 +5,7 @@
 #include <apr_file_info.h>
 
 #include "acme_state.h"
+#include "acme_client.h"
 #include "acme_json.h"
 #include "acme_util.h"
 
@@ -212,6 +213,22 @@ apr_status_t acme_status_save(acme_store_t *st, const char *id, const acme_cert_
     return save_text(st, ACME_GROUP_ORDERS, id, ACME_STATE_STATUS, acme_json_dump(p, j), p);
 }
 
+apr_status_t acme_status_record_failure(acme_store_t *st, const char *id, int failures,
+                                        apr_time_t at, apr_time_t next,
+                                        const acme_result_t *res, apr_pool_t *p)
+{
+    acme_cert_status_t s;
+    memset(&s, 0, sizeof(s));
+    s.failures = failures;
+    s.last_failure = at;
+    s.retry_after = res->retry_after;
+    s.next_attempt = next;
+    s.err_type = res->problem_type;
+    s.err_detail = res->detail ? res->detail : "unknown";
+    s.err_hint = res->problem_type ? acme_problem_hint(res->problem_type) : NULL;
+    return acme_status_save(st, id, &s, p);
+}
+
 apr_status_t acme_status_clear(acme_store_t *st, const char *id, apr_pool_t *p)
 {
     return acme_store_remove(st, ACME_GROUP_ORDERS, id, ACME_STATE_STATUS, p);
@@ -385,4 +402,42 @@ apr_status_t acme_counters_save(acme_store_t *st, const acme_counters_t *c, apr_
     set_time(p, j, "last_run", c->last_run);
     return save_text(st, ACME_GROUP_ORDERS, ACME_STATE_COUNTERS_ENTRY, ACME_STATE_COUNTERS,
                      acme_json_dump(p, j), p);
+}
+
+apr_status_t acme_counters_add(acme_store_t *st, apr_int64_t staged, apr_int64_t failed,
+                               apr_int64_t requests, apr_time_t now, apr_pool_t *p)
+{
+    acme_counters_t *old, c;
+
+    memset(&c, 0, sizeof(c));
+    if (acme_counters_load(&old, p, st) == APR_SUCCESS) {
+        c = *old;
+    }
+    c.attempts += staged + failed;
+    c.staged += staged;
+    c.failed += failed;
+    c.acme_requests += requests;
+    c.last_run = now;
+    return acme_counters_save(st, &c, p);
+}
+
+/* ---- expiring.json ---------------------------------------------------------------------- */
+
+apr_status_t acme_expiring_load(apr_time_t *plast, apr_pool_t *p, acme_store_t *st,
+                                const char *id)
+{
+    json_t *j;
+    int v;
+    apr_status_t rv = load_record(&j, &v, st, ACME_GROUP_ORDERS, id, ACME_STATE_EXPIRING, p);
+
+    *plast = rv == APR_SUCCESS ? get_time(j, "last") : 0;
+    return rv;
+}
+
+apr_status_t acme_expiring_save(acme_store_t *st, const char *id, apr_time_t last,
+                                apr_pool_t *p)
+{
+    json_t *j = new_record(p);
+    set_time(p, j, "last", last);
+    return save_text(st, ACME_GROUP_ORDERS, id, ACME_STATE_EXPIRING, acme_json_dump(p, j), p);
 }

@@ -16,6 +16,7 @@
 #define ACME_STATE_ARI      "ari.json"       /* orders/<id>/: the CA's renewal window */
 #define ACME_STATE_REQUEST  "renew.request"  /* orders/<id>/: an admin's renewal request */
 #define ACME_STATE_COUNTERS "metrics.json"   /* orders/_driver/: the worker's counters */
+#define ACME_STATE_EXPIRING "expiring.json"  /* orders/<id>/: the last "expiring" warning */
 #define ACME_STATE_COUNTERS_ENTRY "_driver"  /* not a certificate (ids never begin with _) */
 
 /* Common to every load: APR_ENOENT when the record is missing, APR_EINVAL when it is not
@@ -63,6 +64,11 @@ apr_status_t acme_status_load(acme_cert_status_t **ps, apr_pool_t *p, acme_store
                               const char *id);
 apr_status_t acme_status_save(acme_store_t *st, const char *id, const acme_cert_status_t *s,
                               apr_pool_t *p);
+/* Save failed attempt number `failures` (at `at`, the next one at `next`) from its result:
+ * the CA's problem type, detail (or "unknown"), Retry-After and the problem table's hint. */
+apr_status_t acme_status_record_failure(acme_store_t *st, const char *id, int failures,
+                                        apr_time_t at, apr_time_t next,
+                                        const acme_result_t *res, apr_pool_t *p);
 /* A success: no record. Missing is not an error. */
 apr_status_t acme_status_clear(acme_store_t *st, const char *id, apr_pool_t *p);
 
@@ -114,5 +120,16 @@ typedef struct acme_counters_t {
 
 apr_status_t acme_counters_load(acme_counters_t **pc, apr_pool_t *p, acme_store_t *st);
 apr_status_t acme_counters_save(acme_store_t *st, const acme_counters_t *c, apr_pool_t *p);
+/* Add one run's figures to the saved counters (none saved, or unusable: from 0); attempts
+ * are staged + failed; last_run is now. */
+apr_status_t acme_counters_add(acme_store_t *st, apr_int64_t staged, apr_int64_t failed,
+                               apr_int64_t requests, apr_time_t now, apr_pool_t *p);
+
+/* When the "expiring" warning for a certificate was last given (orders/<id>/expiring.json,
+ * {"last","v"}; the previous format had no "v"). *plast is 0 when there is no usable record. */
+apr_status_t acme_expiring_load(apr_time_t *plast, apr_pool_t *p, acme_store_t *st,
+                                const char *id);
+apr_status_t acme_expiring_save(acme_store_t *st, const char *id, apr_time_t last,
+                                apr_pool_t *p);
 
 #endif

@@ -24,7 +24,7 @@
 
 APLOG_USE_MODULE(acme);
 #include "acme_util.h"
-#include "acme_json.h"
+#include "acme_state.h"
 #include "acme_http.h"
 #include "acme_client.h"
 #include "acme_account.h"
@@ -58,14 +58,11 @@ typedef struct mod_acme_wd_t {
     /* one run */
     apr_thread_mutex_t *mutex;
     apr_array_header_t *due;       /* indexes into m->certs */
-    int staged, failed;
-    /* counters since the store was created, persisted in orders/_driver/metrics.json */
-    apr_int64_t total_attempts, total_staged, total_failed, total_requests;
+    int staged, failed;            /* added to orders/_driver/metrics.json after the run */
 } mod_acme_wd_t;
 
 #define REQUEST_CHECK_INTERVAL apr_time_from_sec(15)
 #define BLOCKED_CHECK_INTERVAL apr_time_from_sec(2)
-#define EXPIRING_FILE "expiring.json"
 
 /* Recompute the plan of certificate idx from mc->input (which the caller just updated) and
  * derive when the driver looks at it next: acme_plan decides, the watchdog only follows.
@@ -125,21 +122,6 @@ static void staged_facts(mod_acme_wd_t *wd, mod_acme_managed_t *mc, const char *
     }
 }
 
-static void save_failure(mod_acme_wd_t *wd, mod_acme_managed_t *mc, int failures, apr_time_t at,
-                         apr_time_t next, const acme_result_t *res, apr_pool_t *p)
-{
-    acme_cert_status_t st;
-    memset(&st, 0, sizeof(st));
-    st.failures = failures;
-    st.last_failure = at;
-    st.retry_after = res->retry_after;
-    st.next_attempt = next;
-    st.err_type = res->problem_type;
-    st.err_detail = res->detail ? res->detail : "unknown";
-    st.err_hint = res->problem_type ? acme_problem_hint(res->problem_type) : NULL;
-    acme_status_save(wd->m->store, mc->id, &st, p);
-}
-
 static void record_result(mod_acme_wd_t *wd, int idx, apr_status_t rv, const acme_result_t *res,
                           apr_pool_t *p)
 {
@@ -166,7 +148,8 @@ static void record_result(mod_acme_wd_t *wd, int idx, apr_status_t rv, const acm
                      "graceful restart", mc->id, acme_names_join(p, mc->names, ", "));
     }
     else {
-        save_failure(wd, mc, mc->input.failures, now, wd->sched->slot[idx].next, res, p);
+        acme_status_record_failure(wd->m->store, mc->id, mc->input.failures, now,
+                                   wd->sched->slot[idx].next, res, p);
         notify(wd, "failed", mc, NULL, 0, res);
         ap_log_error(APLOG_MARK, APLOG_ERR, ACME_LOG_RV(res->status), wd->m->s,
                      ACMELOGNO(00031)
@@ -210,35 +193,6 @@ static void fail_all_due(mod_acme_wd_t *wd, const acme_result_t *res, apr_pool_t
 
 /* ---- ACME Renewal Information (RFC 9773, acme_ari.c) ------------------------------- */
 
-static void ari_save(mod_acme_wd_t *wd, mod_acme_managed_t *mc, apr_time_t start, apr_time_t end,
-                     apr_time_t chosen, apr_time_t next_fetch, const char *expl, apr_pool_t *p)
-{
-    acme_ari_state_t a;
-    memset(&a, 0, sizeof(a));
-    a.cert_id = mc->ari_cert_id;
-    a.start = start;
-    a.end = end;
-    a.chosen = chosen;
-    a.next_fetch = next_fetch;
-    a.explanation_url = expl;
-    acme_ari_state_save(wd->m->store, mc->id, &a, p);
-}
-
-/* The window saved for this certID before (all 0: none) */
-static void ari_saved(mod_acme_wd_t *wd, mod_acme_managed_t *mc, apr_time_t *pstart,
-                      apr_time_t *pend, apr_time_t *pchosen, apr_pool_t *p)
-{
-    acme_ari_state_t *old;
-
-    *pstart = *pend = *pchosen = 0;
-    if (acme_ari_state_load(&old, p, wd->m->store, mc->id) == APR_SUCCESS && old->cert_id
-        && !strcmp(old->cert_id, mc->ari_cert_id)) {
-        *pstart = old->start;
-        *pend = old->end;
-        *pchosen = old->chosen;
-    }
-}
-
 /* What an earlier generation learned is in mc->input (load_state read ari.json): fetch
  * again when it said, or a few seconds after start, at random (not all at once). */
 static void ari_load(mod_acme_wd_t *wd, int idx)
@@ -253,12 +207,10 @@ static void ari_fetch(mod_acme_wd_t *wd, int idx, apr_pool_t *p)
     mod_acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, mod_acme_managed_t *);
     acme_ari_window_t *w;
     acme_ari_choice_t c;
-    apr_time_t now = apr_time_now(), old_start, old_end, old_chosen;
     apr_status_t rv;
 
-    ari_saved(wd, mc, &old_start, &old_end, &old_chosen, p);
-    rv = acme_ari_refresh(&w, &c, p, wd->client, mc->id, mc->ari_cert_id, old_start, old_end,
-                          old_chosen, now);
+    rv = acme_ari_update(&w, &c, p, wd->client, wd->m->store, mc->id, mc->ari_cert_id,
+                         apr_time_now());
     if (rv == APR_ENOTIMPL) {
         wd->sched->ari_unavailable = 1; /* no more fetches */
     }
@@ -266,7 +218,6 @@ static void ari_fetch(mod_acme_wd_t *wd, int idx, apr_pool_t *p)
     if (rv != APR_SUCCESS) {
         return;
     }
-    ari_save(wd, mc, w->start, w->end, c.chosen, w->next_fetch, w->explanation_url, p);
     mc->input.ari_start = w->start;
     mc->input.ari_end = w->end;
     mc->input.ari_chosen = c.chosen;
@@ -280,7 +231,6 @@ static void expiring_check(mod_acme_wd_t *wd, int idx, apr_pool_t *p)
 {
     mod_acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, mod_acme_managed_t *);
     apr_time_t now = apr_time_now();
-    const char *text;
 
     if (!acme_expiry_due(mc->have_live,
                          acme_expiry_warn_time(mc->input.live_not_before,
@@ -290,9 +240,7 @@ static void expiring_check(mod_acme_wd_t *wd, int idx, apr_pool_t *p)
         return;
     }
     wd->sched->slot[idx].expiring_last = now;
-    text = apr_psprintf(p, "{\"last\":\"%s\"}", acme_time_rfc3339(p, now));
-    acme_store_save(wd->m->store, ACME_GROUP_ORDERS, mc->id, EXPIRING_FILE, text,
-                    strlen(text), p);
+    acme_expiring_save(wd->m->store, mc->id, now, p);
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, wd->m->s, ACMELOGNO(00052)
                  "certificate %s (%s) expires at %s and has not been renewed yet", mc->id,
                  acme_names_join(p, mc->names, ", "),
@@ -303,41 +251,13 @@ static void expiring_check(mod_acme_wd_t *wd, int idx, apr_pool_t *p)
 static void expiring_load(mod_acme_wd_t *wd, int idx, apr_pool_t *p)
 {
     mod_acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, mod_acme_managed_t *);
-    char *data;
-    apr_size_t len;
-    json_t *j;
-    if (acme_store_load(wd->m->store, ACME_GROUP_ORDERS, mc->id, EXPIRING_FILE, &data, &len,
-                        p) == APR_SUCCESS && (j = acme_json_parse(p, data, len, NULL))) {
-        wd->sched->slot[idx].expiring_last = acme_time_parse_rfc3339(acme_json_str(j, "last"));
-    }
-}
-
-static void metrics_load(mod_acme_wd_t *wd, apr_pool_t *p)
-{
-    acme_counters_t *c;
-    if (acme_counters_load(&c, p, wd->m->store) == APR_SUCCESS) {
-        wd->total_attempts = c->attempts;
-        wd->total_staged = c->staged;
-        wd->total_failed = c->failed;
-        wd->total_requests = c->acme_requests;
-    }
+    acme_expiring_load(&wd->sched->slot[idx].expiring_last, p, wd->m->store, mc->id);
 }
 
 /* For the status page and metrics, which run in other processes. */
 static void metrics_save(mod_acme_wd_t *wd, apr_uint32_t requests, apr_pool_t *p)
 {
-    acme_counters_t c;
-    wd->total_attempts += wd->staged + wd->failed;
-    wd->total_staged += wd->staged;
-    wd->total_failed += wd->failed;
-    wd->total_requests += requests;
-    memset(&c, 0, sizeof(c));
-    c.attempts = wd->total_attempts;
-    c.staged = wd->total_staged;
-    c.failed = wd->total_failed;
-    c.acme_requests = wd->total_requests;
-    c.last_run = apr_time_now();
-    acme_counters_save(wd->m->store, &c, p);
+    acme_counters_add(wd->m->store, wd->staged, wd->failed, requests, apr_time_now(), p);
 }
 
 static void run_due(mod_acme_wd_t *wd, apr_pool_t *ptemp)
@@ -404,7 +324,6 @@ static apr_status_t wd_start(mod_acme_wd_t *wd)
         wd->env.http01_count = mod_acme_http01_count;
         wd->env.http01_count_baton = m->http01_pending;
     }
-    metrics_load(wd, wd->pool);
     if ((rv = acme_notify_create(&wd->notify, wd->pool, m->store, m->notify_cmd,
                                  m->notify_args, ACME_NOTIFY_TIMEOUT)) != APR_SUCCESS) {
         wd->notify = NULL; /* no ACMENotifyCmd runs, obtaining goes on */

@@ -1,3 +1,4 @@
+#include <stdlib.h>
 /* acme_ari: the renewalInfo fetch (RFC 9773) against the scripted fake HTTP layer, the
  * refetch time, and the choice of the renewal time inside a window (a table of cases). */
 #include <string.h>
@@ -6,6 +7,8 @@
 
 #include "tests.h"
 #include "fake_http.h"
+#include "acme_state.h"
+#include "acme_store.h"
 #include "acme_ari.h"
 #include "acme_client.h"
 #include "acme_log.h"
@@ -288,12 +291,63 @@ START_TEST(refresh_no_ari_logs_debug)
 }
 END_TEST
 
+/* acme_ari_update: the window is saved with its chosen time, the time is kept while the
+ * window stays the same, and a record of another certificate's certID is no old window */
+START_TEST(update_saves_and_keeps_the_time)
+{
+    acme_ari_window_t *w;
+    acme_ari_choice_t c;
+    acme_ari_state_t *saved, other;
+    acme_store_t *st;
+    apr_time_t first;
+    char dir[64];
+
+    strcpy(dir, "/tmp/acme-ari-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(acme_store_fs_create(&st, pool, dir), APR_SUCCESS);
+    ck_assert_int_eq(acme_store_fs_setup(st, -1, -1, pool), APR_SUCCESS);
+    /* a window saved for another certificate is not this one's */
+    memset(&other, 0, sizeof(other));
+    other.cert_id = "other.id";
+    other.start = T("2026-01-20T00:00:00Z");
+    other.end = T("2026-01-22T00:00:00Z");
+    other.chosen = T("2026-01-21T00:00:00Z");
+    ck_assert_int_eq(acme_ari_state_save(st, "a.test", &other, pool), APR_SUCCESS);
+    fake_http_expect(fake, "GET", DIR_URL, 200, DIRECTORY_ARI);
+    fake_http_expect(fake, "GET", ARI_URL "/" CERT_ID, 200, WINDOW_20_22);
+    ck_assert_int_eq(acme_ari_update(&w, &c, pool, client, st, "a.test", CERT_ID, now),
+                     APR_SUCCESS);
+    ck_assert(c.fresh);
+    ck_assert_int_eq(acme_ari_state_load(&saved, pool, st, "a.test"), APR_SUCCESS);
+    ck_assert_str_eq(saved->cert_id, CERT_ID);
+    /* times are saved to the second (RFC 3339) */
+    ck_assert(saved->start == w->start && saved->end == w->end);
+    ck_assert(saved->chosen == apr_time_from_sec(apr_time_sec(c.chosen)));
+    ck_assert(saved->next_fetch == apr_time_from_sec(apr_time_sec(w->next_fetch)));
+    ck_assert_str_eq(saved->explanation_url, "https://ca.test/why");
+    first = saved->chosen;
+    /* the same window again: the saved time stays */
+    fake_http_expect(fake, "GET", ARI_URL "/" CERT_ID, 200, WINDOW_20_22);
+    ck_assert_int_eq(acme_ari_update(&w, &c, pool, client, st, "a.test", CERT_ID, now),
+                     APR_SUCCESS);
+    ck_assert(!c.fresh && c.chosen == first);
+    /* an unusable answer leaves the saved window alone */
+    fake_http_expect(fake, "GET", ARI_URL "/" CERT_ID, 200, "{}");
+    ck_assert_int_ne(acme_ari_update(&w, &c, pool, client, st, "a.test", CERT_ID, now),
+                     APR_SUCCESS);
+    ck_assert_int_eq(acme_ari_state_load(&saved, pool, st, "a.test"), APR_SUCCESS);
+    ck_assert(saved->chosen == first);
+    ck_assert_int_eq(system(apr_pstrcat(pool, "rm -rf ", dir, NULL)), 0);
+}
+END_TEST
+
 Suite *ari_suite(void)
 {
     Suite *s = suite_create("ari");
     TCase *tc = tcase_create("ari");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, fetch_window);
+    tcase_add_test(tc, update_saves_and_keeps_the_time);
     tcase_add_test(tc, fetch_base_with_slash_and_long_retry_after);
     tcase_add_test(tc, fetch_no_renewal_info);
     tcase_add_test(tc, fetch_directory_error);

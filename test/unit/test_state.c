@@ -417,6 +417,77 @@ START_TEST(test_counters_previous_format)
 }
 END_TEST
 
+/* acme_status_record_failure: a result becomes the failure record, with the table's hint */
+START_TEST(test_status_record_failure)
+{
+    acme_cert_status_t *st;
+    acme_result_t res;
+
+    acme_result_reset(&res);
+    res.status = ACME_EPROBLEM;
+    res.problem_type = "urn:ietf:params:acme:error:rejectedIdentifier";
+    res.detail = "no such TLD";
+    res.retry_after = T("2026-01-06T01:00:00Z");
+    ck_assert_int_eq(acme_status_record_failure(&mem, "a.test", 2, T("2026-01-06T00:00:00Z"),
+                                                T("2026-01-06T02:00:00Z"), &res, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(acme_status_load(&st, pool, &mem, "a.test"), APR_SUCCESS);
+    ck_assert_int_eq(st->failures, 2);
+    ck_assert(st->last_failure == T("2026-01-06T00:00:00Z"));
+    ck_assert(st->next_attempt == T("2026-01-06T02:00:00Z"));
+    ck_assert(st->retry_after == T("2026-01-06T01:00:00Z"));
+    ck_assert_str_eq(st->err_type, res.problem_type);
+    ck_assert_str_eq(st->err_detail, "no such TLD");
+    ck_assert_ptr_nonnull(st->err_hint);
+    /* no problem type, no detail: "unknown", no hint */
+    acme_result_reset(&res);
+    res.status = APR_ECONNREFUSED;
+    ck_assert_int_eq(acme_status_record_failure(&mem, "b.test", 1, T("2026-01-06T00:00:00Z"),
+                                                T("2026-01-06T00:01:00Z"), &res, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(acme_status_load(&st, pool, &mem, "b.test"), APR_SUCCESS);
+    ck_assert_ptr_null(st->err_type);
+    ck_assert_str_eq(st->err_detail, "unknown");
+    ck_assert_ptr_null(st->err_hint);
+}
+END_TEST
+
+/* acme_counters_add: from nothing, then onto what is saved */
+START_TEST(test_counters_add)
+{
+    acme_counters_t *c;
+    ck_assert_int_eq(acme_counters_add(&mem, 2, 1, 30, T("2026-01-06T00:00:00Z"), pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(acme_counters_add(&mem, 1, 0, 12, T("2026-01-07T00:00:00Z"), pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(acme_counters_load(&c, pool, &mem), APR_SUCCESS);
+    ck_assert(c->attempts == 4 && c->staged == 3 && c->failed == 1 && c->acme_requests == 42);
+    ck_assert(c->last_run == T("2026-01-07T00:00:00Z"));
+}
+END_TEST
+
+/* expiring.json: round trip with "v", the previous format ({"last"} alone), damage */
+START_TEST(expiring_round_trip_and_previous_format)
+{
+    acme_store_t *st = &mem;
+    apr_time_t last = 1;
+
+    ck_assert_int_eq(acme_expiring_load(&last, pool, st, "a.test"), APR_ENOENT);
+    ck_assert(last == 0);
+    ck_assert_int_eq(acme_expiring_save(st, "a.test", T("2026-03-01T10:00:00Z"), pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(acme_expiring_load(&last, pool, st, "a.test"), APR_SUCCESS);
+    ck_assert(last == T("2026-03-01T10:00:00Z"));
+    /* exactly what the watchdog wrote before */
+    mem_put(ACME_GROUP_ORDERS, "b.test", "expiring.json", "{\"last\":\"2026-02-01T00:00:00Z\"}");
+    ck_assert_int_eq(acme_expiring_load(&last, pool, st, "b.test"), APR_SUCCESS);
+    ck_assert(last == T("2026-02-01T00:00:00Z"));
+    mem_put(ACME_GROUP_ORDERS, "c.test", "expiring.json", "{\"last\":");
+    ck_assert_int_eq(acme_expiring_load(&last, pool, st, "c.test"), APR_EINVAL);
+    ck_assert(last == 0);
+}
+END_TEST
+
 Suite *state_suite(void)
 {
     Suite *s = suite_create("state");
@@ -434,6 +505,9 @@ Suite *state_suite(void)
     tcase_add_test(tc, test_request_mtime);
     tcase_add_test(tc, test_counters_round_trip);
     tcase_add_test(tc, test_counters_previous_format);
+    tcase_add_test(tc, expiring_round_trip_and_previous_format);
+    tcase_add_test(tc, test_counters_add);
+    tcase_add_test(tc, test_status_record_failure);
     suite_add_tcase(s, tc);
     return s;
 }
