@@ -12,8 +12,12 @@ A real pebble with externalAccountBindingRequired and externalAccountMACKeys {KI
     `acmectl list/show` (text and JSON), nor any store file the User can read (read as that
     user). A positive control shows the same search finds the key in the key file itself;
   - a wrong HMAC key: the CA refuses, and the error names the key id and the key file;
+  - another key id with the same store: the next order creates a second account (one account
+    per CA and key id), the first one stays;
   - configtest rejects a missing, non-regular, group- or world-readable key file, a key that
     is not base64url, an empty one, and a bad key id, naming the file and line and the fix.
+
+EAB is in pebble 2.4 and 2.10 alike: these tests run on both (no pebble210 marker).
 """
 
 import base64
@@ -30,9 +34,11 @@ import status_helpers as sh
 from test_secrets import Secrets, read_as_user
 
 KID = "kid-eab-1"
+KID2 = "kid-eab-2"
 # an HMAC key as CAs show it: base64url without padding (48 random bytes, made per run)
 KEY_RAW = os.urandom(48)
 KEY = base64.urlsafe_b64encode(KEY_RAW).rstrip(b"=").decode()
+KEY2 = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
 WRONG_KEY = base64.urlsafe_b64encode(os.urandom(48)).rstrip(b"=").decode()
 ACMECTL = os.environ.get("ACMECTL", os.path.join(harness.REPO, "build", "tools", "acmectl"))
 SITE = VHost("eab.mod-acme.test")
@@ -40,10 +46,10 @@ SITE = VHost("eab.mod-acme.test")
 
 @pytest.fixture(scope="module")
 def eab_pebble(workdir, challtestsrv, ports):
-    """A pebble that creates accounts only with EAB, knowing KID."""
+    """A pebble that creates accounts only with EAB, knowing KID and KID2."""
     p = harness.Pebble(os.path.join(workdir, "pebble-eab"), challtestsrv.dns_port, ports[0],
                        ports[1], extra_config={"externalAccountBindingRequired": True,
-                                               "externalAccountMACKeys": {KID: KEY}})
+                                               "externalAccountMACKeys": {KID: KEY, KID2: KEY2}})
     try:
         p.start()
         yield p
@@ -165,6 +171,35 @@ def test_wrong_key_names_kid_and_file(eab_pebble, httpd_factory, workdir):
     assert "External Account Binding key id %s" % KID in line, line
     assert key_file in line, line
     assert WRONG_KEY not in httpd.error_log()
+
+
+def test_other_kid_makes_another_account(eab_pebble, httpd_factory, workdir):
+    store = harness.make_tempdir("mod_acme-eab-store-")
+    try:
+        key1 = write_key(workdir, "kid1.key", KEY)
+        key2 = write_key(workdir, "kid2.key", KEY2)
+        base = "127.0.0.1_%d_dir" % eab_pebble.port
+
+        def lines(kid, key):
+            return harness.acme_lines(eab_pebble, eab_pebble.ca_file, extra=[
+                'ACMEStore "%s"' % store, 'ACMEExternalAccountBinding %s "%s"' % (kid, key)])
+        httpd = httpd_factory([SITE], lines(KID, key1))
+        first, _ = httpd.wait_for_cert(SITE.name, eab_pebble, timeout=120, names=SITE.names)
+        assert os.listdir(os.path.join(store, "accounts")) == [base + "+eab-" + KID]
+        httpd.stop()
+
+        mark = eab_pebble.mark()
+        httpd = httpd_factory([SITE], lines(KID2, key2))
+        out = acmectl(store, "renew", SITE.name)
+        assert "renewal requested" in out, out
+        httpd.wait_for_cert(SITE.name, eab_pebble, timeout=120, not_serial=first.serial,
+                            names=SITE.names)
+        assert sorted(os.listdir(os.path.join(store, "accounts"))) == [
+            base + "+eab-" + KID, base + "+eab-" + KID2]
+        assert eab_pebble.count(r'Successful newAccount Binding with CA using kid "%s"' % KID2,
+                                since=mark) == 1, eab_pebble.log_text()[-3000:]
+    finally:
+        subprocess.run(["rm", "-rf", store], check=False)
 
 
 # ---- configtest -------------------------------------------------------------------------------
