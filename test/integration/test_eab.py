@@ -14,7 +14,9 @@ A real pebble with externalAccountBindingRequired and externalAccountMACKeys {KI
   - a wrong HMAC key: the CA refuses, and the error names the key id and the key file;
   - another key id with the same store: the next order creates a second account (one account
     per CA and key id), the first one stays;
-  - configtest rejects a missing, non-regular, group- or world-readable key file, a key that
+  - a key file that breaks while the server runs: a graceful restart keeps serving and logs
+    it (ACME00124), naming the file and the fix;
+  - configtest rejects the directive in a <VirtualHost>, and a missing, non-regular, group- or world-readable key file, a key that
     is not base64url, an empty one, and a bad key id, naming the file and line and the fix.
 
 EAB is in pebble 2.4 and 2.10 alike: these tests run on both (no pebble210 marker).
@@ -202,6 +204,23 @@ def test_other_kid_makes_another_account(eab_pebble, httpd_factory, workdir):
         subprocess.run(["rm", "-rf", store], check=False)
 
 
+def test_key_file_broken_while_running(eab_pebble, httpd_factory, workdir):
+    key_file = write_key(workdir, "later-broken.key", KEY)
+    httpd = httpd_factory([SITE], harness.acme_lines(eab_pebble, eab_pebble.ca_file, extra=[
+        'ACMEExternalAccountBinding %s "%s"' % (KID, key_file)]))
+    os.chmod(key_file, 0o644)
+    mark = httpd.log_mark()
+    httpd.graceful()
+    logged = httpd.wait_for(lambda: httpd.log_entries(r"ACME00124: ACMEExternalAccountBinding",
+                                                      since=mark), 30,
+                            what="ACME00124 for the key file")
+    line = logged[0][1]
+    assert key_file in line and "chmod 600" in line and "keeps running" in line, line
+    assert httpd.running()
+    assert httpd.get("/", SITE.name, tls=True, sni=SITE.name).status in (200, 503, 404)
+    assert KEY not in httpd.error_log()
+
+
 # ---- configtest -------------------------------------------------------------------------------
 
 BAD_FILES = [
@@ -244,6 +263,17 @@ def test_configtest_rejects_bad_key_file(httpd_factory, workdir, content, mode, 
         assert KEY not in out
     finally:
         subprocess.run(["rm", "-rf", d], check=False)
+
+
+def test_configtest_rejects_directive_in_vhost(httpd_factory, workdir):
+    path = write_key(workdir, "vhost.key", KEY)
+    directive = 'ACMEExternalAccountBinding %s "%s"' % (KID, path)
+    httpd = httpd_factory([VHost(SITE.name, lines=[directive])], harness.acme_lines(
+        "https://127.0.0.1:14000/dir", "/etc/ssl/certs/ca-certificates.crt"), start=False)
+    lineno = httpd.line_of(directive)
+    rc, out = httpd.configtest()
+    assert rc != 0 and "line %d of %s:" % (lineno, httpd.conf) in out, out
+    assert "ACMEExternalAccountBinding" in out and "outside <VirtualHost>" in out, out
 
 
 def test_configtest_accepts_root_only_key(httpd_factory, workdir):
