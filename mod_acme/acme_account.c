@@ -10,6 +10,7 @@
 
 #include "acme_account.h"
 #include "acme_json.h"
+#include "acme_jws.h"
 #include "acme_log.h"
 #include "acme_util.h"
 
@@ -54,6 +55,24 @@ const char *acme_account_store_name(apr_pool_t *p, const char *directory_url)
     return name;
 }
 
+const char *acme_account_entry_name(apr_pool_t *p, const char *directory_url,
+                                    const char *eab_kid)
+{
+    const char *base = acme_account_store_name(p, directory_url), *c;
+    unsigned char md[32];
+
+    if (!eab_kid || !*eab_kid) {
+        return base;
+    }
+    for (c = eab_kid; *c && (safe_char(*c) || *c == '_'); ++c) {
+    }
+    if (!*c && strlen(eab_kid) <= 64) {
+        return apr_pstrcat(p, base, "+eab-", eab_kid, NULL);
+    }
+    acme_sha256(md, eab_kid, strlen(eab_kid));
+    return apr_pstrcat(p, base, "+eab-sha-", acme_hex(p, md, 8), NULL);
+}
+
 static json_t *contacts_json(const acme_account_spec_t *spec)
 {
     json_t *arr = json_array();
@@ -78,6 +97,9 @@ static apr_status_t save_account(acme_store_t *st, const char *name, const char 
     json_object_set_new(j, "url", json_string(url));
     json_object_set_new(j, "ca", json_string(ca));
     json_object_set_new(j, "contact", contacts_json(spec));
+    if (spec && spec->eab) {
+        json_object_set_new(j, "eab_kid", json_string(spec->eab->kid));
+    }
     json_object_set_new(j, "created", json_string(acme_time_rfc3339(p, apr_time_now())));
     text = acme_json_dump(p, j);
     return acme_store_save(st, ACME_GROUP_ACCOUNTS, name, ASPECT_ACCOUNT, text, strlen(text), p);
@@ -196,6 +218,46 @@ static apr_status_t lookup_account(const char **purl, acme_client_t *c, apr_pool
     return APR_SUCCESS;
 }
 
+/* A new account can be made as far as EAB goes: APR_SUCCESS, else res says why not (the
+ * CA requires a binding and none is configured, or its key file was unusable). */
+static apr_status_t eab_check(acme_client_t *c, const acme_account_spec_t *spec, apr_pool_t *p,
+                              acme_result_t *res)
+{
+    const acme_eab_t *eab = spec ? spec->eab : NULL;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (!eab && acme_client_eab_required(c)) {
+        rv = acme_result_set(res, p, APR_EINVAL, "the CA at %s requires External Account "
+                             "Binding (EAB) for new accounts: add 'ACMEExternalAccountBinding "
+                             "KID KEY-FILE' with the key id and the HMAC key the CA gave you",
+                             acme_client_directory_url(c));
+    }
+    else if (eab && !eab->key) {
+        rv = acme_result_set(res, p, APR_EINVAL, "the HMAC key of ACMEExternalAccountBinding "
+                             "(key id %s) could not be read at the last start: %s; fix it and "
+                             "restart", eab->kid, eab->why ? eab->why : "no key");
+    }
+    if (rv != APR_SUCCESS) {
+        res->subject = acme_client_directory_url(c);
+    }
+    return rv;
+}
+
+/* Add "externalAccountBinding" (RFC 8555 7.3.4) for key to a newAccount payload. */
+static apr_status_t eab_add(json_t *payload, acme_client_t *c, const acme_key_t *key,
+                            const acme_eab_t *eab, apr_pool_t *p, acme_result_t *res)
+{
+    json_t *jws = NULL;
+    apr_status_t rv = acme_jws_eab(&jws, p, key, eab->kid, eab->key, eab->key_len,
+                                   acme_client_endpoint(c, "newAccount"));
+    if (rv != APR_SUCCESS) {
+        return acme_result_set(res, p, rv, "making the External Account Binding for key id "
+                               "%s failed", eab->kid);
+    }
+    json_object_set(payload, "externalAccountBinding", jws);
+    return APR_SUCCESS;
+}
+
 static apr_status_t new_account(const char **purl, acme_client_t *c, const acme_key_t *key,
                                 const acme_account_spec_t *spec, apr_pool_t *p,
                                 acme_result_t *res)
@@ -212,13 +274,30 @@ static apr_status_t new_account(const char **purl, acme_client_t *c, const acme_
         res->subject = acme_client_directory_url(c);
         return rv;
     }
+    if ((rv = eab_check(c, spec, p, res)) != APR_SUCCESS) {
+        return rv;
+    }
     json_object_set_new(payload, "contact", contacts_json(spec));
     if (spec && spec->agree_tos) {
         json_object_set_new(payload, "termsOfServiceAgreed", json_true());
     }
+    if (spec && spec->eab) {
+        rv = eab_add(payload, c, key, spec->eab, p, res);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
     acme_client_set_account(c, key, NULL);
     rv = acme_client_post(&resp, c, p, acme_client_endpoint(c, "newAccount"),
                           acme_json_dump(p, payload), 1, res);
+    if (rv == ACME_EPROBLEM && spec && spec->eab) {
+        /* say which binding the CA refused; the key itself is never named */
+        res->detail = apr_psprintf(p, "the CA refused the new account with External Account "
+                                   "Binding key id %s (check the key id and the key in %s "
+                                   "of ACMEExternalAccountBinding): %s", spec->eab->kid,
+                                   spec->eab->file ? spec->eab->file : "the key file",
+                                   res->detail ? res->detail : "no detail");
+    }
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -246,7 +325,7 @@ apr_status_t acme_account_ensure(acme_client_t *c, acme_store_t *st,
     if (rv != APR_SUCCESS) {
         goto leave;
     }
-    name = acme_account_store_name(sp, ca);
+    name = acme_account_entry_name(sp, ca, spec && spec->eab ? spec->eab->kid : NULL);
 
     rv = load_key(&key, &why, st, name, secret, p);
     if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
@@ -305,6 +384,9 @@ apr_status_t acme_account_ensure(acme_client_t *c, acme_store_t *st,
             res->subject = ca;
             goto leave;
         }
+        if ((rv = eab_check(c, spec, p, res)) != APR_SUCCESS) {
+            goto leave;
+        }
         rv = acme_key_generate(&key, p, ACME_KEY_EC_P256);
         if (rv != APR_SUCCESS) {
             acme_result_set(res, p, rv, "generating an account key failed");
@@ -327,9 +409,11 @@ apr_status_t acme_account_ensure(acme_client_t *c, acme_store_t *st,
             goto leave;
         }
         acme_log(ACME_LOG_NOTICE, APR_SUCCESS, ACMELOGNO(00205) "ACME account created at %s, "
-                 "stored in accounts/%s (contact: %s)", ca, name,
+                 "stored in accounts/%s (contact: %s)%s%s", ca, name,
                  (spec && spec->contacts && spec->contacts->nelts)
-                     ? acme_names_join(sp, spec->contacts, ", ") : "none");
+                     ? acme_names_join(sp, spec->contacts, ", ") : "none",
+                 spec && spec->eab ? ", with External Account Binding key id " : "",
+                 spec && spec->eab ? spec->eab->kid : "");
     }
     acme_client_set_account(c, key, url);
     res->status = APR_SUCCESS;

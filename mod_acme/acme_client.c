@@ -31,6 +31,7 @@ struct acme_client_t {
     volatile apr_uint32_t have_dir;    /* set once, under dir_lock (atomic reads) */
     const char *ep_new_nonce, *ep_new_account, *ep_new_order, *ep_revoke, *ep_key_change,
         *ep_renewal_info, *tos;
+    int eab_required;                  /* meta.externalAccountRequired */
 
     apr_thread_mutex_t *lock;          /* nonces and account */
     char *nonces[NONCE_POOL_MAX];      /* malloc'ed, freed at pool cleanup */
@@ -305,6 +306,7 @@ apr_status_t acme_client_directory(acme_client_t *c, acme_result_t *res)
     {
         const json_t *meta = acme_json_obj(dir, "meta");
         c->tos = meta ? dir_str(c, meta, "termsOfService") : NULL;
+        c->eab_required = meta && json_is_true(json_object_get(meta, "externalAccountRequired"));
     }
     apr_atomic_set32(&c->have_dir, 1);
     acme_log(ACME_LOG_DEBUG, APR_SUCCESS, ACMELOGNO(00202) "directory %s loaded",
@@ -352,6 +354,11 @@ const char *acme_client_endpoint(acme_client_t *c, const char *name)
 const char *acme_client_tos(acme_client_t *c)
 {
     return apr_atomic_read32(&c->have_dir) ? c->tos : NULL;
+}
+
+int acme_client_eab_required(acme_client_t *c)
+{
+    return apr_atomic_read32(&c->have_dir) ? c->eab_required : 0;
 }
 
 /* ------------------------------------------------------------------ account */
@@ -722,8 +729,8 @@ static const problem_entry_t problem_table[] = {
     { "dns", ACME_PH_FINAL,
       "the CA's DNS look-up of the name failed: check the name's DNS records" },
     { "externalAccountRequired", ACME_PH_ADMIN,
-      "the CA creates accounts only with an External Account Binding, which mod_acme does not "
-      "support: use another CA" },
+      "the CA creates accounts only with an External Account Binding (EAB): add "
+      "'ACMEExternalAccountBinding KID KEY-FILE' with the key id and HMAC key the CA gave you" },
     { "incorrectResponse", ACME_PH_FINAL,
       "the CA got another answer than the one published: check that no other server, proxy "
       "or rewrite answers /.well-known/acme-challenge/ for the name" },

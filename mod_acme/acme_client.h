@@ -29,6 +29,8 @@ apr_status_t acme_client_directory(acme_client_t *c, acme_result_t *res);
 const char *acme_client_endpoint(acme_client_t *c, const char *name);
 /* meta.termsOfService or NULL. */
 const char *acme_client_tos(acme_client_t *c);
+/* meta.externalAccountRequired is true (RFC 8555 7.1.1): new accounts need EAB. */
+int acme_client_eab_required(acme_client_t *c);
 
 /* Requests are signed with key; with kid (account URL) once known, else with the jwk. */
 void acme_client_set_account(acme_client_t *c, const acme_key_t *key, const char *kid);

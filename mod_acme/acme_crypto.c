@@ -248,6 +248,21 @@ apr_status_t acme_sha256(unsigned char out[32], const void *data, apr_size_t len
     return APR_SUCCESS;
 }
 
+apr_status_t acme_hmac_sha256(unsigned char out[32], const void *key, apr_size_t keylen,
+                              const void *data, apr_size_t len)
+{
+    size_t olen = 0;
+
+    if (!key || !keylen || (!data && len)) {
+        return APR_EINVAL;
+    }
+    if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, keylen, data, len, out, 32, &olen)
+        || olen != 32) {
+        return ACME_ECRYPTO;
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t acme_random_bytes(unsigned char *buf, apr_size_t len)
 {
     if (len > INT_MAX) {

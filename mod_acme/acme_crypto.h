@@ -31,6 +31,9 @@ apr_status_t acme_key_type_of(acme_key_type_t *ptype, const acme_key_t *key);
 
 apr_status_t acme_sha256(unsigned char out[32], const void *data, apr_size_t len);
 apr_status_t acme_random_bytes(unsigned char *buf, apr_size_t len);
+/* HMAC-SHA256 (RFC 2104) of data under key (the JWS "HS256" MAC, e.g. for EAB). */
+apr_status_t acme_hmac_sha256(unsigned char out[32], const void *key, apr_size_t keylen,
+                              const void *data, apr_size_t len);
 
 /* Sealing with AES-256-GCM under a 32-byte secret.
  * Format: "ACMESEAL1" (9 bytes) | 12-byte IV | 16-byte tag | ciphertext.

@@ -297,6 +297,50 @@ leave:
     return rv;
 }
 
+apr_status_t acme_jws_eab(json_t **peab, apr_pool_t *p, const acme_key_t *account_key,
+                          const char *kid, const unsigned char *mac_key, apr_size_t mac_len,
+                          const char *url)
+{
+    json_t *hdr = NULL, *jwk = NULL, *eab;
+    const char *hdr_json, *jwk_json, *prot_b64, *payload_b64, *input;
+    unsigned char mac[32];
+    apr_status_t rv;
+
+    *peab = NULL;
+    if (!account_key || !kid || !*kid || !mac_key || !mac_len || !url) {
+        return APR_EINVAL;
+    }
+    rv = acme_jwk_public(&jwk, account_key);
+    if (rv != APR_SUCCESS) {
+        goto leave;
+    }
+    hdr = json_pack("{s:s, s:s, s:s}", "alg", "HS256", "kid", kid, "url", url);
+    hdr_json = acme_json_dump(p, hdr);
+    jwk_json = acme_json_dump(p, jwk);
+    if (!hdr_json || !jwk_json) {
+        rv = APR_ENOMEM;
+        goto leave;
+    }
+    prot_b64 = acme_b64url_encode(p, (const unsigned char *)hdr_json, strlen(hdr_json));
+    payload_b64 = acme_b64url_encode(p, (const unsigned char *)jwk_json, strlen(jwk_json));
+    input = apr_pstrcat(p, prot_b64, ".", payload_b64, NULL);
+    rv = acme_hmac_sha256(mac, mac_key, mac_len, input, strlen(input));
+    if (rv != APR_SUCCESS) {
+        goto leave;
+    }
+    eab = json_pack("{s:s, s:s, s:s}", "protected", prot_b64, "payload", payload_b64,
+                    "signature", acme_b64url_encode(p, mac, sizeof(mac)));
+    if (!eab) {
+        rv = APR_ENOMEM;
+        goto leave;
+    }
+    *peab = acme_json_pool(p, eab);
+leave:
+    json_decref(jwk);
+    json_decref(hdr);
+    return rv;
+}
+
 apr_status_t acme_jws_verify(const acme_key_t *key, const char *jws_json, apr_pool_t *p)
 {
     EVP_PKEY *pkey = acme_key_evp(key);

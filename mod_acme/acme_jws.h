@@ -23,6 +23,14 @@ apr_status_t acme_jws_sign(const char **pjws, apr_pool_t *p, const acme_key_t *k
                            const char *kid, const char *nonce, const char *url,
                            const char *payload);
 
+/* External Account Binding (RFC 8555 7.3.4): a JWS with protected {"alg":"HS256","kid":kid,
+ * "url":url} (no nonce), payload the public JWK of account_key, MAC'd with HMAC-SHA256 under
+ * mac_key. url is the newAccount URL (the outer JWS's url). *peab is a new JSON object
+ * {"protected","payload","signature"} owned by p, to be set as "externalAccountBinding". */
+apr_status_t acme_jws_eab(json_t **peab, apr_pool_t *p, const acme_key_t *account_key,
+                          const char *kid, const unsigned char *mac_key, apr_size_t mac_len,
+                          const char *url);
+
 /* Lower level, for tests and EAB: sign protected_b64 "." payload_b64 with key. */
 apr_status_t acme_jws_signature(const char **psig_b64, apr_pool_t *p, const acme_key_t *key,
                                 const char *protected_b64, const char *payload_b64);

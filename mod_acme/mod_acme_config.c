@@ -78,6 +78,7 @@ void *mod_acme_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->dns_resolver = MERGE_PTR(dns_resolver);
     sc->port_http = add->port_http ? add->port_http : base->port_http;
     sc->port_https = add->port_https ? add->port_https : base->port_https;
+    sc->eab = MERGE_PTR(eab);
     sc->renew_window = (add->renew_window.percent || add->renew_window.dur)
                        ? add->renew_window : base->renew_window;
     sc->warn_window = (add->warn_window.percent || add->warn_window.dur)
@@ -570,6 +571,47 @@ static const char *set_port_map(cmd_parms *cmd, void *dc, const char *arg)
                         "80 and 443 are forwarded to)", arg);
 }
 
+/* ACMEExternalAccountBinding KID KEY-FILE: the key is read here, by root, while the
+ * configuration is read (also in configtest); it stays in this generation's memory, which
+ * the children inherit, so the file itself may be root-only. */
+static const char *set_eab(cmd_parms *cmd, void *dc, const char *kid, const char *file)
+{
+    const char *err = global_only(cmd);
+    const char *path, *why = NULL;
+    acme_eab_t *eab;
+    unsigned char *key = NULL;
+    apr_size_t len = 0;
+    if (err) {
+        return err;
+    }
+    if ((why = acme_eab_kid_problem(cmd->pool, kid)) != NULL) {
+        return apr_psprintf(cmd->pool, "ACMEExternalAccountBinding: %s: give the key id (KID) "
+                            "the CA shows with the HMAC key, then the key's file, e.g. "
+                            "ACMEExternalAccountBinding kid-1 /etc/apache2/acme-eab.key", why);
+    }
+    path = ap_server_root_relative(cmd->pool, file);
+    if (!path) {
+        return apr_psprintf(cmd->pool, "ACMEExternalAccountBinding: '%s' is not a valid path",
+                            file);
+    }
+    eab = apr_pcalloc(cmd->pool, sizeof(*eab));
+    eab->kid = kid;
+    eab->file = path;
+    if (acme_eab_key_load(&key, &len, &why, cmd->pool, path) != APR_SUCCESS) {
+        if ((err = file_problem(cmd, apr_psprintf(cmd->pool, "ACMEExternalAccountBinding: %s "
+                                                  "(the key file holds the CA's HMAC key, "
+                                                  "base64url, readable by root only)",
+                                                  why))) != NULL) {
+            return err;
+        }
+        eab->why = why;
+    }
+    eab->key = key;
+    eab->key_len = len;
+    cmd_conf(cmd)->eab = eab;
+    return NULL;
+}
+
 const command_rec mod_acme_cmds[] = {
     AP_INIT_TAKE1("ACME", set_enabled, NULL, RSRC_CONF,
                   "on|off: obtain and renew this server's certificate from the ACME CA "
@@ -582,6 +624,9 @@ const command_rec mod_acme_cmds[] = {
     AP_INIT_ITERATE("ACMEContact", add_contact, NULL, RSRC_CONF,
                     "EMAIL...: the ACME account's contact (default: ServerAdmin when it is an "
                     "e-mail address)"),
+    AP_INIT_TAKE2("ACMEExternalAccountBinding", set_eab, NULL, RSRC_CONF,
+                  "KID KEY-FILE: External Account Binding for new accounts: the CA's key id "
+                  "and a root-only file with its HMAC key (base64url) (default none)"),
     AP_INIT_TAKE1("ACMEAgreeTerms", set_agree, NULL, RSRC_CONF,
                   "on|off: accept the CA's terms of service (default off)"),
     AP_INIT_TAKE1("ACMEStore", set_store, NULL, RSRC_CONF,
@@ -649,6 +694,7 @@ mod_acme_gen_t *mod_acme_gen_create(apr_pool_t *p, server_rec *s)
     m->notify_args = sc->notify_args;
     m->port_http = sc->port_http ? sc->port_http : 80;
     m->port_https = sc->port_https ? sc->port_https : 443;
+    m->eab = sc->eab;
     if (!m->contacts) {
         const char *uri = s->server_admin ? mod_acme_contact_uri(p, s->server_admin) : NULL;
         m->contacts = apr_array_make(p, 1, sizeof(const char *));

@@ -6,6 +6,7 @@
 #include <http_config.h>
 
 #include "acme.h"
+#include "acme_eab.h"
 
 #define ACME_UNSET (-1)
 
@@ -49,6 +50,7 @@ typedef struct mod_acme_srv_conf_t {
     const char *notify_cmd;    /* ACMENotifyCmd: program */
     apr_array_header_t *notify_args;
     int port_http, port_https; /* ACMEPortMap: local ports public 80/443 reach, 0 unset */
+    const acme_eab_t *eab;     /* ACMEExternalAccountBinding (key read by the root parent) */
 } mod_acme_srv_conf_t;
 
 struct mod_acme_gen_t;

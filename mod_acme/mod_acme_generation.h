@@ -58,6 +58,7 @@ typedef struct mod_acme_gen_t {
     const char *notify_cmd;
     apr_array_header_t *notify_args;
     int port_http, port_https;      /* local ports the public 80 and 443 reach */
+    const acme_eab_t *eab;          /* ACMEExternalAccountBinding, or NULL */
     acme_store_t *store;
     unsigned char secret[ACME_SECRET_LEN];
     int store_ok;                   /* store set up: live and fallback files usable */

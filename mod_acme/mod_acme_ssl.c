@@ -178,6 +178,9 @@ static void settings_save(mod_acme_gen_t *m, apr_pool_t *p)
     }
     json_object_set_new(j, "contacts", c);
     json_object_set_new(j, "agree_tos", json_boolean(m->agree_tos));
+    if (m->eab) {
+        json_object_set_new(j, "eab_kid", json_string(m->eab->kid));
+    }
     text = acme_json_dump(p, j);
     if (acme_store_load(m->store, ACME_GROUP_SYSTEM, "config", "settings.json", &old, NULL,
                         p) != APR_SUCCESS || strcmp(old, text)) {

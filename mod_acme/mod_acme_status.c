@@ -197,7 +197,8 @@ static apr_array_header_t *view_all(mod_acme_gen_t *m, apr_pool_t *p)
     if (!has_certs(m)) {
         return views;
     }
-    acct = load_json(m, ACME_GROUP_ACCOUNTS, acme_account_store_name(p, m->ca_url),
+    acct = load_json(m, ACME_GROUP_ACCOUNTS,
+                     acme_account_entry_name(p, m->ca_url, m->eab ? m->eab->kid : NULL),
                      "account.json", p);
     if (acct) {
         account_url = acme_json_str(acct, "url");

@@ -273,6 +273,7 @@ static void run_due(mod_acme_wd_t *wd, apr_pool_t *ptemp)
         acme_result_reset(&res);
         as.contacts = m->contacts;
         as.agree_tos = m->agree_tos;
+        as.eab = m->eab;
         rv = acme_account_ensure(wd->client, m->store, m->secret, &as, wd->pool, &res);
         if (rv != APR_SUCCESS) {
             if (!res.status) {

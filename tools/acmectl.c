@@ -816,7 +816,9 @@ static int cmd_revoke(const opts_t *o, acme_store_t *st, cert_t *c, apr_pool_t *
     ca_file = o->ca_file ? o->ca_file
               : (sca && !strcmp(sca, ca)) ? acme_json_str(settings, "ca_file") : NULL;
 
-    acct_name = acme_account_store_name(p, ca);
+    /* the server's EAB key id, too, belongs to the server's CA */
+    acct_name = acme_account_entry_name(p, ca, (sca && !strcmp(sca, ca))
+                                                ? acme_json_str(settings, "eab_kid") : NULL);
     acct = load_json(st, ACME_GROUP_ACCOUNTS, acct_name, "account.json", p);
     url = acct ? acme_json_str(acct, "url") : NULL;
     if (!url) {
