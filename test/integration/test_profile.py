@@ -7,7 +7,8 @@ profiles ("profiles" in its config: a lifetime per profile).
     status page, ACMENotifyCmd "failed"); without it a warning and a plain order, and no
     re-order loop afterwards;
   - changing ACMEProfile + graceful restart orders a new certificate with the new lifetime;
-  - `acmectl show` and the status page show the profile.
+  - `acmectl show` and the status page show the profile;
+  - configtest warns about more than 25 names with a profile (no CA needed).
 
 Every test talks to pebble through the TEST-ONLY proxy (acme_proxy.py), which injects nothing
 here: it only records the decoded newOrder payloads (what the module asked for) and pebble's
@@ -26,8 +27,6 @@ import harness
 import status_helpers as sh
 import test_acmectl as ctl
 from harness import VHost
-
-pytestmark = pytest.mark.pebble210
 
 DEFAULT_S = 240
 SHORT_S = 60
@@ -70,6 +69,7 @@ def _status(httpd, name):
     return j["certificates"][0]
 
 
+@pytest.mark.pebble210
 def test_profile_sent_lifetime_and_reused_at_renewal(pebble_factory, proxy_factory,
                                                      httpd_factory, timing):
     """ACMEProfile shortlived in the VirtualHost: newOrder asks for it, the certificate lives
@@ -113,6 +113,7 @@ def test_profile_sent_lifetime_and_reused_at_renewal(pebble_factory, proxy_facto
     assert "ACME00470" not in httpd.error_log()
 
 
+@pytest.mark.pebble210
 def test_mandatory_profile_absent_is_a_clear_error(pebble_factory, proxy_factory,
                                                    httpd_factory, workdir, timing):
     """ACMEProfile tlsserver mandatory, and pebble offers only "default": no newOrder at
@@ -152,6 +153,7 @@ def test_mandatory_profile_absent_is_a_clear_error(pebble_factory, proxy_factory
         res.stdout
 
 
+@pytest.mark.pebble210
 def test_profile_not_offered_falls_back_once(pebble_factory, proxy_factory, httpd_factory,
                                              timing):
     """ACMEProfile tlsserver (not mandatory), pebble offers only "default": a warning
@@ -188,6 +190,7 @@ def test_profile_not_offered_falls_back_once(pebble_factory, proxy_factory, http
     assert httpd.cert(v.name).serial == c1.serial
 
 
+@pytest.mark.pebble210
 def test_profile_change_orders_new_certificate(pebble_factory, proxy_factory, httpd_factory,
                                                timing):
     """ACMEProfile default -> shortlived, then a graceful restart: one new order, for
@@ -213,3 +216,25 @@ def test_profile_change_orders_new_certificate(pebble_factory, proxy_factory, ht
     assert profiles[:2] == ["default", "shortlived"], profiles
     assert "profile changed (certificate: default; configured: shortlived)" in httpd.error_log()
     assert _show(httpd, v.name)["profile"] == "shortlived"
+
+
+def test_configtest_warns_many_names_with_profile(httpd_factory):
+    """26 names in one certificate with ACMEProfile: configtest passes but warns (ACME00471),
+    as Let's Encrypt's newer profiles allow 25; 25 names, or no profile, give no warning."""
+    base = ["ACMEServer https://127.0.0.1:14000/dir", "ACMEContact admin@example.org",
+            "ACMEAgreeTerms on", "ACME on"]
+
+    def run(n, profile_lines):
+        v = VHost("many.mod-acme.test",
+                  aliases=["a%d.many.mod-acme.test" % i for i in range(n - 1)],
+                  lines=profile_lines)
+        httpd = httpd_factory([v], base, start=False)
+        rc, out = httpd.configtest()
+        print(out)
+        assert rc == 0 and "Syntax OK" in out, out
+        return out
+    out = run(26, ["ACMEProfile tlsserver"])
+    assert "ACME00471" in out and "26 names with ACMEProfile tlsserver" in out \
+        and "at most 25 names" in out, out
+    assert "ACME00471" not in run(25, ["ACMEProfile tlsserver"])
+    assert "ACME00471" not in run(26, [])
