@@ -18,6 +18,7 @@
 #include "acme_jws.h"
 #include "acme_log.h"
 #include "acme_util.h"
+#include "acme_profile.h"
 
 #define NONCE_POOL_MAX 16
 #define CT_JOSE "application/jose+json"
@@ -32,6 +33,7 @@ struct acme_client_t {
     const char *ep_new_nonce, *ep_new_account, *ep_new_order, *ep_revoke, *ep_key_change,
         *ep_renewal_info, *tos;
     int eab_required;                  /* meta.externalAccountRequired */
+    apr_array_header_t *profiles;      /* meta.profiles names, NULL: none (acme_profile.h) */
 
     apr_thread_mutex_t *lock;          /* nonces and account */
     char *nonces[NONCE_POOL_MAX];      /* malloc'ed, freed at pool cleanup */
@@ -307,6 +309,7 @@ apr_status_t acme_client_directory(acme_client_t *c, acme_result_t *res)
         const json_t *meta = acme_json_obj(dir, "meta");
         c->tos = meta ? dir_str(c, meta, "termsOfService") : NULL;
         c->eab_required = meta && json_is_true(json_object_get(meta, "externalAccountRequired"));
+        c->profiles = acme_profile_offered(c->pool, meta);
     }
     apr_atomic_set32(&c->have_dir, 1);
     acme_log(ACME_LOG_DEBUG, APR_SUCCESS, ACMELOGNO(00202) "directory %s loaded",
@@ -323,6 +326,11 @@ leave:
         apr_pool_destroy(p);
     }
     return rv;
+}
+
+const apr_array_header_t *acme_client_profiles(acme_client_t *c)
+{
+    return apr_atomic_read32(&c->have_dir) ? c->profiles : NULL;
 }
 
 const char *acme_client_endpoint(acme_client_t *c, const char *name)
@@ -736,6 +744,9 @@ static const problem_entry_t problem_table[] = {
       "or rewrite answers /.well-known/acme-challenge/ for the name" },
     { "invalidContact", ACME_PH_ADMIN,
       "the CA refused a contact address: correct ACMEContact" },
+    { "invalidProfile", ACME_PH_ADMIN,
+      "the CA does not know the profile the order asked for: correct ACMEProfile (the CA's "
+      "directory lists its profiles in meta.profiles)" },
     { "malformed", ACME_PH_FINAL, NULL },
     { "orderNotReady", ACME_PH_RESYNC, NULL },
     { "rateLimited", ACME_PH_RATE_LIMITED, NULL },

@@ -27,6 +27,8 @@ const char *acme_client_directory_url(const acme_client_t *c);
 apr_status_t acme_client_directory(acme_client_t *c, acme_result_t *res);
 /* "newNonce", "newAccount", "newOrder", "revokeCert", "keyChange", "renewalInfo": URL or NULL. */
 const char *acme_client_endpoint(acme_client_t *c, const char *name);
+/* The profile names the directory lists in meta.profiles, NULL when none (or not fetched). */
+const apr_array_header_t *acme_client_profiles(acme_client_t *c);
 /* meta.termsOfService or NULL. */
 const char *acme_client_tos(acme_client_t *c);
 /* meta.externalAccountRequired is true (RFC 8555 7.1.1): new accounts need EAB. */

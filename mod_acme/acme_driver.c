@@ -21,6 +21,7 @@
 #include "acme_json.h"
 #include "acme_jws.h"
 #include "acme_log.h"
+#include "acme_profile.h"
 #include "acme_state.h"
 #include "acme_util.h"
 
@@ -52,6 +53,7 @@ typedef struct run_t {
     apr_time_t retry_after;        /* Retry-After of the last answer (absolute), 0 none */
     apr_time_t retry_base;         /* when that answer arrived */
     int drop_order;                /* the order cannot be resumed: remove its state */
+    int profile_fallback;          /* spec->profile not offered: the CA's default is used */
 } run_t;
 
 /* ------------------------------------------------------------------ helpers */
@@ -506,7 +508,7 @@ static apr_status_t order_resume(run_t *r)
     apr_size_t len = 0;
     json_t *state, *order = NULL;
     const json_t *jnames;
-    const char *url, *ca, *key, *status, *expires;
+    const char *url, *ca, *key, *profile, *status, *expires;
     apr_array_header_t *names;
     apr_status_t rv;
     size_t i;
@@ -525,6 +527,7 @@ static apr_status_t order_resume(run_t *r)
     url = state ? acme_json_str(state, "url") : NULL;
     ca = state ? acme_json_str(state, "ca") : NULL;
     key = state ? acme_json_str(state, "key") : NULL;
+    profile = state ? acme_json_str(state, "profile") : NULL;
     jnames = state ? acme_json_arr(state, "names") : NULL;
     names = apr_array_make(sp, 4, sizeof(const char *));
     for (i = 0; jnames && i < json_array_size(jnames); ++i) {
@@ -535,7 +538,8 @@ static apr_status_t order_resume(run_t *r)
     }
     if (!url || !ca || strcmp(ca, spec->ca_url)
         || !acme_names_equal(acme_names_normalize(sp, names), spec->names)
-        || (key && strcmp(key, acme_key_type_name(spec->key_type)))) {
+        || (key && strcmp(key, acme_key_type_name(spec->key_type)))
+        || strcmp(profile ? profile : "", spec->profile ? spec->profile : "")) {
         rv = drop_state(r, "it does not match the configuration");
         goto leave;
     }
@@ -574,11 +578,47 @@ static apr_status_t order_resume(run_t *r)
     }
     r->order_url = apr_pstrdup(r->p, url);
     r->order = json_keep(r->p, order);
+    r->profile_fallback = json_is_true(json_object_get(state, "profile_fallback"));
     acme_log(ACME_LOG_INFO, APR_SUCCESS, "certificate %s: resuming order %s (%s)", spec->id,
              r->order_url, status);
 leave:
     apr_pool_destroy(sp);
     return rv;
+}
+
+/* The "profile" member of newOrder (acme_profile_choose): asked for when the CA offers it,
+ * else the CA's default with a warning, or no order when the profile is mandatory. */
+static apr_status_t order_profile(run_t *r, json_t *payload)
+{
+    const acme_cert_spec_t *spec = r->spec;
+    acme_profile_choice_t choice;
+
+    acme_profile_choose(&choice, r->p, spec->profile, spec->profile_mandatory,
+                        acme_client_profiles(r->c), spec->ca_url);
+    switch (choice.outcome) {
+    case ACME_PROFILE_OFFERED:
+        json_object_set_new(payload, "profile", json_string(choice.send));
+        break;
+    case ACME_PROFILE_FALLBACK:
+        r->profile_fallback = 1;
+        acme_log(ACME_LOG_WARNING, APR_SUCCESS, ACMELOGNO(00470) "certificate %s: %s",
+                 spec->id, choice.message);
+        break;
+    case ACME_PROFILE_MISSING:
+        return acme_result_set(r->res, r->p, APR_EINVAL, "%s", choice.message);
+    default:
+        break;
+    }
+    return APR_SUCCESS;
+}
+
+/* A refused newOrder with a profile and more names than such profiles allow: say so. */
+static void profile_names_hint(run_t *r)
+{
+    const char *w = acme_profile_names_warning(r->p, r->spec->profile, r->spec->names->nelts);
+    if (w && r->res->detail) {
+        r->res->detail = apr_pstrcat(r->p, r->res->detail, " (", w, ")", NULL);
+    }
 }
 
 static apr_status_t order_new(run_t *r)
@@ -601,6 +641,9 @@ static apr_status_t order_new(run_t *r)
         json_array_append_new(ids, id);
     }
     json_object_set_new(payload, "identifiers", ids);
+    if ((rv = order_profile(r, payload)) != APR_SUCCESS) {
+        goto leave;
+    }
     if (spec->replaces) {
         /* RFC 9773 section 5: the certificate this order replaces */
         json_object_set_new(payload, "replaces", json_string(spec->replaces));
@@ -616,6 +659,7 @@ static apr_status_t order_new(run_t *r)
     note_retry_after(r, resp);
     if (rv != APR_SUCCESS) {
         res_keep(r->res, r->p);
+        profile_names_hint(r);
         goto leave;
     }
     if (!resp->json || !json_status(resp->json)) {
@@ -636,14 +680,20 @@ static apr_status_t order_new(run_t *r)
     json_object_set_new(state, "names", names_json(spec->names));
     json_object_set_new(state, "ca", json_string(spec->ca_url));
     json_object_set_new(state, "key", json_string(acme_key_type_name(spec->key_type)));
+    if (spec->profile) {
+        json_object_set_new(state, "profile", json_string(spec->profile));
+        json_object_set_new(state, "profile_fallback", json_boolean(r->profile_fallback));
+    }
     text = acme_json_dump(sp, state);
     rv = acme_store_save(r->st, ACME_GROUP_ORDERS, spec->id, ORDER_STATE, text, strlen(text), sp);
     if (rv != APR_SUCCESS) {
         acme_result_set(r->res, r->p, rv, "saving the order state of %s failed", spec->id);
         goto leave;
     }
-    acme_log(ACME_LOG_INFO, APR_SUCCESS, "certificate %s: new order %s for %s", spec->id,
-             r->order_url, acme_names_join(sp, spec->names, ", "));
+    acme_log(ACME_LOG_INFO, APR_SUCCESS, "certificate %s: new order %s for %s%s%s", spec->id,
+             r->order_url, acme_names_join(sp, spec->names, ", "),
+             json_object_get(payload, "profile") ? ", profile " : "",
+             json_object_get(payload, "profile") ? spec->profile : "");
 leave:
     apr_pool_destroy(sp);
     return rv;
@@ -779,6 +829,8 @@ static apr_status_t stage(run_t *r, const char *pem, apr_size_t len)
     meta.not_after = info->not_after;
     meta.staged = apr_time_now();
     meta.order = r->order_url;
+    meta.profile = spec->profile;
+    meta.profile_fallback = r->profile_fallback;
 
     /* key and chain first, meta.json last: a staged set is complete once meta.json exists */
     rv = acme_store_save(r->st, ACME_GROUP_STAGING, spec->id, ASPECT_KEY, r->cert_key_sealed,

@@ -19,6 +19,8 @@ typedef struct acme_cert_spec_t {
                                         replaces (ARI), or NULL */
     const apr_array_header_t *challenge_types; /* allowed, preferred first; NULL: http-01 */
     const acme_dns_hook_t *dns_hook; /* for dns-01 (wildcards), or NULL */
+    const char *profile;             /* ACMEProfile (acme_profile.h), NULL: none */
+    int profile_mandatory;           /* no order when the CA does not offer it */
 } acme_cert_spec_t;
 
 typedef struct acme_driver_env_t {
@@ -35,7 +37,10 @@ typedef struct acme_driver_env_t {
 
 /* Obtain a certificate for spec and stage it: staging/<id>/{chain.pem, key.sealed, meta.json}.
  * meta.json: {"names":[..],"ca":URL,"key":"p256","serial":HEX,"not_before":RFC3339,
- * "not_after":RFC3339,"staged":RFC3339,"order":URL}.
+ * "not_after":RFC3339,"staged":RFC3339,"order":URL[,"profile":NAME[,"profile_fallback":true]]}.
+ * With spec->profile, newOrder asks for it when the directory offers it (meta.profiles);
+ * when not: without profile_mandatory a warning (ACME00470) and an order for the CA's
+ * default, with it no order and an error (res, APR_EINVAL).
  * Each pending authorization's response is published through its challenge provider
  * (acme_challenge.h: http-01 in challenges/<hex sha256(token)>/, env->http01_count told
  * each time) while the authorization is pending and unpublished afterwards.

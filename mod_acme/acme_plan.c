@@ -131,6 +131,13 @@ static const char *live_mismatch(apr_pool_t *p, const acme_plan_spec_t *spec,
                                      in->live_key, spec->key);
         why = why ? apr_pstrcat(p, why, ", ", s, NULL) : s;
     }
+    if (strcmp(in->live_profile ? in->live_profile : "", spec->profile ? spec->profile : "")) {
+        const char *s = apr_psprintf(p, "profile changed (certificate: %s; configured: %s)",
+                                     in->live_profile && *in->live_profile ? in->live_profile
+                                                                           : "none",
+                                     spec->profile && *spec->profile ? spec->profile : "none");
+        why = why ? apr_pstrcat(p, why, ", ", s, NULL) : s;
+    }
     return why;
 }
 

@@ -25,6 +25,7 @@ typedef struct acme_plan_input_t {
     apr_time_t ari_next_fetch;             /* next fetch of the window (shown only), 0 none */
     apr_uint32_t jitter;                   /* spreads renewals and retries, 0 none; see
                                             * acme_plan_seed() */
+    const char *live_profile;              /* ACMEProfile it was ordered for, NULL/"" none */
 } acme_plan_input_t;
 
 typedef struct acme_plan_spec_t {
@@ -34,6 +35,7 @@ typedef struct acme_plan_spec_t {
     int renew_percent;                     /* renew when this % of the lifetime is left (33) */
     apr_interval_time_t renew_before;      /* or this long before expiry, if > 0 (wins) */
     apr_interval_time_t retry_delay;       /* first retry delay (1 min); x10 each step, cap 24h */
+    const char *profile;                   /* ACMEProfile, NULL/"" none */
 } acme_plan_spec_t;
 
 typedef struct acme_plan_t {
@@ -55,7 +57,9 @@ typedef struct acme_plan_t {
  *  3. live names (as sets), CA URL (exact) or key type (case-insensitive) differ from the
  *     spec: OBTAIN, when now, "names changed (...)", "CA changed (...)", "key type
  *     changed (...)", joined by ", " when several differ. A NULL/empty live_ca or live_key
- *     (or spec value) means "unknown" and never counts as a difference.
+ *     (or spec value) means "unknown" and never counts as a difference. The profile
+ *     (live_profile vs spec profile, exact; NULL and "" both mean none, so none vs a name
+ *     differs) adds "profile changed (certificate: A; configured: B)".
  *  3a. a pending request: RENEW, when now, "renewal requested with acmectl at T"
  *     (rule 5 still applies: a request never skips the backoff).
  *  4. otherwise renew at not_after - window, where window = renew_before when > 0, else

@@ -95,6 +95,9 @@ json_t *acme_plan_spec_json(const acme_plan_spec_t *spec)
     if (spec->key) {
         json_object_set_new(j, "key", json_string(spec->key));
     }
+    if (spec->profile && *spec->profile) {
+        json_object_set_new(j, "profile", json_string(spec->profile));
+    }
     json_object_set_new(j, "renew_percent", json_integer(spec->renew_percent));
     json_object_set_new(j, "renew_before_s", json_integer(apr_time_sec(spec->renew_before)));
     json_object_set_new(j, "retry_delay_s", json_integer(apr_time_sec(spec->retry_delay)));
@@ -121,6 +124,7 @@ apr_status_t acme_plan_spec_from_json(acme_plan_spec_t *spec, apr_pool_t *p, con
     spec->names = names;
     spec->ca_url = acme_json_str(j, "ca");
     spec->key = acme_json_str(j, "key");
+    spec->profile = acme_json_str(j, "profile");
     spec->renew_percent = (int)json_integer_value(json_object_get(j, "renew_percent"));
     spec->renew_before = apr_time_from_sec(json_integer_value(json_object_get(j,
                                                                           "renew_before_s")));

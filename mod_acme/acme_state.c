@@ -126,6 +126,8 @@ apr_status_t acme_meta_parse(acme_cert_meta_t **pm, apr_pool_t *p, const char *d
     m->not_after = get_time(j, "not_after");
     m->staged = get_time(j, "staged");
     m->rebuilt = get_time(j, "rebuilt");
+    m->profile = get_str(p, j, "profile");
+    m->profile_fallback = json_is_true(json_object_get(j, "profile_fallback"));
     *pm = m;
     return APR_SUCCESS;
 }
@@ -146,6 +148,10 @@ const char *acme_meta_text(apr_pool_t *p, const acme_cert_meta_t *m)
     set_time(p, j, "not_after", m->not_after);
     set_time(p, j, "staged", m->staged);
     set_time(p, j, "rebuilt", m->rebuilt);
+    set_str(j, "profile", m->profile);
+    if (m->profile && m->profile_fallback) {
+        json_object_set_new(j, "profile_fallback", json_true());
+    }
     return acme_json_dump(p, j);
 }
 

@@ -36,6 +36,9 @@ typedef struct acme_cert_meta_t {
     apr_time_t not_before, not_after;
     apr_time_t staged;                   /* when it was obtained and staged */
     apr_time_t rebuilt;                  /* when start-up rebuilt it from the certificate */
+    const char *profile;                 /* ACMEProfile it was ordered for, NULL none (absent
+                                          * in records written before profiles existed) */
+    int profile_fallback;                /* the CA did not offer it: its default was used */
 } acme_cert_meta_t;
 
 apr_status_t acme_meta_parse(acme_cert_meta_t **pm, apr_pool_t *p, const char *data,

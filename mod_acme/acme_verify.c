@@ -280,6 +280,8 @@ apr_status_t acme_verify_meta_rebuild(const char **ptext, apr_pool_t *p,
     if (old) {   /* what the certificate does not say is carried over */
         meta.ca = old->ca && *old->ca ? old->ca : NULL;
         meta.staged = old->staged;
+        meta.profile = old->profile;
+        meta.profile_fallback = old->profile_fallback;
     }
     meta.key = c->key_type;
     meta.serial = c->leaf->serial;

@@ -15,6 +15,7 @@
 
 APLOG_USE_MODULE(acme);
 #include "acme_util.h"
+#include "acme_profile.h"
 #include "acme_dns.h"
 #include "acme_cert.h"
 
@@ -76,6 +77,8 @@ void *mod_acme_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->dns_hook_at = add->dns_hook ? add->dns_hook_at : base->dns_hook_at;
     sc->challenges_at = MERGE_PTR(challenges_at);
     sc->dns_resolver = MERGE_PTR(dns_resolver);
+    sc->profile = MERGE_PTR(profile);
+    sc->profile_mandatory = add->profile ? add->profile_mandatory : base->profile_mandatory;
     sc->port_http = add->port_http ? add->port_http : base->port_http;
     sc->port_https = add->port_https ? add->port_https : base->port_https;
     sc->eab = MERGE_PTR(eab);
@@ -491,6 +494,24 @@ static const char *set_key_type(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+static const char *set_profile(cmd_parms *cmd, void *dc, const char *name, const char *flag)
+{
+    mod_acme_srv_conf_t *sc;
+    if (!acme_profile_name_ok(name)) {
+        return apr_psprintf(cmd->pool, "ACMEProfile: '%s' is not a profile name (1 to 64 "
+                            "letters, digits, '.', '_' or '-', e.g. classic, tlsserver, "
+                            "shortlived)", name);
+    }
+    if (flag && ap_cstr_casecmp(flag, "mandatory")) {
+        return apr_psprintf(cmd->pool, "ACMEProfile %s: '%s' is not understood: the only "
+                            "word allowed after the name is 'mandatory'", name, flag);
+    }
+    sc = cmd_conf_written(cmd, ACME_SET_PROFILE);
+    sc->profile = name;
+    sc->profile_mandatory = flag != NULL;
+    return NULL;
+}
+
 static const char *add_challenge(cmd_parms *cmd, void *dc, const char *arg)
 {
     mod_acme_srv_conf_t *sc = cmd_conf_written(cmd, ACME_SET_CHALLENGES);
@@ -638,6 +659,10 @@ const command_rec mod_acme_cmds[] = {
     AP_INIT_TAKE1("ACMEKeyType", set_key_type, NULL, RSRC_CONF,
                   "p256|p384|rsa2048|rsa3072|rsa4096: the certificate's key type (default "
                   "p256)"),
+    AP_INIT_TAKE12("ACMEProfile", set_profile, NULL, RSRC_CONF,
+                   "NAME [mandatory]: ask the CA for this certificate profile (e.g. "
+                   "shortlived); without 'mandatory' the CA's default is used when it does not "
+                   "offer it (default: none)"),
     AP_INIT_TAKE1("ACMERenewWindow", set_renew_window, NULL, RSRC_CONF,
                   "N%|DURATION: renew when this much of the lifetime is left, or this long "
                   "before expiry (default 33%)"),

@@ -29,10 +29,12 @@ APLOG_USE_MODULE(acme);
 #include "acme_util.h"
 #include "acme_dns.h"
 #include "acme_crypto.h"
+#include "acme_profile.h"
 
 static const char *const directives[ACME_SET_COUNT] = {
     "ACMEKeyType", "ACMERenewWindow", "ACMEWarnWindow", "ACMEChallenges", "ACMEDNSHook",
     "ACMEDNSPropagationTimeout", "ACMEDNSResolver",
+    "ACMEProfile",
 };
 
 /* What the config tree says about a <VirtualHost> section (or the server config). */
@@ -152,6 +154,9 @@ static const char *setting_text(apr_pool_t *p, const mod_acme_srv_conf_t *sc, mo
             return apr_psprintf(p, "%s:%d", addr, port);
         }
         return sc->dns_resolver;
+    case ACME_SET_PROFILE:
+        return sc->profile_mandatory ? apr_pstrcat(p, sc->profile, " mandatory", NULL)
+                                     : sc->profile;
     default:
         return NULL;
     }
@@ -183,6 +188,10 @@ static void setting_copy(mod_acme_srv_conf_t *to, const mod_acme_srv_conf_t *fro
         break;
     case ACME_SET_DNS_RESOLVER:
         to->dns_resolver = from->dns_resolver;
+        break;
+    case ACME_SET_PROFILE:
+        to->profile = from->profile;
+        to->profile_mandatory = from->profile_mandatory;
         break;
     default:
         break;
@@ -344,6 +353,38 @@ static int check_challenges(server_rec *s, const apr_array_header_t *recs, apr_p
     return ok;
 }
 
+/* A certificate asking for a profile with more names than such profiles allow (Let's
+ * Encrypt's tlsserver and shortlived: 25) gets a warning: the CA may refuse the order. */
+static void warn_profile_names(server_rec *s, const apr_array_header_t *recs, apr_pool_t *p)
+{
+    apr_array_header_t *groups = acme_settings_groups(p, recs);
+    int g;
+
+    for (g = 0; g < groups->nelts; ++g) {
+        const apr_array_header_t *group = APR_ARRAY_IDX(groups, g, apr_array_header_t *);
+        const acme_settings_rec_t *first = APR_ARRAY_IDX(group, 0, acme_settings_rec_t *);
+        const mod_acme_srv_conf_t *sc = mod_acme_srv_conf(s);
+        int winner[ACME_SET_COUNT], n = 1;
+        const char *c, *w;
+
+        if (!acme_settings_group_https(group)) {
+            continue;
+        }
+        acme_settings_pick(winner, group, ACME_SET_COUNT);
+        if (winner[ACME_SET_PROFILE] >= 0) {
+            sc = mod_acme_srv_conf(APR_ARRAY_IDX(group, winner[ACME_SET_PROFILE],
+                                                 acme_settings_rec_t *)->ctx);
+        }
+        for (c = first->names; *c; ++c) {
+            n += *c == ' ';
+        }
+        if ((w = acme_profile_names_warning(p, sc->profile, n)) != NULL) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ACMELOGNO(00471)
+                         "certificate of %s: %s", first->names, w);
+        }
+    }
+}
+
 int mod_acme_check_settings(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                             server_rec *s)
 {
@@ -397,6 +438,7 @@ int mod_acme_check_settings(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     }
     if (errs->nelts == 0) {
         ok &= check_challenges(s, recs, ptemp);
+        warn_profile_names(s, recs, ptemp);
     }
     return ok ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }

@@ -366,6 +366,8 @@ void mod_acme_plan_vhosts(mod_acme_gen_t *m, apr_pool_t *ptemp)
                             ? (acme_key_type_t)mc->settings->key_type : ACME_KEY_EC_P256;
         mc->renew_window = mc->settings->renew_window;
         mc->warn_window = mc->settings->warn_window;
+        mc->spec.profile = mc->settings->profile;
+        mc->spec.profile_mandatory = mc->settings->profile_mandatory;
     }
 }
 
@@ -576,6 +578,8 @@ static void load_state(mod_acme_gen_t *m, mod_acme_managed_t *mc, apr_pool_t *pt
         mc->input.live_names = acme_names_normalize(m->pool, cm->names);
         mc->input.live_ca = cm->ca;
         mc->input.live_key = cm->key;
+        mc->input.live_profile = cm->profile;
+        mc->live_profile_fallback = cm->profile_fallback;
         mc->input.live_not_before = cm->not_before;
         mc->input.live_not_after = cm->not_after;
         mc->live_serial = cm->serial;
@@ -614,6 +618,7 @@ void mod_acme_plan_spec(acme_plan_spec_t *spec, const mod_acme_gen_t *m,
     spec->names = mc->names;
     spec->ca_url = m->ca_url;
     spec->key = acme_key_type_name(mc->spec.key_type);
+    spec->profile = mc->spec.profile;
     spec->renew_percent = mc->renew_window.percent ? mc->renew_window.percent : 33;
     spec->renew_before = mc->renew_window.dur;
     spec->retry_delay = m->retry_delay > 0 ? m->retry_delay : 0;

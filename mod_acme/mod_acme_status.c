@@ -29,6 +29,7 @@
 
 APLOG_USE_MODULE(acme);
 #include "acme_util.h"
+#include "acme_profile.h"
 #include "acme_json.h"
 #include "acme_account.h"
 #include "acme_activation.h"
@@ -46,6 +47,8 @@ static const char *const state_names[ST_COUNT] = { "obtaining", "valid", "renewi
 typedef struct cert_view_t {
     const mod_acme_managed_t *mc;
     const char *key, *ca;
+    const char *profile;         /* the live certificate's, else the configured one; NULL none */
+    int profile_fallback;        /* the live one has the CA's default instead */
     cert_state_t state;
     int have_live;
     apr_time_t valid_from, valid_until, last_success;
@@ -125,6 +128,11 @@ static void view_cert(cert_view_t *v, mod_acme_gen_t *m, const mod_acme_managed_
              ? mc->input.live_key : acme_key_type_name(mc->spec.key_type);
     v->ca = mc->have_live && mc->input.live_ca && *mc->input.live_ca ? mc->input.live_ca
                                                                      : m->ca_url;
+    v->profile = mc->have_live ? mc->input.live_profile : mc->spec.profile;
+    v->profile_fallback = mc->have_live && mc->live_profile_fallback;
+    if (v->profile && !*v->profile) {
+        v->profile = NULL;
+    }
     if (mc->have_live) {
         v->valid_from = mc->input.live_not_before;
         v->valid_until = mc->input.live_not_after;
@@ -250,6 +258,10 @@ static void status_auto(request_rec *r, apr_array_header_t *views, const driver_
                    acme_names_join(r->pool, v->mc->names, ","));
         ap_rprintf(r, "ACMECertificate.%s.key: %s\n", id, v->key);
         ap_rprintf(r, "ACMECertificate.%s.ca: %s\n", id, v->ca);
+        if (v->profile) {
+            ap_rprintf(r, "ACMECertificate.%s.profile: %s\n", id, v->profile);
+            ap_rprintf(r, "ACMECertificate.%s.profile_fallback: %d\n", id, v->profile_fallback);
+        }
         ap_rprintf(r, "ACMECertificate.%s.state: %s\n", id, state_names[v->state]);
         if (v->have_live) {
             ap_rprintf(r, "ACMECertificate.%s.not_before: %" APR_INT64_T_FMT "\n", id,
@@ -308,15 +320,18 @@ static void status_html(request_rec *r, apr_array_header_t *views, const driver_
 
     ap_rputs("<hr>\n<h2>ACME certificates</h2>\n"
              "<table border=\"1\" class=\"acme-certificates\">\n<tr><th>Certificate</th>"
-             "<th>Names</th><th>Key</th><th>CA</th><th>State</th><th>Valid from</th>"
+             "<th>Names</th><th>Key</th><th>Profile</th><th>CA</th><th>State</th><th>Valid from</th>"
              "<th>Valid until</th><th>Serial</th><th>Next action</th><th>Last error</th></tr>\n",
              r);
     for (i = 0; i < views->nelts; ++i) {
         const cert_view_t *v = &APR_ARRAY_IDX(views, i, cert_view_t);
-        ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
+        ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
                    "<td>%s</td><td>%s</td><td>%s</td>",
                    esc(r, v->mc->id), esc(r, acme_names_join(p, v->mc->names, " ")),
-                   esc(r, v->key), esc(r, v->ca), state_names[v->state],
+                   esc(r, v->key),
+                   v->profile ? esc(r, acme_profile_describe(p, v->profile,
+                                                             v->profile_fallback)) : "-",
+                   esc(r, v->ca), state_names[v->state],
                    esc(r, rfc3339_or(p, v->valid_from, "-")),
                    esc(r, rfc3339_or(p, v->valid_until, "-")), esc(r, v->serial ? v->serial : "-"));
         ap_rprintf(r, "<td>%s %s<br>%s%s%s%s%s</td>", esc(r, v->action),
@@ -386,6 +401,8 @@ static json_t *cert_json(const cert_view_t *v, apr_pool_t *p)
     json_object_set_new(c, "names", names);
     json_object_set_new(c, "key", json_string(v->key));
     json_object_set_new(c, "ca", json_string(v->ca));
+    json_object_set_new(c, "profile", v->profile ? json_string(v->profile) : json_null());
+    json_object_set_new(c, "profile_fallback", json_boolean(v->profile_fallback));
     json_object_set_new(c, "state", json_string(state_names[v->state]));
     json_object_set_new(c, "valid_from", json_time(p, v->valid_from));
     json_object_set_new(c, "valid_until", json_time(p, v->valid_until));

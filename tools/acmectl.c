@@ -38,6 +38,7 @@
 #include "acme_install.h"
 #include "acme_plan.h"
 #include "acme_plan_store.h"
+#include "acme_profile.h"
 
 /* The module's default store on Debian (ACMEStore acme below ServerRoot /etc/apache2);
  * the Debian package builds with -DACMECTL_DEFAULT_STORE=\"/var/lib/apache2/acme\", the
@@ -64,6 +65,8 @@ typedef struct cert_t {
     const char *id;
     apr_array_header_t *names;
     const char *key, *ca, *serial, *issuer;
+    const char *profile;            /* ACMEProfile of the certificate (or configured), NULL */
+    int profile_fallback;           /* the CA did not offer it: its default was used */
     apr_time_t not_before, not_after, obtained;
     int have_live, staged, renew_requested, failures;
     const char *staged_serial;
@@ -313,6 +316,7 @@ static void plan_cert(cert_t *c, acme_store_t *st, const acme_cert_meta_t *live,
         in.live_names = acme_names_normalize(p, c->names);
         in.live_ca = live->ca;
         in.live_key = live->key;
+        in.live_profile = live->profile;
         in.live_not_before = c->not_before;
         in.live_not_after = c->not_after;
         in.live_obtained = c->obtained;
@@ -323,6 +327,9 @@ static void plan_cert(cert_t *c, acme_store_t *st, const acme_cert_meta_t *live,
     }
     else {
         in.jitter = acme_plan_seed(c->id, NULL);
+    }
+    if (!c->have_live && !c->profile) {
+        c->profile = spec.profile;  /* what the next order asks for */
     }
     acme_plan_load_runtime(&in, p, st, c->id, ari_id);
     acme_plan_compute(&c->plan, p, &spec, &in, apr_time_now());
@@ -351,6 +358,8 @@ static void load_cert(cert_t *c, acme_store_t *st, const char *id,
     c->names = meta_names(meta, p);
     c->key = meta ? meta->key : NULL;
     c->ca = meta ? meta->ca : NULL;
+    c->profile = meta && meta->profile && *meta->profile ? meta->profile : NULL;
+    c->profile_fallback = c->profile && meta->profile_fallback;
     c->chain_path = st->path(st, ACME_GROUP_LIVE, id, "chain.pem", p);
     c->key_path = st->path(st, ACME_GROUP_LIVE, id, "key.pem", p);
     if (live && acme_store_load(st, ACME_GROUP_LIVE, id, "chain.pem", &data, &len, p) == 0) {
@@ -512,6 +521,8 @@ static json_t *cert_json(const cert_t *c, apr_pool_t *p)
     json_object_set_new(j, "names", names);
     json_object_set_new(j, "key", jstr(c->key));
     json_object_set_new(j, "ca", jstr(c->ca));
+    json_object_set_new(j, "profile", jstr(c->profile));
+    json_object_set_new(j, "profile_fallback", json_boolean(c->profile_fallback));
     json_object_set_new(j, "state", json_string(c->state));
     json_object_set_new(j, "valid_from", c->have_live ? jtime(p, c->not_before) : json_null());
     json_object_set_new(j, "valid_until", c->have_live ? jtime(p, c->not_after) : json_null());
@@ -604,6 +615,9 @@ static void print_cert(const cert_t *c, int detail, apr_pool_t *p)
         printf("    Expiry Date: - (no certificate yet)\n");
     }
     printf("    Key Type: %s\n", c->key ? c->key : "-");
+    printf("    Profile: %s\n", c->profile ? acme_profile_describe(p, c->profile,
+                                                                  c->profile_fallback)
+                                           : "- (the CA's default)");
     if (c->staged) {
         printf("    Staged: new certificate %s waits for activation (graceful restart)\n",
                c->staged_serial ? c->staged_serial : "");

@@ -106,6 +106,10 @@ BAD = [
     ("ACMEAutoRestart-word", "ACMEAutoRestart", "ACMEAutoRestart 1", "global", "on.*off"),
     ("ACMEKeyType-rsa1024", "ACMEKeyType", "ACMEKeyType rsa1024", "vhost", "p256"),
     ("ACMEKeyType-in-directory", "ACMEKeyType", "ACMEKeyType p384", "dir", "not allowed"),
+    ("ACMEProfile-bad-name", "ACMEProfile", "ACMEProfile a/b", "vhost", "not a profile name"),
+    ("ACMEProfile-bad-word", "ACMEProfile", "ACMEProfile shortlived always", "global",
+     "only word allowed after the name is 'mandatory'"),
+    ("ACMEProfile-in-directory", "ACMEProfile", "ACMEProfile shortlived", "dir", "not allowed"),
     ("RenewWindow-zero", "ACMERenewWindow", "ACMERenewWindow 0", "global", "out of range"),
     ("RenewWindow-zero-percent", "ACMERenewWindow", "ACMERenewWindow 0%", "vhost",
      "out of range"),
@@ -188,8 +192,8 @@ def test_good_config_passes(httpd_factory, files):
         "ACMERetryDelay 1d", "ACMEChallenges http-01 tls-alpn-01",
         'ACMEDNSHook "%s" --zone x' % files["PROG"], "ACMEDNSPropagationTimeout 1h",
         "ACMEDNSResolver 127.0.0.1:53", "ACMEPortMap 80:8080 443:8443",
-        'ACMENotifyCmd "%s" root' % files["PROG"]]
-    vh = ["ACMEKeyType rsa2048", "ACMERenewWindow 3650d", "ACMEWarnWindow 99%",
+        'ACMENotifyCmd "%s" root' % files["PROG"], "ACMEProfile classic"]
+    vh = ["ACMEKeyType rsa2048", "ACMEProfile shortlived mandatory", "ACMERenewWindow 3650d", "ACMEWarnWindow 99%",
           "ACMEChallenges dns-01", 'ACMEDNSHook "%s"' % files["PROG"],
           "ACMEDNSPropagationTimeout 0", "ACMEDNSResolver 192.0.2.53"]
     rc, out = _httpd(httpd_factory, glob, vh).configtest()

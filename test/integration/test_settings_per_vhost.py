@@ -30,6 +30,7 @@ SETTINGS = {
     "ACMEDNSHook": ("/bin/true --zone x", "/bin/false", "/bin/true --zone x"),
     "ACMEDNSPropagationTimeout": ("7s", "9s", "7s"),
     "ACMEDNSResolver": ("127.0.0.1:5353", "127.0.0.2", "127.0.0.1:5353"),
+    "ACMEProfile": ("shortlived", "tlsserver mandatory", "shortlived"),
 }
 
 

@@ -53,6 +53,7 @@ def test_status_outputs(httpd_factory, pebble_factory, timing):
         keys = {"id", "names", "key", "ca", "state", "valid_from", "valid_until", "serial",
                 "next_action", "last_error", "failures", "staged", "activation_blocked",
                 "renewal_requested", "ari_window"}
+        keys |= {"profile", "profile_fallback"}
         for c in by_id.values():
             assert set(c) == keys, c
             assert set(c["next_action"]) == {"action", "when", "reason"}

@@ -77,6 +77,7 @@ typedef struct fixture_t {
     int challenge_checked;
     int http01_pending, http01_counted; /* env.http01_count: the sum, the +1 calls */
     apr_array_header_t *logs;        /* "LEVEL message" */
+    const char *dir_profiles;        /* meta.profiles of the directory (JSON), or NULL */
 } fixture_t;
 
 static fixture_t fx;
@@ -285,8 +286,11 @@ static void teardown(void)
 
 static const char *directory(int with_tos)
 {
+    const char *profiles = fx.dir_profiles ? apr_pstrcat(fx.p, ",\"profiles\":",
+                                                         fx.dir_profiles, NULL) : "";
     return apr_psprintf(fx.p, DIRECTORY_FMT,
-                        with_tos ? ",\"meta\":{\"termsOfService\":\"" TOS "\"}" : "");
+                        with_tos ? apr_pstrcat(fx.p, ",\"meta\":{\"termsOfService\":\"" TOS "\"",
+                                               profiles, "}", NULL) : "");
 }
 
 static acme_account_spec_t *account_spec(int agree)
@@ -469,20 +473,12 @@ static void save_order_state(const char *url)
                                      strlen(s), fx.p), APR_SUCCESS);
 }
 
-/* ------------------------------------------------------------------ driver tests */
-
-START_TEST(happy_path)
+/* newOrder, one pending authorization (http-01), finalize, order, certificate: 7 requests
+ * after the account. */
+static void script_one_name_order(void)
 {
-    static const char *const seq[] = {
-        "GET " DIR_URL, "HEAD " NONCE_URL, "POST " ACCT_URL, "POST " ORDER_URL,
-        "POST " AUTHZ1, "POST " CHALL1, "POST " AUTHZ1, "POST " FINALIZE1, "POST " ORDER1,
-        "POST " CERT1,
-    };
     fake_answer_t *a;
-    const fake_request_t *r;
-    const json_t *ids;
 
-    ensure_account();
     a = fake_http_expect(fx.fake, "POST", ORDER_URL, 201, order_json("pending", NULL));
     fake_answer_header(a, "Location", ORDER1, 0);
     fake_http_expect(fx.fake, "POST", AUTHZ1, 200,
@@ -495,6 +491,31 @@ START_TEST(happy_path)
     script_finalize("processing");
     fake_http_expect(fx.fake, "POST", ORDER1, 200, order_json("valid", NULL));
     script_cert();
+}
+
+static json_t *staged_meta(void)
+{
+    char *meta = NULL;
+    apr_size_t len = 0;
+    ck_assert_int_eq(acme_store_load(fx.st, ACME_GROUP_STAGING, CERT_ID, "meta.json", &meta,
+                                     &len, fx.p), APR_SUCCESS);
+    return acme_json_parse(fx.p, meta, len, NULL);
+}
+
+/* ------------------------------------------------------------------ driver tests */
+
+START_TEST(happy_path)
+{
+    static const char *const seq[] = {
+        "GET " DIR_URL, "HEAD " NONCE_URL, "POST " ACCT_URL, "POST " ORDER_URL,
+        "POST " AUTHZ1, "POST " CHALL1, "POST " AUTHZ1, "POST " FINALIZE1, "POST " ORDER1,
+        "POST " CERT1,
+    };
+    const fake_request_t *r;
+    const json_t *ids;
+
+    ensure_account();
+    script_one_name_order();
 
     ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
     ck_assert_int_eq(fx.res.status, APR_SUCCESS);
@@ -520,6 +541,101 @@ START_TEST(happy_path)
     ck_assert_int_eq(fx.waits->nelts, 2);
     ck_assert(APR_ARRAY_IDX(fx.waits, 0, apr_interval_time_t) == apr_time_from_sec(1));
     ck_assert(logged(ACME_LOG_INFO, CERT_ID, "staged"));
+}
+END_TEST
+
+/* ACMEProfile offered by the CA: newOrder asks for it; the staged set records it. */
+START_TEST(profile_offered_is_sent)
+{
+    json_t *meta;
+
+    fx.dir_profiles = "{\"classic\":\"90 days\",\"shortlived\":\"6 days\"}";
+    fx.spec.profile = "shortlived";
+    fx.spec.profile_mandatory = 1;
+    ensure_account();
+    script_one_name_order();
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    ck_assert_str_eq(acme_json_str(fake_http_request(fx.fake, 3)->payload_json, "profile"),
+                     "shortlived");
+    assert_staged();
+    meta = staged_meta();
+    ck_assert_str_eq(acme_json_str(meta, "profile"), "shortlived");
+    ck_assert_ptr_null(json_object_get(meta, "profile_fallback"));
+    ck_assert(!logged(ACME_LOG_WARNING, "ACME00470", NULL));
+}
+END_TEST
+
+/* Not offered, not mandatory: a warning, a plain order, the fallback recorded. */
+START_TEST(profile_not_offered_falls_back)
+{
+    json_t *meta;
+
+    fx.dir_profiles = "{\"classic\":\"90 days\"}";
+    fx.spec.profile = "shortlived";
+    ensure_account();
+    script_one_name_order();
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    ck_assert_ptr_null(json_object_get(fake_http_request(fx.fake, 3)->payload_json, "profile"));
+    ck_assert(logged(ACME_LOG_WARNING, "ACME00470", "does not offer the profile 'shortlived' "
+                     "(it offers: classic): ordering with the CA's default profile"));
+    meta = staged_meta();
+    ck_assert_str_eq(acme_json_str(meta, "profile"), "shortlived");
+    ck_assert(json_is_true(json_object_get(meta, "profile_fallback")));
+}
+END_TEST
+
+/* Not offered (no profiles at all) and mandatory: no newOrder, a clear error. */
+START_TEST(profile_mandatory_missing_orders_nothing)
+{
+    static const char *const seq[] = { "GET " DIR_URL, "HEAD " NONCE_URL, "POST " ACCT_URL };
+
+    fx.spec.profile = "shortlived";
+    fx.spec.profile_mandatory = 1;
+    ensure_account();
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_EINVAL);
+    assert_sequence(seq, 3);
+    ck_assert_ptr_nonnull(strstr(fx.res.detail, "ACMEProfile shortlived mandatory: the CA at "
+                                 DIR_URL " does not offer the profile 'shortlived' (its "
+                                 "directory lists no profiles)"));
+    ck_assert_str_eq(fx.res.subject, CERT_ID);
+    ck_assert(!store_has(ACME_GROUP_STAGING, CERT_ID, "meta.json"));
+    ck_assert(!store_has(ACME_GROUP_ORDERS, CERT_ID, "order.json"));
+}
+END_TEST
+
+/* An order begun for another profile is not resumed. */
+START_TEST(profile_changed_order_not_resumed)
+{
+    fx.dir_profiles = "{\"shortlived\":\"6 days\",\"tlsserver\":\"45 days\"}";
+    fx.spec.profile = "tlsserver";
+    ensure_account();
+    save_order_state(ORDER1);   /* begun without a profile */
+    script_one_name_order();
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    ck_assert_str_eq(fake_http_request(fx.fake, 3)->url, ORDER_URL);
+    ck_assert_str_eq(acme_json_str(fake_http_request(fx.fake, 3)->payload_json, "profile"),
+                     "tlsserver");
+    ck_assert(logged(ACME_LOG_INFO, "does not match the configuration", NULL));
+}
+END_TEST
+
+/* A refused newOrder with more names than the newer profiles allow says so. */
+START_TEST(profile_too_many_names_hint)
+{
+    int i;
+
+    fx.dir_profiles = "{\"tlsserver\":\"45 days\"}";
+    fx.spec.profile = "tlsserver";
+    for (i = 0; i < 25; ++i) {
+        APR_ARRAY_PUSH(fx.spec.names, const char *) = apr_psprintf(fx.p, "n%d.example.org", i);
+    }
+    ensure_account();
+    fake_http_expect_problem(fx.fake, "POST", ORDER_URL, 400,
+                             "urn:ietf:params:acme:error:rejectedIdentifier",
+                             "Order cannot contain more than 25 identifiers");
+    ck_assert_int_ne(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(fx.res.detail, "Order cannot contain more than 25 identifiers "
+                                 "(26 names with ACMEProfile tlsserver: "));
 }
 END_TEST
 
@@ -1423,6 +1539,11 @@ Suite *driver_suite(void)
     tcase_add_test(tc, dns01_hook_failure_still_tears_down);
     tcase_add_test(tc, dns01_hook_killed_after_timeout);
     tcase_add_test(tc, replaces_sent_and_dropped_when_already_replaced);
+    tcase_add_test(tc, profile_offered_is_sent);
+    tcase_add_test(tc, profile_not_offered_falls_back);
+    tcase_add_test(tc, profile_mandatory_missing_orders_nothing);
+    tcase_add_test(tc, profile_changed_order_not_resumed);
+    tcase_add_test(tc, profile_too_many_names_hint);
     tcase_add_test(tc, two_names_ready_after_finalize);
     tcase_add_test(tc, retry_after_honoured);
     tcase_add_test(tc, poll_backoff_and_timeout);

@@ -420,6 +420,11 @@ START_TEST(test_spec_json)
     ck_assert_str_eq(b.key, "rsa2048");
     ck_assert_int_eq(b.renew_percent, 40);
     ck_assert(b.renew_before == DAY(20) && b.retry_delay == MIN(5));
+    ck_assert_ptr_null(b.profile);
+    a.profile = "shortlived";
+    j = acme_json_pool(p, acme_plan_spec_json(&a));
+    ck_assert_int_eq(acme_plan_spec_from_json(&b, p, j), APR_SUCCESS);
+    ck_assert_str_eq(b.profile, "shortlived");
     ck_assert_int_eq(acme_plan_spec_from_json(&b, p, acme_json_pool(p, json_array())),
                      APR_EINVAL);
     ck_assert_int_eq(acme_plan_spec_from_json(&b, p, acme_json_pool(p, json_object())),
@@ -475,6 +480,67 @@ START_TEST(test_plan_pure)
 }
 END_TEST
 
+/* A changed profile orders a new certificate like a changed key type; none and "" are the
+ * same, and a certificate of before profiles (no profile recorded) differs from one asked
+ * for now. */
+START_TEST(test_plan_profile)
+{
+    static const struct {
+        const char *want, *live;
+        acme_plan_action_t action;
+        const char *reason;
+    } t[] = {
+        { NULL, NULL, ACME_PLAN_NOTHING, "valid until" },
+        { "", NULL, ACME_PLAN_NOTHING, "valid until" },
+        { NULL, "", ACME_PLAN_NOTHING, "valid until" },
+        { "shortlived", "shortlived", ACME_PLAN_NOTHING, "valid until" },
+        { "shortlived", NULL, ACME_PLAN_OBTAIN,
+          "profile changed (certificate: none; configured: shortlived)" },
+        { NULL, "tlsserver", ACME_PLAN_OBTAIN,
+          "profile changed (certificate: tlsserver; configured: none)" },
+        { "shortlived", "tlsserver", ACME_PLAN_OBTAIN,
+          "profile changed (certificate: tlsserver; configured: shortlived)" },
+        { "Shortlived", "shortlived", ACME_PLAN_OBTAIN, "profile changed" },
+    };
+    apr_pool_t *p;
+    acme_plan_spec_t spec;
+    acme_plan_input_t in;
+    acme_plan_t plan;
+    size_t i;
+
+    apr_pool_create(&p, NULL);
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); ++i) {
+        memset(&spec, 0, sizeof(spec));
+        memset(&in, 0, sizeof(in));
+        spec.names = split(p, NAMES);
+        spec.ca_url = CA1;
+        spec.key = "p256";
+        spec.profile = t[i].want;
+        in.have_live = 1;
+        in.live_names = split(p, NAMES);
+        in.live_ca = CA1;
+        in.live_key = "p256";
+        in.live_not_before = NOW - DAY(1);
+        in.live_not_after = NOW + DAY(5);
+        in.live_profile = t[i].live;
+        acme_plan_compute(&plan, p, &spec, &in, NOW);
+        ck_assert_msg(plan.action == t[i].action, "case %d: action %s (%s)", (int)i,
+                      acme_plan_action_name(plan.action), plan.reason);
+        ck_assert_msg(strstr(plan.reason, t[i].reason) != NULL, "case %d: reason '%s'",
+                      (int)i, plan.reason);
+        if (plan.action == ACME_PLAN_OBTAIN) {
+            ck_assert(plan.when == NOW);
+        }
+    }
+    /* with another difference, both are named */
+    spec.key = "rsa2048";
+    acme_plan_compute(&plan, p, &spec, &in, NOW);
+    ck_assert_ptr_nonnull(strstr(plan.reason, "key type changed"));
+    ck_assert_ptr_nonnull(strstr(plan.reason, ", profile changed"));
+    apr_pool_destroy(p);
+}
+END_TEST
+
 Suite *plan_suite(void)
 {
     Suite *s = suite_create("plan");
@@ -486,6 +552,7 @@ Suite *plan_suite(void)
     tcase_add_test(tc, test_seed);
     tcase_add_test(tc, test_request_time);
     tcase_add_test(tc, test_spec_json);
+    tcase_add_test(tc, test_plan_profile);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -196,6 +196,44 @@ START_TEST(test_meta_refused)
 }
 END_TEST
 
+/* The profile (ACMEProfile) is one more optional field of version 1: records without it (any
+ * written before profiles existed) load with none; the fallback flag only with a profile. */
+START_TEST(test_meta_profile)
+{
+    acme_cert_meta_t m, *back;
+    const char *text;
+
+    memset(&m, 0, sizeof(m));
+    m.serial = "01";
+    m.profile = "shortlived";
+    text = acme_meta_text(pool, &m);
+    ck_assert_str_eq(text, "{\"names\":[],\"profile\":\"shortlived\",\"serial\":\"01\","
+                           "\"v\":1}");
+    ck_assert_int_eq(acme_meta_parse(&back, pool, text, strlen(text)), APR_SUCCESS);
+    ck_assert_str_eq(back->profile, "shortlived");
+    ck_assert_int_eq(back->profile_fallback, 0);
+
+    m.profile_fallback = 1;
+    ck_assert_int_eq(acme_meta_save(&mem, ACME_GROUP_LIVE, "p.test", &m, pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_meta_load(&back, pool, &mem, ACME_GROUP_LIVE, "p.test"), APR_SUCCESS);
+    ck_assert_str_eq(back->profile, "shortlived");
+    ck_assert_int_eq(back->profile_fallback, 1);
+
+    /* no profile: neither field is written, whatever the flag says */
+    m.profile = NULL;
+    ck_assert_str_eq(acme_meta_text(pool, &m), "{\"names\":[],\"serial\":\"01\",\"v\":1}");
+
+    /* a version 1 record of before, and one of the previous format: no profile */
+    text = "{\"names\":[\"a.test\"],\"serial\":\"01\",\"v\":1}";
+    ck_assert_int_eq(acme_meta_parse(&back, pool, text, strlen(text)), APR_SUCCESS);
+    ck_assert_ptr_null(back->profile);
+    ck_assert_int_eq(back->profile_fallback, 0);
+    text = "{\"names\":[\"a.test\"],\"serial\":\"01\"}";
+    ck_assert_int_eq(acme_meta_parse(&back, pool, text, strlen(text)), APR_SUCCESS);
+    ck_assert_ptr_null(back->profile);
+}
+END_TEST
+
 /* ---- status.json ------------------------------------------------------------------------ */
 
 START_TEST(test_status_round_trip)
@@ -496,6 +534,7 @@ Suite *state_suite(void)
     tcase_add_test(tc, test_meta_round_trip);
     tcase_add_test(tc, test_meta_previous_format);
     tcase_add_test(tc, test_meta_refused);
+    tcase_add_test(tc, test_meta_profile);
     tcase_add_test(tc, test_status_round_trip);
     tcase_add_test(tc, test_status_previous_format);
     tcase_add_test(tc, test_ari_round_trip);

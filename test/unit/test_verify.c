@@ -165,7 +165,8 @@ START_TEST(test_meta_rebuild_and_check)
     json_t *j;
     apr_time_t now = apr_time_now();
     const char *old = "{\"ca\":\"https://ca.test/dir\",\"names\":[\"x\"],\"staged\":"
-                      "\"2026-01-02T03:04:05Z\",\"order\":\"u\"}";
+                      "\"2026-01-02T03:04:05Z\",\"order\":\"u\",\"profile\":\"shortlived\","
+                      "\"profile_fallback\":true}";
 
     ck_assert_int_eq(acme_verify_set(&c, pool, &f, 0, now), APR_SUCCESS);
     /* damaged meta.json texts: each says what is wrong */
@@ -188,6 +189,8 @@ START_TEST(test_meta_rebuild_and_check)
     ck_assert_ptr_nonnull(j);
     ck_assert_str_eq(acme_json_str(j, "ca"), "https://ca.test/dir");
     ck_assert_str_eq(acme_json_str(j, "staged"), "2026-01-02T03:04:05Z");
+    ck_assert_str_eq(acme_json_str(j, "profile"), "shortlived");
+    ck_assert(json_is_true(json_object_get(j, "profile_fallback")));
     ck_assert_str_eq(acme_json_str(j, "key"), "p256");
     ck_assert_str_eq(acme_json_str(j, "serial"), c->leaf->serial);
     ck_assert_ptr_null(acme_json_str(j, "order"));

@@ -25,5 +25,6 @@ Suite *expiry_suite(void);
 Suite *sched_suite(void);
 Suite *parallel_suite(void);
 Suite *eab_suite(void);
+Suite *profile_suite(void);
 
 #endif
