@@ -223,6 +223,10 @@ START_TEST(renew_request_picked_up)
     ck_assert(s->slot[0].next > now + DAY);
     acme_runner_check_requests(r, pool);          /* no request: nothing changes */
     ck_assert_int_eq(c->plan.action, ACME_PLAN_NOTHING);
+    s->slot[0].ari_next = 0;                      /* no renewalInfo fetch soon */
+    acme_runner_run_due(r, now, pool);            /* nothing due: wake up at renewal time */
+    ck_assert_int_eq(fake_http_count(fake), 0);
+    ck_assert(s->next_run > now + DAY);
 
     memset(&req, 0, sizeof(req));
     req.requested = now - apr_time_from_sec(3600);
@@ -336,6 +340,8 @@ START_TEST(ari_window_replans)
     ck_assert(SEC(c->input.ari_start) == SEC(now + DAY));
     ck_assert(c->plan.ari_used);
     ck_assert(c->plan.when >= c->input.ari_start && c->plan.when <= c->input.ari_end);
+    ck_assert(c->input.ari_chosen != 0);         /* the choice is kept for the next plans */
+    ck_assert(c->plan.when == c->input.ari_chosen);
     ck_assert(acme_runner_sched(r)->slot[0].next == c->plan.when);
     ck_assert(acme_runner_sched(r)->slot[0].ari_next > now);
     ck_assert_str_eq(c->spec.cert.replaces, CERT_ID);
