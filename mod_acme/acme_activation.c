@@ -11,6 +11,7 @@
 #include "acme_crypto.h"
 #include "acme_json.h"
 #include "acme_proc.h"
+#include "acme_state.h"
 #include "acme_util.h"
 
 #define REASON_MAX 512
@@ -283,28 +284,34 @@ apr_status_t acme_files_signature(const char **psig, apr_pool_t *p,
 
 /* ---- the record ------------------------------------------------------------------- */
 
-static json_t *load_aspect(acme_store_t *st, const char *aspect, apr_pool_t *p)
+/* The record's object (versioned like acme_state.h's records: "v", absent in the previous
+ * format), NULL when it is missing, damaged or of a version this code does not know. */
+static json_t *load_aspect(acme_store_t *st, const char *aspect, int *pv, apr_pool_t *p)
 {
     char *data;
     apr_size_t len;
+    json_t *j;
+    int v;
     if (acme_store_load(st, ACME_GROUP_ORDERS, ACME_BLOCKED_ENTRY, aspect, &data, &len, p)
-        != APR_SUCCESS) {
+        != APR_SUCCESS || acme_state_parse(&j, &v, p, data, len) != APR_SUCCESS) {
         return NULL;
     }
-    return acme_json_parse(p, data, len, NULL);
+    if (pv) {
+        *pv = v;
+    }
+    return j;
 }
 
 apr_status_t acme_blocked_load(acme_blocked_t **pb, apr_pool_t *p, acme_store_t *st)
 {
-    json_t *j = load_aspect(st, ACME_BLOCKED_ASPECT, p), *certs;
-    acme_blocked_t *b;
+    acme_blocked_t *b = apr_pcalloc(p, sizeof(*b));
+    json_t *j = load_aspect(st, ACME_BLOCKED_ASPECT, &b->v, p), *certs;
     size_t i;
 
     *pb = NULL;
     if (!j) {
         return APR_ENOENT;
     }
-    b = apr_pcalloc(p, sizeof(*b));
     b->since = acme_time_parse_rfc3339(acme_json_str(j, "since"));
     b->checked = acme_time_parse_rfc3339(acme_json_str(j, "checked"));
     b->reason = apr_pstrdup(p, acme_json_str(j, "reason") ? acme_json_str(j, "reason") : "");
@@ -322,7 +329,7 @@ apr_status_t acme_blocked_load(acme_blocked_t **pb, apr_pool_t *p, acme_store_t 
 
 apr_status_t acme_blocked_save(acme_store_t *st, const acme_blocked_t *b, apr_pool_t *p)
 {
-    json_t *j = acme_json_pool(p, json_object()), *certs = json_array();
+    json_t *j = acme_state_new(p), *certs = json_array();
     const char *text;
     int i;
 
@@ -372,7 +379,7 @@ int acme_blocked_has(const acme_blocked_t *b, const char *id)
 
 int acme_blocked_notified(acme_store_t *st, const acme_blocked_t *b, apr_pool_t *p)
 {
-    json_t *j = load_aspect(st, ACME_BLOCKED_NOTIFIED_ASPECT, p);
+    json_t *j = load_aspect(st, ACME_BLOCKED_NOTIFIED_ASPECT, NULL, p);
     const char *since = j ? acme_json_str(j, "since") : NULL;
     return since && acme_time_parse_rfc3339(since) == b->since;
 }
@@ -380,7 +387,7 @@ int acme_blocked_notified(acme_store_t *st, const acme_blocked_t *b, apr_pool_t 
 apr_status_t acme_blocked_set_notified(acme_store_t *st, const acme_blocked_t *b,
                                        apr_pool_t *p)
 {
-    json_t *j = acme_json_pool(p, json_object());
+    json_t *j = acme_state_new(p);
     const char *text;
     json_object_set_new(j, "since", json_string(acme_time_rfc3339(p, b->since)));
     text = acme_json_dump(p, j);

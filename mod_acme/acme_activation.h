@@ -62,13 +62,16 @@ apr_status_t acme_files_signature(const char **psig, apr_pool_t *p,
 
 /* The blocked record. No secrets in it: the reason is httpd's configtest message. */
 typedef struct acme_blocked_t {
+    int v;                     /* format version read (0: the previous, unversioned format);
+                                * saved as ACME_STATE_VERSION (acme_state.h) */
     apr_time_t since;          /* the episode: first failing check */
     apr_time_t checked;        /* last failing check */
     const char *reason;        /* acme_configtest_reason */
     apr_array_header_t *certs; /* const char*: staged ids held back */
 } acme_blocked_t;
 
-/* APR_ENOENT when there is none (activation is not blocked). */
+/* APR_ENOENT when there is none (activation is not blocked), or when the file is not a
+ * JSON object or of a version this code does not know (acme_state_parse). */
 apr_status_t acme_blocked_load(acme_blocked_t **pb, apr_pool_t *p, acme_store_t *st);
 apr_status_t acme_blocked_save(acme_store_t *st, const acme_blocked_t *b, apr_pool_t *p);
 /* Remove the record (and the notified mark). Missing is not an error. */

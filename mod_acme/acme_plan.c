@@ -250,4 +250,8 @@ void acme_plan_compute(acme_plan_t *plan, apr_pool_t *p, const acme_plan_spec_t 
         plan->reason = apr_psprintf(p, "%s; CA asked to retry after %s", plan->reason,
                                     acme_time_rfc3339(p, in->retry_after));
     }
+    if (in->damaged && plan->action == ACME_PLAN_OBTAIN) {
+        plan->reason = apr_pstrcat(p, "live files damaged (", in->damaged, "); ", plan->reason,
+                                   NULL);
+    }
 }

@@ -26,6 +26,8 @@ typedef struct acme_plan_input_t {
     apr_uint32_t jitter;                   /* spreads renewals and retries, 0 none; see
                                             * acme_plan_seed() */
     const char *live_profile;              /* ACMEProfile it was ordered for, NULL/"" none */
+    const char *damaged;                   /* the live set does not verify: what is wrong
+                                            * (have_live is then 0), NULL: fine */
 } acme_plan_input_t;
 
 typedef struct acme_plan_spec_t {
@@ -76,6 +78,7 @@ typedef struct acme_plan_t {
  *  5. OBTAIN/RENEW only: failures > 0 moves when to at least last_failure +
  *     acme_plan_retry_at(...) ("; retry after failure N from T"); then a
  *     retry_after later than when wins ("; CA asked to retry after T").
+ *  6. OBTAIN with `damaged` set: the reason begins "live files damaged (DAMAGED); ".
  * jitter is the only source of spread: no clock, no randomness inside. */
 void acme_plan_compute(acme_plan_t *plan, apr_pool_t *p, const acme_plan_spec_t *spec,
                        const acme_plan_input_t *in, apr_time_t now);

@@ -11,9 +11,8 @@
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-/* A record's object and its version: v 0 when absent; EINVAL when not an object or newer. */
-static apr_status_t parse_record(json_t **pj, int *pv, apr_pool_t *p, const char *data,
-                                 apr_size_t len)
+apr_status_t acme_state_parse(json_t **pj, int *pv, apr_pool_t *p, const char *data,
+                              apr_size_t len)
 {
     json_t *j, *v;
 
@@ -33,7 +32,7 @@ static apr_status_t parse_record(json_t **pj, int *pv, apr_pool_t *p, const char
     return APR_SUCCESS;
 }
 
-static json_t *new_record(apr_pool_t *p)
+json_t *acme_state_new(apr_pool_t *p)
 {
     json_t *j = acme_json_pool(p, json_object());
     json_object_set_new(j, "v", json_integer(ACME_STATE_VERSION));
@@ -88,7 +87,7 @@ static apr_status_t load_record(json_t **pj, int *pv, acme_store_t *st, acme_gro
     apr_status_t rv = acme_store_load(st, g, name, aspect, &data, &len, p);
 
     *pj = NULL;
-    return rv != APR_SUCCESS ? rv : parse_record(pj, pv, p, data, len);
+    return rv != APR_SUCCESS ? rv : acme_state_parse(pj, pv, p, data, len);
 }
 
 /* ---- meta.json -------------------------------------------------------------------------- */
@@ -104,7 +103,7 @@ apr_status_t acme_meta_parse(acme_cert_meta_t **pm, apr_pool_t *p, const char *d
     apr_status_t rv;
 
     *pm = NULL;
-    if ((rv = parse_record(&j, &v, p, data, len)) != APR_SUCCESS) {
+    if ((rv = acme_state_parse(&j, &v, p, data, len)) != APR_SUCCESS) {
         return rv;
     }
     m = apr_pcalloc(p, sizeof(*m));
@@ -134,7 +133,7 @@ apr_status_t acme_meta_parse(acme_cert_meta_t **pm, apr_pool_t *p, const char *d
 
 const char *acme_meta_text(apr_pool_t *p, const acme_cert_meta_t *m)
 {
-    json_t *j = new_record(p), *names = json_array();
+    json_t *j = acme_state_new(p), *names = json_array();
     int i;
     for (i = 0; m->names && i < m->names->nelts; ++i) {
         json_array_append_new(names, json_string(APR_ARRAY_IDX(m->names, i, const char *)));
@@ -207,7 +206,7 @@ apr_status_t acme_status_load(acme_cert_status_t **ps, apr_pool_t *p, acme_store
 apr_status_t acme_status_save(acme_store_t *st, const char *id, const acme_cert_status_t *s,
                               apr_pool_t *p)
 {
-    json_t *j = new_record(p), *err = json_object();
+    json_t *j = acme_state_new(p), *err = json_object();
     json_object_set_new(j, "failures", json_integer(s->failures));
     set_time(p, j, "last_failure", s->last_failure);
     set_time(p, j, "next_attempt", s->next_attempt);
@@ -270,7 +269,7 @@ apr_status_t acme_ari_state_load(acme_ari_state_t **pa, apr_pool_t *p, acme_stor
 apr_status_t acme_ari_state_save(acme_store_t *st, const char *id, const acme_ari_state_t *a,
                                  apr_pool_t *p)
 {
-    json_t *j = new_record(p);
+    json_t *j = acme_state_new(p);
     set_str(j, "cert_id", a->cert_id);
     set_time(p, j, "start", a->start);
     set_time(p, j, "end", a->end);
@@ -319,7 +318,7 @@ apr_status_t acme_request_parse(acme_renew_request_t **pr, apr_pool_t *p, const 
     *pr = NULL;
     if (data && len > 0 && data[0] == '{') {
         /* damaged or newer: still a request (its file is what asks), of unknown time */
-        if (parse_record(&j, &v, p, data, len) == APR_SUCCESS) {
+        if (acme_state_parse(&j, &v, p, data, len) == APR_SUCCESS) {
             r->v = v;
             r->requested = get_time(j, "requested");
             r->by = get_str(p, j, "by");
@@ -334,7 +333,7 @@ apr_status_t acme_request_parse(acme_renew_request_t **pr, apr_pool_t *p, const 
 
 const char *acme_request_text(apr_pool_t *p, const acme_renew_request_t *r)
 {
-    json_t *j = new_record(p);
+    json_t *j = acme_state_new(p);
     set_time(p, j, "requested", r->requested);
     set_str(j, "by", r->by);
     return apr_pstrcat(p, acme_json_dump(p, j), "\n", NULL);
@@ -400,7 +399,7 @@ apr_status_t acme_counters_load(acme_counters_t **pc, apr_pool_t *p, acme_store_
 
 apr_status_t acme_counters_save(acme_store_t *st, const acme_counters_t *c, apr_pool_t *p)
 {
-    json_t *j = new_record(p);
+    json_t *j = acme_state_new(p);
     json_object_set_new(j, "attempts", json_integer(c->attempts));
     json_object_set_new(j, "staged", json_integer(c->staged));
     json_object_set_new(j, "failed", json_integer(c->failed));
@@ -443,7 +442,7 @@ apr_status_t acme_expiring_load(apr_time_t *plast, apr_pool_t *p, acme_store_t *
 apr_status_t acme_expiring_save(acme_store_t *st, const char *id, apr_time_t last,
                                 apr_pool_t *p)
 {
-    json_t *j = new_record(p);
+    json_t *j = acme_state_new(p);
     set_time(p, j, "last", last);
     return save_text(st, ACME_GROUP_ORDERS, id, ACME_STATE_EXPIRING, acme_json_dump(p, j), p);
 }

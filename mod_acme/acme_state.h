@@ -6,6 +6,8 @@
 #ifndef ACME_STATE_H
 #define ACME_STATE_H
 
+#include <jansson.h>
+
 #include "acme.h"
 #include "acme_store.h"
 
@@ -24,6 +26,14 @@
  * newer than this code knows (v > ACME_STATE_VERSION). Strings are allocated from p.
  * Absent fields load as NULL / 0. A loaded record has v = the version read (0: the
  * previous format). Every save writes ACME_STATE_VERSION, atomically (store save). */
+
+/* The version rule for any record kept as JSON (here and e.g. acme_activation.c's
+ * blocked.json): acme_state_parse gives the object and its version "v" (0 when absent: the
+ * previous format), APR_EINVAL when data is not a JSON object or its version is not one
+ * this code knows; acme_state_new makes an object (owned by p) holding the current "v". */
+apr_status_t acme_state_parse(json_t **pj, int *pv, apr_pool_t *p, const char *data,
+                              apr_size_t len);
+json_t *acme_state_new(apr_pool_t *p);
 
 /* Facts of an issued certificate set (meta.json). */
 typedef struct acme_cert_meta_t {

@@ -66,7 +66,6 @@ static int post_config_early(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
         mod_acme_archive_orphans(m, ptemp);
     }
     mod_acme_load_states(m, ptemp);
-    mod_acme_choose_challenges(m, ptemp);
     return OK;
 }
 

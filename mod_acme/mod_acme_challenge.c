@@ -186,91 +186,6 @@ int mod_acme_hook_post_read_request(request_rec *r)
     return DECLINED;
 }
 
-/* ---- which challenge types each certificate uses ---------------------------------- */
-
-static int listens_on(int port)
-{
-    ap_listen_rec *lr;
-    for (lr = ap_listeners; lr; lr = lr->next) {
-        if (lr->bind_addr && lr->bind_addr->port == port) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* ACMEChallenges when given; otherwise: dns-01 when a hook is set, http-01 when the public
- * port 80 reaches us, tls-alpn-01 when 443 does (ACMEPortMap says which local ports). */
-void mod_acme_choose_challenges(mod_acme_gen_t *m, apr_pool_t *ptemp)
-{
-    int http_ok = listens_on(m->port_http), https_ok = listens_on(m->port_https);
-    int i;
-
-    for (i = 0; i < m->certs->nelts; ++i) {
-        mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *);
-        server_rec *s = APR_ARRAY_IDX(mc->vhosts, 0, server_rec *);
-        const mod_acme_srv_conf_t *sc = mc->settings; /* from the vhost that wrote them */
-        apr_array_header_t *types, *why;
-
-        if (sc->dns_hook) {
-            mc->dns_hook.program = sc->dns_hook;
-            mc->dns_hook.args = sc->dns_hook_args;
-            mc->dns_hook.propagation_timeout = sc->dns_propagation >= 0
-                                               ? sc->dns_propagation : apr_time_from_sec(120);
-            mc->dns_hook.resolver = sc->dns_resolver;
-            mc->dns_hook.timeout = apr_time_from_sec(60);
-            mc->spec.dns_hook = &mc->dns_hook;
-        }
-        if (sc->challenges) {
-            mc->spec.challenge_types = sc->challenges;
-            mc->challenge_why = "ACMEChallenges";
-            if (acme_names_contain(sc->challenges, ACME_CHALLENGE_DNS01) && !sc->dns_hook) {
-                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ACMELOGNO(00061)
-                             "certificate %s: ACMEChallenges lists dns-01 but no ACMEDNSHook "
-                             "is set: dns-01 cannot be used", mc->id);
-            }
-        }
-        else {
-            types = apr_array_make(m->pool, 3, sizeof(const char *));
-            if (sc->dns_hook) {
-                APR_ARRAY_PUSH(types, const char *) = ACME_CHALLENGE_DNS01;
-            }
-            if (http_ok) {
-                APR_ARRAY_PUSH(types, const char *) = ACME_CHALLENGE_HTTP01;
-            }
-            if (https_ok) {
-                APR_ARRAY_PUSH(types, const char *) = ACME_CHALLENGE_TLSALPN01;
-            }
-            if (!http_ok && !https_ok) {
-                APR_ARRAY_PUSH(types, const char *) = ACME_CHALLENGE_HTTP01;
-                APR_ARRAY_PUSH(types, const char *) = ACME_CHALLENGE_TLSALPN01;
-            }
-            mc->spec.challenge_types = types;
-            why = apr_array_make(ptemp, 3, sizeof(const char *));
-            if (sc->dns_hook) {
-                APR_ARRAY_PUSH(why, const char *) = "ACMEDNSHook is set";
-            }
-            if (http_ok) {
-                APR_ARRAY_PUSH(why, const char *) = apr_psprintf(
-                    ptemp, "listening on %d (public port 80)", m->port_http);
-            }
-            if (https_ok) {
-                APR_ARRAY_PUSH(why, const char *) = apr_psprintf(
-                    ptemp, "listening on %d (public port 443)", m->port_https);
-            }
-            if (!http_ok && !https_ok) {
-                APR_ARRAY_PUSH(why, const char *) = "listening on neither the public port 80 "
-                    "nor 443 (see ACMEPortMap): trying http-01, then tls-alpn-01";
-            }
-            mc->challenge_why = apr_pstrcat(m->pool, "automatic: ",
-                                            acme_names_join(ptemp, why, "; "), NULL);
-        }
-        if (acme_names_contain(mc->spec.challenge_types, ACME_CHALLENGE_TLSALPN01)) {
-            m->any_tlsalpn = 1;
-        }
-    }
-}
-
 /* tls-alpn-01 needs "acme-tls/1" among the vhost's protocols, or mod_ssl never asks us. */
 void mod_acme_enable_tlsalpn(mod_acme_gen_t *m, apr_pool_t *p)
 {
@@ -278,7 +193,7 @@ void mod_acme_enable_tlsalpn(mod_acme_gen_t *m, apr_pool_t *p)
 
     for (i = 0; i < m->certs->nelts; ++i) {
         mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *);
-        if (!mc->used_by_tls || !acme_names_contain(mc->spec.challenge_types, ACME_CHALLENGE_TLSALPN01)) {
+        if (!mc->used_by_tls || !acme_names_contain(mc->spec.cert.challenge_types, ACME_CHALLENGE_TLSALPN01)) {
             continue;
         }
         for (j = 0; j < mc->vhosts->nelts; ++j) {

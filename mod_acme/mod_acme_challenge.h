@@ -20,7 +20,6 @@ void mod_acme_child_status(server_rec *s, pid_t pid, ap_generation_t gen, int sl
 /* monitor hook (parent): "ended" is cleared once the store has no http-01 response (stale
  * ones, ACME_HTTP01_STALE, are removed). */
 int mod_acme_http01_monitor(apr_pool_t *p, server_rec *s);
-void mod_acme_choose_challenges(mod_acme_gen_t *m, apr_pool_t *ptemp);
 void mod_acme_enable_tlsalpn(mod_acme_gen_t *m, apr_pool_t *p);
 int mod_acme_hook_protocol_propose(conn_rec *c, request_rec *r, server_rec *s,
                                    const apr_array_header_t *offers,

@@ -10,6 +10,7 @@
 #include "acme_store.h"
 #include "acme_plan.h"
 #include "acme_driver.h"
+#include "acme_spec.h"
 #include "acme_pending.h"
 #include "mod_acme_config.h"
 
@@ -33,15 +34,14 @@ typedef struct mod_acme_managed_t {
     const char *live_chain, *live_key;   /* paths for mod_ssl */
     acme_plan_input_t input;        /* what the store says */
     acme_plan_t plan;               /* what to do about it */
-    mod_acme_window_t renew_window, warn_window;
     const char *ari_cert_id;        /* RFC 9773 certID of the live certificate */
     const char *live_serial;        /* from live meta.json (root only): for status pages */
     apr_time_t live_obtained;       /* when the live certificate was staged */
     int live_profile_fallback;      /* the live one has the CA's default, not its profile */
     int activated;                  /* went live at this start: notify "activated" */
-    acme_cert_spec_t spec;          /* for the driver */
-    acme_dns_hook_t dns_hook;       /* spec.dns_hook points here when set */
-    const char *challenge_why;      /* why these challenge types (for the log) */
+    acme_spec_t spec;               /* the complete spec (acme_spec_build): driver, planner,
+                                     * warn window, challenge types; spec.cert.id holds the
+                                     * joined names until ids are assigned */
     mod_acme_srv_conf_t *settings;  /* its per-certificate settings (mod_acme_settings.c) */
     const char *damaged;            /* the live set is damaged: what is wrong (a new
                                      * certificate is ordered), NULL when it is fine */

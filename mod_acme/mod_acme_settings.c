@@ -16,6 +16,7 @@
 #include <http_config.h>
 #include <http_core.h>
 #include <http_log.h>
+#include <ap_listen.h>
 #include <unixd.h>
 
 #include "mod_acme_log.h"
@@ -30,6 +31,7 @@ APLOG_USE_MODULE(acme);
 #include "acme_dns.h"
 #include "acme_crypto.h"
 #include "acme_profile.h"
+#include "acme_spec.h"
 
 static const char *const directives[ACME_SET_COUNT] = {
     "ACMEKeyType", "ACMERenewWindow", "ACMEWarnWindow", "ACMEChallenges", "ACMEDNSHook",
@@ -222,46 +224,106 @@ static acme_settings_rec_t *make_rec(server_rec *s, server_rec *main_s, const ch
     return r;
 }
 
-void mod_acme_cert_settings(mod_acme_gen_t *m, apr_pool_t *ptemp)
+/* mc->settings: the main server's, each replaced by the value mc's vhosts wrote (an https
+ * vhost's wins over a plain-http twin's); logs where they came from. */
+static void cert_settings(mod_acme_gen_t *m, mod_acme_managed_t *mc, const tls_map_t *map,
+                          apr_pool_t *ptemp)
+{
+    apr_array_header_t *recs = apr_array_make(ptemp, mc->vhosts->nelts,
+                                              sizeof(acme_settings_rec_t *));
+    apr_array_header_t *from = apr_array_make(ptemp, 4, sizeof(const char *));
+    server_rec **order = apr_palloc(ptemp, sizeof(server_rec *) * mc->vhosts->nelts);
+    int winner[ACME_SET_COUNT];
+    int i, j;
+
+    mc->settings = apr_pmemdup(m->pool, mod_acme_srv_conf(m->s), sizeof(*mc->settings));
+    /* httpd lists vhosts in reverse config order: the rule wants config order */
+    for (j = 0; j < mc->vhosts->nelts; ++j) {
+        server_rec *s = APR_ARRAY_IDX(mc->vhosts, mc->vhosts->nelts - 1 - j, server_rec *);
+        order[j] = s;
+        APR_ARRAY_PUSH(recs, acme_settings_rec_t *) = make_rec(s, m->s, mc->spec.cert.id,
+                                                               tls_flags(map, s, ptemp), ptemp);
+    }
+    acme_settings_pick(winner, recs, ACME_SET_COUNT);
+    for (i = 0; i < ACME_SET_COUNT; ++i) {
+        const acme_settings_rec_t *r;
+        if (winner[i] < 0) {
+            continue;
+        }
+        r = APR_ARRAY_IDX(recs, winner[i], acme_settings_rec_t *);
+        setting_copy(mc->settings, mod_acme_srv_conf(order[winner[i]]), (mod_acme_setting_t)i);
+        APR_ARRAY_PUSH(from, const char *) = apr_psprintf(ptemp, "%s %s (%s)", directives[i],
+                                                          r->values[i], r->where);
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00121)
+                 "certificate %s: settings %s", mc->spec.cert.id,
+                 from->nelts ? apr_pstrcat(ptemp, "written for it: ",
+                                           acme_names_join(ptemp, from, ", "), NULL)
+                             : "server-wide only");
+}
+
+static int listens_on(int port)
+{
+    ap_listen_rec *lr;
+    for (lr = ap_listeners; lr; lr = lr->next) {
+        if (lr->bind_addr && lr->bind_addr->port == port) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* What httpd knows of mc, for acme_spec_build. A setting the driver takes as it is goes
+ * into in->cert (one line here, one field in acme_cert_spec_t). */
+static void spec_gather(acme_spec_input_t *in, const mod_acme_gen_t *m,
+                        const mod_acme_managed_t *mc)
+{
+    const mod_acme_srv_conf_t *sc = mc->settings;
+
+    memset(in, 0, sizeof(*in));
+    in->cert.id = mc->id;
+    in->cert.names = mc->names;
+    in->cert.ca_url = m->ca_url;
+    in->cert.profile = sc->profile;
+    in->cert.profile_mandatory = sc->profile_mandatory;
+    in->key_type = sc->key_type != ACME_UNSET ? sc->key_type : ACME_SPEC_UNSET;
+    in->renew_percent = sc->renew_window.percent;
+    in->renew_before = sc->renew_window.dur;
+    in->warn_percent = sc->warn_window.percent;
+    in->warn_before = sc->warn_window.dur;
+    in->retry_delay = m->retry_delay;
+    in->challenges = sc->challenges;
+    in->dns_hook = sc->dns_hook;
+    in->dns_hook_args = sc->dns_hook_args;
+    in->dns_propagation = sc->dns_propagation;
+    in->dns_resolver = sc->dns_resolver;
+    in->port_http = m->port_http;
+    in->port_https = m->port_https;
+    in->listen_http = listens_on(m->port_http);
+    in->listen_https = listens_on(m->port_https);
+}
+
+void mod_acme_cert_specs(mod_acme_gen_t *m, apr_pool_t *ptemp)
 {
     tls_map_t map;
-    int c, j, i;
+    int c;
 
     tls_map_read(&map, ptemp);
     for (c = 0; c < m->certs->nelts; ++c) {
         mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, c, mod_acme_managed_t *);
-        apr_array_header_t *recs = apr_array_make(ptemp, mc->vhosts->nelts,
-                                                  sizeof(acme_settings_rec_t *));
-        apr_array_header_t *from = apr_array_make(ptemp, 4, sizeof(const char *));
-        server_rec **order = apr_palloc(ptemp, sizeof(server_rec *) * mc->vhosts->nelts);
-        int winner[ACME_SET_COUNT];
+        acme_spec_input_t in;
 
-        mc->settings = apr_pmemdup(m->pool, mod_acme_srv_conf(m->s), sizeof(*mc->settings));
-        /* httpd lists vhosts in reverse config order: the rule wants config order */
-        for (j = 0; j < mc->vhosts->nelts; ++j) {
-            server_rec *s = APR_ARRAY_IDX(mc->vhosts, mc->vhosts->nelts - 1 - j, server_rec *);
-            order[j] = s;
-            APR_ARRAY_PUSH(recs, acme_settings_rec_t *) = make_rec(s, m->s, mc->spec.id,
-                                                                   tls_flags(&map, s, ptemp),
-                                                                   ptemp);
+        cert_settings(m, mc, &map, ptemp);
+        spec_gather(&in, m, mc);
+        acme_spec_build(&mc->spec, m->pool, &in);
+        if (mc->spec.challenge_warning) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, APR_ARRAY_IDX(mc->vhosts, 0, server_rec *),
+                         ACMELOGNO(00061) "certificate %s: %s", mc->id,
+                         mc->spec.challenge_warning);
         }
-        acme_settings_pick(winner, recs, ACME_SET_COUNT);
-        for (i = 0; i < ACME_SET_COUNT; ++i) {
-            const acme_settings_rec_t *r;
-            if (winner[i] < 0) {
-                continue;
-            }
-            r = APR_ARRAY_IDX(recs, winner[i], acme_settings_rec_t *);
-            setting_copy(mc->settings, mod_acme_srv_conf(order[winner[i]]), (mod_acme_setting_t)i);
-            APR_ARRAY_PUSH(from, const char *) = apr_psprintf(ptemp, "%s %s (%s)",
-                                                              directives[i], r->values[i],
-                                                              r->where);
+        if (acme_names_contain(mc->spec.cert.challenge_types, ACME_CHALLENGE_TLSALPN01)) {
+            m->any_tlsalpn = 1;
         }
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00121)
-                     "certificate %s: settings %s", mc->spec.id,
-                     from->nelts ? apr_pstrcat(ptemp, "written for it: ",
-                                               acme_names_join(ptemp, from, ", "), NULL)
-                                 : "server-wide only");
     }
 }
 

@@ -282,8 +282,8 @@ static int id_priority_cmp(const void *a, const void *b)
     if (x->names->nelts != y->names->nelts) {
         return y->names->nelts - x->names->nelts;
     }
-    xj = x->spec.id; /* holds the joined names until ids are assigned */
-    yj = y->spec.id;
+    xj = x->spec.cert.id; /* holds the joined names until ids are assigned */
+    yj = y->spec.cert.id;
     return strcmp(xj, yj);
 }
 
@@ -295,13 +295,13 @@ static void assign_ids(mod_acme_gen_t *m, apr_pool_t *ptemp)
     qsort(order->elts, (size_t)order->nelts, sizeof(mod_acme_managed_t *), id_priority_cmp);
     for (i = 0; i < order->nelts; ++i) {
         mod_acme_managed_t *mc = APR_ARRAY_IDX(order, i, mod_acme_managed_t *);
-        const char *joined = mc->spec.id;
+        const char *joined = mc->spec.cert.id;
         if (apr_hash_get(m->by_id, mc->id, APR_HASH_KEY_STRING)) {
             unsigned char md[32];
             acme_sha256(md, joined, strlen(joined));
             mc->id = apr_pstrcat(m->pool, mc->id, "~", acme_hex(m->pool, md, 4), NULL);
         }
-        mc->spec.id = mc->id;
+        mc->spec.cert.id = mc->id;
         apr_hash_set(m->by_id, mc->id, APR_HASH_KEY_STRING, mc);
     }
 }
@@ -310,7 +310,6 @@ void mod_acme_plan_vhosts(mod_acme_gen_t *m, apr_pool_t *ptemp)
 {
     server_rec *s;
     apr_pool_t *p = m->pool;
-    int i;
 
     for (s = m->s; s; s = s->next) {
         mod_acme_vhost_t *sc;
@@ -349,9 +348,7 @@ void mod_acme_plan_vhosts(mod_acme_gen_t *m, apr_pool_t *ptemp)
             }
             mc->names = names;
             mc->vhosts = apr_array_make(p, 2, sizeof(server_rec *));
-            mc->spec.id = joined;
-            mc->spec.names = names;
-            mc->spec.ca_url = m->ca_url;
+            mc->spec.cert.id = joined;
             apr_hash_set(m->by_names, joined, APR_HASH_KEY_STRING, mc);
             APR_ARRAY_PUSH(m->certs, mod_acme_managed_t *) = mc;
         }
@@ -359,16 +356,7 @@ void mod_acme_plan_vhosts(mod_acme_gen_t *m, apr_pool_t *ptemp)
         sc->managed = mc;
     }
     assign_ids(m, ptemp);
-    mod_acme_cert_settings(m, ptemp);
-    for (i = 0; i < m->certs->nelts; ++i) {
-        mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *);
-        mc->spec.key_type = mc->settings->key_type != ACME_UNSET
-                            ? (acme_key_type_t)mc->settings->key_type : ACME_KEY_EC_P256;
-        mc->renew_window = mc->settings->renew_window;
-        mc->warn_window = mc->settings->warn_window;
-        mc->spec.profile = mc->settings->profile;
-        mc->spec.profile_mandatory = mc->settings->profile_mandatory;
-    }
+    mod_acme_cert_specs(m, ptemp);
 }
 
 /* ---- activation: staging -> live, verified, in the root parent ------------------- */
@@ -568,6 +556,7 @@ static void load_state(mod_acme_gen_t *m, mod_acme_managed_t *mc, apr_pool_t *pt
     mc->live_chain = st->path(st, ACME_GROUP_LIVE, mc->id, "chain.pem", m->pool);
     mc->live_key = st->path(st, ACME_GROUP_LIVE, mc->id, "key.pem", m->pool);
     dir = serving_set(m, mc, &check, ptemp);
+    mc->input.damaged = mc->damaged;
     if (dir && (meta = set_meta(m, mc, dir, !mc->damaged, check, ptemp)) != NULL
         && acme_meta_parse(&cm, m->pool, meta, strlen(meta)) == APR_SUCCESS) {
         mc->live_chain = apr_pstrcat(m->pool, dir, "/chain.pem", NULL);
@@ -611,32 +600,6 @@ void mod_acme_load_states(mod_acme_gen_t *m, apr_pool_t *ptemp)
     }
 }
 
-void mod_acme_plan_spec(acme_plan_spec_t *spec, const mod_acme_gen_t *m,
-                        const mod_acme_managed_t *mc)
-{
-    memset(spec, 0, sizeof(*spec));
-    spec->names = mc->names;
-    spec->ca_url = m->ca_url;
-    spec->key = acme_key_type_name(mc->spec.key_type);
-    spec->profile = mc->spec.profile;
-    spec->renew_percent = mc->renew_window.percent ? mc->renew_window.percent : 33;
-    spec->renew_before = mc->renew_window.dur;
-    spec->retry_delay = m->retry_delay > 0 ? m->retry_delay : 0;
-}
-
-void mod_acme_plan_compute(acme_plan_t *plan, apr_pool_t *p, const mod_acme_gen_t *m,
-                           const mod_acme_managed_t *mc, const acme_plan_input_t *in,
-                           apr_time_t now)
-{
-    acme_plan_spec_t ps;
-    mod_acme_plan_spec(&ps, m, mc);
-    acme_plan_compute(plan, p, &ps, in, now);
-    if (mc->damaged && plan->action == ACME_PLAN_OBTAIN) {
-        plan->reason = apr_pstrcat(p, "live files damaged (", mc->damaged, "); ", plan->reason,
-                                   NULL);
-    }
-}
-
 /* system/config/plan.json: what acmectl needs to compute the same plan. */
 static void plan_specs_save(mod_acme_gen_t *m, apr_pool_t *ptemp)
 {
@@ -647,10 +610,8 @@ static void plan_specs_save(mod_acme_gen_t *m, apr_pool_t *ptemp)
 
     for (i = 0; i < m->certs->nelts; ++i) {
         mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *);
-        acme_plan_spec_t ps;
         if (mc->used_by_tls) {
-            mod_acme_plan_spec(&ps, m, mc);
-            json_object_set_new(certs, mc->id, acme_plan_spec_json(&ps));
+            json_object_set_new(certs, mc->id, acme_plan_spec_json(&mc->spec.plan));
         }
     }
     json_object_set_new(j, "version", json_integer(1));
@@ -677,7 +638,7 @@ void mod_acme_plan_certs(mod_acme_gen_t *m, apr_pool_t *ptemp)
         if (!mc->used_by_tls) {
             continue;
         }
-        mod_acme_plan_compute(&mc->plan, m->pool, m, mc, &mc->input, now);
+        acme_plan_compute(&mc->plan, m->pool, &mc->spec.plan, &mc->input, now);
         if (mc->plan.request_done && !dry_run()) {
             /* a certificate newer than the admin's request is live: it is satisfied */
             acme_request_clear(m->store, mc->id, ptemp);
@@ -686,19 +647,20 @@ void mod_acme_plan_certs(mod_acme_gen_t *m, apr_pool_t *ptemp)
                          "certificate %s: the renewal requested with acmectl is done",
                          mc->id);
         }
-        if (mc->have_live && mc->renew_window.dur > 0 && mc->input.live_not_after
-            && mc->renew_window.dur > (mc->input.live_not_after - mc->input.live_not_before) / 2) {
+        if (mc->have_live && mc->spec.plan.renew_before > 0 && mc->input.live_not_after
+            && mc->spec.plan.renew_before
+               > (mc->input.live_not_after - mc->input.live_not_before) / 2) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, m->s, ACMELOGNO(00015)
                          "certificate %s: ACMERenewWindow %s is longer than half its lifetime "
                          "(%s): it renews when half of the lifetime is left", mc->id,
-                         acme_duration_print(ptemp, mc->renew_window.dur),
+                         acme_duration_print(ptemp, mc->spec.plan.renew_before),
                          acme_duration_print(ptemp, mc->input.live_not_after
                                                     - mc->input.live_not_before));
         }
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00060)
                      "certificate %s: challenge types %s (%s)", mc->id,
-                     acme_names_join(ptemp, mc->spec.challenge_types, ", "),
-                     mc->challenge_why);
+                     acme_names_join(ptemp, mc->spec.cert.challenge_types, ", "),
+                     mc->spec.challenge_why);
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00011)
                      "certificate %s (%s): %s; next action %s", mc->id,
                      acme_names_join(ptemp, mc->names, ", "), mc->plan.reason,

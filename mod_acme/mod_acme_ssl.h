@@ -17,13 +17,6 @@ void mod_acme_activate_staged(mod_acme_gen_t *m, apr_pool_t *ptemp);
 void mod_acme_load_states(mod_acme_gen_t *m, apr_pool_t *ptemp);
 void mod_acme_archive_orphans(mod_acme_gen_t *m, apr_pool_t *ptemp);
 void mod_acme_plan_certs(mod_acme_gen_t *m, apr_pool_t *ptemp);
-/* The plan's spec of mc, and its plan from an input: the one way glue asks acme_plan
- * (the watchdog, the status pages and post_config alike). */
-void mod_acme_plan_spec(acme_plan_spec_t *spec, const mod_acme_gen_t *m,
-                        const mod_acme_managed_t *mc);
-void mod_acme_plan_compute(acme_plan_t *plan, apr_pool_t *p, const mod_acme_gen_t *m,
-                           const mod_acme_managed_t *mc, const acme_plan_input_t *in,
-                           apr_time_t now);
 int mod_acme_hook_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *cert_files,
                                  apr_array_header_t *key_files);
 int mod_acme_hook_add_fallback_cert_files(server_rec *s, apr_pool_t *p,

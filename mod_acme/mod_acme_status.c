@@ -125,7 +125,7 @@ static void view_cert(cert_view_t *v, mod_acme_gen_t *m, const mod_acme_managed_
     v->mc = mc;
     v->have_live = mc->have_live;
     v->key = mc->have_live && mc->input.live_key && *mc->input.live_key
-             ? mc->input.live_key : acme_key_type_name(mc->spec.key_type);
+             ? mc->input.live_key : acme_key_type_name(mc->spec.cert.key_type);
     v->ca = mc->have_live && mc->input.live_ca && *mc->input.live_ca ? mc->input.live_ca
                                                                      : m->ca_url;
     v->profile = mc->have_live ? mc->input.live_profile : mc->spec.profile;
@@ -141,7 +141,7 @@ static void view_cert(cert_view_t *v, mod_acme_gen_t *m, const mod_acme_managed_
     }
     /* what the scheduler sees now: the same inputs, the same plan */
     acme_plan_load_runtime(&in, p, m->store, mc->id, m->renewal_info ? mc->ari_cert_id : NULL);
-    mod_acme_plan_compute(&plan, p, m, mc, &in, now);
+    acme_plan_compute(&plan, p, &mc->spec.plan, &in, now);
     v->staged = in.have_staged;
     v->renew_requested = plan.request_pending ? in.renew_requested : 0;
     v->ari = in;

@@ -17,6 +17,8 @@
 #include "acme_cert.h"
 #include "acme_crypto.h"
 #include "acme_proc.h"
+#include "acme_state.h"
+#include "acme_store.h"
 #include "acme_tlsfiles.h"
 
 static apr_pool_t *pool;
@@ -256,6 +258,7 @@ START_TEST(test_blocked_record)
     APR_ARRAY_PUSH(b.certs, const char *) = "b.example";
     ck_assert_int_eq(acme_blocked_save(st, &b, pool), APR_SUCCESS);
     ck_assert_int_eq(acme_blocked_load(&got, pool, st), APR_SUCCESS);
+    ck_assert_int_eq(got->v, ACME_STATE_VERSION);
     ck_assert(got->since == b.since && got->checked == b.checked);
     ck_assert_str_eq(got->reason, b.reason);
     ck_assert_int_eq(got->certs->nelts, 2);
@@ -284,6 +287,55 @@ START_TEST(test_blocked_record)
     ck_assert_int_eq(acme_blocked_clear(st, pool), APR_SUCCESS);
     ck_assert_int_eq(acme_blocked_load(&got, pool, st), APR_ENOENT);
     ck_assert_int_eq(acme_blocked_clear(st, pool), APR_SUCCESS);  /* missing: fine */
+    cmd = apr_psprintf(pool, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+/* blocked.json as written before it was versioned still loads (v 0); a newer version or
+ * a damaged file is no record (APR_ENOENT), and every save writes the current version. */
+START_TEST(test_blocked_record_versions)
+{
+    char dir[] = "/tmp/acme-activation-test-XXXXXX";
+    const char *old = "{\"since\":\"2026-01-01T00:00:00Z\",\"checked\":\"2026-01-01T00:01:01Z\","
+                      "\"reason\":\"x.conf line 3: Invalid command 'Foo'\","
+                      "\"certificates\":[\"a.example\"]}";
+    const char *newer = "{\"v\":99,\"since\":\"2026-01-01T00:00:00Z\",\"reason\":\"r\"}";
+    acme_store_t *st;
+    acme_blocked_t *got;
+    char *data, *cmd;
+    json_t *j;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(acme_store_fs_create(&st, pool, dir), APR_SUCCESS);
+    ck_assert_int_eq(acme_store_fs_setup(st, -1, -1, pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_store_save(st, ACME_GROUP_ORDERS, ACME_BLOCKED_ENTRY,
+                                     ACME_BLOCKED_ASPECT, old, strlen(old), pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_blocked_load(&got, pool, st), APR_SUCCESS);
+    ck_assert_int_eq(got->v, 0);
+    ck_assert(got->since == apr_time_from_sec(1767225600));
+    ck_assert(got->checked == apr_time_from_sec(1767225661));
+    ck_assert_str_eq(got->reason, "x.conf line 3: Invalid command 'Foo'");
+    ck_assert(acme_blocked_has(got, "a.example"));
+    /* saved again: the current version, the same content */
+    ck_assert_int_eq(acme_blocked_save(st, got, pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_store_load(st, ACME_GROUP_ORDERS, ACME_BLOCKED_ENTRY,
+                                     ACME_BLOCKED_ASPECT, &data, NULL, pool), APR_SUCCESS);
+    j = json_loads(data, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "v")), ACME_STATE_VERSION);
+    json_decref(j);
+    ck_assert_int_eq(acme_blocked_load(&got, pool, st), APR_SUCCESS);
+    ck_assert_int_eq(got->v, ACME_STATE_VERSION);
+    ck_assert(acme_blocked_has(got, "a.example"));
+    /* a version this code does not know, damaged JSON: no record */
+    ck_assert_int_eq(acme_store_save(st, ACME_GROUP_ORDERS, ACME_BLOCKED_ENTRY,
+                                     ACME_BLOCKED_ASPECT, newer, strlen(newer), pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(acme_blocked_load(&got, pool, st), APR_ENOENT);
+    ck_assert_int_eq(acme_store_save(st, ACME_GROUP_ORDERS, ACME_BLOCKED_ENTRY,
+                                     ACME_BLOCKED_ASPECT, "{\"since", 7, pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_blocked_load(&got, pool, st), APR_ENOENT);
     cmd = apr_psprintf(pool, "rm -rf '%s'", dir);
     ck_assert_int_eq(system(cmd), 0);
 }
@@ -469,6 +521,7 @@ Suite *activation_suite(void)
     tcase_add_test(tc, test_should_check);
     tcase_add_test(tc, test_files_signature);
     tcase_add_test(tc, test_blocked_record);
+    tcase_add_test(tc, test_blocked_record_versions);
     tcase_add_test(tc, test_listeners);
     tcase_add_test(tc, test_pair_check);
     tcase_add_test(tc, test_is_uri);

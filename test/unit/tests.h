@@ -26,5 +26,7 @@ Suite *sched_suite(void);
 Suite *parallel_suite(void);
 Suite *eab_suite(void);
 Suite *profile_suite(void);
+Suite *spec_suite(void);
+Suite *runner_suite(void);
 
 #endif

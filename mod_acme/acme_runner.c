@@ -1,0 +1,457 @@
+/* The driver's runs in the watchdog child (see acme_runner.h). A graceful restart does not
+ * wait for a running watchdog callback, and the old and new generations' runners can work
+ * at once: a run therefore holds the store's "driver" lock, and every step the driver takes
+ * is persisted (acme_driver.c). */
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+
+#include "acme_runner.h"
+#include "acme_account.h"
+#include "acme_activation.h"
+#include "acme_ari.h"
+#include "acme_expiry.h"
+#include "acme_log.h"
+#include "acme_notify.h"
+#include "acme_parallel.h"
+#include "acme_plan_store.h"
+#include "acme_state.h"
+#include "acme_util.h"
+
+struct acme_runner_t {
+    acme_runner_conf_t conf;
+    apr_pool_t *pool;              /* from start on: client, notify queue, mutex */
+    apr_array_header_t *certs;     /* acme_runner_cert_t * */
+    acme_sched_t *sched;           /* per certificate: next attempt (always from its plan),
+                                    * renewalInfo fetch, 'expiring' warning */
+    apr_pool_t **plan_pool;        /* per certificate: holds its plan's strings (unmanaged) */
+    acme_client_t *client;
+    acme_driver_env_t env;         /* for acme_driver_obtain, shared by the run's threads */
+    acme_notify_t *notify;         /* the ACMENotifyCmd queue, or NULL */
+    int account_ok;
+    apr_thread_mutex_t *mutex;
+    /* one run */
+    apr_array_header_t *due;       /* indexes into certs */
+    int staged, failed;            /* added to orders/_driver/metrics.json after the run */
+};
+
+apr_status_t acme_runner_create(acme_runner_t **pr, apr_pool_t *p,
+                                const acme_runner_conf_t *conf, apr_array_header_t *certs)
+{
+    acme_runner_t *r = apr_pcalloc(p, sizeof(*r));
+    apr_status_t rv;
+
+    r->conf = *conf;
+    r->certs = certs;
+    r->plan_pool = apr_pcalloc(p, sizeof(apr_pool_t *) * (apr_size_t)(certs->nelts + 1));
+    if ((rv = acme_sched_create(&r->sched, p, certs->nelts)) != APR_SUCCESS) {
+        return rv;
+    }
+    *pr = r;
+    return APR_SUCCESS;
+}
+
+int acme_runner_started(const acme_runner_t *r)
+{
+    return r->client != NULL;
+}
+
+void acme_runner_destroy(acme_runner_t *r)
+{
+    int i;
+    for (i = 0; i < r->certs->nelts; ++i) {
+        if (r->plan_pool[i]) {
+            apr_pool_destroy(r->plan_pool[i]);
+            r->plan_pool[i] = NULL;
+        }
+    }
+    if (r->pool) {
+        apr_pool_destroy(r->pool);
+        r->pool = NULL;
+        r->client = NULL;
+        r->notify = NULL;
+    }
+}
+
+acme_sched_t *acme_runner_sched(acme_runner_t *r)
+{
+    return r->sched;
+}
+
+acme_runner_cert_t *acme_runner_cert(acme_runner_t *r, int i)
+{
+    return APR_ARRAY_IDX(r->certs, i, acme_runner_cert_t *);
+}
+
+int acme_runner_count(const acme_runner_t *r)
+{
+    return r->certs->nelts;
+}
+
+/* The one place the runner makes its ACME client. */
+static apr_status_t client_create(acme_runner_t *r, acme_http_t *http)
+{
+    return acme_client_create(&r->client, r->pool, http, r->conf.ca_url);
+}
+
+void acme_runner_replan(acme_runner_t *r, int i, apr_time_t now)
+{
+    acme_runner_cert_t *c = acme_runner_cert(r, i);
+    apr_pool_t *p;
+
+    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+        return;
+    }
+    acme_plan_compute(&c->plan, p, &c->spec.plan, &c->input, now);
+    if (r->plan_pool[i]) {
+        apr_pool_destroy(r->plan_pool[i]);
+    }
+    r->plan_pool[i] = p;
+    acme_sched_plan(r->sched, i, c->used, &c->plan, now);
+    if (c->input.ari_end) {
+        c->spec.cert.replaces = c->ari_cert_id; /* the CA knows ARI: name what it replaces */
+    }
+}
+
+/* ACMENotifyCmd (acme_notify.c): PROGRAM ARGS EVENT CERT in the background. */
+static void notify(acme_runner_t *r, const char *event, const acme_runner_cert_t *c,
+                   const char *serial, apr_time_t not_after, const acme_result_t *res)
+{
+    acme_notify_event_t ev;
+    apr_pool_t *p;
+
+    if (!r->notify || apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+        return;
+    }
+    ev.event = event;
+    ev.cert = c->id;
+    ev.names = acme_names_join(p, c->names, " ");
+    ev.serial = serial;
+    ev.not_after = not_after;
+    ev.res = res;
+    acme_notify_event(r->notify, &ev);
+    apr_pool_destroy(p);
+}
+
+static void notify_live(acme_runner_t *r, const char *event, const acme_runner_cert_t *c)
+{
+    notify(r, event, c, c->live_serial, c->input.live_not_after, NULL);
+}
+
+apr_status_t acme_runner_start(acme_runner_t *r, acme_http_t *http, apr_time_t now)
+{
+    apr_status_t rv;
+    int i;
+
+    if ((rv = apr_pool_create_unmanaged_ex(&r->pool, NULL, NULL)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = client_create(r, http)) != APR_SUCCESS
+        || (rv = apr_thread_mutex_create(&r->mutex, APR_THREAD_MUTEX_DEFAULT, r->pool))) {
+        apr_pool_destroy(r->pool);
+        r->pool = NULL;
+        r->client = NULL;
+        return rv;
+    }
+    r->env.client = r->client;
+    r->env.store = r->conf.store;
+    r->env.secret = r->conf.secret;
+    r->env.poll_default = r->conf.poll_default;
+    r->env.http01_count = r->conf.http01_count;
+    r->env.http01_count_baton = r->conf.http01_count_baton;
+    r->env.sleep = r->conf.sleep;
+    r->env.sleep_baton = r->conf.sleep_baton;
+    if (r->conf.notify_cmd
+        && acme_notify_create(&r->notify, r->pool, r->conf.store, r->conf.notify_cmd,
+                              r->conf.notify_args, r->conf.notify_limit ? r->conf.notify_limit
+                                                   : ACME_NOTIFY_TIMEOUT) != APR_SUCCESS) {
+        r->notify = NULL; /* no ACMENotifyCmd runs, obtaining goes on */
+    }
+    for (i = 0; i < r->certs->nelts; ++i) {
+        acme_runner_cert_t *c = acme_runner_cert(r, i);
+        acme_sched_plan(r->sched, i, c->used, &c->plan, now);
+        if (c->used && c->input.ari_end) {
+            c->spec.cert.replaces = c->ari_cert_id;
+        }
+        if (!c->used || !c->have_live) {
+            continue;
+        }
+        if (r->conf.renewal_info && c->ari_cert_id) {
+            /* what an earlier generation learned is in the input (ari.json): fetch again
+             * when it said, or a few seconds after start, at random (not all at once) */
+            r->sched->slot[i].ari_next = c->input.ari_next_fetch ? c->input.ari_next_fetch
+                                   : now + acme_ari_random_in(0, apr_time_from_sec(5));
+        }
+        acme_expiring_load(&r->sched->slot[i].expiring_last, r->pool, r->conf.store, c->id);
+        if (c->activated) {
+            notify_live(r, "activated", c);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+void acme_runner_notify_poll(acme_runner_t *r, apr_pool_t *p)
+{
+    if (r->notify) {
+        acme_notify_poll(r->notify, p);
+    }
+}
+
+int acme_runner_notify_pending(acme_runner_t *r)
+{
+    return r->notify && acme_notify_pending(r->notify);
+}
+
+/* ---- one attempt's result ------------------------------------------------------------- */
+
+static void record_success(acme_runner_t *r, const acme_runner_cert_t *c, apr_pool_t *p)
+{
+    acme_cert_meta_t *meta;
+    const char *serial = NULL;
+    apr_time_t not_after = 0;
+
+    acme_status_clear(r->conf.store, c->id, p);
+    if (acme_meta_load(&meta, p, r->conf.store, ACME_GROUP_STAGING, c->id) == APR_SUCCESS) {
+        serial = meta->serial;
+        not_after = meta->not_after;
+    }
+    notify(r, "renewed", c, serial, not_after, NULL);
+    acme_log(ACME_LOG_NOTICE, 0, ACMELOGNO(00030)
+             "certificate for %s (%s) obtained and staged: it goes live at the next graceful "
+             "restart", c->id, acme_names_join(p, c->names, ", "));
+}
+
+static void record_failure(acme_runner_t *r, int i, const acme_result_t *res, apr_time_t now,
+                           apr_pool_t *p)
+{
+    acme_runner_cert_t *c = acme_runner_cert(r, i);
+    apr_time_t next = r->sched->slot[i].next;
+
+    acme_status_record_failure(r->conf.store, c->id, c->input.failures, now, next, res, p);
+    notify(r, "failed", c, NULL, 0, res);
+    acme_log(ACME_LOG_ERR, res->status, ACMELOGNO(00031)
+             "certificate for %s (%s) could not be obtained: %s; attempt %d failed, next "
+             "attempt at %s", c->id, acme_names_join(p, c->names, ", "),
+             acme_result_str(res, p), c->input.failures, acme_time_rfc3339(p, next));
+}
+
+void acme_runner_record(acme_runner_t *r, int i, apr_status_t rv, const acme_result_t *res,
+                        apr_pool_t *p)
+{
+    acme_runner_cert_t *c = acme_runner_cert(r, i);
+    apr_time_t now = apr_time_now();
+
+    apr_thread_mutex_lock(r->mutex);
+    r->staged += rv == APR_SUCCESS;
+    r->failed += rv != APR_SUCCESS;
+    if (acme_sched_record(r->sched, i, &c->input, rv, res, now)) {
+        r->account_ok = 0; /* the CA does not know the account: ensure it again */
+    }
+    acme_runner_replan(r, i, now);
+    apr_thread_mutex_unlock(r->mutex);
+    if (rv == APR_SUCCESS) {
+        record_success(r, c, p);
+    }
+    else {
+        record_failure(r, i, res, now, p);
+    }
+}
+
+/* One job of a run (acme_parallel.c): obtain the certificate r->due[job]. */
+static void obtain_one(void *baton, int job)
+{
+    acme_runner_t *r = baton;
+    int i = APR_ARRAY_IDX(r->due, job, int);
+    acme_runner_cert_t *c = acme_runner_cert(r, i);
+    acme_cert_spec_t spec;
+    apr_pool_t *p;
+    acme_result_t res;
+    apr_status_t rv;
+
+    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+        return;
+    }
+    acme_result_reset(&res);
+    apr_thread_mutex_lock(r->mutex);
+    spec = c->spec.cert;
+    acme_log(ACME_LOG_INFO, 0, ACMELOGNO(00032) "obtaining a certificate for %s (%s): %s",
+             c->id, acme_names_join(p, c->names, ", "), apr_pstrdup(p, c->plan.reason));
+    apr_thread_mutex_unlock(r->mutex);
+    notify_live(r, "renewing", c);
+    rv = acme_driver_obtain(&r->env, &spec, p, &res);
+    acme_runner_record(r, i, rv, &res, p);
+    apr_pool_destroy(p);
+}
+
+/* ---- a run ---------------------------------------------------------------------------- */
+
+static apr_status_t account_ensure(acme_runner_t *r, acme_result_t *res, apr_pool_t *p)
+{
+    acme_account_spec_t as;
+    apr_status_t rv;
+
+    if (r->account_ok) {
+        return APR_SUCCESS;
+    }
+    memset(&as, 0, sizeof(as));
+    as.contacts = (apr_array_header_t *)r->conf.contacts;
+    as.agree_tos = r->conf.agree_tos;
+    as.eab = r->conf.eab;
+    rv = acme_account_ensure(r->client, r->conf.store, r->conf.secret, &as, r->pool, res);
+    if (rv != APR_SUCCESS) {
+        if (!res->status) {
+            res->status = rv;
+        }
+        acme_log(ACME_LOG_ERR, rv, ACMELOGNO(00033) "no ACME account at %s: %s",
+                 r->conf.ca_url, acme_result_str(res, p));
+        return rv;
+    }
+    r->account_ok = 1;
+    return APR_SUCCESS;
+}
+
+static void run_locked(acme_runner_t *r, apr_pool_t *p)
+{
+    apr_uint32_t before = acme_client_request_count(r->client), requests;
+    apr_time_t start = apr_time_now();
+    acme_result_t res;
+    int i, ran = 0;
+
+    acme_result_reset(&res);
+    if (account_ensure(r, &res, p) != APR_SUCCESS) {
+        for (i = 0; i < r->due->nelts; ++i) {
+            acme_runner_record(r, APR_ARRAY_IDX(r->due, i, int), res.status, &res, p);
+        }
+    }
+    else {
+        acme_parallel_run(r->due->nelts, ACME_RUNNER_MAX_PARALLEL, obtain_one, r, p);
+        ran = 1;
+    }
+    requests = acme_client_request_count(r->client) - before;
+    acme_counters_add(r->conf.store, r->staged, r->failed, requests, apr_time_now(), p);
+    if (ran) {
+        acme_log(ACME_LOG_INFO, 0, ACMELOGNO(00034)
+                 "driver run: %d certificate(s) staged, %d failed, %u ACME requests, %.1f s",
+                 r->staged, r->failed, requests,
+                 (double)(apr_time_now() - start) / APR_USEC_PER_SEC);
+    }
+}
+
+void acme_runner_run_due(acme_runner_t *r, apr_time_t now, apr_pool_t *p)
+{
+    acme_store_t *st = r->conf.store;
+    void *lock = NULL;
+
+    r->due = acme_sched_due(r->sched, now, p);
+    r->staged = r->failed = 0;
+    if (r->due->nelts > 0) {
+        if (st->lock(st, "driver", 0, &lock, p) != APR_SUCCESS) {
+            /* another generation's driver is still at work: look again shortly */
+            r->sched->next_run = now + ACME_SCHED_LOCKED_RETRY;
+            return;
+        }
+        run_locked(r, p);
+        st->unlock(st, lock);
+    }
+    acme_sched_after_run(r->sched, apr_time_now(), acme_runner_notify_pending(r));
+}
+
+/* ---- between runs ---------------------------------------------------------------------- */
+
+/* `acmectl renew` leaves orders/<id>/renew.request. It stays there (and the plan keeps the
+ * certificate due, within the backoff) until a certificate newer than the request is live,
+ * so that a restart in the middle of the order does not lose it. */
+void acme_runner_check_requests(acme_runner_t *r, apr_pool_t *p)
+{
+    int i;
+
+    for (i = 0; i < r->certs->nelts; ++i) {
+        acme_runner_cert_t *c = acme_runner_cert(r, i);
+        acme_plan_input_t now_in = c->input;
+        if (!c->used) {
+            continue;
+        }
+        acme_plan_load_runtime(&now_in, p, r->conf.store, c->id, NULL);
+        if (now_in.renew_requested == c->input.renew_requested) {
+            continue;
+        }
+        apr_thread_mutex_lock(r->mutex);
+        c->input.renew_requested = now_in.renew_requested;
+        acme_runner_replan(r, i, apr_time_now());
+        apr_thread_mutex_unlock(r->mutex);
+        if (c->plan.request_done) {
+            acme_request_clear(r->conf.store, c->id, p);
+            c->input.renew_requested = 0;
+            acme_log(ACME_LOG_INFO, 0, ACMELOGNO(00341)
+                     "certificate %s: the renewal requested with acmectl is done", c->id);
+        }
+        else if (c->plan.request_pending) {
+            acme_log(ACME_LOG_NOTICE, 0, ACMELOGNO(00042)
+                     "certificate %s: renewal requested (acmectl renew): %s", c->id,
+                     c->plan.reason);
+            acme_sched_hurry(r->sched, i);
+        }
+    }
+}
+
+void acme_runner_blocked_check(acme_runner_t *r, apr_pool_t *p)
+{
+    acme_blocked_t *b;
+    acme_result_t res;
+    int i, j;
+
+    if (acme_blocked_load(&b, p, r->conf.store) != APR_SUCCESS
+        || acme_blocked_notified(r->conf.store, b, p)) {
+        return;
+    }
+    acme_blocked_set_notified(r->conf.store, b, p);
+    acme_result_reset(&res);
+    res.status = APR_EGENERAL;
+    res.detail = apr_pstrcat(p, ACME_BLOCKED_TEXT ": ", b->reason, NULL);
+    for (i = 0; i < r->certs->nelts; ++i) {
+        acme_runner_cert_t *c = acme_runner_cert(r, i);
+        for (j = 0; j < b->certs->nelts; ++j) {
+            if (!strcmp(APR_ARRAY_IDX(b->certs, j, const char *), c->id)) {
+                notify(r, "blocked", c, NULL, 0, &res);
+            }
+        }
+    }
+}
+
+void acme_runner_ari_fetch(acme_runner_t *r, int i, apr_time_t now, apr_pool_t *p)
+{
+    acme_runner_cert_t *c = acme_runner_cert(r, i);
+    acme_ari_window_t *w;
+    acme_ari_choice_t ch;
+    apr_status_t rv;
+
+    rv = acme_ari_update(&w, &ch, p, r->client, r->conf.store, c->id, c->ari_cert_id, now);
+    if (rv == APR_ENOTIMPL) {
+        r->sched->ari_unavailable = 1; /* no more fetches */
+    }
+    r->sched->slot[i].ari_next = w->next_fetch;
+    if (rv != APR_SUCCESS) {
+        return;
+    }
+    c->input.ari_start = w->start;
+    c->input.ari_end = w->end;
+    c->input.ari_chosen = ch.chosen;
+    c->input.ari_next_fetch = w->next_fetch;
+    acme_runner_replan(r, i, now);
+}
+
+void acme_runner_expiring_check(acme_runner_t *r, int i, apr_time_t now, apr_pool_t *p)
+{
+    acme_runner_cert_t *c = acme_runner_cert(r, i);
+    apr_time_t warn = acme_expiry_warn_time(c->input.live_not_before, c->input.live_not_after,
+                                            c->spec.warn_before, c->spec.warn_percent);
+
+    if (!acme_expiry_due(c->have_live, warn, r->sched->slot[i].expiring_last, now)) {
+        return;
+    }
+    r->sched->slot[i].expiring_last = now;
+    acme_expiring_save(r->conf.store, c->id, now, p);
+    acme_log(ACME_LOG_WARNING, 0, ACMELOGNO(00052)
+             "certificate %s (%s) expires at %s and has not been renewed yet", c->id,
+             acme_names_join(p, c->names, ", "), acme_time_rfc3339(p, c->input.live_not_after));
+    notify_live(r, "expiring", c);
+}

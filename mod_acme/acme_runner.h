@@ -1,0 +1,103 @@
+/* The driver's runs in the watchdog child, without httpd: per certificate its spec, its
+ * plan inputs and its plan; recording each attempt's result (state, backoff, failure
+ * record, notify events, log lines); the account before a run; the parallel run and its
+ * counters; `acmectl renew` requests; the 'blocked' notification once per episode;
+ * renewalInfo fetches and the once-a-day 'expiring' warning. The watchdog
+ * (mod_acme_watchdog.c) keeps the mod_watchdog wiring and the loop that calls these when
+ * the timetable (acme_sched.h) says so. One thread calls the runner; acme_runner_run_due
+ * runs up to ACME_RUNNER_MAX_PARALLEL obtain threads that share it under its mutex. */
+#ifndef ACME_RUNNER_H
+#define ACME_RUNNER_H
+
+#include "acme.h"
+#include "acme_http.h"
+#include "acme_store.h"
+#include "acme_client.h"
+#include "acme_driver.h"
+#include "acme_plan.h"
+#include "acme_sched.h"
+#include "acme_spec.h"
+#include "acme_eab.h"
+
+#define ACME_RUNNER_MAX_PARALLEL 8
+#define ACME_RUNNER_REQUEST_CHECK apr_time_from_sec(15)  /* acmectl renew requests */
+#define ACME_RUNNER_BLOCKED_CHECK apr_time_from_sec(2)   /* orders/_activation/blocked.json */
+
+/* One certificate (the glue fills it from its own record at start). */
+typedef struct acme_runner_cert_t {
+    const char *id;
+    const apr_array_header_t *names;
+    int used;                      /* an https vhost uses it: planned and obtained */
+    int have_live;                 /* a set is served (live, or archived when damaged) */
+    int activated;                 /* went live at this start: 'activated' is said */
+    const char *live_serial;
+    const char *ari_cert_id;       /* RFC 9773 certID of the live certificate, or NULL */
+    acme_spec_t spec;              /* acme_spec_copy'd; spec.cert.replaces is the runner's */
+    acme_plan_input_t input;       /* what the store said at start; kept up to date */
+    acme_plan_t plan;              /* the current plan */
+} acme_runner_cert_t;
+
+typedef struct acme_runner_conf_t {
+    acme_store_t *store;
+    const unsigned char *secret;   /* ACME_SECRET_LEN bytes */
+    const char *ca_url;
+    const apr_array_header_t *contacts; /* for the account */
+    int agree_tos;
+    const acme_eab_t *eab;             /* ACMEExternalAccountBinding, NULL: none */
+    int renewal_info;              /* ACMERenewalInfo: fetch the CA's renewal windows */
+    const char *notify_cmd;        /* ACMENotifyCmd, NULL: none */
+    const apr_array_header_t *notify_args;
+    apr_interval_time_t notify_limit; /* one notify run (0: ACME_NOTIFY_TIMEOUT) */
+    apr_interval_time_t poll_default; /* the driver's delay between polls (0: its default) */
+    acme_http01_count_fn *http01_count; /* tells the workers about http-01 publications */
+    void *http01_count_baton;
+    acme_sleep_fn *sleep;          /* the driver's sleep (NULL: apr_sleep); tests count */
+    void *sleep_baton;
+} acme_runner_conf_t;
+
+typedef struct acme_runner_t acme_runner_t;
+
+/* certs: acme_runner_cert_t *, in config order (the runner keeps the pointers and updates
+ * input, plan and spec.cert.replaces). The timetable is made here, the client at start. */
+apr_status_t acme_runner_create(acme_runner_t **pr, apr_pool_t *p,
+                                const acme_runner_conf_t *conf, apr_array_header_t *certs);
+/* The runner's pool, client and notify queue, over http (the glue makes the libcurl one,
+ * tests a scripted one); each certificate's timetable from its plan, renewalInfo fetches
+ * planned, the last 'expiring' read, 'activated' said. APR_SUCCESS or why the client could
+ * not be made (nothing is kept then; call again later). */
+apr_status_t acme_runner_start(acme_runner_t *r, acme_http_t *http, apr_time_t now);
+int acme_runner_started(const acme_runner_t *r);
+/* Free what start made and the plans' pools (the runner is not usable afterwards). */
+void acme_runner_destroy(acme_runner_t *r);
+acme_sched_t *acme_runner_sched(acme_runner_t *r);
+acme_runner_cert_t *acme_runner_cert(acme_runner_t *r, int i);
+int acme_runner_count(const acme_runner_t *r);
+
+/* Recompute certificate i's plan from its input (acme_plan_compute) and its timetable. */
+void acme_runner_replan(acme_runner_t *r, int i, apr_time_t now);
+/* An attempt for certificate i ended (rv, res): the plan inputs (acme_sched_record), the
+ * failure record (orders/<id>/status.json, cleared on success), the counters of this run,
+ * 'renewed' or 'failed', a log line (ACME00030 / ACME00031). Thread-safe. */
+void acme_runner_record(acme_runner_t *r, int i, apr_status_t rv, const acme_result_t *res,
+                        apr_pool_t *p);
+/* The certificates due at now, under the store's "driver" lock (held by another
+ * generation: look again in ACME_SCHED_LOCKED_RETRY): the account ensured (failing: every
+ * due certificate fails with its reason), up to ACME_RUNNER_MAX_PARALLEL orders at once,
+ * the counters (orders/_driver/metrics.json), then the next run's time. */
+void acme_runner_run_due(acme_runner_t *r, apr_time_t now, apr_pool_t *p);
+/* Requests of `acmectl renew` (orders/<id>/renew.request): a new one makes the certificate
+ * due (within the backoff); one a live certificate satisfies is removed. */
+void acme_runner_check_requests(acme_runner_t *r, apr_pool_t *p);
+/* The restarter holds staged certificates back (orders/_activation/blocked.json): run
+ * ACMENotifyCmd 'blocked' for each, once per episode. */
+void acme_runner_blocked_check(acme_runner_t *r, apr_pool_t *p);
+/* Fetch certificate i's renewalInfo (acme_ari_update) and plan with the new window. */
+void acme_runner_ari_fetch(acme_runner_t *r, int i, apr_time_t now, apr_pool_t *p);
+/* Inside the warn window, 'expiring' (log line ACME00052 and notify) once a day. */
+void acme_runner_expiring_check(acme_runner_t *r, int i, apr_time_t now, apr_pool_t *p);
+/* Notify runs: finished ones logged, queued ones started (acme_notify_poll); whether runs
+ * are still pending. */
+void acme_runner_notify_poll(acme_runner_t *r, apr_pool_t *p);
+int acme_runner_notify_pending(acme_runner_t *r);
+
+#endif

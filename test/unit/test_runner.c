@@ -1,0 +1,367 @@
+/* acme_runner: the driver's runs without httpd, against the scripted fake HTTP layer and
+ * the fs store in a temp dir: an attempt's result recorded (failure record, backoff ladder,
+ * counters, notify events), `acmectl renew` requests picked up and cleared, 'blocked' said
+ * once per episode, 'expiring' once a day, renewalInfo fetched into the plan. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "tests.h"
+#include "fake_http.h"
+#include "unit_helpers.h"
+#include "acme_runner.h"
+#include "acme_activation.h"
+#include "acme_state.h"
+#include "acme_store.h"
+#include "acme_util.h"
+
+#define DIR_URL "https://ca.test/dir"
+#define ARI_URL "https://ca.test/ari"
+#define CERT_ID "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"
+#define DIRECTORY_ARI                                                                       \
+    "{\"newNonce\":\"https://ca.test/nonce\",\"newAccount\":\"https://ca.test/acct\","      \
+    "\"newOrder\":\"https://ca.test/order\",\"renewalInfo\":\"" ARI_URL "\"}"
+#define ID "a.example"
+#define DAY apr_time_from_sec(86400)
+/* the store keeps times in whole seconds (RFC 3339) */
+#define SEC(t) ((t) / APR_USEC_PER_SEC)
+
+static apr_pool_t *pool;
+static char dir[64];
+static acme_store_t *st;
+static fake_http_t *fake;
+static unsigned char secret[ACME_SECRET_LEN];
+static acme_runner_t *runners[4];
+static int nrunners;
+static apr_time_t now;
+
+static void setup(void)
+{
+    apr_pool_create(&pool, NULL);
+    strcpy(dir, "/tmp/acme-runner-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(acme_store_fs_create(&st, pool, dir), APR_SUCCESS);
+    ck_assert_int_eq(acme_store_fs_setup(st, -1, -1, pool), APR_SUCCESS);
+    fake = fake_http_create(pool);
+    memset(secret, 7, sizeof(secret));
+    now = apr_time_now();
+    nrunners = 0;
+}
+
+static void teardown(void)
+{
+    while (nrunners > 0) {
+        acme_runner_destroy(runners[--nrunners]);
+    }
+    ck_assert_int_eq(system(apr_pstrcat(pool, "rm -rf '", dir, "'", NULL)), 0);
+    apr_pool_destroy(pool);
+}
+
+/* One certificate ID; with a live one obtained 60 days ago, valid for expires_in more. */
+static acme_runner_t *runner_make(int live, apr_time_t expires_in)
+{
+    acme_runner_conf_t conf;
+    acme_spec_input_t in;
+    acme_runner_cert_t *c = apr_pcalloc(pool, sizeof(*c));
+    apr_array_header_t *certs = apr_array_make(pool, 1, sizeof(acme_runner_cert_t *));
+    apr_array_header_t *names = apr_array_make(pool, 1, sizeof(const char *));
+    acme_runner_t *r;
+
+    APR_ARRAY_PUSH(names, const char *) = ID;
+    memset(&in, 0, sizeof(in));
+    in.cert.id = ID;
+    in.cert.names = names;
+    in.cert.ca_url = DIR_URL;
+    in.key_type = ACME_SPEC_UNSET;
+    in.listen_http = 1;
+    acme_spec_build(&c->spec, pool, &in);
+    c->id = ID;
+    c->names = names;
+    c->used = 1;
+    if (live) {
+        c->have_live = c->input.have_live = 1;
+        c->input.live_names = names;
+        c->input.live_ca = DIR_URL;
+        c->input.live_key = "p256";
+        c->input.live_not_before = c->input.live_obtained = now - 60 * DAY;
+        c->input.live_not_after = now + expires_in;
+        c->live_serial = "0a1b";
+        c->ari_cert_id = CERT_ID;
+    }
+    APR_ARRAY_PUSH(certs, acme_runner_cert_t *) = c;
+    memset(&conf, 0, sizeof(conf));
+    conf.store = st;
+    conf.secret = secret;
+    conf.ca_url = DIR_URL;
+    conf.contacts = apr_array_make(pool, 1, sizeof(const char *));
+    conf.agree_tos = 1;
+    conf.renewal_info = 1;
+    conf.notify_cmd = unit_hook_write(pool, dir, "exit 0");
+    ck_assert_int_eq(acme_runner_create(&r, pool, &conf, certs), APR_SUCCESS);
+    ck_assert_int_lt(nrunners, 4);
+    runners[nrunners++] = r;
+    acme_runner_replan(r, 0, now);
+    ck_assert_int_eq(acme_runner_start(r, fake_http_get(fake), now), APR_SUCCESS);
+    ck_assert(acme_runner_started(r));
+    return r;
+}
+
+/* The notify program's runs so far ("EVENT CERT" lines), after the pending ones ended. */
+static const char *notified(acme_runner_t *r)
+{
+    apr_time_t until = apr_time_now() + apr_time_from_sec(20);
+    while (acme_runner_notify_pending(r) && apr_time_now() < until) {
+        acme_runner_notify_poll(r, pool);
+        apr_sleep(apr_time_from_msec(20));
+    }
+    ck_assert_msg(!acme_runner_notify_pending(r), "notify runs still pending after 20 s");
+    return unit_hook_log(pool, dir);
+}
+
+static int count(const char *text, const char *what)
+{
+    int n = 0;
+    for (; (text = strstr(text, what)) != NULL; text += strlen(what)) {
+        ++n;
+    }
+    return n;
+}
+
+START_TEST(failure_recorded_with_backoff)
+{
+    acme_runner_t *r = runner_make(0, 0);
+    acme_runner_cert_t *c = acme_runner_cert(r, 0);
+    acme_sched_t *s = acme_runner_sched(r);
+    acme_cert_status_t *cs;
+    acme_counters_t *k;
+    apr_time_t t0, t1;
+
+    ck_assert_int_eq(c->plan.action, ACME_PLAN_OBTAIN);
+    ck_assert(s->slot[0].next == now);
+    /* the CA cannot be reached: the account cannot be ensured, the certificate fails */
+    fake_http_expect(fake, "GET", DIR_URL, 503, "down");
+    t0 = apr_time_now();
+    acme_runner_run_due(r, now, pool);
+    t1 = apr_time_now();
+    ck_assert_msg(fake_http_remaining(fake) == 0, "%s", fake_http_trace(fake, pool));
+    ck_assert_int_eq(c->input.failures, 1);
+    ck_assert_int_eq(acme_status_load(&cs, pool, st, ID), APR_SUCCESS);
+    ck_assert_int_eq(cs->failures, 1);
+    ck_assert(SEC(cs->next_attempt) == SEC(s->slot[0].next));
+    /* the first step of the ladder: 1 min (+ up to 10% jitter) */
+    ck_assert(s->slot[0].next >= t0 + apr_time_from_sec(60));
+    ck_assert(s->slot[0].next <= t1 + apr_time_from_sec(66));
+    ck_assert(s->next_run <= s->slot[0].next); /* sooner while notify runs are pending */
+    ck_assert_int_eq(acme_counters_load(&k, pool, st), APR_SUCCESS);
+    ck_assert(k->failed == 1 && k->staged == 0 && k->attempts == 1);
+    ck_assert_int_eq(count(notified(r), "failed " ID), 1);
+
+    /* not due before that: nothing happens */
+    acme_runner_run_due(r, now + apr_time_from_sec(30), pool);
+    ck_assert_int_eq(fake_http_count(fake), 1);
+    ck_assert_int_eq(c->input.failures, 1);
+
+    /* the second failure: 10 min */
+    fake_http_expect(fake, "GET", DIR_URL, 503, "down");
+    t0 = apr_time_now();
+    acme_runner_run_due(r, s->slot[0].next, pool);
+    t1 = apr_time_now();
+    ck_assert_msg(fake_http_remaining(fake) == 0, "%s", fake_http_trace(fake, pool));
+    ck_assert_int_eq(c->input.failures, 2);
+    ck_assert(s->slot[0].next >= t0 + apr_time_from_sec(600));
+    ck_assert(s->slot[0].next <= t1 + apr_time_from_sec(660));
+    ck_assert_int_eq(acme_status_load(&cs, pool, st, ID), APR_SUCCESS);
+    ck_assert_int_eq(cs->failures, 2);
+    ck_assert_ptr_nonnull(strstr(c->plan.reason, "retry after failure 2"));
+    ck_assert_int_eq(acme_counters_load(&k, pool, st), APR_SUCCESS);
+    ck_assert(k->failed == 2 && k->attempts == 2);
+    ck_assert_int_eq(count(notified(r), "failed " ID), 2);
+}
+END_TEST
+
+START_TEST(success_recorded)
+{
+    acme_runner_t *r = runner_make(0, 0);
+    acme_runner_cert_t *c = acme_runner_cert(r, 0);
+    acme_cert_status_t *cs;
+    acme_cert_meta_t meta;
+    acme_result_t res;
+
+    acme_result_reset(&res);
+    res.status = APR_EGENERAL;
+    ck_assert_int_eq(acme_status_record_failure(st, ID, 3, now, now, &res, pool), APR_SUCCESS);
+    c->input.failures = 3;
+    memset(&meta, 0, sizeof(meta));
+    meta.names = c->names;
+    meta.ca = DIR_URL;
+    meta.key = "p256";
+    meta.serial = "0fed";
+    meta.not_before = now;
+    meta.not_after = now + 90 * DAY;
+    meta.staged = now;
+    ck_assert_int_eq(acme_meta_save(st, ACME_GROUP_STAGING, ID, &meta, pool), APR_SUCCESS);
+    acme_result_reset(&res);
+    acme_runner_record(r, 0, APR_SUCCESS, &res, pool);
+    ck_assert_int_eq(c->input.failures, 0);
+    ck_assert(c->input.have_staged);
+    ck_assert_int_eq(c->plan.action, ACME_PLAN_NOTHING);
+    ck_assert(acme_runner_sched(r)->slot[0].next == 0);
+    ck_assert_int_eq(acme_status_load(&cs, pool, st, ID), APR_ENOENT);
+    ck_assert_ptr_nonnull(strstr(notified(r), "renewed " ID));
+}
+END_TEST
+
+START_TEST(renew_request_picked_up)
+{
+    acme_runner_t *r = runner_make(1, 40 * DAY);
+    acme_runner_cert_t *c = acme_runner_cert(r, 0);
+    acme_sched_t *s = acme_runner_sched(r);
+    acme_renew_request_t req, *got;
+
+    ck_assert_int_eq(c->plan.action, ACME_PLAN_NOTHING);
+    ck_assert(s->slot[0].next > now + DAY);
+    acme_runner_check_requests(r, pool);          /* no request: nothing changes */
+    ck_assert_int_eq(c->plan.action, ACME_PLAN_NOTHING);
+    s->slot[0].ari_next = 0;                      /* no renewalInfo fetch soon */
+    acme_runner_run_due(r, now, pool);            /* nothing due: wake up at renewal time */
+    ck_assert_int_eq(fake_http_count(fake), 0);
+    ck_assert(s->next_run > now + DAY);
+
+    memset(&req, 0, sizeof(req));
+    req.requested = now - apr_time_from_sec(3600);
+    req.by = "acmectl";
+    ck_assert_int_eq(acme_request_save(st, ID, &req, pool), APR_SUCCESS);
+    acme_runner_check_requests(r, pool);
+    ck_assert(SEC(c->input.renew_requested) == SEC(req.requested));
+    ck_assert(c->plan.request_pending);
+    ck_assert_int_eq(c->plan.action, ACME_PLAN_RENEW);
+    ck_assert(s->slot[0].next <= apr_time_now());
+    ck_assert(s->next_run <= apr_time_now());
+    /* it stays until a newer certificate is live */
+    ck_assert_int_eq(acme_request_load(&got, pool, st, ID), APR_SUCCESS);
+    acme_runner_check_requests(r, pool);
+    ck_assert_int_eq(acme_request_load(&got, pool, st, ID), APR_SUCCESS);
+}
+END_TEST
+
+START_TEST(renew_request_cleared)
+{
+    acme_runner_t *r = runner_make(1, 40 * DAY);
+    acme_runner_cert_t *c = acme_runner_cert(r, 0);
+    acme_renew_request_t req, *got;
+
+    /* asked before the live certificate was obtained: satisfied, removed */
+    memset(&req, 0, sizeof(req));
+    req.requested = c->input.live_obtained - apr_time_from_sec(3600);
+    req.by = "acmectl";
+    ck_assert_int_eq(acme_request_save(st, ID, &req, pool), APR_SUCCESS);
+    acme_runner_check_requests(r, pool);
+    ck_assert_int_eq(acme_request_load(&got, pool, st, ID), APR_ENOENT);
+    ck_assert(c->input.renew_requested == 0);
+    ck_assert(!c->plan.request_pending);
+    ck_assert_int_eq(c->plan.action, ACME_PLAN_NOTHING);
+}
+END_TEST
+
+START_TEST(blocked_notified_once)
+{
+    acme_runner_t *r = runner_make(1, 40 * DAY);
+    acme_blocked_t b;
+
+    acme_runner_blocked_check(r, pool);           /* not blocked: nothing */
+    memset(&b, 0, sizeof(b));
+    b.since = b.checked = now;
+    b.reason = "x.conf line 3: Invalid command 'Foo'";
+    b.certs = apr_array_make(pool, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(b.certs, const char *) = ID;
+    APR_ARRAY_PUSH(b.certs, const char *) = "not.configured";
+    ck_assert_int_eq(acme_blocked_save(st, &b, pool), APR_SUCCESS);
+    acme_runner_blocked_check(r, pool);
+    acme_runner_blocked_check(r, pool);
+    ck_assert_int_eq(count(notified(r), "blocked "), 1);
+    ck_assert_int_eq(count(notified(r), "blocked " ID), 1);
+    b.checked += apr_time_from_sec(60);           /* the same episode, checked again */
+    ck_assert_int_eq(acme_blocked_save(st, &b, pool), APR_SUCCESS);
+    acme_runner_blocked_check(r, pool);
+    ck_assert_int_eq(count(notified(r), "blocked "), 1);
+    b.since += apr_time_from_sec(600);            /* a new episode */
+    ck_assert_int_eq(acme_blocked_save(st, &b, pool), APR_SUCCESS);
+    acme_runner_blocked_check(r, pool);
+    ck_assert_int_eq(count(notified(r), "blocked " ID), 2);
+}
+END_TEST
+
+START_TEST(expiring_once_a_day)
+{
+    acme_runner_t *r = runner_make(1, 2 * DAY);   /* inside the default 10% warn window */
+    apr_time_t last;
+
+    acme_runner_expiring_check(r, 0, now, pool);
+    ck_assert_int_eq(acme_expiring_load(&last, pool, st, ID), APR_SUCCESS);
+    ck_assert(SEC(last) == SEC(now));
+    acme_runner_expiring_check(r, 0, now + apr_time_from_sec(3600), pool);
+    ck_assert_int_eq(count(notified(r), "expiring " ID), 1);
+    /* a new generation reads when it was said last */
+    r = runner_make(1, 2 * DAY);
+    acme_runner_expiring_check(r, 0, now + apr_time_from_sec(7200), pool);
+    ck_assert_int_eq(count(notified(r), "expiring " ID), 1);
+    acme_runner_expiring_check(r, 0, now + DAY + apr_time_from_sec(60), pool);
+    ck_assert_int_eq(count(notified(r), "expiring " ID), 2);
+    ck_assert_int_eq(acme_expiring_load(&last, pool, st, ID), APR_SUCCESS);
+    ck_assert(SEC(last) == SEC(now + DAY + apr_time_from_sec(60)));
+}
+END_TEST
+
+START_TEST(expiring_not_before_the_window)
+{
+    acme_runner_t *r = runner_make(1, 40 * DAY);
+    apr_time_t last = 0;
+
+    acme_runner_expiring_check(r, 0, now, pool);
+    ck_assert_int_eq(acme_expiring_load(&last, pool, st, ID), APR_ENOENT);
+    ck_assert_int_eq(count(notified(r), "expiring"), 0);
+}
+END_TEST
+
+START_TEST(ari_window_replans)
+{
+    acme_runner_t *r = runner_make(1, 40 * DAY);
+    acme_runner_cert_t *c = acme_runner_cert(r, 0);
+    const char *win;
+
+    ck_assert_ptr_null(c->spec.cert.replaces);
+    win = apr_psprintf(pool, "{\"suggestedWindow\":{\"start\":\"%s\",\"end\":\"%s\"}}",
+                       acme_time_rfc3339(pool, now + DAY), acme_time_rfc3339(pool, now + 2 * DAY));
+    fake_http_expect(fake, "GET", DIR_URL, 200, DIRECTORY_ARI);
+    fake_http_expect(fake, "GET", ARI_URL "/" CERT_ID, 200, win);
+    acme_runner_ari_fetch(r, 0, now, pool);
+    ck_assert_msg(fake_http_remaining(fake) == 0, "%s", fake_http_trace(fake, pool));
+    ck_assert(SEC(c->input.ari_start) == SEC(now + DAY));
+    ck_assert(c->plan.ari_used);
+    ck_assert(c->plan.when >= c->input.ari_start && c->plan.when <= c->input.ari_end);
+    ck_assert(c->input.ari_chosen != 0);         /* the choice is kept for the next plans */
+    ck_assert(c->plan.when == c->input.ari_chosen);
+    ck_assert(acme_runner_sched(r)->slot[0].next == c->plan.when);
+    ck_assert(acme_runner_sched(r)->slot[0].ari_next > now);
+    ck_assert_str_eq(c->spec.cert.replaces, CERT_ID);
+}
+END_TEST
+
+Suite *runner_suite(void)
+{
+    Suite *s = suite_create("runner");
+    TCase *tc = tcase_create("runner");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, failure_recorded_with_backoff);
+    tcase_add_test(tc, success_recorded);
+    tcase_add_test(tc, renew_request_picked_up);
+    tcase_add_test(tc, renew_request_cleared);
+    tcase_add_test(tc, blocked_notified_once);
+    tcase_add_test(tc, expiring_once_a_day);
+    tcase_add_test(tc, expiring_not_before_the_window);
+    tcase_add_test(tc, ari_window_replans);
+    suite_add_tcase(s, tc);
+    return s;
+}
