@@ -128,7 +128,7 @@ static void view_cert(cert_view_t *v, mod_acme_gen_t *m, const mod_acme_managed_
              ? mc->input.live_key : acme_key_type_name(mc->spec.cert.key_type);
     v->ca = mc->have_live && mc->input.live_ca && *mc->input.live_ca ? mc->input.live_ca
                                                                      : m->ca_url;
-    v->profile = mc->have_live ? mc->input.live_profile : mc->spec.profile;
+    v->profile = mc->have_live ? mc->input.live_profile : mc->spec.cert.profile;
     v->profile_fallback = mc->have_live && mc->live_profile_fallback;
     if (v->profile && !*v->profile) {
         v->profile = NULL;
