@@ -19,6 +19,12 @@ typedef struct acme_cert_spec_t {
                                         replaces (ARI), or NULL */
     const apr_array_header_t *challenge_types; /* allowed, preferred first; NULL: http-01 */
     const acme_dns_hook_t *dns_hook; /* for dns-01 (wildcards), or NULL */
+    const char *preferred_chain;     /* ACMEPreferredChain: the top issuer CN of the chain to
+                                        take among the CA's alternates, NULL: the default */
+    const char *reuse_key;           /* ACMEKeyReuse: the live key, sealed
+                                        (acme_key_reuse_load), used instead of a new key;
+                                        NULL: a new key */
+    apr_size_t reuse_key_len;
 } acme_cert_spec_t;
 
 typedef struct acme_driver_env_t {

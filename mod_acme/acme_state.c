@@ -122,6 +122,7 @@ apr_status_t acme_meta_parse(acme_cert_meta_t **pm, apr_pool_t *p, const char *d
     m->key = get_str(p, j, "key");
     m->serial = get_str(p, j, "serial");
     m->order = get_str(p, j, "order");
+    m->chain = get_str(p, j, "chain");
     m->not_before = get_time(j, "not_before");
     m->not_after = get_time(j, "not_after");
     m->staged = get_time(j, "staged");
@@ -142,6 +143,7 @@ const char *acme_meta_text(apr_pool_t *p, const acme_cert_meta_t *m)
     set_str(j, "key", m->key);
     json_object_set_new(j, "serial", json_string(m->serial ? m->serial : ""));
     set_str(j, "order", m->order);
+    set_str(j, "chain", m->chain);
     set_time(p, j, "not_before", m->not_before);
     set_time(p, j, "not_after", m->not_after);
     set_time(p, j, "staged", m->staged);

@@ -33,6 +33,7 @@ typedef struct acme_cert_meta_t {
     const char *key;                     /* key type name, e.g. "p256" */
     const char *serial;                  /* hex */
     const char *order;                   /* order URL */
+    const char *chain;                   /* issuer CN of the chain's top certificate */
     apr_time_t not_before, not_after;
     apr_time_t staged;                   /* when it was obtained and staged */
     apr_time_t rebuilt;                  /* when start-up rebuilt it from the certificate */

@@ -32,7 +32,7 @@ APLOG_USE_MODULE(acme);
 
 static const char *const directives[ACME_SET_COUNT] = {
     "ACMEKeyType", "ACMERenewWindow", "ACMEWarnWindow", "ACMEChallenges", "ACMEDNSHook",
-    "ACMEDNSPropagationTimeout", "ACMEDNSResolver",
+    "ACMEDNSPropagationTimeout", "ACMEDNSResolver", "ACMEPreferredChain", "ACMEKeyReuse",
 };
 
 /* What the config tree says about a <VirtualHost> section (or the server config). */
@@ -152,6 +152,10 @@ static const char *setting_text(apr_pool_t *p, const mod_acme_srv_conf_t *sc, mo
             return apr_psprintf(p, "%s:%d", addr, port);
         }
         return sc->dns_resolver;
+    case ACME_SET_PREFERRED_CHAIN:
+        return sc->preferred_chain;
+    case ACME_SET_KEY_REUSE:
+        return sc->key_reuse == 1 ? "on" : "off";
     default:
         return NULL;
     }
@@ -183,6 +187,12 @@ static void setting_copy(mod_acme_srv_conf_t *to, const mod_acme_srv_conf_t *fro
         break;
     case ACME_SET_DNS_RESOLVER:
         to->dns_resolver = from->dns_resolver;
+        break;
+    case ACME_SET_PREFERRED_CHAIN:
+        to->preferred_chain = from->preferred_chain;
+        break;
+    case ACME_SET_KEY_REUSE:
+        to->key_reuse = from->key_reuse;
         break;
     default:
         break;

@@ -27,6 +27,7 @@ APLOG_USE_MODULE(acme);
 #include "acme_verify.h"
 #include "acme_install.h"
 #include "acme_plan_store.h"
+#include "acme_keyreuse.h"
 
 #define FALLBACK_CN "mod_acme fallback certificate"
 #define ACME_MAX_NAMES 100
@@ -361,6 +362,7 @@ void mod_acme_plan_vhosts(mod_acme_gen_t *m, apr_pool_t *ptemp)
         mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *);
         mc->spec.key_type = mc->settings->key_type != ACME_UNSET
                             ? (acme_key_type_t)mc->settings->key_type : ACME_KEY_EC_P256;
+        mc->spec.preferred_chain = mc->settings->preferred_chain;
         mc->renew_window = mc->settings->renew_window;
         mc->warn_window = mc->settings->warn_window;
     }
@@ -601,6 +603,26 @@ void mod_acme_load_states(mod_acme_gen_t *m, apr_pool_t *ptemp)
     int i;
     for (i = 0; i < m->certs->nelts; ++i) {
         load_state(m, APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *), ptemp);
+    }
+}
+
+void mod_acme_reuse_keys(mod_acme_gen_t *m, apr_pool_t *ptemp)
+{
+    int i;
+    for (i = 0; i < m->certs->nelts; ++i) {
+        mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *);
+        const char *why = NULL;
+        apr_status_t rv;
+
+        if (mc->settings->key_reuse != 1) {
+            continue;
+        }
+        rv = acme_key_reuse_load(&mc->spec.reuse_key, &mc->spec.reuse_key_len, &why, m->pool,
+                                 mc->have_live && !mc->damaged ? mc->live_key : NULL, 1,
+                                 mc->spec.key_type, m->secret);
+        ap_log_error(APLOG_MARK, rv != APR_SUCCESS ? APLOG_WARNING : APLOG_INFO, rv, m->s,
+                     ACMELOGNO(00483) "certificate %s: the next order uses %s (%s)", mc->id,
+                     mc->spec.reuse_key ? "the live key" : "a new key", why);
     }
 }
 

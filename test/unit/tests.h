@@ -24,5 +24,7 @@ Suite *notify_suite(void);
 Suite *expiry_suite(void);
 Suite *sched_suite(void);
 Suite *parallel_suite(void);
+Suite *chains_suite(void);
+Suite *keyreuse_suite(void);
 
 #endif
