@@ -40,6 +40,16 @@ int acme_chain_select(apr_pool_t *p, const apr_array_header_t *chains, const cha
     return -1;
 }
 
+const char *acme_chain_pref_warning(apr_pool_t *p, const char *preferred, const char *live_top)
+{
+    if (!preferred || !*preferred || !live_top || !strcasecmp(preferred, live_top)) {
+        return NULL;
+    }
+    return apr_psprintf(p, "ACMEPreferredChain '%s': the CA offered no chain that ends there "
+                        "when this certificate was issued; serving the chain that ends at "
+                        "'%s'", preferred, live_top);
+}
+
 static const char *issuer_text(apr_pool_t *p, const apr_array_header_t *chain)
 {
     const char *top = acme_chain_top_issuer(p, chain);

@@ -21,6 +21,11 @@ const char *acme_chain_top_issuer(apr_pool_t *p, const apr_array_header_t *chain
  * CN is name (case-insensitive); -1 when none is, or name is NULL or empty. Pure. */
 int acme_chain_select(apr_pool_t *p, const apr_array_header_t *chains, const char *name);
 
+/* For status pages: NULL when nothing is to be said (no preference, the live chain ends at
+ * it, or its top issuer is not known: a set staged before mod_acme recorded it), else a
+ * warning that the live chain does not end at the preferred name. */
+const char *acme_chain_pref_warning(apr_pool_t *p, const char *preferred, const char *live_top);
+
 /* What acme_chain_prefer did. */
 typedef struct acme_chain_pick_t {
     const char *pem;            /* the chain to stage (the default when nothing matched) */

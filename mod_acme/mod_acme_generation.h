@@ -37,6 +37,7 @@ typedef struct mod_acme_managed_t {
     const char *ari_cert_id;        /* RFC 9773 certID of the live certificate */
     const char *live_serial;        /* from live meta.json (root only): for status pages */
     apr_time_t live_obtained;       /* when the live certificate was staged */
+    const char *live_chain_top;     /* issuer CN of the live chain's top (meta "chain") */
     int activated;                  /* went live at this start: notify "activated" */
     acme_cert_spec_t spec;          /* for the driver */
     acme_dns_hook_t dns_hook;       /* spec.dns_hook points here when set */

@@ -152,8 +152,11 @@ static const char *setting_text(apr_pool_t *p, const mod_acme_srv_conf_t *sc, mo
             return apr_psprintf(p, "%s:%d", addr, port);
         }
         return sc->dns_resolver;
-    case ACME_SET_PREFERRED_CHAIN:
-        return sc->preferred_chain;
+    case ACME_SET_PREFERRED_CHAIN: {
+        char *lower = apr_pstrdup(p, sc->preferred_chain); /* matched case-insensitively */
+        ap_str_tolower(lower);
+        return lower;
+    }
     case ACME_SET_KEY_REUSE:
         return sc->key_reuse == 1 ? "on" : "off";
     default:

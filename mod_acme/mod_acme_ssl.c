@@ -579,6 +579,7 @@ static void load_state(mod_acme_gen_t *m, mod_acme_managed_t *mc, apr_pool_t *pt
         mc->input.live_not_after = cm->not_after;
         mc->live_serial = cm->serial;
         mc->live_obtained = cm->staged;
+        mc->live_chain_top = cm->chain;
         if (m->renewal_info && !mc->damaged
             && acme_file_read(&data, &len, mc->live_chain, ptemp) == APR_SUCCESS) {
             apr_array_header_t *chain;

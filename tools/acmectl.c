@@ -64,6 +64,7 @@ typedef struct cert_t {
     const char *id;
     apr_array_header_t *names;
     const char *key, *ca, *serial, *issuer;
+    const char *chain_top;          /* issuer CN of the chain's top (ACMEPreferredChain) */
     apr_time_t not_before, not_after, obtained;
     int have_live, staged, renew_requested, failures;
     const char *staged_serial;
@@ -351,6 +352,7 @@ static void load_cert(cert_t *c, acme_store_t *st, const char *id,
     c->names = meta_names(meta, p);
     c->key = meta ? meta->key : NULL;
     c->ca = meta ? meta->ca : NULL;
+    c->chain_top = meta ? meta->chain : NULL;
     c->chain_path = st->path(st, ACME_GROUP_LIVE, id, "chain.pem", p);
     c->key_path = st->path(st, ACME_GROUP_LIVE, id, "key.pem", p);
     if (live && acme_store_load(st, ACME_GROUP_LIVE, id, "chain.pem", &data, &len, p) == 0) {
@@ -545,6 +547,7 @@ static json_t *cert_json(const cert_t *c, apr_pool_t *p)
         json_object_set_new(j, "next_action", json_null());
     }
     json_object_set_new(j, "ari_window", acme_plan_ari_json(&c->ari, p));
+    json_object_set_new(j, "chain_top_issuer", jstr(c->chain_top));
     json_object_set_new(j, "failures", json_integer(c->failures));
     if (c->failures > 0) {
         json_t *e = json_object();
@@ -597,6 +600,9 @@ static void print_cert(const cert_t *c, int detail, apr_pool_t *p)
                 printf("    Issuer: %s\n", c->issuer);
             }
             printf("    CA: %s\n", c->ca ? c->ca : "-");
+            if (c->chain_top) {
+                printf("    Chain Ends At: %s\n", c->chain_top);
+            }
         }
         printf("    Serial Number: %s\n", c->serial ? c->serial : "-");
     }

@@ -8,7 +8,13 @@ One httpd, three certificates, the directive written per VirtualHost:
   alone; live meta.json records the root's name;
 - a name no chain ends at: the default chain (/intermediates/0) is served and the error log
   warns (ACME00480) naming the issuers offered;
-- no directive: the default chain, and no alternate is fetched for it."""
+- no directive: the default chain, and no alternate is fetched for it.
+acme-status, server-status?auto and `acmectl show` say where each live chain ends; the
+status pages warn for the certificate whose preference was not met.
+
+Configtest only: bad values of ACMEPreferredChain and ACMEKeyReuse fail `apache2 -t` naming
+the directive and line; two https vhosts for the same names that prefer different chains
+conflict (ACME00120)."""
 
 import json
 import os
@@ -20,12 +26,12 @@ import pytest
 
 import harness
 from harness import VHost
-
-pytestmark = pytest.mark.pebble210
+import status_helpers as sh
 
 PREF = VHost("pc-pref.mod-acme.test")
 MISS = VHost("pc-miss.mod-acme.test")
 PLAIN = VHost("pc-plain.mod-acme.test")
+ACMECTL = os.environ.get("ACMECTL", os.path.join(harness.REPO, "build", "tools", "acmectl"))
 PEM_RX = re.compile(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", re.S)
 
 
@@ -65,6 +71,7 @@ def verifies_against(chain, root_pem):
         return res.returncode == 0, res.stdout + res.stderr
 
 
+@pytest.mark.pebble210
 def test_preferred_chain_served(httpd_factory, pebble_factory):
     peb = pebble_factory(env={"PEBBLE_ALTERNATE_ROOTS": "2"})
     roots = [mgmt(peb, "/roots/%d" % i) for i in range(3)]
@@ -77,7 +84,7 @@ def test_preferred_chain_served(httpd_factory, pebble_factory):
         VHost(PREF.name, ssl=False),
         VHost(MISS.name, lines=['ACMEPreferredChain "No Such Root X9"']),
         VHost(MISS.name, ssl=False),
-        PLAIN, VHost(PLAIN.name, ssl=False),
+        PLAIN, VHost(PLAIN.name, ssl=False), sh.status_vhost(),
     ]
     mark = peb.mark()
     httpd = httpd_factory(vhosts, harness.acme_lines(peb, peb.ca_file))
@@ -118,3 +125,51 @@ def test_preferred_chain_served(httpd_factory, pebble_factory):
     # for the plain one (a resumed download may fetch again)
     downloads = peb.count(r"POST /certZ/ -> calling handler", since=mark)
     assert 7 <= downloads <= 12, downloads
+
+    # status: where each chain ends; a warning only where the preference was not met
+    status, j = sh.status_json(httpd)
+    assert status == 200
+    by_id = {c["id"]: c["chain"] for c in j["certificates"]}
+    assert by_id[PREF.name] == {"top_issuer": wanted, "preferred": wanted.upper(),
+                                "warning": None}, by_id
+    assert by_id[PLAIN.name] == {"top_issuer": names[0], "preferred": None, "warning": None}
+    miss = by_id[MISS.name]
+    assert miss["top_issuer"] == names[0] and miss["preferred"] == "No Such Root X9", miss
+    assert "No Such Root X9" in miss["warning"] and names[0] in miss["warning"], miss
+    auto = sh.get(httpd, "/server-status?auto").text
+    assert sh.parse_auto(auto, MISS.name)["chain_warning"] == miss["warning"]
+    assert "chain_warning" not in sh.parse_auto(auto, PREF.name)
+    assert sh.parse_auto(auto, PREF.name)["chain"] == wanted
+    res = subprocess.run([ACMECTL, "--store", httpd.store, "show", PREF.name],
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0 and "Chain Ends At: %s" % wanted in res.stdout, res
+
+
+@pytest.mark.parametrize("bad", ['ACMEPreferredChain ""', "ACMEPreferredChain",
+                                 "ACMEPreferredChain a b", "ACMEKeyReuse yes", "ACMEKeyReuse"])
+def test_bad_values_fail_configtest(httpd_factory, acme_config, bad):
+    v = VHost("pc-bad.mod-acme.test")
+    httpd = httpd_factory([v], acme_config + [bad], start=False)
+    rc, out = httpd.configtest()
+    assert rc != 0 and bad.split()[0] in out and "line %d of" % httpd.line_of(bad) in out, out
+
+
+def test_conflicting_preferences_fail_configtest(httpd_factory, acme_config):
+    name = "pc-conflict.mod-acme.test"
+    vhosts = [VHost(name, lines=['ACMEPreferredChain "Root One"', "ACMEKeyReuse on"]),
+              VHost(name, lines=['ACMEPreferredChain "root one"', "ACMEKeyReuse off"]),
+              VHost(name + "2", lines=['ACMEPreferredChain "Root One"']),
+              VHost(name + "2", lines=['ACMEPreferredChain "Root Two"'])]
+    httpd = httpd_factory(vhosts, acme_config, start=False)
+    rc, out = httpd.configtest()
+    assert rc != 0, out
+    assert "ACME00120" in out and "set ACMEKeyReuse differently" in out, out
+    assert "set ACMEPreferredChain differently: 'root one' in" in out, out
+    # names are matched case-insensitively: "Root One" and "root one" are one preference
+    assert out.count("set ACMEPreferredChain differently") == 1, out
+    # the same values (key reuse written once) pass
+    httpd.vhosts = [VHost(name, lines=['ACMEPreferredChain "Root One"', "ACMEKeyReuse on"]),
+                    VHost(name, lines=['ACMEPreferredChain "Root One"'])]
+    httpd.write_config()
+    rc, out = httpd.configtest()
+    assert rc == 0, out

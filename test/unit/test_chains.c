@@ -114,6 +114,21 @@ START_TEST(select_first_of_equal_and_with_root)
 }
 END_TEST
 
+START_TEST(pref_warning)
+{
+    const char *w;
+
+    ck_assert_ptr_null(acme_chain_pref_warning(pool, NULL, "Root A"));
+    ck_assert_ptr_null(acme_chain_pref_warning(pool, "", "Root A"));
+    ck_assert_ptr_null(acme_chain_pref_warning(pool, "root a", "Root A"));
+    ck_assert_ptr_null(acme_chain_pref_warning(pool, "Root A", NULL)); /* not recorded */
+    w = acme_chain_pref_warning(pool, "Root X2", "Root A");
+    ck_assert_ptr_nonnull(w);
+    ck_assert_ptr_nonnull(strstr(w, "'Root X2'"));
+    ck_assert_ptr_nonnull(strstr(w, "ends at 'Root A'"));
+}
+END_TEST
+
 Suite *chains_suite(void)
 {
     Suite *s = suite_create("chains");
@@ -123,6 +138,7 @@ Suite *chains_suite(void)
     tcase_add_test(tc, top_issuer);
     tcase_add_test(tc, select_by_top_issuer);
     tcase_add_test(tc, select_first_of_equal_and_with_root);
+    tcase_add_test(tc, pref_warning);
     suite_add_tcase(s, tc);
     return s;
 }
