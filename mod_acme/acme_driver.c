@@ -686,9 +686,15 @@ static apr_status_t cert_key_get(run_t *r)
         return acme_result_set(r->res, r->p, rv, "reading the key of order %s failed",
                                r->order_url);
     }
-    if (spec->reuse_key
-        && acme_key_reuse_open(&r->cert_key, r->p, spec->reuse_key, spec->reuse_key_len,
-                               spec->key_type, env->secret) == APR_SUCCESS) {
+    r->cert_key = NULL;
+    if (spec->reuse_key && acme_key_reuse_vetoed(r->st, spec->id, r->p)) {
+        acme_log(ACME_LOG_NOTICE, APR_SUCCESS, ACMELOGNO(00484) "certificate %s: a new key "
+                 "despite ACMEKeyReuse on: the renewal was requested after a revocation",
+                 spec->id);
+    }
+    else if (spec->reuse_key
+             && acme_key_reuse_open(&r->cert_key, r->p, spec->reuse_key, spec->reuse_key_len,
+                                    spec->key_type, env->secret) == APR_SUCCESS) {
         /* ACMEKeyReuse: the live key, sealed as it came */
         sealed = apr_pmemdup(r->p, spec->reuse_key, spec->reuse_key_len);
         slen = spec->reuse_key_len;
@@ -696,7 +702,7 @@ static apr_status_t cert_key_get(run_t *r)
         acme_log(ACME_LOG_INFO, APR_SUCCESS, ACMELOGNO(00482) "certificate %s: the new order "
                  "uses the live certificate's key (ACMEKeyReuse on)", spec->id);
     }
-    else {
+    if (!r->cert_key) {
         rv = acme_key_generate(&r->cert_key, r->p, spec->key_type);
         if (rv == APR_SUCCESS) {
             rv = acme_key_to_pem(&cpem, &plen, r->p, r->cert_key);

@@ -4,6 +4,7 @@
 #include <apr_strings.h>
 
 #include "acme_keyreuse.h"
+#include "acme_state.h"
 #include "acme_util.h"
 
 acme_key_choice_t acme_key_reuse_decide(const char **pwhy, int reuse, int have_live,
@@ -56,6 +57,12 @@ apr_status_t acme_key_reuse_load(const char **psealed, apr_size_t *plen, const c
         memset(pem, 0, len);
     }
     return rv;
+}
+
+int acme_key_reuse_vetoed(acme_store_t *st, const char *id, apr_pool_t *p)
+{
+    acme_renew_request_t *req = NULL;
+    return acme_request_load(&req, p, st, id) == APR_SUCCESS && req && req->new_key;
 }
 
 apr_status_t acme_key_reuse_open(acme_key_t **pkey, apr_pool_t *p, const char *sealed,

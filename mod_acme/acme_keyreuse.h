@@ -5,6 +5,7 @@
 
 #include "acme.h"
 #include "acme_crypto.h"
+#include "acme_store.h"
 
 typedef enum { ACME_KEY_NEW, ACME_KEY_REUSE } acme_key_choice_t;
 
@@ -21,6 +22,10 @@ acme_key_choice_t acme_key_reuse_decide(const char **pwhy, int reuse, int have_l
 apr_status_t acme_key_reuse_load(const char **psealed, apr_size_t *plen, const char **pwhy,
                                  apr_pool_t *p, const char *key_path, int reuse,
                                  acme_key_type_t want, const unsigned char *secret);
+
+/* At order time: 1 when a pending renewal request (orders/<id>/renew.request) asks for a
+ * new key (acmectl revoke: a revoked certificate's key is not reused), else 0. */
+int acme_key_reuse_vetoed(acme_store_t *st, const char *id, apr_pool_t *p);
 
 /* The key a driver run uses instead of a new one: sealed (from acme_key_reuse_load)
  * unsealed and parsed, and checked to be of type want. */

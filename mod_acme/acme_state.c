@@ -319,6 +319,7 @@ apr_status_t acme_request_parse(acme_renew_request_t **pr, apr_pool_t *p, const 
             r->v = v;
             r->requested = get_time(j, "requested");
             r->by = get_str(p, j, "by");
+            r->new_key = json_is_true(json_object_get(j, "new_key"));
         }
     }
     else {
@@ -333,6 +334,9 @@ const char *acme_request_text(apr_pool_t *p, const acme_renew_request_t *r)
     json_t *j = new_record(p);
     set_time(p, j, "requested", r->requested);
     set_str(j, "by", r->by);
+    if (r->new_key) {
+        json_object_set_new(j, "new_key", json_true());
+    }
     return apr_pstrcat(p, acme_json_dump(p, j), "\n", NULL);
 }
 

@@ -710,18 +710,20 @@ static int cmd_show(const opts_t *o, cert_t *c, apr_pool_t *p)
 
 /* orders/<id>/renew.request, owned like orders/ (the worker must remove it), 0600, written
  * to a temporary name and renamed into place. */
-static int request_renewal(const opts_t *o, const cert_t *c, apr_pool_t *p)
+/* new_key: the replacement must not reuse the certificate's key (after a revocation). */
+static int request_renewal(const opts_t *o, const cert_t *c, int new_key, apr_pool_t *p)
 {
     const char *orders = apr_pstrcat(p, o->store_dir, "/orders", NULL);
     const char *dir = apr_pstrcat(p, orders, "/", c->id, NULL);
     const char *path = apr_pstrcat(p, dir, "/" RENEW_REQUEST, NULL);
     const char *tmp = apr_psprintf(p, "%s/.%s.tmp.%ld", dir, RENEW_REQUEST, (long)getpid());
-    acme_renew_request_t req = { 0, 0, "acmectl" };
+    acme_renew_request_t req = { 0, 0, "acmectl", 0 };
     const char *text;
     struct stat sb;
     int fd;
 
     req.requested = apr_time_now();
+    req.new_key = new_key;
     text = acme_request_text(p, &req);
     if (lstat(orders, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         return fail("%s: not a directory (is %s mod_acme's store?)", orders, o->store_dir);
@@ -761,7 +763,7 @@ static int cmd_renew(const opts_t *o, apr_array_header_t *certs, cert_t *one, ap
         if (one && c != one) {
             continue;
         }
-        if (request_renewal(o, c, p) != EXIT_OK) {
+        if (request_renewal(o, c, 0, p) != EXIT_OK) {
             rc = EXIT_FAIL;
             continue;
         }
@@ -870,7 +872,7 @@ static int cmd_revoke(const opts_t *o, acme_store_t *st, cert_t *c, apr_pool_t *
     }
     printf("%s: certificate %s revoked%s%s\n", c->id, c->serial ? c->serial : "",
            o->reason ? " (reason " : "", o->reason ? apr_pstrcat(p, o->reason, ")", NULL) : "");
-    rc = request_renewal(o, c, p);
+    rc = request_renewal(o, c, 1, p);
     if (rc == EXIT_OK) {
         printf("%s: a replacement was requested: the running server orders it within 15 "
                "seconds and restarts gracefully to serve it.\n", c->id);

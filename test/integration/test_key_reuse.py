@@ -1,7 +1,8 @@
 """Issue 10: ACMEKeyReuse (real pebble). Two issuances of one certificate (the first, then
 `acmectl renew`): with ACMEKeyReuse on both have the same public key; with it off (the
-default) they differ. With reuse on, a changed ACMEKeyType still gets a new key (of the
-new type). The reused key is never the account key."""
+default) they differ. With reuse on, the replacement after `acmectl revoke` gets a new key,
+and so does a changed ACMEKeyType (of the new type). The reused key is never the account
+key."""
 
 import os
 import subprocess
@@ -56,15 +57,25 @@ def test_key_reuse_on_keeps_key(httpd_factory, pebble, acme_config, timing):
             with open(os.path.join(d, f), "rb") as fh:
                 assert b"PRIVATE KEY" not in fh.read(), os.path.join(d, f)
 
+    # a revoked certificate's key is not reused for its replacement
+    res = subprocess.run([ACMECTL, "--store", httpd.store, "revoke", v.name, "--reason",
+                          "superseded"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and "replacement was requested" in res.stdout, res
+    third, _ = httpd.wait_for_cert(v.name, pebble, timeout=120, not_serial=second.serial,
+                                   names=v.names)
+    assert pubkey(third.pem) != pubkey(second.pem), "the revoked certificate's key was reused"
+    assert httpd.log_entries(r"ACME00484: certificate %s: a new key despite ACMEKeyReuse on"
+                             % v.name), httpd.diagnostics()
+
     # a changed key type overrides reuse: a new key of the new type
     httpd.vhosts[0] = VHost(v.name, lines=["ACMEKeyReuse on", "ACMEKeyType p384"])
     httpd.write_config()
     httpd.graceful()
-    third = httpd.wait_for(lambda: (lambda c: c if c.serial != second.serial else None)(
+    fourth = httpd.wait_for(lambda: (lambda c: c if c.serial != third.serial else None)(
         httpd.cert(v.name)), 90, what="a new certificate after ACMEKeyType changed")
-    assert pubkey(third.pem) != pubkey(second.pem)
+    assert pubkey(fourth.pem) != pubkey(third.pem)
     assert "ASN1 OID: secp384r1" in subprocess.run(
-        [harness.OPENSSL, "x509", "-noout", "-text"], input=third.pem.encode(),
+        [harness.OPENSSL, "x509", "-noout", "-text"], input=fourth.pem.encode(),
         capture_output=True, check=True).stdout.decode()
 
 

@@ -27,6 +27,7 @@
 #include "acme_jws.h"
 #include "acme_log.h"
 #include "acme_util.h"
+#include "acme_state.h"
 
 #define CA         "https://ca.test"
 #define DIR_URL    CA "/dir"
@@ -1379,6 +1380,35 @@ START_TEST(key_reuse_given_key)
 }
 END_TEST
 
+/* A renewal requested after a revocation (acmectl revoke: new_key) never reuses the key. */
+START_TEST(key_reuse_vetoed_after_revoke)
+{
+    acme_key_t *key = NULL;
+    const char *pem = NULL;
+    char *sealed = NULL, *plain = NULL;
+    apr_size_t plen = 0, slen = 0, len = 0;
+    acme_renew_request_t req = { 0, 0, "acmectl", 1 };
+
+    ck_assert_int_eq(acme_key_generate(&key, fx.p, ACME_KEY_EC_P256), APR_SUCCESS);
+    ck_assert_int_eq(acme_key_to_pem(&pem, &plen, fx.p, key), APR_SUCCESS);
+    ck_assert_int_eq(acme_seal(&sealed, &slen, fx.p, fx.secret, pem, plen), APR_SUCCESS);
+    fx.spec.reuse_key = sealed;
+    fx.spec.reuse_key_len = slen;
+    req.requested = apr_time_now();
+    ck_assert_int_eq(acme_request_save(fx.st, CERT_ID, &req, fx.p), APR_SUCCESS);
+    script_ready_order();
+    script_cert();
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    assert_staged();
+    ck_assert_int_eq(acme_store_load(fx.st, ACME_GROUP_STAGING, CERT_ID, "key.sealed", &sealed,
+                                     &slen, fx.p), APR_SUCCESS);
+    ck_assert_int_eq(acme_unseal(&plain, &len, fx.p, fx.secret, sealed, slen), APR_SUCCESS);
+    ck_assert_msg(strcmp(plain, pem) != 0, "the key was reused after a revocation");
+    ck_assert(logged(ACME_LOG_NOTICE, "ACME00484", CERT_ID));
+    ck_assert(!logged(ACME_LOG_INFO, "ACME00482", NULL));
+}
+END_TEST
+
 START_TEST(http01_store_name)
 {
     /* SHA-256("abc") */
@@ -1643,6 +1673,7 @@ Suite *driver_suite(void)
     tcase_add_test(tc, preferred_chain_none_matches);
     tcase_add_test(tc, preferred_chain_default_or_broken_alternate);
     tcase_add_test(tc, key_reuse_given_key);
+    tcase_add_test(tc, key_reuse_vetoed_after_revoke);
     suite_add_tcase(s, tc);
 
     tcase_add_checked_fixture(ta, setup, teardown);

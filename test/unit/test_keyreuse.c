@@ -1,5 +1,7 @@
 /* acme_keyreuse: which key a new order uses (ACMEKeyReuse), and the live key handed to the
  * worker sealed. */
+#include <ftw.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,6 +10,8 @@
 
 #include "tests.h"
 #include "acme_keyreuse.h"
+#include "acme_state.h"
+#include "acme_store.h"
 #include "acme_util.h"
 
 static apr_pool_t *pool;
@@ -22,10 +26,14 @@ static void setup(void)
     ck_assert_int_eq(acme_random_bytes(secret, sizeof(secret)), APR_SUCCESS);
 }
 
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
 static void teardown(void)
 {
-    unlink(apr_pstrcat(pool, dir, "/key.pem", NULL));
-    rmdir(dir);
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     apr_pool_destroy(pool);
 }
 
@@ -134,6 +142,34 @@ START_TEST(load_new_key)
 }
 END_TEST
 
+/* A pending renewal request vetoes reuse only when it asks for a new key (acmectl revoke);
+ * the flag survives the record's text form. */
+START_TEST(vetoed_by_request)
+{
+    acme_store_t *st = NULL;
+    acme_renew_request_t req = { 0, 0, "acmectl", 0 }, *back = NULL;
+    const char *text;
+
+    ck_assert_int_eq(acme_store_fs_create(&st, pool, apr_pstrcat(pool, dir, "/store", NULL)),
+                     APR_SUCCESS);
+    ck_assert_int_eq(acme_store_fs_setup(st, -1, -1, pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_key_reuse_vetoed(st, "a.example", pool), 0); /* no request */
+    req.requested = apr_time_now();
+    ck_assert_int_eq(acme_request_save(st, "a.example", &req, pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_key_reuse_vetoed(st, "a.example", pool), 0); /* acmectl renew */
+    req.new_key = 1;
+    text = acme_request_text(pool, &req);
+    ck_assert_ptr_nonnull(strstr(text, "\"new_key\":true"));
+    ck_assert_int_eq(acme_request_parse(&back, pool, text, strlen(text)), APR_SUCCESS);
+    ck_assert_int_eq(back->new_key, 1);
+    ck_assert_int_eq(acme_request_save(st, "a.example", &req, pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_key_reuse_vetoed(st, "a.example", pool), 1); /* acmectl revoke */
+    ck_assert_int_eq(acme_key_reuse_vetoed(st, "b.example", pool), 0);
+    ck_assert_int_eq(acme_request_clear(st, "a.example", pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_key_reuse_vetoed(st, "a.example", pool), 0);
+}
+END_TEST
+
 Suite *keyreuse_suite(void)
 {
     Suite *s = suite_create("keyreuse");
@@ -144,6 +180,7 @@ Suite *keyreuse_suite(void)
     tcase_add_test(tc, decide);
     tcase_add_test(tc, load_and_open);
     tcase_add_test(tc, load_new_key);
+    tcase_add_test(tc, vetoed_by_request);
     suite_add_tcase(s, tc);
     return s;
 }
