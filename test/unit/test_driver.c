@@ -1336,46 +1336,60 @@ START_TEST(preferred_chain_default_or_broken_alternate)
 }
 END_TEST
 
-/* ACMEKeyReuse: the sealed key in the spec is the certificate key (CSR and staged set); one
- * of another type than the spec's is not used. */
-START_TEST(key_reuse_given_key)
+/* A new p256 key, its PEM in *ppem, handed to the driver as the live key to reuse. */
+static void spec_reuse_key(const char **ppem)
 {
-    acme_key_t *key = NULL, *staged = NULL;
-    const char *pem = NULL, *spem = NULL;
-    char *sealed = NULL, *plain = NULL;
-    apr_size_t plen = 0, slen = 0, len = 0;
+    acme_key_t *key = NULL;
+    char *sealed = NULL;
+    apr_size_t plen = 0, slen = 0;
 
     ck_assert_int_eq(acme_key_generate(&key, fx.p, ACME_KEY_EC_P256), APR_SUCCESS);
-    ck_assert_int_eq(acme_key_to_pem(&pem, &plen, fx.p, key), APR_SUCCESS);
-    ck_assert_int_eq(acme_seal(&sealed, &slen, fx.p, fx.secret, pem, plen), APR_SUCCESS);
+    ck_assert_int_eq(acme_key_to_pem(ppem, &plen, fx.p, key), APR_SUCCESS);
+    ck_assert_int_eq(acme_seal(&sealed, &slen, fx.p, fx.secret, *ppem, plen), APR_SUCCESS);
     fx.spec.reuse_key = sealed;
     fx.spec.reuse_key_len = slen;
-    script_ready_order();
-    script_cert();
-    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
-    assert_staged();
+}
+
+/* The staged key as PEM (re-encoded: comparable with acme_key_to_pem output). */
+static const char *staged_key_pem(void)
+{
+    acme_key_t *staged = NULL;
+    const char *pem = NULL;
+    char *sealed = NULL, *plain = NULL;
+    apr_size_t slen = 0, len = 0;
+
     ck_assert_int_eq(acme_store_load(fx.st, ACME_GROUP_STAGING, CERT_ID, "key.sealed", &sealed,
                                      &slen, fx.p), APR_SUCCESS);
     ck_assert_int_eq(acme_unseal(&plain, &len, fx.p, fx.secret, sealed, slen), APR_SUCCESS);
     ck_assert_int_eq(acme_key_from_pem(&staged, fx.p, plain, len), APR_SUCCESS);
-    ck_assert_int_eq(acme_key_to_pem(&spem, &len, fx.p, staged), APR_SUCCESS);
-    ck_assert_str_eq(spem, pem);
+    ck_assert_int_eq(acme_key_to_pem(&pem, &len, fx.p, staged), APR_SUCCESS);
+    return pem;
+}
+
+/* ACMEKeyReuse: the sealed key in the spec is the certificate key (CSR and staged set); one
+ * of another type than the spec's is not used. */
+START_TEST(key_reuse_given_key)
+{
+    const char *pem = NULL;
+
+    spec_reuse_key(&pem);
+    script_ready_order();
+    script_cert();
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    assert_staged();
+    ck_assert_str_eq(staged_key_pem(), pem);
     ck_assert(logged(ACME_LOG_INFO, "ACME00482", CERT_ID));
 
     /* the spec wants p384 now: the p256 key is not used */
     teardown();
     setup();
-    ck_assert_int_eq(acme_seal(&sealed, &slen, fx.p, fx.secret, pem, plen), APR_SUCCESS);
-    fx.spec.reuse_key = sealed;
-    fx.spec.reuse_key_len = slen;
+    spec_reuse_key(&pem);
     fx.spec.key_type = ACME_KEY_EC_P384;
     script_ready_order();
     script_cert();
     ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
-    ck_assert_int_eq(acme_store_load(fx.st, ACME_GROUP_STAGING, CERT_ID, "key.sealed", &sealed,
-                                     &slen, fx.p), APR_SUCCESS);
-    ck_assert_int_eq(acme_unseal(&plain, &len, fx.p, fx.secret, sealed, slen), APR_SUCCESS);
-    ck_assert_msg(strcmp(plain, pem) != 0, "a p256 key was reused for a p384 certificate");
+    ck_assert_msg(strcmp(staged_key_pem(), pem) != 0, "a p256 key was reused for a p384 "
+                  "certificate");
     ck_assert(!logged(ACME_LOG_INFO, "ACME00482", NULL));
 }
 END_TEST
@@ -1383,27 +1397,17 @@ END_TEST
 /* A renewal requested after a revocation (acmectl revoke: new_key) never reuses the key. */
 START_TEST(key_reuse_vetoed_after_revoke)
 {
-    acme_key_t *key = NULL;
     const char *pem = NULL;
-    char *sealed = NULL, *plain = NULL;
-    apr_size_t plen = 0, slen = 0, len = 0;
     acme_renew_request_t req = { 0, 0, "acmectl", 1 };
 
-    ck_assert_int_eq(acme_key_generate(&key, fx.p, ACME_KEY_EC_P256), APR_SUCCESS);
-    ck_assert_int_eq(acme_key_to_pem(&pem, &plen, fx.p, key), APR_SUCCESS);
-    ck_assert_int_eq(acme_seal(&sealed, &slen, fx.p, fx.secret, pem, plen), APR_SUCCESS);
-    fx.spec.reuse_key = sealed;
-    fx.spec.reuse_key_len = slen;
+    spec_reuse_key(&pem);
     req.requested = apr_time_now();
     ck_assert_int_eq(acme_request_save(fx.st, CERT_ID, &req, fx.p), APR_SUCCESS);
     script_ready_order();
     script_cert();
     ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
     assert_staged();
-    ck_assert_int_eq(acme_store_load(fx.st, ACME_GROUP_STAGING, CERT_ID, "key.sealed", &sealed,
-                                     &slen, fx.p), APR_SUCCESS);
-    ck_assert_int_eq(acme_unseal(&plain, &len, fx.p, fx.secret, sealed, slen), APR_SUCCESS);
-    ck_assert_msg(strcmp(plain, pem) != 0, "the key was reused after a revocation");
+    ck_assert_msg(strcmp(staged_key_pem(), pem) != 0, "the key was reused after a revocation");
     ck_assert(logged(ACME_LOG_NOTICE, "ACME00484", CERT_ID));
     ck_assert(!logged(ACME_LOG_INFO, "ACME00482", NULL));
 }
