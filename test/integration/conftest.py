@@ -28,7 +28,6 @@ def _sig_to_interrupt(signum, frame):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "pebble210: needs pebble 2.10")
     # Only the main thread may set handlers: pytest-xdist workers started without a standard
     # input (as in CI) run pytest in another thread. Their servers are still stopped: every
     # server runs in a process group of its own, and harness.stop_all (atexit) stops them.
