@@ -200,6 +200,11 @@ apr_status_t acme_cert_info(acme_cert_info_t **pinfo, apr_pool_t *p, X509 *x)
     }
 
     info->issuer = name_oneline(p, X509_get_issuer_name(x));
+    idx = X509_NAME_get_index_by_NID(X509_get_issuer_name(x), NID_commonName, -1);
+    if (idx >= 0) {
+        const X509_NAME_ENTRY *e = X509_NAME_get_entry(X509_get_issuer_name(x), idx);
+        info->issuer_cn = asn1_string_utf8(p, X509_NAME_ENTRY_get_data(e));
+    }
 
     info->not_before = asn1_time_to_apr(X509_get0_notBefore(x));
     info->not_after = asn1_time_to_apr(X509_get0_notAfter(x));

@@ -10,6 +10,7 @@ typedef struct acme_cert_info_t {
     const char *serial;          /* upper-case hex */
     const char *subject_cn;      /* may be NULL */
     const char *issuer;          /* one-line issuer DN */
+    const char *issuer_cn;       /* the issuer's CN, may be NULL */
     apr_time_t not_before, not_after;
     apr_array_header_t *names;   /* dNSName SANs, lower-cased, as in the certificate */
 } acme_cert_info_t;

@@ -17,6 +17,8 @@
 
 #include "acme_driver.h"
 #include "acme_cert.h"
+#include "acme_chains.h"
+#include "acme_keyreuse.h"
 #include "acme_verify.h"
 #include "acme_json.h"
 #include "acme_jws.h"
@@ -734,13 +736,31 @@ static apr_status_t cert_key_get(run_t *r)
         return acme_result_set(r->res, r->p, rv, "reading the key of order %s failed",
                                r->order_url);
     }
-    rv = acme_key_generate(&r->cert_key, r->p, spec->key_type);
-    if (rv == APR_SUCCESS) {
-        rv = acme_key_to_pem(&cpem, &plen, r->p, r->cert_key);
+    r->cert_key = NULL;
+    if (spec->reuse_key && acme_key_reuse_vetoed(r->st, spec->id, r->p)) {
+        acme_log(ACME_LOG_NOTICE, APR_SUCCESS, ACMELOGNO(00484) "certificate %s: a new key "
+                 "despite ACMEKeyReuse on: the renewal was requested after a revocation",
+                 spec->id);
     }
-    if (rv == APR_SUCCESS) {
-        rv = acme_seal(&sealed, &slen, r->p, env->secret, cpem, plen);
-        memset((char *)cpem, 0, plen);
+    else if (spec->reuse_key
+             && acme_key_reuse_open(&r->cert_key, r->p, spec->reuse_key, spec->reuse_key_len,
+                                    spec->key_type, env->secret) == APR_SUCCESS) {
+        /* ACMEKeyReuse: the live key, sealed as it came */
+        sealed = apr_pmemdup(r->p, spec->reuse_key, spec->reuse_key_len);
+        slen = spec->reuse_key_len;
+        rv = APR_SUCCESS;
+        acme_log(ACME_LOG_INFO, APR_SUCCESS, ACMELOGNO(00482) "certificate %s: the new order "
+                 "uses the live certificate's key (ACMEKeyReuse on)", spec->id);
+    }
+    if (!r->cert_key) {
+        rv = acme_key_generate(&r->cert_key, r->p, spec->key_type);
+        if (rv == APR_SUCCESS) {
+            rv = acme_key_to_pem(&cpem, &plen, r->p, r->cert_key);
+        }
+        if (rv == APR_SUCCESS) {
+            rv = acme_seal(&sealed, &slen, r->p, env->secret, cpem, plen);
+            memset((char *)cpem, 0, plen);
+        }
     }
     if (rv != APR_SUCCESS) {
         r->cert_key = NULL;
@@ -831,6 +851,7 @@ static apr_status_t stage(run_t *r, const char *pem, apr_size_t len)
     meta.order = r->order_url;
     meta.profile = spec->profile;
     meta.profile_fallback = r->profile_fallback;
+    meta.chain = acme_chain_top_issuer(r->p, chain);
 
     /* key and chain first, meta.json last: a staged set is complete once meta.json exists */
     rv = acme_store_save(r->st, ACME_GROUP_STAGING, spec->id, ASPECT_KEY, r->cert_key_sealed,
@@ -915,6 +936,7 @@ static apr_status_t download(run_t *r)
     apr_pool_t *sp = NULL;
     acme_response_t *resp = NULL;
     const char *url = acme_json_str(r->order, "certificate"), *why = NULL, *pem;
+    acme_chain_pick_t *pick = NULL;
     apr_size_t len;
     apr_status_t rv;
 
@@ -951,7 +973,12 @@ static apr_status_t download(run_t *r)
                              why ? why : "(no reason)");
         goto leave;
     }
-    rv = stage(r, pem, len);
+    rv = acme_chain_prefer(&pick, sp, r->c, r->spec->id, r->spec->preferred_chain, pem, len,
+                           resp->headers, r->cert_key, r->spec->names, apr_time_now());
+    if (rv != APR_SUCCESS) {
+        goto leave;
+    }
+    rv = stage(r, pick->pem, pick->len);
 leave:
     apr_pool_destroy(sp);
     return rv;

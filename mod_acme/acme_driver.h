@@ -21,6 +21,12 @@ typedef struct acme_cert_spec_t {
     const acme_dns_hook_t *dns_hook; /* for dns-01 (wildcards), or NULL */
     const char *profile;             /* ACMEProfile (acme_profile.h), NULL: none */
     int profile_mandatory;           /* no order when the CA does not offer it */
+    const char *preferred_chain;     /* ACMEPreferredChain: the top issuer CN of the chain to
+                                        take among the CA's alternates, NULL: the default */
+    const char *reuse_key;           /* ACMEKeyReuse: the live key, sealed
+                                        (acme_key_reuse_load), used instead of a new key;
+                                        NULL: a new key */
+    apr_size_t reuse_key_len;
 } acme_cert_spec_t;
 
 typedef struct acme_driver_env_t {

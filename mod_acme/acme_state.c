@@ -121,6 +121,7 @@ apr_status_t acme_meta_parse(acme_cert_meta_t **pm, apr_pool_t *p, const char *d
     m->key = get_str(p, j, "key");
     m->serial = get_str(p, j, "serial");
     m->order = get_str(p, j, "order");
+    m->chain = get_str(p, j, "chain");
     m->not_before = get_time(j, "not_before");
     m->not_after = get_time(j, "not_after");
     m->staged = get_time(j, "staged");
@@ -143,6 +144,7 @@ const char *acme_meta_text(apr_pool_t *p, const acme_cert_meta_t *m)
     set_str(j, "key", m->key);
     json_object_set_new(j, "serial", json_string(m->serial ? m->serial : ""));
     set_str(j, "order", m->order);
+    set_str(j, "chain", m->chain);
     set_time(p, j, "not_before", m->not_before);
     set_time(p, j, "not_after", m->not_after);
     set_time(p, j, "staged", m->staged);
@@ -322,6 +324,7 @@ apr_status_t acme_request_parse(acme_renew_request_t **pr, apr_pool_t *p, const 
             r->v = v;
             r->requested = get_time(j, "requested");
             r->by = get_str(p, j, "by");
+            r->new_key = json_is_true(json_object_get(j, "new_key"));
         }
     }
     else {
@@ -336,6 +339,9 @@ const char *acme_request_text(apr_pool_t *p, const acme_renew_request_t *r)
     json_t *j = acme_state_new(p);
     set_time(p, j, "requested", r->requested);
     set_str(j, "by", r->by);
+    if (r->new_key) {
+        json_object_set_new(j, "new_key", json_true());
+    }
     return apr_pstrcat(p, acme_json_dump(p, j), "\n", NULL);
 }
 

@@ -43,6 +43,7 @@ typedef struct acme_cert_meta_t {
     const char *key;                     /* key type name, e.g. "p256" */
     const char *serial;                  /* hex */
     const char *order;                   /* order URL */
+    const char *chain;                   /* issuer CN of the chain's top certificate */
     apr_time_t not_before, not_after;
     apr_time_t staged;                   /* when it was obtained and staged */
     apr_time_t rebuilt;                  /* when start-up rebuilt it from the certificate */
@@ -106,9 +107,11 @@ typedef struct acme_renew_request_t {
     int v;
     apr_time_t requested;                /* 0: unknown (previous format without a time) */
     const char *by;                      /* who asked, e.g. "acmectl" */
+    int new_key;                         /* the certificate's key must not be reused
+                                            (acmectl revoke), whatever ACMEKeyReuse says */
 } acme_renew_request_t;
 
-/* Version 1 is JSON {"by","requested","v"}; the previous format is the text line
+/* Version 1 is JSON {"by","requested","v"} (and "new_key": true when set); the previous format is the text line
  * "requested by <by> at <RFC 3339>\n". The value's existence is the request: any other
  * content (empty, other text, damaged JSON, a newer version) is a request of unknown time
  * (requested 0), never an error. */

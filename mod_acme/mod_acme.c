@@ -87,6 +87,7 @@ static int post_config_late(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     if (!m->secret_ok) {
         return OK; /* serve what is live; no ACME work without the secret (logged) */
     }
+    mod_acme_reuse_keys(m, ptemp);
     mod_acme_http01_counter_init(m);
     if (mod_acme_watchdog_setup(m, pconf) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;

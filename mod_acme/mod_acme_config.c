@@ -43,6 +43,7 @@ void *mod_acme_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->http_timeout = -1;
     sc->dns_propagation = -1;
     sc->key_type = ACME_UNSET;
+    sc->key_reuse = ACME_UNSET;
     return sc;
 }
 
@@ -67,6 +68,8 @@ void *mod_acme_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->notify_args = MERGE_PTR(notify_args);
     sc->challenges = MERGE_PTR(challenges);
     sc->key_type = MERGE_INT(key_type);
+    sc->preferred_chain = MERGE_PTR(preferred_chain);
+    sc->key_reuse = MERGE_INT(key_reuse);
     sc->dns_hook = MERGE_PTR(dns_hook);
     sc->dns_hook_args = add->dns_hook ? add->dns_hook_args : base->dns_hook_args;
     sc->dns_propagation = add->dns_propagation >= 0 ? add->dns_propagation
@@ -512,6 +515,26 @@ static const char *set_profile(cmd_parms *cmd, void *dc, const char *name, const
     return NULL;
 }
 
+static const char *set_preferred_chain(cmd_parms *cmd, void *dc, const char *arg)
+{
+    if (!*arg) {
+        return "ACMEPreferredChain: give the issuer name (CN) the chain's top certificate "
+               "has, e.g. \"ISRG Root X1\"";
+    }
+    cmd_conf_written(cmd, ACME_SET_PREFERRED_CHAIN)->preferred_chain = arg;
+    return NULL;
+}
+
+static const char *set_key_reuse(cmd_parms *cmd, void *dc, const char *arg)
+{
+    int flag = 0;
+    const char *err = parse_onoff(cmd, arg, &flag);
+    if (!err) {
+        cmd_conf_written(cmd, ACME_SET_KEY_REUSE)->key_reuse = flag;
+    }
+    return err;
+}
+
 static const char *add_challenge(cmd_parms *cmd, void *dc, const char *arg)
 {
     mod_acme_srv_conf_t *sc = cmd_conf_written(cmd, ACME_SET_CHALLENGES);
@@ -663,6 +686,11 @@ const command_rec mod_acme_cmds[] = {
                    "NAME [mandatory]: ask the CA for this certificate profile (e.g. "
                    "shortlived); without 'mandatory' the CA's default is used when it does not "
                    "offer it (default: none)"),
+    AP_INIT_TAKE1("ACMEPreferredChain", set_preferred_chain, NULL, RSRC_CONF,
+                  "ISSUER-CN: take the CA's alternate chain whose top certificate was issued "
+                  "by this name (default: the CA's default chain)"),
+    AP_INIT_TAKE1("ACMEKeyReuse", set_key_reuse, NULL, RSRC_CONF,
+                  "on|off: keep the certificate's private key across renewals (default off)"),
     AP_INIT_TAKE1("ACMERenewWindow", set_renew_window, NULL, RSRC_CONF,
                   "N%|DURATION: renew when this much of the lifetime is left, or this long "
                   "before expiry (default 33%)"),

@@ -22,7 +22,7 @@ typedef enum {
     ACME_SET_KEY_TYPE, ACME_SET_RENEW_WINDOW, ACME_SET_WARN_WINDOW, ACME_SET_CHALLENGES,
     ACME_SET_DNS_HOOK, ACME_SET_DNS_PROPAGATION, ACME_SET_DNS_RESOLVER,
     ACME_SET_PROFILE,
-    ACME_SET_COUNT
+    ACME_SET_PREFERRED_CHAIN, ACME_SET_KEY_REUSE, ACME_SET_COUNT
 } mod_acme_setting_t;
 
 /* Per-server configuration. The global settings are only read from the main server. */
@@ -41,6 +41,8 @@ typedef struct mod_acme_srv_conf_t {
     const char *dns_resolver;
     const char *profile;       /* ACMEProfile NAME, NULL: none */
     int profile_mandatory;     /* ACMEProfile NAME mandatory */
+    const char *preferred_chain; /* ACMEPreferredChain: issuer CN of the chain's top, NULL unset */
+    int key_reuse;             /* ACMEKeyReuse on|off, ACME_UNSET when not said */
     /* server config only */
     const char *ca_url;
     const char *ca_file;

@@ -38,6 +38,7 @@ typedef struct mod_acme_managed_t {
     const char *live_serial;        /* from live meta.json (root only): for status pages */
     apr_time_t live_obtained;       /* when the live certificate was staged */
     int live_profile_fallback;      /* the live one has the CA's default, not its profile */
+    const char *live_chain_top;     /* issuer CN of the live chain's top (meta "chain") */
     int activated;                  /* went live at this start: notify "activated" */
     acme_spec_t spec;               /* the complete spec (acme_spec_build): driver, planner,
                                      * warn window, challenge types; spec.cert.id holds the

@@ -36,7 +36,7 @@ APLOG_USE_MODULE(acme);
 static const char *const directives[ACME_SET_COUNT] = {
     "ACMEKeyType", "ACMERenewWindow", "ACMEWarnWindow", "ACMEChallenges", "ACMEDNSHook",
     "ACMEDNSPropagationTimeout", "ACMEDNSResolver",
-    "ACMEProfile",
+    "ACMEProfile", "ACMEPreferredChain", "ACMEKeyReuse",
 };
 
 /* What the config tree says about a <VirtualHost> section (or the server config). */
@@ -159,6 +159,13 @@ static const char *setting_text(apr_pool_t *p, const mod_acme_srv_conf_t *sc, mo
     case ACME_SET_PROFILE:
         return sc->profile_mandatory ? apr_pstrcat(p, sc->profile, " mandatory", NULL)
                                      : sc->profile;
+    case ACME_SET_PREFERRED_CHAIN: {
+        char *lower = apr_pstrdup(p, sc->preferred_chain); /* matched case-insensitively */
+        ap_str_tolower(lower);
+        return lower;
+    }
+    case ACME_SET_KEY_REUSE:
+        return sc->key_reuse == 1 ? "on" : "off";
     default:
         return NULL;
     }
@@ -194,6 +201,12 @@ static void setting_copy(mod_acme_srv_conf_t *to, const mod_acme_srv_conf_t *fro
     case ACME_SET_PROFILE:
         to->profile = from->profile;
         to->profile_mandatory = from->profile_mandatory;
+        break;
+    case ACME_SET_PREFERRED_CHAIN:
+        to->preferred_chain = from->preferred_chain;
+        break;
+    case ACME_SET_KEY_REUSE:
+        to->key_reuse = from->key_reuse;
         break;
     default:
         break;
@@ -286,6 +299,7 @@ static void spec_gather(acme_spec_input_t *in, const mod_acme_gen_t *m,
     in->cert.ca_url = m->ca_url;
     in->cert.profile = sc->profile;
     in->cert.profile_mandatory = sc->profile_mandatory;
+    in->cert.preferred_chain = sc->preferred_chain;
     in->key_type = sc->key_type != ACME_UNSET ? sc->key_type : ACME_SPEC_UNSET;
     in->renew_percent = sc->renew_window.percent;
     in->renew_before = sc->renew_window.dur;

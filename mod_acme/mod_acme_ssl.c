@@ -27,6 +27,7 @@ APLOG_USE_MODULE(acme);
 #include "acme_verify.h"
 #include "acme_install.h"
 #include "acme_plan_store.h"
+#include "acme_keyreuse.h"
 
 #define FALLBACK_CN "mod_acme fallback certificate"
 #define ACME_MAX_NAMES 100
@@ -573,6 +574,7 @@ static void load_state(mod_acme_gen_t *m, mod_acme_managed_t *mc, apr_pool_t *pt
         mc->input.live_not_after = cm->not_after;
         mc->live_serial = cm->serial;
         mc->live_obtained = cm->staged;
+        mc->live_chain_top = cm->chain;
         if (m->renewal_info && !mc->damaged
             && acme_file_read(&data, &len, mc->live_chain, ptemp) == APR_SUCCESS) {
             apr_array_header_t *chain;
@@ -597,6 +599,26 @@ void mod_acme_load_states(mod_acme_gen_t *m, apr_pool_t *ptemp)
     int i;
     for (i = 0; i < m->certs->nelts; ++i) {
         load_state(m, APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *), ptemp);
+    }
+}
+
+void mod_acme_reuse_keys(mod_acme_gen_t *m, apr_pool_t *ptemp)
+{
+    int i;
+    for (i = 0; i < m->certs->nelts; ++i) {
+        mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *);
+        const char *why = NULL;
+        apr_status_t rv;
+
+        if (mc->settings->key_reuse != 1) {
+            continue;
+        }
+        rv = acme_key_reuse_load(&mc->spec.cert.reuse_key, &mc->spec.cert.reuse_key_len, &why, m->pool,
+                                 mc->have_live && !mc->damaged ? mc->live_key : NULL, 1,
+                                 mc->spec.cert.key_type, m->secret);
+        ap_log_error(APLOG_MARK, rv != APR_SUCCESS ? APLOG_WARNING : APLOG_INFO, rv, m->s,
+                     ACMELOGNO(00483) "certificate %s: the next order uses %s (%s)", mc->id,
+                     mc->spec.cert.reuse_key ? "the live key" : "a new key", why);
     }
 }
 

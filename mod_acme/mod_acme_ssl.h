@@ -15,6 +15,9 @@ apr_status_t mod_acme_store_init(mod_acme_gen_t *m, apr_pool_t *ptemp);
 void mod_acme_plan_vhosts(mod_acme_gen_t *m, apr_pool_t *ptemp);
 void mod_acme_activate_staged(mod_acme_gen_t *m, apr_pool_t *ptemp);
 void mod_acme_load_states(mod_acme_gen_t *m, apr_pool_t *ptemp);
+/* ACMEKeyReuse: each certificate's live key, sealed into its driver spec (root parent;
+ * the worker cannot read live/), when the next order is to reuse it. */
+void mod_acme_reuse_keys(mod_acme_gen_t *m, apr_pool_t *ptemp);
 void mod_acme_archive_orphans(mod_acme_gen_t *m, apr_pool_t *ptemp);
 void mod_acme_plan_certs(mod_acme_gen_t *m, apr_pool_t *ptemp);
 int mod_acme_hook_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *cert_files,

@@ -28,6 +28,7 @@
 #include "mod_acme_ssl.h"
 
 APLOG_USE_MODULE(acme);
+#include "acme_chains.h"
 #include "acme_util.h"
 #include "acme_profile.h"
 #include "acme_json.h"
@@ -63,6 +64,8 @@ typedef struct cert_view_t {
     const acme_blocked_t *blocked; /* staged, but the configuration does not pass */
     apr_time_t renew_requested;  /* pending `acmectl renew`, 0 none */
     acme_plan_input_t ari;       /* ari_start/end/next_fetch: the CA's window, 0 none */
+    const char *chain_top;       /* the live chain's top issuer, NULL unknown */
+    const char *chain_warning;   /* ACMEPreferredChain not met, NULL none */
 } cert_view_t;
 
 typedef struct driver_view_t {
@@ -137,6 +140,9 @@ static void view_cert(cert_view_t *v, mod_acme_gen_t *m, const mod_acme_managed_
         v->valid_from = mc->input.live_not_before;
         v->valid_until = mc->input.live_not_after;
         v->serial = mc->live_serial;
+        v->chain_top = mc->live_chain_top;
+        v->chain_warning = acme_chain_pref_warning(p, mc->spec.preferred_chain,
+                                                   mc->live_chain_top);
         v->last_success = mc->live_obtained ? mc->live_obtained : mc->input.live_not_before;
     }
     /* what the scheduler sees now: the same inputs, the same plan */
@@ -272,6 +278,12 @@ static void status_auto(request_rec *r, apr_array_header_t *views, const driver_
                 ap_rprintf(r, "ACMECertificate.%s.serial: %s\n", id, v->serial);
             }
         }
+        if (v->chain_top) {
+            ap_rprintf(r, "ACMECertificate.%s.chain: %s\n", id, v->chain_top);
+        }
+        if (v->chain_warning) {
+            ap_rprintf(r, "ACMECertificate.%s.chain_warning: %s\n", id, v->chain_warning);
+        }
         ap_rprintf(r, "ACMECertificate.%s.next_action: %s\n", id, v->action);
         if (v->when) {
             ap_rprintf(r, "ACMECertificate.%s.next_action_at: %" APR_INT64_T_FMT "\n", id,
@@ -331,7 +343,11 @@ static void status_html(request_rec *r, apr_array_header_t *views, const driver_
                    esc(r, v->key),
                    v->profile ? esc(r, acme_profile_describe(p, v->profile,
                                                              v->profile_fallback)) : "-",
-                   esc(r, v->ca), state_names[v->state],
+                   esc(r, apr_pstrcat(p, v->ca, v->chain_top ? ", chain to " : "",
+                                      v->chain_top ? v->chain_top : "",
+                                      v->chain_warning ? ". Warning: " : "",
+                                      v->chain_warning ? v->chain_warning : "", NULL)),
+                   state_names[v->state],
                    esc(r, rfc3339_or(p, v->valid_from, "-")),
                    esc(r, rfc3339_or(p, v->valid_until, "-")), esc(r, v->serial ? v->serial : "-"));
         ap_rprintf(r, "<td>%s %s<br>%s%s%s%s%s</td>", esc(r, v->action),
@@ -389,6 +405,18 @@ static json_t *json_time(apr_pool_t *p, apr_time_t t)
     return t ? json_string(acme_time_rfc3339(p, t)) : json_null();
 }
 
+/* {"top_issuer", "preferred", "warning"}: which root the live chain leads to. */
+static json_t *chain_json(const cert_view_t *v)
+{
+    json_t *c = json_object();
+    const char *pref = v->mc->spec.preferred_chain;
+    json_object_set_new(c, "top_issuer", v->chain_top ? json_string(v->chain_top) : json_null());
+    json_object_set_new(c, "preferred", pref ? json_string(pref) : json_null());
+    json_object_set_new(c, "warning", v->chain_warning ? json_string(v->chain_warning)
+                                                       : json_null());
+    return c;
+}
+
 static json_t *cert_json(const cert_view_t *v, apr_pool_t *p)
 {
     json_t *c = json_object(), *names = json_array(), *next = json_object();
@@ -427,6 +455,7 @@ static json_t *cert_json(const cert_view_t *v, apr_pool_t *p)
     json_object_set_new(c, "failures", json_integer(v->failures));
     json_object_set_new(c, "staged", json_boolean(v->staged));
     json_object_set_new(c, "activation_blocked", acme_blocked_json(v->blocked, p));
+    json_object_set_new(c, "chain", chain_json(v));
     return c;
 }
 

@@ -67,6 +67,7 @@ typedef struct cert_t {
     const char *key, *ca, *serial, *issuer;
     const char *profile;            /* ACMEProfile of the certificate (or configured), NULL */
     int profile_fallback;           /* the CA did not offer it: its default was used */
+    const char *chain_top;          /* issuer CN of the chain's top (ACMEPreferredChain) */
     apr_time_t not_before, not_after, obtained;
     int have_live, staged, renew_requested, failures;
     const char *staged_serial;
@@ -360,6 +361,7 @@ static void load_cert(cert_t *c, acme_store_t *st, const char *id,
     c->ca = meta ? meta->ca : NULL;
     c->profile = meta && meta->profile && *meta->profile ? meta->profile : NULL;
     c->profile_fallback = c->profile && meta->profile_fallback;
+    c->chain_top = meta ? meta->chain : NULL;
     c->chain_path = st->path(st, ACME_GROUP_LIVE, id, "chain.pem", p);
     c->key_path = st->path(st, ACME_GROUP_LIVE, id, "key.pem", p);
     if (live && acme_store_load(st, ACME_GROUP_LIVE, id, "chain.pem", &data, &len, p) == 0) {
@@ -556,6 +558,7 @@ static json_t *cert_json(const cert_t *c, apr_pool_t *p)
         json_object_set_new(j, "next_action", json_null());
     }
     json_object_set_new(j, "ari_window", acme_plan_ari_json(&c->ari, p));
+    json_object_set_new(j, "chain_top_issuer", jstr(c->chain_top));
     json_object_set_new(j, "failures", json_integer(c->failures));
     if (c->failures > 0) {
         json_t *e = json_object();
@@ -608,6 +611,9 @@ static void print_cert(const cert_t *c, int detail, apr_pool_t *p)
                 printf("    Issuer: %s\n", c->issuer);
             }
             printf("    CA: %s\n", c->ca ? c->ca : "-");
+            if (c->chain_top) {
+                printf("    Chain Ends At: %s\n", c->chain_top);
+            }
         }
         printf("    Serial Number: %s\n", c->serial ? c->serial : "-");
     }
@@ -718,18 +724,20 @@ static int cmd_show(const opts_t *o, cert_t *c, apr_pool_t *p)
 
 /* orders/<id>/renew.request, owned like orders/ (the worker must remove it), 0600, written
  * to a temporary name and renamed into place. */
-static int request_renewal(const opts_t *o, const cert_t *c, apr_pool_t *p)
+/* new_key: the replacement must not reuse the certificate's key (after a revocation). */
+static int request_renewal(const opts_t *o, const cert_t *c, int new_key, apr_pool_t *p)
 {
     const char *orders = apr_pstrcat(p, o->store_dir, "/orders", NULL);
     const char *dir = apr_pstrcat(p, orders, "/", c->id, NULL);
     const char *path = apr_pstrcat(p, dir, "/" RENEW_REQUEST, NULL);
     const char *tmp = apr_psprintf(p, "%s/.%s.tmp.%ld", dir, RENEW_REQUEST, (long)getpid());
-    acme_renew_request_t req = { 0, 0, "acmectl" };
+    acme_renew_request_t req = { 0, 0, "acmectl", 0 };
     const char *text;
     struct stat sb;
     int fd;
 
     req.requested = apr_time_now();
+    req.new_key = new_key;
     text = acme_request_text(p, &req);
     if (lstat(orders, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         return fail("%s: not a directory (is %s mod_acme's store?)", orders, o->store_dir);
@@ -769,7 +777,7 @@ static int cmd_renew(const opts_t *o, apr_array_header_t *certs, cert_t *one, ap
         if (one && c != one) {
             continue;
         }
-        if (request_renewal(o, c, p) != EXIT_OK) {
+        if (request_renewal(o, c, 0, p) != EXIT_OK) {
             rc = EXIT_FAIL;
             continue;
         }
@@ -880,7 +888,7 @@ static int cmd_revoke(const opts_t *o, acme_store_t *st, cert_t *c, apr_pool_t *
     }
     printf("%s: certificate %s revoked%s%s\n", c->id, c->serial ? c->serial : "",
            o->reason ? " (reason " : "", o->reason ? apr_pstrcat(p, o->reason, ")", NULL) : "");
-    rc = request_renewal(o, c, p);
+    rc = request_renewal(o, c, 1, p);
     if (rc == EXIT_OK) {
         printf("%s: a replacement was requested: the running server orders it within 15 "
                "seconds and restarts gracefully to serve it.\n", c->id);

@@ -52,7 +52,7 @@ def test_status_outputs(httpd_factory, pebble_factory, timing):
         assert set(by_id) == {OK.name, BAD.name, PENDING.name}, by_id.keys()
         keys = {"id", "names", "key", "ca", "state", "valid_from", "valid_until", "serial",
                 "next_action", "last_error", "failures", "staged", "activation_blocked",
-                "renewal_requested", "ari_window"}
+                "renewal_requested", "ari_window", "chain"}
         keys |= {"profile", "profile_fallback"}
         for c in by_id.values():
             assert set(c) == keys, c

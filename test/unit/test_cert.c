@@ -461,47 +461,11 @@ END_TEST
 
 /* ---- chain consistency ---------------------------------------------------------------- */
 
-/* A certificate for pub named cn, signed by issuer_key (issuer NULL: self-issued), valid
- * from now+from_s to now+to_s; CA or leaf; names (NULL-terminated) as dNSName SANs. */
+/* unit_cert_make in this file's pool. */
 static X509 *mk_cert(const char *cn, EVP_PKEY *pub, X509 *issuer, EVP_PKEY *issuer_key, int ca,
                      const char *const *names, long from_s, long to_s, const char *aia)
 {
-    X509 *x = X509_new();
-    X509V3_CTX ctx;
-    X509_EXTENSION *ext;
-    static long serial = 100;
-
-    ck_assert_ptr_nonnull(x);
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), ++serial);
-    X509_gmtime_adj(X509_getm_notBefore(x), from_s);
-    X509_gmtime_adj(X509_getm_notAfter(x), to_s);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                               (const unsigned char *)cn, -1, -1, 0);
-    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : X509_get_subject_name(x));
-    X509_set_pubkey(x, pub);
-    X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
-    ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints,
-                              ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-    X509_add_ext(x, ext, -1);
-    X509_EXTENSION_free(ext);
-    if (names && *names) {
-        const char *san = "";
-        for (; *names; ++names) {
-            san = apr_pstrcat(pool, san, *san ? "," : "", "DNS:", *names, NULL);
-        }
-        ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, san);
-        X509_add_ext(x, ext, -1);
-        X509_EXTENSION_free(ext);
-    }
-    if (aia) {
-        ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_info_access, aia);
-        ck_assert_ptr_nonnull(ext);
-        X509_add_ext(x, ext, -1);
-        X509_EXTENSION_free(ext);
-    }
-    ck_assert_int_gt(X509_sign(x, issuer_key, EVP_sha256()), 0);
-    return x;
+    return unit_cert_make(pool, cn, pub, issuer, issuer_key, ca, names, from_s, to_s, aia);
 }
 
 static const char *pem_of(X509 *x)

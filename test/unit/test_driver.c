@@ -27,6 +27,7 @@
 #include "acme_jws.h"
 #include "acme_log.h"
 #include "acme_util.h"
+#include "acme_state.h"
 
 #define CA         "https://ca.test"
 #define DIR_URL    CA "/dir"
@@ -1297,6 +1298,237 @@ START_TEST(leaf_only_refused)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ preferred chain, key reuse */
+
+/* A root named cn and a cross-signed copy of the test CA under it (same subject and key;
+ * broken: another key): the top certificate of an alternate chain "leaf, cross" whose issuer
+ * is cn. */
+typedef struct alt_chain_t {
+    const char *cross_pem;
+    int served;
+} alt_chain_t;
+
+static alt_chain_t *alt_chain_make(const char *cn, int broken)
+{
+    alt_chain_t *alt = apr_pcalloc(fx.p, sizeof(*alt));
+    test_ca_t *root = apr_pcalloc(fx.p, sizeof(*root));
+    X509 *cross = X509_new();
+    X509_EXTENSION *ext;
+
+    test_ca_create(root, fx.p);
+    X509_NAME_ENTRY_free(X509_NAME_delete_entry(X509_get_subject_name(root->cert), 0));
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(root->cert), "CN", MBSTRING_ASC,
+                               (const unsigned char *)cn, -1, -1, 0);
+    X509_set_issuer_name(root->cert, X509_get_subject_name(root->cert));
+    ck_assert_int_gt(X509_sign(root->cert, root->key, EVP_sha256()), 0);
+    X509_set_version(cross, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cross), 7);
+    X509_gmtime_adj(X509_getm_notBefore(cross), -86400);
+    X509_gmtime_adj(X509_getm_notAfter(cross), 365L * 86400);
+    X509_set_subject_name(cross, X509_get_subject_name(fx.ca.cert));
+    X509_set_issuer_name(cross, X509_get_subject_name(root->cert));
+    X509_set_pubkey(cross, broken ? root->key : fx.ca.key); /* broken: the leaf's signature
+                                                                 does not verify with it */
+    ext = ext_of(root->cert, cross, NID_basic_constraints, "critical,CA:TRUE");
+    X509_add_ext(cross, ext, -1);
+    X509_EXTENSION_free(ext);
+    ck_assert_int_gt(X509_sign(cross, root->key, EVP_sha256()), 0);
+    alt->cross_pem = x509_pem(fx.p, cross);
+    X509_free(cross);
+    return alt;
+}
+
+/* The alternate answer: the leaf issued at finalize, then the cross-signed CA. */
+static void on_alternate(void *baton, const fake_request_t *req, acme_http_response_t *resp,
+                         apr_pool_t *p)
+{
+    alt_chain_t *alt = baton;
+    ck_assert_ptr_nonnull(fx.chain_pem);
+    ck_assert_str_eq(req->accept, "application/pem-certificate-chain");
+    ck_assert_str_eq(req->payload, "");
+    resp->body = apr_pstrcat(p, apr_pstrndup(p, fx.chain_pem,
+                                             strlen(fx.chain_pem) - strlen(fx.ca.pem)),
+                             alt->cross_pem, NULL);
+    resp->body_len = strlen(resp->body);
+    apr_table_set(resp->headers, "Content-Type", "application/pem-certificate-chain");
+    alt->served++;
+}
+
+/* The answer of alternate i (/cert/1/alternate/i): the leaf under alt's cross certificate. */
+static void script_alternate(int i, alt_chain_t *alt)
+{
+    fake_answer_t *a = fake_http_expect(fx.fake, "POST",
+                                        apr_psprintf(fx.p, CERT1 "/alternate/%d", i), 200, "");
+    fake_answer_hook(a, on_alternate, alt);
+}
+
+/* An order whose certificate answer links to alternates 1..n (/cert/1/alternate/N). */
+static void script_cert_with_alternates(int n)
+{
+    fake_answer_t *a = fake_http_expect(fx.fake, "POST", CERT1, 200, "");
+    int i;
+    fake_answer_hook(a, on_certificate, &fx);
+    for (i = 1; i <= n; ++i) {
+        fake_answer_header(a, "Link", apr_psprintf(fx.p, "<" CERT1 "/alternate/%d>;rel="
+                                                   "\"alternate\"", i), 1);
+    }
+}
+
+static const char *staged_text(const char *aspect)
+{
+    char *data = NULL;
+    ck_assert_int_eq(acme_store_load(fx.st, ACME_GROUP_STAGING, CERT_ID, aspect, &data, NULL,
+                                     fx.p), APR_SUCCESS);
+    return data;
+}
+
+/* The second alternate ends at the preferred name (any case): it is what is staged. */
+START_TEST(preferred_chain_alternate_taken)
+{
+    alt_chain_t *one = alt_chain_make("Other Root", 0), *two = alt_chain_make("Alt Root CA", 0);
+    json_t *meta;
+
+    fx.spec.preferred_chain = "alt root ca";
+    script_ready_order();
+    script_cert_with_alternates(2);
+    script_alternate(1, one);
+    script_alternate(2, two);
+
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    ck_assert_int_eq(one->served + two->served, 2);
+    assert_staged();
+    ck_assert_msg(strstr(staged_text("chain.pem"), two->cross_pem) != NULL,
+                  "the alternate chain was not staged");
+    meta = acme_json_parse(fx.p, staged_text("meta.json"), strlen(staged_text("meta.json")),
+                           NULL);
+    ck_assert_str_eq(acme_json_str(meta, "chain"), "Alt Root CA");
+    ck_assert(logged(ACME_LOG_INFO, "ACME00481", CERT1 "/alternate/2"));
+}
+END_TEST
+
+/* No chain ends at the name: the default is staged, with a warning naming what was offered. */
+START_TEST(preferred_chain_none_matches)
+{
+    alt_chain_t *one = alt_chain_make("Other Root", 0);
+
+    fx.spec.preferred_chain = "Nobody's Root";
+    script_ready_order();
+    script_cert_with_alternates(1);
+    script_alternate(1, one);
+
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    assert_staged();
+    ck_assert_str_eq(staged_text("chain.pem"), fx.chain_pem);
+    ck_assert(logged(ACME_LOG_WARNING, "ACME00480", "'Unit Test CA' (default), 'Other Root'"));
+}
+END_TEST
+
+/* The default chain already ends at the name: no alternate is fetched. An alternate that
+ * fails the chain check is never taken either. */
+START_TEST(preferred_chain_default_or_broken_alternate)
+{
+    alt_chain_t *bad;
+
+    fx.spec.preferred_chain = "UNIT TEST CA";
+    script_ready_order();
+    script_cert_with_alternates(1);
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
+    ck_assert_int_eq(fake_http_count(fx.fake), 6); /* dir, nonce, account, order, finalize, cert */
+    ck_assert_str_eq(staged_text("chain.pem"), fx.chain_pem);
+
+    /* a second order: the alternate's top names the preferred root but does not link */
+    teardown();
+    setup();
+    bad = alt_chain_make("Broken Root", 1);
+    fx.spec.preferred_chain = "Broken Root";
+    script_ready_order();
+    script_cert_with_alternates(1);
+    script_alternate(1, bad);
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    ck_assert_int_eq(bad->served, 1);
+    ck_assert_str_eq(staged_text("chain.pem"), fx.chain_pem);
+    ck_assert(logged(ACME_LOG_WARNING, "ACME00480", "not usable: " CERT1 "/alternate/1"));
+}
+END_TEST
+
+/* A new p256 key, its PEM in *ppem, handed to the driver as the live key to reuse. */
+static void spec_reuse_key(const char **ppem)
+{
+    acme_key_t *key = NULL;
+    char *sealed = NULL;
+    apr_size_t plen = 0, slen = 0;
+
+    ck_assert_int_eq(acme_key_generate(&key, fx.p, ACME_KEY_EC_P256), APR_SUCCESS);
+    ck_assert_int_eq(acme_key_to_pem(ppem, &plen, fx.p, key), APR_SUCCESS);
+    ck_assert_int_eq(acme_seal(&sealed, &slen, fx.p, fx.secret, *ppem, plen), APR_SUCCESS);
+    fx.spec.reuse_key = sealed;
+    fx.spec.reuse_key_len = slen;
+}
+
+/* The staged key as PEM (re-encoded: comparable with acme_key_to_pem output). */
+static const char *staged_key_pem(void)
+{
+    acme_key_t *staged = NULL;
+    const char *pem = NULL;
+    char *sealed = NULL, *plain = NULL;
+    apr_size_t slen = 0, len = 0;
+
+    ck_assert_int_eq(acme_store_load(fx.st, ACME_GROUP_STAGING, CERT_ID, "key.sealed", &sealed,
+                                     &slen, fx.p), APR_SUCCESS);
+    ck_assert_int_eq(acme_unseal(&plain, &len, fx.p, fx.secret, sealed, slen), APR_SUCCESS);
+    ck_assert_int_eq(acme_key_from_pem(&staged, fx.p, plain, len), APR_SUCCESS);
+    ck_assert_int_eq(acme_key_to_pem(&pem, &len, fx.p, staged), APR_SUCCESS);
+    return pem;
+}
+
+/* ACMEKeyReuse: the sealed key in the spec is the certificate key (CSR and staged set); one
+ * of another type than the spec's is not used. */
+START_TEST(key_reuse_given_key)
+{
+    const char *pem = NULL;
+
+    spec_reuse_key(&pem);
+    script_ready_order();
+    script_cert();
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    assert_staged();
+    ck_assert_str_eq(staged_key_pem(), pem);
+    ck_assert(logged(ACME_LOG_INFO, "ACME00482", CERT_ID));
+
+    /* the spec wants p384 now: the p256 key is not used */
+    teardown();
+    setup();
+    spec_reuse_key(&pem);
+    fx.spec.key_type = ACME_KEY_EC_P384;
+    script_ready_order();
+    script_cert();
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    ck_assert_msg(strcmp(staged_key_pem(), pem) != 0, "a p256 key was reused for a p384 "
+                  "certificate");
+    ck_assert(!logged(ACME_LOG_INFO, "ACME00482", NULL));
+}
+END_TEST
+
+/* A renewal requested after a revocation (acmectl revoke: new_key) never reuses the key. */
+START_TEST(key_reuse_vetoed_after_revoke)
+{
+    const char *pem = NULL;
+    acme_renew_request_t req = { 0, 0, "acmectl", 1 };
+
+    spec_reuse_key(&pem);
+    req.requested = apr_time_now();
+    ck_assert_int_eq(acme_request_save(fx.st, CERT_ID, &req, fx.p), APR_SUCCESS);
+    script_ready_order();
+    script_cert();
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    assert_staged();
+    ck_assert_msg(strcmp(staged_key_pem(), pem) != 0, "the key was reused after a revocation");
+    ck_assert(logged(ACME_LOG_NOTICE, "ACME00484", CERT_ID));
+    ck_assert(!logged(ACME_LOG_INFO, "ACME00482", NULL));
+}
+END_TEST
+
 START_TEST(http01_store_name)
 {
     /* SHA-256("abc") */
@@ -1562,6 +1794,11 @@ Suite *driver_suite(void)
     tcase_add_test(tc, leaf_only_completed_from_ca_issuers);
     tcase_add_test(tc, leaf_only_wrong_issuer_refused);
     tcase_add_test(tc, http01_store_name);
+    tcase_add_test(tc, preferred_chain_alternate_taken);
+    tcase_add_test(tc, preferred_chain_none_matches);
+    tcase_add_test(tc, preferred_chain_default_or_broken_alternate);
+    tcase_add_test(tc, key_reuse_given_key);
+    tcase_add_test(tc, key_reuse_vetoed_after_revoke);
     suite_add_tcase(s, tc);
 
     tcase_add_checked_fixture(ta, setup, teardown);

@@ -28,5 +28,7 @@ Suite *eab_suite(void);
 Suite *profile_suite(void);
 Suite *spec_suite(void);
 Suite *runner_suite(void);
+Suite *chains_suite(void);
+Suite *keyreuse_suite(void);
 
 #endif

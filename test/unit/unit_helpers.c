@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <apr_strings.h>
+#include <openssl/x509v3.h>
 
 #include "tests.h"
 #include "unit_helpers.h"
@@ -56,4 +57,46 @@ void unit_assert_tlsalpn01_cert(apr_pool_t *p, X509 *x, const char *name,
     ck_assert_int_eq(acme_sha256(expect + 2, key_auth, strlen(key_auth)), APR_SUCCESS);
     ck_assert_int_eq(ASN1_STRING_length(val), 34);
     ck_assert(memcmp(ASN1_STRING_get0_data(val), expect, 34) == 0);
+}
+
+X509 *unit_cert_make(apr_pool_t *pool, const char *cn, EVP_PKEY *pub, X509 *issuer,
+                     EVP_PKEY *issuer_key, int ca, const char *const *names, long from_s,
+                     long to_s, const char *aia)
+{
+    X509 *x = X509_new();
+    X509V3_CTX ctx;
+    X509_EXTENSION *ext;
+    static long serial = 100;
+
+    ck_assert_ptr_nonnull(x);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), ++serial);
+    X509_gmtime_adj(X509_getm_notBefore(x), from_s);
+    X509_gmtime_adj(X509_getm_notAfter(x), to_s);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                               (const unsigned char *)cn, -1, -1, 0);
+    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : X509_get_subject_name(x));
+    X509_set_pubkey(x, pub);
+    X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints,
+                              ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    if (names && *names) {
+        const char *san = "";
+        for (; *names; ++names) {
+            san = apr_pstrcat(pool, san, *san ? "," : "", "DNS:", *names, NULL);
+        }
+        ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, san);
+        X509_add_ext(x, ext, -1);
+        X509_EXTENSION_free(ext);
+    }
+    if (aia) {
+        ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_info_access, aia);
+        ck_assert_ptr_nonnull(ext);
+        X509_add_ext(x, ext, -1);
+        X509_EXTENSION_free(ext);
+    }
+    ck_assert_int_gt(X509_sign(x, issuer_key, EVP_sha256()), 0);
+    return x;
 }

@@ -16,4 +16,11 @@ const char *unit_hook_log(apr_pool_t *p, const char *dir);
 void unit_assert_tlsalpn01_cert(apr_pool_t *p, X509 *x, const char *name,
                                 const char *key_auth);
 
+/* A certificate for pub named cn, signed by issuer_key (issuer NULL: self-issued), valid
+ * from now+from_s to now+to_s; CA or leaf; names (NULL-terminated, or NULL) as dNSName SANs;
+ * aia (an X509V3 caIssuers spec) or NULL. The caller frees it (X509_free). */
+X509 *unit_cert_make(apr_pool_t *pool, const char *cn, EVP_PKEY *pub, X509 *issuer,
+                     EVP_PKEY *issuer_key, int ca, const char *const *names, long from_s,
+                     long to_s, const char *aia);
+
 #endif
