@@ -284,7 +284,8 @@ static void run_due(mod_acme_wd_t *wd, apr_pool_t *ptemp)
             metrics_save(wd, acme_client_request_count(wd->client) - before, ptemp);
             return;
         }
-        wd->account_ok = 1;
+        /* account_ok stays 0: the account is read from the store at every run, so that a
+         * key change or deactivation by acmectl and a changed ACMEContact take effect */
     }
     acme_parallel_run(wd->due->nelts, MAX_PARALLEL, obtain_one, wd, ptemp);
     metrics_save(wd, acme_client_request_count(wd->client) - before, ptemp);

@@ -95,27 +95,9 @@ static void count_http01(void *baton, int delta)
     ck_assert_int_ge(f->http01_pending, 0);
 }
 
-static void log_sink(void *baton, acme_log_level_t level, apr_status_t rv, const char *msg)
-{
-    fixture_t *f = baton;
-    APR_ARRAY_PUSH(f->logs, const char *) = apr_psprintf(f->p, "%d %s", (int)level, msg);
-}
-
-static int log_enabled(void *baton, acme_log_level_t level)
-{
-    return level <= ACME_LOG_DEBUG;
-}
-
 static int logged(int level, const char *s1, const char *s2)
 {
-    int i;
-    for (i = 0; i < fx.logs->nelts; ++i) {
-        const char *m = APR_ARRAY_IDX(fx.logs, i, const char *);
-        if (atoi(m) == level && strstr(m, s1) && (!s2 || strstr(m, s2))) {
-            return 1;
-        }
-    }
-    return 0;
+    return unit_logged(fx.logs, level, s1, s2);
 }
 
 static X509_EXTENSION *ext_of(X509 *issuer, X509 *subject, int nid, const char *value)
@@ -256,8 +238,7 @@ static void setup(void)
     ck_assert_int_eq(acme_random_bytes(fx.secret, sizeof(fx.secret)), APR_SUCCESS);
     test_ca_create(&fx.ca, fx.p);
     fx.waits = apr_array_make(fx.p, 8, sizeof(apr_interval_time_t));
-    fx.logs = apr_array_make(fx.p, 8, sizeof(const char *));
-    acme_log_set(log_sink, log_enabled, &fx);
+    fx.logs = unit_log_capture(fx.p);
     new_client();
 
     fx.env.store = fx.st;

@@ -3,6 +3,7 @@
 #define UNIT_HELPERS_H
 
 #include <apr_pools.h>
+#include <apr_tables.h>
 #include <openssl/x509.h>
 
 /* Write dir/hook.sh: a shell script that appends its arguments to dir/hook.log, then runs
@@ -15,5 +16,14 @@ const char *unit_hook_log(apr_pool_t *p, const char *dir);
  * SHA-256 of key_auth (fails the running Check test otherwise). */
 void unit_assert_tlsalpn01_cert(apr_pool_t *p, X509 *x, const char *name,
                                 const char *key_auth);
+
+/* Remove dir and everything below it (temporary test directories). */
+void unit_rmtree(const char *dir);
+
+/* Capture the core's log lines (acme_log_set, every level up to DEBUG) as "LEVEL message"
+ * in an array of p; acme_log_set(NULL, NULL, NULL) ends it. */
+apr_array_header_t *unit_log_capture(apr_pool_t *p);
+/* Was a line of this level logged that holds s1 (and s2 unless NULL)? */
+int unit_logged(const apr_array_header_t *logs, int level, const char *s1, const char *s2);
 
 #endif
