@@ -267,19 +267,38 @@ static apr_status_t new_account(const char **purl, acme_client_t *c, const acme_
     return APR_SUCCESS;
 }
 
+/* Does the contact the record says was sent differ from want? */
+static int contact_differs(const json_t *rec, const json_t *want)
+{
+    const json_t *had = json_object_get(rec, "contact");
+    return !(json_equal(want, had) || (!had && json_array_size(want) == 0));
+}
+
+int acme_account_update_due(acme_store_t *st, const char *ca, const acme_account_spec_t *spec,
+                            apr_pool_t *p)
+{
+    const char *name = acme_account_store_name(p, ca), *jca;
+    apr_status_t rv;
+    json_t *rec = load_record(&rv, st, name, p);
+
+    jca = rec ? acme_json_str(rec, "ca") : NULL;
+    return rec && acme_json_str(rec, "url") && (!jca || !strcmp(jca, ca))
+           && (is_deactivated(rec)
+               || contact_differs(rec, acme_json_pool(p, contacts_json(spec))));
+}
+
 /* A changed ACMEContact reaches the CA (RFC 8555 7.3.2) once: the record keeps what was
  * sent. A refusal is logged and tried again at the next run; it never stops renewals. */
 static void update_contact(acme_client_t *c, acme_store_t *st, const char *name, json_t *rec,
                            const acme_account_spec_t *spec, apr_pool_t *p)
 {
-    json_t *want = acme_json_pool(p, contacts_json(spec)), *payload, *had;
+    json_t *want = acme_json_pool(p, contacts_json(spec)), *payload;
     acme_response_t *resp = NULL;
     acme_result_t res;
     const char *ca = acme_client_directory_url(c), *list;
     apr_status_t rv;
 
-    had = json_object_get(rec, "contact");
-    if (json_equal(want, had) || (!had && json_array_size(want) == 0)) {
+    if (!contact_differs(rec, want)) {
         return;
     }
     acme_result_reset(&res);

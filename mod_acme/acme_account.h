@@ -27,6 +27,12 @@ apr_status_t acme_account_ensure(acme_client_t *c, acme_store_t *st,
                                  const unsigned char *secret, const acme_account_spec_t *spec,
                                  apr_pool_t *p, acme_result_t *res);
 
+/* Has the stored account of ca work for acme_account_ensure that needs no certificate to
+ * be due: a contact that differs from spec's (to be sent to the CA), or a deactivation mark
+ * (a new account to create)? Reads the store only. */
+int acme_account_update_due(acme_store_t *st, const char *ca, const acme_account_spec_t *spec,
+                            apr_pool_t *p);
+
 /* The account is marked deactivated in the store (acme_account_open). */
 #define ACME_EACCOUNT_DEACTIVATED (ACME_STATUS_BASE + 190)
 

@@ -49,6 +49,7 @@ typedef struct mod_acme_wd_t {
     acme_client_t *client;
     acme_driver_env_t env;         /* for acme_driver_obtain, shared by the run's threads */
     int account_ok;
+    int account_looked;         /* acme_account_update_due asked once this generation */
     acme_sched_t *sched;           /* per certificate: next attempt (always from its plan:
                                     * replan), renewalInfo fetch, 'expiring' warning */
     apr_time_t next_request_check;
@@ -413,6 +414,22 @@ static void blocked_check(mod_acme_wd_t *wd, apr_pool_t *p)
     }
 }
 
+/* Once a generation: does the account need the CA though no certificate is due (a changed
+ * ACMEContact after the restart, a deactivation by acmectl)? */
+static int account_update_due(mod_acme_wd_t *wd, apr_pool_t *p)
+{
+    acme_account_spec_t as;
+
+    if (wd->account_looked) {
+        return 0;
+    }
+    wd->account_looked = 1;
+    memset(&as, 0, sizeof(as));
+    as.contacts = wd->m->contacts;
+    as.agree_tos = wd->m->agree_tos;
+    return acme_account_update_due(wd->m->store, wd->m->ca_url, &as, p);
+}
+
 /* The driver's run: the certificates due, under the store's driver lock. */
 static void run_if_due(mod_acme_wd_t *wd, apr_time_t now, apr_pool_t *ptemp)
 {
@@ -421,10 +438,11 @@ static void run_if_due(mod_acme_wd_t *wd, apr_time_t now, apr_pool_t *ptemp)
 
     wd->due = acme_sched_due(wd->sched, now, ptemp);
     wd->staged = wd->failed = 0;
-    if (wd->due->nelts > 0) {
+    if (wd->due->nelts > 0 || account_update_due(wd, ptemp)) {
         if (m->store->lock(m->store, "driver", 0, &lock, ptemp) != APR_SUCCESS) {
             /* another generation's driver is still at work: look again shortly */
             wd->sched->next_run = now + ACME_SCHED_LOCKED_RETRY;
+            wd->account_looked = 0;
             return;
         }
         run_due(wd, ptemp);

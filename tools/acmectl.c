@@ -927,6 +927,8 @@ static int cmd_revoke(const opts_t *o, acme_store_t *st, cert_t *c, apr_pool_t *
         rc = account_client(&client, &acct_name, o, st, settings, ca, secret, p);
         memset(secret, 0, sizeof(secret));
         if (rc != EXIT_OK) {
+            fprintf(stderr, "%s: without the account, `%s revoke %s --with-cert-key` signs with "
+                    "the certificate's own key\n", progname, progname, c->id);
             return rc;
         }
     }

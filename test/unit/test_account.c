@@ -181,9 +181,18 @@ START_TEST(contact_change_sent_once)
     json_t *rec, *want;
     acme_key_t *key;
 
+    /* no account yet: nothing for the account alone (the first order creates it) */
+    ck_assert(!acme_account_update_due(fx.st, DIR_URL, spec_of("mailto:a@example.org", NULL),
+                                       fx.p));
     script_new_account(KID);
     ensure(spec_of("mailto:a@example.org", NULL));
     ck_assert_int_eq(fake_http_count(fx.fake), 3);
+    ck_assert(!acme_account_update_due(fx.st, DIR_URL, spec_of("mailto:a@example.org", NULL),
+                                       fx.p));
+    ck_assert(acme_account_update_due(fx.st, DIR_URL, spec_of("mailto:b@example.org",
+                                                              "mailto:c@example.org"), fx.p));
+    ck_assert(acme_account_update_due(fx.st, DIR_URL, spec_of(NULL, NULL), fx.p));
+    ck_assert(!acme_account_update_due(fx.st, CA "/other-dir", spec_of(NULL, NULL), fx.p));
     ck_assert_str_eq(json_string_value(json_array_get(json_object_get(
                          last_request()->payload_json, "contact"), 0)), "mailto:a@example.org");
 
@@ -206,6 +215,8 @@ START_TEST(contact_change_sent_once)
     ck_assert_ptr_nonnull(acme_json_str(rec, "contact_updated"));
     ck_assert_str_eq(acme_json_str(rec, "url"), KID);
     ck_assert(logged(ACME_LOG_NOTICE, "ACME00490", "mailto:b@example.org, mailto:c@example.org"));
+    ck_assert(!acme_account_update_due(fx.st, DIR_URL, spec_of("mailto:b@example.org",
+                                                               "mailto:c@example.org"), fx.p));
 
     /* the record remembers what was sent: a restart (new client) sends nothing more */
     new_client();
@@ -422,6 +433,9 @@ START_TEST(deactivate_then_new_account)
     ck_assert_str_eq(acme_json_str(rec, "status"), "deactivated");
     ck_assert_ptr_nonnull(acme_json_str(rec, "deactivated"));
     ck_assert(logged(ACME_LOG_NOTICE, "ACME00494", "deactivated"));
+    /* the server has work for the account alone: a new one */
+    ck_assert(acme_account_update_due(fx.st, DIR_URL, spec_of("mailto:a@example.org", NULL),
+                                      fx.p));
 
     /* acmectl can no longer open it */
     new_client();
