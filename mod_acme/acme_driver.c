@@ -589,7 +589,8 @@ static int without_replaces(const acme_result_t *res, const acme_cert_spec_t *sp
     if (acme_problem_handling(res) == ACME_PH_WITHOUT_REPLACES) {
         return 1;
     }
-    if (res->problem_type && !strcmp(res->problem_type, "urn:ietf:params:acme:error:unauthorized")) {
+    if (res->problem_type
+        && !strcmp(res->problem_type, "urn:ietf:params:acme:error:unauthorized")) {
         acme_log(ACME_LOG_INFO, APR_SUCCESS, ACMELOGNO(00495) "certificate %s: the CA refused "
                  "the order that replaces the current certificate (%s): ordering without "
                  "\"replaces\" (the certificate was obtained with another account)", spec->id,

@@ -49,7 +49,7 @@ typedef struct mod_acme_wd_t {
     acme_client_t *client;
     acme_driver_env_t env;         /* for acme_driver_obtain, shared by the run's threads */
     int account_ok;
-    int account_looked;         /* acme_account_update_due asked once this generation */
+    int account_looked;            /* acme_account_update_due asked (once a generation) */
     acme_sched_t *sched;           /* per certificate: next attempt (always from its plan:
                                     * replan), renewalInfo fetch, 'expiring' warning */
     apr_time_t next_request_check;
