@@ -39,4 +39,48 @@ apr_status_t acme_account_ensure(acme_client_t *c, acme_store_t *st,
                                  const unsigned char *secret, const acme_account_spec_t *spec,
                                  apr_pool_t *p, acme_result_t *res);
 
+/* Has the stored account of ca work for acme_account_ensure that needs no certificate to
+ * be due: a contact that differs from spec's (to be sent to the CA), or a deactivation mark
+ * (a new account to create)? Reads the store only. */
+int acme_account_update_due(acme_store_t *st, const char *ca, const acme_account_spec_t *spec,
+                            apr_pool_t *p);
+
+/* The account is marked deactivated in the store (acme_account_open). */
+#define ACME_EACCOUNT_DEACTIVATED (ACME_STATUS_BASE + 190)
+
+/* For acmectl: set the client to sign with the stored account of its CA and EAB key id kid
+ * (NULL: none; acme_account_entry_name), as acme_account_ensure would, but create or look up
+ * nothing. *pname: its store entry. rollover and deactivate below find it the same way.
+ * APR_ENOENT when the store has no account for the CA, ACME_EACCOUNT_DEACTIVATED when it is
+ * marked deactivated; res says which in words. */
+apr_status_t acme_account_open(const char **pname, acme_client_t *c, acme_store_t *st,
+                               const char *kid, const unsigned char *secret, apr_pool_t *p,
+                               acme_result_t *res);
+/* The CA's view of the open account (POST-as-GET to its URL): status, contact, ... */
+apr_status_t acme_account_fetch(json_t **pacct, acme_client_t *c, apr_pool_t *p,
+                                acme_result_t *res);
+/* The inner JWS of a key change (RFC 8555 7.3.5): protected {alg, jwk of new_key, url},
+ * payload {"account": account_url, "oldKey": jwk of old_key}, signed by new_key. */
+apr_status_t acme_account_key_change_jws(const char **pjws, apr_pool_t *p,
+                                         const acme_key_t *new_key, const acme_key_t *old_key,
+                                         const char *account_url, const char *url);
+/* Replace the open account's key: a new P-256 key, kept sealed as key.sealed.next, the
+ * key change POSTed to keyChange (outer JWS by the old key with the kid); once the CA
+ * accepted, the new key replaces key.sealed (atomic, 0600, sealed) and the client signs
+ * with it. Refused: the old key stays, key.sealed.next goes. */
+apr_status_t acme_account_rollover(acme_client_t *c, acme_store_t *st, const char *kid,
+                                   const unsigned char *secret, apr_pool_t *p,
+                                   acme_result_t *res);
+/* Deactivate the open account at the CA (status "deactivated", RFC 8555 7.3.6) and mark
+ * account.json so; acme_account_ensure then sets the account aside (logged) and creates
+ * a new one. */
+apr_status_t acme_account_deactivate(acme_client_t *c, acme_store_t *st, const char *kid,
+                                     apr_pool_t *p, acme_result_t *res);
+/* revokeCert (RFC 8555 7.6) for the certificate der (reason > 0: the CRLReason code).
+ * cert_key NULL: signed by the open account (kid); else by the certificate's own key with
+ * its jwk (a lost account), and the client signs with that key from then on. */
+apr_status_t acme_account_revoke(acme_client_t *c, const unsigned char *der, apr_size_t der_len,
+                                 int reason, const acme_key_t *cert_key, apr_pool_t *p,
+                                 acme_result_t *res);
+
 #endif

@@ -623,6 +623,25 @@ static void profile_names_hint(run_t *r)
     }
 }
 
+/* May the refused newOrder succeed without "replaces"? alreadyReplaced: someone renewed that
+ * certificate already; unauthorized: the certificate was issued to another account (RFC 9773
+ * section 5), e.g. the one `acmectl account deactivate` ended or a damaged key replaced. */
+static int without_replaces(const acme_result_t *res, const acme_cert_spec_t *spec)
+{
+    if (acme_problem_handling(res) == ACME_PH_WITHOUT_REPLACES) {
+        return 1;
+    }
+    if (res->problem_type
+        && !strcmp(res->problem_type, "urn:ietf:params:acme:error:unauthorized")) {
+        acme_log(ACME_LOG_INFO, APR_SUCCESS, ACMELOGNO(00495) "certificate %s: the CA refused "
+                 "the order that replaces the current certificate (%s): ordering without "
+                 "\"replaces\" (the certificate was obtained with another account)", spec->id,
+                 res->detail ? res->detail : "unauthorized");
+        return 1;
+    }
+    return 0;
+}
+
 static apr_status_t order_new(run_t *r)
 {
     const acme_cert_spec_t *spec = r->spec;
@@ -652,9 +671,8 @@ static apr_status_t order_new(run_t *r)
     }
     url = acme_client_endpoint(r->c, "newOrder");
     rv = acme_client_post(&resp, r->c, sp, url, acme_json_dump(sp, payload), 0, r->res);
-    if (rv == ACME_EPROBLEM && spec->replaces
-        && acme_problem_handling(r->res) == ACME_PH_WITHOUT_REPLACES) {
-        /* someone already renewed it: an order without "replaces" is still right */
+    if (rv == ACME_EPROBLEM && spec->replaces && without_replaces(r->res, spec)) {
+        /* an order without "replaces" is still right */
         json_object_del(payload, "replaces");
         rv = acme_client_post(&resp, r->c, sp, url, acme_json_dump(sp, payload), 0, r->res);
     }

@@ -27,7 +27,7 @@ struct acme_runner_t {
     acme_client_t *client;
     acme_driver_env_t env;         /* for acme_driver_obtain, shared by the run's threads */
     acme_notify_t *notify;         /* the ACMENotifyCmd queue, or NULL */
-    int account_ok;
+    int account_looked;            /* acme_account_update_due asked (once a generation) */
     apr_thread_mutex_t *mutex;
     /* one run */
     apr_array_header_t *due;       /* indexes into certs */
@@ -243,9 +243,9 @@ void acme_runner_record(acme_runner_t *r, int i, apr_status_t rv, const acme_res
     apr_thread_mutex_lock(r->mutex);
     r->staged += rv == APR_SUCCESS;
     r->failed += rv != APR_SUCCESS;
-    if (acme_sched_record(r->sched, i, &c->input, rv, res, now)) {
-        r->account_ok = 0; /* the CA does not know the account: ensure it again */
-    }
+    /* accountDoesNotExist (a nonzero return) needs nothing here: every run ensures the
+     * account again from the store */
+    (void)acme_sched_record(r->sched, i, &c->input, rv, res, now);
     acme_runner_replan(r, i, now);
     apr_thread_mutex_unlock(r->mutex);
     if (rv == APR_SUCCESS) {
@@ -284,18 +284,22 @@ static void obtain_one(void *baton, int job)
 
 /* ---- a run ---------------------------------------------------------------------------- */
 
+static void account_spec(acme_account_spec_t *as, const acme_runner_t *r)
+{
+    memset(as, 0, sizeof(*as));
+    as->contacts = (apr_array_header_t *)r->conf.contacts;
+    as->agree_tos = r->conf.agree_tos;
+    as->eab = r->conf.eab;
+}
+
+/* The account is read from the store at every run, so that a key change or deactivation by
+ * acmectl and a changed ACMEContact take effect. */
 static apr_status_t account_ensure(acme_runner_t *r, acme_result_t *res, apr_pool_t *p)
 {
     acme_account_spec_t as;
     apr_status_t rv;
 
-    if (r->account_ok) {
-        return APR_SUCCESS;
-    }
-    memset(&as, 0, sizeof(as));
-    as.contacts = (apr_array_header_t *)r->conf.contacts;
-    as.agree_tos = r->conf.agree_tos;
-    as.eab = r->conf.eab;
+    account_spec(&as, r);
     rv = acme_account_ensure(r->client, r->conf.store, r->conf.secret, &as, r->pool, res);
     if (rv != APR_SUCCESS) {
         if (!res->status) {
@@ -305,8 +309,21 @@ static apr_status_t account_ensure(acme_runner_t *r, acme_result_t *res, apr_poo
                  r->conf.ca_url, acme_result_str(res, p));
         return rv;
     }
-    r->account_ok = 1;
     return APR_SUCCESS;
+}
+
+/* Once a generation: does the account need the CA though no certificate is due (a changed
+ * ACMEContact after the restart, a deactivation by acmectl)? */
+static int account_update_due(acme_runner_t *r, apr_pool_t *p)
+{
+    acme_account_spec_t as;
+
+    if (r->account_looked) {
+        return 0;
+    }
+    r->account_looked = 1;
+    account_spec(&as, r);
+    return acme_account_update_due(r->conf.store, r->conf.ca_url, &as, p);
 }
 
 static void run_locked(acme_runner_t *r, apr_pool_t *p)
@@ -343,10 +360,11 @@ void acme_runner_run_due(acme_runner_t *r, apr_time_t now, apr_pool_t *p)
 
     r->due = acme_sched_due(r->sched, now, p);
     r->staged = r->failed = 0;
-    if (r->due->nelts > 0) {
+    if (r->due->nelts > 0 || account_update_due(r, p)) {
         if (st->lock(st, "driver", 0, &lock, p) != APR_SUCCESS) {
             /* another generation's driver is still at work: look again shortly */
             r->sched->next_run = now + ACME_SCHED_LOCKED_RETRY;
+            r->account_looked = 0;
             return;
         }
         run_locked(r, p);

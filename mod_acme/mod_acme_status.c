@@ -141,7 +141,7 @@ static void view_cert(cert_view_t *v, mod_acme_gen_t *m, const mod_acme_managed_
         v->valid_until = mc->input.live_not_after;
         v->serial = mc->live_serial;
         v->chain_top = mc->live_chain_top;
-        v->chain_warning = acme_chain_pref_warning(p, mc->spec.preferred_chain,
+        v->chain_warning = acme_chain_pref_warning(p, mc->spec.cert.preferred_chain,
                                                    mc->live_chain_top);
         v->last_success = mc->live_obtained ? mc->live_obtained : mc->input.live_not_before;
     }
@@ -409,7 +409,7 @@ static json_t *json_time(apr_pool_t *p, apr_time_t t)
 static json_t *chain_json(const cert_view_t *v)
 {
     json_t *c = json_object();
-    const char *pref = v->mc->spec.preferred_chain;
+    const char *pref = v->mc->spec.cert.preferred_chain;
     json_object_set_new(c, "top_issuer", v->chain_top ? json_string(v->chain_top) : json_null());
     json_object_set_new(c, "preferred", pref ? json_string(pref) : json_null());
     json_object_set_new(c, "warning", v->chain_warning ? json_string(v->chain_warning)

@@ -3,11 +3,14 @@
  *   acmectl [--store DIR] [--json] list
  *   acmectl [--store DIR] [--json] show NAME
  *   acmectl [--store DIR] renew NAME|--all
- *   acmectl [--store DIR] [--ca-file FILE] revoke NAME [--reason REASON]
+ *   acmectl [--store DIR] [--ca-file FILE] revoke NAME [--reason REASON] [--with-cert-key]
+ *   acmectl [--store DIR] [--ca-file FILE] [--ca URL] [--json] account show
+ *   acmectl [--store DIR] [--ca-file FILE] [--ca URL] account rollover|deactivate
  *
- * It reads the store; it changes it only by leaving orders/<id>/renew.request, which the
- * running server's background worker picks up (within 15 s) and removes. Exit codes: 0 ok,
- * 1 the operation failed, 2 usage. Never prints key material. */
+ * It reads the store; it changes it by leaving orders/<id>/renew.request, which the
+ * running server's background worker picks up (within 15 s) and removes, and, for account
+ * rollover and deactivate, in accounts/<ca>/ (as the owner of accounts/, the server's
+ * User). Exit codes: 0 ok, 1 the operation failed, 2 usage. Never prints key material. */
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -15,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <apr_general.h>
@@ -57,7 +61,8 @@ typedef struct opts_t {
     const char *store_dir;
     const char *ca_file;
     const char *reason;
-    int json, all;
+    const char *ca;                 /* account: the CA's directory URL (default the server's) */
+    int json, all, with_cert_key;
     const char *cmd, *name;
 } opts_t;
 
@@ -93,6 +98,9 @@ static void usage(FILE *out)
             "       %s [--store DIR] [--json] show NAME\n"
             "       %s [--store DIR] renew NAME|--all\n"
             "       %s [--store DIR] [--ca-file FILE] revoke NAME [--reason REASON]\n"
+            "                [--with-cert-key]\n"
+            "       %s [--store DIR] [--ca-file FILE] [--ca URL] [--json] account show\n"
+            "       %s [--store DIR] [--ca-file FILE] [--ca URL] account rollover|deactivate\n"
             "\n"
             "  --store DIR     mod_acme's store (ACMEStore; default " DEFAULT_STORE ")\n"
             "  --json          machine-readable output\n"
@@ -100,10 +108,16 @@ static void usage(FILE *out)
             "                  ACMEServerCAFile, else the system's)\n"
             "  --reason R      unspecified, keyCompromise, affiliationChanged, superseded,\n"
             "                  cessationOfOperation\n"
+            "  --with-cert-key sign the revocation with the certificate's own key (no\n"
+            "                  account needed, e.g. when the account is lost)\n"
+            "  --ca URL        the account's CA directory URL (default: the server's ACMEServer)\n"
+            "account show: the account as the CA has it; rollover: replace the account key\n"
+            "(RFC 8555 key change); deactivate: end the account for good (the server creates\n"
+            "a new one at its next run).\n"
             "NAME is a certificate name (as in `list`) or any domain of it.\n"
             "renew and revoke ask the running server for a new certificate: it starts within\n"
             "15 seconds and the server restarts gracefully to serve it.\n",
-            progname, progname, progname, progname);
+            progname, progname, progname, progname, progname, progname);
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -159,6 +173,10 @@ static int parse_args(opts_t *o, int argc, const char *const *argv)
             o->all = 1;
             continue;
         }
+        if (!strcmp(a, "--with-cert-key")) {
+            o->with_cert_key = 1;
+            continue;
+        }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             exit(EXIT_OK);
@@ -176,6 +194,9 @@ static int parse_args(opts_t *o, int argc, const char *const *argv)
         else if (!strcmp(a, "--reason")) {
             target = &o->reason;
         }
+        else if (!strcmp(a, "--ca")) {
+            target = &o->ca;
+        }
         if (target) {
             if (i + 1 >= argc || !*argv[i + 1]) {
                 return usage_error("%s needs a value", a);
@@ -192,6 +213,9 @@ static int parse_args(opts_t *o, int argc, const char *const *argv)
         else if (!strncmp(a, "--reason=", 9)) {
             o->reason = a + 9;
         }
+        else if (!strncmp(a, "--ca=", 5)) {
+            o->ca = a + 5;
+        }
         else if (a[0] == '-' && a[1]) {
             return usage_error("unknown option %s", a);
         }
@@ -207,6 +231,12 @@ static int parse_args(opts_t *o, int argc, const char *const *argv)
     }
     if (!o->cmd) {
         return usage_error("%s", "no command given");
+    }
+    if (o->with_cert_key && strcmp(o->cmd, "revoke")) {
+        return usage_error("%s is for revoke only", "--with-cert-key");
+    }
+    if (o->ca && strcmp(o->cmd, "account")) {
+        return usage_error("%s is for account only", "--ca");
     }
     if (!strcmp(o->cmd, "list")) {
         if (o->name || o->all || o->reason) {
@@ -229,6 +259,15 @@ static int parse_args(opts_t *o, int argc, const char *const *argv)
         }
         if (o->reason && reason_code(o->reason) < 0) {
             return usage_error("unknown revocation reason %s", o->reason);
+        }
+    }
+    else if (!strcmp(o->cmd, "account")) {
+        if (!o->name || (strcmp(o->name, "show") && strcmp(o->name, "rollover")
+                         && strcmp(o->name, "deactivate"))) {
+            return usage_error("%s needs show, rollover or deactivate", "account");
+        }
+        if (o->all || o->reason) {
+            return usage_error("%s takes no --all or --reason", "account");
         }
     }
     else {
@@ -794,22 +833,100 @@ static int cmd_renew(const opts_t *o, apr_array_header_t *certs, cert_t *one, ap
     return rc;
 }
 
+/* ---- talking to the CA ------------------------------------------------------------------ */
+
+/* A client for ca (its directory fetched): TLS trust from --ca-file, else the server's
+ * ACMEServerCAFile when ca is the server's CA. */
+static int ca_client(acme_client_t **pclient, const opts_t *o, const json_t *settings,
+                     const char *ca, apr_pool_t *p)
+{
+    const char *sca = settings ? acme_json_str(settings, "ca") : NULL;
+    const char *ca_file = o->ca_file ? o->ca_file
+                          : (sca && !strcmp(sca, ca)) ? acme_json_str(settings, "ca_file")
+                                                      : NULL;
+    acme_http_t *http;
+    acme_result_t res;
+
+    acme_result_reset(&res);
+    if (acme_http_curl_global_init() != APR_SUCCESS
+        || acme_http_curl_create(&http, p, ca_file, ACME_USER_AGENT,
+                                 apr_time_from_sec(30)) != APR_SUCCESS
+        || acme_client_create(pclient, p, http, ca) != APR_SUCCESS) {
+        return fail("cannot set up the ACME client for %s", ca);
+    }
+    if (acme_client_directory(*pclient, &res) != APR_SUCCESS) {
+        return fail("cannot reach the CA %s: %s", ca, acme_result_str(&res, p));
+    }
+    return EXIT_OK;
+}
+
+/* The store's secret (root only): unseals the account key. */
+static int store_secret(unsigned char secret[ACME_SECRET_LEN], acme_store_t *st, apr_pool_t *p)
+{
+    if (acme_store_fs_secret(st, secret, p) != APR_SUCCESS) {
+        return fail("cannot read the store's secret (system/secret/secret.key): run as root");
+    }
+    return EXIT_OK;
+}
+
+/* The server's EAB key id belongs to the server's CA (settings.json "ca"), NULL: none. */
+static const char *server_kid(const json_t *settings, const char *ca)
+{
+    const char *sca = settings ? acme_json_str(settings, "ca") : NULL;
+    return sca && !strcmp(sca, ca) ? acme_json_str(settings, "eab_kid") : NULL;
+}
+
+/* A client signing with the stored account of ca (its key unsealed with secret). */
+static int account_client(acme_client_t **pclient, const char **pname, const opts_t *o,
+                          acme_store_t *st, const json_t *settings, const char *ca,
+                          const unsigned char *secret, apr_pool_t *p)
+{
+    acme_result_t res;
+    apr_status_t rv;
+    int rc;
+
+    if ((rc = ca_client(pclient, o, settings, ca, p)) != EXIT_OK) {
+        return rc;
+    }
+    acme_result_reset(&res);
+    rv = acme_account_open(pname, *pclient, st, server_kid(settings, ca), secret, p, &res);
+    if (rv != APR_SUCCESS) {
+        return fail("%s", acme_result_str(&res, p));
+    }
+    return EXIT_OK;
+}
+
 /* ---- revocation (RFC 8555 section 7.6) --------------------------------------------------- */
+
+/* live/<id>/key.pem: the certificate's own key (plain PEM, root 0600). */
+static int cert_key(acme_key_t **pkey, acme_store_t *st, const cert_t *c, apr_pool_t *p)
+{
+    char *pem;
+    apr_size_t len;
+    apr_status_t rv;
+
+    if (acme_store_load(st, ACME_GROUP_LIVE, c->id, "key.pem", &pem, &len, p) != APR_SUCCESS) {
+        return fail("cannot read the key of %s (live/%s/key.pem): run as root", c->id, c->id);
+    }
+    rv = acme_key_from_pem(pkey, p, pem, len);
+    memset(pem, 0, len);
+    if (rv != APR_SUCCESS) {
+        return fail("live/%s/key.pem holds no usable private key", c->id);
+    }
+    return EXIT_OK;
+}
 
 static int cmd_revoke(const opts_t *o, acme_store_t *st, cert_t *c, apr_pool_t *p)
 {
-    json_t *settings, *acct, *payload;
-    const char *ca, *sca, *ca_file, *acct_name, *url, *endpoint, *der_b64, *body;
-    unsigned char secret[ACME_SECRET_LEN];
-    char *data, *sealed, *pem;
-    apr_size_t len, slen, plen;
+    json_t *settings;
+    const char *ca, *acct_name;
+    char *data;
+    apr_size_t len;
     apr_array_header_t *chain;
-    acme_key_t *key;
-    acme_http_t *http;
+    acme_key_t *key = NULL;
     acme_client_t *client;
-    acme_response_t *resp = NULL;
     acme_result_t res;
-    unsigned char *der = NULL;
+    unsigned char *der = NULL, secret[ACME_SECRET_LEN];
     int der_len, rc;
     apr_status_t rv;
 
@@ -820,80 +937,152 @@ static int cmd_revoke(const opts_t *o, acme_store_t *st, cert_t *c, apr_pool_t *
         || (rv = acme_chain_parse(&chain, p, data, len))) {
         return fail("cannot read the certificate of %s", c->id);
     }
-    der_len = i2d_X509(APR_ARRAY_IDX(chain, 0, X509 *), &der);
-    if (der_len <= 0) {
-        return fail("cannot encode the certificate of %s", c->id);
-    }
-    der_b64 = acme_b64url_encode(p, der, (apr_size_t)der_len);
-    OPENSSL_free(der);
-
     settings = load_json(st, ACME_GROUP_SYSTEM, "config", "settings.json", p);
     ca = c->ca ? c->ca : settings ? acme_json_str(settings, "ca") : NULL;
     if (!ca) {
         return fail("the CA of %s is unknown (no system/config/settings.json: has the "
                     "server run with this store?)", c->id);
     }
-    /* the server's ACMEServerCAFile belongs to the server's CA */
-    sca = settings ? acme_json_str(settings, "ca") : NULL;
-    ca_file = o->ca_file ? o->ca_file
-              : (sca && !strcmp(sca, ca)) ? acme_json_str(settings, "ca_file") : NULL;
-
-    /* the server's EAB key id, too, belongs to the server's CA */
-    acct_name = acme_account_entry_name(p, ca, (sca && !strcmp(sca, ca))
-                                                ? acme_json_str(settings, "eab_kid") : NULL);
-    acct = load_json(st, ACME_GROUP_ACCOUNTS, acct_name, "account.json", p);
-    url = acct ? acme_json_str(acct, "url") : NULL;
-    if (!url) {
-        return fail("no ACME account for %s in the store", ca);
+    if (o->with_cert_key) {
+        if ((rc = cert_key(&key, st, c, p)) != EXIT_OK
+            || (rc = ca_client(&client, o, settings, ca, p)) != EXIT_OK) {
+            return rc;
+        }
     }
-    if (acme_store_fs_secret(st, secret, p) != APR_SUCCESS) {
-        return fail("cannot read the store's secret (system/secret/secret.key): run as root");
-    }
-    if (acme_store_load(st, ACME_GROUP_ACCOUNTS, acct_name, "key.sealed", &sealed, &slen, p)
-        || acme_unseal(&pem, &plen, p, secret, sealed, slen)) {
+    else {
+        if ((rc = store_secret(secret, st, p)) != EXIT_OK) {
+            return rc;
+        }
+        rc = account_client(&client, &acct_name, o, st, settings, ca, secret, p);
         memset(secret, 0, sizeof(secret));
-        return fail("cannot unseal the account key for %s", ca);
+        if (rc != EXIT_OK) {
+            fprintf(stderr, "%s: without the account, `%s revoke %s --with-cert-key` signs with "
+                    "the certificate's own key\n", progname, progname, c->id);
+            return rc;
+        }
     }
-    memset(secret, 0, sizeof(secret));
-    rv = acme_key_from_pem(&key, p, pem, plen);
-    memset(pem, 0, plen);
-    if (rv != APR_SUCCESS) {
-        return fail("cannot read the account key for %s", ca);
+    der_len = i2d_X509(APR_ARRAY_IDX(chain, 0, X509 *), &der);
+    if (der_len <= 0) {
+        return fail("cannot encode the certificate of %s", c->id);
     }
-
     acme_result_reset(&res);
-    if ((rv = acme_http_curl_global_init()) != APR_SUCCESS
-        || (rv = acme_http_curl_create(&http, p, ca_file, ACME_USER_AGENT,
-                                       apr_time_from_sec(30))) != APR_SUCCESS
-        || (rv = acme_client_create(&client, p, http, ca)) != APR_SUCCESS) {
-        return fail("cannot set up the ACME client for %s", ca);
-    }
-    if (acme_client_directory(client, &res) != APR_SUCCESS) {
-        return fail("cannot reach the CA %s: %s", ca, acme_result_str(&res, p));
-    }
-    endpoint = acme_client_endpoint(client, "revokeCert");
-    if (!endpoint) {
-        return fail("the CA %s offers no revokeCert", ca);
-    }
-    acme_client_set_account(client, key, url);
-    payload = acme_json_pool(p, json_object());
-    json_object_set_new(payload, "certificate", json_string(der_b64));
-    if (o->reason && reason_code(o->reason) > 0) {
-        json_object_set_new(payload, "reason", json_integer(reason_code(o->reason)));
-    }
-    body = acme_json_dump(p, payload);
-    if (acme_client_post(&resp, client, p, endpoint, body, 0, &res) != APR_SUCCESS) {
+    rv = acme_account_revoke(client, der, (apr_size_t)der_len,
+                             o->reason ? reason_code(o->reason) : 0, key, p, &res);
+    OPENSSL_free(der);
+    if (rv != APR_SUCCESS) {
         return fail("the CA refused to revoke %s (serial %s): %s", c->id,
                     c->serial ? c->serial : "?", acme_result_str(&res, p));
     }
-    printf("%s: certificate %s revoked%s%s\n", c->id, c->serial ? c->serial : "",
-           o->reason ? " (reason " : "", o->reason ? apr_pstrcat(p, o->reason, ")", NULL) : "");
+    printf("%s: certificate %s revoked%s%s%s\n", c->id, c->serial ? c->serial : "",
+           o->reason ? " (reason " : "", o->reason ? apr_pstrcat(p, o->reason, ")", NULL) : "",
+           key ? " (signed with the certificate's key)" : "");
     rc = request_renewal(o, c, 1, p);
     if (rc == EXIT_OK) {
         printf("%s: a replacement was requested: the running server orders it within 15 "
                "seconds and restarts gracefully to serve it.\n", c->id);
     }
     return rc;
+}
+
+/* ---- accounts (RFC 8555 sections 7.3.5 and 7.3.6) -------------------------------------------- */
+
+/* The server's User owns accounts/ and rewrites its files: acmectl (root) writes there as
+ * that user, so that what it leaves stays readable by the server. */
+static int become_accounts_owner(const opts_t *o, apr_pool_t *p)
+{
+    const char *dir = apr_pstrcat(p, o->store_dir, "/accounts", NULL);
+    struct stat sb;
+
+    if (lstat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        return fail("%s: not a directory (is %s mod_acme's store?)", dir, o->store_dir);
+    }
+    if (geteuid() == 0 && (sb.st_uid != 0 || sb.st_gid != 0)
+        && (setegid(sb.st_gid) != 0 || seteuid(sb.st_uid) != 0)) {
+        return fail("cannot act as the owner of %s: %s", dir, strerror(errno));
+    }
+    return EXIT_OK;
+}
+
+static void print_account(const opts_t *o, const char *name, const char *ca, json_t *acct,
+                          apr_pool_t *p)
+{
+    json_t *contact = json_object_get(acct, "contact");
+    const char *status = acme_json_str(acct, "status");
+    size_t i;
+
+    if (o->json) {
+        json_t *j = json_object();
+        json_object_set_new(j, "store_entry", json_string(apr_pstrcat(p, "accounts/", name,
+                                                                      NULL)));
+        json_object_set_new(j, "ca", json_string(ca));
+        json_object_set_new(j, "status", status ? json_string(status) : json_null());
+        json_object_set_new(j, "contact", json_is_array(contact) ? json_incref(contact)
+                                                                 : json_array());
+        print_json(j);
+        return;
+    }
+    printf("Account: accounts/%s\n", name);
+    printf("  CA: %s\n", ca);
+    printf("  Status: %s\n", status ? status : "-");
+    printf("  Contact:");
+    for (i = 0; json_is_array(contact) && i < json_array_size(contact); ++i) {
+        const char *s = json_string_value(json_array_get(contact, i));
+        printf(" %s", s ? s : "?");
+    }
+    printf("%s\n", json_array_size(contact) ? "" : " none");
+}
+
+static int cmd_account(const opts_t *o, acme_store_t *st, apr_pool_t *p)
+{
+    json_t *settings = load_json(st, ACME_GROUP_SYSTEM, "config", "settings.json", p), *acct;
+    const char *ca = o->ca ? o->ca : settings ? acme_json_str(settings, "ca") : NULL, *name;
+    acme_client_t *client;
+    acme_result_t res;
+    unsigned char secret[ACME_SECRET_LEN];
+    apr_status_t rv;
+    int rc;
+
+    if (!ca) {
+        return fail("the CA is unknown (no system/config/settings.json: has the server run "
+                    "with this store? else name it with --ca URL)");
+    }
+    /* the secret first: system/ is root's */
+    if ((rc = store_secret(secret, st, p)) != EXIT_OK
+        || (strcmp(o->name, "show") && (rc = become_accounts_owner(o, p)) != EXIT_OK)
+        || (rc = account_client(&client, &name, o, st, settings, ca, secret, p)) != EXIT_OK) {
+        memset(secret, 0, sizeof(secret));
+        return rc;
+    }
+    acme_result_reset(&res);
+    if (!strcmp(o->name, "show")) {
+        memset(secret, 0, sizeof(secret));
+        if (acme_account_fetch(&acct, client, p, &res) != APR_SUCCESS) {
+            return fail("the CA did not show the account accounts/%s: %s", name,
+                        acme_result_str(&res, p));
+        }
+        print_account(o, name, ca, acct, p);
+        return EXIT_OK;
+    }
+    if (!strcmp(o->name, "rollover")) {
+        rv = acme_account_rollover(client, st, server_kid(settings, ca), secret, p, &res);
+    }
+    else {
+        rv = acme_account_deactivate(client, st, server_kid(settings, ca), p, &res);
+    }
+    memset(secret, 0, sizeof(secret));
+    if (rv != APR_SUCCESS) {
+        return fail("account %s of accounts/%s failed: %s", o->name, name,
+                    acme_result_str(&res, p));
+    }
+    if (!strcmp(o->name, "rollover")) {
+        printf("accounts/%s: the account key was replaced; the server signs with the new key "
+               "from its next run on.\n", name);
+    }
+    else {
+        printf("accounts/%s: the account is deactivated; the server creates a new account at "
+               "its next run.\n", name);
+    }
+    return EXIT_OK;
 }
 
 /* ---- main ---------------------------------------------------------------------------------- */
@@ -927,6 +1116,9 @@ int main(int argc, const char *const *argv)
     if (acme_store_fs_create(&st, p, o.store_dir) != APR_SUCCESS
         || load_all(&certs, st, p) != APR_SUCCESS) {
         return fail("cannot read the store %s (run as root)", o.store_dir);
+    }
+    if (!strcmp(o.cmd, "account")) {
+        return cmd_account(&o, st, p);
     }
     if (o.name) {
         c = find_cert(certs, o.name);

@@ -16,6 +16,7 @@ int main(void)
     srunner_add_suite(sr, cert_suite());
     srunner_add_suite(sr, client_suite());
     srunner_add_suite(sr, driver_suite());
+    srunner_add_suite(sr, account_suite());
     srunner_add_suite(sr, store_suite());
     srunner_add_suite(sr, plan_suite());
     srunner_add_suite(sr, settings_suite());

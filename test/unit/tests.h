@@ -30,5 +30,6 @@ Suite *spec_suite(void);
 Suite *runner_suite(void);
 Suite *chains_suite(void);
 Suite *keyreuse_suite(void);
+Suite *account_suite(void);
 
 #endif

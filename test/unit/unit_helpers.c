@@ -1,7 +1,9 @@
 /* Helpers several unit test files share. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <ftw.h>
 
 #include <apr_strings.h>
 #include <openssl/x509v3.h>
@@ -10,6 +12,7 @@
 #include "unit_helpers.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
+#include "acme_log.h"
 #include "acme_util.h"
 
 const char *unit_hook_write(apr_pool_t *p, const char *dir, const char *body)
@@ -99,4 +102,44 @@ X509 *unit_cert_make(apr_pool_t *pool, const char *cn, EVP_PKEY *pub, X509 *issu
     }
     ck_assert_int_gt(X509_sign(x, issuer_key, EVP_sha256()), 0);
     return x;
+}
+
+static void capture_sink(void *baton, acme_log_level_t level, apr_status_t rv, const char *msg)
+{
+    apr_array_header_t *logs = baton;
+    APR_ARRAY_PUSH(logs, const char *) = apr_psprintf(logs->pool, "%d %s", (int)level, msg);
+}
+
+static int capture_enabled(void *baton, acme_log_level_t level)
+{
+    return level <= ACME_LOG_DEBUG;
+}
+
+apr_array_header_t *unit_log_capture(apr_pool_t *p)
+{
+    apr_array_header_t *logs = apr_array_make(p, 8, sizeof(const char *));
+    acme_log_set(capture_sink, capture_enabled, logs);
+    return logs;
+}
+
+int unit_logged(const apr_array_header_t *logs, int level, const char *s1, const char *s2)
+{
+    int i;
+    for (i = 0; i < logs->nelts; ++i) {
+        const char *m = APR_ARRAY_IDX(logs, i, const char *);
+        if (atoi(m) == level && strstr(m, s1) && (!s2 || strstr(m, s2))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+void unit_rmtree(const char *dir)
+{
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -3,6 +3,7 @@
 #define UNIT_HELPERS_H
 
 #include <apr_pools.h>
+#include <apr_tables.h>
 #include <openssl/x509.h>
 
 /* Write dir/hook.sh: a shell script that appends its arguments to dir/hook.log, then runs
@@ -22,5 +23,14 @@ void unit_assert_tlsalpn01_cert(apr_pool_t *p, X509 *x, const char *name,
 X509 *unit_cert_make(apr_pool_t *pool, const char *cn, EVP_PKEY *pub, X509 *issuer,
                      EVP_PKEY *issuer_key, int ca, const char *const *names, long from_s,
                      long to_s, const char *aia);
+
+/* Remove dir and everything below it (temporary test directories). */
+void unit_rmtree(const char *dir);
+
+/* Capture the core's log lines (acme_log_set, every level up to DEBUG) as "LEVEL message"
+ * in an array of p; acme_log_set(NULL, NULL, NULL) ends it. */
+apr_array_header_t *unit_log_capture(apr_pool_t *p);
+/* Was a line of this level logged that holds s1 (and s2 unless NULL)? */
+int unit_logged(const apr_array_header_t *logs, int level, const char *s1, const char *s2);
 
 #endif
