@@ -30,6 +30,7 @@ int main(void)
     srunner_add_suite(sr, expiry_suite());
     srunner_add_suite(sr, sched_suite());
     srunner_add_suite(sr, parallel_suite());
+    srunner_add_suite(sr, ca_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

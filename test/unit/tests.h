@@ -24,5 +24,6 @@ Suite *notify_suite(void);
 Suite *expiry_suite(void);
 Suite *sched_suite(void);
 Suite *parallel_suite(void);
+Suite *ca_suite(void);
 
 #endif
