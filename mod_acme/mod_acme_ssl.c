@@ -170,6 +170,13 @@ static void settings_save(mod_acme_gen_t *m, apr_pool_t *p)
     char *old;
     int i;
     json_object_set_new(j, "ca", json_string(m->ca_url));
+    if (m->ca_urls->nelts > 1) {
+        json_t *cas = json_array();
+        for (i = 0; i < m->ca_urls->nelts; ++i) {
+            json_array_append_new(cas, json_string(APR_ARRAY_IDX(m->ca_urls, i, const char *)));
+        }
+        json_object_set_new(j, "cas", cas);
+    }
     if (m->ca_file) {
         json_object_set_new(j, "ca_file", json_string(m->ca_file));
     }
@@ -610,6 +617,7 @@ void mod_acme_plan_spec(acme_plan_spec_t *spec, const mod_acme_gen_t *m,
     memset(spec, 0, sizeof(*spec));
     spec->names = mc->names;
     spec->ca_url = m->ca_url;
+    spec->ca_urls = m->ca_urls;
     spec->key = acme_key_type_name(mc->spec.key_type);
     spec->renew_percent = mc->renew_window.percent ? mc->renew_window.percent : 33;
     spec->renew_before = mc->renew_window.dur;

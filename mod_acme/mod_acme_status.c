@@ -33,6 +33,7 @@ APLOG_USE_MODULE(acme);
 #include "acme_account.h"
 #include "acme_activation.h"
 #include "acme_plan_store.h"
+#include "acme_ca.h"
 
 #define STATUS_HANDLER "acme-status"
 #define METRICS_HANDLER "acme-metrics"
@@ -60,6 +61,7 @@ typedef struct cert_view_t {
     const acme_blocked_t *blocked; /* staged, but the configuration does not pass */
     apr_time_t renew_requested;  /* pending `acmectl renew`, 0 none */
     acme_plan_input_t ari;       /* ari_start/end/next_fetch: the CA's window, 0 none */
+    const char *next_ca;         /* several CAs: the one the next attempt uses, else NULL */
 } cert_view_t;
 
 typedef struct driver_view_t {
@@ -168,6 +170,11 @@ static void view_cert(cert_view_t *v, mod_acme_gen_t *m, const mod_acme_managed_
         }
     }
 
+    if (m->ca_urls && m->ca_urls->nelts > 1 && !v->staged && plan.action != ACME_PLAN_NOTHING) {
+        v->next_ca = APR_ARRAY_IDX(m->ca_urls, acme_ca_pick(m->ca_urls->nelts, in.failures,
+                                                            ACME_CA_FAILOVER_THRESHOLD),
+                                   const char *);
+    }
     if (v->failures > 0) {
         v->state = ST_ERROR;
     }
@@ -249,6 +256,9 @@ static void status_auto(request_rec *r, apr_array_header_t *views, const driver_
                    acme_names_join(r->pool, v->mc->names, ","));
         ap_rprintf(r, "ACMECertificate.%s.key: %s\n", id, v->key);
         ap_rprintf(r, "ACMECertificate.%s.ca: %s\n", id, v->ca);
+        if (v->next_ca) {
+            ap_rprintf(r, "ACMECertificate.%s.next_ca: %s\n", id, v->next_ca);
+        }
         ap_rprintf(r, "ACMECertificate.%s.state: %s\n", id, state_names[v->state]);
         if (v->have_live) {
             ap_rprintf(r, "ACMECertificate.%s.not_before: %" APR_INT64_T_FMT "\n", id,
@@ -315,7 +325,10 @@ static void status_html(request_rec *r, apr_array_header_t *views, const driver_
         ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
                    "<td>%s</td><td>%s</td><td>%s</td>",
                    esc(r, v->mc->id), esc(r, acme_names_join(p, v->mc->names, " ")),
-                   esc(r, v->key), esc(r, v->ca), state_names[v->state],
+                   esc(r, v->key),
+                   esc(r, v->next_ca ? apr_pstrcat(p, acme_ca_label(p, v->ca), "; next attempt: ",
+                                                   acme_ca_label(p, v->next_ca), NULL)
+                                     : acme_ca_label(p, v->ca)), state_names[v->state],
                    esc(r, rfc3339_or(p, v->valid_from, "-")),
                    esc(r, rfc3339_or(p, v->valid_until, "-")), esc(r, v->serial ? v->serial : "-"));
         ap_rprintf(r, "<td>%s %s<br>%s%s%s%s%s</td>", esc(r, v->action),
@@ -392,6 +405,9 @@ static json_t *cert_json(const cert_view_t *v, apr_pool_t *p)
     json_object_set_new(next, "action", json_string(v->action));
     json_object_set_new(next, "when", json_time(p, v->when));
     json_object_set_new(next, "reason", json_string(v->reason));
+    if (v->next_ca) {
+        json_object_set_new(next, "ca", json_string(v->next_ca));
+    }
     json_object_set_new(c, "next_action", next);
     json_object_set_new(c, "renewal_requested", json_time(p, v->renew_requested));
     json_object_set_new(c, "ari_window", acme_plan_ari_json(&v->ari, p));

@@ -4,6 +4,8 @@
  * A graceful restart does not wait for a running watchdog callback, and the old and new
  * generations' singletons can run at once: the driver therefore holds a lock in the store
  * ("driver") while it works, and every step it takes is persisted (acme_driver.c). */
+#include <string.h>
+
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 #include <apr_thread_mutex.h>
@@ -38,6 +40,8 @@ APLOG_USE_MODULE(acme);
 #include "acme_notify.h"
 #include "acme_parallel.h"
 #include "acme_sched.h"
+#include "acme_ca.h"
+#include "acme_ca_set.h"
 
 #define WD_NAME "_acme_"
 #define WD_INTERVAL apr_time_from_sec(1)
@@ -46,9 +50,8 @@ APLOG_USE_MODULE(acme);
 typedef struct mod_acme_wd_t {
     mod_acme_gen_t *m;
     apr_pool_t *pool;              /* lives as long as the child */
-    acme_client_t *client;
-    acme_driver_env_t env;         /* for acme_driver_obtain, shared by the run's threads */
-    int account_ok;
+    acme_client_t *client;         /* the first CA's (set once started) */
+    acme_ca_set_t *cas;            /* per CA (ACMEServer): client, driver env, account */
     acme_sched_t *sched;           /* per certificate: next attempt (always from its plan:
                                     * replan), renewalInfo fetch, 'expiring' warning */
     apr_time_t next_request_check;
@@ -58,6 +61,7 @@ typedef struct mod_acme_wd_t {
     /* one run */
     apr_thread_mutex_t *mutex;
     apr_array_header_t *due;       /* indexes into m->certs */
+    int *due_ca;                   /* per job of due: the CA it uses (acme_ca_pick) */
     int staged, failed;            /* added to orders/_driver/metrics.json after the run */
 } mod_acme_wd_t;
 
@@ -122,8 +126,8 @@ static void staged_facts(mod_acme_wd_t *wd, mod_acme_managed_t *mc, const char *
     }
 }
 
-static void record_result(mod_acme_wd_t *wd, int idx, apr_status_t rv, const acme_result_t *res,
-                          apr_pool_t *p)
+static void record_result(mod_acme_wd_t *wd, int idx, int ca, apr_status_t rv,
+                          const acme_result_t *res, apr_pool_t *p)
 {
     mod_acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, mod_acme_managed_t *);
     apr_time_t now = apr_time_now();
@@ -132,7 +136,7 @@ static void record_result(mod_acme_wd_t *wd, int idx, apr_status_t rv, const acm
     wd->staged += rv == APR_SUCCESS;
     wd->failed += rv != APR_SUCCESS;
     if (acme_sched_record(wd->sched, idx, &mc->input, rv, res, now)) {
-        wd->account_ok = 0; /* the CA does not know the account: ensure it again */
+        acme_ca_set_account_lost(wd->cas, ca); /* that CA does not know the account */
     }
     replan(wd, idx);
     apr_thread_mutex_unlock(wd->mutex);
@@ -165,7 +169,9 @@ static void obtain_one(void *baton, int job)
 {
     mod_acme_wd_t *wd = baton;
     int idx = APR_ARRAY_IDX(wd->due, job, int);
+    int ca = wd->due_ca[job];
     mod_acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, mod_acme_managed_t *);
+    acme_cert_spec_t spec = mc->spec;
     apr_pool_t *p;
     acme_result_t res;
     apr_status_t rv;
@@ -178,16 +184,74 @@ static void obtain_one(void *baton, int job)
                  "obtaining a certificate for %s (%s): %s", mc->id,
                  acme_names_join(p, mc->names, ", "), mc->plan.reason);
     notify(wd, "renewing", mc, mc->live_serial, mc->input.live_not_after, NULL);
-    rv = acme_driver_obtain(&wd->env, &mc->spec, p, &res);
-    record_result(wd, idx, rv, &res, p);
+    spec.ca_url = acme_ca_set_url(wd->cas, ca);
+    if (spec.replaces && (!mc->input.live_ca || strcmp(mc->input.live_ca, spec.ca_url))) {
+        spec.replaces = NULL; /* ARI's "replaces" names a certificate of the same CA only */
+    }
+    rv = acme_driver_obtain(acme_ca_set_env(wd->cas, ca), &spec, p, &res);
+    record_result(wd, idx, ca, rv, &res, p);
     apr_pool_destroy(p);
 }
 
-static void fail_all_due(mod_acme_wd_t *wd, const acme_result_t *res, apr_pool_t *p)
+/* Which CA each due certificate's attempt uses (acme_ca_pick: after
+ * ACME_CA_FAILOVER_THRESHOLD failed attempts in a row, the next one). */
+static void pick_cas(mod_acme_wd_t *wd, apr_pool_t *p)
 {
-    int i;
+    int i, n = acme_ca_set_count(wd->cas);
+    wd->due_ca = apr_pcalloc(p, sizeof(int) * (apr_size_t)(wd->due->nelts + 1));
     for (i = 0; i < wd->due->nelts; ++i) {
-        record_result(wd, APR_ARRAY_IDX(wd->due, i, int), res->status, res, p);
+        int idx = APR_ARRAY_IDX(wd->due, i, int);
+        mod_acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, mod_acme_managed_t *);
+        wd->due_ca[i] = acme_ca_pick(n, mc->input.failures, ACME_CA_FAILOVER_THRESHOLD);
+        if (wd->due_ca[i] != acme_ca_pick(n, mc->input.failures - 1,
+                                          ACME_CA_FAILOVER_THRESHOLD)) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, wd->m->s, ACMELOGNO(00510)
+                         "certificate %s: %d failed attempts in a row, the next one goes to "
+                         "CA %d of %d: %s", mc->id, mc->input.failures, wd->due_ca[i] + 1, n,
+                         acme_ca_label(p, acme_ca_set_url(wd->cas, wd->due_ca[i])));
+        }
+    }
+}
+
+/* Make sure each CA the run uses has an account; the certificates of a CA without one fail
+ * this attempt (and leave the run's jobs). */
+static void ensure_accounts(mod_acme_wd_t *wd, apr_pool_t *ptemp)
+{
+    mod_acme_gen_t *m = wd->m;
+    int k, i, j;
+
+    for (k = 0; k < acme_ca_set_count(wd->cas); ++k) {
+        acme_account_spec_t as;
+        acme_result_t res;
+        apr_status_t rv;
+        for (i = 0; i < wd->due->nelts && wd->due_ca[i] != k; ++i) {
+        }
+        if (i == wd->due->nelts) {
+            continue; /* not used by this run */
+        }
+        acme_result_reset(&res);
+        as.contacts = m->contacts;
+        as.agree_tos = m->agree_tos;
+        rv = acme_ca_set_account(wd->cas, k, &as, wd->pool, &res);
+        if (rv == APR_SUCCESS) {
+            continue;
+        }
+        if (!res.status) {
+            res.status = rv;
+        }
+        ap_log_error(APLOG_MARK, APLOG_ERR, ACME_LOG_RV(rv), m->s, ACMELOGNO(00033)
+                     "no ACME account at %s: %s", acme_ca_set_url(wd->cas, k),
+                     acme_result_str(&res, ptemp));
+        for (i = j = 0; i < wd->due->nelts; ++i) {
+            int idx = APR_ARRAY_IDX(wd->due, i, int);
+            if (wd->due_ca[i] == k) {
+                record_result(wd, idx, k, res.status, &res, ptemp);
+                continue;
+            }
+            APR_ARRAY_IDX(wd->due, j, int) = idx;
+            wd->due_ca[j++] = wd->due_ca[i];
+        }
+        wd->due->nelts = j;
     }
 }
 
@@ -209,8 +273,8 @@ static void ari_fetch(mod_acme_wd_t *wd, int idx, apr_pool_t *p)
     acme_ari_choice_t c;
     apr_status_t rv;
 
-    rv = acme_ari_update(&w, &c, p, wd->client, wd->m->store, mc->id, mc->ari_cert_id,
-                         apr_time_now());
+    rv = acme_ari_update(&w, &c, p, acme_ca_set_client_for(wd->cas, mc->input.live_ca),
+                         wd->m->store, mc->id, mc->ari_cert_id, apr_time_now());
     if (rv == APR_ENOTIMPL) {
         wd->sched->ari_unavailable = 1; /* no more fetches */
     }
@@ -263,34 +327,18 @@ static void metrics_save(mod_acme_wd_t *wd, apr_uint32_t requests, apr_pool_t *p
 static void run_due(mod_acme_wd_t *wd, apr_pool_t *ptemp)
 {
     mod_acme_gen_t *m = wd->m;
-    apr_uint32_t before = acme_client_request_count(wd->client);
+    apr_uint32_t before = acme_ca_set_request_count(wd->cas);
     apr_time_t start = apr_time_now();
 
-    if (!wd->account_ok) {
-        acme_account_spec_t as;
-        acme_result_t res;
-        apr_status_t rv;
-        acme_result_reset(&res);
-        as.contacts = m->contacts;
-        as.agree_tos = m->agree_tos;
-        rv = acme_account_ensure(wd->client, m->store, m->secret, &as, wd->pool, &res);
-        if (rv != APR_SUCCESS) {
-            if (!res.status) {
-                res.status = rv;
-            }
-            ap_log_error(APLOG_MARK, APLOG_ERR, ACME_LOG_RV(rv), m->s, ACMELOGNO(00033)
-                         "no ACME account at %s: %s", m->ca_url, acme_result_str(&res, ptemp));
-            fail_all_due(wd, &res, ptemp);
-            metrics_save(wd, acme_client_request_count(wd->client) - before, ptemp);
-            return;
-        }
-        wd->account_ok = 1;
+    pick_cas(wd, ptemp);
+    ensure_accounts(wd, ptemp);
+    if (wd->due->nelts > 0) {
+        acme_parallel_run(wd->due->nelts, MAX_PARALLEL, obtain_one, wd, ptemp);
     }
-    acme_parallel_run(wd->due->nelts, MAX_PARALLEL, obtain_one, wd, ptemp);
-    metrics_save(wd, acme_client_request_count(wd->client) - before, ptemp);
+    metrics_save(wd, acme_ca_set_request_count(wd->cas) - before, ptemp);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00034)
                  "driver run: %d certificate(s) staged, %d failed, %u ACME requests, %.1f s",
-                 wd->staged, wd->failed, acme_client_request_count(wd->client) - before,
+                 wd->staged, wd->failed, acme_ca_set_request_count(wd->cas) - before,
                  (double)(apr_time_now() - start) / APR_USEC_PER_SEC);
 }
 
@@ -298,6 +346,7 @@ static apr_status_t wd_start(mod_acme_wd_t *wd)
 {
     mod_acme_gen_t *m = wd->m;
     acme_http_t *http;
+    acme_driver_env_t env;
     apr_status_t rv;
     int i, n = m->certs->nelts;
     apr_time_t now = apr_time_now();
@@ -305,25 +354,27 @@ static apr_status_t wd_start(mod_acme_wd_t *wd)
     if ((rv = apr_pool_create_unmanaged_ex(&wd->pool, NULL, NULL)) != APR_SUCCESS) {
         return rv;
     }
+    memset(&env, 0, sizeof(env));
+    env.store = m->store;
+    env.secret = m->secret;
+    env.poll_default = apr_time_from_msec(500);
+    if (m->http01_pending) {
+        env.http01_count = mod_acme_http01_count;
+        env.http01_count_baton = m->http01_pending;
+    }
     if ((rv = acme_http_curl_create(&http, wd->pool, m->ca_file, ACME_USER_AGENT,
                                     m->http_timeout)) != APR_SUCCESS
-        || (rv = acme_client_create(&wd->client, wd->pool, http, m->ca_url)) != APR_SUCCESS
+        || (rv = acme_ca_set_create(&wd->cas, wd->pool, http, m->ca_urls, &env)) != APR_SUCCESS
         || (rv = apr_thread_mutex_create(&wd->mutex, APR_THREAD_MUTEX_DEFAULT, wd->pool))) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, m->s, ACMELOGNO(00035)
                      "cannot set up the ACME client for %s", m->ca_url);
         apr_pool_destroy(wd->pool);
         wd->pool = NULL;
         wd->client = NULL;
+        wd->cas = NULL;
         return rv;
     }
-    wd->env.client = wd->client;
-    wd->env.store = m->store;
-    wd->env.secret = m->secret;
-    wd->env.poll_default = apr_time_from_msec(500);
-    if (m->http01_pending) {
-        wd->env.http01_count = mod_acme_http01_count;
-        wd->env.http01_count_baton = m->http01_pending;
-    }
+    wd->client = acme_ca_set_client(wd->cas, 0);
     if ((rv = acme_notify_create(&wd->notify, wd->pool, m->store, m->notify_cmd,
                                  m->notify_args, ACME_NOTIFY_TIMEOUT)) != APR_SUCCESS) {
         wd->notify = NULL; /* no ACMENotifyCmd runs, obtaining goes on */

@@ -38,6 +38,7 @@
 #include "acme_install.h"
 #include "acme_plan.h"
 #include "acme_plan_store.h"
+#include "acme_ca.h"
 
 /* The module's default store on Debian (ACMEStore acme below ServerRoot /etc/apache2);
  * the Debian package builds with -DACMECTL_DEFAULT_STORE=\"/var/lib/apache2/acme\", the
@@ -596,7 +597,7 @@ static void print_cert(const cert_t *c, int detail, apr_pool_t *p)
             if (c->issuer) {
                 printf("    Issuer: %s\n", c->issuer);
             }
-            printf("    CA: %s\n", c->ca ? c->ca : "-");
+            printf("    CA: %s\n", acme_ca_label(p, c->ca));
         }
         printf("    Serial Number: %s\n", c->serial ? c->serial : "-");
     }
@@ -774,6 +775,20 @@ static int cmd_renew(const opts_t *o, apr_array_header_t *certs, cert_t *one, ap
 
 /* ---- revocation (RFC 8555 section 7.6) --------------------------------------------------- */
 
+/* settings.json's "cas" (ACMEServer with several CAs) holds ca. */
+static int settings_lists_ca(const json_t *settings, const char *ca)
+{
+    json_t *cas = settings ? acme_json_arr(settings, "cas") : NULL;
+    size_t i;
+    for (i = 0; cas && ca && i < json_array_size(cas); ++i) {
+        const char *u = json_string_value(json_array_get(cas, i));
+        if (u && !strcmp(u, ca)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int cmd_revoke(const opts_t *o, acme_store_t *st, cert_t *c, apr_pool_t *p)
 {
     json_t *settings, *acct, *payload;
@@ -811,10 +826,11 @@ static int cmd_revoke(const opts_t *o, acme_store_t *st, cert_t *c, apr_pool_t *
         return fail("the CA of %s is unknown (no system/config/settings.json: has the "
                     "server run with this store?)", c->id);
     }
-    /* the server's ACMEServerCAFile belongs to the server's CA */
+    /* the server's ACMEServerCAFile belongs to the server's CAs (ACMEServer) */
     sca = settings ? acme_json_str(settings, "ca") : NULL;
     ca_file = o->ca_file ? o->ca_file
-              : (sca && !strcmp(sca, ca)) ? acme_json_str(settings, "ca_file") : NULL;
+              : ((sca && !strcmp(sca, ca)) || settings_lists_ca(settings, ca))
+              ? acme_json_str(settings, "ca_file") : NULL;
 
     acct_name = acme_account_store_name(p, ca);
     acct = load_json(st, ACME_GROUP_ACCOUNTS, acct_name, "account.json", p);
