@@ -106,6 +106,12 @@ int acme_ca_pick(int n, int failures, int threshold)
     return (failures / threshold) % n;
 }
 
+int acme_ca_issuer_index(const apr_array_header_t *urls, const char *live_ca)
+{
+    int k = acme_ca_index(urls, live_ca);
+    return k >= 0 ? k : 0;
+}
+
 int acme_ca_index(const apr_array_header_t *urls, const char *url)
 {
     int i;

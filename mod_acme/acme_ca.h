@@ -32,5 +32,9 @@ const char *acme_ca_label(apr_pool_t *p, const char *url);
 int acme_ca_pick(int n, int failures, int threshold);
 /* The index of url in urls (const char *, exact match), or -1. */
 int acme_ca_index(const apr_array_header_t *urls, const char *url);
+/* The CA asked for a certificate's renewal window (ARI), and the only one an order may tell
+ * which certificate it replaces: the one that issued it (live_ca) when it is listed, else
+ * (unknown, or no longer configured) the first. */
+int acme_ca_issuer_index(const apr_array_header_t *urls, const char *live_ca);
 
 #endif

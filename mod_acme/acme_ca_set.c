@@ -1,6 +1,4 @@
 /* One ACME client per configured CA (acme_ca_set.h). */
-#include <string.h>
-
 #include <apr_strings.h>
 
 #include "acme_ca_set.h"
@@ -61,17 +59,6 @@ acme_client_t *acme_ca_set_client(acme_ca_set_t *s, int k)
 const acme_driver_env_t *acme_ca_set_env(acme_ca_set_t *s, int k)
 {
     return s && k >= 0 && k < s->n ? &s->ca[k].env : NULL;
-}
-
-acme_client_t *acme_ca_set_client_for(acme_ca_set_t *s, const char *url)
-{
-    int k;
-    for (k = 0; s && url && k < s->n; ++k) {
-        if (!strcmp(s->ca[k].url, url)) {
-            return s->ca[k].env.client;
-        }
-    }
-    return acme_ca_set_client(s, 0);
 }
 
 apr_status_t acme_ca_set_account(acme_ca_set_t *s, int k, const acme_account_spec_t *as,

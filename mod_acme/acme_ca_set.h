@@ -20,9 +20,6 @@ int acme_ca_set_count(const acme_ca_set_t *s);
 const char *acme_ca_set_url(const acme_ca_set_t *s, int k);
 acme_client_t *acme_ca_set_client(acme_ca_set_t *s, int k);
 const acme_driver_env_t *acme_ca_set_env(acme_ca_set_t *s, int k);
-/* The client for CA url (the CA that issued a certificate), or the first CA's when url is
- * not configured (any more). */
-acme_client_t *acme_ca_set_client_for(acme_ca_set_t *s, const char *url);
 /* Make sure CA k's client has an account (acme_account_ensure with the environment's store
  * and secret), once: later calls return APR_SUCCESS at once until acme_ca_set_account_lost.
  * Not thread-safe: the driver calls it before a run's threads start. */

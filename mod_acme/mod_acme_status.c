@@ -97,23 +97,30 @@ static json_t *load_json(mod_acme_gen_t *m, acme_group_t g, const char *name, co
     return acme_json_parse(p, data, len, NULL);
 }
 
-/* The account URL identifies the account: never shown, also not inside a CA's detail. */
-static const char *scrub(apr_pool_t *p, const char *text, const char *account_url)
+/* An account URL identifies the account: never shown, also not inside a CA's detail
+ * (account_urls: one per configured CA that has an account). */
+static const char *scrub(apr_pool_t *p, const char *text,
+                         const apr_array_header_t *account_urls)
 {
-    const char *hit;
+    const char *hit, *account_url;
     apr_size_t n;
-    if (!text || !account_url || !(n = strlen(account_url))) {
-        return text;
-    }
-    while ((hit = strstr(text, account_url)) != NULL) {
-        text = apr_pstrcat(p, apr_pstrmemdup(p, text, (apr_size_t)(hit - text)), "(account)",
-                           hit + n, NULL);
+    int i;
+    for (i = 0; text && i < account_urls->nelts; ++i) {
+        account_url = APR_ARRAY_IDX(account_urls, i, const char *);
+        if (!(n = strlen(account_url))) {
+            continue;
+        }
+        while ((hit = strstr(text, account_url)) != NULL) {
+            text = apr_pstrcat(p, apr_pstrmemdup(p, text, (apr_size_t)(hit - text)),
+                               "(account)", hit + n, NULL);
+        }
     }
     return text;
 }
 
 static void view_cert(cert_view_t *v, mod_acme_gen_t *m, const mod_acme_managed_t *mc,
-                      const char *account_url, const acme_blocked_t *blocked, apr_pool_t *p)
+                      const apr_array_header_t *account_urls, const acme_blocked_t *blocked,
+                      apr_pool_t *p)
 {
     apr_time_t now = apr_time_now();
     acme_plan_input_t in = mc->input;
@@ -162,8 +169,8 @@ static void view_cert(cert_view_t *v, mod_acme_gen_t *m, const mod_acme_managed_
                                             == APR_SUCCESS) {
         v->failures = in.failures;
         v->err_at = in.last_failure;
-        v->err_type = scrub(p, st->err_type, account_url);
-        v->err_detail = scrub(p, st->err_detail, account_url);
+        v->err_type = scrub(p, st->err_type, account_urls);
+        v->err_detail = scrub(p, st->err_detail, account_urls);
         v->err_hint = st->err_hint;
         if (plan.action != ACME_PLAN_NOTHING) {
             v->action = "retry";  /* the plan's time and reason: backoff, Retry-After */
@@ -196,7 +203,7 @@ static void view_cert(cert_view_t *v, mod_acme_gen_t *m, const mod_acme_managed_
 static apr_array_header_t *view_all(mod_acme_gen_t *m, apr_pool_t *p)
 {
     apr_array_header_t *views = apr_array_make(p, 8, sizeof(cert_view_t));
-    const char *account_url = NULL;
+    apr_array_header_t *account_urls = apr_array_make(p, 2, sizeof(const char *));
     acme_blocked_t *blocked = NULL;
     json_t *acct;
     int i;
@@ -204,16 +211,18 @@ static apr_array_header_t *view_all(mod_acme_gen_t *m, apr_pool_t *p)
     if (!has_certs(m)) {
         return views;
     }
-    acct = load_json(m, ACME_GROUP_ACCOUNTS, acme_account_store_name(p, m->ca_url),
-                     "account.json", p);
-    if (acct) {
-        account_url = acme_json_str(acct, "url");
+    for (i = 0; i < m->ca_urls->nelts; ++i) {
+        acct = load_json(m, ACME_GROUP_ACCOUNTS, acme_account_store_name(p,
+                         APR_ARRAY_IDX(m->ca_urls, i, const char *)), "account.json", p);
+        if (acct && acme_json_str(acct, "url")) {
+            APR_ARRAY_PUSH(account_urls, const char *) = acme_json_str(acct, "url");
+        }
     }
     acme_blocked_load(&blocked, p, m->store);
     for (i = 0; i < m->certs->nelts; ++i) {
         mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *);
         if (mc->used_by_tls) {
-            view_cert(apr_array_push(views), m, mc, account_url, blocked, p);
+            view_cert(apr_array_push(views), m, mc, account_urls, blocked, p);
         }
     }
     return views;

@@ -185,8 +185,8 @@ static void obtain_one(void *baton, int job)
                  acme_names_join(p, mc->names, ", "), mc->plan.reason);
     notify(wd, "renewing", mc, mc->live_serial, mc->input.live_not_after, NULL);
     spec.ca_url = acme_ca_set_url(wd->cas, ca);
-    if (spec.replaces && (!mc->input.live_ca || strcmp(mc->input.live_ca, spec.ca_url))) {
-        spec.replaces = NULL; /* ARI's "replaces" names a certificate of the same CA only */
+    if (spec.replaces && ca != acme_ca_issuer_index(wd->m->ca_urls, mc->input.live_ca)) {
+        spec.replaces = NULL; /* "replaces" only to the CA that gave the ARI window */
     }
     rv = acme_driver_obtain(acme_ca_set_env(wd->cas, ca), &spec, p, &res);
     record_result(wd, idx, ca, rv, &res, p);
@@ -271,10 +271,13 @@ static void ari_fetch(mod_acme_wd_t *wd, int idx, apr_pool_t *p)
     mod_acme_managed_t *mc = APR_ARRAY_IDX(wd->m->certs, idx, mod_acme_managed_t *);
     acme_ari_window_t *w;
     acme_ari_choice_t c;
+    acme_client_t *issuer;
     apr_status_t rv;
 
-    rv = acme_ari_update(&w, &c, p, acme_ca_set_client_for(wd->cas, mc->input.live_ca),
-                         wd->m->store, mc->id, mc->ari_cert_id, apr_time_now());
+    /* the CA that issued the certificate knows its renewal window */
+    issuer = acme_ca_set_client(wd->cas, acme_ca_issuer_index(wd->m->ca_urls, mc->input.live_ca));
+    rv = acme_ari_update(&w, &c, p, issuer, wd->m->store, mc->id, mc->ari_cert_id,
+                         apr_time_now());
     if (rv == APR_ENOTIMPL) {
         wd->sched->ari_unavailable = 1; /* no more fetches */
     }

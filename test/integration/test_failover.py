@@ -7,8 +7,8 @@ attempts go to the first CA (ACME_CA_FAILOVER_THRESHOLD), the 4th to the second,
 issues it. The status page and `acmectl show` say it came from the second; the plan keeps
 it (no "CA changed" re-order); the account is pebble's alone.
 
-test_ca_names_configtest: the known CA names pass `apache2 -t` in one ACMEServer line; a
-Buypass name or the same CA twice fail with a message saying so (no CA is contacted)."""
+test_ca_names_configtest: the known CA names pass `apache2 -t` in one ACMEServer line (no CA
+is contacted)."""
 
 import os
 import re
@@ -101,17 +101,10 @@ def test_failover_to_second_ca(pebble, httpd_factory, timing):
 
 
 def test_ca_names_configtest(httpd_factory):
+    """Every known CA name and a URL in one ACMEServer line pass `apache2 -t` (the bad values
+    are rows of test_configtest_directives.py)."""
     good = httpd_factory([V], ["ACMEServer letsencrypt zerossl google google-staging "
                                "letsencrypt-staging https://127.0.0.1:14000/dir",
                                "ACMEAgreeTerms on", "ACME on"], start=False)
     rc, out = good.configtest()
     assert rc == 0 and "Syntax OK" in out, out
-    for line, says in (("ACMEServer letsencrypt buypass", r"Buypass closed its ACME service"),
-                       ("ACMEServer letsencrypt "
-                        "https://acme-v02.api.letsencrypt.org/directory", r"given twice"),
-                       ("ACMEServer zerossl ftp://ca.test/dir", r"https://")):
-        bad = httpd_factory([V], [line, "ACMEAgreeTerms on", "ACME on"], start=False)
-        rc, out = bad.configtest()
-        print(out)
-        assert 0 < rc < 128 and "Syntax OK" not in out, out
-        assert "ACMEServer" in out and re.search(says, out), out

@@ -110,6 +110,12 @@ START_TEST(test_index)
     ck_assert_int_eq(acme_ca_index(a, "https://c.test/dir"), -1);
     ck_assert_int_eq(acme_ca_index(a, NULL), -1);
     ck_assert_int_eq(acme_ca_index(NULL, "https://a.test/dir"), -1);
+    /* the issuing CA answers ARI and may be told "replaces"; one no longer listed or
+     * unknown: the first */
+    ck_assert_int_eq(acme_ca_issuer_index(a, "https://b.test/dir"), 1);
+    ck_assert_int_eq(acme_ca_issuer_index(a, "https://a.test/dir"), 0);
+    ck_assert_int_eq(acme_ca_issuer_index(a, "https://gone.test/dir"), 0);
+    ck_assert_int_eq(acme_ca_issuer_index(a, NULL), 0);
     apr_pool_destroy(p);
 }
 END_TEST
@@ -163,11 +169,6 @@ START_TEST(test_set_accounts)
     ck_assert_str_eq(acme_client_directory_url(acme_ca_set_client(s, 1)), CA_B);
     ck_assert_ptr_eq(acme_ca_set_env(s, 1)->client, acme_ca_set_client(s, 1));
     ck_assert(acme_ca_set_env(s, 1)->store == st && acme_ca_set_env(s, 1)->poll_default == 7);
-    /* the CA that issued a certificate answers its ARI; one no longer configured: the first */
-    ck_assert_ptr_eq(acme_ca_set_client_for(s, CA_B), acme_ca_set_client(s, 1));
-    ck_assert_ptr_eq(acme_ca_set_client_for(s, "https://gone.test/dir"),
-                     acme_ca_set_client(s, 0));
-    ck_assert_ptr_eq(acme_ca_set_client_for(s, NULL), acme_ca_set_client(s, 0));
 
     memset(&as, 0, sizeof(as));
     as.contacts = apr_array_make(p, 1, sizeof(const char *));
