@@ -230,6 +230,7 @@ static void ensure_accounts(mod_acme_wd_t *wd, apr_pool_t *ptemp)
             continue; /* not used by this run */
         }
         acme_result_reset(&res);
+        memset(&as, 0, sizeof(as));
         as.contacts = m->contacts;
         as.agree_tos = m->agree_tos;
         rv = acme_ca_set_account(wd->cas, k, &as, wd->pool, &res);

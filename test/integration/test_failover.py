@@ -5,7 +5,8 @@ test_failover_to_second_ca: the first ACMEServer entry is a closed high port on 
 pebble; no proxy, no fault injection. With ACMERetryDelay 100ms the certificate's first 3
 attempts go to the first CA (ACME_CA_FAILOVER_THRESHOLD), the 4th to the second, which
 issues it. The status page and `acmectl show` say it came from the second; the plan keeps
-it (no "CA changed" re-order); the account is pebble's alone.
+it (no "CA changed" re-order); the account is pebble's alone. Then `acmectl renew`: the
+renewal goes to the first CA again (3 failed attempts), then to the second, which renews.
 
 test_ca_names_configtest: the known CA names pass `apache2 -t` in one ACMEServer line (no CA
 is contacted)."""
@@ -13,6 +14,7 @@ is contacted)."""
 import os
 import re
 import subprocess
+import time
 
 import harness
 from harness import VHost
@@ -97,6 +99,30 @@ def test_failover_to_second_ca(pebble, httpd_factory, timing):
     accounts = sorted(os.listdir(os.path.join(httpd.store, "accounts")))
     print("accounts: %s" % accounts)
     assert accounts == ["127.0.0.1_%d_dir" % pebble.port], accounts
+
+    # back to the first CA: the renewal (asked for with acmectl) goes to the first CA again,
+    # fails there 3 times and comes from the second again
+    mark = httpd.log_mark()
+    t_req = time.time()
+    res = subprocess.run([ACMECTL, "--store", httpd.store, "renew", V.name],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res
+    first = httpd.wait_for(lambda: httpd.log_entries(r"ACME00033: .*127\.0\.0\.1:%d" % dead_port,
+                                                     since=mark) or None, 60,
+                           what="the renewal's first attempt at the first CA")
+    assert not httpd.log_entries(r"ACME00030: .*%s" % V.name, since=mark), \
+        "renewed before any attempt at the first CA"
+    httpd.wait_for(lambda: httpd.log_entries(r"ACME00510: .*CA 2 of 2", since=mark) or None, 60,
+                   what="ACME00510 again for the renewal")
+    renewed, _ = httpd.wait_for_cert(V.name, pebble, timeout=90, not_serial=cert.serial,
+                                     names=V.names)
+    at_dead = httpd.log_entries(r"ACME00033: .*127\.0\.0\.1:%d" % dead_port, since=mark)
+    print("renewal: %d attempts at the first CA, the first %.1f s after the request; renewed "
+          "certificate served %.1f s after it" % (len(at_dead), first[0][0] - t_req,
+                                                   time.time() - t_req))
+    timing("acmectl renew -> renewed from the second CA after 3 attempts at the first",
+           time.time() - t_req)
+    assert len(at_dead) == 3, at_dead
     assert httpd.running()
 
 
