@@ -213,6 +213,17 @@ static void pick_cas(mod_acme_wd_t *wd, apr_pool_t *p)
     }
 }
 
+static int ca_used(const mod_acme_wd_t *wd, int k)
+{
+    int i;
+    for (i = 0; i < wd->due->nelts; ++i) {
+        if (wd->due_ca[i] == k) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Make sure each CA the run uses has an account; the certificates of a CA without one fail
  * this attempt (and leave the run's jobs). */
 static void ensure_accounts(mod_acme_wd_t *wd, apr_pool_t *ptemp)
@@ -224,10 +235,8 @@ static void ensure_accounts(mod_acme_wd_t *wd, apr_pool_t *ptemp)
         acme_account_spec_t as;
         acme_result_t res;
         apr_status_t rv;
-        for (i = 0; i < wd->due->nelts && wd->due_ca[i] != k; ++i) {
-        }
-        if (i == wd->due->nelts) {
-            continue; /* not used by this run */
+        if (!ca_used(wd, k)) {
+            continue;
         }
         acme_result_reset(&res);
         memset(&as, 0, sizeof(as));
@@ -276,7 +285,8 @@ static void ari_fetch(mod_acme_wd_t *wd, int idx, apr_pool_t *p)
     apr_status_t rv;
 
     /* the CA that issued the certificate knows its renewal window */
-    issuer = acme_ca_set_client(wd->cas, acme_ca_issuer_index(wd->m->ca_urls, mc->input.live_ca));
+    issuer = acme_ca_set_client(wd->cas, acme_ca_issuer_index(wd->m->ca_urls,
+                                                              mc->input.live_ca));
     rv = acme_ari_update(&w, &c, p, issuer, wd->m->store, mc->id, mc->ari_cert_id,
                          apr_time_now());
     if (rv == APR_ENOTIMPL) {
