@@ -413,6 +413,7 @@ apr_status_t acme_account_ensure(acme_client_t *c, acme_store_t *st,
                                  apr_pool_t *p, acme_result_t *res)
 {
     const char *ca = acme_client_directory_url(c), *name, *url = NULL, *why = NULL;
+    acme_account_spec_t eff;
     acme_key_t *key = NULL;
     json_t *rec = NULL;
     apr_pool_t *sp = NULL;
@@ -422,6 +423,11 @@ apr_status_t acme_account_ensure(acme_client_t *c, acme_store_t *st,
     rv = acme_client_directory(c, res);
     if (rv != APR_SUCCESS) {
         goto leave;
+    }
+    if (spec && spec->eab && spec->eab_if_required && !acme_client_eab_required(c)) {
+        eff = *spec;            /* this CA needs no binding: its account is made without */
+        eff.eab = NULL;
+        spec = &eff;
     }
     name = acme_account_entry_name(sp, ca, spec && spec->eab ? spec->eab->kid : NULL);
 

@@ -12,6 +12,8 @@ typedef struct acme_account_spec_t {
     apr_array_header_t *contacts;   /* "mailto:..." URIs (const char*), may be empty */
     int agree_tos;                  /* the admin said ACMEAgreeTerms on */
     const acme_eab_t *eab;          /* ACMEExternalAccountBinding, or NULL */
+    int eab_if_required;            /* send eab only to a CA whose directory requires EAB
+                                     * (ACMEServer with several CAs) */
 } acme_account_spec_t;
 
 /* Store entry name (ACME_GROUP_ACCOUNTS) for a CA directory URL: host, port and path made

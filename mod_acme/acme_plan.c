@@ -82,6 +82,24 @@ static int differs(const char *live, const char *want, int nocase)
     return strcmp(live, want) != 0;
 }
 
+/* The live certificate's CA is not configured (any more): one of ca_urls when given. */
+static int ca_changed(const acme_plan_spec_t *spec, const acme_plan_input_t *in)
+{
+    int i;
+    if (!spec->ca_urls || spec->ca_urls->nelts == 0) {
+        return differs(in->live_ca, spec->ca_url, 0);
+    }
+    if (!in->live_ca || !*in->live_ca) {
+        return 0;
+    }
+    for (i = 0; i < spec->ca_urls->nelts; ++i) {
+        if (!differs(in->live_ca, APR_ARRAY_IDX(spec->ca_urls, i, const char *), 0)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* The renewal window for a certificate of this lifetime (see acme_plan.h). */
 static apr_interval_time_t renew_window(const acme_plan_spec_t *spec,
                                         apr_interval_time_t lifetime)
@@ -121,9 +139,10 @@ static const char *live_mismatch(apr_pool_t *p, const acme_plan_spec_t *spec,
         why = apr_psprintf(p, "names changed (certificate: %s; configured: %s)",
                            names_str(p, live), names_str(p, want));
     }
-    if (differs(in->live_ca, spec->ca_url, 0)) {
+    if (ca_changed(spec, in)) {
         const char *s = apr_psprintf(p, "CA changed (certificate from %s; configured: %s)",
-                                     in->live_ca, spec->ca_url);
+                                     in->live_ca, spec->ca_urls && spec->ca_urls->nelts
+                                     ? acme_names_join(p, spec->ca_urls, ", ") : spec->ca_url);
         why = why ? apr_pstrcat(p, why, ", ", s, NULL) : s;
     }
     if (differs(in->live_key, spec->key, 1)) {

@@ -33,6 +33,8 @@ typedef struct acme_plan_input_t {
 typedef struct acme_plan_spec_t {
     const apr_array_header_t *names;       /* normalized */
     const char *ca_url;
+    const apr_array_header_t *ca_urls;     /* every configured CA (ACMEServer A [B ...]), or
+                                            * NULL: ca_url alone */
     const char *key;                       /* key type name */
     int renew_percent;                     /* renew when this % of the lifetime is left (33) */
     apr_interval_time_t renew_before;      /* or this long before expiry, if > 0 (wins) */
@@ -61,7 +63,9 @@ typedef struct acme_plan_t {
  *     changed (...)", joined by ", " when several differ. A NULL/empty live_ca or live_key
  *     (or spec value) means "unknown" and never counts as a difference. The profile
  *     (live_profile vs spec profile, exact; NULL and "" both mean none, so none vs a name
- *     differs) adds "profile changed (certificate: A; configured: B)".
+ *     differs) adds "profile changed (certificate: A; configured: B)". With ca_urls, the
+ *     CA differs only when live_ca is none of them (a certificate from a failover CA is
+ *     kept until its renewal, which starts at the first CA again).
  *  3a. a pending request: RENEW, when now, "renewal requested with acmectl at T"
  *     (rule 5 still applies: a request never skips the backoff).
  *  4. otherwise renew at not_after - window, where window = renew_before when > 0, else

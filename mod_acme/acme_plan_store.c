@@ -81,16 +81,40 @@ json_t *acme_plan_ari_json(const acme_plan_input_t *in, apr_pool_t *p)
     return ari;
 }
 
+static json_t *strings_json(const apr_array_header_t *a)
+{
+    json_t *j = json_array();
+    int i;
+    for (i = 0; i < a->nelts; ++i) {
+        json_array_append_new(j, json_string(APR_ARRAY_IDX(a, i, const char *)));
+    }
+    return j;
+}
+
+/* The strings of a JSON array (other members skipped). */
+static apr_array_header_t *strings_from_json(apr_pool_t *p, const json_t *arr)
+{
+    apr_array_header_t *a = apr_array_make(p, (int)json_array_size(arr) + 1,
+                                           sizeof(const char *));
+    size_t k;
+    for (k = 0; k < json_array_size(arr); ++k) {
+        const char *n = json_string_value(json_array_get(arr, k));
+        if (n) {
+            APR_ARRAY_PUSH(a, const char *) = n;
+        }
+    }
+    return a;
+}
+
 json_t *acme_plan_spec_json(const acme_plan_spec_t *spec)
 {
-    json_t *j = json_object(), *names = json_array();
-    int i;
-    for (i = 0; spec->names && i < spec->names->nelts; ++i) {
-        json_array_append_new(names, json_string(APR_ARRAY_IDX(spec->names, i, const char *)));
-    }
-    json_object_set_new(j, "names", names);
+    json_t *j = json_object();
+    json_object_set_new(j, "names", spec->names ? strings_json(spec->names) : json_array());
     if (spec->ca_url) {
         json_object_set_new(j, "ca", json_string(spec->ca_url));
+    }
+    if (spec->ca_urls && spec->ca_urls->nelts > 1) {
+        json_object_set_new(j, "cas", strings_json(spec->ca_urls));
     }
     if (spec->key) {
         json_object_set_new(j, "key", json_string(spec->key));
@@ -107,22 +131,16 @@ json_t *acme_plan_spec_json(const acme_plan_spec_t *spec)
 apr_status_t acme_plan_spec_from_json(acme_plan_spec_t *spec, apr_pool_t *p, const json_t *j)
 {
     json_t *arr;
-    size_t k;
-    apr_array_header_t *names;
 
     memset(spec, 0, sizeof(*spec));
     if (!json_is_object(j) || !(arr = acme_json_arr(j, "names"))) {
         return APR_EINVAL;
     }
-    names = apr_array_make(p, (int)json_array_size(arr) + 1, sizeof(const char *));
-    for (k = 0; k < json_array_size(arr); ++k) {
-        const char *n = json_string_value(json_array_get(arr, k));
-        if (n) {
-            APR_ARRAY_PUSH(names, const char *) = n;
-        }
-    }
-    spec->names = names;
+    spec->names = strings_from_json(p, arr);
     spec->ca_url = acme_json_str(j, "ca");
+    if ((arr = acme_json_arr(j, "cas")) != NULL) {
+        spec->ca_urls = strings_from_json(p, arr);
+    }
     spec->key = acme_json_str(j, "key");
     spec->profile = acme_json_str(j, "profile");
     spec->renew_percent = (int)json_integer_value(json_object_get(j, "renew_percent"));

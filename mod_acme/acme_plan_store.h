@@ -33,8 +33,8 @@ json_t *acme_plan_ari_json(const acme_plan_input_t *in, apr_pool_t *p);
 /* system/config/plan.json: per certificate id what the plan needs of the configuration,
  * written by the server at start, read by acmectl. */
 json_t *acme_plan_spec_json(const acme_plan_spec_t *spec);
-/* Fill spec from that object (names, ca_url, key, windows, retry delay); APR_EINVAL when
- * j is not such an object. Strings live as long as j. */
+/* Fill spec from that object (names, ca_url, the CA list "cas" when there are several, key,
+ * windows, retry delay); APR_EINVAL when j is not such an object. Strings live as long as j. */
 apr_status_t acme_plan_spec_from_json(acme_plan_spec_t *spec, apr_pool_t *p, const json_t *j);
 
 #endif

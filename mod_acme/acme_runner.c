@@ -7,6 +7,8 @@
 
 #include "acme_runner.h"
 #include "acme_account.h"
+#include "acme_ca.h"
+#include "acme_ca_set.h"
 #include "acme_activation.h"
 #include "acme_ari.h"
 #include "acme_expiry.h"
@@ -24,13 +26,15 @@ struct acme_runner_t {
     acme_sched_t *sched;           /* per certificate: next attempt (always from its plan),
                                     * renewalInfo fetch, 'expiring' warning */
     apr_pool_t **plan_pool;        /* per certificate: holds its plan's strings (unmanaged) */
-    acme_client_t *client;
-    acme_driver_env_t env;         /* for acme_driver_obtain, shared by the run's threads */
+    acme_ca_set_t *cas;            /* per CA (ACMEServer): client and driver environment,
+                                    * shared by the run's threads */
+    acme_client_t *client;         /* the first CA's */
     acme_notify_t *notify;         /* the ACMENotifyCmd queue, or NULL */
     int account_looked;            /* acme_account_update_due asked (once a generation) */
     apr_thread_mutex_t *mutex;
     /* one run */
     apr_array_header_t *due;       /* indexes into certs */
+    int *due_ca;                   /* per job of due: the CA it uses (acme_ca_pick) */
     int staged, failed;            /* added to orders/_driver/metrics.json after the run */
 };
 
@@ -68,6 +72,7 @@ void acme_runner_destroy(acme_runner_t *r)
         apr_pool_destroy(r->pool);
         r->pool = NULL;
         r->client = NULL;
+        r->cas = NULL;
         r->notify = NULL;
     }
 }
@@ -87,10 +92,33 @@ int acme_runner_count(const acme_runner_t *r)
     return r->certs->nelts;
 }
 
-/* The one place the runner makes its ACME client. */
-static apr_status_t client_create(acme_runner_t *r, acme_http_t *http)
+/* The one place the runner makes its ACME clients: one per CA, each with its driver
+ * environment (acme_ca_set.c). */
+static apr_status_t clients_create(acme_runner_t *r, acme_http_t *http)
 {
-    return acme_client_create(&r->client, r->pool, http, r->conf.ca_url);
+    acme_driver_env_t env;
+    apr_array_header_t *urls;
+    apr_status_t rv;
+
+    memset(&env, 0, sizeof(env));
+    env.store = r->conf.store;
+    env.secret = r->conf.secret;
+    env.poll_default = r->conf.poll_default;
+    env.http01_count = r->conf.http01_count;
+    env.http01_count_baton = r->conf.http01_count_baton;
+    env.sleep = r->conf.sleep;
+    env.sleep_baton = r->conf.sleep_baton;
+    if (r->conf.ca_urls && r->conf.ca_urls->nelts > 0) {
+        urls = (apr_array_header_t *)r->conf.ca_urls;
+    }
+    else {
+        urls = apr_array_make(r->pool, 1, sizeof(const char *));
+        APR_ARRAY_PUSH(urls, const char *) = r->conf.ca_url;
+    }
+    if ((rv = acme_ca_set_create(&r->cas, r->pool, http, urls, &env)) == APR_SUCCESS) {
+        r->client = acme_ca_set_client(r->cas, 0);
+    }
+    return rv;
 }
 
 void acme_runner_replan(acme_runner_t *r, int i, apr_time_t now)
@@ -145,21 +173,14 @@ apr_status_t acme_runner_start(acme_runner_t *r, acme_http_t *http, apr_time_t n
     if ((rv = apr_pool_create_unmanaged_ex(&r->pool, NULL, NULL)) != APR_SUCCESS) {
         return rv;
     }
-    if ((rv = client_create(r, http)) != APR_SUCCESS
+    if ((rv = clients_create(r, http)) != APR_SUCCESS
         || (rv = apr_thread_mutex_create(&r->mutex, APR_THREAD_MUTEX_DEFAULT, r->pool))) {
         apr_pool_destroy(r->pool);
         r->pool = NULL;
         r->client = NULL;
+        r->cas = NULL;
         return rv;
     }
-    r->env.client = r->client;
-    r->env.store = r->conf.store;
-    r->env.secret = r->conf.secret;
-    r->env.poll_default = r->conf.poll_default;
-    r->env.http01_count = r->conf.http01_count;
-    r->env.http01_count_baton = r->conf.http01_count_baton;
-    r->env.sleep = r->conf.sleep;
-    r->env.sleep_baton = r->conf.sleep_baton;
     if (r->conf.notify_cmd
         && acme_notify_create(&r->notify, r->pool, r->conf.store, r->conf.notify_cmd,
                               r->conf.notify_args, r->conf.notify_limit ? r->conf.notify_limit
@@ -260,7 +281,7 @@ void acme_runner_record(acme_runner_t *r, int i, apr_status_t rv, const acme_res
 static void obtain_one(void *baton, int job)
 {
     acme_runner_t *r = baton;
-    int i = APR_ARRAY_IDX(r->due, job, int);
+    int i = APR_ARRAY_IDX(r->due, job, int), ca = r->due_ca[job];
     acme_runner_cert_t *c = acme_runner_cert(r, i);
     acme_cert_spec_t spec;
     apr_pool_t *p;
@@ -277,7 +298,11 @@ static void obtain_one(void *baton, int job)
              c->id, acme_names_join(p, c->names, ", "), apr_pstrdup(p, c->plan.reason));
     apr_thread_mutex_unlock(r->mutex);
     notify_live(r, "renewing", c);
-    rv = acme_driver_obtain(&r->env, &spec, p, &res);
+    spec.ca_url = acme_ca_set_url(r->cas, ca);
+    if (spec.replaces && ca != acme_ca_issuer_index(r->conf.ca_urls, c->input.live_ca)) {
+        spec.replaces = NULL; /* "replaces" only to the CA that gave the ARI window */
+    }
+    rv = acme_driver_obtain(acme_ca_set_env(r->cas, ca), &spec, p, &res);
     acme_runner_record(r, i, rv, &res, p);
     apr_pool_destroy(p);
 }
@@ -290,26 +315,76 @@ static void account_spec(acme_account_spec_t *as, const acme_runner_t *r)
     as->contacts = (apr_array_header_t *)r->conf.contacts;
     as->agree_tos = r->conf.agree_tos;
     as->eab = r->conf.eab;
+    /* with several CAs the binding belongs to the one(s) that require it */
+    as->eab_if_required = acme_ca_set_count(r->cas) > 1;
 }
 
-/* The account is read from the store at every run, so that a key change or deactivation by
- * acmectl and a changed ACMEContact take effect. */
-static apr_status_t account_ensure(acme_runner_t *r, acme_result_t *res, apr_pool_t *p)
+/* The account at CA k. It is read from the store at every run, so that a key change or
+ * deactivation by acmectl and a changed ACMEContact take effect. */
+static apr_status_t account_ensure(acme_runner_t *r, int k, acme_result_t *res, apr_pool_t *p)
 {
     acme_account_spec_t as;
     apr_status_t rv;
 
     account_spec(&as, r);
-    rv = acme_account_ensure(r->client, r->conf.store, r->conf.secret, &as, r->pool, res);
+    rv = acme_account_ensure(acme_ca_set_client(r->cas, k), r->conf.store, r->conf.secret, &as,
+                             r->pool, res);
     if (rv != APR_SUCCESS) {
         if (!res->status) {
             res->status = rv;
         }
         acme_log(ACME_LOG_ERR, rv, ACMELOGNO(00033) "no ACME account at %s: %s",
-                 r->conf.ca_url, acme_result_str(res, p));
+                 acme_ca_set_url(r->cas, k), acme_result_str(res, p));
         return rv;
     }
     return APR_SUCCESS;
+}
+
+/* Which CA each due certificate's attempt uses (acme_ca_pick: after
+ * ACME_CA_FAILOVER_THRESHOLD failed attempts in a row, the next one). */
+static void pick_cas(acme_runner_t *r, apr_pool_t *p)
+{
+    int j, n = acme_ca_set_count(r->cas);
+
+    r->due_ca = apr_pcalloc(p, sizeof(int) * (apr_size_t)(r->due->nelts + 1));
+    for (j = 0; j < r->due->nelts; ++j) {
+        acme_runner_cert_t *c = acme_runner_cert(r, APR_ARRAY_IDX(r->due, j, int));
+        r->due_ca[j] = acme_ca_pick(n, c->input.failures, ACME_CA_FAILOVER_THRESHOLD);
+        if (r->due_ca[j] != acme_ca_pick(n, c->input.failures - 1, ACME_CA_FAILOVER_THRESHOLD)) {
+            acme_log(ACME_LOG_WARNING, 0, ACMELOGNO(00510) "certificate %s: %d failed attempts "
+                     "in a row, the next one goes to CA %d of %d: %s", c->id,
+                     c->input.failures, r->due_ca[j] + 1, n,
+                     acme_ca_label(p, acme_ca_set_url(r->cas, r->due_ca[j])));
+        }
+    }
+}
+
+/* Make sure each CA the run uses has an account; the certificates of a CA without one fail
+ * this attempt and leave the run's jobs. */
+static void ensure_accounts(acme_runner_t *r, apr_pool_t *p)
+{
+    int k, j, kept, used;
+
+    for (k = 0; k < acme_ca_set_count(r->cas); ++k) {
+        acme_result_t res;
+        for (j = used = 0; j < r->due->nelts && !used; ++j) {
+            used = r->due_ca[j] == k;
+        }
+        acme_result_reset(&res);
+        if (!used || account_ensure(r, k, &res, p) == APR_SUCCESS) {
+            continue;
+        }
+        for (j = kept = 0; j < r->due->nelts; ++j) {
+            int i = APR_ARRAY_IDX(r->due, j, int);
+            if (r->due_ca[j] == k) {
+                acme_runner_record(r, i, res.status, &res, p);
+                continue;
+            }
+            APR_ARRAY_IDX(r->due, kept, int) = i;
+            r->due_ca[kept++] = r->due_ca[j];
+        }
+        r->due->nelts = kept;
+    }
 }
 
 /* Once a generation: does the account need the CA though no certificate is due (a changed
@@ -328,22 +403,23 @@ static int account_update_due(acme_runner_t *r, apr_pool_t *p)
 
 static void run_locked(acme_runner_t *r, apr_pool_t *p)
 {
-    apr_uint32_t before = acme_client_request_count(r->client), requests;
+    apr_uint32_t before = acme_ca_set_request_count(r->cas), requests;
     apr_time_t start = apr_time_now();
-    acme_result_t res;
-    int i, ran = 0;
+    int ran = 0, had = r->due->nelts;
 
-    acme_result_reset(&res);
-    if (account_ensure(r, &res, p) != APR_SUCCESS) {
-        for (i = 0; i < r->due->nelts; ++i) {
-            acme_runner_record(r, APR_ARRAY_IDX(r->due, i, int), res.status, &res, p);
-        }
+    pick_cas(r, p);
+    if (!had) {
+        /* nothing due, but the account needs the CA (account_update_due): the first CA's */
+        acme_result_t res;
+        acme_result_reset(&res);
+        (void)account_ensure(r, 0, &res, p);
     }
     else {
+        ensure_accounts(r, p);
         acme_parallel_run(r->due->nelts, ACME_RUNNER_MAX_PARALLEL, obtain_one, r, p);
         ran = 1;
     }
-    requests = acme_client_request_count(r->client) - before;
+    requests = acme_ca_set_request_count(r->cas) - before;
     acme_counters_add(r->conf.store, r->staged, r->failed, requests, apr_time_now(), p);
     if (ran) {
         acme_log(ACME_LOG_INFO, 0, ACMELOGNO(00034)
@@ -442,7 +518,10 @@ void acme_runner_ari_fetch(acme_runner_t *r, int i, apr_time_t now, apr_pool_t *
     acme_ari_choice_t ch;
     apr_status_t rv;
 
-    rv = acme_ari_update(&w, &ch, p, r->client, r->conf.store, c->id, c->ari_cert_id, now);
+    /* the CA that issued the certificate knows its renewal window */
+    rv = acme_ari_update(&w, &ch, p, acme_ca_set_client(r->cas, acme_ca_issuer_index(
+                             r->conf.ca_urls, c->input.live_ca)),
+                         r->conf.store, c->id, c->ari_cert_id, now);
     if (rv == APR_ENOTIMPL) {
         r->sched->ari_unavailable = 1; /* no more fetches */
     }

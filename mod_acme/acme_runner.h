@@ -40,7 +40,9 @@ typedef struct acme_runner_cert_t {
 typedef struct acme_runner_conf_t {
     acme_store_t *store;
     const unsigned char *secret;   /* ACME_SECRET_LEN bytes */
-    const char *ca_url;
+    const char *ca_url;            /* the first CA */
+    const apr_array_header_t *ca_urls; /* ACMEServer A [B ...] (const char *), NULL: ca_url
+                                    * alone; the first is ca_url */
     const apr_array_header_t *contacts; /* for the account */
     int agree_tos;
     const acme_eab_t *eab;             /* ACMEExternalAccountBinding, NULL: none */

@@ -69,6 +69,7 @@ void acme_spec_build(acme_spec_t *spec, apr_pool_t *p, const acme_spec_input_t *
 
     spec->plan.names = spec->cert.names;
     spec->plan.ca_url = spec->cert.ca_url;
+    spec->plan.ca_urls = in->ca_urls;
     spec->plan.key = acme_key_type_name(spec->cert.key_type);
     spec->plan.profile = spec->cert.profile;
     spec->plan.renew_percent = in->renew_percent ? in->renew_percent : ACME_SPEC_RENEW_PERCENT;

@@ -21,6 +21,7 @@ typedef struct acme_spec_input_t {
     acme_cert_spec_t cert;             /* id, names (normalized), ca_url and every field the
                                         * driver takes unchanged; key_type, challenge_types
                                         * and dns_hook are set by acme_spec_build */
+    const apr_array_header_t *ca_urls; /* ACMEServer A [B ...] (cert.ca_url first), NULL */
     int key_type;                      /* ACMEKeyType (acme_key_type_t), ACME_SPEC_UNSET: P-256 */
     int renew_percent;                 /* ACMERenewWindow as a share of the lifetime, or */
     apr_interval_time_t renew_before;  /* as a duration (wins when > 0); both 0: 33% */

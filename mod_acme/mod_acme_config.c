@@ -18,14 +18,14 @@ APLOG_USE_MODULE(acme);
 #include "acme_profile.h"
 #include "acme_dns.h"
 #include "acme_cert.h"
+#include "acme_ca.h"
 
 /* Bounds of durations: well-formed but absurd values fail at configtest. */
 #define WINDOW_MAX      apr_time_from_sec(3650 * 86400) /* longer than any ACME certificate */
 #define RETRY_DELAY_MAX apr_time_from_sec(86400)        /* the backoff's own cap */
 #define PROPAGATION_MAX apr_time_from_sec(3600)
 
-#define LE_PROD    "https://acme-v02.api.letsencrypt.org/directory"
-#define LE_STAGING "https://acme-staging-v02.api.letsencrypt.org/directory"
+#define CA_DEFAULT "letsencrypt"
 
 mod_acme_srv_conf_t *mod_acme_srv_conf(server_rec *s)
 {
@@ -58,6 +58,7 @@ void *mod_acme_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->agree_tos = MERGE_INT(agree_tos);
     sc->auto_restart = MERGE_INT(auto_restart);
     sc->ca_url = MERGE_PTR(ca_url);
+    sc->ca_urls = add->ca_url ? add->ca_urls : base->ca_urls;
     sc->ca_file = MERGE_PTR(ca_file);
     sc->contacts = MERGE_PTR(contacts);
     sc->store_dir = MERGE_PTR(store_dir);
@@ -187,28 +188,33 @@ static const char *set_enabled(cmd_parms *cmd, void *dc, const char *arg)
     return parse_onoff(cmd, arg, &cmd_conf(cmd)->enabled);
 }
 
-static const char *set_server(cmd_parms *cmd, void *dc, const char *arg)
+static const char *set_server(cmd_parms *cmd, void *dc, int argc, char *const argv[])
 {
-    const char *err = global_only(cmd);
-    apr_uri_t uri;
+    const char *err = global_only(cmd), *url, *why;
+    apr_array_header_t *urls;
+    int i;
     if (err) {
         return err;
     }
-    if (!ap_cstr_casecmp(arg, "letsencrypt")) {
-        cmd_conf(cmd)->ca_url = LE_PROD;
-        return NULL;
+    if (argc < 1) {
+        return "ACMEServer: give a CA directory URL or name, or several for failover";
     }
-    if (!ap_cstr_casecmp(arg, "letsencrypt-staging")) {
-        cmd_conf(cmd)->ca_url = LE_STAGING;
-        return NULL;
+    if (argc > ACME_CA_MAX) {
+        return apr_psprintf(cmd->pool, "ACMEServer: at most %d CAs", ACME_CA_MAX);
     }
-    if (apr_uri_parse(cmd->pool, arg, &uri) != APR_SUCCESS || !uri.scheme
-        || ap_cstr_casecmp(uri.scheme, "https") || !uri.hostname || !*uri.hostname) {
-        return apr_psprintf(cmd->pool, "ACMEServer: '%s' is not a CA directory URL: give an "
-                            "https:// URL (e.g. https://acme.example.org/directory) or one of "
-                            "'letsencrypt', 'letsencrypt-staging'", arg);
+    urls = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    for (i = 0; i < argc; ++i) {
+        if (acme_ca_resolve(&url, &why, cmd->pool, argv[i]) != APR_SUCCESS) {
+            return apr_pstrcat(cmd->pool, "ACMEServer: ", why, NULL);
+        }
+        if (acme_ca_index(urls, url) >= 0) {
+            return apr_psprintf(cmd->pool, "ACMEServer: '%s' is given twice (%s)", argv[i],
+                                url);
+        }
+        APR_ARRAY_PUSH(urls, const char *) = url;
     }
-    cmd_conf(cmd)->ca_url = arg;
+    cmd_conf(cmd)->ca_url = APR_ARRAY_IDX(urls, 0, const char *);
+    cmd_conf(cmd)->ca_urls = urls;
     return NULL;
 }
 
@@ -660,9 +666,10 @@ const command_rec mod_acme_cmds[] = {
     AP_INIT_TAKE1("ACME", set_enabled, NULL, RSRC_CONF,
                   "on|off: obtain and renew this server's certificate from the ACME CA "
                   "(in the main server: for every VirtualHost that does not say off)"),
-    AP_INIT_TAKE1("ACMEServer", set_server, NULL, RSRC_CONF,
-                  "URL|letsencrypt|letsencrypt-staging: the ACME CA's directory "
-                  "(default letsencrypt)"),
+    AP_INIT_TAKE_ARGV("ACMEServer", set_server, NULL, RSRC_CONF,
+                      "CA [CA ...]: the ACME CA's directory URL or letsencrypt, "
+                      "letsencrypt-staging, zerossl, google, google-staging (default "
+                      "letsencrypt); several: the next after 3 failed attempts in a row"),
     AP_INIT_TAKE1("ACMEServerCAFile", set_ca_file, NULL, RSRC_CONF,
                   "PATH: PEM trust anchors for TLS connections to the CA (default: system trust)"),
     AP_INIT_ITERATE("ACMEContact", add_contact, NULL, RSRC_CONF,
@@ -734,7 +741,12 @@ mod_acme_gen_t *mod_acme_gen_create(apr_pool_t *p, server_rec *s)
 
     m->pool = p;
     m->s = s;
-    m->ca_url = sc->ca_url ? sc->ca_url : LE_PROD;
+    m->ca_url = sc->ca_url ? sc->ca_url : acme_ca_known_url(CA_DEFAULT);
+    m->ca_urls = sc->ca_urls;
+    if (!m->ca_urls) {
+        m->ca_urls = apr_array_make(p, 1, sizeof(const char *));
+        APR_ARRAY_PUSH(m->ca_urls, const char *) = m->ca_url;
+    }
     m->ca_file = sc->ca_file;
     m->store_dir = sc->store_dir ? sc->store_dir : ap_server_root_relative(p, "acme");
     m->agree_tos = sc->agree_tos == 1;

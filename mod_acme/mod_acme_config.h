@@ -45,6 +45,7 @@ typedef struct mod_acme_srv_conf_t {
     int key_reuse;             /* ACMEKeyReuse on|off, ACME_UNSET when not said */
     /* server config only */
     const char *ca_url;
+    apr_array_header_t *ca_urls; /* ACMEServer A [B ...]: directory URLs, first = ca_url */
     const char *ca_file;
     apr_array_header_t *contacts; /* "mailto:..." */
     int agree_tos;

@@ -53,6 +53,7 @@ typedef struct mod_acme_gen_t {
     apr_pool_t *pool;
     server_rec *s;                  /* main server */
     const char *ca_url, *ca_file, *store_dir;
+    apr_array_header_t *ca_urls;    /* ACMEServer: every CA, ca_url first (acme_ca.h) */
     apr_array_header_t *contacts;
     int agree_tos, auto_restart, renewal_info;
     apr_interval_time_t retry_delay;

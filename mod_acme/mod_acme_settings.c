@@ -297,6 +297,7 @@ static void spec_gather(acme_spec_input_t *in, const mod_acme_gen_t *m,
     in->cert.id = mc->id;
     in->cert.names = mc->names;
     in->cert.ca_url = m->ca_url;
+    in->ca_urls = m->ca_urls;
     in->cert.profile = sc->profile;
     in->cert.profile_mandatory = sc->profile_mandatory;
     in->cert.preferred_chain = sc->preferred_chain;

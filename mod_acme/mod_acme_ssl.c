@@ -171,6 +171,13 @@ static void settings_save(mod_acme_gen_t *m, apr_pool_t *p)
     char *old;
     int i;
     json_object_set_new(j, "ca", json_string(m->ca_url));
+    if (m->ca_urls->nelts > 1) {
+        json_t *cas = json_array();
+        for (i = 0; i < m->ca_urls->nelts; ++i) {
+            json_array_append_new(cas, json_string(APR_ARRAY_IDX(m->ca_urls, i, const char *)));
+        }
+        json_object_set_new(j, "cas", cas);
+    }
     if (m->ca_file) {
         json_object_set_new(j, "ca_file", json_string(m->ca_file));
     }

@@ -35,6 +35,7 @@ APLOG_USE_MODULE(acme);
 #include "acme_account.h"
 #include "acme_activation.h"
 #include "acme_plan_store.h"
+#include "acme_ca.h"
 
 #define STATUS_HANDLER "acme-status"
 #define METRICS_HANDLER "acme-metrics"
@@ -66,6 +67,7 @@ typedef struct cert_view_t {
     acme_plan_input_t ari;       /* ari_start/end/next_fetch: the CA's window, 0 none */
     const char *chain_top;       /* the live chain's top issuer, NULL unknown */
     const char *chain_warning;   /* ACMEPreferredChain not met, NULL none */
+    const char *next_ca;         /* several CAs: the one the next attempt uses, else NULL */
 } cert_view_t;
 
 typedef struct driver_view_t {
@@ -101,23 +103,30 @@ static json_t *load_json(mod_acme_gen_t *m, acme_group_t g, const char *name, co
     return acme_json_parse(p, data, len, NULL);
 }
 
-/* The account URL identifies the account: never shown, also not inside a CA's detail. */
-static const char *scrub(apr_pool_t *p, const char *text, const char *account_url)
+/* An account URL identifies the account: never shown, also not inside a CA's detail
+ * (account_urls: one per configured CA that has an account). */
+static const char *scrub(apr_pool_t *p, const char *text,
+                         const apr_array_header_t *account_urls)
 {
-    const char *hit;
+    const char *hit, *account_url;
     apr_size_t n;
-    if (!text || !account_url || !(n = strlen(account_url))) {
-        return text;
-    }
-    while ((hit = strstr(text, account_url)) != NULL) {
-        text = apr_pstrcat(p, apr_pstrmemdup(p, text, (apr_size_t)(hit - text)), "(account)",
-                           hit + n, NULL);
+    int i;
+    for (i = 0; text && i < account_urls->nelts; ++i) {
+        account_url = APR_ARRAY_IDX(account_urls, i, const char *);
+        if (!(n = strlen(account_url))) {
+            continue;
+        }
+        while ((hit = strstr(text, account_url)) != NULL) {
+            text = apr_pstrcat(p, apr_pstrmemdup(p, text, (apr_size_t)(hit - text)),
+                               "(account)", hit + n, NULL);
+        }
     }
     return text;
 }
 
 static void view_cert(cert_view_t *v, mod_acme_gen_t *m, const mod_acme_managed_t *mc,
-                      const char *account_url, const acme_blocked_t *blocked, apr_pool_t *p)
+                      const apr_array_header_t *account_urls, const acme_blocked_t *blocked,
+                      apr_pool_t *p)
 {
     apr_time_t now = apr_time_now();
     acme_plan_input_t in = mc->input;
@@ -174,14 +183,19 @@ static void view_cert(cert_view_t *v, mod_acme_gen_t *m, const mod_acme_managed_
                                             == APR_SUCCESS) {
         v->failures = in.failures;
         v->err_at = in.last_failure;
-        v->err_type = scrub(p, st->err_type, account_url);
-        v->err_detail = scrub(p, st->err_detail, account_url);
+        v->err_type = scrub(p, st->err_type, account_urls);
+        v->err_detail = scrub(p, st->err_detail, account_urls);
         v->err_hint = st->err_hint;
         if (plan.action != ACME_PLAN_NOTHING) {
             v->action = "retry";  /* the plan's time and reason: backoff, Retry-After */
         }
     }
 
+    if (m->ca_urls && m->ca_urls->nelts > 1 && !v->staged && plan.action != ACME_PLAN_NOTHING) {
+        v->next_ca = APR_ARRAY_IDX(m->ca_urls, acme_ca_pick(m->ca_urls->nelts, in.failures,
+                                                            ACME_CA_FAILOVER_THRESHOLD),
+                                   const char *);
+    }
     if (v->failures > 0) {
         v->state = ST_ERROR;
     }
@@ -203,7 +217,7 @@ static void view_cert(cert_view_t *v, mod_acme_gen_t *m, const mod_acme_managed_
 static apr_array_header_t *view_all(mod_acme_gen_t *m, apr_pool_t *p)
 {
     apr_array_header_t *views = apr_array_make(p, 8, sizeof(cert_view_t));
-    const char *account_url = NULL;
+    apr_array_header_t *account_urls = apr_array_make(p, 2, sizeof(const char *));
     acme_blocked_t *blocked = NULL;
     json_t *acct;
     int i;
@@ -211,17 +225,23 @@ static apr_array_header_t *view_all(mod_acme_gen_t *m, apr_pool_t *p)
     if (!has_certs(m)) {
         return views;
     }
-    acct = load_json(m, ACME_GROUP_ACCOUNTS,
-                     acme_account_entry_name(p, m->ca_url, m->eab ? m->eab->kid : NULL),
-                     "account.json", p);
-    if (acct) {
-        account_url = acme_json_str(acct, "url");
+    for (i = 0; i < m->ca_urls->nelts; ++i) {
+        const char *ca = APR_ARRAY_IDX(m->ca_urls, i, const char *);
+        int e;
+        for (e = 0; e < (m->eab ? 2 : 1); ++e) { /* with EAB: accounts with and without it */
+            acct = load_json(m, ACME_GROUP_ACCOUNTS,
+                             acme_account_entry_name(p, ca, e ? m->eab->kid : NULL),
+                             "account.json", p);
+            if (acct && acme_json_str(acct, "url")) {
+                APR_ARRAY_PUSH(account_urls, const char *) = acme_json_str(acct, "url");
+            }
+        }
     }
     acme_blocked_load(&blocked, p, m->store);
     for (i = 0; i < m->certs->nelts; ++i) {
         mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *);
         if (mc->used_by_tls) {
-            view_cert(apr_array_push(views), m, mc, account_url, blocked, p);
+            view_cert(apr_array_push(views), m, mc, account_urls, blocked, p);
         }
     }
     return views;
@@ -267,6 +287,9 @@ static void status_auto(request_rec *r, apr_array_header_t *views, const driver_
         if (v->profile) {
             ap_rprintf(r, "ACMECertificate.%s.profile: %s\n", id, v->profile);
             ap_rprintf(r, "ACMECertificate.%s.profile_fallback: %d\n", id, v->profile_fallback);
+        }
+        if (v->next_ca) {
+            ap_rprintf(r, "ACMECertificate.%s.next_ca: %s\n", id, v->next_ca);
         }
         ap_rprintf(r, "ACMECertificate.%s.state: %s\n", id, state_names[v->state]);
         if (v->have_live) {
@@ -320,6 +343,18 @@ static void status_auto(request_rec *r, apr_array_header_t *views, const driver_
     }
 }
 
+/* The HTML CA cell: the CA (by name when known), the root its chain leads to, a preferred
+ * chain not met, and with several CAs the one the next attempt uses. */
+static const char *ca_cell(apr_pool_t *p, const cert_view_t *v)
+{
+    return apr_pstrcat(p, acme_ca_label(p, v->ca),
+                       v->chain_top ? ", chain to " : "", v->chain_top ? v->chain_top : "",
+                       v->chain_warning ? ". Warning: " : "",
+                       v->chain_warning ? v->chain_warning : "",
+                       v->next_ca ? "; next attempt: " : "",
+                       v->next_ca ? acme_ca_label(p, v->next_ca) : "", NULL);
+}
+
 static const char *esc(request_rec *r, const char *s)
 {
     return ap_escape_html(r->pool, s ? s : "");
@@ -343,11 +378,7 @@ static void status_html(request_rec *r, apr_array_header_t *views, const driver_
                    esc(r, v->key),
                    v->profile ? esc(r, acme_profile_describe(p, v->profile,
                                                              v->profile_fallback)) : "-",
-                   esc(r, apr_pstrcat(p, v->ca, v->chain_top ? ", chain to " : "",
-                                      v->chain_top ? v->chain_top : "",
-                                      v->chain_warning ? ". Warning: " : "",
-                                      v->chain_warning ? v->chain_warning : "", NULL)),
-                   state_names[v->state],
+                   esc(r, ca_cell(p, v)), state_names[v->state],
                    esc(r, rfc3339_or(p, v->valid_from, "-")),
                    esc(r, rfc3339_or(p, v->valid_until, "-")), esc(r, v->serial ? v->serial : "-"));
         ap_rprintf(r, "<td>%s %s<br>%s%s%s%s%s</td>", esc(r, v->action),
@@ -438,6 +469,9 @@ static json_t *cert_json(const cert_view_t *v, apr_pool_t *p)
     json_object_set_new(next, "action", json_string(v->action));
     json_object_set_new(next, "when", json_time(p, v->when));
     json_object_set_new(next, "reason", json_string(v->reason));
+    if (v->next_ca) {
+        json_object_set_new(next, "ca", json_string(v->next_ca));
+    }
     json_object_set_new(c, "next_action", next);
     json_object_set_new(c, "renewal_requested", json_time(p, v->renew_requested));
     json_object_set_new(c, "ari_window", acme_plan_ari_json(&v->ari, p));

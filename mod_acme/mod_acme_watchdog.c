@@ -62,6 +62,7 @@ static apr_status_t runner_create(mod_acme_wd_t *wd, apr_pool_t *p)
     conf.store = m->store;
     conf.secret = m->secret;
     conf.ca_url = m->ca_url;
+    conf.ca_urls = m->ca_urls;
     conf.contacts = m->contacts;
     conf.agree_tos = m->agree_tos;
     conf.eab = m->eab;

@@ -43,6 +43,7 @@
 #include "acme_plan.h"
 #include "acme_plan_store.h"
 #include "acme_profile.h"
+#include "acme_ca.h"
 
 /* The module's default store on Debian (ACMEStore acme below ServerRoot /etc/apache2);
  * the Debian package builds with -DACMECTL_DEFAULT_STORE=\"/var/lib/apache2/acme\", the
@@ -649,7 +650,7 @@ static void print_cert(const cert_t *c, int detail, apr_pool_t *p)
             if (c->issuer) {
                 printf("    Issuer: %s\n", c->issuer);
             }
-            printf("    CA: %s\n", c->ca ? c->ca : "-");
+            printf("    CA: %s\n", acme_ca_label(p, c->ca));
             if (c->chain_top) {
                 printf("    Chain Ends At: %s\n", c->chain_top);
             }
@@ -835,6 +836,20 @@ static int cmd_renew(const opts_t *o, apr_array_header_t *certs, cert_t *one, ap
 
 /* ---- talking to the CA ------------------------------------------------------------------ */
 
+/* settings.json's "cas" (ACMEServer with several CAs) holds ca. */
+static int settings_lists_ca(const json_t *settings, const char *ca)
+{
+    json_t *cas = settings ? acme_json_arr(settings, "cas") : NULL;
+    size_t i;
+    for (i = 0; cas && ca && i < json_array_size(cas); ++i) {
+        const char *u = json_string_value(json_array_get(cas, i));
+        if (u && !strcmp(u, ca)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* A client for ca (its directory fetched): TLS trust from --ca-file, else the server's
  * ACMEServerCAFile when ca is the server's CA. */
 static int ca_client(acme_client_t **pclient, const opts_t *o, const json_t *settings,
@@ -842,8 +857,8 @@ static int ca_client(acme_client_t **pclient, const opts_t *o, const json_t *set
 {
     const char *sca = settings ? acme_json_str(settings, "ca") : NULL;
     const char *ca_file = o->ca_file ? o->ca_file
-                          : (sca && !strcmp(sca, ca)) ? acme_json_str(settings, "ca_file")
-                                                      : NULL;
+                          : ((sca && !strcmp(sca, ca)) || settings_lists_ca(settings, ca))
+                          ? acme_json_str(settings, "ca_file") : NULL;
     acme_http_t *http;
     acme_result_t res;
 
@@ -869,10 +884,15 @@ static int store_secret(unsigned char secret[ACME_SECRET_LEN], acme_store_t *st,
     return EXIT_OK;
 }
 
-/* The server's EAB key id belongs to the server's CA (settings.json "ca"), NULL: none. */
-static const char *server_kid(const json_t *settings, const char *ca)
+/* The server's EAB key id belongs to the server's CA (settings.json "ca"); with several
+ * CAs ("cas") to those whose directory requires EAB, as in the server. NULL: none. */
+static const char *server_kid(const json_t *settings, const char *ca, acme_client_t *client)
 {
     const char *sca = settings ? acme_json_str(settings, "ca") : NULL;
+    if (settings && acme_json_arr(settings, "cas")) {
+        return settings_lists_ca(settings, ca) && acme_client_eab_required(client)
+               ? acme_json_str(settings, "eab_kid") : NULL;
+    }
     return sca && !strcmp(sca, ca) ? acme_json_str(settings, "eab_kid") : NULL;
 }
 
@@ -889,7 +909,8 @@ static int account_client(acme_client_t **pclient, const char **pname, const opt
         return rc;
     }
     acme_result_reset(&res);
-    rv = acme_account_open(pname, *pclient, st, server_kid(settings, ca), secret, p, &res);
+    rv = acme_account_open(pname, *pclient, st, server_kid(settings, ca, *pclient), secret, p,
+                           &res);
     if (rv != APR_SUCCESS) {
         return fail("%s", acme_result_str(&res, p));
     }
@@ -1064,10 +1085,10 @@ static int cmd_account(const opts_t *o, acme_store_t *st, apr_pool_t *p)
         return EXIT_OK;
     }
     if (!strcmp(o->name, "rollover")) {
-        rv = acme_account_rollover(client, st, server_kid(settings, ca), secret, p, &res);
+        rv = acme_account_rollover(client, st, server_kid(settings, ca, client), secret, p, &res);
     }
     else {
-        rv = acme_account_deactivate(client, st, server_kid(settings, ca), p, &res);
+        rv = acme_account_deactivate(client, st, server_kid(settings, ca, client), p, &res);
     }
     memset(secret, 0, sizeof(secret));
     if (rv != APR_SUCCESS) {

@@ -74,6 +74,12 @@ BAD = [
     ("ACMEServer-ftp", "ACMEServer", "ACMEServer ftp://x.test/dir", "global", "https://"),
     ("ACMEServer-no-host", "ACMEServer", "ACMEServer https:///dir", "global", "https://"),
     ("ACMEServer-in-vhost", "ACMEServer", "ACMEServer letsencrypt", "vhost", "server config"),
+    ("ACMEServer-buypass", "ACMEServer", "ACMEServer letsencrypt buypass", "global",
+     "Buypass closed its ACME service"),
+    ("ACMEServer-twice", "ACMEServer", "ACMEServer google https://dv.acme-v02.api.pki.goog/"
+     "directory", "global", "given twice"),
+    ("ACMEServer-second-ftp", "ACMEServer", "ACMEServer zerossl ftp://x.test/dir", "global",
+     "https://"),
     ("CAFile-missing", "ACMEServerCAFile", 'ACMEServerCAFile "{MISSING}"', "global",
      "does not exist"),
     ("CAFile-relative-missing", "ACMEServerCAFile", "ACMEServerCAFile conf/nope.pem", "global",

@@ -541,6 +541,58 @@ START_TEST(test_plan_profile)
 }
 END_TEST
 
+/* ACMEServer with several CAs: a certificate from any of them is kept (a failover CA's
+ * until its renewal); one from a CA no longer listed is replaced at once. */
+START_TEST(test_plan_ca_list)
+{
+    apr_pool_t *p;
+    acme_plan_spec_t spec, back;
+    acme_plan_input_t in;
+    acme_plan_t plan;
+    apr_array_header_t *cas;
+
+    apr_pool_create(&p, NULL);
+    cas = split(p, CA1 "," CA2);
+    memset(&spec, 0, sizeof(spec));
+    spec.names = split(p, NAMES);
+    spec.ca_url = CA1;
+    spec.ca_urls = cas;
+    spec.key = "p256";
+    memset(&in, 0, sizeof(in));
+    in.have_live = 1;
+    in.live_names = split(p, NAMES);
+    in.live_ca = CA2;
+    in.live_key = "p256";
+    in.live_not_before = NOW - DAY(10);
+    in.live_not_after = NOW + DAY(80);
+    acme_plan_compute(&plan, p, &spec, &in, NOW);
+    ck_assert_int_eq(plan.action, ACME_PLAN_NOTHING);
+    ck_assert_msg(!strstr(plan.reason, "CA changed"), "%s", plan.reason);
+    in.live_ca = "https://gone.test/dir";
+    acme_plan_compute(&plan, p, &spec, &in, NOW);
+    ck_assert_int_eq(plan.action, ACME_PLAN_OBTAIN);
+    ck_assert(plan.when == NOW);
+    ck_assert_msg(strstr(plan.reason, "CA changed (certificate from https://gone.test/dir; "
+                                      "configured: " CA1 ", " CA2 ")"), "%s", plan.reason);
+    /* without the list, the second CA is a change */
+    in.live_ca = CA2;
+    spec.ca_urls = NULL;
+    acme_plan_compute(&plan, p, &spec, &in, NOW);
+    ck_assert_int_eq(plan.action, ACME_PLAN_OBTAIN);
+    /* plan.json carries the list when there are several */
+    spec.ca_urls = cas;
+    ck_assert_int_eq(acme_plan_spec_from_json(&back, p, acme_json_pool(p,
+                                              acme_plan_spec_json(&spec))), APR_SUCCESS);
+    ck_assert_int_eq(back.ca_urls->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(back.ca_urls, 1, const char *), CA2);
+    spec.ca_urls = split(p, CA1);
+    ck_assert_int_eq(acme_plan_spec_from_json(&back, p, acme_json_pool(p,
+                                              acme_plan_spec_json(&spec))), APR_SUCCESS);
+    ck_assert_ptr_null(back.ca_urls);
+    apr_pool_destroy(p);
+}
+END_TEST
+
 Suite *plan_suite(void)
 {
     Suite *s = suite_create("plan");
@@ -553,6 +605,7 @@ Suite *plan_suite(void)
     tcase_add_test(tc, test_request_time);
     tcase_add_test(tc, test_spec_json);
     tcase_add_test(tc, test_plan_profile);
+    tcase_add_test(tc, test_plan_ca_list);
     suite_add_tcase(s, tc);
     return s;
 }

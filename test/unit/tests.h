@@ -31,5 +31,6 @@ Suite *runner_suite(void);
 Suite *chains_suite(void);
 Suite *keyreuse_suite(void);
 Suite *account_suite(void);
+Suite *ca_suite(void);
 
 #endif

@@ -1,0 +1,40 @@
+/* The configured CAs (ACMEServer A [B ...]): the known CA names, and which CA an attempt of
+ * a certificate uses (failover after repeated failures, back to the first). Pure: no I/O. */
+#ifndef ACME_CA_H
+#define ACME_CA_H
+
+#include "acme.h"
+
+/* Consecutive failed attempts of a certificate at one CA before its next attempt goes to
+ * the next configured CA. */
+#define ACME_CA_FAILOVER_THRESHOLD 3
+/* At most this many CAs in one ACMEServer directive. */
+#define ACME_CA_MAX 8
+
+/* The directory URL of a known CA name ("letsencrypt", "letsencrypt-staging", "zerossl",
+ * "google", "google-staging"; case-insensitive), or NULL. */
+const char *acme_ca_known_url(const char *name);
+/* The known name of a directory URL (exact), or NULL. */
+const char *acme_ca_known_name(const char *url);
+/* One ACMEServer argument: a known name or an https:// URL with a host. APR_SUCCESS with
+ * *purl; else APR_EINVAL with *perr, a sentence for the admin (a CA that closed its ACME
+ * service is named as such). */
+apr_status_t acme_ca_resolve(const char **purl, const char **perr, apr_pool_t *p,
+                             const char *arg);
+/* "URL (name)" for a known CA, else the URL; "-" for NULL. */
+const char *acme_ca_label(apr_pool_t *p, const char *url);
+
+/* Which of n configured CAs (index 0 first) the next attempt of a certificate uses after
+ * `failures` consecutive failed attempts (the count since its last success): each CA gets
+ * `threshold` attempts in a row, then the next one; after the last, the first again.
+ * A success sets failures to 0, so the next order (the renewal) starts at the first CA.
+ * (failures / threshold) mod n; n <= 1, failures <= 0 or threshold <= 0: 0. */
+int acme_ca_pick(int n, int failures, int threshold);
+/* The index of url in urls (const char *, exact match), or -1. */
+int acme_ca_index(const apr_array_header_t *urls, const char *url);
+/* The CA asked for a certificate's renewal window (ARI), and the only one an order may tell
+ * which certificate it replaces: the one that issued it (live_ca) when it is listed, else
+ * (unknown, or no longer configured) the first. */
+int acme_ca_issuer_index(const apr_array_header_t *urls, const char *live_ca);
+
+#endif
