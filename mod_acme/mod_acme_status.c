@@ -124,15 +124,10 @@ static const char *scrub(apr_pool_t *p, const char *text,
     return text;
 }
 
-static void view_cert(cert_view_t *v, mod_acme_gen_t *m, const mod_acme_managed_t *mc,
-                      const apr_array_header_t *account_urls, const acme_blocked_t *blocked,
-                      apr_pool_t *p)
+/* What the certificate is: key, CA, profile, and the live set's facts. */
+static void view_facts(cert_view_t *v, const mod_acme_gen_t *m, const mod_acme_managed_t *mc,
+                       apr_pool_t *p)
 {
-    apr_time_t now = apr_time_now();
-    acme_plan_input_t in = mc->input;
-    acme_plan_t plan;
-    acme_cert_status_t *st;
-
     memset(v, 0, sizeof(*v));
     v->mc = mc;
     v->have_live = mc->have_live;
@@ -154,6 +149,35 @@ static void view_cert(cert_view_t *v, mod_acme_gen_t *m, const mod_acme_managed_
                                                    mc->live_chain_top);
         v->last_success = mc->live_obtained ? mc->live_obtained : mc->input.live_not_before;
     }
+}
+
+/* The state column: error, obtaining, renewing or valid. */
+static void view_state(cert_view_t *v, const mod_acme_managed_t *mc, const acme_plan_t *plan)
+{
+    if (v->failures > 0) {
+        v->state = ST_ERROR;
+    }
+    else if (!mc->have_live) {
+        v->state = ST_OBTAINING;
+    }
+    else if (v->staged || plan->action != ACME_PLAN_NOTHING) {
+        v->state = ST_RENEWING;
+    }
+    else {
+        v->state = ST_VALID;
+    }
+}
+
+static void view_cert(cert_view_t *v, mod_acme_gen_t *m, const mod_acme_managed_t *mc,
+                      const apr_array_header_t *account_urls, const acme_blocked_t *blocked,
+                      apr_pool_t *p)
+{
+    apr_time_t now = apr_time_now();
+    acme_plan_input_t in = mc->input;
+    acme_plan_t plan;
+    acme_cert_status_t *st;
+
+    view_facts(v, m, mc, p);
     /* what the scheduler sees now: the same inputs, the same plan */
     acme_plan_load_runtime(&in, p, m->store, mc->id, m->renewal_info ? mc->ari_cert_id : NULL);
     acme_plan_compute(&plan, p, &mc->spec.plan, &in, now);
@@ -196,18 +220,7 @@ static void view_cert(cert_view_t *v, mod_acme_gen_t *m, const mod_acme_managed_
                                                             ACME_CA_FAILOVER_THRESHOLD),
                                    const char *);
     }
-    if (v->failures > 0) {
-        v->state = ST_ERROR;
-    }
-    else if (!mc->have_live) {
-        v->state = ST_OBTAINING;
-    }
-    else if (v->staged || plan.action != ACME_PLAN_NOTHING) {
-        v->state = ST_RENEWING;
-    }
-    else {
-        v->state = ST_VALID;
-    }
+    view_state(v, mc, &plan);
     if (!v->reason) {
         v->reason = "";
     }

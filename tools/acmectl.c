@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -158,78 +159,40 @@ static int reason_code(const char *s)
     return -1;
 }
 
-static int parse_args(opts_t *o, int argc, const char *const *argv)
+/* --NAME VALUE or --NAME=VALUE: where the value goes (*inline_value: the text after '=',
+ * else NULL), or NULL when a is no such option. */
+static const char **value_option(opts_t *o, const char *a, const char **inline_value)
 {
-    int i;
-    memset(o, 0, sizeof(*o));
-    o->store_dir = DEFAULT_STORE;
-    for (i = 1; i < argc; ++i) {
-        const char *a = argv[i];
-        const char **target = NULL;
-        if (!strcmp(a, "--json")) {
-            o->json = 1;
-            continue;
-        }
-        if (!strcmp(a, "--all")) {
-            o->all = 1;
-            continue;
-        }
-        if (!strcmp(a, "--with-cert-key")) {
-            o->with_cert_key = 1;
-            continue;
-        }
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            exit(EXIT_OK);
-        }
-        if (!strcmp(a, "--version")) {
-            printf("acmectl (mod_acme) %s\n", ACME_VERSION);
-            exit(EXIT_OK);
-        }
-        if (!strcmp(a, "--store")) {
-            target = &o->store_dir;
-        }
-        else if (!strcmp(a, "--ca-file")) {
-            target = &o->ca_file;
-        }
-        else if (!strcmp(a, "--reason")) {
-            target = &o->reason;
-        }
-        else if (!strcmp(a, "--ca")) {
-            target = &o->ca;
-        }
-        if (target) {
-            if (i + 1 >= argc || !*argv[i + 1]) {
-                return usage_error("%s needs a value", a);
-            }
-            *target = argv[++i];
-            continue;
-        }
-        if (!strncmp(a, "--store=", 8)) {
-            o->store_dir = a + 8;
-        }
-        else if (!strncmp(a, "--ca-file=", 10)) {
-            o->ca_file = a + 10;
-        }
-        else if (!strncmp(a, "--reason=", 9)) {
-            o->reason = a + 9;
-        }
-        else if (!strncmp(a, "--ca=", 5)) {
-            o->ca = a + 5;
-        }
-        else if (a[0] == '-' && a[1]) {
-            return usage_error("unknown option %s", a);
-        }
-        else if (!o->cmd) {
-            o->cmd = a;
-        }
-        else if (!o->name) {
-            o->name = a;
-        }
-        else {
-            return usage_error("unexpected argument %s", a);
+    static const struct {
+        const char *name;
+        size_t off;
+    } opts[] = {
+        { "--store", offsetof(opts_t, store_dir) }, { "--ca-file", offsetof(opts_t, ca_file) },
+        { "--reason", offsetof(opts_t, reason) }, { "--ca", offsetof(opts_t, ca) },
+    };
+    size_t i, n;
+
+    *inline_value = NULL;
+    for (i = 0; i < sizeof(opts) / sizeof(opts[0]); ++i) {
+        n = strlen(opts[i].name);
+        if (!strncmp(a, opts[i].name, n) && (a[n] == '\0' || a[n] == '=')) {
+            *inline_value = a[n] == '=' ? a + n + 1 : NULL;
+            return (const char **)(void *)((char *)o + opts[i].off);
         }
     }
+    return NULL;
+}
+
+/* --json, --all, --with-cert-key: the flag to set, or NULL. */
+static int *flag_option(opts_t *o, const char *a)
+{
+    return !strcmp(a, "--json") ? &o->json : !strcmp(a, "--all") ? &o->all
+           : !strcmp(a, "--with-cert-key") ? &o->with_cert_key : NULL;
+}
+
+/* Which command takes which arguments. */
+static int check_args(const opts_t *o)
+{
     if (!o->cmd) {
         return usage_error("%s", "no command given");
     }
@@ -275,6 +238,48 @@ static int parse_args(opts_t *o, int argc, const char *const *argv)
         return usage_error("unknown command %s", o->cmd);
     }
     return EXIT_OK;
+}
+
+static int parse_args(opts_t *o, int argc, const char *const *argv)
+{
+    int i;
+    memset(o, 0, sizeof(*o));
+    o->store_dir = DEFAULT_STORE;
+    for (i = 1; i < argc; ++i) {
+        const char *a = argv[i], *inline_value, **target;
+        int *flag = flag_option(o, a);
+        if (flag) {
+            *flag = 1;
+            continue;
+        }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            exit(EXIT_OK);
+        }
+        if (!strcmp(a, "--version")) {
+            printf("acmectl (mod_acme) %s\n", ACME_VERSION);
+            exit(EXIT_OK);
+        }
+        if ((target = value_option(o, a, &inline_value)) != NULL) {
+            if (!inline_value && (i + 1 >= argc || !*argv[i + 1])) {
+                return usage_error("%s needs a value", a);
+            }
+            *target = inline_value ? inline_value : argv[++i];
+        }
+        else if (a[0] == '-' && a[1]) {
+            return usage_error("unknown option %s", a);
+        }
+        else if (!o->cmd) {
+            o->cmd = a;
+        }
+        else if (!o->name) {
+            o->name = a;
+        }
+        else {
+            return usage_error("unexpected argument %s", a);
+        }
+    }
+    return check_args(o);
 }
 
 /* ---- reading the store ----------------------------------------------------------------- */
@@ -379,6 +384,22 @@ static void plan_cert(cert_t *c, acme_store_t *st, const acme_cert_meta_t *live,
     c->ari = in;
 }
 
+/* The state the status pages show: error, obtaining, renewing or valid. */
+static const char *cert_state(const cert_t *c, apr_time_t now)
+{
+    if (c->failures > 0) {
+        return "error";
+    }
+    if (!c->have_live) {
+        return "obtaining";
+    }
+    if (c->staged || c->renew_requested || (c->planned && c->plan.action != ACME_PLAN_NOTHING)
+        || (!c->planned && now >= c->not_after)) {
+        return "renewing";
+    }
+    return "valid";
+}
+
 static void load_cert(cert_t *c, acme_store_t *st, const char *id,
                       const unsigned char *secret, const json_t *specs, apr_pool_t *p)
 {
@@ -388,7 +409,6 @@ static void load_cert(cert_t *c, acme_store_t *st, const char *id,
     acme_renew_request_t *req;
     char *data;
     apr_size_t len;
-    apr_time_t now = apr_time_now();
 
     acme_meta_load(&live, p, st, ACME_GROUP_LIVE, id);
     acme_meta_load(&staged, p, st, ACME_GROUP_STAGING, id);
@@ -444,20 +464,7 @@ static void load_cert(cert_t *c, acme_store_t *st, const char *id,
     if (c->planned) {
         c->renew_requested = c->plan.request_pending;
     }
-    if (c->failures > 0) {
-        c->state = "error";
-    }
-    else if (!c->have_live) {
-        c->state = "obtaining";
-    }
-    else if (c->staged || c->renew_requested
-             || (c->planned && c->plan.action != ACME_PLAN_NOTHING)
-             || (!c->planned && now >= c->not_after)) {
-        c->state = "renewing";
-    }
-    else {
-        c->state = "valid";
-    }
+    c->state = cert_state(c, apr_time_now());
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -628,11 +635,9 @@ static void print_json(json_t *j)
     json_decref(j);
 }
 
-static void print_cert(const cert_t *c, int detail, apr_pool_t *p)
+/* The certificate served: expiry, and with detail its origin. */
+static void print_live(const cert_t *c, int detail, apr_pool_t *p)
 {
-    printf("  Certificate Name: %s\n", c->id);
-    printf("    State: %s\n", c->state);
-    printf("    Domains: %s\n", c->names->nelts ? acme_names_join(p, c->names, " ") : "-");
     if (c->have_live) {
         long d = days_left(c);
         if (d < 0) {
@@ -660,10 +665,11 @@ static void print_cert(const cert_t *c, int detail, apr_pool_t *p)
     else {
         printf("    Expiry Date: - (no certificate yet)\n");
     }
-    printf("    Key Type: %s\n", c->key ? c->key : "-");
-    printf("    Profile: %s\n", c->profile ? acme_profile_describe(p, c->profile,
-                                                                  c->profile_fallback)
-                                           : "- (the CA's default)");
+}
+
+/* What waits: a staged set and its check, a blocked activation, a renewal request. */
+static void print_pending(const cert_t *c, apr_pool_t *p)
+{
     if (c->staged) {
         printf("    Staged: new certificate %s waits for activation (graceful restart)\n",
                c->staged_serial ? c->staged_serial : "");
@@ -689,6 +695,19 @@ static void print_cert(const cert_t *c, int detail, apr_pool_t *p)
     else if (c->renew_requested) {
         printf("    Renewal: requested, the server has not picked it up yet\n");
     }
+}
+
+static void print_cert(const cert_t *c, int detail, apr_pool_t *p)
+{
+    printf("  Certificate Name: %s\n", c->id);
+    printf("    State: %s\n", c->state);
+    printf("    Domains: %s\n", c->names->nelts ? acme_names_join(p, c->names, " ") : "-");
+    print_live(c, detail, p);
+    printf("    Key Type: %s\n", c->key ? c->key : "-");
+    printf("    Profile: %s\n", c->profile ? acme_profile_describe(p, c->profile,
+                                                                  c->profile_fallback)
+                                           : "- (the CA's default)");
+    print_pending(c, p);
     if (c->planned) {
         apr_time_t now = apr_time_now();
         const char *action = c->staged ? "activate" : acme_plan_action_name(c->plan.action);
