@@ -72,6 +72,9 @@ typedef struct acme_plan_t {
  *  5. OBTAIN/RENEW only: failures > 0 moves when to at least last_failure +
  *     acme_plan_retry_at(...) ("; retry after failure N from T"); then a
  *     retry_after later than when wins ("; CA asked to retry after T").
+ *  5a. except a live certificate that has expired (e.g. while the server was down) when
+ *     every failure is older than its expiry: renewed at once, the backoff starts again with
+ *     the failures after the expiry (a CA's Retry-After is still honoured).
  * jitter is the only source of spread: no clock, no randomness inside. */
 void acme_plan_compute(acme_plan_t *plan, apr_pool_t *p, const acme_plan_spec_t *spec,
                        const acme_plan_input_t *in, apr_time_t now);
