@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""TEST-ONLY ACME proxy in front of pebble 2.4. Never use it outside the integration tests.
+"""TEST-ONLY ACME proxy in front of pebble. Never use it outside the integration tests.
 
-Pebble 2.4 (Debian 12) lacks what the certificate lifecycle tests need; this proxy adds it:
+Pebble (2.4 of Debian 12 lacks ARI altogether; 2.10 has ARI but a fixed Retry-After and no
+way to make a request fail) lacks what some lifecycle and fault tests need; this proxy adds it.
+Tests of ARI as such run against pebble 2.10's own renewalInfo (test_lifecycle_ari_pebble.py):
 
-  - ARI (RFC 9773): it adds "renewalInfo" to pebble's directory and answers
-    GET /renewalInfo/<certID> itself, with a suggestedWindow, an explanationURL and a
-    Retry-After header chosen by the test (pebble 2.4 has no renewalInfo at all);
+  - ARI (RFC 9773): it puts its own "renewalInfo" in pebble's directory (replacing 2.10's)
+    and answers GET /renewalInfo/<certID> itself, with a suggestedWindow, an explanationURL
+    and a Retry-After header chosen by the test (pebble 2.10 always answers Retry-After 6 h);
   - a record of every ACME request (method, path, time, status) with the decoded JWS
     protected header and payload of every POST (so tests can read newOrder's "replaces");
   - injected errors: e.g. answer newOrder with 429 + urn:ietf:params:acme:error:rateLimited +
@@ -897,8 +899,9 @@ def selfcheck():
             assert d[k].startswith(proxy.base_url + "/"), (k, d[k])
         assert d["renewalInfo"] == proxy.renewal_info_url, d
         direct = peb.directory()
-        assert "renewalInfo" not in direct and direct["newOrder"].startswith(
-            "https://127.0.0.1:%d/" % peb.port), direct
+        # pebble 2.4 has no renewalInfo; 2.10's own is replaced by the proxy's (above)
+        assert ("renewalInfo" in direct) == harness.pebble_is_210() and direct[
+            "newOrder"].startswith("https://127.0.0.1:%d/" % peb.port), direct
 
         # 2. signed requests through the proxy verify at pebble (JWS url == proxy URL)
         st, hdrs, acct = cl.post(d["newAccount"], {"termsOfServiceAgreed": True})

@@ -1,11 +1,13 @@
 """Issue 3, test 2: ACME Renewal Information (RFC 9773).
 
-Pebble 2.4 has no ARI: these tests talk to pebble through the TEST-ONLY proxy
-(acme_proxy.py), which adds "renewalInfo" to pebble's directory and answers
+Pebble 2.4 has no ARI and pebble 2.10 always answers Retry-After: 6 h: these tests of
+Retry-After, explanationURL and ACMERenewalInfo off talk to pebble through the TEST-ONLY proxy
+(acme_proxy.py), which puts its own "renewalInfo" in pebble's directory and answers
 GET /renewalInfo/<certID> itself with the suggested window, explanationURL and Retry-After the
 test sets, records every request and decodes newOrder's JWS payload (for "replaces").
-Pebble's certificates here live 5 years (its default), far from the renew window: only ARI
-can make the module renew."""
+Pebble's certificates here live 90 days (2.10) or 5 years (2.4), far from the renew window:
+only ARI can make the module renew. ARI against pebble 2.10's own renewalInfo, with
+alreadyReplaced: test_lifecycle_ari_pebble.py."""
 
 import os
 import re
