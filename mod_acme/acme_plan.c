@@ -199,6 +199,7 @@ void acme_plan_compute(acme_plan_t *plan, apr_pool_t *p, const acme_plan_spec_t 
 
     memset(plan, 0, sizeof(*plan));
     plan->action = ACME_PLAN_NOTHING;
+    plan->other_ca = in->have_live && differs(in->live_ca, spec->ca_url, 0);
 
     if (in->renew_requested > 0) {
         apr_time_t obtained = in->live_obtained ? in->live_obtained : in->live_not_before;

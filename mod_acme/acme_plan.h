@@ -44,6 +44,10 @@ typedef struct acme_plan_t {
     int request_done;                      /* a certificate newer than the request is live:
                                             * the request can be removed */
     int ari_used;                          /* the ARI window set the renewal time */
+    int other_ca;                          /* the live certificate is from another CA than
+                                            * the configured one: an order must not name it
+                                            * in "replaces" (RFC 9773: the CA refuses a
+                                            * replacement by another account) */
 } acme_plan_t;
 
 /* Rules, in order (reason strings are allocated from p; times are RFC 3339 UTC):

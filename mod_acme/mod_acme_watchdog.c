@@ -83,7 +83,7 @@ static void replan(mod_acme_wd_t *wd, int idx)
     }
     wd->plan_pool[idx] = p;
     acme_sched_plan(wd->sched, idx, mc->used_by_tls, &mc->plan, now);
-    if (mc->input.ari_end) {
+    if (mc->input.ari_end && !mc->plan.other_ca) {
         mc->spec.replaces = mc->ari_cert_id; /* the CA knows ARI: name what a renewal replaces */
     }
 }
@@ -332,7 +332,7 @@ static apr_status_t wd_start(mod_acme_wd_t *wd)
     for (i = 0; i < n; ++i) {
         mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *);
         acme_sched_plan(wd->sched, i, mc->used_by_tls, &mc->plan, now);
-        if (mc->used_by_tls && mc->input.ari_end) {
+        if (mc->used_by_tls && mc->input.ari_end && !mc->plan.other_ca) {
             mc->spec.replaces = mc->ari_cert_id;
         }
         if (!mc->used_by_tls || !mc->have_live) {

@@ -442,6 +442,43 @@ START_TEST(test_spec_json)
 }
 END_TEST
 
+/* "replaces" (ARI) only names a certificate of the configured CA */
+START_TEST(test_other_ca)
+{
+    static const struct { const char *live_ca, *ca; int have_live, other_ca; } c[] = {
+        { CA1, CA1, 1, 0 },
+        { CA1, CA2, 1, 1 },
+        { NULL, CA2, 1, 0 },       /* unknown: no difference (rule 3) */
+        { CA1, CA2, 0, 0 },        /* nothing live */
+    };
+    apr_pool_t *p;
+
+    apr_pool_create(&p, NULL);
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        acme_plan_spec_t spec;
+        acme_plan_input_t in;
+        acme_plan_t plan;
+        memset(&spec, 0, sizeof(spec));
+        memset(&in, 0, sizeof(in));
+        spec.names = split(p, NAMES);
+        spec.ca_url = c[i].ca;
+        spec.key = "p256";
+        in.have_live = c[i].have_live;
+        if (in.have_live) {
+            in.live_names = split(p, NAMES);
+            in.live_ca = c[i].live_ca;
+            in.live_key = "p256";
+            in.live_not_before = NOW - DAY(10);
+            in.live_not_after = NOW + DAY(80);
+        }
+        acme_plan_compute(&plan, p, &spec, &in, NOW);
+        ck_assert_msg(plan.other_ca == c[i].other_ca, "case %zu: other_ca %d (%s)", i,
+                      plan.other_ca, plan.reason);
+    }
+    apr_pool_destroy(p);
+}
+END_TEST
+
 START_TEST(test_backoff)
 {
     ck_assert_int_eq(acme_plan_backoff(MIN(1), 0), 0);
@@ -495,6 +532,7 @@ Suite *plan_suite(void)
     TCase *tc = tcase_create("compute");
     tcase_add_loop_test(tc, test_plan_table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
     tcase_add_test(tc, test_backoff);
+    tcase_add_test(tc, test_other_ca);
     tcase_add_test(tc, test_plan_pure);
     tcase_add_test(tc, test_jitter_bounds);
     tcase_add_test(tc, test_seed);
