@@ -476,8 +476,10 @@ static X509 *mk_cert(const char *cn, EVP_PKEY *pub, X509 *issuer, EVP_PKEY *issu
     ASN1_INTEGER_set(X509_get_serialNumber(x), ++serial);
     X509_gmtime_adj(X509_getm_notBefore(x), from_s);
     X509_gmtime_adj(X509_getm_notAfter(x), to_s);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                               (const unsigned char *)cn, -1, -1, 0);
+    if (cn) {   /* NULL: an empty subject, as in Let's Encrypt's tlsserver profile */
+        X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                                   (const unsigned char *)cn, -1, -1, 0);
+    }
     X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : X509_get_subject_name(x));
     X509_set_pubkey(x, pub);
     X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
@@ -616,6 +618,15 @@ START_TEST(chain_wrong_signer)
                                                       NULL), NULL, NULL), ACME_EVERIFY);
     ck_assert(str_contains(why, "certificate 2 of the chain (CN = Test Intermediate) is not "
                                 "signed by certificate 3 (CN = a.test)"));
+    X509_free(forged);
+    /* a leaf without a subject is named by its DNS names */
+    forged = mk_cert(NULL, acme_key_evp(f.key), f.inter, f.rogue_key, 0, a_names, -3600,
+                     86400 * 7, NULL);
+    ck_assert_int_eq(verify_pem(&why, &f, apr_pstrcat(pool, pem_of(forged), f.int_pem, NULL),
+                                NULL, NULL), ACME_EVERIFY);
+    ck_assert_msg(str_contains(why, "certificate 1 of the chain (no subject; DNS a.test") &&
+                  str_contains(why, ") is not signed by certificate 2 (CN = Test Intermediate)"),
+                  "%s", why);
     X509_free(forged);
     chain_fx_free(&f);
 }
