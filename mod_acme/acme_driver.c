@@ -610,6 +610,9 @@ static apr_status_t order_new(run_t *r)
     if (rv == ACME_EPROBLEM && spec->replaces
         && acme_problem_handling(r->res) == ACME_PH_WITHOUT_REPLACES) {
         /* someone already renewed it: an order without "replaces" is still right */
+        acme_log(ACME_LOG_NOTICE, APR_SUCCESS, ACMELOGNO(00450) "certificate %s: the CA says "
+                 "the certificate it replaces was already replaced (alreadyReplaced); ordering "
+                 "once more without \"replaces\"", spec->id);
         json_object_del(payload, "replaces");
         rv = acme_client_post(&resp, r->c, sp, url, acme_json_dump(sp, payload), 0, r->res);
     }
