@@ -69,6 +69,7 @@ def test_ari_window_replaces_and_already_replaced(pebble, httpd_factory, timing)
        pebble answers the renewal's newOrder with alreadyReplaced, the module orders once more
        without "replaces" (ACME00450) and gets a new certificate."""
     v = VHost("ari-pebble.mod-acme.test")
+    pmark0 = pebble.mark()
     httpd = httpd_factory([v], harness.acme_lines(pebble, pebble.ca_file))
     c1, _ = httpd.wait_for_cert(v.name, pebble, timeout=60, names=v.names)
     cid1 = cert_id(c1.pem)
@@ -84,9 +85,9 @@ def test_ari_window_replaces_and_already_replaced(pebble, httpd_factory, timing)
         c1.serial, lifetime, ari["start"], ari["end"]))
     assert abs(start - (ideal - 86400)) <= 2 and abs(end - (ideal + 86400)) <= 2, \
         "stored window %r is not pebble's (ideal renewal %s)" % (ari, time.ctime(ideal))
-    assert pebble.count(RENEWAL_INFO) >= 1, "no renewalInfo request at pebble"
+    assert pebble.count(RENEWAL_INFO, since=pmark0) >= 1, "no renewalInfo request at pebble"
     time.sleep(3)
-    assert pebble.orders() == 1, "renewed although pebble's window is 60 days away"
+    assert pebble.orders(since=pmark0) == 1, "renewed although pebble's window is 60 days away"
 
     # a backup of live/ with the first certificate, for step 3
     httpd.stop()
@@ -131,3 +132,25 @@ def test_ari_window_replaces_and_already_replaced(pebble, httpd_factory, timing)
         "%d newOrders: expected the refused replacement and one without replaces" % (
             pebble.orders(since=pmark))
     assert pebble.count(r"ARI: order .* is a replacement of", since=pmark) == 0
+
+
+def test_ari_off_asks_pebble_nothing(pebble, httpd_factory):
+    """ACMERenewalInfo off: pebble's directory offers renewalInfo, yet the module never asks,
+    and a window pebble moved into the past renews nothing (across a stop/start)."""
+    v = VHost("ari-off-pebble.mod-acme.test")
+    assert "renewalInfo" in pebble.directory(), "pebble 2.10 should offer renewalInfo"
+    pmark = pebble.mark()
+    httpd = httpd_factory([v], harness.acme_lines(pebble, pebble.ca_file,
+                                                  extra=["ACMERenewalInfo off"]))
+    c1, _ = httpd.wait_for_cert(v.name, pebble, timeout=60, names=v.names)
+    now = time.time()
+    assert pebble.set_renewal_info(c1.pem, (now - 7200, now - 3600)) == 200
+    httpd.stop()
+    httpd.start()
+    time.sleep(8)
+    asked, orders = pebble.count(RENEWAL_INFO, since=pmark), pebble.orders(since=pmark)
+    print("ACMERenewalInfo off: %d renewalInfo requests, %d orders" % (asked, orders))
+    assert asked == 0, "renewalInfo requested although ACMERenewalInfo is off"
+    assert orders == 1, "renewed (pebble's window is in the past) although ARI is off"
+    assert httpd.cert(v.name).serial == c1.serial
+    assert not os.path.exists(os.path.join(httpd.store, "orders", v.name, "ari.json"))
