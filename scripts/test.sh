@@ -58,9 +58,12 @@ if ! PEBBLE=$PEBBLE24 timeout --signal=INT --kill-after=60 900 \
 then
     failed+=("integration tests on pebble 2.4 (compat)")
 fi
+pytest_result() {
+    grep -E '^=+ .*(passed|failed|error).* in ' "$1" | tail -n 1 | sed -E 's/^=+ //; s/ =+$//'
+}
 echo "=== integration results"
-echo "pebble $PEBBLE: $(grep -E '^=+ .*(passed|failed|error).* in ' build/pytest-main.log | tail -n 1)"
-echo "pebble $PEBBLE24 (-m compat): $(grep -E '^=+ .*(passed|failed|error).* in ' build/pytest-compat.log | tail -n 1)"
+echo "pebble $PEBBLE: $(pytest_result build/pytest-main.log)"
+echo "pebble $PEBBLE24 (-m compat): $(pytest_result build/pytest-compat.log)"
 
 echo "=== demo (smoke test)"
 if ! timeout --signal=INT --kill-after=30 150 /usr/bin/python3 test/integration/harness.py demo; then
