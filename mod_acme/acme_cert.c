@@ -213,9 +213,19 @@ apr_status_t acme_cert_info(acme_cert_info_t **pinfo, apr_pool_t *p, X509 *x)
     return APR_SUCCESS;
 }
 
+/* The subject in one line; an empty one (Let's Encrypt's tlsserver and shortlived profiles,
+ * pebble 2.10) by the certificate's DNS names instead. */
 static const char *subject_str(apr_pool_t *p, X509 *x)
 {
     const char *s = name_oneline(p, X509_get_subject_name(x));
+    apr_array_header_t *names;
+
+    if (s && !*s) {
+        names = x509_dns_names(p, x);
+        return names->nelts ? apr_pstrcat(p, "no subject; DNS ",
+                                          acme_names_join(p, names, ", "), NULL)
+                            : "no subject";
+    }
     return s ? s : "(unreadable subject)";
 }
 

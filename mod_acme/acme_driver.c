@@ -629,6 +629,9 @@ static void profile_names_hint(run_t *r)
 static int without_replaces(const acme_result_t *res, const acme_cert_spec_t *spec)
 {
     if (acme_problem_handling(res) == ACME_PH_WITHOUT_REPLACES) {
+        acme_log(ACME_LOG_NOTICE, APR_SUCCESS, ACMELOGNO(00450) "certificate %s: the CA says "
+                 "the certificate it replaces was already replaced (alreadyReplaced); ordering "
+                 "once more without \"replaces\"", spec->id);
         return 1;
     }
     if (res->problem_type

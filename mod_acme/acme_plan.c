@@ -210,6 +210,14 @@ static void plan_renewal(acme_plan_t *plan, apr_pool_t *p, const acme_plan_spec_
     }
 }
 
+/* Rule 5a: the live certificate has expired (e.g. while the server was down) and every
+ * recorded failure is older than the expiry. */
+static int expired_since_failures(const acme_plan_input_t *in, apr_time_t now)
+{
+    return in->have_live && in->live_not_after > 0 && in->live_not_after <= now
+           && in->last_failure < in->live_not_after;
+}
+
 void acme_plan_compute(acme_plan_t *plan, apr_pool_t *p, const acme_plan_spec_t *spec,
                        const acme_plan_input_t *in, apr_time_t now)
 {
@@ -217,6 +225,7 @@ void acme_plan_compute(acme_plan_t *plan, apr_pool_t *p, const acme_plan_spec_t 
 
     memset(plan, 0, sizeof(*plan));
     plan->action = ACME_PLAN_NOTHING;
+    plan->other_ca = in->have_live && ca_changed(spec, in); /* listed CAs: acme_runner */
 
     if (in->renew_requested > 0) {
         apr_time_t obtained = in->live_obtained ? in->live_obtained : in->live_not_before;
@@ -254,8 +263,9 @@ void acme_plan_compute(acme_plan_t *plan, apr_pool_t *p, const acme_plan_spec_t 
         }
     }
 
-    /* OBTAIN or RENEW: respect backoff after failures and the CA's Retry-After. */
-    if (in->failures > 0) {
+    /* OBTAIN or RENEW: respect backoff after failures and the CA's Retry-After. Failures
+     * from before the live certificate expired do not delay its renewal (rule 5a). */
+    if (in->failures > 0 && !expired_since_failures(in, now)) {
         apr_time_t retry = acme_plan_retry_at(spec->retry_delay, in->failures, in->last_failure,
                                               in->jitter);
         if (retry > plan->when) {

@@ -50,6 +50,12 @@ typedef struct acme_plan_t {
     int request_done;                      /* a certificate newer than the request is live:
                                             * the request can be removed */
     int ari_used;                          /* the ARI window set the renewal time */
+    int other_ca;                          /* the live certificate is from a CA that is not
+                                            * configured (any more): an order must not name
+                                            * it in "replaces" (RFC 9773: the CA refuses a
+                                            * replacement by another account); with several
+                                            * CAs the runner also sends "replaces" only to
+                                            * the issuing one */
 } acme_plan_t;
 
 /* Rules, in order (reason strings are allocated from p; times are RFC 3339 UTC):
@@ -82,6 +88,9 @@ typedef struct acme_plan_t {
  *  5. OBTAIN/RENEW only: failures > 0 moves when to at least last_failure +
  *     acme_plan_retry_at(...) ("; retry after failure N from T"); then a
  *     retry_after later than when wins ("; CA asked to retry after T").
+ *  5a. except a live certificate that has expired (e.g. while the server was down) when
+ *     every failure is older than its expiry: renewed at once, the backoff starts again with
+ *     the failures after the expiry (a CA's Retry-After is still honoured).
  *  6. OBTAIN with `damaged` set: the reason begins "live files damaged (DAMAGED); ".
  * jitter is the only source of spread: no clock, no randomness inside. */
 void acme_plan_compute(acme_plan_t *plan, apr_pool_t *p, const acme_plan_spec_t *spec,

@@ -135,7 +135,7 @@ void acme_runner_replan(acme_runner_t *r, int i, apr_time_t now)
     }
     r->plan_pool[i] = p;
     acme_sched_plan(r->sched, i, c->used, &c->plan, now);
-    if (c->input.ari_end) {
+    if (c->input.ari_end && !c->plan.other_ca) {
         c->spec.cert.replaces = c->ari_cert_id; /* the CA knows ARI: name what it replaces */
     }
 }
@@ -190,7 +190,7 @@ apr_status_t acme_runner_start(acme_runner_t *r, acme_http_t *http, apr_time_t n
     for (i = 0; i < r->certs->nelts; ++i) {
         acme_runner_cert_t *c = acme_runner_cert(r, i);
         acme_sched_plan(r->sched, i, c->used, &c->plan, now);
-        if (c->used && c->input.ari_end) {
+        if (c->used && c->input.ari_end && !c->plan.other_ca) {
             c->spec.cert.replaces = c->ari_cert_id;
         }
         if (!c->used || !c->have_live) {

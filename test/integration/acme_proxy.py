@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""TEST-ONLY ACME proxy in front of pebble 2.4. Never use it outside the integration tests.
+"""TEST-ONLY ACME proxy in front of pebble. Never use it outside the integration tests.
 
-Pebble 2.4 (Debian 12) lacks what the certificate lifecycle tests need; this proxy adds it:
+Pebble (2.4 of Debian 12 lacks ARI altogether; 2.10 has ARI but a fixed Retry-After and no
+way to make a request fail) lacks what some lifecycle and fault tests need; this proxy adds it.
+Tests of ARI as such run against pebble 2.10's own renewalInfo (test_lifecycle_ari_pebble.py):
 
-  - ARI (RFC 9773): it adds "renewalInfo" to pebble's directory and answers
-    GET /renewalInfo/<certID> itself, with a suggestedWindow, an explanationURL and a
-    Retry-After header chosen by the test (pebble 2.4 has no renewalInfo at all);
+  - ARI (RFC 9773): it puts its own "renewalInfo" in pebble's directory (replacing 2.10's)
+    and answers GET /renewalInfo/<certID> itself, with a suggestedWindow, an explanationURL
+    and a Retry-After header chosen by the test (pebble 2.10 always answers Retry-After 6 h);
   - a record of every ACME request (method, path, time, status) with the decoded JWS
     protected header and payload of every POST (so tests can read newOrder's "replaces");
   - injected errors: e.g. answer newOrder with 429 + urn:ietf:params:acme:error:rateLimited +
@@ -64,6 +66,7 @@ __all__ = ["AcmeProxy", "Record", "Injection", "Fault", "FAULTS", "rfc3339", "b6
            "b64u_decode"]
 
 RATE_LIMITED = "urn:ietf:params:acme:error:rateLimited"
+MINI_UA = "mod_acme-test-proxy"   # the proxy's own requests: pebble 2.10 needs a User-Agent
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
               "trailers", "transfer-encoding", "upgrade", "content-length", "date", "server"}
 
@@ -711,6 +714,8 @@ class AcmeProxy:
         try:
             hdrs = dict(headers or {})
             hdrs["Host"] = host
+            if not any(k.lower() == "user-agent" for k in hdrs):
+                hdrs["User-Agent"] = MINI_UA
             conn.request(method, path, body=body if method in ("POST", "PUT") else None,
                          headers=hdrs)
             r = conn.getresponse()
@@ -829,7 +834,7 @@ class _MiniClient:
     def get(self, path, method="GET"):
         c = self._conn()
         try:
-            c.request(method, path)
+            c.request(method, path, headers={"User-Agent": MINI_UA})
             r = c.getresponse()
             body = r.read()
             hdrs = {k.lower(): v for k, v in r.getheaders()}
@@ -865,7 +870,8 @@ class _MiniClient:
         c = self._conn()
         try:
             c.request("POST", re.sub(r"^https://[^/]+", "", url), body=body,
-                      headers={"Content-Type": "application/jose+json"})
+                      headers={"Content-Type": "application/jose+json",
+                               "User-Agent": MINI_UA})
             resp = c.getresponse()
             out = resp.read()
             hdrs = {k.lower(): v for k, v in resp.getheaders()}
@@ -897,8 +903,9 @@ def selfcheck():
             assert d[k].startswith(proxy.base_url + "/"), (k, d[k])
         assert d["renewalInfo"] == proxy.renewal_info_url, d
         direct = peb.directory()
-        assert "renewalInfo" not in direct and direct["newOrder"].startswith(
-            "https://127.0.0.1:%d/" % peb.port), direct
+        # pebble 2.4 has no renewalInfo; 2.10's own is replaced by the proxy's (above)
+        assert ("renewalInfo" in direct) == harness.pebble_is_210() and direct[
+            "newOrder"].startswith("https://127.0.0.1:%d/" % peb.port), direct
 
         # 2. signed requests through the proxy verify at pebble (JWS url == proxy URL)
         st, hdrs, acct = cl.post(d["newAccount"], {"termsOfServiceAgreed": True})
@@ -907,13 +914,20 @@ def selfcheck():
         assert cl.kid.startswith(proxy.base_url + "/"), cl.kid
         st, hdrs, order = cl.post(d["newOrder"], {"identifiers": [
             {"type": "dns", "value": "px.mod-acme.test"}], "replaces": "abc.def"})
+        rec = proxy.new_orders()[-1]
+        assert rec.payload["replaces"] == "abc.def", rec
+        if harness.pebble_is_210():
+            # pebble 2.10 checks "replaces": a made-up certID is malformed; order without it
+            assert st == 400 and "CertID" in order.get("detail", ""), (st, order)
+            st, hdrs, order = cl.post(d["newOrder"], {"identifiers": [
+                {"type": "dns", "value": "px.mod-acme.test"}]})
+            rec = proxy.new_orders()[-1]
         # pebble 2.4 does not know "replaces" and ignores unknown fields
         assert st == 201, (st, order)
         assert hdrs["location"].startswith(proxy.base_url + "/"), hdrs
         assert order["finalize"].startswith(proxy.base_url + "/"), order
-        rec = proxy.new_orders()[-1]
         assert rec.payload["identifiers"][0]["value"] == "px.mod-acme.test", rec.payload
-        assert rec.payload["replaces"] == "abc.def" and rec.status == 201, rec
+        assert rec.status == 201, rec
         assert rec.protected["url"] == d["newOrder"], rec.protected
         harness.log("newAccount/newOrder via proxy: %d requests recorded, pebble log has %d "
                     "POST /order-plz" % (len(proxy.requests()), peb.orders()))

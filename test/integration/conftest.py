@@ -28,7 +28,10 @@ def _sig_to_interrupt(signum, frame):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "pebble210: needs pebble 2.10")
+    config.addinivalue_line("markers", "pebble210: needs pebble 2.10 (ARI, profiles); skipped "
+                            "when the pebble in use is Debian 12's 2.4")
+    config.addinivalue_line("markers", "compat: the compatibility subset also run against "
+                            "Debian 12's pebble 2.4 (scripts/test.sh: PEBBLE=/usr/bin/pebble -m compat)")
     # Only the main thread may set handlers: pytest-xdist workers started without a standard
     # input (as in CI) run pytest in another thread. Their servers are still stopped: every
     # server runs in a process group of its own, and harness.stop_all (atexit) stops them.
@@ -36,6 +39,21 @@ def pytest_configure(config):
         return
     signal.signal(signal.SIGTERM, _sig_to_interrupt)
     signal.signal(signal.SIGHUP, _sig_to_interrupt)
+
+
+def pytest_collection_modifyitems(config, items):
+    if harness.pebble_is_210():
+        return
+    skip = pytest.mark.skip(reason="needs pebble 2.10; %s is 2.4 (no ARI, no profiles)"
+                            % harness.PEBBLE)
+    for item in items:
+        if "pebble210" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_report_header(config):
+    return "pebble: %s (%s)" % (harness.PEBBLE, "2.10: ARI, profiles" if harness.pebble_is_210()
+                                else "2.4: no ARI, no profiles")
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)

@@ -33,7 +33,12 @@ import urllib.request
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 APACHE2 = os.environ.get("APACHE2", "/usr/sbin/apache2")
 APACHE_MODDIR = os.environ.get("APACHE_MODDIR", "/usr/lib/apache2/modules")
-PEBBLE = os.environ.get("PEBBLE", "/usr/bin/pebble")
+# The CA: $PEBBLE, else Debian unstable's pebble 2.10 fetched by scripts/pebble-sid.sh into its
+# cache ($ACME_PEBBLE_CACHE), else Debian 12's pebble 2.4 (no ARI, no profiles).
+PEBBLE_SID = os.path.join(os.environ.get("ACME_PEBBLE_CACHE", "/var/cache/mod_acme-test/pebble-sid"),
+                          "root", "usr", "bin", "pebble")
+PEBBLE = os.environ.get("PEBBLE") or (PEBBLE_SID if os.access(PEBBLE_SID, os.X_OK)
+                                      else "/usr/bin/pebble")
 CHALLTESTSRV = os.environ.get("CHALLTESTSRV", "/usr/bin/pebble-challtestsrv")
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 HTTPD_USER = "www-data"
@@ -580,6 +585,30 @@ def sanitizer_reports(root):
                   if f.startswith(("asan.", "ubsan.")))
 
 
+_PEBBLE_FEATURES = {}
+
+
+def pebble_features(binary=None):
+    """What the pebble binary in use can do, probed once per binary (no server started): a
+    set with "ari" (renewalInfo, alreadyReplaced) and "profiles" for pebble 2.5 and later
+    (Debian unstable's 2.10), empty for Debian 12's 2.4. ARI and profiles came together, and
+    only a pebble with ARI has the directory's path for it compiled in."""
+    binary = binary or PEBBLE
+    if binary not in _PEBBLE_FEATURES:
+        try:
+            with open(binary, "rb") as f:
+                data = f.read()
+        except OSError:
+            data = b""          # missing: the tools fixture says so
+        _PEBBLE_FEATURES[binary] = ({"ari", "profiles"} if b"/renewalInfo/" in data
+                                    else set())
+    return _PEBBLE_FEATURES[binary]
+
+
+def pebble_is_210(binary=None):
+    return "profiles" in pebble_features(binary)
+
+
 class Pebble:
     """Debian's pebble on 127.0.0.1 free ports, TLS with a CA of our own, DNS via challtestsrv.
 
@@ -607,11 +636,23 @@ class Pebble:
             "ocspResponderURL": "",
             "externalAccountBindingRequired": False,
         }
+        extra = dict(extra_config or {})
+        profiles = {}
         if validity is not None:
+            # pebble 2.4 reads certificateValidityPeriod; 2.10 ignores it and takes the
+            # lifetime from its profiles ("default" unless an order names one; without
+            # profiles: 90 days). Either ignores the other's key.
             cfg["certificateValidityPeriod"] = int(validity)
+            profiles["default"] = {"description": "test default profile",
+                                   "validityPeriod": int(validity)}
+        # extra_config's "profiles" are added to (or replace) that "default". Note: pebble
+        # 2.10 gives an order that names no profile a RANDOM one of its profiles.
+        profiles.update(extra.pop("profiles", None) or {})
+        if profiles:
+            cfg["profiles"] = profiles
         if blocklist:
             cfg["domainBlocklist"] = list(blocklist)
-        cfg.update(extra_config or {})
+        cfg.update(extra)
         with open(self.config_file, "w") as f:
             json.dump({"pebble": cfg}, f, indent=2)
         self.env = dict(os.environ)
@@ -698,6 +739,23 @@ class Pebble:
         with open(path, "w") as f:
             f.write(self.roots())
         return path
+
+    def set_renewal_info(self, cert_pem, suggested_window=None, raw=None):
+        """pebble 2.10's management API: make renewalInfo for this certificate answer
+        {"suggestedWindow": {"start", "end"}} (epoch seconds) or the raw text given, instead
+        of pebble's own window (2/3 into the lifetime, +-24 h). Pebble still adds its fixed
+        Retry-After of 6 h."""
+        if raw is None:
+            def t(epoch):
+                return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+            raw = json.dumps({"suggestedWindow": {"start": t(suggested_window[0]),
+                                                  "end": t(suggested_window[1])}})
+        body = json.dumps({"Certificate": cert_pem, "ARIResponse": raw}).encode()
+        req = urllib.request.Request("https://127.0.0.1:%d/set-renewal-info/" % self.mgmt_port,
+                                     data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, context=self._ctx(), timeout=5) as r:
+            return r.status
 
     def root_file(self):
         """Only the root (for a verifying client: httpd must serve the intermediate)."""

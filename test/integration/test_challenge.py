@@ -4,6 +4,8 @@ not the token of a challenge in progress."""
 
 import time
 
+import pytest
+
 from harness import CHALLENGE_PREFIX, VHost
 
 R, D = "redir.mod-acme.test", "denied.mod-acme.test"
@@ -57,6 +59,7 @@ def _issue(httpd_factory, pebble, acme_config, which=((R, [R]), (D, [D, "www." +
     return httpd, certs, mark
 
 
+@pytest.mark.compat
 def test_http01_passes_redirect_deny_and_rewrite(httpd_factory, pebble, acme_config):
     httpd, certs, mark = _issue(httpd_factory, pebble, acme_config)
     for n in (R, D, "www." + D):

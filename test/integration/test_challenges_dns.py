@@ -9,6 +9,8 @@ import os
 import re
 import time
 
+import pytest
+
 import harness
 from harness import VHost
 import challenge_helpers as ch
@@ -58,6 +60,7 @@ def check_hook_pairs(hook, domain, n_authz, args=()):
     return values
 
 
+@pytest.mark.compat
 def test_dns01_wildcard_and_apex(httpd_factory, pebble, challtestsrv, acme_config, workdir,
                                  timing):
     hook = ch.DnsHook(os.path.join(workdir, "hook-ok"), challtestsrv)

@@ -11,6 +11,8 @@ import re
 import ssl
 import time
 
+import pytest
+
 import harness
 from harness import VHost
 import challenge_helpers as ch
@@ -19,6 +21,7 @@ NAME = "alpn.mod-acme.test"
 NAMES = [NAME, "www." + NAME]
 
 
+@pytest.mark.compat
 def test_tlsalpn01_only(httpd_factory, pebble, acme_config, ports, timing):
     assert pebble.tls_port == ports[1], "pebble's tlsPort must be httpd's https port"
     vhosts = [VHost(NAME, aliases=NAMES[1:], lines=["ACMEChallenges tls-alpn-01"])]

@@ -257,8 +257,17 @@ def assert_others_unchanged(httpd, good_store, damaged):
             v.name, c, good_store[1][v.name])
 
 
-def log_has(httpd, *parts):
-    return any(all(p in line for p in parts) for line in httpd.error_log().splitlines())
+def log_has(httpd, *parts, timeout=15):
+    """A line of the error log has all parts, within timeout: httpd accepts connections after
+    its first configuration pass, the second one (which logs these warnings) may still run."""
+    deadline = time.monotonic() + timeout
+    for _ in range(int(timeout / 0.2) + 1):
+        if any(all(p in line for p in parts) for line in httpd.error_log().splitlines()):
+            return True
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    return False
 
 
 def test_truncated_meta_is_rebuilt(httpd_factory, good_store, acme_config, pebble):

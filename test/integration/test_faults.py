@@ -42,7 +42,7 @@ CASES = [
     ("expired", "certificate expired at"),
     ("wrong_key", "private key does not match the certificate"),
     ("unparsable", "chain does not parse"),
-    ("wrong_signer", "of the chain (CN = "),
+    ("wrong_signer", "is not signed by certificate 2 (CN = "),
     ("leaf_only", "the chain holds only the leaf"),
     ("leaf_only_up", None),
 ]

@@ -4,6 +4,8 @@ across a graceful restart and a stop/start without a new order."""
 import re
 import time
 
+import pytest
+
 from harness import VHost, verify_served
 
 A = VHost("a.mod-acme.test")
@@ -11,6 +13,7 @@ B = VHost("b.mod-acme.test", aliases=["www.b.mod-acme.test", "shop.b.mod-acme.te
 PLAIN = VHost("plain.mod-acme.test", ssl=False)
 
 
+@pytest.mark.compat
 def test_https_vhosts_get_certificates(httpd_factory, pebble, acme_config, timing):
     t0 = time.monotonic()
     httpd = httpd_factory([A, B, PLAIN], acme_config)
@@ -44,6 +47,7 @@ def test_https_vhosts_get_certificates(httpd_factory, pebble, acme_config, timin
     assert httpd.running()
 
 
+@pytest.mark.compat
 def test_certificate_survives_restarts(httpd_factory, pebble, acme_config, timing):
     v = VHost("keep.mod-acme.test", aliases=["www.keep.mod-acme.test"])
     httpd = httpd_factory([v, VHost(v.name, ssl=False)], acme_config)

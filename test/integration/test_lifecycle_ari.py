@@ -1,11 +1,13 @@
 """Issue 3, test 2: ACME Renewal Information (RFC 9773).
 
-Pebble 2.4 has no ARI: these tests talk to pebble through the TEST-ONLY proxy
-(acme_proxy.py), which adds "renewalInfo" to pebble's directory and answers
+Pebble 2.4 has no ARI and pebble 2.10 always answers Retry-After: 6 h: these tests of
+Retry-After and explanationURL talk to pebble through the TEST-ONLY proxy
+(acme_proxy.py), which puts its own "renewalInfo" in pebble's directory and answers
 GET /renewalInfo/<certID> itself with the suggested window, explanationURL and Retry-After the
 test sets, records every request and decodes newOrder's JWS payload (for "replaces").
-Pebble's certificates here live 5 years (its default), far from the renew window: only ARI
-can make the module renew."""
+Pebble's certificates here live 90 days (2.10) or 5 years (2.4), far from the renew window:
+only ARI can make the module renew. ARI against pebble 2.10's own renewalInfo, with
+alreadyReplaced, and ACMERenewalInfo off: test_lifecycle_ari_pebble.py."""
 
 import os
 import re
@@ -145,23 +147,3 @@ def test_ari_future_window_and_long_retry_after(pebble, proxy_factory, httpd_fac
     assert not proxy.new_orders(since=mark)
     assert httpd.cert(v.name).serial == c1.serial
 
-
-def test_ari_off(pebble, proxy_factory, httpd_factory):
-    """ACMERenewalInfo off: no renewalInfo request at all, even with a window in the past."""
-    v = VHost("ari-off.mod-acme.test")
-    proxy = proxy_factory(pebble, ari=True)
-    now = time.time()
-    proxy.ari_window = (now - 7200, now - 3600)
-    httpd = httpd_factory([v], harness.acme_lines(proxy.directory_url, pebble.ca_file,
-                                                  extra=["ACMERenewalInfo off"]))
-    c1, _ = httpd.wait_for_cert(v.name, pebble, timeout=60, names=v.names)
-    assert "renewalInfo" in proxy.requests(path="^/dir$")[0].response_body.decode(), \
-        "the proxy did not offer renewalInfo"
-    time.sleep(10)
-    reqs = proxy.renewal_info_requests()
-    print("ACMERenewalInfo off: %d renewalInfo requests, %d orders" % (
-        len(reqs), len(proxy.new_orders())))
-    assert not reqs, "renewalInfo requested although ACMERenewalInfo is off:\n" + \
-        proxy.summary()
-    assert len(proxy.new_orders()) == 1, "renewed (window in the past) although ARI is off"
-    assert httpd.cert(v.name).serial == c1.serial

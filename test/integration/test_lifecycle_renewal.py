@@ -1,13 +1,16 @@
 """Issue 3, test 1: renewal by the renew window, with short-lived pebble certificates
-(pebble's certificateValidityPeriod), without any action from the admin.
+(harness validity=: pebble 2.4's certificateValidityPeriod, 2.10's "default" profile), without
+any action from the admin. The first test is in the compatibility subset (pebble 2.4).
 
 The TEST-ONLY proxy (acme_proxy.py) sits in front of pebble here only to attribute every
-newOrder to its names (pebble 2.4's log does not name them); its ARI is switched off (no
-renewalInfo in the directory), so the renew window alone decides. Pebble itself still sees
+newOrder to its names (pebble's log does not name them); its ARI is switched off (no
+renewalInfo in the directory, not even pebble 2.10's own), so the renew window alone decides. Pebble itself still sees
 every order (counted in its log as well)."""
 
 import os
 import time
+
+import pytest
 
 import harness
 from harness import VHost, norm_serial, store_certs
@@ -23,6 +26,7 @@ def _orders_for(proxy, names, since=0):
     return [r for r in proxy.new_orders(since=since) if _names_of(r) == sorted(names)]
 
 
+@pytest.mark.compat
 def test_renewed_inside_default_window(pebble_factory, proxy_factory, httpd_factory, timing):
     validity = 90
     a = VHost("renew.mod-acme.test")                                  # default window (33 %)

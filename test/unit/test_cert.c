@@ -581,6 +581,15 @@ START_TEST(chain_wrong_signer)
     ck_assert(str_contains(why, "certificate 2 of the chain (CN = Test Intermediate) is not "
                                 "signed by certificate 3 (CN = a.test)"));
     X509_free(forged);
+    /* a leaf without a subject is named by its DNS names */
+    forged = mk_cert(NULL, acme_key_evp(f.key), f.inter, f.rogue_key, 0, a_names, -3600,
+                     86400 * 7, NULL);
+    ck_assert_int_eq(verify_pem(&why, &f, apr_pstrcat(pool, pem_of(forged), f.int_pem, NULL),
+                                NULL, NULL), ACME_EVERIFY);
+    ck_assert_msg(str_contains(why, "certificate 1 of the chain (no subject; DNS a.test") &&
+                  str_contains(why, ") is not signed by certificate 2 (CN = Test Intermediate)"),
+                  "%s", why);
+    X509_free(forged);
     chain_fx_free(&f);
 }
 END_TEST

@@ -160,6 +160,20 @@ static const plan_case_t cases[] = {
     { "past Retry-After ignored", NAMES, CA1, "p256", 0, 0, 0,
       0, NULL, NULL, NULL, 0, 0, 0, 0, 0, -HOUR(3),
       ACME_PLAN_OBTAIN, 0, 0, "no certificate yet", NULL, X0 },
+    /* rule 5a: expired while the server was down -> at once, whatever failed before
+     * (without it: +21 h and +98 min of backoff) */
+    { "expired while down: at once despite older failures", NAMES, CA1, "p256", 0, 0, 0,
+      1, NAMES, CA1, "p256", -DAY(90) - HOUR(2), -HOUR(2), 0, 5, -HOUR(3), 0,
+      ACME_PLAN_RENEW, 0, 0, "certificate expired at 2025-12-31T22:00:00Z", NULL, X0 },
+    { "expired a minute ago, failed just before: at once", NAMES, CA1, "p256", 0, 0, 0,
+      1, NAMES, CA1, "p256", -DAY(90), -MIN(1), 0, 3, -MIN(2), 0,
+      ACME_PLAN_RENEW, 0, 0, "certificate expired at", NULL, X0 },
+    { "expired, failed since: backoff again", NAMES, CA1, "p256", 0, 0, 0,
+      1, NAMES, CA1, "p256", -DAY(92), -DAY(2), 0, 2, -MIN(1), 0,
+      ACME_PLAN_RENEW, 0, MIN(9), "certificate expired at", "retry after failure 2", X0 },
+    { "expired: the CA's Retry-After still wins", NAMES, CA1, "p256", 0, 0, 0,
+      1, NAMES, CA1, "p256", -DAY(90) - HOUR(2), -HOUR(2), 0, 5, -HOUR(3), HOUR(1),
+      ACME_PLAN_RENEW, 0, HOUR(1), "certificate expired at", "CA asked to retry after", X0 },
     { "not due: failures do not matter", NAMES, CA1, "p256", 0, 0, 0,
       1, NAMES, CA1, "p256", -DAY(10), DAY(80), 0, 4, 0, HOUR(1),
       ACME_PLAN_NOTHING, 0, DAY(80) - (DAY(90) / 100) * 33, "valid until", NULL, X0 },
@@ -433,6 +447,43 @@ START_TEST(test_spec_json)
 }
 END_TEST
 
+/* "replaces" (ARI) only names a certificate of the configured CA */
+START_TEST(test_other_ca)
+{
+    static const struct { const char *live_ca, *ca; int have_live, other_ca; } c[] = {
+        { CA1, CA1, 1, 0 },
+        { CA1, CA2, 1, 1 },
+        { NULL, CA2, 1, 0 },       /* unknown: no difference (rule 3) */
+        { CA1, CA2, 0, 0 },        /* nothing live */
+    };
+    apr_pool_t *p;
+
+    apr_pool_create(&p, NULL);
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        acme_plan_spec_t spec;
+        acme_plan_input_t in;
+        acme_plan_t plan;
+        memset(&spec, 0, sizeof(spec));
+        memset(&in, 0, sizeof(in));
+        spec.names = split(p, NAMES);
+        spec.ca_url = c[i].ca;
+        spec.key = "p256";
+        in.have_live = c[i].have_live;
+        if (in.have_live) {
+            in.live_names = split(p, NAMES);
+            in.live_ca = c[i].live_ca;
+            in.live_key = "p256";
+            in.live_not_before = NOW - DAY(10);
+            in.live_not_after = NOW + DAY(80);
+        }
+        acme_plan_compute(&plan, p, &spec, &in, NOW);
+        ck_assert_msg(plan.other_ca == c[i].other_ca, "case %zu: other_ca %d (%s)", i,
+                      plan.other_ca, plan.reason);
+    }
+    apr_pool_destroy(p);
+}
+END_TEST
+
 START_TEST(test_backoff)
 {
     ck_assert_int_eq(acme_plan_backoff(MIN(1), 0), 0);
@@ -599,6 +650,7 @@ Suite *plan_suite(void)
     TCase *tc = tcase_create("compute");
     tcase_add_loop_test(tc, test_plan_table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
     tcase_add_test(tc, test_backoff);
+    tcase_add_test(tc, test_other_ca);
     tcase_add_test(tc, test_plan_pure);
     tcase_add_test(tc, test_jitter_bounds);
     tcase_add_test(tc, test_seed);

@@ -76,8 +76,10 @@ X509 *unit_cert_make(apr_pool_t *pool, const char *cn, EVP_PKEY *pub, X509 *issu
     ASN1_INTEGER_set(X509_get_serialNumber(x), ++serial);
     X509_gmtime_adj(X509_getm_notBefore(x), from_s);
     X509_gmtime_adj(X509_getm_notAfter(x), to_s);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                               (const unsigned char *)cn, -1, -1, 0);
+    if (cn) {   /* NULL: an empty subject, as in Let's Encrypt's tlsserver profile */
+        X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                                   (const unsigned char *)cn, -1, -1, 0);
+    }
     X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : X509_get_subject_name(x));
     X509_set_pubkey(x, pub);
     X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
