@@ -110,6 +110,10 @@ int acme_challenge_token_valid(const char *token);
  * fills yet such as dns-persist-01). */
 const acme_challenge_provider_t *acme_challenge_provider(const char *type);
 
+/* Whether a challenge of type may validate an IP address (RFC 8738 section 7: http-01
+ * and tls-alpn-01, never a DNS-based one). */
+int acme_challenge_ip_ok(const char *type);
+
 /* The challenge types allowed when a certificate names none: http-01. */
 const apr_array_header_t *acme_challenge_default_types(void);
 

@@ -20,6 +20,7 @@
 #include "acme_chains.h"
 #include "acme_keyreuse.h"
 #include "acme_verify.h"
+#include "acme_ident.h"
 #include "acme_json.h"
 #include "acme_jws.h"
 #include "acme_log.h"
@@ -306,10 +307,15 @@ static const json_t *choose_challenge(const char **ptype, run_t *r, const json_t
     apr_array_header_t *offered = apr_array_make(p, 4, sizeof(const char *));
     size_t i;
 
+    const json_t *ident = acme_json_obj(authz, "identifier");
+    const char *itype = ident ? acme_json_str(ident, "type") : NULL;
+    int ip = itype && !strcmp(itype, ACME_IDENT_IP);
+
     for (i = 0; chs && i < json_array_size(chs); ++i) {
         const json_t *ch = json_array_get(chs, i);
         const char *t = json_is_object(ch) ? acme_json_str(ch, "type") : NULL;
-        if (t) {
+        /* RFC 8738 section 7: an address is never validated through DNS */
+        if (t && (!ip || acme_challenge_ip_ok(t))) {
             APR_ARRAY_PUSH(offered, const char *) = t;
         }
     }
@@ -647,21 +653,14 @@ static apr_status_t order_new(run_t *r)
     const acme_cert_spec_t *spec = r->spec;
     apr_pool_t *sp = NULL;
     acme_response_t *resp = NULL;
-    json_t *payload, *ids, *state;
+    json_t *payload, *state;
     const char *text, *url;
     apr_status_t rv;
-    int i;
 
     apr_pool_create(&sp, r->p);
     payload = acme_json_pool(sp, json_object());
-    ids = json_array();
-    for (i = 0; i < spec->names->nelts; ++i) {
-        json_t *id = json_object();
-        json_object_set_new(id, "type", json_string("dns"));
-        json_object_set_new(id, "value", json_string(APR_ARRAY_IDX(spec->names, i, const char *)));
-        json_array_append_new(ids, id);
-    }
-    json_object_set_new(payload, "identifiers", ids);
+    /* "dns", or "ip" for an address (RFC 8738) */
+    json_object_set_new(payload, "identifiers", acme_ident_json(spec->names));
     if ((rv = order_profile(r, payload)) != APR_SUCCESS) {
         goto leave;
     }

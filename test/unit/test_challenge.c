@@ -382,6 +382,49 @@ START_TEST(tlsalpn01_publish_lookup_unpublish)
 }
 END_TEST
 
+/* RFC 8738: an address is validated by http-01 (Host: the address, IPv6 in brackets) or
+ * tls-alpn-01 (SNI: its reverse-DNS name; the certificate's SAN is the iPAddress), never
+ * through DNS. */
+START_TEST(ip_identifier_responses)
+{
+    acme_challenge_t h = challenge(ACME_CHALLENGE_HTTP01, "::1");
+    acme_challenge_t t = challenge(ACME_CHALLENGE_TLSALPN01, "127.0.0.1");
+    acme_challenge_answer_t *ans = NULL;
+    apr_array_header_t *chain = NULL;
+    acme_result_t res;
+
+    ck_assert(acme_challenge_ip_ok(ACME_CHALLENGE_HTTP01));
+    ck_assert(acme_challenge_ip_ok(ACME_CHALLENGE_TLSALPN01));
+    ck_assert(!acme_challenge_ip_ok(ACME_CHALLENGE_DNS01));
+    ck_assert(!acme_challenge_ip_ok(ACME_CHALLENGE_DNSPERSIST01));
+    ck_assert(!acme_challenge_ip_ok(NULL));
+
+    ck_assert_int_eq(publish(&h, &res), APR_SUCCESS);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_HTTP01, TOKEN, "[::1]", NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_HTTP01, TOKEN, "::1", NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_HTTP01, TOKEN, "0:0::1", NULL, NULL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_HTTP01, TOKEN, "[::2]", NULL, NULL), APR_EACCES);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_HTTP01, TOKEN, "127.0.0.1", NULL, NULL),
+                     APR_EACCES);
+    unpublish(&h);
+
+    ck_assert_int_eq(publish(&t, &res), APR_SUCCESS);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_TLSALPN01, NULL, "1.0.0.127.in-addr.arpa", NULL,
+                         cf.secret), APR_SUCCESS);
+    ck_assert_int_eq(acme_chain_parse(&chain, cf.p, ans->cert_pem, strlen(ans->cert_pem)),
+                     APR_SUCCESS);
+    unit_assert_tlsalpn01_cert(cf.p, APR_ARRAY_IDX(chain, 0, X509 *), "127.0.0.1", KA);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_TLSALPN01, NULL, "1.0.0.127.in-addr.arpa.",
+                         NULL, cf.secret), APR_SUCCESS);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_TLSALPN01, NULL, "2.0.0.127.in-addr.arpa", NULL,
+                         cf.secret), APR_ENOENT);
+    unpublish(&t);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_TLSALPN01, NULL, "1.0.0.127.in-addr.arpa", NULL,
+                         cf.secret), APR_ENOENT);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ dns-01 */
 
 START_TEST(dns01_hook_argv)
@@ -491,6 +534,7 @@ Suite *challenge_suite(void)
     tcase_add_test(tc, http01_legacy_entry_and_forget);
     tcase_add_test(tc, http01_sweep_stale);
     tcase_add_test(tc, tlsalpn01_publish_lookup_unpublish);
+    tcase_add_test(tc, ip_identifier_responses);
     tcase_add_test(tc, dns01_hook_argv);
     tcase_add_test(tc, dns01_teardown_always_runs);
     tcase_add_test(tc, dns01_without_hook_refused);
