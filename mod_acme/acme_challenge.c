@@ -384,6 +384,44 @@ static void dns01_unpublish(const acme_challenge_env_t *env, const acme_challeng
     }
 }
 
+/* ------------------------------------------------------------------ dns-persist-01 */
+
+const char *acme_dnspersist_record(apr_pool_t *p, const acme_challenge_t *ch)
+{
+    if (!ch || !ch->ident || !ch->issuer || !*ch->issuer || !ch->account_url
+        || !*ch->account_url) {
+        return NULL;
+    }
+    return apr_psprintf(p, "_validation-persist.%s. IN TXT \"%s; accounturi=%s%s\"",
+                        ch->ident, ch->issuer, ch->account_url,
+                        ch->wildcard ? "; policy=wildcard" : "");
+}
+
+/* Nothing to publish: the admin's standing record answers every order. Say which record
+ * the CA looks for, so the admin sees it exactly. */
+static apr_status_t dnspersist_publish(const acme_challenge_env_t *env,
+                                       const acme_challenge_t *ch, apr_pool_t *p,
+                                       acme_result_t *res)
+{
+    const char *record = acme_dnspersist_record(p, ch);
+    if (!record) {
+        return acme_result_set(res, p, ACME_EPROTO, "the dns-persist-01 challenge for %s "
+                               "names no issuer domain (or the account URL is unknown)",
+                               ch->ident);
+    }
+    acme_log(ACME_LOG_NOTICE, APR_SUCCESS, ACMELOGNO(00550) "certificate %s: dns-persist-01 "
+             "for %s%s: the CA looks for the standing DNS record %s (published once by the "
+             "admin; mod_acme changes nothing in DNS)", env->cert_id,
+             ch->wildcard ? "*." : "", ch->ident, record);
+    return APR_SUCCESS;
+}
+
+static void dnspersist_unpublish(const acme_challenge_env_t *env, const acme_challenge_t *ch,
+                                 apr_pool_t *p)
+{
+    /* the record stays: it is the admin's */
+}
+
 /* ------------------------------------------------------------------ the table */
 
 static const acme_challenge_provider_t providers[] = {
@@ -392,9 +430,9 @@ static const acme_challenge_provider_t providers[] = {
     { ACME_CHALLENGE_TLSALPN01, 0, 0, tlsalpn01_publish, tlsalpn01_unpublish, NULL,
       tlsalpn01_lookup },
     { ACME_CHALLENGE_DNS01, 1, 1, dns01_publish, dns01_unpublish, NULL, NULL },
-    /* draft-ietf-acme-dns-persist: a standing TXT record, nothing to publish per order;
-     * a provider fills this row later */
-    { ACME_CHALLENGE_DNSPERSIST01, 1, 0, NULL, NULL, NULL, NULL },
+    /* draft-ietf-acme-dns-persist: a standing TXT record, nothing to publish per order */
+    { ACME_CHALLENGE_DNSPERSIST01, 1, 0, dnspersist_publish, dnspersist_unpublish, NULL,
+      NULL },
 };
 
 const acme_challenge_provider_t *acme_challenge_provider(const char *type)
