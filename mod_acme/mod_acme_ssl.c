@@ -25,6 +25,7 @@ APLOG_USE_MODULE(acme);
 #include "acme_cert.h"
 #include "acme_crypto.h"
 #include "acme_ident.h"
+#include "acme_challenge.h"
 #include "acme_verify.h"
 #include "acme_install.h"
 #include "acme_plan_store.h"
@@ -249,7 +250,8 @@ static void add_name(apr_array_header_t *names, apr_array_header_t **pleft_out,
         why = why ? why : "no public CA can certify it";
     }
     else if (name[0] == '*' && !have_dns_hook) {
-        why = "a wildcard needs the dns-01 challenge: set ACMEDNSHook";
+        why = "a wildcard needs a DNS challenge: set ACMEDNSHook (dns-01) or ACMEChallenges "
+              "dns-persist-01";
     }
     if (why) {
         if (!pleft_out) {
@@ -268,8 +270,11 @@ apr_array_header_t *mod_acme_vhost_names(server_rec *s, apr_array_header_t **ple
                                          apr_pool_t *p)
 {
     apr_array_header_t *raw = apr_array_make(p, 4, sizeof(const char *));
-    int hook = mod_acme_srv_conf(s)->dns_hook != NULL;
-    const char *prof = mod_acme_srv_conf(s)->profile;
+    mod_acme_srv_conf_t *sc = mod_acme_srv_conf(s);
+    /* a wildcard is validated through DNS: dns-01 with a hook, or dns-persist-01 */
+    int hook = sc->dns_hook != NULL
+               || acme_names_contain(sc->challenges, ACME_CHALLENGE_DNSPERSIST01);
+    const char *prof = sc->profile;
     int i;
 
     add_name(raw, pleft_out, s->server_hostname, hook, prof, p);

@@ -86,3 +86,17 @@ def test_ip_without_profile_left_out(pebble_factory, httpd_factory):
     assert c.san_ips == []
     assert httpd.log_entries(r"127\.0\.0\.1: an IP address is certified only with a profile "
                              r"that allows it: set ACMEProfile"), httpd.diagnostics()
+
+
+def test_ip_without_profile_configtest_warns(httpd_factory, pebble):
+    """apachectl configtest (no CA contacted) warns about an address without ACMEProfile,
+    names file and line, and says nothing about one with a profile."""
+    bare = VHost("127.0.0.1")
+    prof = VHost("ipprof.mod-acme.test", aliases=["::1"], lines=["ACMEProfile shortlived"])
+    httpd = httpd_factory([bare, prof], harness.acme_lines(pebble, pebble.ca_file), start=False)
+    rc, out = httpd.configtest()
+    assert rc == 0 and "Syntax OK" in out, out
+    warn = [line for line in out.splitlines() if "ACME00551" in line]
+    assert len(warn) == 1, out
+    assert "127.0.0.1 is left out of the certificate" in warn[0] and "ACMEProfile" in warn[0]
+    assert "%s:" % httpd.conf in warn[0], warn[0]
