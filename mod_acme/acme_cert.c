@@ -17,6 +17,7 @@
 #include "acme.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
+#include "acme_ident.h"
 #include "acme_util.h"
 
 static apr_status_t x509_cleanup(void *data)
@@ -123,7 +124,29 @@ static const char *asn1_string_utf8(apr_pool_t *p, const ASN1_STRING *as)
     return s;
 }
 
-/* dNSName SANs, lower-cased, in certificate order. */
+/* An iPAddress SAN (4 or 16 bytes) as canonical text, NULL for anything else. */
+static const char *ip_san_text(apr_pool_t *p, const ASN1_OCTET_STRING *os)
+{
+    char buf[64];
+    const unsigned char *d = ASN1_STRING_get0_data(os);
+    int n = ASN1_STRING_length(os);
+
+    if (n == 4) {
+        return apr_psprintf(p, "%u.%u.%u.%u", d[0], d[1], d[2], d[3]);
+    }
+    if (n == 16) {
+        int i;
+        char *c = buf;
+        for (i = 0; i < 16; i += 2) {
+            c += apr_snprintf(c, sizeof(buf) - (apr_size_t)(c - buf), i ? ":%x" : "%x",
+                              (d[i] << 8) | d[i + 1]);
+        }
+        return acme_ident_ip(p, buf);
+    }
+    return NULL;
+}
+
+/* dNSName SANs lower-cased and iPAddress SANs as canonical text, in certificate order. */
 static apr_array_header_t *x509_dns_names(apr_pool_t *p, X509 *x)
 {
     apr_array_header_t *names = apr_array_make(p, 5, sizeof(const char *));
@@ -143,6 +166,12 @@ static apr_array_header_t *x509_dns_names(apr_pool_t *p, X509 *x)
                 }
                 s = apr_pstrmemdup(p, (const char *)d, n);
                 APR_ARRAY_PUSH(names, const char *) = acme_name_lower(p, s);
+            }
+            else if (gn->type == GEN_IPADD) {
+                const char *s = ip_san_text(p, gn->d.iPAddress);
+                if (s) {
+                    APR_ARRAY_PUSH(names, const char *) = s;
+                }
             }
         }
         GENERAL_NAMES_free(gens);
@@ -368,7 +397,8 @@ apr_status_t acme_cert_ca_issuers(const char **purl, apr_pool_t *p, X509 *x)
     return rv;
 }
 
-/* A GENERAL_NAMES stack with every name as dNSName. */
+/* A GENERAL_NAMES stack with every name as dNSName, an IP address as iPAddress
+ * (RFC 8738 section 3). */
 static GENERAL_NAMES *dns_general_names(const apr_array_header_t *names)
 {
     GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
@@ -380,14 +410,19 @@ static GENERAL_NAMES *dns_general_names(const apr_array_header_t *names)
     for (i = 0; i < names->nelts; ++i) {
         const char *n = APR_ARRAY_IDX(names, i, const char *);
         GENERAL_NAME *gn = GENERAL_NAME_new();
-        ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+        unsigned char ip[16];
+        apr_size_t iplen = 0;
+        int is_ip = acme_ident_ip_bytes(ip, &iplen, n) == APR_SUCCESS;
+        ASN1_STRING *v = is_ip ? ASN1_OCTET_STRING_new() : ASN1_IA5STRING_new();
 
-        if (!gn || !ia5 || ASN1_STRING_set(ia5, n, (int)strlen(n)) != 1) {
+        if (!gn || !v
+            || ASN1_STRING_set(v, is_ip ? (const void *)ip : (const void *)n,
+                               is_ip ? (int)iplen : (int)strlen(n)) != 1) {
             GENERAL_NAME_free(gn);
-            ASN1_IA5STRING_free(ia5);
+            ASN1_STRING_free(v);
             goto fail;
         }
-        GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
+        GENERAL_NAME_set0_value(gn, is_ip ? GEN_IPADD : GEN_DNS, v);
         if (!sk_GENERAL_NAME_push(gens, gn)) {
             GENERAL_NAME_free(gn);
             goto fail;
@@ -443,7 +478,8 @@ apr_status_t acme_csr_create(const char **pder_b64url, apr_pool_t *p, const acme
     if (X509_REQ_set_version(req, 0) != 1) {
         goto leave;
     }
-    if (strlen(first) <= 64
+    /* an address is no common name: a certificate for addresses only goes without one */
+    if (strlen(first) <= 64 && !acme_ident_ip(p, first)
         && X509_NAME_add_entry_by_NID(subj, NID_commonName, MBSTRING_UTF8,
                                       (const unsigned char *)first, -1, -1, 0) != 1) {
         goto leave;

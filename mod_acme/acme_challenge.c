@@ -11,6 +11,7 @@
 #include "acme_cert.h"
 #include "acme_crypto.h"
 #include "acme_dns.h"
+#include "acme_ident.h"
 #include "acme_log.h"
 #include "acme_proc.h"
 #include "acme_util.h"
@@ -129,6 +130,18 @@ static void http01_forget(const acme_challenge_env_t *env, const char *token,
     }
 }
 
+/* A request's Host against the identifier a response is for: names case-insensitive,
+ * addresses by value ("[::1]" is ::1). */
+static int same_host(apr_pool_t *p, const char *asked, const char *ident)
+{
+    const char *ip;
+    if (!asked) {
+        return 0;
+    }
+    ip = acme_ident_ip(p, asked);
+    return ip ? !strcmp(ip, ident) : !strcasecmp(asked, ident);
+}
+
 static apr_status_t http01_lookup(acme_challenge_answer_t **pans, apr_pool_t *p,
                                   acme_store_t *st, const acme_challenge_query_t *q)
 {
@@ -154,7 +167,7 @@ static apr_status_t http01_lookup(acme_challenge_answer_t **pans, apr_pool_t *p,
      * Entries written before the host was recorded are answered as before. */
     if (acme_store_load(st, ACME_GROUP_CHALLENGES, name, ACME_HTTP01_HOST, &host, NULL, p)
             == APR_SUCCESS
-        && !(q->host && !strcasecmp(q->host, host))) {
+        && !same_host(p, q->host, host)) {
         return APR_EACCES;
     }
     ans = apr_pcalloc(p, sizeof(*ans));
@@ -235,7 +248,7 @@ static apr_status_t tlsalpn01_lookup(acme_challenge_answer_t **pans, apr_pool_t 
                                      acme_store_t *st, const acme_challenge_query_t *q)
 {
     acme_challenge_answer_t *ans;
-    const char *name;
+    const char *name, *ip;
     char *cert, *sealed, *key;
     apr_size_t clen, slen, klen;
 
@@ -243,7 +256,9 @@ static apr_status_t tlsalpn01_lookup(acme_challenge_answer_t **pans, apr_pool_t 
     if (!q->host || !*q->host || !q->secret) {
         return APR_EINVAL;
     }
-    name = acme_tlsalpn01_store_name(p, q->host);
+    /* an address is validated with its reverse-DNS name as SNI (RFC 8738 section 6) */
+    ip = acme_ident_from_reverse_name(p, q->host);
+    name = acme_tlsalpn01_store_name(p, ip ? ip : q->host);
     if (acme_store_load(st, ACME_GROUP_CHALLENGES, name, ACME_TLSALPN01_CERT, &cert, &clen, p)
             != APR_SUCCESS
         || acme_store_load(st, ACME_GROUP_CHALLENGES, name, ACME_TLSALPN01_KEY, &sealed, &slen,
@@ -369,6 +384,44 @@ static void dns01_unpublish(const acme_challenge_env_t *env, const acme_challeng
     }
 }
 
+/* ------------------------------------------------------------------ dns-persist-01 */
+
+const char *acme_dnspersist_record(apr_pool_t *p, const acme_challenge_t *ch)
+{
+    if (!ch || !ch->ident || !ch->issuer || !*ch->issuer || !ch->account_url
+        || !*ch->account_url) {
+        return NULL;
+    }
+    return apr_psprintf(p, "_validation-persist.%s. IN TXT \"%s; accounturi=%s%s\"",
+                        ch->ident, ch->issuer, ch->account_url,
+                        ch->wildcard ? "; policy=wildcard" : "");
+}
+
+/* Nothing to publish: the admin's standing record answers every order. Say which record
+ * the CA looks for, so the admin sees it exactly. */
+static apr_status_t dnspersist_publish(const acme_challenge_env_t *env,
+                                       const acme_challenge_t *ch, apr_pool_t *p,
+                                       acme_result_t *res)
+{
+    const char *record = acme_dnspersist_record(p, ch);
+    if (!record) {
+        return acme_result_set(res, p, ACME_EPROTO, "the dns-persist-01 challenge for %s "
+                               "names no issuer domain (or the account URL is unknown)",
+                               ch->ident);
+    }
+    acme_log(ACME_LOG_NOTICE, APR_SUCCESS, ACMELOGNO(00550) "certificate %s: dns-persist-01 "
+             "for %s%s: the CA looks for the standing DNS record %s (published once by the "
+             "admin; mod_acme changes nothing in DNS)", env->cert_id,
+             ch->wildcard ? "*." : "", ch->ident, record);
+    return APR_SUCCESS;
+}
+
+static void dnspersist_unpublish(const acme_challenge_env_t *env, const acme_challenge_t *ch,
+                                 apr_pool_t *p)
+{
+    /* the record stays: it is the admin's */
+}
+
 /* ------------------------------------------------------------------ the table */
 
 static const acme_challenge_provider_t providers[] = {
@@ -377,9 +430,9 @@ static const acme_challenge_provider_t providers[] = {
     { ACME_CHALLENGE_TLSALPN01, 0, 0, tlsalpn01_publish, tlsalpn01_unpublish, NULL,
       tlsalpn01_lookup },
     { ACME_CHALLENGE_DNS01, 1, 1, dns01_publish, dns01_unpublish, NULL, NULL },
-    /* draft-ietf-acme-dns-persist: a standing TXT record, nothing to publish per order;
-     * a provider fills this row later */
-    { ACME_CHALLENGE_DNSPERSIST01, 1, 0, NULL, NULL, NULL, NULL },
+    /* draft-ietf-acme-dns-persist: a standing TXT record, nothing to publish per order */
+    { ACME_CHALLENGE_DNSPERSIST01, 1, 0, dnspersist_publish, dnspersist_unpublish, NULL,
+      NULL },
 };
 
 const acme_challenge_provider_t *acme_challenge_provider(const char *type)
@@ -391,6 +444,12 @@ const acme_challenge_provider_t *acme_challenge_provider(const char *type)
         }
     }
     return NULL;
+}
+
+int acme_challenge_ip_ok(const char *type)
+{
+    return type && (!strcmp(type, ACME_CHALLENGE_HTTP01)
+                    || !strcmp(type, ACME_CHALLENGE_TLSALPN01));
 }
 
 static const char *const default_type_names[] = { ACME_CHALLENGE_HTTP01 };

@@ -12,7 +12,7 @@
 #define ACME_CHALLENGE_HTTP01       "http-01"
 #define ACME_CHALLENGE_TLSALPN01    "tls-alpn-01"
 #define ACME_CHALLENGE_DNS01        "dns-01"
-#define ACME_CHALLENGE_DNSPERSIST01 "dns-persist-01"   /* a table slot, no provider yet */
+#define ACME_CHALLENGE_DNSPERSIST01 "dns-persist-01"   /* draft-ietf-acme-dns-persist */
 
 /* store aspects of an http-01 response (challenges/<acme_http01_store_name>/): the key
  * authorization, and the identifier it is for (the responder answers only requests with
@@ -60,6 +60,10 @@ typedef struct acme_challenge_t {
     const char *ident;               /* identifier value, without "*." for a wildcard */
     const char *token;               /* acme_challenge_token_valid() */
     const char *key_auth;            /* token "." account key thumbprint */
+    /* dns-persist-01 (no token, no key authorization): what the standing record names */
+    const char *issuer;              /* the first of the challenge's issuer-domain-names */
+    const char *account_url;         /* this account's URL at the CA */
+    int wildcard;                    /* the authorization is for "*." ident */
 } acme_challenge_t;
 
 /* A question a responder was asked. */
@@ -110,6 +114,10 @@ int acme_challenge_token_valid(const char *token);
  * fills yet such as dns-persist-01). */
 const acme_challenge_provider_t *acme_challenge_provider(const char *type);
 
+/* Whether a challenge of type may validate an IP address (RFC 8738 section 7: http-01
+ * and tls-alpn-01, never a DNS-based one). */
+int acme_challenge_ip_ok(const char *type);
+
 /* The challenge types allowed when a certificate names none: http-01. */
 const apr_array_header_t *acme_challenge_default_types(void);
 
@@ -145,5 +153,10 @@ apr_status_t acme_challenge_http01_sweep(apr_array_header_t **premoved, int *ple
 
 /* The TXT value of a dns-01 response: base64url(SHA-256(key authorization)). */
 const char *acme_dns01_txt(apr_pool_t *p, const char *key_auth);
+
+/* The one standing TXT record dns-persist-01 validates against, as the admin publishes it
+ * (zone-file form): _validation-persist.IDENT. IN TXT "ISSUER; accounturi=URL" with
+ * "; policy=wildcard" for a wildcard. NULL when issuer or account_url is missing. */
+const char *acme_dnspersist_record(apr_pool_t *p, const acme_challenge_t *ch);
 
 #endif

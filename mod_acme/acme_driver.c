@@ -20,6 +20,7 @@
 #include "acme_chains.h"
 #include "acme_keyreuse.h"
 #include "acme_verify.h"
+#include "acme_ident.h"
 #include "acme_json.h"
 #include "acme_jws.h"
 #include "acme_log.h"
@@ -306,10 +307,15 @@ static const json_t *choose_challenge(const char **ptype, run_t *r, const json_t
     apr_array_header_t *offered = apr_array_make(p, 4, sizeof(const char *));
     size_t i;
 
+    const json_t *ident = acme_json_obj(authz, "identifier");
+    const char *itype = ident ? acme_json_str(ident, "type") : NULL;
+    int ip = itype && !strcmp(itype, ACME_IDENT_IP);
+
     for (i = 0; chs && i < json_array_size(chs); ++i) {
         const json_t *ch = json_array_get(chs, i);
         const char *t = json_is_object(ch) ? acme_json_str(ch, "type") : NULL;
-        if (t) {
+        /* RFC 8738 section 7: an address is never validated through DNS */
+        if (t && (!ip || acme_challenge_ip_ok(t))) {
             APR_ARRAY_PUSH(offered, const char *) = t;
         }
     }
@@ -359,13 +365,54 @@ static void forget_responses(run_t *r, const json_t *authz, apr_pool_t *p)
     }
 }
 
+/* What answering challenge ch (of type, in authorization authz at url) takes: the token
+ * and key authorization, or for dns-persist-01 (no token) the issuer domain and this
+ * account's URL its standing record names. */
+static apr_status_t challenge_answer(acme_challenge_t *answer, run_t *r, const json_t *authz,
+                                     const json_t *ch, const char *type, const char *url,
+                                     apr_pool_t *p)
+{
+    const char *token = acme_json_str(ch, "token");
+    const json_t *issuers = acme_json_arr(ch, "issuer-domain-names");
+    apr_status_t rv = APR_SUCCESS;
+
+    memset(answer, 0, sizeof(*answer));
+    answer->type = type;
+    answer->wildcard = json_is_true(json_object_get(authz, "wildcard"));
+    if (!strcmp(type, ACME_CHALLENGE_DNSPERSIST01) && acme_json_str(ch, "url")) {
+        answer->issuer = issuers ? json_string_value(json_array_get(issuers, 0)) : NULL;
+        answer->account_url = acme_client_account_url(r->c);
+    }
+    else if (!acme_challenge_token_valid(token) || !acme_json_str(ch, "url")) {
+        rv = acme_result_set(r->res, r->p, ACME_EPROTO, "the %s challenge of %s has no "
+                             "valid token or url", type, url);
+    }
+    else if ((rv = acme_key_authorization(&answer->key_auth, p, token, r->account_key))
+             != APR_SUCCESS) {
+        acme_result_set(r->res, r->p, rv, "computing the key authorization failed");
+    }
+    answer->token = token;
+    return rv;
+}
+
+/* A failed dns-persist-01 validation: the outcome names the record the CA looked for, so
+ * the status page and acmectl show it exactly. */
+static void persist_hint(run_t *r, const acme_challenge_t *answer, apr_pool_t *p)
+{
+    const char *record = acme_dnspersist_record(p, answer);
+    if (record && !strcmp(answer->type, ACME_CHALLENGE_DNSPERSIST01)) {
+        r->res->detail = apr_pstrcat(r->p, r->res->detail ? r->res->detail : "failed",
+                                     "; publish the DNS record ", record, NULL);
+    }
+}
+
 static apr_status_t authz_run(run_t *r, const char *url)
 {
     apr_pool_t *ap = NULL;
     json_t *authz = NULL, *chj = NULL, *polled = NULL;
     acme_response_t *resp = NULL;
     const json_t *ch, *ident_obj;
-    const char *status, *token, *ch_url, *ch_status, *ka = NULL, *type = NULL, *ident;
+    const char *status, *ch_url, *ch_status, *type = NULL, *ident;
     acme_challenge_t answer;
     int published = 0;
     apr_status_t rv;
@@ -405,23 +452,12 @@ static apr_status_t authz_run(run_t *r, const char *url)
                                           : "");
         goto leave;
     }
-    token = acme_json_str(ch, "token");
     ch_url = acme_json_str(ch, "url");
     ch_status = acme_json_str(ch, "status");
-    if (!acme_challenge_token_valid(token) || !ch_url) {
-        rv = acme_result_set(r->res, r->p, ACME_EPROTO, "the %s challenge of %s has no "
-                             "valid token or url", type, url);
+    if ((rv = challenge_answer(&answer, r, authz, ch, type, url, ap)) != APR_SUCCESS) {
         goto leave;
     }
-    rv = acme_key_authorization(&ka, ap, token, r->account_key);
-    if (rv != APR_SUCCESS) {
-        acme_result_set(r->res, r->p, rv, "computing the key authorization failed");
-        goto leave;
-    }
-    answer.type = type;
     answer.ident = ident;
-    answer.token = token;
-    answer.key_auth = ka;
     published = 1; /* a hook that failed half-way still gets its teardown */
     rv = challenge_publish(r, &answer, ap);
     if (rv != APR_SUCCESS) {
@@ -456,6 +492,9 @@ static apr_status_t authz_run(run_t *r, const char *url)
         goto leave;
     }
 leave:
+    if (rv != APR_SUCCESS && published) {
+        persist_hint(r, &answer, ap);
+    }
     if (published) {
         /* never leave a response behind, whatever happened */
         challenge_unpublish(r, &answer, ap);
@@ -650,21 +689,14 @@ static apr_status_t order_new(run_t *r)
     const acme_cert_spec_t *spec = r->spec;
     apr_pool_t *sp = NULL;
     acme_response_t *resp = NULL;
-    json_t *payload, *ids, *state;
+    json_t *payload, *state;
     const char *text, *url;
     apr_status_t rv;
-    int i;
 
     apr_pool_create(&sp, r->p);
     payload = acme_json_pool(sp, json_object());
-    ids = json_array();
-    for (i = 0; i < spec->names->nelts; ++i) {
-        json_t *id = json_object();
-        json_object_set_new(id, "type", json_string("dns"));
-        json_object_set_new(id, "value", json_string(APR_ARRAY_IDX(spec->names, i, const char *)));
-        json_array_append_new(ids, id);
-    }
-    json_object_set_new(payload, "identifiers", ids);
+    /* "dns", or "ip" for an address (RFC 8738) */
+    json_object_set_new(payload, "identifiers", acme_ident_json(spec->names));
     if ((rv = order_profile(r, payload)) != APR_SUCCESS) {
         goto leave;
     }

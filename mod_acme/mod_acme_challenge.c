@@ -27,6 +27,7 @@
 
 APLOG_USE_MODULE(acme);
 #include "acme_challenge.h"
+#include "acme_ident.h"
 #include "acme_util.h"
 
 #define CHALLENGE_PREFIX "/.well-known/acme-challenge/"
@@ -277,6 +278,44 @@ int mod_acme_hook_answer_challenge(conn_rec *c, const char *server_name, const c
     return OK;
 }
 
+/* configtest hints for dns-persist-01 (the record the CA will look for) and for IP
+ * addresses without a profile (left out). */
+static void check_persist_and_ip(server_rec *vs, mod_acme_srv_conf_t *sc, apr_pool_t *p)
+{
+    apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
+    int i;
+
+    APR_ARRAY_PUSH(names, const char *) = vs->server_hostname;
+    for (i = 0; vs->names && i < vs->names->nelts; ++i) {
+        APR_ARRAY_PUSH(names, const char *) = APR_ARRAY_IDX(vs->names, i, const char *);
+    }
+    for (i = 0; vs->wild_names && i < vs->wild_names->nelts; ++i) {
+        APR_ARRAY_PUSH(names, const char *) = APR_ARRAY_IDX(vs->wild_names, i, const char *);
+    }
+    for (i = 0; i < names->nelts; ++i) {
+        const char *n = APR_ARRAY_IDX(names, i, const char *), *why;
+        if (!n) {
+            continue;
+        }
+        if (acme_ident_ip(p, n)) {
+            if ((why = acme_ident_ip_refused(sc->profile)) != NULL) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs, ACMELOGNO(00551)
+                             "%s:%d: %s is left out of the certificate: %s",
+                             vs->defn_name ? vs->defn_name : "?", vs->defn_line_number, n,
+                             why);
+            }
+        }
+        else if (acme_names_contain(sc->challenges, ACME_CHALLENGE_DNSPERSIST01)) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, vs, ACMELOGNO(00552)
+                         "%s:%d: %s uses dns-persist-01: publish the TXT record "
+                         "_validation-persist.%s with the value \"ISSUER; accounturi=ACCOUNT-URL%s\" "
+                         "(mod_acme prints it exactly at the first order, ACME00550)",
+                         vs->defn_name ? vs->defn_name : "?", vs->defn_line_number, n,
+                         n[0] == '*' ? n + 2 : n, n[0] == '*' ? "; policy=wildcard" : "");
+        }
+    }
+}
+
 /* apache2 -t runs no post_config: warn here about wildcards nobody can validate. */
 int mod_acme_hook_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                                server_rec *s)
@@ -286,13 +325,18 @@ int mod_acme_hook_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
 
     for (vs = s; vs; vs = vs->next) {
         mod_acme_srv_conf_t *sc = mod_acme_srv_conf(vs);
-        if (sc->enabled != 1 || sc->dns_hook) {
+        if (sc->enabled == 1 && vs != s) {
+            check_persist_and_ip(vs, sc, ptemp);
+        }
+        if (sc->enabled != 1 || sc->dns_hook
+            || acme_names_contain(sc->challenges, ACME_CHALLENGE_DNSPERSIST01)) {
             continue;
         }
         for (i = 0; vs->wild_names && i < vs->wild_names->nelts; ++i) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs, ACMELOGNO(00064)
                          "%s:%d: ServerAlias %s is left out of the certificate: a wildcard "
-                         "needs the dns-01 challenge, set ACMEDNSHook (see docs/challenges.md)",
+                         "needs a DNS challenge, set ACMEDNSHook or ACMEChallenges dns-persist-01 "
+                         "(see docs/challenges.md)",
                          vs->defn_name ? vs->defn_name : "?", vs->defn_line_number,
                          APR_ARRAY_IDX(vs->wild_names, i, const char *));
         }

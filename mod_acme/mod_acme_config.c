@@ -544,14 +544,12 @@ static const char *set_key_reuse(cmd_parms *cmd, void *dc, const char *arg)
 static const char *add_challenge(cmd_parms *cmd, void *dc, const char *arg)
 {
     mod_acme_srv_conf_t *sc = cmd_conf_written(cmd, ACME_SET_CHALLENGES);
-    const char *type;
-    if (!strcmp(arg, ACME_CHALLENGE_HTTP01) || !strcmp(arg, ACME_CHALLENGE_TLSALPN01)
-        || !strcmp(arg, ACME_CHALLENGE_DNS01)) {
-        type = arg;
-    }
-    else {
+    const acme_challenge_provider_t *prov = acme_challenge_provider(arg);
+    const char *type = prov ? prov->type : NULL;
+    if (!type) {
         return apr_psprintf(cmd->pool, "ACMEChallenges: '%s' is not a challenge type: use "
-                            "http-01, tls-alpn-01 and/or dns-01, in order of preference", arg);
+                            "http-01, tls-alpn-01, dns-01 and/or dns-persist-01, in order of "
+                            "preference", arg);
     }
     if (!sc->challenges) {
         sc->challenges = apr_array_make(cmd->pool, 3, sizeof(const char *));
@@ -714,7 +712,8 @@ const command_rec mod_acme_cmds[] = {
                   "(default 30s)"),
     AP_INIT_ITERATE("ACMEChallenges", add_challenge, NULL, RSRC_CONF,
                     "TYPE...: allowed challenge types in order of preference: http-01, "
-                    "tls-alpn-01, dns-01 (default: chosen from the ports the server listens on)"),
+                    "tls-alpn-01, dns-01, dns-persist-01 (default: chosen from the ports the "
+                    "server listens on)"),
     AP_INIT_TAKE_ARGV("ACMEDNSHook", set_dns_hook, NULL, RSRC_CONF,
                       "PROGRAM [ARGS]: run as PROGRAM ARGS setup|teardown DOMAIN TXT-VALUE to "
                       "publish and remove dns-01 records"),

@@ -24,6 +24,8 @@ APLOG_USE_MODULE(acme);
 #include "acme_json.h"
 #include "acme_cert.h"
 #include "acme_crypto.h"
+#include "acme_ident.h"
+#include "acme_challenge.h"
 #include "acme_verify.h"
 #include "acme_install.h"
 #include "acme_plan_store.h"
@@ -232,17 +234,24 @@ apr_status_t mod_acme_store_init(mod_acme_gen_t *m, apr_pool_t *ptemp)
 /* Names are checked silently here: whether a vhost is https is known only when mod_ssl
  * asks for its files, and only then are left-out names worth a warning. */
 static void add_name(apr_array_header_t *names, apr_array_header_t **pleft_out,
-                     const char *name, int have_dns_hook, apr_pool_t *p)
+                     const char *name, int have_dns_hook, const char *profile,
+                     apr_pool_t *p)
 {
     const char *why = NULL;
     if (!name || !*name) {
         return;
     }
-    if (!acme_name_is_certifiable(name, &why)) {
+    if (acme_ident_ip(p, name)) {
+        /* an IP address (RFC 8738): only where a profile allows it; canonical text */
+        why = acme_ident_ip_refused(profile);
+        name = why ? name : acme_ident_ip(p, name);
+    }
+    else if (!acme_name_is_certifiable(name, &why)) {
         why = why ? why : "no public CA can certify it";
     }
     else if (name[0] == '*' && !have_dns_hook) {
-        why = "a wildcard needs the dns-01 challenge: set ACMEDNSHook";
+        why = "a wildcard needs a DNS challenge: set ACMEDNSHook (dns-01) or ACMEChallenges "
+              "dns-persist-01";
     }
     if (why) {
         if (!pleft_out) {
@@ -261,15 +270,19 @@ apr_array_header_t *mod_acme_vhost_names(server_rec *s, apr_array_header_t **ple
                                          apr_pool_t *p)
 {
     apr_array_header_t *raw = apr_array_make(p, 4, sizeof(const char *));
-    int hook = mod_acme_srv_conf(s)->dns_hook != NULL;
+    mod_acme_srv_conf_t *sc = mod_acme_srv_conf(s);
+    /* a wildcard is validated through DNS: dns-01 with a hook, or dns-persist-01 */
+    int hook = sc->dns_hook != NULL
+               || acme_names_contain(sc->challenges, ACME_CHALLENGE_DNSPERSIST01);
+    const char *prof = sc->profile;
     int i;
 
-    add_name(raw, pleft_out, s->server_hostname, hook, p);
+    add_name(raw, pleft_out, s->server_hostname, hook, prof, p);
     for (i = 0; s->names && i < s->names->nelts; ++i) {
-        add_name(raw, pleft_out, APR_ARRAY_IDX(s->names, i, const char *), hook, p);
+        add_name(raw, pleft_out, APR_ARRAY_IDX(s->names, i, const char *), hook, prof, p);
     }
     for (i = 0; s->wild_names && i < s->wild_names->nelts; ++i) {
-        add_name(raw, pleft_out, APR_ARRAY_IDX(s->wild_names, i, const char *), hook, p);
+        add_name(raw, pleft_out, APR_ARRAY_IDX(s->wild_names, i, const char *), hook, prof, p);
     }
     return raw;
 }

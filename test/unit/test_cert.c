@@ -29,15 +29,6 @@ static void teardown(void)
     apr_pool_destroy(pool);
 }
 
-static apr_array_header_t *mk_names(const char *const *list)
-{
-    apr_array_header_t *a = apr_array_make(pool, 4, sizeof(const char *));
-    for (; *list; ++list) {
-        APR_ARRAY_PUSH(a, const char *) = *list;
-    }
-    return a;
-}
-
 static acme_key_t *ec_key(void)
 {
     acme_key_t *key;
@@ -106,7 +97,7 @@ static const char *csr_cn(X509_REQ *req)
 START_TEST(csr_ec)
 {
     static const char *const list[] = { "a.test", "www.a.test", "*.b.test", NULL };
-    apr_array_header_t *names = mk_names(list), *got;
+    apr_array_header_t *names = unit_names(pool, list), *got;
     acme_key_t *key = ec_key(), *other = ec_key();
     const char *b64;
     X509_REQ *req;
@@ -144,7 +135,7 @@ START_TEST(csr_long_first_name)
     X509_REQ *req;
 
     ck_assert_int_gt(strlen(list[0]), 64);
-    ck_assert_int_eq(acme_csr_create(&b64, pool, key, mk_names(list)), APR_SUCCESS);
+    ck_assert_int_eq(acme_csr_create(&b64, pool, key, unit_names(pool, list)), APR_SUCCESS);
     req = csr_parse(b64);
     ck_assert_ptr_null(csr_cn(req));
     got = csr_dns_names(req);
@@ -164,7 +155,7 @@ END_TEST
 START_TEST(selfsigned_info)
 {
     static const char *const list[] = { "a.test", "www.a.test", NULL };
-    apr_array_header_t *names = mk_names(list), *chain;
+    apr_array_header_t *names = unit_names(pool, list), *chain;
     acme_key_t *key = ec_key();
     apr_time_t before = apr_time_now(), after;
     acme_cert_info_t *info, *info2;
@@ -221,10 +212,10 @@ START_TEST(chain_parse_multi)
     acme_cert_info_t *info;
     acme_key_t *key = ec_key();
 
-    ck_assert_int_eq(acme_selfsigned_create(&p1, pool, key, NULL, mk_names(l1),
+    ck_assert_int_eq(acme_selfsigned_create(&p1, pool, key, NULL, unit_names(pool, l1),
                                             apr_time_from_sec(86400)),
                      APR_SUCCESS);
-    ck_assert_int_eq(acme_selfsigned_create(&p2, pool, key, NULL, mk_names(l2),
+    ck_assert_int_eq(acme_selfsigned_create(&p2, pool, key, NULL, unit_names(pool, l2),
                                             apr_time_from_sec(86400)),
                      APR_SUCCESS);
     both = apr_pstrcat(pool, p1, "\n", p2, NULL);
@@ -251,13 +242,13 @@ START_TEST(verify_set)
     static const char *const list[] = { "www.a.test", "a.test", NULL };
     static const char *const more[] = { "a.test", "b.test", "www.a.test", NULL };
     static const char *const fewer[] = { "a.test", NULL };
-    apr_array_header_t *names = acme_names_normalize(pool, mk_names(list));
+    apr_array_header_t *names = acme_names_normalize(pool, unit_names(pool, list));
     acme_key_t *key = ec_key(), *other = ec_key();
     apr_time_t now = apr_time_now();
     const char *pem, *why;
     apr_status_t rv;
 
-    ck_assert_int_eq(acme_selfsigned_create(&pem, pool, key, "a.test", mk_names(list),
+    ck_assert_int_eq(acme_selfsigned_create(&pem, pool, key, "a.test", unit_names(pool, list),
                                             apr_time_from_sec(7 * 86400)),
                      APR_SUCCESS);
     /* OK */
@@ -273,12 +264,12 @@ START_TEST(verify_set)
 
     /* names differ, both ways */
     rv = acme_cert_verify_set(&why, pool, pem, strlen(pem), key,
-                              acme_names_normalize(pool, mk_names(more)), now);
+                              acme_names_normalize(pool, unit_names(pool, more)), now);
     ck_assert_int_eq(rv, ACME_EVERIFY);
     ck_assert_str_eq(why, "names differ: certificate has a.test www.a.test, "
                           "plan wants a.test b.test www.a.test");
     rv = acme_cert_verify_set(&why, pool, pem, strlen(pem), key,
-                              acme_names_normalize(pool, mk_names(fewer)), now);
+                              acme_names_normalize(pool, unit_names(pool, fewer)), now);
     ck_assert_int_eq(rv, ACME_EVERIFY);
     ck_assert(str_contains(why, "names differ"));
 
@@ -304,7 +295,7 @@ START_TEST(verify_set_expired_cert)
 {
     /* valid_for shorter than the 1h back-dating: the certificate expired before now */
     static const char *const list[] = { "a.test", NULL };
-    apr_array_header_t *names = mk_names(list);
+    apr_array_header_t *names = unit_names(pool, list);
     acme_key_t *key = ec_key();
     acme_cert_info_t *info;
     apr_array_header_t *chain;
@@ -326,7 +317,7 @@ END_TEST
 START_TEST(verify_set_rsa)
 {
     static const char *const list[] = { "rsa.test", NULL };
-    apr_array_header_t *names = mk_names(list);
+    apr_array_header_t *names = unit_names(pool, list);
     acme_key_t *key, *ec = ec_key();
     const char *pem, *why, *b64;
     char *kpem;
@@ -453,7 +444,7 @@ START_TEST(san_with_nul_is_no_name)
     ck_assert_int_eq(acme_chain_parse(&chain, pool, pem, strlen(pem)), APR_SUCCESS);
     ck_assert_int_eq(acme_cert_info(&info, pool, APR_ARRAY_IDX(chain, 0, X509 *)), APR_SUCCESS);
     ck_assert_int_eq(info->names->nelts, 0);
-    ck_assert_int_eq(acme_cert_verify_set(&why, pool, pem, strlen(pem), key, mk_names(list),
+    ck_assert_int_eq(acme_cert_verify_set(&why, pool, pem, strlen(pem), key, unit_names(pool, list),
                                           apr_time_now()),
                      ACME_EVERIFY);
 }
@@ -516,7 +507,7 @@ static void chain_fx(chain_fx_t *f)
     f->root_pem = pem_of(f->root);
     f->int_pem = pem_of(f->inter);
     f->leaf_pem = pem_of(f->leaf);
-    f->names = acme_names_normalize(pool, mk_names(a_names));
+    f->names = acme_names_normalize(pool, unit_names(pool, a_names));
 }
 
 static void chain_fx_free(chain_fx_t *f)

@@ -109,6 +109,7 @@ static void teardown(void)
 static acme_challenge_t challenge(const char *type, const char *ident)
 {
     acme_challenge_t ch;
+    memset(&ch, 0, sizeof(ch));
     ch.type = type;
     ch.ident = ident;
     ch.token = TOKEN;
@@ -181,7 +182,8 @@ START_TEST(table_and_choice)
     ck_assert_ptr_nonnull(acme_challenge_provider(ACME_CHALLENGE_HTTP01));
     ck_assert_ptr_nonnull(acme_challenge_provider(ACME_CHALLENGE_TLSALPN01));
     ck_assert_ptr_nonnull(acme_challenge_provider(ACME_CHALLENGE_DNS01));
-    ck_assert_ptr_null(acme_challenge_provider(ACME_CHALLENGE_DNSPERSIST01)); /* a slot */
+    ck_assert_ptr_nonnull(acme_challenge_provider(ACME_CHALLENGE_DNSPERSIST01));
+    ck_assert_ptr_null(acme_challenge_provider(ACME_CHALLENGE_DNSPERSIST01)->lookup);
     ck_assert_ptr_null(acme_challenge_provider("bogus-01"));
     ck_assert_ptr_null(acme_challenge_provider(NULL));
     ck_assert_ptr_null(acme_challenge_provider(ACME_CHALLENGE_DNS01)->lookup);
@@ -195,7 +197,7 @@ START_TEST(table_and_choice)
     APR_ARRAY_PUSH(allowed, const char *) = ACME_CHALLENGE_DNS01;
     APR_ARRAY_PUSH(allowed, const char *) = ACME_CHALLENGE_TLSALPN01;
     APR_ARRAY_PUSH(allowed, const char *) = ACME_CHALLENGE_HTTP01;
-    /* preference order; a slot without provider and dns-01 without a hook are skipped */
+    /* preference order; one not offered and dns-01 without a hook are skipped */
     ck_assert_str_eq(acme_challenge_choose(allowed, offered, 0, 0), ACME_CHALLENGE_TLSALPN01);
     ck_assert_str_eq(acme_challenge_choose(allowed, offered, 0, 1), ACME_CHALLENGE_DNS01);
     /* a wildcard: dns-01 only, and only with a hook */
@@ -382,6 +384,91 @@ START_TEST(tlsalpn01_publish_lookup_unpublish)
 }
 END_TEST
 
+/* RFC 8738: an address is validated by http-01 (Host: the address, IPv6 in brackets) or
+ * tls-alpn-01 (SNI: its reverse-DNS name; the certificate's SAN is the iPAddress), never
+ * through DNS. */
+START_TEST(ip_identifier_responses)
+{
+    acme_challenge_t h = challenge(ACME_CHALLENGE_HTTP01, "::1");
+    acme_challenge_t t = challenge(ACME_CHALLENGE_TLSALPN01, "127.0.0.1");
+    acme_challenge_answer_t *ans = NULL;
+    apr_array_header_t *chain = NULL;
+    acme_result_t res;
+
+    ck_assert(acme_challenge_ip_ok(ACME_CHALLENGE_HTTP01));
+    ck_assert(acme_challenge_ip_ok(ACME_CHALLENGE_TLSALPN01));
+    ck_assert(!acme_challenge_ip_ok(ACME_CHALLENGE_DNS01));
+    ck_assert(!acme_challenge_ip_ok(ACME_CHALLENGE_DNSPERSIST01));
+    ck_assert(!acme_challenge_ip_ok(NULL));
+
+    ck_assert_int_eq(publish(&h, &res), APR_SUCCESS);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_HTTP01, TOKEN, "[::1]", NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_HTTP01, TOKEN, "::1", NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_HTTP01, TOKEN, "0:0::1", NULL, NULL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_HTTP01, TOKEN, "[::2]", NULL, NULL), APR_EACCES);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_HTTP01, TOKEN, "127.0.0.1", NULL, NULL),
+                     APR_EACCES);
+    unpublish(&h);
+
+    ck_assert_int_eq(publish(&t, &res), APR_SUCCESS);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_TLSALPN01, NULL, "1.0.0.127.in-addr.arpa", NULL,
+                         cf.secret), APR_SUCCESS);
+    ck_assert_int_eq(acme_chain_parse(&chain, cf.p, ans->cert_pem, strlen(ans->cert_pem)),
+                     APR_SUCCESS);
+    unit_assert_tlsalpn01_cert(cf.p, APR_ARRAY_IDX(chain, 0, X509 *), "127.0.0.1", KA);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_TLSALPN01, NULL, "1.0.0.127.in-addr.arpa.",
+                         NULL, cf.secret), APR_SUCCESS);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_TLSALPN01, NULL, "2.0.0.127.in-addr.arpa", NULL,
+                         cf.secret), APR_ENOENT);
+    unpublish(&t);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_TLSALPN01, NULL, "1.0.0.127.in-addr.arpa", NULL,
+                         cf.secret), APR_ENOENT);
+}
+END_TEST
+
+/* dns-persist-01: the standing record, exactly; publishing changes nothing anywhere and
+ * tells the admin the record; without an issuer domain it refuses. */
+START_TEST(dnspersist_record)
+{
+    acme_challenge_t ch = challenge(ACME_CHALLENGE_DNSPERSIST01, HOST);
+    acme_result_t res;
+
+    ch.token = NULL;
+    ch.key_auth = NULL;
+    ch.issuer = "pebble.letsencrypt.org";
+    ch.account_url = "https://127.0.0.1:14000/my-account/1";
+    ck_assert_str_eq(acme_dnspersist_record(cf.p, &ch),
+                     "_validation-persist." HOST ". IN TXT \"pebble.letsencrypt.org; "
+                     "accounturi=https://127.0.0.1:14000/my-account/1\"");
+    ch.wildcard = 1;
+    ck_assert_str_eq(acme_dnspersist_record(cf.p, &ch),
+                     "_validation-persist." HOST ". IN TXT \"pebble.letsencrypt.org; "
+                     "accounturi=https://127.0.0.1:14000/my-account/1; policy=wildcard\"");
+    ch.wildcard = 0;
+
+    ck_assert_int_eq(publish(&ch, &res), APR_SUCCESS);
+    ck_assert(logged(ACME_LOG_NOTICE, "_validation-persist." HOST ". IN TXT "
+                                      "\"pebble.letsencrypt.org; accounturi="));
+    ck_assert_int_eq(cf.count_calls, 0);
+    unpublish(&ch);
+    {
+        apr_array_header_t *names = NULL;
+        ck_assert_int_eq(cf.st->list(cf.st, ACME_GROUP_CHALLENGES, &names, cf.p),
+                         APR_SUCCESS);
+        ck_assert_int_eq(names->nelts, 0);
+    }
+
+    ch.issuer = NULL;
+    ck_assert_ptr_null(acme_dnspersist_record(cf.p, &ch));
+    ck_assert_int_eq(publish(&ch, &res), ACME_EPROTO);
+    ck_assert_ptr_nonnull(strstr(res.detail, "issuer domain"));
+    ch.issuer = "ca.test";
+    ch.account_url = NULL;
+    ck_assert_ptr_null(acme_dnspersist_record(cf.p, &ch));
+}
+END_TEST
+
 /* ------------------------------------------------------------------ dns-01 */
 
 START_TEST(dns01_hook_argv)
@@ -491,6 +578,8 @@ Suite *challenge_suite(void)
     tcase_add_test(tc, http01_legacy_entry_and_forget);
     tcase_add_test(tc, http01_sweep_stale);
     tcase_add_test(tc, tlsalpn01_publish_lookup_unpublish);
+    tcase_add_test(tc, ip_identifier_responses);
+    tcase_add_test(tc, dnspersist_record);
     tcase_add_test(tc, dns01_hook_argv);
     tcase_add_test(tc, dns01_teardown_always_runs);
     tcase_add_test(tc, dns01_without_hook_refused);

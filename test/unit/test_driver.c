@@ -1093,6 +1093,71 @@ START_TEST(wildcard_without_hook_needs_dns)
 }
 END_TEST
 
+/* dns-persist-01: no token, nothing published; a failed validation names the standing
+ * record (issuer domain from the challenge, this account's URL) in the outcome. */
+START_TEST(dnspersist_failure_names_the_record)
+{
+    fake_answer_t *a;
+    const char *record = "_validation-persist.www.example.org. IN TXT \"ca.test; "
+                         "accounturi=" KID "\"";
+
+    fx.spec.challenge_types = types(ACME_CHALLENGE_DNSPERSIST01, NULL);
+    script_order_with_authz("{\"status\":\"pending\",\"identifier\":{\"type\":\"dns\","
+                            "\"value\":\"www.example.org\"},\"challenges\":["
+                            "{\"type\":\"dns-persist-01\",\"url\":\"" CA "/c/p\","
+                            "\"status\":\"pending\",\"issuer-domain-names\":[\"ca.test\","
+                            "\"other.test\"]}]}");
+    a = fake_http_expect(fx.fake, "POST", CA "/c/p", 200,
+                         "{\"type\":\"dns-persist-01\",\"status\":\"invalid\",\"error\":"
+                         "{\"type\":\"urn:ietf:params:acme:error:unauthorized\",\"detail\":"
+                         "\"No TXT records found for DNS-PERSIST-01 challenge\"}}");
+    (void)a;
+    ck_assert_int_ne(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(fx.res.detail, "No TXT records found"));
+    ck_assert_msg(strstr(fx.res.detail, record) != NULL, "%s", fx.res.detail);
+    ck_assert(logged(ACME_LOG_NOTICE, CERT_ID, record));
+    ck_assert_int_eq(fx.http01_counted, 0);
+    ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
+}
+END_TEST
+
+/* RFC 8738: an address goes to newOrder as an "ip" identifier and is never validated
+ * through DNS, even where a DNS-based type is preferred. */
+static void on_ip_order(void *baton, const fake_request_t *req, acme_http_response_t *resp,
+                        apr_pool_t *p)
+{
+    fixture_t *f = baton;
+    const json_t *ids = acme_json_arr(req->payload_json, "identifiers");
+    ck_assert_int_eq(json_array_size(ids), 1);
+    ck_assert_str_eq(acme_json_str(json_array_get(ids, 0), "type"), "ip");
+    ck_assert_str_eq(acme_json_str(json_array_get(ids, 0), "value"), "192.0.2.1");
+    f->challenge_checked++;
+}
+
+START_TEST(ip_identifier_ordered_and_never_dns)
+{
+    fake_answer_t *a;
+
+    APR_ARRAY_IDX(fx.spec.names, 0, const char *) = "192.0.2.1";
+    fx.spec.challenge_types = types(ACME_CHALLENGE_DNSPERSIST01, ACME_CHALLENGE_HTTP01);
+    ensure_account();
+    a = fake_http_expect(fx.fake, "POST", ORDER_URL, 201, order_json("pending", NULL));
+    fake_answer_header(a, "Location", ORDER1, 0);
+    fake_answer_hook(a, on_ip_order, &fx);
+    fake_http_expect(fx.fake, "POST", AUTHZ1, 200,
+                     "{\"status\":\"pending\",\"identifier\":{\"type\":\"ip\",\"value\":"
+                     "\"192.0.2.1\"},\"challenges\":[{\"type\":\"dns-persist-01\",\"url\":\""
+                     CA "/c/p\",\"status\":\"pending\",\"issuer-domain-names\":[\"ca.test\"]},"
+                     "{\"type\":\"http-01\",\"url\":\"" CA "/c/h\",\"token\":\"" TOKEN1 "\","
+                     "\"status\":\"pending\"}]}");
+    fake_http_expect_problem(fx.fake, "POST", CA "/c/h", 400,
+                             "urn:ietf:params:acme:error:malformed", "stop here");
+    ck_assert_int_ne(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    ck_assert_int_eq(fx.challenge_checked, 1);
+    ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
+}
+END_TEST
+
 static const char *write_hook(const char *body)
 {
     return unit_hook_write(fx.p, fx.dir, body);
@@ -1752,6 +1817,8 @@ Suite *driver_suite(void)
     tcase_add_test(tc, tls_alpn_chosen_by_preference);
     tcase_add_test(tc, none_allowed_names_both_lists);
     tcase_add_test(tc, wildcard_without_hook_needs_dns);
+    tcase_add_test(tc, dnspersist_failure_names_the_record);
+    tcase_add_test(tc, ip_identifier_ordered_and_never_dns);
     tcase_add_test(tc, dns01_hook_setup_and_teardown);
     tcase_add_test(tc, dns01_hook_failure_still_tears_down);
     tcase_add_test(tc, dns01_hook_killed_after_timeout);

@@ -11,6 +11,7 @@
 #include <apr_time.h>
 
 #include "tests.h"
+#include "unit_helpers.h"
 #include "acme.h"
 #include "acme_log.h"
 #include "acme_util.h"
@@ -361,22 +362,13 @@ END_TEST
 
 /* ---- names ---------------------------------------------------------------------------- */
 
-static apr_array_header_t *mk_names(const char *const *list)
-{
-    apr_array_header_t *a = apr_array_make(pool, 4, sizeof(const char *));
-    for (; *list; ++list) {
-        APR_ARRAY_PUSH(a, const char *) = *list;
-    }
-    return a;
-}
-
 START_TEST(names_normalize)
 {
     static const char *const in[] = { "WWW.Example.TEST", "b.test", "example.test",
                                       "www.example.test", "B.test", NULL };
     static const char *const other[] = { "example.test", "b.test", "www.example.test", NULL };
     static const char *const fewer[] = { "example.test", "b.test", NULL };
-    apr_array_header_t *n = acme_names_normalize(pool, mk_names(in));
+    apr_array_header_t *n = acme_names_normalize(pool, unit_names(pool, in));
 
     ck_assert_int_eq(n->nelts, 3);
     ck_assert_str_eq(APR_ARRAY_IDX(n, 0, const char *), "b.test");
@@ -384,8 +376,8 @@ START_TEST(names_normalize)
     ck_assert_str_eq(APR_ARRAY_IDX(n, 2, const char *), "www.example.test");
     ck_assert_str_eq(acme_names_join(pool, n, " "), "b.test example.test www.example.test");
     ck_assert_str_eq(acme_names_join(pool, n, ","), "b.test,example.test,www.example.test");
-    ck_assert(acme_names_equal(n, acme_names_normalize(pool, mk_names(other))));
-    ck_assert(!acme_names_equal(n, acme_names_normalize(pool, mk_names(fewer))));
+    ck_assert(acme_names_equal(n, acme_names_normalize(pool, unit_names(pool, other))));
+    ck_assert(!acme_names_equal(n, acme_names_normalize(pool, unit_names(pool, fewer))));
     ck_assert_str_eq(acme_name_lower(pool, "A.Test"), "a.test");
 }
 END_TEST

@@ -145,3 +145,12 @@ void unit_rmtree(const char *dir)
 {
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+apr_array_header_t *unit_names(apr_pool_t *p, const char *const *list)
+{
+    apr_array_header_t *a = apr_array_make(p, 4, sizeof(const char *));
+    for (; *list; ++list) {
+        APR_ARRAY_PUSH(a, const char *) = *list;
+    }
+    return a;
+}

@@ -24,6 +24,9 @@ X509 *unit_cert_make(apr_pool_t *pool, const char *cn, EVP_PKEY *pub, X509 *issu
                      EVP_PKEY *issuer_key, int ca, const char *const *names, long from_s,
                      long to_s, const char *aia);
 
+/* The NULL-terminated list as an array of const char* in p. */
+apr_array_header_t *unit_names(apr_pool_t *p, const char *const *list);
+
 /* Remove dir and everything below it (temporary test directories). */
 void unit_rmtree(const char *dir);
 
