@@ -2,6 +2,7 @@
 more names than one certificate may carry (100; 25 with a profile other than classic).
 
   - ACMEDomain grouping two vhosts' names: one certificate, both vhosts serve the same serial;
+    removing it orders one certificate per vhost;
   - 130 names over three vhosts in one ACMEDomain, limit 100: split into two certificates, and
     every one of the 130 names (SNI) is served a valid certificate that holds it;
   - 30 names over two vhosts in one ACMEDomain with ACMEProfile tlsserver (25 names), against
@@ -67,6 +68,23 @@ def test_acmedomain_two_vhosts_one_certificate(pebble, acme_config, httpd_factor
     log = httpd.error_log()
     assert "certificate a.%s (" % SUFFIX in log, log[-3000:]
     assert "certificate b.%s (" % SUFFIX not in log, "a second certificate was planned"
+
+
+def test_group_removed_orders_new_certificates(pebble, acme_config, httpd_factory, timing):
+    """Changing the groups orders new certificates: with ACMEDomain a b both vhosts share
+    one; without it (graceful restart) each gets its own, with only its names."""
+    a, b = VHost("ra.%s" % SUFFIX), VHost("rb.%s" % SUFFIX)
+    httpd = httpd_factory([a, b], acme_config + ["ACMEDomain %s %s" % (a.name, b.name)])
+    c1, _ = httpd.wait_for_cert(a.name, pebble, timeout=90, names=a.names + b.names)
+    assert httpd.cert(b.name).serial == c1.serial
+    httpd.acme_lines = list(acme_config)
+    httpd.write_config()
+    httpd.graceful()
+    t0 = time.monotonic()
+    ca, _ = httpd.wait_for_cert(a.name, pebble, timeout=90, not_serial=c1.serial, names=a.names)
+    cb, _ = httpd.wait_for_cert(b.name, pebble, timeout=60, not_serial=c1.serial, names=b.names)
+    timing("ACMEDomain removed -> one certificate per vhost served", time.monotonic() - t0)
+    assert ca.serial != cb.serial
 
 
 def test_split_130_names_over_three_vhosts(pebble, acme_config, httpd_factory, timing):
