@@ -277,6 +277,16 @@ void acme_runner_record(acme_runner_t *r, int i, apr_status_t rv, const acme_res
     }
 }
 
+/* The index of the configured CA that issued a certificate (live_ca), or -1 when none did
+ * (then no order may name it in "replaces": the CA would refuse another account's one). */
+static int issuer_ca(const acme_runner_t *r, const char *live_ca)
+{
+    if (!r->conf.ca_urls || r->conf.ca_urls->nelts == 0) {
+        return live_ca && r->conf.ca_url && !strcmp(live_ca, r->conf.ca_url) ? 0 : -1;
+    }
+    return acme_ca_index(r->conf.ca_urls, live_ca);
+}
+
 /* One job of a run (acme_parallel.c): obtain the certificate r->due[job]. */
 static void obtain_one(void *baton, int job)
 {
@@ -299,8 +309,8 @@ static void obtain_one(void *baton, int job)
     apr_thread_mutex_unlock(r->mutex);
     notify_live(r, "renewing", c);
     spec.ca_url = acme_ca_set_url(r->cas, ca);
-    if (spec.replaces && ca != acme_ca_issuer_index(r->conf.ca_urls, c->input.live_ca)) {
-        spec.replaces = NULL; /* "replaces" only to the CA that gave the ARI window */
+    if (spec.replaces && ca != issuer_ca(r, c->input.live_ca)) {
+        spec.replaces = NULL; /* "replaces" only to the CA that issued the certificate */
     }
     rv = acme_driver_obtain(acme_ca_set_env(r->cas, ca), &spec, p, &res);
     acme_runner_record(r, i, rv, &res, p);

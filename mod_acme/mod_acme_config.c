@@ -660,6 +660,47 @@ static const char *set_eab(cmd_parms *cmd, void *dc, const char *kid, const char
     return NULL;
 }
 
+/* ACMEDomain NAME...: one certificate for these names (acme_groups.c groups the vhosts). */
+static const char *add_domain(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    const char *err = global_only(cmd), *why = NULL;
+    mod_acme_srv_conf_t *sc = cmd_conf(cmd);
+    apr_array_header_t *names;
+    int i, d;
+
+    if (err) {
+        return err;
+    }
+    if (argc < 1) {
+        return "ACMEDomain: give the names of the certificate, e.g. "
+               "ACMEDomain example.org www.example.org";
+    }
+    names = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    for (i = 0; i < argc; ++i) {
+        const char *n = acme_name_lower(cmd->pool, argv[i]);
+        if (!acme_name_is_certifiable(n, &why)) {
+            return apr_psprintf(cmd->pool, "ACMEDomain: '%s' cannot be in a certificate "
+                                "(%s)", argv[i], why ? why : "no public CA can certify it");
+        }
+        for (d = 0; sc->domains && d < sc->domains->nelts; ++d) {
+            const apr_array_header_t *o = APR_ARRAY_IDX(sc->domains, d, apr_array_header_t *);
+            if (acme_names_contain(o, n)) {
+                return apr_psprintf(cmd->pool, "ACMEDomain: %s is already in ACMEDomain %s: a "
+                                    "name may be in one ACMEDomain only", n,
+                                    APR_ARRAY_IDX(o, 0, const char *));
+            }
+        }
+        if (!acme_names_contain(names, n)) {
+            APR_ARRAY_PUSH(names, const char *) = n;
+        }
+    }
+    if (!sc->domains) {
+        sc->domains = apr_array_make(cmd->pool, 2, sizeof(apr_array_header_t *));
+    }
+    APR_ARRAY_PUSH(sc->domains, apr_array_header_t *) = names;
+    return NULL;
+}
+
 const command_rec mod_acme_cmds[] = {
     AP_INIT_TAKE1("ACME", set_enabled, NULL, RSRC_CONF,
                   "on|off: obtain and renew this server's certificate from the ACME CA "
@@ -729,6 +770,9 @@ const command_rec mod_acme_cmds[] = {
     AP_INIT_TAKE_ARGV("ACMENotifyCmd", set_notify_cmd, NULL, RSRC_CONF,
                       "PROGRAM [ARGS]: run as PROGRAM ARGS EVENT CERT on renewing, renewed, "
                       "activated, expiring and failed"),
+    AP_INIT_TAKE_ARGV("ACMEDomain", add_domain, NULL, RSRC_CONF,
+                      "NAME...: one certificate for these names, used by every VirtualHost "
+                      "whose names it holds (its other names are added); may be repeated"),
     { NULL }
 };
 

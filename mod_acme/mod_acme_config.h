@@ -58,6 +58,7 @@ typedef struct mod_acme_srv_conf_t {
     apr_array_header_t *notify_args;
     int port_http, port_https; /* ACMEPortMap: local ports public 80/443 reach, 0 unset */
     const acme_eab_t *eab;     /* ACMEExternalAccountBinding (key read by the root parent) */
+    apr_array_header_t *domains; /* ACMEDomain lines: apr_array_header_t* of names each */
 } mod_acme_srv_conf_t;
 
 struct mod_acme_gen_t;

@@ -516,6 +516,7 @@ int mod_acme_check_settings(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     if (errs->nelts == 0) {
         ok &= check_challenges(s, recs, ptemp);
         warn_profile_names(s, recs, ptemp);
+        ok &= mod_acme_check_groups(s, ptemp);
     }
     return ok ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }

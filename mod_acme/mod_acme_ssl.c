@@ -30,9 +30,9 @@ APLOG_USE_MODULE(acme);
 #include "acme_install.h"
 #include "acme_plan_store.h"
 #include "acme_keyreuse.h"
+#include "acme_groups.h"
 
 #define FALLBACK_CN "mod_acme fallback certificate"
-#define ACME_MAX_NAMES 100
 #define FALLBACK_NAME "mod-acme-fallback.invalid"
 
 /* ---- store and fallback ---------------------------------------------------------- */
@@ -327,54 +327,112 @@ static void assign_ids(mod_acme_gen_t *m, apr_pool_t *ptemp)
     }
 }
 
-void mod_acme_plan_vhosts(mod_acme_gen_t *m, apr_pool_t *ptemp)
+/* The grouping's view of the vhosts with ACME on (in httpd's order, which fixes the ids):
+ * their names and the name limit of their ACMEProfile; *pservers the matching server_recs. */
+static apr_array_header_t *groups_input(apr_array_header_t **pservers, server_rec *main_s,
+                                        mod_acme_gen_t *m, apr_pool_t *p)
 {
+    apr_array_header_t *in = apr_array_make(p, 8, sizeof(acme_groups_vhost_t));
     server_rec *s;
-    apr_pool_t *p = m->pool;
 
-    for (s = m->s; s; s = s->next) {
-        mod_acme_vhost_t *sc;
-        apr_array_header_t *raw, *names;
-        const char *joined;
-        mod_acme_managed_t *mc;
-        server_rec **key;
+    *pservers = apr_array_make(p, 8, sizeof(server_rec *));
+    for (s = main_s; s; s = s->next) {
+        mod_acme_vhost_t *sc = NULL;
+        apr_array_header_t *raw;
+        acme_groups_vhost_t *vh;
 
         if (!mod_acme_srv_enabled(s)) {
             continue;
         }
-        sc = apr_pcalloc(p, sizeof(*sc));
-        key = apr_palloc(p, sizeof(*key));
-        *key = s;
-        apr_hash_set(m->vhosts, key, sizeof(*key), sc);
-        raw = mod_acme_vhost_names(s, &sc->left_out, p);
+        if (m) {
+            server_rec **key = apr_palloc(p, sizeof(*key));
+            sc = apr_pcalloc(p, sizeof(*sc));
+            *key = s;
+            apr_hash_set(m->vhosts, key, sizeof(*key), sc);
+        }
+        raw = mod_acme_vhost_names(s, sc ? &sc->left_out : NULL, p);
         if (raw->nelts == 0) {
             continue;
         }
-        names = acme_names_normalize(p, raw);
-        if (names->nelts > ACME_MAX_NAMES) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, ACMELOGNO(00069)
-                         "%s: %d names, but a certificate holds at most %d (Let's Encrypt's "
-                         "limit): no certificate is ordered for it; split the ServerAlias "
-                         "names over several VirtualHosts", where(s, ptemp), names->nelts,
-                         ACME_MAX_NAMES);
+        vh = &APR_ARRAY_PUSH(in, acme_groups_vhost_t);
+        vh->first = acme_name_lower(p, APR_ARRAY_IDX(raw, 0, const char *));
+        vh->names = acme_names_normalize(p, raw);
+        vh->limit = acme_groups_limit(mod_acme_srv_conf(s)->profile);
+        APR_ARRAY_PUSH(*pservers, server_rec *) = s;
+    }
+    return in;
+}
+
+/* The certificates the vhosts need (acme_groups_build); logs what it said. */
+static acme_groups_t *groups_make(apr_array_header_t **pservers, server_rec *main_s,
+                                  mod_acme_gen_t *m, int quiet, apr_pool_t *p)
+{
+    const mod_acme_srv_conf_t *msc = mod_acme_srv_conf(main_s);
+    apr_array_header_t *in = groups_input(pservers, main_s, m, p);
+    acme_groups_t *g;
+    int i;
+
+    acme_groups_build(&g, p, in, msc->domains, acme_groups_limit(msc->profile));
+    for (i = 0; i < g->errors->nelts; ++i) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, main_s, ACMELOGNO(00540) "%s",
+                     APR_ARRAY_IDX(g->errors, i, const char *));
+    }
+    for (i = 0; !quiet && i < g->skipped->nelts; ++i) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, main_s, ACMELOGNO(00541) "%s",
+                     APR_ARRAY_IDX(g->skipped, i, const char *));
+    }
+    for (i = 0; !quiet && i < g->notes->nelts; ++i) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, main_s, ACMELOGNO(00542) "%s",
+                     APR_ARRAY_IDX(g->notes, i, const char *));
+    }
+    return g;
+}
+
+int mod_acme_check_groups(server_rec *s, apr_pool_t *ptemp)
+{
+    apr_array_header_t *servers;
+    return groups_make(&servers, s, NULL, 1, ptemp)->errors->nelts == 0;
+}
+
+void mod_acme_plan_vhosts(mod_acme_gen_t *m, apr_pool_t *ptemp)
+{
+    apr_pool_t *p = m->pool;
+    apr_array_header_t *servers, *mcs = apr_array_make(ptemp, 8, sizeof(mod_acme_managed_t *));
+    acme_groups_t *g = groups_make(&servers, m->s, m, dry_run(), p);
+    int i;
+
+    for (i = 0; i < g->certs->nelts; ++i) {
+        const acme_groups_cert_t *c = APR_ARRAY_IDX(g->certs, i, acme_groups_cert_t *);
+        mod_acme_managed_t *mc = apr_pcalloc(p, sizeof(*mc));
+        const char *joined = acme_names_join(p, c->names, " ");
+
+        APR_ARRAY_PUSH(mcs, mod_acme_managed_t *) = mc;
+        if (c->vhosts->nelts == 0) {
+            /* nothing would serve it (mod_ssl asks per vhost) */
+            ap_log_error(APLOG_MARK, dry_run() ? APLOG_DEBUG : APLOG_WARNING, 0, m->s,
+                         ACMELOGNO(00543) "ACMEDomain names %s (%d): no VirtualHost with "
+                         "ACME on has one of them: no certificate is ordered for them",
+                         acme_names_join(ptemp, c->names, ", "), c->names->nelts);
             continue;
         }
-        joined = acme_names_join(p, names, " ");
-        mc = apr_hash_get(m->by_names, joined, APR_HASH_KEY_STRING);
-        if (!mc) {
-            mc = apr_pcalloc(p, sizeof(*mc));
-            mc->id = acme_name_lower(p, APR_ARRAY_IDX(raw, 0, const char *));
-            if (mc->id[0] == '*') {
-                mc->id = apr_pstrcat(p, "_wildcard", mc->id + 1, NULL); /* a file name */
-            }
-            mc->names = names;
-            mc->vhosts = apr_array_make(p, 2, sizeof(server_rec *));
-            mc->spec.cert.id = joined;
-            apr_hash_set(m->by_names, joined, APR_HASH_KEY_STRING, mc);
-            APR_ARRAY_PUSH(m->certs, mod_acme_managed_t *) = mc;
+        /* the id is a file name: no '*' */
+        mc->id = c->first[0] == '*' ? apr_pstrcat(p, "_wildcard", c->first + 1, NULL)
+                                     : c->first;
+        mc->names = c->names;
+        mc->vhosts = apr_array_make(p, 2, sizeof(server_rec *));
+        mc->spec.cert.id = joined;
+        apr_hash_set(m->by_names, joined, APR_HASH_KEY_STRING, mc);
+        APR_ARRAY_PUSH(m->certs, mod_acme_managed_t *) = mc;
+    }
+    for (i = 0; i < servers->nelts; ++i) {
+        server_rec *s = APR_ARRAY_IDX(servers, i, server_rec *);
+        mod_acme_managed_t *mc;
+        if (g->vhost_cert[i] < 0) {
+            continue;
         }
+        mc = APR_ARRAY_IDX(mcs, g->vhost_cert[i], mod_acme_managed_t *);
         APR_ARRAY_PUSH(mc->vhosts, server_rec *) = s;
-        sc->managed = mc;
+        mod_acme_vhost_get(s)->managed = mc;
     }
     assign_ids(m, ptemp);
     mod_acme_cert_specs(m, ptemp);

@@ -33,5 +33,6 @@ Suite *keyreuse_suite(void);
 Suite *account_suite(void);
 Suite *ca_suite(void);
 Suite *ident_suite(void);
+Suite *groups_suite(void);
 
 #endif
