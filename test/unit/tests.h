@@ -32,5 +32,6 @@ Suite *chains_suite(void);
 Suite *keyreuse_suite(void);
 Suite *account_suite(void);
 Suite *ca_suite(void);
+Suite *https_suite(void);
 
 #endif
