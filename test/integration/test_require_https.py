@@ -29,7 +29,10 @@ def redirect_of(httpd, path, host, host_header=None):
     return r.status, r.header("Location")
 
 
-def test_redirects_and_hsts(httpd_factory, pebble, acme_config, ports):
+def test_redirects_and_hsts(httpd_factory, pebble_factory, ports):
+    # no reuse of valid authorizations: the renewal below must validate again over http
+    pebble = pebble_factory(env={"PEBBLE_AUTHZREUSE": "0"})
+    acme_config = harness.acme_lines(pebble, pebble.ca_file)
     perm = VHost("perm.https.mod-acme.test", aliases=["www.perm.https.mod-acme.test"],
                  lines=["ACMERequireHttps permanent"])
     temp = VHost("temp.https.mod-acme.test", lines=["ACMERequireHttps temporary"])
