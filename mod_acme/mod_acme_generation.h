@@ -22,7 +22,7 @@ typedef struct mod_acme_vhost_t {
     int on_fallback;           /* serving the fallback certificate: answer 503 */
     apr_array_header_t *left_out; /* "name: why" for names no certificate can have */
     int warned;                /* left_out logged (mod_ssl may ask twice) */
-    int took_over;             /* its own SSLCertificateFile replaced (ACME on here), logged */
+    int took_over;             /* ACME on here with its own SSLCertificateFile: logged */
 } mod_acme_vhost_t;
 
 /* One managed certificate: a distinct name set of the https vhosts. */

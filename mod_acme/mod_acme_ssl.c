@@ -701,12 +701,24 @@ void mod_acme_plan_certs(mod_acme_gen_t *m, apr_pool_t *ptemp)
 /* ---- mod_ssl's hooks -------------------------------------------------------------- */
 
 /* A vhost with its own SSLCertificateFile is managed only when "ACME on" is written in its
- * own section (Debian's default-ssl names the snakeoil placeholder): its files are dropped
- * from mod_ssl's list, so the live or else the fallback certificate serves it. 1: taken. */
+ * own section (Debian's default-ssl names the snakeoil placeholder) and it has a name a CA
+ * can certify: its files are dropped from mod_ssl's list, so the live or else the fallback
+ * certificate serves it. 1: taken. */
 static int take_over(server_rec *s, mod_acme_vhost_t *sc, apr_array_header_t *cert_files,
                      apr_array_header_t *key_files, apr_pool_t *p)
 {
     if (!mod_acme_srv_conf(s)->enabled_here) {
+        return 0;
+    }
+    if (!sc->managed) {         /* no certificate could replace them: keep serving them */
+        if (!sc->took_over) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ACMELOGNO(00563)
+                         "%s: 'ACME on' in this VirtualHost, but no name of it can be "
+                         "certified by a public CA (give it a ServerName): it keeps serving "
+                         "SSLCertificateFile %s", where(s, p),
+                         acme_names_join(p, cert_files, " "));
+            sc->took_over = 1;
+        }
         return 0;
     }
     if (!sc->took_over) {

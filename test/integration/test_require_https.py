@@ -9,7 +9,7 @@ the http-01 challenge path still answers on http (a renewal by http-01 only is c
 8: Debian's default-ssl: a vhost with its own SSLCertificateFile/KeyFile (snakeoil files
 generated here) and an explicit `ACME on` in it is taken over (a notice names the files)
 and serves a pebble certificate; a vhost with its own files and no `ACME on` of its own is
-left alone."""
+left alone, and so is one with `ACME on` but no name a CA could certify."""
 
 import os
 import re
@@ -140,7 +140,10 @@ def test_default_ssl_taken_over_by_acme_on(httpd_factory, pebble, tmp_path):
     # its own certificate, no ACME line of its own (ACME on is only server-wide): untouched
     own = VHost("own.https.mod-acme.test",
                 lines=['SSLCertificateFile "%s"' % own_pem, 'SSLCertificateKeyFile "%s"' % own_key])
-    httpd = httpd_factory([dflt, VHost(dflt.name, ssl=False), own], harness.acme_lines(
+    # ACME on, but no name a CA could certify: it keeps its own files (no 503 for ever)
+    nodot = VHost("nodot-host", lines=['SSLCertificateFile "%s"' % own_pem,
+                                       'SSLCertificateKeyFile "%s"' % own_key, "ACME on"])
+    httpd = httpd_factory([dflt, VHost(dflt.name, ssl=False), own, nodot], harness.acme_lines(
         pebble, pebble.ca_file))
     rc, out = httpd.configtest()
     assert rc == 0, out
@@ -152,5 +155,10 @@ def test_default_ssl_taken_over_by_acme_on(httpd_factory, pebble, tmp_path):
     assert lines and pem in lines[0] and key in lines[0], lines
     c = httpd.cert(own.name)
     assert c.subject_cn == "own-host", c
+    c = httpd.cert(nodot.name)
+    assert c.subject_cn == "own-host", c
+    r = httpd.get("/", nodot.name, tls=True)
+    assert r.status == 200 and "https %s" % nodot.name in r.text, r
+    assert "ACME00563" in httpd.error_log()
     assert "own.https.mod-acme.test" not in os.listdir(os.path.join(httpd.store, "live"))
     assert httpd.running()
