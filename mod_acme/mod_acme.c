@@ -21,6 +21,7 @@
 #include "mod_acme_restart.h"
 #include "mod_acme_configcheck.h"
 #include "mod_acme_status.h"
+#include "mod_acme_https.h"
 #include "acme_log.h"
 
 mod_acme_gen_t *mod_acme_gen;
@@ -81,6 +82,7 @@ static int post_config_late(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     }
     mod_acme_plan_certs(m, ptemp);
     mod_acme_enable_tlsalpn(m, pconf);
+    mod_acme_https_init(m);
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK; /* the dry-run pass at first start: nothing survives it */
     }
@@ -116,6 +118,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_monitor(mod_acme_http01_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     /* http-01 answers and the 503 of pending vhosts, before anything else sees the request */
     ap_hook_post_read_request(mod_acme_hook_post_read_request, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    /* ACMERequireHttps: redirect to https, HSTS (after the http-01 responder above) */
+    ap_hook_post_read_request(mod_acme_https_post_read_request, NULL, NULL, APR_HOOK_FIRST);
     /* tls-alpn-01: offer acme-tls/1, switch to it, answer with the challenge certificate */
     ap_hook_protocol_propose(mod_acme_hook_protocol_propose, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_protocol_switch(mod_acme_hook_protocol_switch, NULL, NULL, APR_HOOK_MIDDLE);

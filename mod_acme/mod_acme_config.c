@@ -19,6 +19,7 @@ APLOG_USE_MODULE(acme);
 #include "acme_dns.h"
 #include "acme_cert.h"
 #include "acme_ca.h"
+#include "acme_https.h"
 
 /* Bounds of durations: well-formed but absurd values fail at configtest. */
 #define WINDOW_MAX      apr_time_from_sec(3650 * 86400) /* longer than any ACME certificate */
@@ -44,6 +45,7 @@ void *mod_acme_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->dns_propagation = -1;
     sc->key_type = ACME_UNSET;
     sc->key_reuse = ACME_UNSET;
+    sc->require_https = ACME_UNSET;
     return sc;
 }
 
@@ -71,6 +73,8 @@ void *mod_acme_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->key_type = MERGE_INT(key_type);
     sc->preferred_chain = MERGE_PTR(preferred_chain);
     sc->key_reuse = MERGE_INT(key_reuse);
+    sc->require_https = MERGE_INT(require_https);
+    sc->enabled_here = add->enabled_here;
     sc->dns_hook = MERGE_PTR(dns_hook);
     sc->dns_hook_args = add->dns_hook ? add->dns_hook_args : base->dns_hook_args;
     sc->dns_propagation = add->dns_propagation >= 0 ? add->dns_propagation
@@ -185,7 +189,12 @@ static const char *parse_duration(cmd_parms *cmd, const char *arg, apr_interval_
 
 static const char *set_enabled(cmd_parms *cmd, void *dc, const char *arg)
 {
-    return parse_onoff(cmd, arg, &cmd_conf(cmd)->enabled);
+    mod_acme_srv_conf_t *sc = cmd_conf(cmd);
+    const char *err = parse_onoff(cmd, arg, &sc->enabled);
+    if (!err) {
+        sc->enabled_here = cmd->server->is_virtual && sc->enabled == 1;
+    }
+    return err;
 }
 
 static const char *set_server(cmd_parms *cmd, void *dc, int argc, char *const argv[])
@@ -541,6 +550,17 @@ static const char *set_key_reuse(cmd_parms *cmd, void *dc, const char *arg)
     return err;
 }
 
+static const char *set_require_https(cmd_parms *cmd, void *dc, const char *arg)
+{
+    acme_https_mode_t mode;
+    if (acme_https_mode_parse(&mode, arg) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "ACMERequireHttps: '%s' is not a valid value: use "
+                            "'off', 'temporary' or 'permanent'", arg);
+    }
+    cmd_conf_written(cmd, ACME_SET_REQUIRE_HTTPS)->require_https = (int)mode;
+    return NULL;
+}
+
 static const char *add_challenge(cmd_parms *cmd, void *dc, const char *arg)
 {
     mod_acme_srv_conf_t *sc = cmd_conf_written(cmd, ACME_SET_CHALLENGES);
@@ -737,6 +757,10 @@ const command_rec mod_acme_cmds[] = {
                   "by this name (default: the CA's default chain)"),
     AP_INIT_TAKE1("ACMEKeyReuse", set_key_reuse, NULL, RSRC_CONF,
                   "on|off: keep the certificate's private key across renewals (default off)"),
+    AP_INIT_TAKE1("ACMERequireHttps", set_require_https, NULL, RSRC_CONF,
+                  "off|temporary|permanent: once a certificate is live, redirect http requests "
+                  "for its names to https (302 / 301); permanent also sends HSTS for 60 days "
+                  "(default off)"),
     AP_INIT_TAKE1("ACMERenewWindow", set_renew_window, NULL, RSRC_CONF,
                   "N%|DURATION: renew when this much of the lifetime is left, or this long "
                   "before expiry (default 33%)"),

@@ -22,7 +22,9 @@ typedef enum {
     ACME_SET_KEY_TYPE, ACME_SET_RENEW_WINDOW, ACME_SET_WARN_WINDOW, ACME_SET_CHALLENGES,
     ACME_SET_DNS_HOOK, ACME_SET_DNS_PROPAGATION, ACME_SET_DNS_RESOLVER,
     ACME_SET_PROFILE,
-    ACME_SET_PREFERRED_CHAIN, ACME_SET_KEY_REUSE, ACME_SET_COUNT
+    ACME_SET_PREFERRED_CHAIN, ACME_SET_KEY_REUSE,
+    ACME_SET_REQUIRE_HTTPS,
+    ACME_SET_COUNT
 } mod_acme_setting_t;
 
 /* Per-server configuration. The global settings are only read from the main server. */
@@ -32,6 +34,8 @@ typedef struct mod_acme_srv_conf_t {
     const char *ca_file_at, *notify_at, *dns_hook_at, *challenges_at; /* "line N of FILE" of
                                   the directive */
     int enabled;               /* ACME on|off, ACME_UNSET when not said */
+    int enabled_here;          /* ACME on written in this VirtualHost's own section: takes
+                                  it over even with its own SSLCertificateFile */
     mod_acme_window_t renew_window, warn_window; /* both 0: unset */
     apr_array_header_t *challenges;  /* ACMEChallenges, NULL: automatic */
     int key_type;              /* ACMEKeyType (acme_key_type_t), ACME_UNSET when not said */
@@ -43,6 +47,7 @@ typedef struct mod_acme_srv_conf_t {
     int profile_mandatory;     /* ACMEProfile NAME mandatory */
     const char *preferred_chain; /* ACMEPreferredChain: issuer CN of the chain's top, NULL unset */
     int key_reuse;             /* ACMEKeyReuse on|off, ACME_UNSET when not said */
+    int require_https;         /* ACMERequireHttps (acme_https_mode_t), ACME_UNSET when not said */
     /* server config only */
     const char *ca_url;
     apr_array_header_t *ca_urls; /* ACMEServer A [B ...]: directory URLs, first = ca_url */

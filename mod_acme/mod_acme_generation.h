@@ -22,6 +22,7 @@ typedef struct mod_acme_vhost_t {
     int on_fallback;           /* serving the fallback certificate: answer 503 */
     apr_array_header_t *left_out; /* "name: why" for names no certificate can have */
     int warned;                /* left_out logged (mod_ssl may ask twice) */
+    int took_over;             /* ACME on here with its own SSLCertificateFile: logged */
 } mod_acme_vhost_t;
 
 /* One managed certificate: a distinct name set of the https vhosts. */
@@ -80,6 +81,8 @@ typedef struct mod_acme_gen_t {
     int restarter_running;          /* the parent's restarter thread runs */
     struct mod_acme_restart_t *restart; /* the restarter's state (mod_acme_restart.c) */
     acme_pending_t *http01_pending; /* http-01 responses in the store (shared memory), or NULL */
+    apr_hash_t *https_names;        /* ACMERequireHttps: name -> mod_acme_managed_t* of a live
+                                     * certificate that asks for it (mod_acme_https.c) */
 } mod_acme_gen_t;
 
 /* The current generation (re-set at every post_config; statics reset with the DSO). */

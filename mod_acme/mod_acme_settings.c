@@ -32,11 +32,13 @@ APLOG_USE_MODULE(acme);
 #include "acme_crypto.h"
 #include "acme_profile.h"
 #include "acme_spec.h"
+#include "acme_https.h"
 
 static const char *const directives[ACME_SET_COUNT] = {
     "ACMEKeyType", "ACMERenewWindow", "ACMEWarnWindow", "ACMEChallenges", "ACMEDNSHook",
     "ACMEDNSPropagationTimeout", "ACMEDNSResolver",
     "ACMEProfile", "ACMEPreferredChain", "ACMEKeyReuse",
+    "ACMERequireHttps",
 };
 
 /* What the config tree says about a <VirtualHost> section (or the server config). */
@@ -166,6 +168,8 @@ static const char *setting_text(apr_pool_t *p, const mod_acme_srv_conf_t *sc, mo
     }
     case ACME_SET_KEY_REUSE:
         return sc->key_reuse == 1 ? "on" : "off";
+    case ACME_SET_REQUIRE_HTTPS:
+        return acme_https_mode_name((acme_https_mode_t)sc->require_https);
     default:
         return NULL;
     }
@@ -207,6 +211,9 @@ static void setting_copy(mod_acme_srv_conf_t *to, const mod_acme_srv_conf_t *fro
         break;
     case ACME_SET_KEY_REUSE:
         to->key_reuse = from->key_reuse;
+        break;
+    case ACME_SET_REQUIRE_HTTPS:
+        to->require_https = from->require_https;
         break;
     default:
         break;
@@ -482,7 +489,7 @@ int mod_acme_check_settings(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
             ok &= check_user_access(vs, ptemp, "ACMEDNSHook", sc->dns_hook_at, sc->dns_hook,
                                     X_OK);
         }
-        if (!mod_acme_srv_enabled(vs) || (flags & OWN_CERT)) {
+        if (!mod_acme_srv_enabled(vs) || ((flags & OWN_CERT) && !sc->enabled_here)) {
             continue;
         }
         names = mod_acme_vhost_names(vs, NULL, ptemp);

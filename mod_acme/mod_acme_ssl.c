@@ -771,6 +771,41 @@ void mod_acme_plan_certs(mod_acme_gen_t *m, apr_pool_t *ptemp)
 
 /* ---- mod_ssl's hooks -------------------------------------------------------------- */
 
+/* A vhost with its own SSLCertificateFile is managed only when "ACME on" is written in its
+ * own section (Debian's default-ssl names the snakeoil placeholder) and it has a name a CA
+ * can certify: its files are dropped from mod_ssl's list, so the live or else the fallback
+ * certificate serves it. 1: taken. */
+static int take_over(server_rec *s, mod_acme_vhost_t *sc, apr_array_header_t *cert_files,
+                     apr_array_header_t *key_files, apr_pool_t *p)
+{
+    if (!mod_acme_srv_conf(s)->enabled_here) {
+        return 0;
+    }
+    if (!sc->managed) {         /* no certificate could replace them: keep serving them */
+        if (!sc->took_over) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ACMELOGNO(00563)
+                         "%s: 'ACME on' in this VirtualHost, but no name of it can be "
+                         "certified by a public CA (give it a ServerName): it keeps serving "
+                         "SSLCertificateFile %s", where(s, p),
+                         acme_names_join(p, cert_files, " "));
+            sc->took_over = 1;
+        }
+        return 0;
+    }
+    if (!sc->took_over) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, ACMELOGNO(00560)
+                     "%s: 'ACME on' in this VirtualHost takes it over: mod_acme's certificate "
+                     "replaces SSLCertificateFile %s and SSLCertificateKeyFile %s (remove "
+                     "them, or write 'ACME off' to keep them)", where(s, p),
+                     acme_names_join(p, cert_files, " "),
+                     key_files->nelts ? acme_names_join(p, key_files, " ") : "(none)");
+        sc->took_over = 1;
+    }
+    apr_array_clear(cert_files);
+    apr_array_clear(key_files);
+    return 1;
+}
+
 int mod_acme_hook_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *cert_files,
                                  apr_array_header_t *key_files)
 {
@@ -780,7 +815,7 @@ int mod_acme_hook_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_
     if (!mod_acme_gen || !mod_acme_gen->store_ok || !(sc = mod_acme_vhost_get(s))) {
         return DECLINED;
     }
-    if (cert_files->nelts > 0) {
+    if (cert_files->nelts > 0 && !take_over(s, sc, cert_files, key_files, p)) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, ACMELOGNO(00012)
                      "%s has its own SSLCertificateFile: not managed", s->server_hostname);
         return DECLINED;
