@@ -61,7 +61,8 @@ void acme_profile_choose(acme_profile_choice_t *c, apr_pool_t *p, const char *wa
 
 const char *acme_profile_names_warning(apr_pool_t *p, const char *profile, int nnames)
 {
-    if (!profile || !*profile || nnames <= ACME_PROFILE_NAMES_LIMIT) {
+    if (!profile || !*profile || !strcmp(profile, "classic")
+        || nnames <= ACME_PROFILE_NAMES_LIMIT) {
         return NULL;
     }
     return apr_psprintf(p, "%d names with ACMEProfile %s: Let's Encrypt's profiles other "

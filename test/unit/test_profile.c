@@ -111,6 +111,7 @@ START_TEST(test_names_warning)
     ck_assert_ptr_null(acme_profile_names_warning(pool, NULL, 100));
     ck_assert_ptr_null(acme_profile_names_warning(pool, "", 100));
     ck_assert_ptr_null(acme_profile_names_warning(pool, "tlsserver", ACME_PROFILE_NAMES_LIMIT));
+    ck_assert_ptr_null(acme_profile_names_warning(pool, "classic", 100)); /* 100 allowed */
     w = acme_profile_names_warning(pool, "tlsserver", ACME_PROFILE_NAMES_LIMIT + 1);
     ck_assert_ptr_nonnull(w);
     ck_assert_ptr_nonnull(strstr(w, "26 names with ACMEProfile tlsserver"));
