@@ -141,6 +141,9 @@ def test_dual_certificates_picked_per_client(httpd_factory, pebble, acme_config,
               ["certificates"]}
     assert set(listed) >= {v.name, v.name + "+" + second_type}, res.stdout
     assert listed[v.name + "+" + second_type]["key"] == second_type, res.stdout
+    res = subprocess.run([ACMECTL, "--store", httpd.store, "show", v.name + "+" + second_type],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and "Key Type: %s" % second_type in res.stdout, res
     # and so does the status page, each with its own serial
     _, j = sh.status_json(httpd)
     shown = {c["id"]: c for c in j["certificates"]}
@@ -148,6 +151,12 @@ def test_dual_certificates_picked_per_client(httpd_factory, pebble, acme_config,
     assert shown[v.name + "+" + second_type]["key"] == second_type, j
     assert {harness.norm_serial(shown[i].get("serial")) for i in (v.name, v.name + "+" +
             second_type)} == {harness.norm_serial(rsa.serial), harness.norm_serial(ec.serial)}, j
+    # renew with a domain asks for every certificate holding it
+    res = subprocess.run([ACMECTL, "--store", httpd.store, "renew", v.aliases[0]],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res
+    assert "%s: renewal requested" % v.name in res.stdout, res.stdout
+    assert "%s+%s: renewal requested" % (v.name, second_type) in res.stdout, res.stdout
 
 
 def test_key_types_list_changes(httpd_factory, pebble, acme_config):
