@@ -12,6 +12,7 @@
 #include "acme_activation.h"
 #include "acme_ari.h"
 #include "acme_expiry.h"
+#include "acme_keytypes.h"
 #include "acme_log.h"
 #include "acme_notify.h"
 #include "acme_parallel.h"
@@ -439,12 +440,37 @@ static void run_locked(acme_runner_t *r, apr_pool_t *p)
     }
 }
 
+/* Certificates with the names of another one due now (ACMEKeyTypes) wait for the next run;
+ * their slots stay due, so that run comes at once. */
+static void one_order_per_names(acme_runner_t *r, apr_pool_t *p)
+{
+    int n = r->due->nelts, k, kept = 0, *wait;
+    const apr_array_header_t **names = apr_pcalloc(p, sizeof(*names) * (apr_size_t)(n + 1));
+
+    for (k = 0; k < n; ++k) {
+        names[k] = acme_runner_cert(r, APR_ARRAY_IDX(r->due, k, int))->names;
+    }
+    wait = acme_key_types_wait(p, names, n);
+    for (k = 0; k < n; ++k) {
+        int i = APR_ARRAY_IDX(r->due, k, int);
+        if (wait[k]) {
+            acme_log(ACME_LOG_DEBUG, 0, ACMELOGNO(00530) "certificate %s waits for the next "
+                     "run: a certificate with the same names is ordered now",
+                     acme_runner_cert(r, i)->id);
+            continue;
+        }
+        APR_ARRAY_IDX(r->due, kept++, int) = i;
+    }
+    r->due->nelts = kept;
+}
+
 void acme_runner_run_due(acme_runner_t *r, apr_time_t now, apr_pool_t *p)
 {
     acme_store_t *st = r->conf.store;
     void *lock = NULL;
 
     r->due = acme_sched_due(r->sched, now, p);
+    one_order_per_names(r, p);
     r->staged = r->failed = 0;
     if (r->due->nelts > 0 || account_update_due(r, p)) {
         if (st->lock(st, "driver", 0, &lock, p) != APR_SUCCESS) {

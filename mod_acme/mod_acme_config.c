@@ -20,6 +20,7 @@ APLOG_USE_MODULE(acme);
 #include "acme_cert.h"
 #include "acme_ca.h"
 #include "acme_https.h"
+#include "acme_keytypes.h"
 
 /* Bounds of durations: well-formed but absurd values fail at configtest. */
 #define WINDOW_MAX      apr_time_from_sec(3650 * 86400) /* longer than any ACME certificate */
@@ -71,6 +72,7 @@ void *mod_acme_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->notify_args = MERGE_PTR(notify_args);
     sc->challenges = MERGE_PTR(challenges);
     sc->key_type = MERGE_INT(key_type);
+    sc->key_types = add->key_type != ACME_UNSET ? add->key_types : base->key_types;
     sc->preferred_chain = MERGE_PTR(preferred_chain);
     sc->key_reuse = MERGE_INT(key_reuse);
     sc->require_https = MERGE_INT(require_https);
@@ -503,12 +505,33 @@ static const char *set_notify_cmd(cmd_parms *cmd, void *dc, int argc, char *cons
 
 static const char *set_key_type(cmd_parms *cmd, void *dc, const char *arg)
 {
+    mod_acme_srv_conf_t *sc;
     acme_key_type_t type;
     if (acme_key_type_parse(&type, arg) != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "ACMEKeyType: '%s' is not a key type: use p256, p384, "
                             "rsa2048, rsa3072 or rsa4096", arg);
     }
-    cmd_conf_written(cmd, ACME_SET_KEY_TYPE)->key_type = (int)type;
+    sc = cmd_conf_written(cmd, ACME_SET_KEY_TYPE);
+    sc->key_type = (int)type;
+    sc->key_types = apr_array_make(cmd->pool, 1, sizeof(int));
+    APR_ARRAY_PUSH(sc->key_types, int) = (int)type;
+    return NULL;
+}
+
+/* ACMEKeyTypes TYPE...: one certificate per type (ACMEKeyType is the one-type form). */
+static const char *set_key_types(cmd_parms *cmd, void *dc, int argc, char *const argv[])
+{
+    mod_acme_srv_conf_t *sc;
+    apr_array_header_t *types;
+    const char *why;
+
+    if (acme_key_types_parse(&types, &why, cmd->pool, argc, (const char *const *)argv)
+        != APR_SUCCESS) {
+        return apr_pstrcat(cmd->pool, "ACMEKeyTypes: ", why, NULL);
+    }
+    sc = cmd_conf_written(cmd, ACME_SET_KEY_TYPE);
+    sc->key_type = APR_ARRAY_IDX(types, 0, int);
+    sc->key_types = types;
     return NULL;
 }
 
@@ -747,7 +770,11 @@ const command_rec mod_acme_cmds[] = {
                   "(default on)"),
     AP_INIT_TAKE1("ACMEKeyType", set_key_type, NULL, RSRC_CONF,
                   "p256|p384|rsa2048|rsa3072|rsa4096: the certificate's key type (default "
-                  "p256)"),
+                  "p256; the one-type form of ACMEKeyTypes)"),
+    AP_INIT_TAKE_ARGV("ACMEKeyTypes", set_key_types, NULL, RSRC_CONF,
+                      "TYPE...: one certificate per key type for the same names (p256, p384, "
+                      "rsa2048, rsa3072, rsa4096; at most one ECDSA and one RSA type; default "
+                      "p256)"),
     AP_INIT_TAKE12("ACMEProfile", set_profile, NULL, RSRC_CONF,
                    "NAME [mandatory]: ask the CA for this certificate profile (e.g. "
                    "shortlived); without 'mandatory' the CA's default is used when it does not "

@@ -38,7 +38,9 @@ typedef struct mod_acme_srv_conf_t {
                                   it over even with its own SSLCertificateFile */
     mod_acme_window_t renew_window, warn_window; /* both 0: unset */
     apr_array_header_t *challenges;  /* ACMEChallenges, NULL: automatic */
-    int key_type;              /* ACMEKeyType (acme_key_type_t), ACME_UNSET when not said */
+    int key_type;              /* ACMEKeyType (acme_key_type_t), ACME_UNSET when not said;
+                                  with ACMEKeyTypes the first type listed */
+    apr_array_header_t *key_types; /* ACMEKeyTypes (acme_key_type_t each), NULL: not said */
     const char *dns_hook;      /* ACMEDNSHook program */
     apr_array_header_t *dns_hook_args;
     apr_interval_time_t dns_propagation; /* -1 unset */

@@ -47,6 +47,8 @@ typedef struct mod_acme_managed_t {
     mod_acme_srv_conf_t *settings;  /* its per-certificate settings (mod_acme_settings.c) */
     const char *damaged;            /* the live set is damaged: what is wrong (a new
                                      * certificate is ordered), NULL when it is fine */
+    struct mod_acme_managed_t *next_type; /* ACMEKeyTypes: the certificate of the next
+                                     * listed key type for the same names, or NULL */
 } mod_acme_managed_t;
 
 /* Everything one config generation knows; lives in pconf, inherited by the children. */

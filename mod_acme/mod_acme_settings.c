@@ -33,9 +33,10 @@ APLOG_USE_MODULE(acme);
 #include "acme_profile.h"
 #include "acme_spec.h"
 #include "acme_https.h"
+#include "acme_keytypes.h"
 
 static const char *const directives[ACME_SET_COUNT] = {
-    "ACMEKeyType", "ACMERenewWindow", "ACMEWarnWindow", "ACMEChallenges", "ACMEDNSHook",
+    "ACMEKeyTypes", "ACMERenewWindow", "ACMEWarnWindow", "ACMEChallenges", "ACMEDNSHook",
     "ACMEDNSPropagationTimeout", "ACMEDNSResolver",
     "ACMEProfile", "ACMEPreferredChain", "ACMEKeyReuse",
     "ACMERequireHttps",
@@ -139,7 +140,8 @@ static const char *setting_text(apr_pool_t *p, const mod_acme_srv_conf_t *sc, mo
 
     switch (i) {
     case ACME_SET_KEY_TYPE:
-        return acme_key_type_name((acme_key_type_t)sc->key_type);
+        return sc->key_types ? acme_key_types_text(p, sc->key_types)
+                             : acme_key_type_name((acme_key_type_t)sc->key_type);
     case ACME_SET_RENEW_WINDOW:
         return window_text(p, &sc->renew_window);
     case ACME_SET_WARN_WINDOW:
@@ -181,6 +183,7 @@ static void setting_copy(mod_acme_srv_conf_t *to, const mod_acme_srv_conf_t *fro
     switch (i) {
     case ACME_SET_KEY_TYPE:
         to->key_type = from->key_type;
+        to->key_types = from->key_types;
         break;
     case ACME_SET_RENEW_WINDOW:
         to->renew_window = from->renew_window;

@@ -31,6 +31,7 @@ APLOG_USE_MODULE(acme);
 #include "acme_plan_store.h"
 #include "acme_keyreuse.h"
 #include "acme_groups.h"
+#include "acme_keytypes.h"
 
 #define FALLBACK_CN "mod_acme fallback certificate"
 #define FALLBACK_NAME "mod-acme-fallback.invalid"
@@ -327,6 +328,30 @@ static void assign_ids(mod_acme_gen_t *m, apr_pool_t *ptemp)
     }
 }
 
+/* ACMEKeyTypes with two types: the certificate of the second type for the same names and
+ * vhosts (id and spec from acme_keytypes.c), chained to the first one's next_type and
+ * managed like any other certificate (store, plan, order, activation, status). */
+static void add_key_type_certs(mod_acme_gen_t *m)
+{
+    int n = m->certs->nelts, c, i;
+
+    for (c = 0; c < n; ++c) {
+        mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, c, mod_acme_managed_t *), *prev = mc;
+        const apr_array_header_t *types = mc->settings->key_types;
+
+        for (i = 1; types && i < types->nelts; ++i) {
+            mod_acme_managed_t *kc = apr_pmemdup(m->pool, mc, sizeof(*kc));
+            acme_key_type_spec(&kc->spec, m->pool, &mc->spec, types, i);
+            kc->id = kc->spec.cert.id;
+            kc->next_type = NULL;
+            prev->next_type = kc;
+            prev = kc;
+            apr_hash_set(m->by_id, kc->id, APR_HASH_KEY_STRING, kc);
+            APR_ARRAY_PUSH(m->certs, mod_acme_managed_t *) = kc;
+        }
+    }
+}
+
 /* The grouping's view of the vhosts with ACME on (in httpd's order, which fixes the ids):
  * their names and the name limit of their ACMEProfile; *pservers the matching server_recs. */
 static apr_array_header_t *groups_input(apr_array_header_t **pservers, server_rec *main_s,
@@ -436,6 +461,7 @@ void mod_acme_plan_vhosts(mod_acme_gen_t *m, apr_pool_t *ptemp)
     }
     assign_ids(m, ptemp);
     mod_acme_cert_specs(m, ptemp);
+    add_key_type_certs(m);
 }
 
 /* ---- activation: staging -> live, verified, in the root parent ------------------- */
@@ -810,6 +836,7 @@ int mod_acme_hook_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_
                                  apr_array_header_t *key_files)
 {
     mod_acme_vhost_t *sc;
+    mod_acme_managed_t *mc;
     int i;
 
     if (!mod_acme_gen || !mod_acme_gen->store_ok || !(sc = mod_acme_vhost_get(s))) {
@@ -830,13 +857,15 @@ int mod_acme_hook_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_
     if (!sc->managed) {
         return DECLINED;
     }
-    sc->managed->used_by_tls = 1;
-    if (!sc->managed->have_live) {
-        return DECLINED;
+    /* ACMEKeyTypes: every live certificate of the name set (mod_ssl picks per client) */
+    for (mc = sc->managed; mc; mc = mc->next_type) {
+        mc->used_by_tls = 1;
+        if (mc->have_live) {
+            APR_ARRAY_PUSH(cert_files, const char *) = mc->live_chain;
+            APR_ARRAY_PUSH(key_files, const char *) = mc->live_key;
+        }
     }
-    APR_ARRAY_PUSH(cert_files, const char *) = sc->managed->live_chain;
-    APR_ARRAY_PUSH(key_files, const char *) = sc->managed->live_key;
-    return OK;
+    return cert_files->nelts > 0 ? OK : DECLINED;
 }
 
 int mod_acme_hook_add_fallback_cert_files(server_rec *s, apr_pool_t *p,

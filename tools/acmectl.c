@@ -45,6 +45,7 @@
 #include "acme_plan_store.h"
 #include "acme_profile.h"
 #include "acme_ca.h"
+#include "acme_keytypes.h"
 
 /* The module's default store on Debian (ACMEStore acme below ServerRoot /etc/apache2);
  * the Debian package builds with -DACMECTL_DEFAULT_STORE=\"/var/lib/apache2/acme\", the
@@ -116,7 +117,8 @@ static void usage(FILE *out)
             "account show: the account as the CA has it; rollover: replace the account key\n"
             "(RFC 8555 key change); deactivate: end the account for good (the server creates\n"
             "a new one at its next run).\n"
-            "NAME is a certificate name (as in `list`) or any domain of it.\n"
+            "NAME is a certificate name (as in `list`) or any domain of it (renew: every\n"
+            "certificate with the domain, e.g. one per ACMEKeyTypes type).\n"
             "renew and revoke ask the running server for a new certificate: it starts within\n"
             "15 seconds and the server restarts gracefully to serve it.\n",
             progname, progname, progname, progname, progname, progname);
@@ -520,10 +522,23 @@ static apr_status_t load_all(apr_array_header_t **pcerts, acme_store_t *st, apr_
     return APR_SUCCESS;
 }
 
-/* By id first, then by any of its names. */
+static int has_name(const cert_t *c, const char *name)
+{
+    int k;
+    for (k = 0; k < c->names->nelts; ++k) {
+        if (!strcasecmp(APR_ARRAY_IDX(c->names, k, const char *), name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* By id first, then by any of its names (the first key type's certificate before that of
+ * a second ACMEKeyTypes type, whose id has ACME_KEY_TYPE_ID_SEP). */
 static cert_t *find_cert(apr_array_header_t *certs, const char *name)
 {
-    int i, k;
+    cert_t *second = NULL;
+    int i;
     for (i = 0; i < certs->nelts; ++i) {
         cert_t *c = &APR_ARRAY_IDX(certs, i, cert_t);
         if (!strcasecmp(c->id, name)) {
@@ -532,13 +547,14 @@ static cert_t *find_cert(apr_array_header_t *certs, const char *name)
     }
     for (i = 0; i < certs->nelts; ++i) {
         cert_t *c = &APR_ARRAY_IDX(certs, i, cert_t);
-        for (k = 0; k < c->names->nelts; ++k) {
-            if (!strcasecmp(APR_ARRAY_IDX(c->names, k, const char *), name)) {
+        if (has_name(c, name)) {
+            if (!strstr(c->id, ACME_KEY_TYPE_ID_SEP)) {
                 return c;
             }
+            second = second ? second : c;
         }
     }
-    return NULL;
+    return second;
 }
 
 /* ---- output ------------------------------------------------------------------------------ */
@@ -833,7 +849,8 @@ static int cmd_renew(const opts_t *o, apr_array_header_t *certs, cert_t *one, ap
     int i, rc = EXIT_OK, n = 0;
     for (i = 0; i < certs->nelts; ++i) {
         cert_t *c = &APR_ARRAY_IDX(certs, i, cert_t);
-        if (one && c != one) {
+        /* a domain: every certificate holding it (one per ACMEKeyTypes type) */
+        if (one && c != one && (!strcasecmp(one->id, o->name) || !has_name(c, o->name))) {
             continue;
         }
         if (request_renewal(o, c, 0, p) != EXIT_OK) {

@@ -23,7 +23,7 @@ from harness import VHost
 # directive -> (value the https vhost writes, a different value for twins and conflicts,
 #               how ACME00121 prints the https value)
 SETTINGS = {
-    "ACMEKeyType": ("rsa2048", "p384", "rsa2048"),
+    "ACMEKeyTypes": ("rsa2048", "p384", "rsa2048"),
     "ACMERenewWindow": ("10d", "20d", "10d"),
     "ACMEWarnWindow": ("5d", "9%", "5d"),
     "ACMEChallenges": ("http-01", "tls-alpn-01", "http-01"),

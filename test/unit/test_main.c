@@ -38,6 +38,7 @@ int main(void)
     srunner_add_suite(sr, runner_suite());
     srunner_add_suite(sr, chains_suite());
     srunner_add_suite(sr, keyreuse_suite());
+    srunner_add_suite(sr, keytypes_suite());
     srunner_add_suite(sr, ca_suite());
     srunner_add_suite(sr, ident_suite());
     srunner_add_suite(sr, https_suite());

@@ -30,6 +30,7 @@ Suite *spec_suite(void);
 Suite *runner_suite(void);
 Suite *chains_suite(void);
 Suite *keyreuse_suite(void);
+Suite *keytypes_suite(void);
 Suite *account_suite(void);
 Suite *ca_suite(void);
 Suite *ident_suite(void);
