@@ -386,15 +386,27 @@ static void dns01_unpublish(const acme_challenge_env_t *env, const acme_challeng
 
 /* ------------------------------------------------------------------ dns-persist-01 */
 
-const char *acme_dnspersist_record(apr_pool_t *p, const acme_challenge_t *ch)
+const char *acme_dnspersist_name(apr_pool_t *p, const acme_challenge_t *ch)
 {
-    if (!ch || !ch->ident || !ch->issuer || !*ch->issuer || !ch->account_url
-        || !*ch->account_url) {
+    return ch && ch->ident ? apr_pstrcat(p, "_validation-persist.", ch->ident, NULL) : NULL;
+}
+
+const char *acme_dnspersist_value(apr_pool_t *p, const acme_challenge_t *ch)
+{
+    if (!ch || !ch->issuer || !*ch->issuer || !ch->account_url || !*ch->account_url) {
         return NULL;
     }
-    return apr_psprintf(p, "_validation-persist.%s. IN TXT \"%s; accounturi=%s%s\"",
-                        ch->ident, ch->issuer, ch->account_url,
-                        ch->wildcard ? "; policy=wildcard" : "");
+    return apr_pstrcat(p, ch->issuer, "; accounturi=", ch->account_url,
+                       ch->wildcard ? "; policy=wildcard" : "", NULL);
+}
+
+const char *acme_dnspersist_record(apr_pool_t *p, const acme_challenge_t *ch)
+{
+    const char *name = acme_dnspersist_name(p, ch), *value = acme_dnspersist_value(p, ch);
+    if (!name || !value) {
+        return NULL;
+    }
+    return apr_psprintf(p, "%s. IN TXT \"%s\"", name, value);
 }
 
 /* Nothing to publish: the admin's standing record answers every order. Say which record

@@ -158,5 +158,9 @@ const char *acme_dns01_txt(apr_pool_t *p, const char *key_auth);
  * (zone-file form): _validation-persist.IDENT. IN TXT "ISSUER; accounturi=URL" with
  * "; policy=wildcard" for a wildcard. NULL when issuer or account_url is missing. */
 const char *acme_dnspersist_record(apr_pool_t *p, const acme_challenge_t *ch);
+/* Its two parts: the DNS name "_validation-persist.IDENT" (no final dot; NULL without an
+ * ident) and the TXT value (NULL when issuer or account_url is missing). */
+const char *acme_dnspersist_name(apr_pool_t *p, const acme_challenge_t *ch);
+const char *acme_dnspersist_value(apr_pool_t *p, const acme_challenge_t *ch);
 
 #endif

@@ -57,6 +57,7 @@ typedef struct run_t {
     apr_time_t retry_base;         /* when that answer arrived */
     int drop_order;                /* the order cannot be resumed: remove its state */
     int profile_fallback;          /* spec->profile not offered: the CA's default is used */
+    acme_persist_t *persist;       /* dns-persist-01 records (orders/<id>/persist.json) */
 } run_t;
 
 /* ------------------------------------------------------------------ helpers */
@@ -406,6 +407,51 @@ static void persist_hint(run_t *r, const acme_challenge_t *answer, apr_pool_t *p
     }
 }
 
+/* A dns-persist-01 answer names the record exactly: keep it for the status page, acmectl
+ * and configtest (it stays published for the renewals, so it outlives the order). */
+static void persist_learn(run_t *r, const acme_challenge_t *answer, apr_pool_t *p)
+{
+    apr_status_t rv;
+    if (strcmp(answer->type, ACME_CHALLENGE_DNSPERSIST01)
+        || !acme_persist_set(r->persist, r->p, acme_dnspersist_name(p, answer),
+                             acme_dnspersist_value(p, answer))) {
+        return;
+    }
+    if ((rv = acme_persist_save(r->st, r->spec->id, r->persist, p)) != APR_SUCCESS) {
+        acme_log(ACME_LOG_WARNING, rv, ACMELOGNO(00580) "certificate %s: saving the "
+                 "dns-persist-01 record of %s failed (the status page will not show it)",
+                 r->spec->id, answer->ident);
+    }
+}
+
+/* The records of the names this certificate still validates with dns-persist-01 (none when
+ * it no longer allows it), saved when that changed. */
+static void persist_prepare(run_t *r)
+{
+    acme_persist_t *old = NULL;
+    int dropped;
+    apr_status_t rv = acme_persist_load(&old, r->p, r->st, r->spec->id);
+
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
+        acme_log(ACME_LOG_WARNING, rv, ACMELOGNO(00581) "certificate %s: the saved "
+                 "dns-persist-01 records are unreadable; they are learnt again at this order",
+                 r->spec->id);
+    }
+    r->persist = old ? old : acme_persist_make(r->p);
+    dropped = acme_names_contain(allowed_types(r), ACME_CHALLENGE_DNSPERSIST01)
+              ? acme_persist_keep_names(r->persist, r->spec->names)
+              : acme_persist_keep_names(r->persist, NULL);
+    if (dropped > 0) {
+        acme_log(ACME_LOG_INFO, APR_SUCCESS, ACMELOGNO(00582) "certificate %s: %d "
+                 "dns-persist-01 record(s) no longer needed (the names or ACMEChallenges "
+                 "changed); the TXT records may be removed from DNS", r->spec->id, dropped);
+        if ((rv = acme_persist_save(r->st, r->spec->id, r->persist, r->p)) != APR_SUCCESS) {
+            acme_log(ACME_LOG_WARNING, rv, ACMELOGNO(00583) "certificate %s: updating the "
+                     "dns-persist-01 records failed", r->spec->id);
+        }
+    }
+}
+
 static apr_status_t authz_run(run_t *r, const char *url)
 {
     apr_pool_t *ap = NULL;
@@ -458,6 +504,7 @@ static apr_status_t authz_run(run_t *r, const char *url)
         goto leave;
     }
     answer.ident = ident;
+    persist_learn(r, &answer, ap);
     published = 1; /* a hook that failed half-way still gets its teardown */
     rv = challenge_publish(r, &answer, ap);
     if (rv != APR_SUCCESS) {
@@ -532,11 +579,22 @@ static apr_status_t authorizations(run_t *r)
 
 /* ------------------------------------------------------------------ order state */
 
+/* Remove the order state (orders/<id>/); the dns-persist-01 records outlive it. */
+static apr_status_t order_state_remove(run_t *r, apr_pool_t *p)
+{
+    apr_status_t rv = acme_store_remove(r->st, ACME_GROUP_ORDERS, r->spec->id, NULL, p);
+    apr_status_t rv2 = APR_SUCCESS;
+    if (r->persist && r->persist->records->nelts > 0) {
+        rv2 = acme_persist_save(r->st, r->spec->id, r->persist, p);
+    }
+    return rv != APR_SUCCESS ? rv : rv2;
+}
+
 static apr_status_t drop_state(run_t *r, const char *why)
 {
     acme_log(ACME_LOG_INFO, APR_SUCCESS, "certificate %s: dropping order state (%s)",
              r->spec->id, why);
-    return acme_store_remove(r->st, ACME_GROUP_ORDERS, r->spec->id, NULL, r->p);
+    return order_state_remove(r, r->p);
 }
 
 /* Continue a stored order, when there is one that matches the spec. Leaves r->order NULL
@@ -918,7 +976,7 @@ static apr_status_t stage(run_t *r, const char *pem, apr_size_t len)
     if (rv != APR_SUCCESS) {
         return acme_result_set(r->res, r->p, rv, "staging the new certificate failed");
     }
-    rv = acme_store_remove(r->st, ACME_GROUP_ORDERS, spec->id, NULL, r->p);
+    rv = order_state_remove(r, r->p);
     if (rv != APR_SUCCESS) {
         acme_log(ACME_LOG_WARNING, rv, "certificate %s: removing the order state failed",
                  spec->id);
@@ -1157,6 +1215,7 @@ apr_status_t acme_driver_obtain(const acme_driver_env_t *env, const acme_cert_sp
                              acme_client_directory_url(r->c));
         goto leave;
     }
+    persist_prepare(r);
     rv = order_resume(r);
     if (rv != APR_SUCCESS) {
         goto leave;
@@ -1176,7 +1235,7 @@ leave:
             r->drop_order = 1;
         }
         if (r->drop_order) {
-            apr_status_t rv2 = acme_store_remove(r->st, ACME_GROUP_ORDERS, spec->id, NULL, rp);
+            apr_status_t rv2 = order_state_remove(r, rp);
             if (rv2 != APR_SUCCESS) {
                 acme_log(ACME_LOG_WARNING, rv2, "certificate %s: removing the order state "
                          "failed", spec->id);

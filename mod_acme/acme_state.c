@@ -1,6 +1,8 @@
 /* Typed per-certificate state records (see acme_state.h). */
 #include <string.h>
+#include <strings.h>
 
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <apr_file_info.h>
 
@@ -451,4 +453,250 @@ apr_status_t acme_expiring_save(acme_store_t *st, const char *id, apr_time_t las
     json_t *j = acme_state_new(p);
     set_time(p, j, "last", last);
     return save_text(st, ACME_GROUP_ORDERS, id, ACME_STATE_EXPIRING, acme_json_dump(p, j), p);
+}
+
+/* ---- persist.json ----------------------------------------------------------------------- */
+
+#define PERSIST_PREFIX "_validation-persist."
+
+static int persist_name_ok(const char *name)
+{
+    const char *c;
+    if (!name || strncmp(name, PERSIST_PREFIX, sizeof(PERSIST_PREFIX) - 1)
+        || !name[sizeof(PERSIST_PREFIX) - 1] || strlen(name) > 253) {
+        return 0;
+    }
+    for (c = name; *c; ++c) {
+        if (!apr_isalnum(*c) && *c != '.' && *c != '-' && *c != '_') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int persist_value_ok(const char *value)
+{
+    const char *c;
+    if (!value || !*value || strlen(value) > 1024) {
+        return 0;
+    }
+    for (c = value; *c; ++c) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '"' || *c == '\\') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+acme_persist_t *acme_persist_make(apr_pool_t *p)
+{
+    acme_persist_t *ps = apr_pcalloc(p, sizeof(*ps));
+    ps->v = ACME_STATE_VERSION;
+    ps->records = apr_array_make(p, 2, sizeof(acme_persist_record_t));
+    return ps;
+}
+
+apr_status_t acme_persist_parse(acme_persist_t **pps, apr_pool_t *p, const char *data,
+                                apr_size_t len)
+{
+    acme_persist_t *ps;
+    json_t *j, *arr;
+    size_t k;
+    int v;
+    apr_status_t rv;
+
+    *pps = NULL;
+    if ((rv = acme_state_parse(&j, &v, p, data, len)) != APR_SUCCESS) {
+        return rv;
+    }
+    arr = json_object_get(j, "records");
+    if (!json_is_array(arr)) {
+        return APR_EINVAL;
+    }
+    ps = acme_persist_make(p);
+    ps->v = v;
+    for (k = 0; k < json_array_size(arr); ++k) {
+        const json_t *e = json_array_get(arr, k);
+        acme_persist_record_t *rec;
+        const char *name = json_is_object(e) ? acme_json_str(e, "name") : NULL;
+        const char *value = json_is_object(e) ? acme_json_str(e, "value") : NULL;
+        if (!persist_name_ok(name) || !persist_value_ok(value)) {
+            return APR_EINVAL;
+        }
+        rec = apr_array_push(ps->records);
+        rec->name = apr_pstrdup(p, name);
+        rec->value = apr_pstrdup(p, value);
+    }
+    *pps = ps;
+    return APR_SUCCESS;
+}
+
+const char *acme_persist_text(apr_pool_t *p, const acme_persist_t *ps)
+{
+    json_t *j = acme_state_new(p), *arr = json_array();
+    int i;
+    for (i = 0; ps && ps->records && i < ps->records->nelts; ++i) {
+        const acme_persist_record_t *rec = &APR_ARRAY_IDX(ps->records, i, acme_persist_record_t);
+        json_array_append_new(arr, json_pack("{s:s, s:s}", "name", rec->name,
+                                             "value", rec->value));
+    }
+    json_object_set_new(j, "records", arr);
+    return acme_json_dump(p, j);
+}
+
+apr_status_t acme_persist_load(acme_persist_t **pps, apr_pool_t *p, acme_store_t *st,
+                               const char *id)
+{
+    char *data;
+    apr_size_t len;
+    apr_status_t rv = acme_store_load(st, ACME_GROUP_ORDERS, id, ACME_STATE_PERSIST, &data,
+                                      &len, p);
+    *pps = NULL;
+    return rv != APR_SUCCESS ? rv : acme_persist_parse(pps, p, data, len);
+}
+
+apr_status_t acme_persist_save(acme_store_t *st, const char *id, const acme_persist_t *ps,
+                               apr_pool_t *p)
+{
+    apr_status_t rv;
+    if (!ps || !ps->records || ps->records->nelts == 0) {
+        rv = acme_store_remove(st, ACME_GROUP_ORDERS, id, ACME_STATE_PERSIST, p);
+        return APR_STATUS_IS_ENOENT(rv) ? APR_SUCCESS : rv;
+    }
+    return save_text(st, ACME_GROUP_ORDERS, id, ACME_STATE_PERSIST, acme_persist_text(p, ps),
+                     p);
+}
+
+const acme_persist_record_t *acme_persist_find(const acme_persist_t *ps, const char *ident)
+{
+    int i;
+    for (i = 0; ps && ps->records && ident && i < ps->records->nelts; ++i) {
+        const acme_persist_record_t *rec = &APR_ARRAY_IDX(ps->records, i, acme_persist_record_t);
+        if (!strcasecmp(rec->name + sizeof(PERSIST_PREFIX) - 1, ident)) {
+            return rec;
+        }
+    }
+    return NULL;
+}
+
+int acme_persist_set(acme_persist_t *ps, apr_pool_t *p, const char *name, const char *value)
+{
+    acme_persist_record_t *rec;
+    apr_size_t n;
+
+    if (!ps || !persist_name_ok(name) || !persist_value_ok(value)) {
+        return 0;
+    }
+    rec = (acme_persist_record_t *)acme_persist_find(ps, name + sizeof(PERSIST_PREFIX) - 1);
+    if (rec) {
+        n = strlen(value);
+        if (!strcmp(rec->value, value)
+            || (!strncmp(rec->value, value, n) && !strcmp(rec->value + n, "; policy=wildcard"))) {
+            return 0;
+        }
+    }
+    else {
+        rec = apr_array_push(ps->records);
+    }
+    rec->name = apr_pstrdup(p, name);
+    rec->value = apr_pstrdup(p, value);
+    return 1;
+}
+
+int acme_persist_keep_names(acme_persist_t *ps, const apr_array_header_t *names)
+{
+    int i, j, kept = 0, dropped = 0;
+    for (i = 0; ps && ps->records && i < ps->records->nelts; ++i) {
+        acme_persist_record_t rec = APR_ARRAY_IDX(ps->records, i, acme_persist_record_t);
+        const char *ident = rec.name + sizeof(PERSIST_PREFIX) - 1;
+        int found = 0;
+        for (j = 0; names && j < names->nelts && !found; ++j) {
+            const char *n = APR_ARRAY_IDX(names, j, const char *);
+            found = n && (!strcasecmp(n, ident)
+                          || (!strncmp(n, "*.", 2) && !strcasecmp(n + 2, ident)));
+        }
+        if (found) {
+            APR_ARRAY_IDX(ps->records, kept++, acme_persist_record_t) = rec;
+        }
+        else {
+            dropped++;
+        }
+    }
+    if (ps && ps->records) {
+        ps->records->nelts = kept;
+    }
+    return dropped;
+}
+
+/* The accounturi of a record's value ("...; accounturi=URL[; ...]"), NULL none. */
+static const char *persist_account(apr_pool_t *p, const char *value)
+{
+    const char *u = strstr(value, "accounturi="), *end;
+    if (!u) {
+        return NULL;
+    }
+    u += sizeof("accounturi=") - 1;
+    end = strchr(u, ';');
+    return end ? apr_pstrmemdup(p, u, (apr_size_t)(end - u)) : u;
+}
+
+static int store_has_account(apr_pool_t *p, acme_store_t *st, const char *url)
+{
+    apr_array_header_t *names = NULL;
+    json_t *j;
+    int i, v;
+
+    if (!url || st->list(st, ACME_GROUP_ACCOUNTS, &names, p) != APR_SUCCESS) {
+        return 0;
+    }
+    for (i = 0; i < names->nelts; ++i) {
+        /* accounts/<name>/account.json (acme_account.c): {"url", ...} */
+        if (load_record(&j, &v, st, ACME_GROUP_ACCOUNTS, APR_ARRAY_IDX(names, i, const char *),
+                        "account.json", p) == APR_SUCCESS
+            && acme_json_str(j, "url") && !strcmp(acme_json_str(j, "url"), url)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+apr_status_t acme_persist_lookup(const acme_persist_record_t **prec, apr_pool_t *p,
+                                 acme_store_t *st, const char *ident)
+{
+    apr_array_header_t *ids = NULL;
+    acme_persist_t *ps;
+    const acme_persist_record_t *rec;
+    int i;
+
+    *prec = NULL;
+    if (!ident || st->list(st, ACME_GROUP_ORDERS, &ids, p) != APR_SUCCESS) {
+        return APR_ENOENT;
+    }
+    for (i = 0; i < ids->nelts; ++i) {
+        if (acme_persist_load(&ps, p, st, APR_ARRAY_IDX(ids, i, const char *)) == APR_SUCCESS
+            && (rec = acme_persist_find(ps, ident)) != NULL
+            && store_has_account(p, st, persist_account(p, rec->value))) {
+            *prec = rec;
+            return APR_SUCCESS;
+        }
+    }
+    return APR_ENOENT;
+}
+
+const char *acme_persist_zone_line(apr_pool_t *p, const acme_persist_record_t *rec)
+{
+    return apr_psprintf(p, "%s. IN TXT \"%s\"", rec->name, rec->value);
+}
+
+json_t *acme_persist_json(apr_pool_t *p, const acme_persist_t *ps)
+{
+    json_t *arr = json_array();
+    int i;
+    for (i = 0; ps && ps->records && i < ps->records->nelts; ++i) {
+        const acme_persist_record_t *rec = &APR_ARRAY_IDX(ps->records, i, acme_persist_record_t);
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "name", rec->name,
+                                             "value", rec->value,
+                                             "record", acme_persist_zone_line(p, rec)));
+    }
+    return arr;
 }

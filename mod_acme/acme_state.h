@@ -19,6 +19,7 @@
 #define ACME_STATE_REQUEST  "renew.request"  /* orders/<id>/: an admin's renewal request */
 #define ACME_STATE_COUNTERS "metrics.json"   /* orders/_driver/: the worker's counters */
 #define ACME_STATE_EXPIRING "expiring.json"  /* orders/<id>/: the last "expiring" warning */
+#define ACME_STATE_PERSIST  "persist.json"   /* orders/<id>/: dns-persist-01 records to publish */
 #define ACME_STATE_COUNTERS_ENTRY "_driver"  /* not a certificate (ids never begin with _) */
 
 /* Common to every load: APR_ENOENT when the record is missing, APR_EINVAL when it is not
@@ -147,5 +148,52 @@ apr_status_t acme_expiring_load(apr_time_t *plast, apr_pool_t *p, acme_store_t *
                                 const char *id);
 apr_status_t acme_expiring_save(acme_store_t *st, const char *id, apr_time_t last,
                                 apr_pool_t *p);
+
+/* The standing dns-persist-01 TXT records a certificate's names need (orders/<id>/persist.json,
+ * {"records":[{"name","value"}],"v"}): known from the first order (the CA's issuer domain,
+ * this account's URL) and kept across issuance, as the record must stay published for the
+ * renewals. The record is public DNS data, so it holds the account URL in clear. */
+typedef struct acme_persist_record_t {
+    const char *name;                    /* "_validation-persist.example.org", no final dot */
+    const char *value;                   /* "ISSUER; accounturi=URL" [+ "; policy=wildcard"] */
+} acme_persist_record_t;
+
+typedef struct acme_persist_t {
+    int v;
+    apr_array_header_t *records;         /* acme_persist_record_t, in the order learnt */
+} acme_persist_t;
+
+/* APR_EINVAL also when a record's name is not a _validation-persist DNS name or its value
+ * holds a quote, a backslash or a control character (it could not be shown as it is). */
+apr_status_t acme_persist_parse(acme_persist_t **pps, apr_pool_t *p, const char *data,
+                                apr_size_t len);
+const char *acme_persist_text(apr_pool_t *p, const acme_persist_t *ps);
+apr_status_t acme_persist_load(acme_persist_t **pps, apr_pool_t *p, acme_store_t *st,
+                               const char *id);
+/* No records: the record file is removed (missing is not an error). */
+apr_status_t acme_persist_save(acme_store_t *st, const char *id, const acme_persist_t *ps,
+                               apr_pool_t *p);
+/* An empty set (v current) to add to. */
+acme_persist_t *acme_persist_make(apr_pool_t *p);
+/* Learn the record for name: replaces one of the same name, except that a wildcard's value
+ * (the same value with "; policy=wildcard") is kept, as it covers the name too. Returns 1
+ * when the set changed; 0 (nothing done) for a name or value parse would refuse. */
+int acme_persist_set(acme_persist_t *ps, apr_pool_t *p, const char *name, const char *value);
+/* Drop the records of identifiers the certificate no longer has (names: as configured, a
+ * wildcard "*.x" keeps x's record). Returns how many were dropped. */
+int acme_persist_keep_names(acme_persist_t *ps, const apr_array_header_t *names);
+/* The record for identifier ident (without "*."), or NULL. */
+const acme_persist_record_t *acme_persist_find(const acme_persist_t *ps, const char *ident);
+/* The record for ident (without "*.") the store already knows: from any certificate's
+ * persist.json, and only when its accounturi is the URL of an account the store holds
+ * (accounts/<name>/account.json), so a record of a replaced account is not given.
+ * APR_ENOENT when there is none. */
+apr_status_t acme_persist_lookup(const acme_persist_record_t **prec, apr_pool_t *p,
+                                 acme_store_t *st, const char *ident);
+/* As the admin publishes it (zone-file form): NAME. IN TXT "VALUE". */
+const char *acme_persist_zone_line(apr_pool_t *p, const acme_persist_record_t *rec);
+/* [{"name","value","record"}] (record: the zone-file line), an empty array for NULL; a new
+ * reference the caller owns. */
+json_t *acme_persist_json(apr_pool_t *p, const acme_persist_t *ps);
 
 #endif

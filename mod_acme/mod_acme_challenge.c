@@ -27,6 +27,7 @@
 
 APLOG_USE_MODULE(acme);
 #include "acme_challenge.h"
+#include "acme_state.h"
 #include "acme_ident.h"
 #include "acme_util.h"
 
@@ -278,9 +279,37 @@ int mod_acme_hook_answer_challenge(conn_rec *c, const char *server_name, const c
     return OK;
 }
 
+/* The record the store already knows for name n (an earlier order, an account the store
+ * still holds), exactly; else the template and what fills it. */
+static void persist_hint(server_rec *vs, const char *n, const char *store_dir, apr_pool_t *p)
+{
+    const char *ident = n[0] == '*' ? n + 2 : n, *wild = n[0] == '*' ? "; policy=wildcard" : "";
+    const char *where = vs->defn_name ? vs->defn_name : "?";
+    const acme_persist_record_t *rec = NULL;
+    acme_store_t *st = NULL;
+    apr_size_t vlen, wlen = strlen(wild);
+
+    if (acme_store_fs_create(&st, p, store_dir) == APR_SUCCESS
+        && acme_persist_lookup(&rec, p, st, ident) == APR_SUCCESS
+        && (vlen = strlen(rec->value)) >= wlen && !strcmp(rec->value + vlen - wlen, wild)) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, vs, ACMELOGNO(00584)
+                     "%s:%d: %s uses dns-persist-01: publish (and keep) the TXT record %s",
+                     where, vs->defn_line_number, n, acme_persist_zone_line(p, rec));
+        return;
+    }
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, vs, ACMELOGNO(00552)
+                 "%s:%d: %s uses dns-persist-01: publish the TXT record "
+                 "_validation-persist.%s with the value \"ISSUER; accounturi=ACCOUNT-URL%s\" "
+                 "(ISSUER: the CA's issuer domain, ACCOUNT-URL: this server's account at the CA; "
+                 "both are known at the first order, which logs the exact record (ACME00550); "
+                 "the status page, acmectl show and this check then give it)",
+                 where, vs->defn_line_number, n, ident, wild);
+}
+
 /* configtest hints for dns-persist-01 (the record the CA will look for) and for IP
  * addresses without a profile (left out). */
-static void check_persist_and_ip(server_rec *vs, mod_acme_srv_conf_t *sc, apr_pool_t *p)
+static void check_persist_and_ip(server_rec *vs, mod_acme_srv_conf_t *sc, const char *store_dir,
+                                 apr_pool_t *p)
 {
     apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
     int i;
@@ -306,12 +335,7 @@ static void check_persist_and_ip(server_rec *vs, mod_acme_srv_conf_t *sc, apr_po
             }
         }
         else if (acme_names_contain(sc->challenges, ACME_CHALLENGE_DNSPERSIST01)) {
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, vs, ACMELOGNO(00552)
-                         "%s:%d: %s uses dns-persist-01: publish the TXT record "
-                         "_validation-persist.%s with the value \"ISSUER; accounturi=ACCOUNT-URL%s\" "
-                         "(mod_acme prints it exactly at the first order, ACME00550)",
-                         vs->defn_name ? vs->defn_name : "?", vs->defn_line_number, n,
-                         n[0] == '*' ? n + 2 : n, n[0] == '*' ? "; policy=wildcard" : "");
+            persist_hint(vs, n, store_dir, p);
         }
     }
 }
@@ -320,13 +344,17 @@ static void check_persist_and_ip(server_rec *vs, mod_acme_srv_conf_t *sc, apr_po
 int mod_acme_hook_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                                server_rec *s)
 {
+    const char *store_dir = mod_acme_srv_conf(s)->store_dir;
     server_rec *vs;
     int i;
 
+    if (!store_dir) {
+        store_dir = ap_server_root_relative(ptemp, "acme"); /* as mod_acme_gen_create */
+    }
     for (vs = s; vs; vs = vs->next) {
         mod_acme_srv_conf_t *sc = mod_acme_srv_conf(vs);
         if (sc->enabled == 1 && vs != s) {
-            check_persist_and_ip(vs, sc, ptemp);
+            check_persist_and_ip(vs, sc, store_dir, ptemp);
         }
         if (sc->enabled != 1 || sc->dns_hook
             || acme_names_contain(sc->challenges, ACME_CHALLENGE_DNSPERSIST01)) {

@@ -10,7 +10,9 @@
  * the driver's counters) is read per request from the groups the User owns.
  *
  * Nothing secret is ever written out: no key, no token, no account URL (CA problem details
- * that quote it have it replaced). */
+ * that quote it have it replaced). The one exception is the dns-persist-01 record: it is
+ * public DNS data the admin must publish as it is, account URL included, so it is shown
+ * exactly (docs/status.md). */
 #include <apr_strings.h>
 #include <apr_hash.h>
 #include <apr_optional.h>
@@ -68,6 +70,7 @@ typedef struct cert_view_t {
     const char *chain_top;       /* the live chain's top issuer, NULL unknown */
     const char *chain_warning;   /* ACMEPreferredChain not met, NULL none */
     const char *next_ca;         /* several CAs: the one the next attempt uses, else NULL */
+    acme_persist_t *persist;     /* dns-persist-01 records to publish, NULL none */
 } cert_view_t;
 
 typedef struct driver_view_t {
@@ -168,6 +171,19 @@ static void view_state(cert_view_t *v, const mod_acme_managed_t *mc, const acme_
     }
 }
 
+/* The dns-persist-01 records the driver learnt, while the certificate still uses it for
+ * those names (the driver removes the others at its next run). */
+static void view_persist(cert_view_t *v, mod_acme_gen_t *m, const mod_acme_managed_t *mc,
+                         apr_pool_t *p)
+{
+    acme_persist_t *ps = NULL;
+    if (acme_names_contain(mc->spec.cert.challenge_types, ACME_CHALLENGE_DNSPERSIST01)
+        && acme_persist_load(&ps, p, m->store, mc->id) == APR_SUCCESS) {
+        acme_persist_keep_names(ps, mc->names);
+        v->persist = ps->records->nelts > 0 ? ps : NULL;
+    }
+}
+
 static void view_cert(cert_view_t *v, mod_acme_gen_t *m, const mod_acme_managed_t *mc,
                       const apr_array_header_t *account_urls, const acme_blocked_t *blocked,
                       apr_pool_t *p)
@@ -220,6 +236,7 @@ static void view_cert(cert_view_t *v, mod_acme_gen_t *m, const mod_acme_managed_
                                                             ACME_CA_FAILOVER_THRESHOLD),
                                    const char *);
     }
+    view_persist(v, m, mc, p);
     view_state(v, mc, &plan);
     if (!v->reason) {
         v->reason = "";
@@ -289,7 +306,7 @@ static apr_int64_t epoch(apr_time_t t)
 
 static void status_auto(request_rec *r, apr_array_header_t *views, const driver_view_t *d)
 {
-    int i;
+    int i, k;
     for (i = 0; i < views->nelts; ++i) {
         const cert_view_t *v = &APR_ARRAY_IDX(views, i, cert_view_t);
         const char *id = v->mc->id;
@@ -346,6 +363,11 @@ static void status_auto(request_rec *r, apr_array_header_t *views, const driver_
             ap_rprintf(r, "ACMECertificate.%s.last_error_at: %" APR_INT64_T_FMT "\n", id,
                        epoch(v->err_at));
         }
+        for (k = 0; v->persist && k < v->persist->records->nelts; ++k) {
+            const acme_persist_record_t *rec = &APR_ARRAY_IDX(v->persist->records, k,
+                                                              acme_persist_record_t);
+            ap_rprintf(r, "ACMECertificate.%s.dns_persist.%s: %s\n", id, rec->name, rec->value);
+        }
         ap_rprintf(r, "ACMECertificate.%s.staged: %d\n", id, v->staged);
         ap_rprintf(r, "ACMECertificate.%s.activation_blocked: %d\n", id, v->blocked != NULL);
     }
@@ -371,6 +393,29 @@ static const char *ca_cell(apr_pool_t *p, const cert_view_t *v)
 static const char *esc(request_rec *r, const char *s)
 {
     return ap_escape_html(r->pool, s ? s : "");
+}
+
+/* The dns-persist-01 records to publish, exactly (zone-file form). */
+static void status_html_persist(request_rec *r, apr_array_header_t *views)
+{
+    int i, k, head = 0;
+    for (i = 0; i < views->nelts; ++i) {
+        const cert_view_t *v = &APR_ARRAY_IDX(views, i, cert_view_t);
+        for (k = 0; v->persist && k < v->persist->records->nelts; ++k) {
+            const acme_persist_record_t *rec = &APR_ARRAY_IDX(v->persist->records, k,
+                                                              acme_persist_record_t);
+            if (!head++) {
+                ap_rputs("<h3>dns-persist-01 records to publish</h3>\n"
+                         "<table border=\"1\" class=\"acme-dns-persist\">\n<tr>"
+                         "<th>Certificate</th><th>Record</th></tr>\n", r);
+            }
+            ap_rprintf(r, "<tr><td>%s</td><td><code>%s</code></td></tr>\n", esc(r, v->mc->id),
+                       esc(r, acme_persist_zone_line(r->pool, rec)));
+        }
+    }
+    if (head) {
+        ap_rputs("</table>\n", r);
+    }
 }
 
 static void status_html(request_rec *r, apr_array_header_t *views, const driver_view_t *d)
@@ -414,6 +459,7 @@ static void status_html(request_rec *r, apr_array_header_t *views, const driver_
         }
     }
     ap_rputs("</table>\n", r);
+    status_html_persist(r, views);
     if (d->present) {
         ap_rprintf(r, "<p>ACME orders: %" APR_INT64_T_FMT ", failed: %" APR_INT64_T_FMT
                    ", ACME requests: %" APR_INT64_T_FMT ", last run: %s</p>\n",
@@ -503,6 +549,7 @@ static json_t *cert_json(const cert_view_t *v, apr_pool_t *p)
     json_object_set_new(c, "staged", json_boolean(v->staged));
     json_object_set_new(c, "activation_blocked", acme_blocked_json(v->blocked, p));
     json_object_set_new(c, "chain", chain_json(v));
+    json_object_set_new(c, "dns_persist_records", acme_persist_json(p, v->persist));
     return c;
 }
 

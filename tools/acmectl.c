@@ -90,6 +90,7 @@ typedef struct cert_t {
     acme_plan_t plan;               /* the scheduler's next action (acme_plan) */
     apr_time_t requested_at;        /* pending renewal request, 0 none */
     acme_plan_input_t ari;          /* ari_start/end/next_fetch: the CA's window, 0 none */
+    acme_persist_t *persist;        /* dns-persist-01 records to publish, NULL none */
 } cert_t;
 
 static const char *progname = "acmectl";
@@ -462,6 +463,10 @@ static void load_cert(cert_t *c, acme_store_t *st, const char *id,
         c->err_detail = status->err_detail;
         c->err_hint = status->err_hint;
     }
+    if (acme_persist_load(&c->persist, p, st, id) != APR_SUCCESS
+        || c->persist->records->nelts == 0) {
+        c->persist = NULL;
+    }
     plan_cert(c, st, live, leaf, specs, p);
     if (c->planned) {
         c->renew_requested = c->plan.request_pending;
@@ -637,6 +642,7 @@ static json_t *cert_json(const cert_t *c, apr_pool_t *p)
     }
     json_object_set_new(j, "certificate_path", c->have_live ? jstr(c->chain_path) : json_null());
     json_object_set_new(j, "private_key_path", c->have_live ? jstr(c->key_path) : json_null());
+    json_object_set_new(j, "dns_persist_records", acme_persist_json(p, c->persist));
     return j;
 }
 
@@ -715,6 +721,8 @@ static void print_pending(const cert_t *c, apr_pool_t *p)
 
 static void print_cert(const cert_t *c, int detail, apr_pool_t *p)
 {
+    int i;
+
     printf("  Certificate Name: %s\n", c->id);
     printf("    State: %s\n", c->state);
     printf("    Domains: %s\n", c->names->nelts ? acme_names_join(p, c->names, " ") : "-");
@@ -751,6 +759,12 @@ static void print_cert(const cert_t *c, int detail, apr_pool_t *p)
         if (c->err_hint) {
             printf("    Hint: %s\n", c->err_hint);
         }
+    }
+    for (i = 0; detail && c->persist && i < c->persist->records->nelts; ++i) {
+        /* public DNS data, account URL included: shown exactly, to be published as it is */
+        printf("    DNS Persist Record: %s\n",
+               acme_persist_zone_line(p, &APR_ARRAY_IDX(c->persist->records, i,
+                                                        acme_persist_record_t)));
     }
     if (c->have_live) {
         printf("    Certificate Path: %s\n", c->chain_path);

@@ -54,10 +54,12 @@ def test_status_outputs(httpd_factory, pebble_factory, timing):
                 "next_action", "last_error", "failures", "staged", "activation_blocked",
                 "renewal_requested", "ari_window", "chain"}
         keys |= {"profile", "profile_fallback"}
+        keys |= {"dns_persist_records"}
         for c in by_id.values():
             assert set(c) == keys, c
             assert set(c["next_action"]) == {"action", "when", "reason"}
             assert c["ca"] == pebble.directory_url and c["key"] == "p256"
+            assert c["dns_persist_records"] == []  # no ACMEChallenges dns-persist-01 here
 
         ok = by_id[OK.name]
         assert ok["state"] == "valid", ok

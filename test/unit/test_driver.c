@@ -1118,6 +1118,45 @@ START_TEST(dnspersist_failure_names_the_record)
     ck_assert(logged(ACME_LOG_NOTICE, CERT_ID, record));
     ck_assert_int_eq(fx.http01_counted, 0);
     ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
+    /* the record is state from the order on, and outlives the order's state */
+    {
+        acme_persist_t *ps;
+        const acme_persist_record_t *rec;
+        ck_assert_int_eq(acme_persist_load(&ps, fx.p, fx.st, CERT_ID), APR_SUCCESS);
+        ck_assert_int_eq(ps->records->nelts, 1);
+        rec = acme_persist_find(ps, "www.example.org");
+        ck_assert_ptr_nonnull(rec);
+        ck_assert_str_eq(acme_persist_zone_line(fx.p, rec), record);
+    }
+}
+END_TEST
+
+/* Saved records of names the certificate no longer has go at the next run, and all of them
+ * once it no longer allows dns-persist-01. */
+START_TEST(dnspersist_records_dropped_when_unused)
+{
+    acme_persist_t *ps = acme_persist_make(fx.p);
+
+    acme_persist_set(ps, fx.p, "_validation-persist.www.example.org",
+                     "ca.test; accounturi=" KID);
+    acme_persist_set(ps, fx.p, "_validation-persist.old.example.org",
+                     "ca.test; accounturi=" KID);
+    ck_assert_int_eq(acme_persist_save(fx.st, CERT_ID, ps, fx.p), APR_SUCCESS);
+    fx.spec.challenge_types = types(ACME_CHALLENGE_DNSPERSIST01, NULL);
+    ensure_account();
+    fake_http_expect_problem(fx.fake, "POST", ORDER_URL, 400,
+                             "urn:ietf:params:acme:error:malformed", "stop here");
+    ck_assert_int_ne(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    ck_assert_int_eq(acme_persist_load(&ps, fx.p, fx.st, CERT_ID), APR_SUCCESS);
+    ck_assert_int_eq(ps->records->nelts, 1);
+    ck_assert_ptr_nonnull(acme_persist_find(ps, "www.example.org"));
+
+    fx.spec.challenge_types = types(ACME_CHALLENGE_HTTP01, NULL);
+    fake_http_expect_problem(fx.fake, "POST", ORDER_URL, 400,
+                             "urn:ietf:params:acme:error:malformed", "stop here");
+    ck_assert_int_ne(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    ck_assert_int_eq(acme_persist_load(&ps, fx.p, fx.st, CERT_ID), APR_ENOENT);
+    ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
 }
 END_TEST
 
@@ -1818,6 +1857,7 @@ Suite *driver_suite(void)
     tcase_add_test(tc, none_allowed_names_both_lists);
     tcase_add_test(tc, wildcard_without_hook_needs_dns);
     tcase_add_test(tc, dnspersist_failure_names_the_record);
+    tcase_add_test(tc, dnspersist_records_dropped_when_unused);
     tcase_add_test(tc, ip_identifier_ordered_and_never_dns);
     tcase_add_test(tc, dns01_hook_setup_and_teardown);
     tcase_add_test(tc, dns01_hook_failure_still_tears_down);

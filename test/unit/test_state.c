@@ -31,6 +31,11 @@ static const char *mem_key(apr_pool_t *p, acme_group_t g, const char *name, cons
     return apr_psprintf(p, "%d/%s/%s", (int)g, name, aspect ? aspect : "");
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static apr_status_t mem_load(acme_store_t *st, acme_group_t g, const char *name,
                              const char *aspect, char **pdata, apr_size_t *plen, apr_pool_t *p)
 {
@@ -65,6 +70,31 @@ static apr_status_t mem_remove(acme_store_t *st, acme_group_t g, const char *nam
     return APR_SUCCESS;
 }
 
+/* The entry names of a group, sorted, each once. */
+static apr_status_t mem_list(acme_store_t *st, acme_group_t g, apr_array_header_t **pnames,
+                             apr_pool_t *p)
+{
+    const char *prefix = apr_psprintf(p, "%d/", (int)g);
+    apr_hash_t *seen = apr_hash_make(p);
+    apr_hash_index_t *hi;
+    (void)st;
+    *pnames = apr_array_make(p, 4, sizeof(const char *));
+    for (hi = apr_hash_first(p, values); hi; hi = apr_hash_next(hi)) {
+        const char *k = apr_hash_this_key(hi), *slash;
+        if (!strncmp(k, prefix, strlen(prefix)) && apr_hash_this_val(hi)
+            && (slash = strchr(k + strlen(prefix), '/')) != NULL) {
+            const char *name = apr_pstrmemdup(p, k + strlen(prefix),
+                                              (apr_size_t)(slash - k - strlen(prefix)));
+            if (!apr_hash_get(seen, name, APR_HASH_KEY_STRING)) {
+                apr_hash_set(seen, name, APR_HASH_KEY_STRING, name);
+                APR_ARRAY_PUSH(*pnames, const char *) = name;
+            }
+        }
+    }
+    qsort((*pnames)->elts, (size_t)(*pnames)->nelts, sizeof(const char *), cmp_str);
+    return APR_SUCCESS;
+}
+
 static const char *mem_get(acme_group_t g, const char *name, const char *aspect)
 {
     return apr_hash_get(values, mem_key(pool, g, name, aspect), APR_HASH_KEY_STRING);
@@ -84,6 +114,7 @@ static void setup(void)
     mem.load = mem_load;
     mem.save = mem_save;
     mem.remove = mem_remove;
+    mem.list = mem_list;
 }
 
 static void teardown(void)
@@ -526,6 +557,156 @@ START_TEST(expiring_round_trip_and_previous_format)
 }
 END_TEST
 
+/* ---- persist.json ----------------------------------------------------------------------- */
+
+#define ACCT "https://ca.test/acct/17"
+#define PLAIN "ca.test; accounturi=" ACCT
+#define WILD PLAIN "; policy=wildcard"
+
+static acme_persist_t *persist_two(void)
+{
+    acme_persist_t *ps = acme_persist_make(pool);
+    ck_assert_int_eq(acme_persist_set(ps, pool, "_validation-persist.a.test", PLAIN), 1);
+    ck_assert_int_eq(acme_persist_set(ps, pool, "_validation-persist.b.test", WILD), 1);
+    return ps;
+}
+
+/* every record survives save and load, exactly; the zone-file and JSON forms */
+START_TEST(test_persist_round_trip)
+{
+    acme_persist_t *back;
+    const acme_persist_record_t *rec;
+    json_t *j;
+
+    ck_assert_int_eq(acme_persist_load(&back, pool, &mem, "a.test"), APR_ENOENT);
+    ck_assert_int_eq(acme_persist_save(&mem, "a.test", persist_two(), pool), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(mem_get(ACME_GROUP_ORDERS, "a.test", "persist.json"),
+                                 "\"v\":1"));
+    ck_assert_int_eq(acme_persist_load(&back, pool, &mem, "a.test"), APR_SUCCESS);
+    ck_assert_int_eq(back->v, ACME_STATE_VERSION);
+    ck_assert_int_eq(back->records->nelts, 2);
+    rec = &APR_ARRAY_IDX(back->records, 0, acme_persist_record_t);
+    ck_assert_str_eq(rec->name, "_validation-persist.a.test");
+    ck_assert_str_eq(rec->value, PLAIN);
+    ck_assert_str_eq(acme_persist_zone_line(pool, rec),
+                     "_validation-persist.a.test. IN TXT \"" PLAIN "\"");
+    rec = acme_persist_find(back, "B.test");
+    ck_assert_ptr_nonnull(rec);
+    ck_assert_str_eq(rec->value, WILD);
+    ck_assert_ptr_null(acme_persist_find(back, "c.test"));
+    j = acme_persist_json(pool, back);
+    ck_assert_int_eq(json_array_size(j), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(j, 1), "value")), WILD);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(j, 1), "record")),
+                     "_validation-persist.b.test. IN TXT \"" WILD "\"");
+    json_decref(j);
+    j = acme_persist_json(pool, NULL);
+    ck_assert_int_eq(json_array_size(j), 0);
+    json_decref(j);
+    /* no records left: the file goes */
+    back->records->nelts = 0;
+    ck_assert_int_eq(acme_persist_save(&mem, "a.test", back, pool), APR_SUCCESS);
+    ck_assert_ptr_null(mem_get(ACME_GROUP_ORDERS, "a.test", "persist.json"));
+}
+END_TEST
+
+/* what replaces a record, what does not, what is refused */
+START_TEST(test_persist_set)
+{
+    acme_persist_t *ps = persist_two();
+    ck_assert_int_eq(acme_persist_set(ps, pool, "_validation-persist.a.test", PLAIN), 0);
+    /* the wildcard's value covers the name: kept when the plain one comes again */
+    ck_assert_int_eq(acme_persist_set(ps, pool, "_validation-persist.b.test", PLAIN), 0);
+    ck_assert_str_eq(acme_persist_find(ps, "b.test")->value, WILD);
+    /* a plain record gives way to the wildcard's, and to another account */
+    ck_assert_int_eq(acme_persist_set(ps, pool, "_validation-persist.a.test", WILD), 1);
+    ck_assert_int_eq(acme_persist_set(ps, pool, "_validation-persist.a.test",
+                                      "ca.test; accounturi=https://ca.test/acct/18"), 1);
+    ck_assert_str_eq(acme_persist_find(ps, "a.test")->value,
+                     "ca.test; accounturi=https://ca.test/acct/18");
+    ck_assert_int_eq(ps->records->nelts, 2);
+    /* what could not be shown as it is */
+    ck_assert_int_eq(acme_persist_set(ps, pool, "a.test", PLAIN), 0);
+    ck_assert_int_eq(acme_persist_set(ps, pool, "_validation-persist.", PLAIN), 0);
+    ck_assert_int_eq(acme_persist_set(ps, pool, "_validation-persist.c test", PLAIN), 0);
+    ck_assert_int_eq(acme_persist_set(ps, pool, "_validation-persist.c.test", "a\"b"), 0);
+    ck_assert_int_eq(acme_persist_set(ps, pool, "_validation-persist.c.test", "a\nb"), 0);
+    ck_assert_int_eq(acme_persist_set(ps, pool, "_validation-persist.c.test", ""), 0);
+    ck_assert_int_eq(acme_persist_set(ps, pool, "_validation-persist.c.test", NULL), 0);
+    ck_assert_int_eq(ps->records->nelts, 2);
+}
+END_TEST
+
+/* a damaged or newer file is refused, and left as it is */
+START_TEST(test_persist_damaged)
+{
+    static const char *const bad[] = {
+        "{\"records\":[{\"name\":\"_validation-persist.a.test\"",      /* cut short */
+        "[1,2]",                                                              /* no object */
+        "{\"v\":1}",                                                        /* no records */
+        "{\"v\":1,\"records\":{}}",
+        "{\"v\":2,\"records\":[]}",                                         /* newer */
+        "{\"v\":1,\"records\":[{\"name\":\"a.test\",\"value\":\"x\"}]}",
+        "{\"v\":1,\"records\":[{\"name\":\"_validation-persist.a.test\"}]}",
+        "{\"v\":1,\"records\":[{\"name\":\"_validation-persist.a.test\","
+        "\"value\":\"x\\\"; rm\"}]}",                                         /* a quote */
+        "{\"v\":1,\"records\":[7]}",
+    };
+    acme_persist_t *ps = (acme_persist_t *)1;
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
+        mem_put(ACME_GROUP_ORDERS, "a.test", "persist.json", bad[i]);
+        ck_assert_msg(acme_persist_load(&ps, pool, &mem, "a.test") == APR_EINVAL, "%s", bad[i]);
+        ck_assert_ptr_null(ps);
+        ck_assert_str_eq(mem_get(ACME_GROUP_ORDERS, "a.test", "persist.json"), bad[i]);
+    }
+    /* the previous format rule: no "v" loads as version 0 */
+    mem_put(ACME_GROUP_ORDERS, "a.test", "persist.json", "{\"records\":[]}");
+    ck_assert_int_eq(acme_persist_load(&ps, pool, &mem, "a.test"), APR_SUCCESS);
+    ck_assert_int_eq(ps->v, 0);
+    ck_assert_int_eq(ps->records->nelts, 0);
+}
+END_TEST
+
+/* names the certificate no longer has lose their record; none kept without names */
+START_TEST(test_persist_keep_names)
+{
+    acme_persist_t *ps = persist_two();
+    apr_array_header_t *names = apr_array_make(pool, 2, sizeof(const char *));
+
+    APR_ARRAY_PUSH(names, const char *) = "*.b.test";
+    APR_ARRAY_PUSH(names, const char *) = "c.test";
+    ck_assert_int_eq(acme_persist_keep_names(ps, names), 1);
+    ck_assert_int_eq(ps->records->nelts, 1);
+    ck_assert_ptr_nonnull(acme_persist_find(ps, "b.test"));
+    ck_assert_int_eq(acme_persist_keep_names(ps, names), 0);
+    ck_assert_int_eq(acme_persist_keep_names(ps, NULL), 1);
+    ck_assert_int_eq(ps->records->nelts, 0);
+}
+END_TEST
+
+/* configtest's lookup: any certificate's record, only while the store has its account */
+START_TEST(test_persist_lookup)
+{
+    const acme_persist_record_t *rec = (const acme_persist_record_t *)1;
+
+    ck_assert_int_eq(acme_persist_lookup(&rec, pool, &mem, "b.test"), APR_ENOENT);
+    ck_assert_ptr_null(rec);
+    mem_put(ACME_GROUP_ORDERS, "a.test", "persist.json", "{");
+    ck_assert_int_eq(acme_persist_save(&mem, "b.test", persist_two(), pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_persist_lookup(&rec, pool, &mem, "b.test"), APR_ENOENT);
+    mem_put(ACME_GROUP_ACCOUNTS, "ca.test_dir", "account.json",
+            "{\"url\":\"https://ca.test/acct/170\",\"ca\":\"https://ca.test/dir\"}");
+    ck_assert_int_eq(acme_persist_lookup(&rec, pool, &mem, "b.test"), APR_ENOENT);
+    mem_put(ACME_GROUP_ACCOUNTS, "ca.test_dir+eab-k", "account.json",
+            "{\"url\":\"" ACCT "\",\"ca\":\"https://ca.test/dir\"}");
+    ck_assert_int_eq(acme_persist_lookup(&rec, pool, &mem, "b.test"), APR_SUCCESS);
+    ck_assert_str_eq(rec->value, WILD);
+    ck_assert_int_eq(acme_persist_lookup(&rec, pool, &mem, "d.test"), APR_ENOENT);
+}
+END_TEST
+
 Suite *state_suite(void)
 {
     Suite *s = suite_create("state");
@@ -547,6 +728,11 @@ Suite *state_suite(void)
     tcase_add_test(tc, expiring_round_trip_and_previous_format);
     tcase_add_test(tc, test_counters_add);
     tcase_add_test(tc, test_status_record_failure);
+    tcase_add_test(tc, test_persist_round_trip);
+    tcase_add_test(tc, test_persist_set);
+    tcase_add_test(tc, test_persist_damaged);
+    tcase_add_test(tc, test_persist_keep_names);
+    tcase_add_test(tc, test_persist_lookup);
     suite_add_tcase(s, tc);
     return s;
 }
