@@ -504,6 +504,12 @@ static apr_status_t authz_run(run_t *r, const char *url)
         goto leave;
     }
     answer.ident = ident;
+    if (!strcmp(type, ACME_CHALLENGE_DNSPERSIST01) && !answer.wildcard
+        && acme_names_contain(r->spec->names, apr_pstrcat(ap, "*.", ident, NULL))) {
+        /* the certificate also holds *.NAME: one record with policy=wildcard serves both
+         * names, so the admin is shown that one whichever authorization comes first */
+        answer.wildcard = 1;
+    }
     persist_learn(r, &answer, ap);
     published = 1; /* a hook that failed half-way still gets its teardown */
     rv = challenge_publish(r, &answer, ap);

@@ -1131,6 +1131,29 @@ START_TEST(dnspersist_failure_names_the_record)
 }
 END_TEST
 
+/* A certificate with NAME and *.NAME: whichever authorization comes first, the record shown
+ * is the one with policy=wildcard, which serves both names. */
+START_TEST(dnspersist_apex_of_a_wildcard_gets_the_wildcard_record)
+{
+    const char *record = "_validation-persist.www.example.org. IN TXT \"ca.test; "
+                         "accounturi=" KID "; policy=wildcard\"";
+
+    APR_ARRAY_PUSH(fx.spec.names, const char *) = "*.www.example.org";
+    fx.spec.challenge_types = types(ACME_CHALLENGE_DNSPERSIST01, NULL);
+    script_order_with_authz("{\"status\":\"pending\",\"identifier\":{\"type\":\"dns\","
+                            "\"value\":\"www.example.org\"},\"challenges\":["
+                            "{\"type\":\"dns-persist-01\",\"url\":\"" CA "/c/p\","
+                            "\"status\":\"pending\",\"issuer-domain-names\":[\"ca.test\"]}]}");
+    fake_http_expect(fx.fake, "POST", CA "/c/p", 200,
+                     "{\"type\":\"dns-persist-01\",\"status\":\"invalid\",\"error\":"
+                     "{\"type\":\"urn:ietf:params:acme:error:unauthorized\",\"detail\":"
+                     "\"No TXT records found for DNS-PERSIST-01 challenge\"}}");
+    ck_assert_int_ne(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), APR_SUCCESS);
+    ck_assert_msg(strstr(fx.res.detail, record) != NULL, "%s", fx.res.detail);
+    ck_assert(logged(ACME_LOG_NOTICE, CERT_ID, record));
+}
+END_TEST
+
 /* Saved records of names the certificate no longer has go at the next run, and all of them
  * once it no longer allows dns-persist-01. */
 START_TEST(dnspersist_records_dropped_when_unused)
@@ -1858,6 +1881,7 @@ Suite *driver_suite(void)
     tcase_add_test(tc, wildcard_without_hook_needs_dns);
     tcase_add_test(tc, dnspersist_failure_names_the_record);
     tcase_add_test(tc, dnspersist_records_dropped_when_unused);
+    tcase_add_test(tc, dnspersist_apex_of_a_wildcard_gets_the_wildcard_record);
     tcase_add_test(tc, ip_identifier_ordered_and_never_dns);
     tcase_add_test(tc, dns01_hook_setup_and_teardown);
     tcase_add_test(tc, dns01_hook_failure_still_tears_down);
