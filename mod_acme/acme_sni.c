@@ -17,6 +17,8 @@ typedef struct sni_part_t {
     EVP_PKEY *key;
 } sni_part_t;
 
+#define ACME_SNI_ALPN_CHALLENGE "acme-tls/1"
+
 struct acme_sni_t {
     int nparts;
     sni_part_t *parts;
@@ -140,7 +142,16 @@ int acme_sni_apply(SSL *ssl, const acme_sni_t *sni)
 {
     const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
     const sni_part_t *pt = &sni->parts[acme_sni_pick(sni->names, sni->nparts, name)];
+    const unsigned char *alpn = NULL;
+    unsigned int alpn_len = 0;
 
+    /* tls-alpn-01: in TLS 1.3 mod_ssl has already put the challenge certificate on the
+     * connection when it selected acme-tls/1 (ALPN comes before this callback): keep it */
+    SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
+    if (alpn_len == sizeof(ACME_SNI_ALPN_CHALLENGE) - 1
+        && !memcmp(alpn, ACME_SNI_ALPN_CHALLENGE, alpn_len)) {
+        return 1;
+    }
     if (!pt->leaf) {
         pt = &sni->parts[0];
     }

@@ -33,7 +33,8 @@ apr_status_t acme_sni_set_part(acme_sni_t *sni, apr_pool_t *p, int i,
 int acme_sni_live(const acme_sni_t *sni);
 
 /* Puts the part for this connection's SNI name on ssl (certificate, chain, key). 1: done or
- * nothing to do (the SSL_CTX's certificate stays), 0: OpenSSL refused. */
+ * nothing to do (the SSL_CTX's certificate stays; a tls-alpn-01 handshake keeps mod_ssl's
+ * challenge certificate), 0: OpenSSL refused. */
 int acme_sni_apply(SSL *ssl, const acme_sni_t *sni);
 
 /* SSL_CTX_set_cert_cb(ctx, acme_sni_apply): it runs after the SNI callback has switched the

@@ -11,6 +11,8 @@ holding that name (a certificate callback installed through mod_ssl's init_serve
 
 Real pebble, no proxy."""
 
+import os
+import subprocess
 import time
 
 import pytest
@@ -20,11 +22,12 @@ import status_helpers as sh
 from harness import VHost
 
 SUFFIX = "sni.mod-acme.test"
+ACMECTL = os.environ.get("ACMECTL", os.path.join(harness.REPO, "build", "tools", "acmectl"))
 
 
-def _vhost(label, n):
+def _vhost(label, n, lines=()):
     names = ["%s%d.%s" % (label, i, SUFFIX) for i in range(n)]
-    return VHost(names[0], aliases=names[1:])
+    return VHost(names[0], aliases=names[1:], lines=list(lines))
 
 
 def _served(httpd, roots, names, limit):
@@ -55,11 +58,12 @@ def _wait_all(httpd, pebble, v, limit, timeout):
 def test_one_vhost_30_names_shortlived(pebble_factory, httpd_factory, timing):
     """ACMEProfile shortlived (at most 25 names) and 30 names on ONE vhost: two certificates,
     each name served the one holding it (SNI), no SNI gets the ServerName's part, a graceful
-    restart keeps them, the status lists both parts."""
+    restart keeps them, the status lists both parts; a tls-alpn-01 renewal of the second part
+    is not disturbed by the callback."""
     peb = pebble_factory(extra_config={"profiles": {
         "default": {"description": "test default", "validityPeriod": 7 * 86400},
         "shortlived": {"description": "test shortlived", "validityPeriod": 6 * 86400}}})
-    v = _vhost("s", 30)
+    v = _vhost("s", 30, lines=["ACMEChallenges tls-alpn-01"])
     httpd = httpd_factory([v, sh.status_vhost()], harness.acme_lines(
         peb, peb.ca_file, extra=["ACMEProfile shortlived"]))
     t0 = time.monotonic()
@@ -84,6 +88,26 @@ def test_one_vhost_30_names_shortlived(pebble_factory, httpd_factory, timing):
     again = _wait_all(httpd, peb, v, 25, timeout=60)
     assert again == served, "after a graceful restart other certificates are served"
     assert peb.orders(since=mark) == 0, "a graceful restart ordered again"
+
+    # the second part renewed with tls-alpn-01: the validation handshakes (SNI = its names,
+    # ALPN acme-tls/1) must get the challenge certificate, not the part's live one
+    other = [i for i in ids if i != v.name.lower()][0]
+    answered0 = httpd.error_log().count("ACME00063: tls-alpn-01: answering a challenge for")
+    res = subprocess.run([ACMECTL, "--store", httpd.store, "renew", other],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res
+    old2 = [s for s in serials if s != first][0]
+    names2 = [n for n, s in served.items() if s == old2]
+    t1 = time.monotonic()
+    renewed = httpd.wait_for(lambda: (lambda r: r if r and r[names2[0]] != old2 else None)(
+        _served(httpd, peb.roots(), sorted(served), 25)), 120, interval=1,
+        what="the second part renewed and served")
+    timing("tls-alpn-01 renewal of the second part -> served", time.monotonic() - t1)
+    assert all(renewed[n] == first for n in served if served[n] == first), \
+        "the first part changed"
+    assert len(set(renewed[n] for n in names2)) == 1, renewed
+    answered = httpd.error_log().count("ACME00063: tls-alpn-01: answering a challenge for")
+    assert answered > answered0, "no tls-alpn-01 challenge was answered for the renewal"
 
 
 def test_one_vhost_130_names(pebble, acme_config, httpd_factory, timing):
