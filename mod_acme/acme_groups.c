@@ -86,13 +86,13 @@ static int pick_part(acme_groups_t *g, apr_pool_t *p, const group_t *gr, int fro
     int i;
     for (i = from; i < g->certs->nelts; ++i) {
         const acme_groups_cert_t *c = APR_ARRAY_IDX(g->certs, i, acme_groups_cert_t *);
-        if (!c->oversize && missing(c, names) == 0) {
+        if (!c->sni && missing(c, names) == 0) {
             return i;
         }
     }
     for (i = from; i < g->certs->nelts; ++i) {
         const acme_groups_cert_t *c = APR_ARRAY_IDX(g->certs, i, acme_groups_cert_t *);
-        if (!c->oversize && c->names->nelts + missing(c, names) <= gr->limit) {
+        if (!c->sni && c->names->nelts + missing(c, names) <= gr->limit) {
             return i;
         }
     }
@@ -126,8 +126,72 @@ static const char *group_what(apr_pool_t *p, const group_t *gr)
                            : apr_psprintf(p, "the names of VirtualHost %s", gr->first);
 }
 
+/* Does a certificate from index `from` on hold name? */
+static int held(const acme_groups_t *g, int from, const char *name)
+{
+    int i;
+    for (i = from; i < g->certs->nelts; ++i) {
+        if (acme_names_contain(APR_ARRAY_IDX(g->certs, i, acme_groups_cert_t *)->names, name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* One vhost with more names than limit: parts of its own, cut every limit names from its
+ * first name then the others in sorted order, each named after its first name. */
+static void vhost_split(acme_groups_t *g, apr_pool_t *p, const group_t *gr, int v,
+                        const apr_array_header_t *vhosts, int limit)
+{
+    const acme_groups_vhost_t *vh = vhost_at(vhosts, v);
+    apr_array_header_t *order = apr_array_make(p, vh->names->nelts, sizeof(const char *));
+    apr_array_header_t *parts = apr_array_make(p, 4, sizeof(int));
+    acme_groups_cert_t *c = NULL;
+    int i, w;
+
+    for (i = 0; i < gr->members->nelts; ++i) {
+        /* a twin already split (same names, e.g. the plain-http vhost): the same parts */
+        w = APR_ARRAY_IDX(gr->members, i, int);
+        if (w != v && g->vhost_parts[w]
+            && acme_names_equal(vhost_at(vhosts, w)->names, vh->names)) {
+            for (i = 0; i < g->vhost_parts[w]->nelts; ++i) {
+                c = APR_ARRAY_IDX(g->certs, APR_ARRAY_IDX(g->vhost_parts[w], i, int),
+                                  acme_groups_cert_t *);
+                APR_ARRAY_PUSH(c->vhosts, int) = v;
+            }
+            g->vhost_cert[v] = g->vhost_cert[w];
+            g->vhost_parts[v] = g->vhost_parts[w];
+            return;
+        }
+    }
+    APR_ARRAY_PUSH(order, const char *) = vh->first;
+    for (i = 0; i < vh->names->nelts; ++i) {
+        const char *n = APR_ARRAY_IDX(vh->names, i, const char *);
+        if (strcmp(n, vh->first)) {
+            APR_ARRAY_PUSH(order, const char *) = n;
+        }
+    }
+    for (i = 0; i < order->nelts; ++i) {
+        if (!c || c->names->nelts >= limit) {
+            c = cert_new(g, p, gr);
+            c->sni = 1;
+            c->part = parts->nelts;
+            c->first = APR_ARRAY_IDX(order, i, const char *);
+            APR_ARRAY_PUSH(c->vhosts, int) = v;
+            APR_ARRAY_PUSH(parts, int) = g->certs->nelts - 1;
+        }
+        APR_ARRAY_PUSH(c->names, const char *) = APR_ARRAY_IDX(order, i, const char *);
+    }
+    g->vhost_cert[v] = APR_ARRAY_IDX(parts, 0, int);
+    g->vhost_parts[v] = parts;
+    APR_ARRAY_PUSH(g->notes, const char *) = apr_psprintf(
+        p, "VirtualHost %s has %d names, more than the %d one certificate may carry: split "
+        "into %d certificates, each connection served the one holding its SNI name (clients "
+        "without SNI get %s)", vh->first, vh->names->nelts, limit, parts->nelts, vh->first);
+}
+
 /* More names than the limit: whole vhosts packed into parts (first fit, config order), then
- * the ACMEDomain names no vhost carries. */
+ * the ACMEDomain names no vhost carries. A vhost over the limit by itself is split by SNI. */
 static void group_split(acme_groups_t *g, apr_pool_t *p, const group_t *gr,
                         const apr_array_header_t *vhosts, int total)
 {
@@ -136,22 +200,8 @@ static void group_split(acme_groups_t *g, apr_pool_t *p, const group_t *gr,
     for (i = 0; i < gr->members->nelts; ++i) {
         int v = APR_ARRAY_IDX(gr->members, i, int), idx;
         const acme_groups_vhost_t *vh = vhost_at(vhosts, v);
-        if (vh->names->nelts > ACME_GROUPS_MAX_NAMES) {
-            APR_ARRAY_PUSH(g->skipped, const char *) = apr_psprintf(
-                p, "VirtualHost %s has %d names, but a certificate holds at most %d: no "
-                "certificate is ordered for it; split its ServerAlias names over several "
-                "VirtualHosts", vh->first, vh->names->nelts, ACME_GROUPS_MAX_NAMES);
-            continue;
-        }
         if (vh->names->nelts > gr->limit) {
-            acme_groups_cert_t *c = cert_new(g, p, gr);
-            c->oversize = 1;
-            cert_add(c, vh->names);
-            cert_use(g, c, v, g->certs->nelts - 1);
-            APR_ARRAY_PUSH(g->notes, const char *) = apr_psprintf(
-                p, "VirtualHost %s has %d names, more than the %d its ACMEProfile allows: "
-                "one certificate for them all, which the CA may refuse; split its ServerAlias "
-                "names over several VirtualHosts", vh->first, vh->names->nelts, gr->limit);
+            vhost_split(g, p, gr, v, vhosts, gr->limit);
             continue;
         }
         idx = pick_part(g, p, gr, from, vh->names);
@@ -161,14 +211,18 @@ static void group_split(acme_groups_t *g, apr_pool_t *p, const group_t *gr,
     for (i = 0; i < gr->own->nelts; ++i) {
         apr_array_header_t *one = apr_array_make(p, 1, sizeof(const char *));
         int idx;
+        if (held(g, from, APR_ARRAY_IDX(gr->own, i, const char *))) {
+            continue;
+        }
         APR_ARRAY_PUSH(one, const char *) = APR_ARRAY_IDX(gr->own, i, const char *);
         idx = pick_part(g, p, gr, from, one);
         cert_add(APR_ARRAY_IDX(g->certs, idx, acme_groups_cert_t *), one);
     }
     for (i = from; i < g->certs->nelts; ++i) {
         acme_groups_cert_t *c = APR_ARRAY_IDX(g->certs, i, acme_groups_cert_t *);
-        c->part = parts;
-        parts += !c->oversize;
+        if (!c->sni) {
+            c->part = parts++;
+        }
     }
     if (parts > 1) {
         APR_ARRAY_PUSH(g->notes, const char *) = apr_psprintf(
@@ -202,7 +256,7 @@ static void group_emit(acme_groups_t *g, apr_pool_t *p, const group_t *gr,
     for (i = from; i < g->certs->nelts; ++i) {
         c = APR_ARRAY_IDX(g->certs, i, acme_groups_cert_t *);
         c->names = acme_names_normalize(p, c->names);
-        c->first = part_first(gr, c, vhosts);
+        c->first = c->sni ? c->first : part_first(gr, c, vhosts);
     }
 }
 
@@ -276,9 +330,9 @@ apr_status_t acme_groups_build(acme_groups_t **pg, apr_pool_t *p,
 
     g->certs = apr_array_make(p, 8, sizeof(acme_groups_cert_t *));
     g->errors = apr_array_make(p, 2, sizeof(const char *));
-    g->skipped = apr_array_make(p, 2, sizeof(const char *));
     g->notes = apr_array_make(p, 2, sizeof(const char *));
     g->vhost_cert = apr_palloc(p, sizeof(int) * (apr_size_t)(vhosts->nelts + 1));
+    g->vhost_parts = apr_pcalloc(p, sizeof(*g->vhost_parts) * (apr_size_t)(vhosts->nelts + 1));
     domains_read(g, p, groups, owner, domains, domain_limit);
     for (v = 0; v < vhosts->nelts; ++v) {
         const acme_groups_vhost_t *vh = vhost_at(vhosts, v);

@@ -10,6 +10,7 @@
 #include <http_ssl.h>
 #include <mpm_common.h>
 #include <mod_status.h>
+#include <apr_optional_hooks.h>
 
 #include "mod_acme_log.h"
 #include "mod_acme_config.h"
@@ -22,6 +23,7 @@
 #include "mod_acme_configcheck.h"
 #include "mod_acme_status.h"
 #include "mod_acme_https.h"
+#include "mod_acme_sni.h"
 #include "acme_log.h"
 
 mod_acme_gen_t *mod_acme_gen;
@@ -136,6 +138,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_monitor(mod_acme_hook_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     /* libcurl's global state, before the watchdog thread starts */
     ap_hook_child_init(mod_acme_hook_child_init, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    /* a vhost's names split over several certificates: a certificate callback by SNI */
+    APR_OPTIONAL_HOOK(ssl, init_server, mod_acme_sni_init_server, NULL, NULL, APR_HOOK_MIDDLE);
     /* status: the "ACME certificates" section of mod_status' server-status */
     APR_OPTIONAL_HOOK(ap, status_hook, mod_acme_status_hook, NULL, NULL, APR_HOOK_MIDDLE);
     /* status: SetHandler acme-status (JSON) and acme-metrics (Prometheus) */

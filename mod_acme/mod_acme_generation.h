@@ -23,6 +23,9 @@ typedef struct mod_acme_vhost_t {
     apr_array_header_t *left_out; /* "name: why" for names no certificate can have */
     int warned;                /* left_out logged (mod_ssl may ask twice) */
     int took_over;             /* ACME on here with its own SSLCertificateFile: logged */
+    apr_array_header_t *parts; /* mod_acme_managed_t*: its names split over several
+                                * certificates (the first is managed), chosen by SNI
+                                * (mod_acme_sni.c); NULL: one certificate */
 } mod_acme_vhost_t;
 
 /* One managed certificate: a distinct name set of the https vhosts. */

@@ -30,7 +30,6 @@ APLOG_USE_MODULE(acme);
 #include "acme_util.h"
 #include "acme_dns.h"
 #include "acme_crypto.h"
-#include "acme_profile.h"
 #include "acme_spec.h"
 #include "acme_https.h"
 #include "acme_keytypes.h"
@@ -440,38 +439,6 @@ static int check_challenges(server_rec *s, const apr_array_header_t *recs, apr_p
     return ok;
 }
 
-/* A certificate asking for a profile with more names than such profiles allow (Let's
- * Encrypt's tlsserver and shortlived: 25) gets a warning: the CA may refuse the order. */
-static void warn_profile_names(server_rec *s, const apr_array_header_t *recs, apr_pool_t *p)
-{
-    apr_array_header_t *groups = acme_settings_groups(p, recs);
-    int g;
-
-    for (g = 0; g < groups->nelts; ++g) {
-        const apr_array_header_t *group = APR_ARRAY_IDX(groups, g, apr_array_header_t *);
-        const acme_settings_rec_t *first = APR_ARRAY_IDX(group, 0, acme_settings_rec_t *);
-        const mod_acme_srv_conf_t *sc = mod_acme_srv_conf(s);
-        int winner[ACME_SET_COUNT], n = 1;
-        const char *c, *w;
-
-        if (!acme_settings_group_https(group)) {
-            continue;
-        }
-        acme_settings_pick(winner, group, ACME_SET_COUNT);
-        if (winner[ACME_SET_PROFILE] >= 0) {
-            sc = mod_acme_srv_conf(APR_ARRAY_IDX(group, winner[ACME_SET_PROFILE],
-                                                 acme_settings_rec_t *)->ctx);
-        }
-        for (c = first->names; *c; ++c) {
-            n += *c == ' ';
-        }
-        if ((w = acme_profile_names_warning(p, sc->profile, n)) != NULL) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, ACMELOGNO(00471)
-                         "certificate of %s: %s", first->names, w);
-        }
-    }
-}
-
 int mod_acme_check_settings(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                             server_rec *s)
 {
@@ -525,7 +492,6 @@ int mod_acme_check_settings(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     }
     if (errs->nelts == 0) {
         ok &= check_challenges(s, recs, ptemp);
-        warn_profile_names(s, recs, ptemp);
         ok &= mod_acme_check_groups(s, ptemp);
     }
     return ok ? OK : HTTP_INTERNAL_SERVER_ERROR;

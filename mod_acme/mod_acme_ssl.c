@@ -402,10 +402,6 @@ static acme_groups_t *groups_make(apr_array_header_t **pservers, server_rec *mai
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, main_s, ACMELOGNO(00540) "%s",
                      APR_ARRAY_IDX(g->errors, i, const char *));
     }
-    for (i = 0; !quiet && i < g->skipped->nelts; ++i) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, main_s, ACMELOGNO(00541) "%s",
-                     APR_ARRAY_IDX(g->skipped, i, const char *));
-    }
     for (i = 0; !quiet && i < g->notes->nelts; ++i) {
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, main_s, ACMELOGNO(00542) "%s",
                      APR_ARRAY_IDX(g->notes, i, const char *));
@@ -451,13 +447,23 @@ void mod_acme_plan_vhosts(mod_acme_gen_t *m, apr_pool_t *ptemp)
     }
     for (i = 0; i < servers->nelts; ++i) {
         server_rec *s = APR_ARRAY_IDX(servers, i, server_rec *);
+        const apr_array_header_t *parts = g->vhost_parts[i];
+        mod_acme_vhost_t *sc = mod_acme_vhost_get(s);
         mod_acme_managed_t *mc;
+        int k;
         if (g->vhost_cert[i] < 0) {
             continue;
         }
-        mc = APR_ARRAY_IDX(mcs, g->vhost_cert[i], mod_acme_managed_t *);
-        APR_ARRAY_PUSH(mc->vhosts, server_rec *) = s;
-        mod_acme_vhost_get(s)->managed = mc;
+        sc->managed = APR_ARRAY_IDX(mcs, g->vhost_cert[i], mod_acme_managed_t *);
+        sc->parts = parts ? apr_array_make(p, parts->nelts, sizeof(mod_acme_managed_t *)) : NULL;
+        for (k = 0; k < (parts ? parts->nelts : 1); ++k) {
+            mc = parts ? APR_ARRAY_IDX(mcs, APR_ARRAY_IDX(parts, k, int), mod_acme_managed_t *)
+                       : sc->managed;
+            APR_ARRAY_PUSH(mc->vhosts, server_rec *) = s;
+            if (parts) {
+                APR_ARRAY_PUSH(sc->parts, mod_acme_managed_t *) = mc;
+            }
+        }
     }
     assign_ids(m, ptemp);
     mod_acme_cert_specs(m, ptemp);
@@ -856,6 +862,19 @@ int mod_acme_hook_add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_
     sc->warned = 1;
     if (!sc->managed) {
         return DECLINED;
+    }
+    /* names split over several certificates: mod_ssl gets the first live part, the
+     * others are served by SNI (mod_acme_sni.c) */
+    for (i = 0; sc->parts && i < sc->parts->nelts; ++i) {
+        mc = APR_ARRAY_IDX(sc->parts, i, mod_acme_managed_t *);
+        mc->used_by_tls = 1;
+        if (mc->have_live && cert_files->nelts == 0) {
+            APR_ARRAY_PUSH(cert_files, const char *) = mc->live_chain;
+            APR_ARRAY_PUSH(key_files, const char *) = mc->live_key;
+        }
+    }
+    if (sc->parts) {
+        return cert_files->nelts > 0 ? OK : DECLINED;
     }
     /* ACMEKeyTypes: every live certificate of the name set (mod_ssl picks per client) */
     for (mc = sc->managed; mc; mc = mc->next_type) {

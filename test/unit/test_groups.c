@@ -83,11 +83,18 @@ static void check_cover(const acme_groups_t *g, const apr_array_header_t *vhosts
         if (g->vhost_cert[v] < 0) {
             continue;
         }
-        c = APR_ARRAY_IDX(g->certs, g->vhost_cert[v], acme_groups_cert_t *);
         for (i = 0; i < vh->names->nelts; ++i) {
-            ck_assert_msg(acme_names_contain(c->names, APR_ARRAY_IDX(vh->names, i, const char *)),
-                          "vhost %d: %s not in its certificate", v,
-                          APR_ARRAY_IDX(vh->names, i, const char *));
+            const char *n = APR_ARRAY_IDX(vh->names, i, const char *);
+            int k, found = 0;
+            /* a split vhost: in exactly one of its parts */
+            for (k = 0; k < (g->vhost_parts[v] ? g->vhost_parts[v]->nelts : 1); ++k) {
+                c = APR_ARRAY_IDX(g->certs, g->vhost_parts[v]
+                                  ? APR_ARRAY_IDX(g->vhost_parts[v], k, int) : g->vhost_cert[v],
+                                  acme_groups_cert_t *);
+                ck_assert_int_le(c->names->nelts, vh->limit);
+                found += acme_names_contain(c->names, n);
+            }
+            ck_assert_msg(found == 1, "vhost %d: %s in %d of its certificates", v, n, found);
         }
     }
 }
@@ -98,7 +105,7 @@ START_TEST(test_table)
         const char *vhosts[4];
         const char *domains[3];
         int limit;
-        int certs, errors, notes;   /* errors: config errors + vhosts skipped */
+        int certs, errors, notes;   /* errors: config errors */
         const char *uses[4];        /* per vhost: "first:names" or "-" */
     } t[] = {
         /* no ACMEDomain: one certificate per distinct name set */
@@ -133,10 +140,13 @@ START_TEST(test_table)
           { "a0.test:15", "b0.test:15" } },
         /* the ACMEDomain's own extra names fill the parts, then a new one */
         { { "20*a", NULL }, { "a0.test 10*x", NULL }, 25, 2, 0, 1, { "a0.test:25" } },
-        /* one vhost with more names than its profile allows: one certificate, a note */
-        { { "30*a", NULL }, { NULL }, 25, 1, 0, 1, { "a0.test:30" } },
-        /* more than 100 on one vhost: an error, no certificate */
-        { { "101*a", "b.test", NULL }, { NULL }, 100, 1, 1, 0, { "-", "b.test:1" } },
+        /* one vhost with more names than its profile allows: split by SNI, a note */
+        { { "30*a", NULL }, { NULL }, 25, 2, 0, 1, { "a0.test:25" } },
+        /* more than 100 on one vhost: split too */
+        { { "101*a", "b.test", NULL }, { NULL }, 100, 3, 0, 1, { "a0.test:100", "b.test:1" } },
+        /* a split vhost in an ACMEDomain with another vhost: its own parts */
+        { { "30*a", "b.test", NULL }, { "a0.test b.test", NULL }, 25, 3, 0, 1,
+          { "a0.test:25", "b.test:1" } },
         /* a twin (same names, e.g. the plain-http vhost) uses the same part */
         { { "15*a", "15*b", "15*a", NULL }, { "a0.test b0.test", NULL }, 25, 2, 0, 1,
           { "a0.test:15", "b0.test:15", "a0.test:15" } },
@@ -150,7 +160,7 @@ START_TEST(test_table)
         apr_status_t rv = acme_groups_build(&g, pool, vh, domains_of(t[i].domains), t[i].limit);
         ck_assert_msg(g->certs->nelts == t[i].certs, "row %zu: %d certificates", i,
                       g->certs->nelts);
-        ck_assert_msg(g->errors->nelts + g->skipped->nelts == t[i].errors,
+        ck_assert_msg(g->errors->nelts == t[i].errors,
                       "row %zu: %d errors", i, g->errors->nelts);
         ck_assert_msg(g->notes->nelts == t[i].notes, "row %zu: %d notes", i, g->notes->nelts);
         ck_assert_int_eq(rv == APR_SUCCESS, g->errors->nelts == 0);
@@ -163,16 +173,36 @@ START_TEST(test_table)
 }
 END_TEST
 
-/* More names than any certificate holds on one vhost: skipped, not a config error. */
-START_TEST(test_skipped)
+/* One vhost over its limit: parts of its own, its first name first, then sorted, each
+ * part named after its first name; a twin (the plain-http vhost) uses the same parts. */
+START_TEST(test_vhost_split)
 {
-    static const char *const specs[] = { "101*a", NULL };
-    acme_groups_t *g;
+    static const char *const specs[] = { "zz.test 129*a", "zz.test 129*a", NULL };
+    apr_array_header_t *vh = vhosts_of(specs, 100);
+    const acme_groups_cert_t *c0, *c1;
+    acme_groups_t *g, *g2;
 
-    ck_assert_int_eq(acme_groups_build(&g, pool, vhosts_of(specs, 100), NULL, 100), APR_SUCCESS);
-    ck_assert_int_eq(g->skipped->nelts, 1);
-    ck_assert_int_eq(g->certs->nelts, 0);
-    ck_assert_int_eq(g->vhost_cert[0], -1);
+    ck_assert_int_eq(acme_groups_build(&g, pool, vh, NULL, 100), APR_SUCCESS);
+    ck_assert_int_eq(g->certs->nelts, 2);
+    ck_assert_ptr_nonnull(g->vhost_parts[0]);
+    ck_assert_ptr_eq(g->vhost_parts[0], g->vhost_parts[1]);
+    c0 = APR_ARRAY_IDX(g->certs, 0, acme_groups_cert_t *);
+    c1 = APR_ARRAY_IDX(g->certs, 1, acme_groups_cert_t *);
+    ck_assert_str_eq(c0->first, "zz.test");
+    ck_assert_int_eq(c0->names->nelts, 100);
+    ck_assert_int_eq(c0->sni && c1->sni, 1);
+    ck_assert_int_eq(c1->part, 1);
+    ck_assert_int_eq(c0->vhosts->nelts, 2);
+    /* sorted: a0 a1 a10 a100 ... zz.test took the first place, 99 a-names follow */
+    ck_assert_int_eq(c1->names->nelts, 30);
+    ck_assert_int_eq(acme_names_contain(c1->names, c1->first), 1);
+    ck_assert_int_eq(g->vhost_cert[0], 0);
+    check_cover(g, vh);
+    /* the same config: the same parts */
+    acme_groups_build(&g2, pool, vhosts_of(specs, 100), NULL, 100);
+    ck_assert_str_eq(APR_ARRAY_IDX(g2->certs, 1, acme_groups_cert_t *)->first, c1->first);
+    ck_assert_int_eq(acme_names_equal(APR_ARRAY_IDX(g2->certs, 1, acme_groups_cert_t *)->names,
+                                      c1->names), 1);
 }
 END_TEST
 
@@ -232,7 +262,7 @@ Suite *groups_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_table);
     tcase_add_test(tc, test_limit);
-    tcase_add_test(tc, test_skipped);
+    tcase_add_test(tc, test_vhost_split);
     tcase_add_test(tc, test_strictest_limit);
     tcase_add_test(tc, test_stable);
     suite_add_tcase(s, tc);

@@ -34,6 +34,7 @@ int main(void)
     srunner_add_suite(sr, eab_suite());
     srunner_add_suite(sr, profile_suite());
     srunner_add_suite(sr, groups_suite());
+    srunner_add_suite(sr, sni_suite());
     srunner_add_suite(sr, spec_suite());
     srunner_add_suite(sr, runner_suite());
     srunner_add_suite(sr, chains_suite());

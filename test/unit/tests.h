@@ -35,6 +35,7 @@ Suite *account_suite(void);
 Suite *ca_suite(void);
 Suite *ident_suite(void);
 Suite *groups_suite(void);
+Suite *sni_suite(void);
 Suite *https_suite(void);
 
 #endif
