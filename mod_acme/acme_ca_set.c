@@ -6,7 +6,6 @@
 typedef struct {
     const char *url;
     acme_driver_env_t env;          /* env.client is this CA's client */
-    int account_ok;
 } ca_entry_t;
 
 struct acme_ca_set_t {
@@ -64,24 +63,11 @@ const acme_driver_env_t *acme_ca_set_env(acme_ca_set_t *s, int k)
 apr_status_t acme_ca_set_account(acme_ca_set_t *s, int k, const acme_account_spec_t *as,
                                  apr_pool_t *p, acme_result_t *res)
 {
-    apr_status_t rv;
     if (!s || k < 0 || k >= s->n) {
         return APR_EINVAL;
     }
-    if (s->ca[k].account_ok) {
-        return APR_SUCCESS;
-    }
-    rv = acme_account_ensure(s->ca[k].env.client, s->ca[k].env.store, s->ca[k].env.secret, as,
-                             p, res);
-    s->ca[k].account_ok = rv == APR_SUCCESS;
-    return rv;
-}
-
-void acme_ca_set_account_lost(acme_ca_set_t *s, int k)
-{
-    if (s && k >= 0 && k < s->n) {
-        s->ca[k].account_ok = 0;
-    }
+    return acme_account_ensure(s->ca[k].env.client, s->ca[k].env.store, s->ca[k].env.secret, as,
+                               p, res);
 }
 
 apr_uint32_t acme_ca_set_request_count(acme_ca_set_t *s)

@@ -20,13 +20,12 @@ int acme_ca_set_count(const acme_ca_set_t *s);
 const char *acme_ca_set_url(const acme_ca_set_t *s, int k);
 acme_client_t *acme_ca_set_client(acme_ca_set_t *s, int k);
 const acme_driver_env_t *acme_ca_set_env(acme_ca_set_t *s, int k);
-/* Make sure CA k's client has an account (acme_account_ensure with the environment's store
- * and secret), once: later calls return APR_SUCCESS at once until acme_ca_set_account_lost.
- * Not thread-safe: the driver calls it before a run's threads start. */
+/* Make sure CA k's client has an account: acme_account_ensure with the environment's store
+ * and secret. Every call reads the account from the store again (cheap: no request when it
+ * is known), so that a key change or deactivation by acmectl takes effect at the next run.
+ * Not thread-safe: the runner calls it before a run's threads start. */
 apr_status_t acme_ca_set_account(acme_ca_set_t *s, int k, const acme_account_spec_t *as,
                                  apr_pool_t *p, acme_result_t *res);
-/* CA k does not know the account any more: the next acme_ca_set_account ensures it again. */
-void acme_ca_set_account_lost(acme_ca_set_t *s, int k);
 /* HTTP requests sent by all the clients. */
 apr_uint32_t acme_ca_set_request_count(acme_ca_set_t *s);
 

@@ -338,8 +338,7 @@ static apr_status_t account_ensure(acme_runner_t *r, int k, acme_result_t *res, 
     apr_status_t rv;
 
     account_spec(&as, r);
-    rv = acme_account_ensure(acme_ca_set_client(r->cas, k), r->conf.store, r->conf.secret, &as,
-                             r->pool, res);
+    rv = acme_ca_set_account(r->cas, k, &as, r->pool, res);
     if (rv != APR_SUCCESS) {
         if (!res->status) {
             res->status = rv;
