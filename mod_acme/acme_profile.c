@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "acme_profile.h"
+#include "acme_groups.h"
 #include "acme_util.h"
 
 int acme_profile_name_ok(const char *name)
@@ -61,8 +62,7 @@ void acme_profile_choose(acme_profile_choice_t *c, apr_pool_t *p, const char *wa
 
 const char *acme_profile_names_warning(apr_pool_t *p, const char *profile, int nnames)
 {
-    if (!profile || !*profile || !strcmp(profile, "classic")
-        || nnames <= ACME_PROFILE_NAMES_LIMIT) {
+    if (!profile || !*profile || nnames <= acme_groups_limit(profile)) {
         return NULL;
     }
     return apr_psprintf(p, "%d names with ACMEProfile %s: Let's Encrypt's profiles other "
