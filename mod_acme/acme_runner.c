@@ -30,6 +30,7 @@ struct acme_runner_t {
     acme_ca_set_t *cas;            /* per CA (ACMEServer): client and driver environment,
                                     * shared by the run's threads */
     acme_client_t *client;         /* the first CA's */
+    const apr_array_header_t *urls; /* the CAs' directory URLs (const char *), ca_url first */
     acme_notify_t *notify;         /* the ACMENotifyCmd queue, or NULL */
     int account_looked;            /* acme_account_update_due asked (once a generation) */
     apr_thread_mutex_t *mutex;
@@ -118,6 +119,7 @@ static apr_status_t clients_create(acme_runner_t *r, acme_http_t *http)
     }
     if ((rv = acme_ca_set_create(&r->cas, r->pool, http, urls, &env)) == APR_SUCCESS) {
         r->client = acme_ca_set_client(r->cas, 0);
+        r->urls = urls;
     }
     return rv;
 }
@@ -278,16 +280,6 @@ void acme_runner_record(acme_runner_t *r, int i, apr_status_t rv, const acme_res
     }
 }
 
-/* The index of the configured CA that issued a certificate (live_ca), or -1 when none did
- * (then no order may name it in "replaces": the CA would refuse another account's one). */
-static int issuer_ca(const acme_runner_t *r, const char *live_ca)
-{
-    if (!r->conf.ca_urls || r->conf.ca_urls->nelts == 0) {
-        return live_ca && r->conf.ca_url && !strcmp(live_ca, r->conf.ca_url) ? 0 : -1;
-    }
-    return acme_ca_index(r->conf.ca_urls, live_ca);
-}
-
 /* One job of a run (acme_parallel.c): obtain the certificate r->due[job]. */
 static void obtain_one(void *baton, int job)
 {
@@ -310,8 +302,10 @@ static void obtain_one(void *baton, int job)
     apr_thread_mutex_unlock(r->mutex);
     notify_live(r, "renewing", c);
     spec.ca_url = acme_ca_set_url(r->cas, ca);
-    if (spec.replaces && ca != issuer_ca(r, c->input.live_ca)) {
-        spec.replaces = NULL; /* "replaces" only to the CA that issued the certificate */
+    if (spec.replaces && ca != acme_ca_index(r->urls, c->input.live_ca)) {
+        /* "replaces" only to the configured CA that issued the certificate (-1: none did;
+         * a CA refuses the replacement of another account's certificate) */
+        spec.replaces = NULL;
     }
     rv = acme_driver_obtain(acme_ca_set_env(r->cas, ca), &spec, p, &res);
     acme_runner_record(r, i, rv, &res, p);
@@ -555,7 +549,7 @@ void acme_runner_ari_fetch(acme_runner_t *r, int i, apr_time_t now, apr_pool_t *
 
     /* the CA that issued the certificate knows its renewal window */
     rv = acme_ari_update(&w, &ch, p, acme_ca_set_client(r->cas, acme_ca_issuer_index(
-                             r->conf.ca_urls, c->input.live_ca)),
+                             r->urls, c->input.live_ca)),
                          r->conf.store, c->id, c->ari_cert_id, now);
     if (rv == APR_ENOTIMPL) {
         r->sched->ari_unavailable = 1; /* no more fetches */
