@@ -193,7 +193,8 @@ static const char *uri_walk(apr_pool_t *p, const char *s, int *phas_timeout)
     else {
         put(out, s, (apr_size_t)(end - s));
     }
-    q = end;
+    q = end + strcspn(end, "?");      /* the path, then the query */
+    put(out, end, (apr_size_t)(q - end));
     while (*q) {
         apr_size_t n = strcspn(q + 1, "&");
         const char *param = q + 1;
