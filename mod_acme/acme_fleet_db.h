@@ -68,8 +68,11 @@ typedef struct acme_fleet_node_t {
 
 /* A handle for conninfo (a libpq conninfo string "host=... dbname=..." or a postgresql://
  * URI) with an optional password (from ACMEStorePasswordFile; NULL: none, libpq's own
- * PGPASSFILE/passfile= still apply). No I/O but loading the pgsql driver. connect_timeout=5
- * is added unless conninfo sets one. *perr gets a message without secrets. */
+ * PGPASSFILE/passfile= still apply). No I/O but loading the pgsql driver. Added unless
+ * conninfo sets them: connect_timeout=5 (a connect attempt blocks the handle, and so every
+ * thread calling it, at most 5 s), keepalives_idle=10 keepalives_interval=5
+ * keepalives_count=3 tcp_user_timeout=15000 (a vanished peer is found dead in about 15 to
+ * 25 s). *perr gets a message without secrets. */
 apr_status_t acme_fleet_db_create(acme_fleet_db_t **pdb, apr_pool_t *p, const char *conninfo,
                                   const char *password, const char **perr);
 /* create + connect + create/migrate the schema (one transaction under
@@ -146,7 +149,8 @@ void acme_fleet_db_close(acme_fleet_db_t *db);
  * and its ?password= parameter) replaced by "********". */
 const char *acme_fleet_db_conninfo_mask(apr_pool_t *p, const char *conninfo);
 /* The conninfo given to libpq: conninfo, plus password (quoted for libpq; NULL/"" none)
- * and connect_timeout=5 when conninfo has none. Keeps the URI or keyword form. */
+ * and the connection defaults above for what conninfo does not set. Keeps the URI or
+ * keyword form. */
 const char *acme_fleet_db_conninfo_build(apr_pool_t *p, const char *conninfo,
                                          const char *password);
 /* The schema migrations: version i+1 is migrations[i]; each a NULL-terminated list of SQL

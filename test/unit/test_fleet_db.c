@@ -51,19 +51,28 @@ START_TEST(mask_uri_form)
 }
 END_TEST
 
-START_TEST(build_adds_password_and_timeout)
+/* What conninfo_build adds unless given (after connect_timeout). */
+#define KW_REST " keepalives_idle=10 keepalives_interval=5 keepalives_count=3 tcp_user_timeout=15000"
+#define URI_REST "&keepalives_idle=10&keepalives_interval=5&keepalives_count=3&tcp_user_timeout=15000"
+
+START_TEST(build_adds_password_and_defaults)
 {
     ck_assert_str_eq(acme_fleet_db_conninfo_build(pool, "host=db dbname=acme", NULL),
-                     "host=db dbname=acme connect_timeout=5");
+                     "host=db dbname=acme connect_timeout=5" KW_REST);
     ck_assert_str_eq(acme_fleet_db_conninfo_build(pool, "host=db connect_timeout=2", ""),
-                     "host=db connect_timeout=2");
+                     "host=db connect_timeout=2" KW_REST);
+    ck_assert_str_eq(acme_fleet_db_conninfo_build(pool, "host=db keepalives_idle = 60 "
+                                                  "keepalives_interval=1 keepalives_count=9 "
+                                                  "tcp_user_timeout=0", NULL),
+                     "host=db keepalives_idle = 60 keepalives_interval=1 keepalives_count=9 "
+                     "tcp_user_timeout=0 connect_timeout=5");
     ck_assert_str_eq(acme_fleet_db_conninfo_build(pool, "host=db", "it's\\x"),
-                     "host=db password='it\\'s\\\\x' connect_timeout=5");
+                     "host=db password='it\\'s\\\\x' connect_timeout=5" KW_REST);
     ck_assert_str_eq(acme_fleet_db_conninfo_build(pool, "postgresql://acme@db/acme", "p w/&"),
-                     "postgresql://acme@db/acme?password=p%20w%2F%26&connect_timeout=5");
+                     "postgresql://acme@db/acme?password=p%20w%2F%26&connect_timeout=5" URI_REST);
     ck_assert_str_eq(acme_fleet_db_conninfo_build(pool, "postgresql://db/a?sslmode=require"
                                                   "&connect_timeout=3", NULL),
-                     "postgresql://db/a?sslmode=require&connect_timeout=3");
+                     "postgresql://db/a?sslmode=require&connect_timeout=3" URI_REST);
     /* what is built is never shown: masked, the password is gone */
     ck_assert(!strstr(acme_fleet_db_conninfo_mask(pool, acme_fleet_db_conninfo_build(
                           pool, "host=db", "Sup3r")), "Sup3r"));
@@ -136,7 +145,7 @@ Suite *fleet_db_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, mask_keyword_form);
     tcase_add_test(tc, mask_uri_form);
-    tcase_add_test(tc, build_adds_password_and_timeout);
+    tcase_add_test(tc, build_adds_password_and_defaults);
     tcase_add_test(tc, migrations_ordered);
     tcase_add_test(tc, unreachable_keeps_handle);
     suite_add_tcase(s, tc);
