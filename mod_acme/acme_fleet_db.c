@@ -470,10 +470,14 @@ static apr_status_t ensure_conn(acme_fleet_db_t *db)
     rv = migrate(db, tp);
     apr_pool_destroy(tp);
     if (rv != APR_SUCCESS) {
+        /* a broken connection or a lasting fault (no right to create tables): either way
+         * the database cannot be used now; the message tells which */
         if (rv == APR_EGENERAL) {
             char keep[sizeof(db->err)];
             memcpy(keep, db->err, sizeof(keep));
-            set_err(db, "fleet database (%s): creating the schema failed: %s", db->shown, keep);
+            set_err(db, "fleet database (%s): creating or checking the schema failed: %s",
+                    db->shown, keep);
+            rv = APR_ECONNREFUSED;
         }
         drop_conn(db);
     }

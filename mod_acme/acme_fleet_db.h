@@ -11,8 +11,10 @@
  *    watchdog child), never in the root parent before the children are forked.
  *  - Status codes of every call:
  *      APR_SUCCESS
- *      APR_ECONNREFUSED  the database cannot be reached, or the connection broke during the
- *                        call (nothing of the call was committed unless it says so). The
+ *      APR_ECONNREFUSED  the database cannot be reached or used (connect, authentication or
+ *                        creating the schema failed: acme_fleet_db_error says which), or the
+ *                        connection broke during the call (then nothing of a write was
+ *                        committed, except when it broke during COMMIT itself). The
  *                        next call reconnects; after a failed connect attempt further
  *                        attempts wait a bounded back-off (0.5 s doubling to 8 s) and calls
  *                        in between return APR_ECONNREFUSED at once.

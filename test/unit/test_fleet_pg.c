@@ -145,6 +145,22 @@ START_TEST(newer_schema_refused)
 }
 END_TEST
 
+/* A user without the right to create the tables: unusable, said so, retried later. */
+START_TEST(no_right_to_create)
+{
+    acme_fleet_db_t *db = NULL;
+    const char *err = NULL;
+    apr_status_t rv;
+
+    rv = acme_fleet_db_open(&db, pool, conninfo("acme_ro"), env("ACME_PGTEST_PASSWORD"), &err);
+    ck_assert_int_eq(rv, APR_ECONNREFUSED);
+    ck_assert_ptr_nonnull(db);
+    ck_assert_msg(err && strstr(err, "creating or checking the schema failed")
+                  && strstr(err, "permission denied"), "%s", err ? err : "");
+    ck_assert(!acme_fleet_db_reachable(db));
+}
+END_TEST
+
 /* ---- leases ------------------------------------------------------------------------------ */
 
 START_TEST(lease_lifecycle)
@@ -592,6 +608,7 @@ static Suite *fleet_pg_suite(void)
     tcase_add_test(tc, migration_idempotent);
     tcase_add_test(tc, concurrent_open);
     tcase_add_test(tc, newer_schema_refused);
+    tcase_add_test(tc, no_right_to_create);
     tcase_add_test(tc, lease_lifecycle);
     tcase_add_test(tc, entries_generations_changes);
     tcase_add_test(tc, changes_in_commit_order);
