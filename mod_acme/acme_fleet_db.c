@@ -459,6 +459,12 @@ static apr_status_t ensure_conn(acme_fleet_db_t *db)
     apr_pool_cleanup_register(db->cpool, db, conn_cleanup, apr_pool_cleanup_null);
     rv = apr_dbd_open_ex(db->driver, db->cpool, db->conninfo, &db->handle, &err);
     if (rv != APR_SUCCESS || !db->handle) {
+        if (err && (strstr(err, "connection info string") || strstr(err, "URI")
+                    || strstr(err, "percent-encoded"))) {
+            /* libpq quotes the text it could not parse: it may be a password */
+            err = "libpq cannot parse the conninfo (check the key=value pairs, the quoting, "
+                  "or the URI)";
+        }
         set_err(db, "cannot connect to the fleet database (%s): %s", db->shown,
                 err ? err : "no reason given");
         db->handle = NULL;   /* closed by apr_dbd_open_ex */

@@ -131,6 +131,16 @@ START_TEST(unreachable_keeps_handle)
     ck_assert(!strstr(err, "TopSecret"));
     ck_assert(!strstr(acme_fleet_db_conninfo_shown(db), "TopSecret"));
 
+    /* libpq quotes what it cannot parse: a password typed without "=" */
+    rv = acme_fleet_db_open(&db, pool, "host=127.0.0.1 port=1 password TopSecret", NULL, &err);
+    ck_assert_int_eq(rv, APR_ECONNREFUSED);
+    ck_assert_msg(strstr(err, "cannot parse the conninfo") && !strstr(err, "TopSecret"), "%s",
+                  err);
+    rv = acme_fleet_db_open(&db, pool, "postgresql://u@127.0.0.1:1/a?password=Top%zzSecret",
+                            NULL, &err);
+    ck_assert_int_eq(rv, APR_ECONNREFUSED);
+    ck_assert_msg(!strstr(err, "Top"), "%s", err);
+
     rv = acme_fleet_db_create(&db, pool, "", NULL, &err);
     ck_assert_int_eq(rv, APR_EINVAL);
     ck_assert_ptr_null(db);
