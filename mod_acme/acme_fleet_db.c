@@ -974,6 +974,26 @@ apr_status_t acme_fleet_db_changes(acme_fleet_db_t *db, const char *group, apr_i
     return rv;
 }
 
+apr_status_t acme_fleet_db_purge_removed(acme_fleet_db_t *db, const char *group,
+                                         apr_interval_time_t age, int *pcount, apr_pool_t *p)
+{
+    const apr_int64_t usec = age;
+    const void *args[] = { group, &usec };
+    apr_array_header_t *rows;
+    apr_status_t rv;
+
+    if (bad_name(group) || age < 0) {
+        return APR_EINVAL;
+    }
+    rv = run(db, p, "DELETE FROM acme_entry WHERE grp = %s AND removed"
+             " AND updated < now() - %lld::bigint * interval '1 microsecond' RETURNING name",
+             args, &rows);
+    if (rv == APR_SUCCESS && pcount) {
+        *pcount = rows->nelts;
+    }
+    return rv;
+}
+
 /* ---- nodes and the clock ---------------------------------------------------------------- */
 
 apr_status_t acme_fleet_db_node_beat(acme_fleet_db_t *db, const char *node,

@@ -132,6 +132,12 @@ apr_status_t acme_fleet_db_changes(acme_fleet_db_t *db, const char *group, apr_i
                                    apr_array_header_t **prows /* acme_fleet_change_t */,
                                    apr_int64_t *pmax_seq, apr_pool_t *p);
 
+/* Forget the tombstones of group removed more than age ago (database clock); *pcount (may
+ * be NULL) gets how many. A node that was away longer than age does not learn of those
+ * removals through changes(): use an age well above any outage a node may have (days). */
+apr_status_t acme_fleet_db_purge_removed(acme_fleet_db_t *db, const char *group,
+                                         apr_interval_time_t age, int *pcount, apr_pool_t *p);
+
 /* Nodes. info_json is a small JSON text the fleet layer owns (NULL: "{}"); stored as text. */
 apr_status_t acme_fleet_db_node_beat(acme_fleet_db_t *db, const char *node,
                                      apr_int64_t challenge_seq, const char *info_json,

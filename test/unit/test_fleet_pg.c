@@ -426,6 +426,23 @@ START_TEST(entries_generations_changes)
     ck_assert_int_eq(blobs->nelts, 0);
     ck_assert_int_eq(acme_fleet_db_get(db, "staging-t", "nosuch", &gen, &blobs, pool),
                      APR_ENOENT);
+    /* tombstones: kept while young, purged when older than the age given */
+    {
+        int count = -1;
+        ck_assert_int_eq(acme_fleet_db_put(db, "staging-t", "gone", NULL, 0, NULL, 0, NULL, pool),
+                         APR_SUCCESS);
+        ck_assert_int_eq(acme_fleet_db_remove(db, "staging-t", "gone", NULL, 0, pool),
+                         APR_SUCCESS);
+        ck_assert_int_eq(acme_fleet_db_purge_removed(db, "staging-t", apr_time_from_sec(3600),
+                                                     &count, pool), APR_SUCCESS);
+        ck_assert_int_eq(count, 0);
+        apr_sleep(apr_time_from_msec(50));
+        ck_assert_int_eq(acme_fleet_db_purge_removed(db, "staging-t", apr_time_from_msec(10),
+                                                     &count, pool), APR_SUCCESS);
+        ck_assert_int_eq(count, 1);               /* "gone"; www.example.org lives again */
+        ck_assert_int_eq(acme_fleet_db_get(db, "staging-t", "www.example.org", &gen, &blobs,
+                                           pool), APR_SUCCESS);
+    }
     {
         acme_store_blob_t bad = { "", "x", 1 };
         ck_assert_int_eq(acme_fleet_db_put(db, "staging-t", "x", &bad, 1, NULL, 0, NULL, pool),
