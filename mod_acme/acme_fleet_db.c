@@ -10,6 +10,7 @@
  * PQexecParams at every call), so nothing lives in the server session and a new
  * connection needs no preparing again. */
 #include <ctype.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include <apr_dbd.h>
@@ -20,7 +21,7 @@
 #include "acme_fleet_db.h"
 #include "acme_log.h"
 
-/* pg_advisory_xact_lock keys: 'acme' and 'acme'+1. */
+/* pg_advisory_xact_lock keys of mod_acme (fixed: every node must use the same). */
 #define LOCK_SCHEMA  1634558821LL
 #define LOCK_SEQ     1634558822LL
 
