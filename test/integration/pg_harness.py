@@ -123,9 +123,8 @@ class Postgres:
         with open(os.path.join(self.datadir, "pg_hba.conf"), "w") as f:
             f.write("# written by test/integration/pg_harness.py\n"
                     "local all %s trust\n"
-                    "host %s %s 127.0.0.1/32 %s\n"
-                    "host %s %s ::1/128 %s\n" % (PG_USER, self.dbname, self.user, method,
-                                                 self.dbname, self.user, method))
+                    "host all %s 127.0.0.1/32 %s\n"
+                    "host all %s ::1/128 %s\n" % (PG_USER, self.user, method, self.user, method))
         self._initialized = True
 
     def _argv(self):
@@ -167,6 +166,12 @@ class Postgres:
         self.psql("CREATE DATABASE %s OWNER %s" % (_ident(self.dbname), _ident(self.user)),
                   db="postgres")
 
+    def create_database(self, name):
+        """Another database owned by the test role (one per test keeps tests apart)."""
+        self.psql("CREATE DATABASE %s OWNER %s" % (_ident(name), _ident(self.user)),
+                  db="postgres")
+        return name
+
     def stop(self, timeout=15):
         if self.proc is not None:
             self.proc.stop(timeout=timeout)
@@ -188,17 +193,18 @@ class Postgres:
 
     # -- clients ------------------------------------------------------------------------------
 
-    def conninfo(self, password=False):
+    def conninfo(self, password=False, dbname=None):
         """The libpq conninfo a node uses (the password only when asked: tests prefer
         ACMEStorePasswordFile)."""
-        s = "host=127.0.0.1 port=%d dbname=%s user=%s" % (self.port, self.dbname, self.user)
+        s = "host=127.0.0.1 port=%d dbname=%s user=%s" % (self.port, dbname or self.dbname,
+                                                          self.user)
         if password and self.password:
             s += " password=%s" % self.password
         return s
 
-    def store_line(self, local_dir=None, password=False):
+    def store_line(self, local_dir=None, password=False, dbname=None):
         """The ACMEStore directive for this database."""
-        line = 'ACMEStore pgsql:"%s"' % self.conninfo(password=password)
+        line = 'ACMEStore pgsql:"%s"' % self.conninfo(password=password, dbname=dbname)
         if local_dir:
             line += ' "%s"' % local_dir
         return line
