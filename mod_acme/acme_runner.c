@@ -278,6 +278,9 @@ void acme_runner_record(acme_runner_t *r, int i, apr_status_t rv, const acme_res
     else {
         record_failure(r, i, res, now, p);
     }
+    if (r->conf.fleet) {
+        r->conf.fleet->done(r->conf.fleet->baton, c->id, p);
+    }
 }
 
 /* One job of a run (acme_parallel.c): obtain the certificate r->due[job]. */
@@ -457,6 +460,40 @@ static void one_order_per_names(acme_runner_t *r, apr_pool_t *p)
     r->due->nelts = kept;
 }
 
+/* Fleet mode: only the certificates whose lease this node holds are ordered; the others
+ * are looked at again in ACME_RUNNER_FLEET_WAIT. 1 when some were due and none is left
+ * (no run then: not even the account is this node's business). */
+static int fleet_filter(acme_runner_t *r, apr_time_t now, apr_pool_t *p)
+{
+    const acme_runner_fleet_t *fl = r->conf.fleet;
+    int k, kept = 0, had = r->due->nelts;
+
+    for (k = 0; fl && k < r->due->nelts; ++k) {
+        int i = APR_ARRAY_IDX(r->due, k, int);
+        acme_runner_cert_t *c = acme_runner_cert(r, i);
+        if (!fl->may_order(fl->baton, c->id, c->names, p)) {
+            r->sched->slot[i].next = now + ACME_RUNNER_FLEET_WAIT;
+            continue;
+        }
+        APR_ARRAY_IDX(r->due, kept++, int) = i;
+    }
+    if (fl) {
+        r->due->nelts = kept;
+    }
+    return fl && had > 0 && kept == 0;
+}
+
+/* The run could not start: the leases taken for it go back. */
+static void fleet_release(acme_runner_t *r, apr_pool_t *p)
+{
+    int k;
+
+    for (k = 0; r->conf.fleet && k < r->due->nelts; ++k) {
+        r->conf.fleet->done(r->conf.fleet->baton,
+                            acme_runner_cert(r, APR_ARRAY_IDX(r->due, k, int))->id, p);
+    }
+}
+
 void acme_runner_run_due(acme_runner_t *r, apr_time_t now, apr_pool_t *p)
 {
     acme_store_t *st = r->conf.store;
@@ -465,9 +502,14 @@ void acme_runner_run_due(acme_runner_t *r, apr_time_t now, apr_pool_t *p)
     r->due = acme_sched_due(r->sched, now, p);
     one_order_per_names(r, p);
     r->staged = r->failed = 0;
+    if (fleet_filter(r, now, p)) {
+        acme_sched_after_run(r->sched, apr_time_now(), acme_runner_notify_pending(r));
+        return;
+    }
     if (r->due->nelts > 0 || account_update_due(r, p)) {
         if (st->lock(st, "driver", 0, &lock, p) != APR_SUCCESS) {
             /* another generation's driver is still at work: look again shortly */
+            fleet_release(r, p);
             r->sched->next_run = now + ACME_SCHED_LOCKED_RETRY;
             r->account_looked = 0;
             return;

@@ -7,7 +7,8 @@ PKGS=(build-essential autoconf automake libtool pkg-config
       apache2 apache2-dev libssl-dev libcurl4-openssl-dev libjansson-dev check
       pebble python3 python3-pytest python3-pytest-xdist python3-requests openssl
       dpkg-dev debhelper dh-autoreconf git strace python3-cryptography
-      clang libclang-rt-14-dev valgrind)   # sanitizers, fuzzing, memcheck (docs/testing.md)
+      clang libclang-rt-14-dev valgrind   # sanitizers, fuzzing, memcheck (docs/testing.md)
+      libaprutil1-dbd-pgsql postgresql-15)   # fleet mode: apr_dbd's pgsql driver; its tests' server
 
 missing=()
 for p in "${PKGS[@]}"; do

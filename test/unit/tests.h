@@ -38,5 +38,6 @@ Suite *groups_suite(void);
 Suite *sni_suite(void);
 Suite *https_suite(void);
 Suite *stateless_suite(void);
+Suite *fleet_suite(void);
 
 #endif
