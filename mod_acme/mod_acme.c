@@ -25,6 +25,7 @@
 #include "mod_acme_status.h"
 #include "mod_acme_https.h"
 #include "mod_acme_sni.h"
+#include "mod_acme_stateless.h"
 #include "acme_log.h"
 
 mod_acme_gen_t *mod_acme_gen;
@@ -94,6 +95,7 @@ static int post_config_late(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     }
     mod_acme_reuse_keys(m, ptemp);
     mod_acme_http01_counter_init(m);
+    mod_acme_stateless_init(m, ptemp);
     if (mod_acme_fleet_setup(m, pconf) != APR_SUCCESS
         || mod_acme_watchdog_setup(m, pconf) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;

@@ -42,6 +42,7 @@ void *mod_acme_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->agree_tos = ACME_UNSET;
     sc->auto_restart = ACME_UNSET;
     sc->renewal_info = ACME_UNSET;
+    sc->stateless_http01 = ACME_UNSET;
     sc->retry_delay = -1;
     sc->http_timeout = -1;
     sc->dns_propagation = -1;
@@ -67,6 +68,7 @@ void *mod_acme_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->contacts = MERGE_PTR(contacts);
     sc->store_dir = MERGE_PTR(store_dir);
     sc->renewal_info = MERGE_INT(renewal_info);
+    sc->stateless_http01 = MERGE_INT(stateless_http01);
     sc->retry_delay = add->retry_delay >= 0 ? add->retry_delay : base->retry_delay;
     sc->http_timeout = add->http_timeout >= 0 ? add->http_timeout : base->http_timeout;
     sc->notify_cmd = MERGE_PTR(notify_cmd);
@@ -499,6 +501,12 @@ static const char *set_renewal_info(cmd_parms *cmd, void *dc, const char *arg)
     return err ? err : parse_onoff(cmd, arg, &cmd_conf(cmd)->renewal_info);
 }
 
+static const char *set_stateless_http01(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = global_only(cmd);
+    return err ? err : parse_onoff(cmd, arg, &cmd_conf(cmd)->stateless_http01);
+}
+
 static const char *set_retry_delay(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *err = global_only(cmd);
@@ -884,6 +892,9 @@ const command_rec mod_acme_cmds[] = {
     AP_INIT_TAKE1("ACMERenewalInfo", set_renewal_info, NULL, RSRC_CONF,
                   "on|off: follow the CA's renewal information (RFC 9773) when it offers "
                   "it (default on)"),
+    AP_INIT_TAKE1("ACMEStatelessHTTP01", set_stateless_http01, NULL, RSRC_CONF,
+                  "on|off: answer http-01 for any well-formed token on a managed name with "
+                  "token.thumbprint of the account, without a stored response (default off)"),
     AP_INIT_TAKE1("ACMERetryDelay", set_retry_delay, NULL, RSRC_CONF,
                   "DURATION: first retry delay after a failure, x10 each time up to a day "
                   "(default 1m)"),
@@ -935,6 +946,7 @@ mod_acme_gen_t *mod_acme_gen_create(apr_pool_t *p, server_rec *s)
     m->auto_restart = sc->auto_restart != 0;
     m->contacts = sc->contacts;
     m->renewal_info = sc->renewal_info != 0;
+    m->stateless_http01 = sc->stateless_http01 == 1;
     m->retry_delay = sc->retry_delay > 0 ? sc->retry_delay : apr_time_from_sec(60);
     m->http_timeout = sc->http_timeout > 0 ? sc->http_timeout : apr_time_from_sec(30);
     m->notify_cmd = sc->notify_cmd;

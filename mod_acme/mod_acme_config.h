@@ -59,6 +59,7 @@ typedef struct mod_acme_srv_conf_t {
     const char *store_dir;
     int auto_restart;
     int renewal_info;          /* ACMERenewalInfo */
+    int stateless_http01;      /* ACMEStatelessHTTP01 on|off, ACME_UNSET when not said */
     apr_interval_time_t retry_delay; /* ACMERetryDelay, -1 unset */
     apr_interval_time_t http_timeout; /* ACMETimeout, -1 unset */
     const char *notify_cmd;    /* ACMENotifyCmd: program */

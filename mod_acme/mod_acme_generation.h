@@ -92,6 +92,9 @@ typedef struct mod_acme_gen_t {
     struct mod_acme_fleet_t *fleet; /* the fleet layer's glue (mod_acme_fleet.c), or NULL */
     apr_hash_t *https_names;        /* ACMERequireHttps: name -> mod_acme_managed_t* of a live
                                      * certificate that asks for it (mod_acme_https.c) */
+    int stateless_http01;           /* ACMEStatelessHTTP01 on */
+    struct acme_stateless_t *stateless; /* its hosts and thumbprints (mod_acme_stateless.c),
+                                     * NULL when off */
 } mod_acme_gen_t;
 
 /* The current generation (re-set at every post_config; statics reset with the DSO). */
