@@ -556,6 +556,28 @@ static const char *w_path(acme_store_t *st, acme_group_t g, const char *name,
     return in->path ? in->path(in, g, name, aspect, p) : NULL;
 }
 
+/* An episode of an unreachable database goes on across a restart (the snapshot says so):
+ * said once when it began, and once when it ends, whichever generation sees that. */
+static void episode_resume(acme_fleet_t *f, apr_pool_t *p)
+{
+    json_t *j = NULL, *db;
+    char *data;
+    apr_size_t len;
+
+    if (acme_store_load(f->conf.store, ACME_GROUP_ORDERS, ACME_FLEET_SNAPSHOT_ENTRY,
+                        ACME_FLEET_SNAPSHOT, &data, &len, p) == APR_SUCCESS) {
+        j = acme_json_parse(p, data, len, NULL);
+    }
+    if (j && (db = acme_json_obj(j, "database")) != NULL
+        && json_is_false(json_object_get(db, "reachable"))) {
+        f->reachable = 0;
+        f->down_since = acme_time_parse_rfc3339(acme_json_str(db, "since"));
+        f->down_since = f->down_since ? f->down_since : apr_time_now();
+        f->why = acme_json_str(db, "error") ? apr_pstrdup(p, acme_json_str(db, "error"))
+                                             : NULL;
+    }
+}
+
 apr_status_t acme_fleet_create(acme_fleet_t **pf, apr_pool_t *p, const acme_fleet_conf_t *conf)
 {
     acme_fleet_t *f = apr_pcalloc(p, sizeof(*f));
@@ -573,6 +595,7 @@ apr_status_t acme_fleet_create(acme_fleet_t **pf, apr_pool_t *p, const acme_flee
     if ((rv = apr_thread_mutex_create(&f->mutex, APR_THREAD_MUTEX_DEFAULT, p)) != APR_SUCCESS) {
         return rv;
     }
+    episode_resume(f, p);
     f->wrap.kind = "fleet";
     f->wrap.baton = f;
     f->wrap.load = w_load;
