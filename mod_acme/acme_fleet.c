@@ -30,6 +30,7 @@ struct acme_fleet_t {
     const char *account_for;       /* the certificate whose order holds the account lease */
     apr_int64_t staging_since, accounts_since, challenges_since;
     int reachable;
+    int pending_check;             /* look for sets waiting in orders/<id>/fleet-pending.* */
     const char *why;               /* the last failure, for the log and the snapshot */
     apr_time_t down_since, next_try;
     apr_interval_time_t backoff;
@@ -290,22 +291,21 @@ static void fence_set(acme_fleet_t *f, const char *name, apr_int64_t fence)
 
 /* ---- publish (through the wrapping store) --------------------------------------------- */
 
-/* Put the entry (g, name) with these of its local aspects that exist (none: remove it).
- * Called with the mutex held. */
-static apr_status_t publish(acme_fleet_t *f, acme_group_t g, const char *name,
-                            const char *const *aspects, int naspects, const char *lease,
-                            apr_int64_t fence, apr_pool_t *p)
+/* The local aspects (prefix + aspect) of (g, name) that exist, sealed keys re-sealed
+ * under the fleet key, named without the prefix. */
+static apr_status_t gather(acme_store_blob_t **pblobs, int *pn, acme_fleet_t *f, acme_group_t g,
+                           const char *name, const char *prefix, const char *const *aspects,
+                           int naspects, apr_pool_t *p)
 {
-    acme_store_t *st = f->conf.store;
     acme_store_blob_t *blobs = apr_pcalloc(p, sizeof(*blobs) * (apr_size_t)naspects);
-    apr_int64_t gen = 0;
-    int i, n = 0;
     apr_status_t rv = APR_SUCCESS;
+    int i, n = 0;
 
     for (i = 0; i < naspects && rv == APR_SUCCESS; ++i) {
         acme_store_blob_t b;
         char *data;
-        rv = acme_store_load(st, g, name, aspects[i], &data, &b.len, p);
+        rv = acme_store_load(f->conf.store, g, name, apr_pstrcat(p, prefix, aspects[i], NULL),
+                             &data, &b.len, p);
         if (APR_STATUS_IS_ENOENT(rv)) {
             rv = APR_SUCCESS;
             continue;
@@ -319,6 +319,50 @@ static apr_status_t publish(acme_fleet_t *f, acme_group_t g, const char *name,
     if (rv != APR_SUCCESS) {
         acme_log(ACME_LOG_ERR, rv, ACMELOGNO(00642) "fleet: %s/%s could not be prepared for "
                  "the database", acme_group_name(g), name);
+    }
+    *pblobs = blobs;
+    *pn = n;
+    return rv;
+}
+
+static const char *const STAGED_ASPECTS[] = { ASPECT_KEY, ASPECT_CHAIN, ASPECT_META };
+/* orders/_fleet/pending.<id>.<aspect>: a set to publish (not in orders/<id>/, which the
+ * driver removes once the set is staged) */
+#define PENDING_PREFIX(p, id) apr_pstrcat((p), "pending.", (id), ".", NULL)
+
+/* A staged set the database did not take because it was unreachable: a copy waits in
+ * orders/<id>/ (the staged one goes live and its key becomes root-only) until it is back. */
+static void pending_keep(acme_fleet_t *f, const char *id, apr_pool_t *p)
+{
+    int i;
+
+    for (i = 0; i < 3; ++i) {
+        char *data;
+        apr_size_t len;
+        if (acme_store_load(f->conf.store, ACME_GROUP_STAGING, id, STAGED_ASPECTS[i], &data,
+                            &len, p) != APR_SUCCESS
+            || acme_store_save(f->conf.store, ACME_GROUP_ORDERS, ACME_FLEET_SNAPSHOT_ENTRY,
+                               apr_pstrcat(p, PENDING_PREFIX(p, id), STAGED_ASPECTS[i], NULL),
+                               data, len, p)
+               != APR_SUCCESS) {
+            return;
+        }
+    }
+    f->pending_check = 1;
+}
+
+/* Put the entry (g, name) with these of its local aspects that exist (none: remove it).
+ * Called with the mutex held. */
+static apr_status_t publish(acme_fleet_t *f, acme_group_t g, const char *name,
+                            const char *const *aspects, int naspects, const char *lease,
+                            apr_int64_t fence, apr_pool_t *p)
+{
+    acme_store_blob_t *blobs;
+    apr_int64_t gen = 0;
+    int n;
+    apr_status_t rv;
+
+    if ((rv = gather(&blobs, &n, f, g, name, "", aspects, naspects, p)) != APR_SUCCESS) {
         return rv;
     }
     rv = n ? f->conf.ops->put(f->conf.db, acme_group_name(g), name, blobs, n, lease, fence,
@@ -331,7 +375,11 @@ static apr_status_t publish(acme_fleet_t *f, acme_group_t g, const char *name,
     }
     else if (db_failed(f, rv, "publish")) {
         acme_log(ACME_LOG_WARNING, rv, ACMELOGNO(00644) "fleet: %s/%s not published (the "
-                 "database is unreachable)", acme_group_name(g), name);
+                 "database is unreachable)%s", acme_group_name(g), name,
+                 g == ACME_GROUP_STAGING ? ": it is published when the database is back" : "");
+        if (g == ACME_GROUP_STAGING) {
+            pending_keep(f, name, p);
+        }
     }
     else if (rv == APR_SUCCESS) {
         apr_hash_set(f->own, own_key(f->pool, g, name), APR_HASH_KEY_STRING, "1");
@@ -341,7 +389,6 @@ static apr_status_t publish(acme_fleet_t *f, acme_group_t g, const char *name,
     return rv;
 }
 
-static const char *const STAGED_ASPECTS[] = { ASPECT_KEY, ASPECT_CHAIN, ASPECT_META };
 static const char *const ORDER_ASPECTS[] = { ASPECT_KEY, ASPECT_ORDER };
 static const char *const ACCOUNT_ASPECTS[] = { ASPECT_ACCOUNT, ASPECT_KEY };
 static const char *const HTTP01_ASPECTS[] = { ACME_HTTP01_HOST, ACME_HTTP01_ASPECT };
@@ -589,6 +636,7 @@ apr_status_t acme_fleet_create(acme_fleet_t **pf, apr_pool_t *p, const acme_flee
     f->pulled = apr_hash_make(p);
     f->own = apr_hash_make(p);
     f->reachable = 1;
+    f->pending_check = 1;
     if (!f->conf.served) {
         f->conf.served = apr_hash_make(p);
     }
@@ -912,6 +960,55 @@ void acme_fleet_done(acme_fleet_t *f, const char *id, apr_pool_t *p)
 
 /* ---- ticks ---------------------------------------------------------------------------- */
 
+/* The sets kept while the database was unreachable (orders/_fleet/pending.*): published now (without a fence: the
+ * lease is long gone) unless the database has one valid as long by now. */
+static void publish_pending(acme_fleet_t *f, apr_pool_t *p)
+{
+    apr_hash_index_t *hi;
+
+    f->pending_check = 0;
+    for (hi = apr_hash_first(p, f->conf.served); hi && f->reachable; hi = apr_hash_next(hi)) {
+        const char *id = apr_hash_this_key(hi);
+        acme_cert_meta_t *mine, *theirs = NULL;
+        apr_array_header_t *dbb;
+        acme_store_blob_t *blobs;
+        apr_int64_t gen;
+        apr_size_t len;
+        char *data;
+        int n, i;
+
+        if (acme_store_load(f->conf.store, ACME_GROUP_ORDERS, ACME_FLEET_SNAPSHOT_ENTRY,
+                            apr_pstrcat(p, PENDING_PREFIX(p, id), ASPECT_META, NULL), &data,
+                            &len, p) != APR_SUCCESS
+            || acme_meta_parse(&mine, p, data, len) != APR_SUCCESS) {
+            continue;
+        }
+        (void)db_cert(&theirs, &dbb, f, id, p);
+        if (!f->reachable) {
+            f->pending_check = 1;
+            return;
+        }
+        if ((!theirs || theirs->not_after < mine->not_after)
+            && gather(&blobs, &n, f, ACME_GROUP_ORDERS, ACME_FLEET_SNAPSHOT_ENTRY,
+                      PENDING_PREFIX(p, id), STAGED_ASPECTS, 3, p)
+               == APR_SUCCESS && n == 3) {
+            if (db_failed(f, f->conf.ops->put(f->conf.db, acme_group_name(ACME_GROUP_STAGING),
+                                              id, blobs, n, NULL, 0, &gen, p), "publish")) {
+                f->pending_check = 1;
+                return;
+            }
+            acme_log(ACME_LOG_NOTICE, 0, ACMELOGNO(00657) "certificate %s: serial %s, obtained "
+                     "while the fleet database was unreachable, published now", id,
+                     mine->serial);
+        }
+        for (i = 0; i < 3; ++i) {
+            (void)acme_store_remove(f->conf.store, ACME_GROUP_ORDERS, ACME_FLEET_SNAPSHOT_ENTRY,
+                                    apr_pstrcat(p, PENDING_PREFIX(p, id), STAGED_ASPECTS[i],
+                                                NULL), p);
+        }
+    }
+}
+
 /* Renew the leases held (the same fencing token); a lease lost meanwhile is dropped. */
 static void renew_leases(acme_fleet_t *f, apr_pool_t *p)
 {
@@ -1038,6 +1135,9 @@ void acme_fleet_tick(acme_fleet_t *f, apr_time_t now, apr_pool_t *p)
                                 f->conf.info_json ? f->conf.info_json : "{}", p);
     if (!db_failed(f, rv, "heartbeat")) {
         renew_leases(f, p);
+    }
+    if (f->reachable && f->pending_check) {
+        publish_pending(f, p);
     }
     if (f->reachable) {
         pull_group(f, ACME_GROUP_STAGING, &f->staging_since, p);

@@ -29,7 +29,7 @@
 #define ACME_FLEET_CHALLENGE_TICK apr_time_from_msec(200) /* challenge pulls */
 #define ACME_FLEET_LIVE_TICKS 3                         /* a node beat within 3 ticks: live */
 #define ACME_FLEET_CHALLENGE_WAIT apr_time_from_sec(5)  /* every live node has a challenge */
-#define ACME_FLEET_RETRY_MAX apr_time_from_sec(30)      /* database unreachable: back-off cap */
+#define ACME_FLEET_RETRY_MAX apr_time_from_sec(8)       /* database unreachable: back-off cap */
 #define ACME_FLEET_SNAPSHOT_ENTRY "_fleet"              /* orders/_fleet/fleet.json */
 #define ACME_FLEET_SNAPSHOT "fleet.json"
 #define ACME_FLEET_ACCOUNT_LEASE "_account"             /* while the first account is made */

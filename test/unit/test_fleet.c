@@ -624,6 +624,38 @@ START_TEST(snapshot_and_database_down)
 }
 END_TEST
 
+
+START_TEST(staged_while_down_published_when_back)
+{
+    apr_time_t now = apr_time_now();
+    fake_entry_t *e;
+
+    save(A.st, ACME_GROUP_ACCOUNTS, "ca-test", "account.json", "{}");
+    ck_assert_int_eq(acme_fleet_may_order(A.fleet, "a.example", names_of("a.example"), pool), 1);
+    db.down = 1;
+    stage(&A, "a.example", "0abc");
+    ck_assert(unit_logged(logs, ACME_LOG_WARNING, "ACME00644", "published when the database"));
+    /* the driver drops its order state, the restart activates the set */
+    ck_assert_int_eq(acme_store_remove(A.st, ACME_GROUP_ORDERS, "a.example", NULL, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(acme_store_remove(A.local, ACME_GROUP_STAGING, "a.example", NULL, pool),
+                     APR_SUCCESS);
+    acme_fleet_tick(A.fleet, now, pool);
+    ck_assert_ptr_null(db_entry("staging", "a.example"));
+    /* back: published (without a fence), and only once */
+    db.down = 0;
+    acme_fleet_tick(A.fleet, now + apr_time_from_sec(60), pool);
+    ck_assert_ptr_nonnull(e = db_entry("staging", "a.example"));
+    ck_assert_int_eq(e->generation, 1);
+    ck_assert(unit_logged(logs, ACME_LOG_NOTICE, "ACME00657", "0abc"));
+    acme_fleet_tick(B.fleet, now + apr_time_from_sec(61), pool);
+    ck_assert_str_eq(unsealed(&B, ACME_GROUP_STAGING, "a.example"), "KEY-PEM");
+    fleet_make(&A, "node-a");
+    acme_fleet_tick(A.fleet, now + apr_time_from_sec(62), pool);
+    ck_assert_int_eq(db_entry("staging", "a.example")->generation, 1);
+}
+END_TEST
+
 Suite *fleet_suite(void)
 {
     Suite *s = suite_create("fleet");
@@ -638,6 +670,7 @@ Suite *fleet_suite(void)
     tcase_add_test(tc, lease_held_elsewhere_then_taken_over);
     tcase_add_test(tc, challenges_reach_every_node_before_validation);
     tcase_add_test(tc, snapshot_and_database_down);
+    tcase_add_test(tc, staged_while_down_published_when_back);
     suite_add_tcase(s, tc);
     return s;
 }
