@@ -446,8 +446,11 @@ static void wait_for_nodes(acme_fleet_t *f, const char *name, apr_int64_t seq, a
              (double)wait / APR_USEC_PER_SEC);
 }
 
-static void publish_challenge(acme_fleet_t *f, const char *name, const char *const *aspects,
-                              apr_pool_t *p)
+/* A challenge the other nodes cannot get (the database is unreachable) fails its save: the
+ * driver then does not ask the CA to validate (their answers would be 404s, and failed
+ * validations count against the CA's limits). */
+static apr_status_t publish_challenge(acme_fleet_t *f, const char *name,
+                                      const char *const *aspects, apr_pool_t *p)
 {
     apr_array_header_t *rows;
     apr_int64_t seq = 0;
@@ -465,6 +468,7 @@ static void publish_challenge(acme_fleet_t *f, const char *name, const char *con
     if (rv == APR_SUCCESS && seq > 0) {
         wait_for_nodes(f, name, seq, p);
     }
+    return rv == APR_SUCCESS ? APR_SUCCESS : APR_ECONNREFUSED;
 }
 
 /* What the holder of the lease `name` writes: published under its fencing token (nothing
@@ -479,8 +483,8 @@ static void publish_fenced(acme_fleet_t *f, acme_group_t g, const char *name,
     apr_thread_mutex_unlock(f->mutex);
 }
 
-static void after_save(acme_fleet_t *f, acme_group_t g, const char *name, const char *aspect,
-                       apr_pool_t *p)
+static apr_status_t after_save(acme_fleet_t *f, acme_group_t g, const char *name,
+                               const char *aspect, apr_pool_t *p)
 {
     switch (g) {
     case ACME_GROUP_STAGING:
@@ -502,15 +506,16 @@ static void after_save(acme_fleet_t *f, acme_group_t g, const char *name, const 
         break;
     case ACME_GROUP_CHALLENGES: /* the aspect the responder needs last */
         if (!strcmp(aspect, ACME_HTTP01_ASPECT)) {
-            publish_challenge(f, name, HTTP01_ASPECTS, p);
+            return publish_challenge(f, name, HTTP01_ASPECTS, p);
         }
-        else if (!strcmp(aspect, ACME_TLSALPN01_CERT)) {
-            publish_challenge(f, name, TLSALPN01_ASPECTS, p);
+        if (!strcmp(aspect, ACME_TLSALPN01_CERT)) {
+            return publish_challenge(f, name, TLSALPN01_ASPECTS, p);
         }
         break;
     default:
         break;
     }
+    return APR_SUCCESS;
 }
 
 static void after_remove(acme_fleet_t *f, acme_group_t g, const char *name, const char *aspect,
@@ -546,7 +551,7 @@ static apr_status_t w_save(acme_store_t *st, acme_group_t g, const char *name,
     apr_status_t rv = in->save(in, g, name, aspect, data, len, p);
 
     if (rv == APR_SUCCESS) {
-        after_save(wrapped(st), g, name, aspect, p);
+        rv = after_save(wrapped(st), g, name, aspect, p);
     }
     return rv;
 }

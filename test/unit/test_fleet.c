@@ -601,6 +601,10 @@ START_TEST(snapshot_and_database_down)
     ck_assert_int_eq(n640, 1);
     ck_assert(!acme_fleet_reachable(A.fleet));
     ck_assert_int_eq(acme_fleet_may_order(A.fleet, "b.example", names_of("b.example"), pool), 0);
+    /* a challenge the other nodes cannot get: its save fails (the CA is not asked) */
+    save(A.st, ACME_GROUP_CHALLENGES, "h1", "http-01.host", "a.example");
+    ck_assert_int_ne(acme_store_save(A.st, ACME_GROUP_CHALLENGES, "h1", "http-01", "k", 1,
+                                     pool), APR_SUCCESS);
     snap = load(A.local, ACME_GROUP_ORDERS, "_fleet", "fleet.json");
     ck_assert_ptr_nonnull(j = acme_json_parse(pool, snap, strlen(snap), NULL));
     ck_assert(json_is_false(json_object_get(acme_json_obj(j, "database"), "reachable")));
