@@ -18,6 +18,8 @@
 #define ASPECT_META  "meta.json"
 #define ASPECT_ORDER "order.json"
 #define ASPECT_ACCOUNT "account.json"
+#define ASPECT_ARI   "ari.json"
+#define ARI_GROUP    "ari"            /* database group of the renewal windows */
 
 struct acme_fleet_t {
     acme_fleet_conf_t conf;
@@ -30,7 +32,9 @@ struct acme_fleet_t {
     const char *account_for;       /* the certificate whose order holds the account lease */
     apr_int64_t staging_since, accounts_since, challenges_since;
     int reachable;
-    int pending_check;             /* look for sets waiting in orders/<id>/fleet-pending.* */
+    int pending_check;             /* look for sets waiting in orders/_fleet/pending.* */
+    int leader;                    /* the first live node by name: fetches renewalInfo */
+    apr_int64_t ari_since;
     const char *why;               /* the last failure, for the log and the snapshot */
     apr_time_t down_since, next_try;
     apr_interval_time_t backoff;
@@ -391,6 +395,7 @@ static apr_status_t publish(acme_fleet_t *f, acme_group_t g, const char *name,
 
 static const char *const ORDER_ASPECTS[] = { ASPECT_KEY, ASPECT_ORDER };
 static const char *const ACCOUNT_ASPECTS[] = { ASPECT_ACCOUNT, ASPECT_KEY };
+static const char *const ARI_ASPECTS[] = { ASPECT_ARI };
 static const char *const HTTP01_ASPECTS[] = { ACME_HTTP01_HOST, ACME_HTTP01_ASPECT };
 static const char *const TLSALPN01_ASPECTS[] = { ACME_TLSALPN01_KEY, ACME_TLSALPN01_CERT };
 #define NASPECTS(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -471,6 +476,22 @@ static apr_status_t publish_challenge(acme_fleet_t *f, const char *name,
     return rv == APR_SUCCESS ? APR_SUCCESS : APR_ECONNREFUSED;
 }
 
+/* The renewal window the leader fetched: for every node (database group "ari"). */
+static void publish_ari(acme_fleet_t *f, const char *id, apr_pool_t *p)
+{
+    acme_store_blob_t *blobs;
+    apr_int64_t gen;
+    int n;
+
+    apr_thread_mutex_lock(f->mutex);
+    if (gather(&blobs, &n, f, ACME_GROUP_ORDERS, id, "", ARI_ASPECTS, 1, p) == APR_SUCCESS
+        && n == 1) {
+        (void)db_failed(f, f->conf.ops->put(f->conf.db, ARI_GROUP, id, blobs, n, NULL, 0, &gen,
+                                            p), "publish");
+    }
+    apr_thread_mutex_unlock(f->mutex);
+}
+
 /* What the holder of the lease `name` writes: published under its fencing token (nothing
  * without the lease: another node's result is not overwritten). */
 static void publish_fenced(acme_fleet_t *f, acme_group_t g, const char *name,
@@ -495,6 +516,9 @@ static apr_status_t after_save(acme_fleet_t *f, acme_group_t g, const char *name
     case ACME_GROUP_ORDERS:
         if (*name != '_' && is_order_aspect(aspect)) {
             publish_fenced(f, g, name, ORDER_ASPECTS, NASPECTS(ORDER_ASPECTS), p);
+        }
+        else if (*name != '_' && !strcmp(aspect, ASPECT_ARI)) {
+            publish_ari(f, name, p);
         }
         break;
     case ACME_GROUP_ACCOUNTS:
@@ -817,6 +841,55 @@ static void pull_group(acme_fleet_t *f, acme_group_t g, apr_int64_t *psince, apr
         }
     }
     *psince = max;
+}
+
+/* The renewal windows the leader published: into orders/<id>/ari.json, where the runner
+ * adopts them (acme_runner_ari_fetch). */
+static void pull_ari(acme_fleet_t *f, apr_pool_t *p)
+{
+    apr_array_header_t *rows, *blobs;
+    apr_int64_t max = f->ari_since, gen;
+    int i;
+
+    if (db_failed(f, f->conf.ops->changes(f->conf.db, ARI_GROUP, f->ari_since, &rows, &max, p),
+                  "changes") || !f->reachable) {
+        return;
+    }
+    for (i = 0; i < rows->nelts; ++i) {
+        const acme_fleet_change_row_t *c = &APR_ARRAY_IDX(rows, i, acme_fleet_change_row_t);
+        if (c->removed || !apr_hash_get(f->conf.served, c->name, APR_HASH_KEY_STRING)
+            || f->conf.ops->get(f->conf.db, ARI_GROUP, c->name, &gen, &blobs, p)
+               != APR_SUCCESS) {
+            continue;
+        }
+        (void)write_local(f, ACME_GROUP_ORDERS, c->name, blobs, ARI_ASPECTS, 1, p);
+    }
+    f->ari_since = max;
+}
+
+/* The leader is the live node first by name (the database decides who is live). */
+static int is_leader(acme_fleet_t *f, const apr_array_header_t *nodes, apr_time_t dbnow)
+{
+    apr_interval_time_t live = ACME_FLEET_LIVE_TICKS * (f->conf.tick ? f->conf.tick
+                                                        : ACME_FLEET_TICK);
+    int i;
+
+    for (i = 0; i < nodes->nelts; ++i) {
+        const acme_fleet_node_row_t *n = &APR_ARRAY_IDX(nodes, i, acme_fleet_node_row_t);
+        if (n->last_beat + live >= dbnow && strcmp(n->node, f->conf.node) < 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int acme_fleet_may_fetch_ari(acme_fleet_t *f, const char *id, apr_pool_t *p)
+{
+    int r;
+    apr_thread_mutex_lock(f->mutex);
+    r = f->reachable && f->leader;
+    apr_thread_mutex_unlock(f->mutex);
+    return r;
 }
 
 /* Whether the database has any account (made by some node). */
@@ -1161,6 +1234,10 @@ void acme_fleet_tick(acme_fleet_t *f, apr_time_t now, apr_pool_t *p)
         if (db_failed(f, rv, "status")) {
             nodes = leases = NULL;
         }
+    }
+    f->leader = nodes && is_leader(f, nodes, dbnow);
+    if (f->reachable) {
+        pull_ari(f, p);
     }
     if (!f->reachable) {
         /* a bounded back-off: 1 s, 2 s, 4 s ... ACME_FLEET_RETRY_MAX */

@@ -131,6 +131,11 @@ int acme_fleet_may_order(acme_fleet_t *f, const char *id, const apr_array_header
 /* The order for id ended (staged and published, or failed): release its lease. */
 void acme_fleet_done(acme_fleet_t *f, const char *id, apr_pool_t *p);
 
+/* Whether this node fetches renewalInfo for the fleet: the live node first by name, while
+ * the database is reachable. The others adopt the window it publishes (pulled each tick
+ * into orders/<id>/ari.json), so renewal times are chosen once fleet-wide. */
+int acme_fleet_may_fetch_ari(acme_fleet_t *f, const char *id, apr_pool_t *p);
+
 /* Each tick (ACME_FLEET_TICK): renew the leases held, heartbeat, pull newer staged sets
  * and accounts, write the snapshot. Back-off while the database is unreachable. */
 void acme_fleet_tick(acme_fleet_t *f, apr_time_t now, apr_pool_t *p);

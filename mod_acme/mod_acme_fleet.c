@@ -149,6 +149,11 @@ static void hook_done(void *baton, const char *id, apr_pool_t *p)
     acme_fleet_done(((mod_acme_fleet_t *)baton)->fleet, id, p);
 }
 
+static int hook_may_fetch_ari(void *baton, const char *id, apr_pool_t *p)
+{
+    return acme_fleet_may_fetch_ari(((mod_acme_fleet_t *)baton)->fleet, id, p);
+}
+
 /* ---- set-up ------------------------------------------------------------------------------- */
 
 /* Fleet mode without a usable fleet key: what is wrong and the fix, or NULL. */
@@ -245,6 +250,7 @@ apr_status_t mod_acme_fleet_setup(mod_acme_gen_t *m, apr_pool_t *p)
     }
     mf->hooks.may_order = hook_may_order;
     mf->hooks.done = hook_done;
+    mf->hooks.may_fetch_ari = hook_may_fetch_ari;
     mf->hooks.baton = mf;
     m->fleet = mf;
     return APR_SUCCESS;

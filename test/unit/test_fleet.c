@@ -660,6 +660,35 @@ START_TEST(staged_while_down_published_when_back)
 }
 END_TEST
 
+
+START_TEST(renewal_info_fetched_by_the_leader_only)
+{
+    apr_time_t now = apr_time_now();
+    acme_fleet_node_row_t *row;
+    int i;
+
+    acme_fleet_tick(A.fleet, now, pool);
+    acme_fleet_tick(B.fleet, now, pool);
+    ck_assert_int_eq(acme_fleet_may_fetch_ari(A.fleet, "a.example", pool), 1);
+    ck_assert_int_eq(acme_fleet_may_fetch_ari(B.fleet, "a.example", pool), 0);
+    /* what the leader saves is every node's */
+    save(A.st, ACME_GROUP_ORDERS, "a.example", "ari.json", "{\"v\":1,\"cert_id\":\"x\"}");
+    ck_assert_ptr_nonnull(db_entry("ari", "a.example"));
+    acme_fleet_tick(B.fleet, now, pool);
+    ck_assert_str_eq(load(B.local, ACME_GROUP_ORDERS, "a.example", "ari.json"),
+                     "{\"v\":1,\"cert_id\":\"x\"}");
+    /* the leader stops beating: the next node takes over */
+    for (i = 0; i < db.nodes->nelts; ++i) {
+        row = &APR_ARRAY_IDX(db.nodes, i, acme_fleet_node_row_t);
+        if (!strcmp(row->node, "node-a")) {
+            row->last_beat = now - apr_time_from_sec(60);
+        }
+    }
+    acme_fleet_tick(B.fleet, now, pool);
+    ck_assert_int_eq(acme_fleet_may_fetch_ari(B.fleet, "a.example", pool), 1);
+}
+END_TEST
+
 Suite *fleet_suite(void)
 {
     Suite *s = suite_create("fleet");
@@ -675,6 +704,7 @@ Suite *fleet_suite(void)
     tcase_add_test(tc, challenges_reach_every_node_before_validation);
     tcase_add_test(tc, snapshot_and_database_down);
     tcase_add_test(tc, staged_while_down_published_when_back);
+    tcase_add_test(tc, renewal_info_fetched_by_the_leader_only);
     suite_add_tcase(s, tc);
     return s;
 }
