@@ -10,6 +10,8 @@ and its ?auto form. A status request reads the snapshot the watchdog writes
 (orders/_fleet/fleet.json); it never asks the database."""
 
 import json
+import os
+import subprocess
 
 import pytest
 
@@ -19,6 +21,11 @@ from fleet_harness import Fleet
 from harness import VHost
 
 NAMES = ["s1.fleetstatus.test", "s2.fleetstatus.test"]
+ACMECTL = os.environ.get("ACMECTL", os.path.join(harness.REPO, "build", "tools", "acmectl"))
+
+
+def acmectl(*args):
+    return subprocess.run([ACMECTL] + list(args), capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -91,5 +98,20 @@ def test_every_node_shows_nodes_and_leases(workdir, postgres, pebble_factory, ti
         for nd in fleet.nodes:
             text = status_json(nd)
             assert postgres.password not in json.dumps(text)
+        # acmectl shows the same snapshot (from the local store, no database)
+        nd = fleet.nodes[0]
+        res = acmectl("--store", nd.httpd.store, "fleet")
+        assert res.returncode == 0, res
+        assert "Node %s" % nd.name in res.stdout and "Database: reachable" in res.stdout, res
+        assert all(n in res.stdout for n in fleet.node_names), res.stdout
+        res = acmectl("--store", nd.httpd.store, "--json", "fleet")
+        assert res.returncode == 0, res
+        j = json.loads(res.stdout)
+        assert j["node"] == nd.name and {n["node"] for n in j["nodes"]} == set(fleet.node_names)
+        # outside fleet mode there is no snapshot: said, exit 1
+        plain = os.path.join(workdir, "plain-store")
+        os.makedirs(plain, exist_ok=True)
+        res = acmectl("--store", plain, "fleet")
+        assert res.returncode == 1 and "no fleet snapshot" in res.stderr, res
     finally:
         fleet.cleanup()
