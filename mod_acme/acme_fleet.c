@@ -786,7 +786,19 @@ static int have_serial(acme_fleet_t *f, const char *id, const char *serial, apr_
            && m->serial && !strcasecmp(m->serial, serial);
 }
 
-/* Copy the database's set of id into staging/<id>/ unless this node has it. 1: pulled. */
+/* Whether a set's names are those this node configures for id (unknown: yes). */
+static int wanted_names(acme_fleet_t *f, const char *id, const acme_cert_meta_t *m,
+                        apr_pool_t *p)
+{
+    const char *want = f->conf.names ? apr_hash_get(f->conf.names, id, APR_HASH_KEY_STRING)
+                                     : NULL;
+    return !want || (m->names && !strcmp(want, acme_names_join(p, acme_names_normalize(
+                                                                   p, m->names), " ")));
+}
+
+/* Copy the database's set of id into staging/<id>/ unless this node has it, or it is for
+ * other names than this node's configuration says (activation would refuse it, and the
+ * next pull bring it again). 1: pulled. */
 static int pull_cert(acme_fleet_t *f, const char *id, apr_pool_t *p)
 {
     acme_cert_meta_t *meta;
@@ -794,7 +806,7 @@ static int pull_cert(acme_fleet_t *f, const char *id, apr_pool_t *p)
 
     if (!apr_hash_get(f->conf.served, id, APR_HASH_KEY_STRING)
         || db_cert(&meta, &blobs, f, id, p) != APR_SUCCESS
-        || have_serial(f, id, meta->serial, p)) {
+        || have_serial(f, id, meta->serial, p) || !wanted_names(f, id, meta, p)) {
         return 0;
     }
     /* a stale set there must not meet the new key: the entry goes first, meta.json last */

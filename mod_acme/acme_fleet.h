@@ -106,6 +106,9 @@ typedef struct acme_fleet_conf_t {
     acme_store_t *store;               /* the local store */
     apr_hash_t *served;                /* certificate id -> serial this node serves (the
                                         * configured certificates; others are not pulled) */
+    apr_hash_t *names;                 /* certificate id -> its names, normalized and joined
+                                        * with " " (NULL: not checked): a set for other
+                                        * names (another node's configuration) is not pulled */
     const char *info_json;             /* this node's facts for its row (JSON object text) */
     acme_http01_count_fn *http01_count;/* tells the workers about pulled http-01 answers */
     void *http01_count_baton;

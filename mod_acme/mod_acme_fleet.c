@@ -186,7 +186,8 @@ int mod_acme_fleet_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t 
 
 /* This node's facts for its row: when this generation started, what it activated then,
  * the serials it serves. */
-static const char *node_info(mod_acme_gen_t *m, apr_hash_t *served, apr_pool_t *p)
+static const char *node_info(mod_acme_gen_t *m, apr_hash_t *served, apr_hash_t *names,
+                             apr_pool_t *p)
 {
     json_t *j = acme_json_pool(p, json_object()), *act = json_array(), *srv = json_object();
     int i;
@@ -197,6 +198,8 @@ static const char *node_info(mod_acme_gen_t *m, apr_hash_t *served, apr_pool_t *
             continue;
         }
         apr_hash_set(served, mc->id, APR_HASH_KEY_STRING, mc->live_serial ? mc->live_serial : "");
+        apr_hash_set(names, mc->id, APR_HASH_KEY_STRING,
+                     acme_names_join(p, acme_names_normalize(p, mc->names), " "));
         if (mc->live_serial) {
             json_object_set_new(srv, mc->id, json_string(mc->live_serial));
         }
@@ -240,7 +243,8 @@ apr_status_t mod_acme_fleet_setup(mod_acme_gen_t *m, apr_pool_t *p)
     conf.secret = m->secret;
     conf.store = m->store;
     conf.served = apr_hash_make(p);
-    conf.info_json = node_info(m, conf.served, p);
+    conf.names = apr_hash_make(p);
+    conf.info_json = node_info(m, conf.served, conf.names, p);
     if (m->http01_pending) {
         conf.http01_count = mod_acme_http01_count;
         conf.http01_count_baton = m->http01_pending;

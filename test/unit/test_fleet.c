@@ -263,6 +263,9 @@ static void count_http01(void *baton, int delta)
     ((node_t *)baton)->http01 += delta;
 }
 
+/* The names the next fleet_make configures for a.example (NULL: "a.example"). */
+static const char *a_names;
+
 /* The node's fleet layer over its local store (again: as the next generation makes it). */
 static void fleet_make(node_t *n, const char *name)
 {
@@ -278,6 +281,9 @@ static void fleet_make(node_t *n, const char *name)
     conf.served = apr_hash_make(pool);
     apr_hash_set(conf.served, "a.example", APR_HASH_KEY_STRING, "");
     apr_hash_set(conf.served, "b.example", APR_HASH_KEY_STRING, "");
+    conf.names = apr_hash_make(pool);
+    apr_hash_set(conf.names, "a.example", APR_HASH_KEY_STRING, a_names ? a_names : "a.example");
+    apr_hash_set(conf.names, "b.example", APR_HASH_KEY_STRING, "b.example");
     conf.info_json = "{\"activated\":\"2026-01-01T00:00:00Z\"}";
     conf.http01_count = count_http01;
     conf.http01_count_baton = n;
@@ -306,6 +312,7 @@ static void setup(void)
     db.leases = apr_array_make(pool, 8, sizeof(acme_fleet_lease_row_t));
     db.nodes = apr_array_make(pool, 4, sizeof(acme_fleet_node_row_t));
     memset(fleet_key, 0x5a, sizeof(fleet_key));
+    a_names = NULL;
     node_make(&A, "node-a", 1);
     node_make(&B, "node-b", 2);
     logs = unit_log_capture(pool);
@@ -473,6 +480,14 @@ START_TEST(one_node_orders_the_other_pulls)
     /* for other names (a changed configuration) it orders */
     ck_assert_int_eq(acme_fleet_may_order(B.fleet, "a.example",
                                           names_of("www.a.example"), pool), 1);
+    acme_fleet_done(B.fleet, "a.example", pool);
+    /* a node configured for other names does not pull the set (activation would refuse it) */
+    ck_assert_int_eq(acme_store_remove(B.local, ACME_GROUP_STAGING, "a.example", NULL, pool),
+                     APR_SUCCESS);
+    a_names = "www.a.example";
+    fleet_make(&B, "node-b");
+    acme_fleet_tick(B.fleet, apr_time_now(), pool);
+    ck_assert_ptr_null(load(B.local, ACME_GROUP_STAGING, "a.example", "meta.json"));
 }
 END_TEST
 
