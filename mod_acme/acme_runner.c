@@ -461,14 +461,16 @@ static void one_order_per_names(acme_runner_t *r, apr_pool_t *p)
 }
 
 /* Fleet mode: only the certificates whose lease this node holds are ordered; the others
- * are looked at again in ACME_RUNNER_FLEET_WAIT. 1 when some were due and none is left
- * (no run then: not even the account is this node's business). */
+ * are looked at again in ACME_RUNNER_FLEET_WAIT. At most ACME_RUNNER_MAX_PARALLEL leases
+ * are taken for one run, so that the other nodes take the rest (the others stay due for
+ * the next run). 1 when some were due and none is left (no run then: not even the
+ * account is this node's business). */
 static int fleet_filter(acme_runner_t *r, apr_time_t now, apr_pool_t *p)
 {
     const acme_runner_fleet_t *fl = r->conf.fleet;
     int k, kept = 0, had = r->due->nelts;
 
-    for (k = 0; fl && k < r->due->nelts; ++k) {
+    for (k = 0; fl && k < r->due->nelts && kept < ACME_RUNNER_MAX_PARALLEL; ++k) {
         int i = APR_ARRAY_IDX(r->due, k, int);
         acme_runner_cert_t *c = acme_runner_cert(r, i);
         if (!fl->may_order(fl->baton, c->id, c->names, p)) {
