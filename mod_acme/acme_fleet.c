@@ -549,6 +549,7 @@ static void after_remove(acme_fleet_t *f, acme_group_t g, const char *name, cons
         apr_thread_mutex_lock(f->mutex);
         (void)db_failed(f, f->conf.ops->remove(f->conf.db, acme_group_name(g), name, NULL, 0,
                                                p), "remove");
+        apr_hash_set(f->own, own_key(p, g, name), APR_HASH_KEY_STRING, NULL);
         apr_thread_mutex_unlock(f->mutex);
     }
     else if (g == ACME_GROUP_ORDERS && *name != '_' && is_order_aspect(aspect)) {
