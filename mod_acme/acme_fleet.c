@@ -98,48 +98,6 @@ int acme_fleet_store_arg(const char **pconninfo, const char **plocal, const char
     return 1;
 }
 
-const char *acme_fleet_conninfo_mask(apr_pool_t *p, const char *conninfo)
-{
-    char *out = apr_pstrdup(p, conninfo), *w = out;
-    const char *s = conninfo;
-
-    while (*s) {
-        int at_word = s == conninfo || apr_isspace(s[-1]);
-        if (at_word && !strncasecmp(s, "password", 8)) {
-            const char *v = s + 8;
-            while (*v == ' ') {
-                ++v;
-            }
-            if (*v == '=') {
-                memcpy(w, s, (apr_size_t)(v - s) + 1);
-                w += (v - s) + 1;
-                ++v;
-                while (*v == ' ') {
-                    ++v;
-                }
-                if (*v == '\'') { /* a quoted value: up to the closing quote */
-                    for (++v; *v && *v != '\''; ++v) {
-                        v += *v == '\\' && v[1];
-                    }
-                    v += *v == '\'';
-                }
-                else {
-                    while (*v && !apr_isspace(*v)) {
-                        ++v;
-                    }
-                }
-                memcpy(w, "***", 3);
-                w += 3;
-                s = v;
-                continue;
-            }
-        }
-        *w++ = *s++;
-    }
-    *w = '\0';
-    return out;
-}
-
 static int hexval(int c)
 {
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10

@@ -11,7 +11,8 @@
  *  - nodes: a heartbeat row per node and a local snapshot (orders/_fleet/fleet.json) of
  *    the nodes and leases for the status page and acmectl, which never ask the database.
  * The database itself is reached through acme_fleet_db_ops_t (the glue fills it with
- * acme_fleet_db.c's functions; the unit tests with an in-memory table). httpd-free. */
+ * acme_fleet_db.c's functions, the unit tests with an in-memory table), with the status
+ * codes acme_fleet_db.h documents. httpd-free. */
 #ifndef ACME_FLEET_H
 #define ACME_FLEET_H
 
@@ -20,6 +21,7 @@
 #include "acme.h"
 #include "acme_store.h"
 #include "acme_challenge.h"
+#include "acme_fleet_db.h"
 
 #define ACME_FLEET_KEY_LEN 32
 #define ACME_FLEET_LEASE_TTL apr_time_from_sec(15)      /* a lease its holder stopped renewing */
@@ -34,24 +36,10 @@
 
 /* ---- what the fleet layer needs of the database (acme_fleet_db.h's operations) ------- */
 
-typedef struct acme_fleet_lease_row_t {
-    const char *name, *owner;
-    apr_time_t expires;
-    apr_int64_t fence;
-} acme_fleet_lease_row_t;
-
-typedef struct acme_fleet_change_row_t {
-    const char *name;
-    apr_int64_t generation, seq;
-    int removed;
-} acme_fleet_change_row_t;
-
-typedef struct acme_fleet_node_row_t {
-    const char *node;
-    apr_time_t last_beat;
-    apr_int64_t challenge_seq;
-    const char *info_json;
-} acme_fleet_node_row_t;
+/* The rows the database returns (acme_fleet_db.h). */
+typedef acme_fleet_lease_t acme_fleet_lease_row_t;
+typedef acme_fleet_change_t acme_fleet_change_row_t;
+typedef acme_fleet_node_t acme_fleet_node_row_t;
 
 /* Return values: APR_SUCCESS; lease_take APR_EAGAIN when another node holds the lease;
  * put/remove with fence > 0 APR_EBUSY when that fence is no longer the lease's ("fenced");
@@ -90,8 +78,6 @@ typedef struct acme_fleet_db_ops_t {
  * pgsql argument that is malformed (empty conninfo, a quote not closed, more words). */
 int acme_fleet_store_arg(const char **pconninfo, const char **plocal, const char **pwhy,
                          apr_pool_t *p, const char *raw);
-/* CONNINFO with the value of any password=... replaced by "***" (for log lines). */
-const char *acme_fleet_conninfo_mask(apr_pool_t *p, const char *conninfo);
 /* The fleet key from its file's text: 32 raw bytes, 64 hex digits or base64 of 32 bytes
  * (surrounding white space allowed for the text forms). *pwhy says what is wrong without
  * quoting the key. */

@@ -2,7 +2,7 @@
  * its own secret) and an in-memory database behind acme_fleet_db_ops_t with the semantics
  * acme_fleet_db.h promises (leases with fencing tokens, generations, a change sequence,
  * node rows), plus the directive helpers (ACMEStore pgsql:"...", the fleet key, the
- * conninfo mask, the default node name). */
+ * default node name). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -395,17 +395,6 @@ START_TEST(store_arg_forms)
 }
 END_TEST
 
-START_TEST(conninfo_masked)
-{
-    ck_assert_str_eq(acme_fleet_conninfo_mask(pool, "host=db password=s3cret user=u"),
-                     "host=db password=*** user=u");
-    ck_assert_str_eq(acme_fleet_conninfo_mask(pool, "password = 'a b\\'c' dbname=x"),
-                     "password =*** dbname=x");
-    ck_assert_str_eq(acme_fleet_conninfo_mask(pool, "host=db passfile=/x"),
-                     "host=db passfile=/x");
-}
-END_TEST
-
 START_TEST(fleet_key_forms)
 {
     unsigned char k[ACME_FLEET_KEY_LEN], want[ACME_FLEET_KEY_LEN];
@@ -630,7 +619,6 @@ Suite *fleet_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, store_arg_forms);
-    tcase_add_test(tc, conninfo_masked);
     tcase_add_test(tc, fleet_key_forms);
     tcase_add_test(tc, node_default_name);
     tcase_add_test(tc, one_node_orders_the_other_pulls);
