@@ -53,6 +53,7 @@ class Node:
     def kill9(self):
         """kill -9 of the node's whole process group (parent and children): a crash."""
         os.killpg(self.httpd.pid, signal.SIGKILL)
+        self.httpd.proc.popen.wait(timeout=10)     # reap the parent (our child)
         harness.wait_for(lambda: not self.httpd.processes_left(), 10, interval=0.1,
                          what="processes of %s gone" % self.name)
 
