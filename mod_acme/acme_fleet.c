@@ -18,6 +18,8 @@
 #define ASPECT_META  "meta.json"
 #define ASPECT_ORDER "order.json"
 #define ASPECT_ACCOUNT "account.json"
+#define ASPECT_ARI   "ari.json"
+#define ARI_GROUP    "ari"            /* database group of the renewal windows */
 
 struct acme_fleet_t {
     acme_fleet_conf_t conf;
@@ -30,6 +32,9 @@ struct acme_fleet_t {
     const char *account_for;       /* the certificate whose order holds the account lease */
     apr_int64_t staging_since, accounts_since, challenges_since;
     int reachable;
+    int pending_check;             /* look for sets waiting in orders/_fleet/pending.* */
+    int leader;                    /* the first live node by name: fetches renewalInfo */
+    apr_int64_t ari_since;
     const char *why;               /* the last failure, for the log and the snapshot */
     apr_time_t down_since, next_try;
     apr_interval_time_t backoff;
@@ -290,22 +295,21 @@ static void fence_set(acme_fleet_t *f, const char *name, apr_int64_t fence)
 
 /* ---- publish (through the wrapping store) --------------------------------------------- */
 
-/* Put the entry (g, name) with these of its local aspects that exist (none: remove it).
- * Called with the mutex held. */
-static apr_status_t publish(acme_fleet_t *f, acme_group_t g, const char *name,
-                            const char *const *aspects, int naspects, const char *lease,
-                            apr_int64_t fence, apr_pool_t *p)
+/* The local aspects (prefix + aspect) of (g, name) that exist, sealed keys re-sealed
+ * under the fleet key, named without the prefix. */
+static apr_status_t gather(acme_store_blob_t **pblobs, int *pn, acme_fleet_t *f, acme_group_t g,
+                           const char *name, const char *prefix, const char *const *aspects,
+                           int naspects, apr_pool_t *p)
 {
-    acme_store_t *st = f->conf.store;
     acme_store_blob_t *blobs = apr_pcalloc(p, sizeof(*blobs) * (apr_size_t)naspects);
-    apr_int64_t gen = 0;
-    int i, n = 0;
     apr_status_t rv = APR_SUCCESS;
+    int i, n = 0;
 
     for (i = 0; i < naspects && rv == APR_SUCCESS; ++i) {
         acme_store_blob_t b;
         char *data;
-        rv = acme_store_load(st, g, name, aspects[i], &data, &b.len, p);
+        rv = acme_store_load(f->conf.store, g, name, apr_pstrcat(p, prefix, aspects[i], NULL),
+                             &data, &b.len, p);
         if (APR_STATUS_IS_ENOENT(rv)) {
             rv = APR_SUCCESS;
             continue;
@@ -319,6 +323,50 @@ static apr_status_t publish(acme_fleet_t *f, acme_group_t g, const char *name,
     if (rv != APR_SUCCESS) {
         acme_log(ACME_LOG_ERR, rv, ACMELOGNO(00642) "fleet: %s/%s could not be prepared for "
                  "the database", acme_group_name(g), name);
+    }
+    *pblobs = blobs;
+    *pn = n;
+    return rv;
+}
+
+static const char *const STAGED_ASPECTS[] = { ASPECT_KEY, ASPECT_CHAIN, ASPECT_META };
+/* orders/_fleet/pending.<id>.<aspect>: a set to publish (not in orders/<id>/, which the
+ * driver removes once the set is staged) */
+#define PENDING_PREFIX(p, id) apr_pstrcat((p), "pending.", (id), ".", NULL)
+
+/* A staged set the database did not take because it was unreachable: a copy waits in
+ * orders/<id>/ (the staged one goes live and its key becomes root-only) until it is back. */
+static void pending_keep(acme_fleet_t *f, const char *id, apr_pool_t *p)
+{
+    int i;
+
+    for (i = 0; i < 3; ++i) {
+        char *data;
+        apr_size_t len;
+        if (acme_store_load(f->conf.store, ACME_GROUP_STAGING, id, STAGED_ASPECTS[i], &data,
+                            &len, p) != APR_SUCCESS
+            || acme_store_save(f->conf.store, ACME_GROUP_ORDERS, ACME_FLEET_SNAPSHOT_ENTRY,
+                               apr_pstrcat(p, PENDING_PREFIX(p, id), STAGED_ASPECTS[i], NULL),
+                               data, len, p)
+               != APR_SUCCESS) {
+            return;
+        }
+    }
+    f->pending_check = 1;
+}
+
+/* Put the entry (g, name) with these of its local aspects that exist (none: remove it).
+ * Called with the mutex held. */
+static apr_status_t publish(acme_fleet_t *f, acme_group_t g, const char *name,
+                            const char *const *aspects, int naspects, const char *lease,
+                            apr_int64_t fence, apr_pool_t *p)
+{
+    acme_store_blob_t *blobs;
+    apr_int64_t gen = 0;
+    int n;
+    apr_status_t rv;
+
+    if ((rv = gather(&blobs, &n, f, g, name, "", aspects, naspects, p)) != APR_SUCCESS) {
         return rv;
     }
     rv = n ? f->conf.ops->put(f->conf.db, acme_group_name(g), name, blobs, n, lease, fence,
@@ -331,7 +379,11 @@ static apr_status_t publish(acme_fleet_t *f, acme_group_t g, const char *name,
     }
     else if (db_failed(f, rv, "publish")) {
         acme_log(ACME_LOG_WARNING, rv, ACMELOGNO(00644) "fleet: %s/%s not published (the "
-                 "database is unreachable)", acme_group_name(g), name);
+                 "database is unreachable)%s", acme_group_name(g), name,
+                 g == ACME_GROUP_STAGING ? ": it is published when the database is back" : "");
+        if (g == ACME_GROUP_STAGING) {
+            pending_keep(f, name, p);
+        }
     }
     else if (rv == APR_SUCCESS) {
         apr_hash_set(f->own, own_key(f->pool, g, name), APR_HASH_KEY_STRING, "1");
@@ -341,9 +393,9 @@ static apr_status_t publish(acme_fleet_t *f, acme_group_t g, const char *name,
     return rv;
 }
 
-static const char *const STAGED_ASPECTS[] = { ASPECT_KEY, ASPECT_CHAIN, ASPECT_META };
 static const char *const ORDER_ASPECTS[] = { ASPECT_KEY, ASPECT_ORDER };
 static const char *const ACCOUNT_ASPECTS[] = { ASPECT_ACCOUNT, ASPECT_KEY };
+static const char *const ARI_ASPECTS[] = { ASPECT_ARI };
 static const char *const HTTP01_ASPECTS[] = { ACME_HTTP01_HOST, ACME_HTTP01_ASPECT };
 static const char *const TLSALPN01_ASPECTS[] = { ACME_TLSALPN01_KEY, ACME_TLSALPN01_CERT };
 #define NASPECTS(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -399,8 +451,11 @@ static void wait_for_nodes(acme_fleet_t *f, const char *name, apr_int64_t seq, a
              (double)wait / APR_USEC_PER_SEC);
 }
 
-static void publish_challenge(acme_fleet_t *f, const char *name, const char *const *aspects,
-                              apr_pool_t *p)
+/* A challenge the other nodes cannot get (the database is unreachable) fails its save: the
+ * driver then does not ask the CA to validate (their answers would be 404s, and failed
+ * validations count against the CA's limits). */
+static apr_status_t publish_challenge(acme_fleet_t *f, const char *name,
+                                      const char *const *aspects, apr_pool_t *p)
 {
     apr_array_header_t *rows;
     apr_int64_t seq = 0;
@@ -418,6 +473,23 @@ static void publish_challenge(acme_fleet_t *f, const char *name, const char *con
     if (rv == APR_SUCCESS && seq > 0) {
         wait_for_nodes(f, name, seq, p);
     }
+    return rv == APR_SUCCESS ? APR_SUCCESS : APR_ECONNREFUSED;
+}
+
+/* The renewal window the leader fetched: for every node (database group "ari"). */
+static void publish_ari(acme_fleet_t *f, const char *id, apr_pool_t *p)
+{
+    acme_store_blob_t *blobs;
+    apr_int64_t gen;
+    int n;
+
+    apr_thread_mutex_lock(f->mutex);
+    if (gather(&blobs, &n, f, ACME_GROUP_ORDERS, id, "", ARI_ASPECTS, 1, p) == APR_SUCCESS
+        && n == 1) {
+        (void)db_failed(f, f->conf.ops->put(f->conf.db, ARI_GROUP, id, blobs, n, NULL, 0, &gen,
+                                            p), "publish");
+    }
+    apr_thread_mutex_unlock(f->mutex);
 }
 
 /* What the holder of the lease `name` writes: published under its fencing token (nothing
@@ -432,8 +504,8 @@ static void publish_fenced(acme_fleet_t *f, acme_group_t g, const char *name,
     apr_thread_mutex_unlock(f->mutex);
 }
 
-static void after_save(acme_fleet_t *f, acme_group_t g, const char *name, const char *aspect,
-                       apr_pool_t *p)
+static apr_status_t after_save(acme_fleet_t *f, acme_group_t g, const char *name,
+                               const char *aspect, apr_pool_t *p)
 {
     switch (g) {
     case ACME_GROUP_STAGING:
@@ -445,6 +517,9 @@ static void after_save(acme_fleet_t *f, acme_group_t g, const char *name, const 
         if (*name != '_' && is_order_aspect(aspect)) {
             publish_fenced(f, g, name, ORDER_ASPECTS, NASPECTS(ORDER_ASPECTS), p);
         }
+        else if (*name != '_' && !strcmp(aspect, ASPECT_ARI)) {
+            publish_ari(f, name, p);
+        }
         break;
     case ACME_GROUP_ACCOUNTS:
         if (!strcmp(aspect, ASPECT_ACCOUNT) || !strcmp(aspect, ASPECT_KEY)) {
@@ -455,15 +530,16 @@ static void after_save(acme_fleet_t *f, acme_group_t g, const char *name, const 
         break;
     case ACME_GROUP_CHALLENGES: /* the aspect the responder needs last */
         if (!strcmp(aspect, ACME_HTTP01_ASPECT)) {
-            publish_challenge(f, name, HTTP01_ASPECTS, p);
+            return publish_challenge(f, name, HTTP01_ASPECTS, p);
         }
-        else if (!strcmp(aspect, ACME_TLSALPN01_CERT)) {
-            publish_challenge(f, name, TLSALPN01_ASPECTS, p);
+        if (!strcmp(aspect, ACME_TLSALPN01_CERT)) {
+            return publish_challenge(f, name, TLSALPN01_ASPECTS, p);
         }
         break;
     default:
         break;
     }
+    return APR_SUCCESS;
 }
 
 static void after_remove(acme_fleet_t *f, acme_group_t g, const char *name, const char *aspect,
@@ -499,7 +575,7 @@ static apr_status_t w_save(acme_store_t *st, acme_group_t g, const char *name,
     apr_status_t rv = in->save(in, g, name, aspect, data, len, p);
 
     if (rv == APR_SUCCESS) {
-        after_save(wrapped(st), g, name, aspect, p);
+        rv = after_save(wrapped(st), g, name, aspect, p);
     }
     return rv;
 }
@@ -556,6 +632,28 @@ static const char *w_path(acme_store_t *st, acme_group_t g, const char *name,
     return in->path ? in->path(in, g, name, aspect, p) : NULL;
 }
 
+/* An episode of an unreachable database goes on across a restart (the snapshot says so):
+ * said once when it began, and once when it ends, whichever generation sees that. */
+static void episode_resume(acme_fleet_t *f, apr_pool_t *p)
+{
+    json_t *j = NULL, *db;
+    char *data;
+    apr_size_t len;
+
+    if (acme_store_load(f->conf.store, ACME_GROUP_ORDERS, ACME_FLEET_SNAPSHOT_ENTRY,
+                        ACME_FLEET_SNAPSHOT, &data, &len, p) == APR_SUCCESS) {
+        j = acme_json_parse(p, data, len, NULL);
+    }
+    if (j && (db = acme_json_obj(j, "database")) != NULL
+        && json_is_false(json_object_get(db, "reachable"))) {
+        f->reachable = 0;
+        f->down_since = acme_time_parse_rfc3339(acme_json_str(db, "since"));
+        f->down_since = f->down_since ? f->down_since : apr_time_now();
+        f->why = acme_json_str(db, "error") ? apr_pstrdup(p, acme_json_str(db, "error"))
+                                             : NULL;
+    }
+}
+
 apr_status_t acme_fleet_create(acme_fleet_t **pf, apr_pool_t *p, const acme_fleet_conf_t *conf)
 {
     acme_fleet_t *f = apr_pcalloc(p, sizeof(*f));
@@ -567,12 +665,14 @@ apr_status_t acme_fleet_create(acme_fleet_t **pf, apr_pool_t *p, const acme_flee
     f->pulled = apr_hash_make(p);
     f->own = apr_hash_make(p);
     f->reachable = 1;
+    f->pending_check = 1;
     if (!f->conf.served) {
         f->conf.served = apr_hash_make(p);
     }
     if ((rv = apr_thread_mutex_create(&f->mutex, APR_THREAD_MUTEX_DEFAULT, p)) != APR_SUCCESS) {
         return rv;
     }
+    episode_resume(f, p);
     f->wrap.kind = "fleet";
     f->wrap.baton = f;
     f->wrap.load = w_load;
@@ -686,7 +786,19 @@ static int have_serial(acme_fleet_t *f, const char *id, const char *serial, apr_
            && m->serial && !strcasecmp(m->serial, serial);
 }
 
-/* Copy the database's set of id into staging/<id>/ unless this node has it. 1: pulled. */
+/* Whether a set's names are those this node configures for id (unknown: yes). */
+static int wanted_names(acme_fleet_t *f, const char *id, const acme_cert_meta_t *m,
+                        apr_pool_t *p)
+{
+    const char *want = f->conf.names ? apr_hash_get(f->conf.names, id, APR_HASH_KEY_STRING)
+                                     : NULL;
+    return !want || (m->names && !strcmp(want, acme_names_join(p, acme_names_normalize(
+                                                                   p, m->names), " ")));
+}
+
+/* Copy the database's set of id into staging/<id>/ unless this node has it, or it is for
+ * other names than this node's configuration says (activation would refuse it, and the
+ * next pull bring it again). 1: pulled. */
 static int pull_cert(acme_fleet_t *f, const char *id, apr_pool_t *p)
 {
     acme_cert_meta_t *meta;
@@ -694,7 +806,7 @@ static int pull_cert(acme_fleet_t *f, const char *id, apr_pool_t *p)
 
     if (!apr_hash_get(f->conf.served, id, APR_HASH_KEY_STRING)
         || db_cert(&meta, &blobs, f, id, p) != APR_SUCCESS
-        || have_serial(f, id, meta->serial, p)) {
+        || have_serial(f, id, meta->serial, p) || !wanted_names(f, id, meta, p)) {
         return 0;
     }
     /* a stale set there must not meet the new key: the entry goes first, meta.json last */
@@ -741,6 +853,55 @@ static void pull_group(acme_fleet_t *f, acme_group_t g, apr_int64_t *psince, apr
         }
     }
     *psince = max;
+}
+
+/* The renewal windows the leader published: into orders/<id>/ari.json, where the runner
+ * adopts them (acme_runner_ari_fetch). */
+static void pull_ari(acme_fleet_t *f, apr_pool_t *p)
+{
+    apr_array_header_t *rows, *blobs;
+    apr_int64_t max = f->ari_since, gen;
+    int i;
+
+    if (db_failed(f, f->conf.ops->changes(f->conf.db, ARI_GROUP, f->ari_since, &rows, &max, p),
+                  "changes") || !f->reachable) {
+        return;
+    }
+    for (i = 0; i < rows->nelts; ++i) {
+        const acme_fleet_change_row_t *c = &APR_ARRAY_IDX(rows, i, acme_fleet_change_row_t);
+        if (c->removed || !apr_hash_get(f->conf.served, c->name, APR_HASH_KEY_STRING)
+            || f->conf.ops->get(f->conf.db, ARI_GROUP, c->name, &gen, &blobs, p)
+               != APR_SUCCESS) {
+            continue;
+        }
+        (void)write_local(f, ACME_GROUP_ORDERS, c->name, blobs, ARI_ASPECTS, 1, p);
+    }
+    f->ari_since = max;
+}
+
+/* The leader is the live node first by name (the database decides who is live). */
+static int is_leader(acme_fleet_t *f, const apr_array_header_t *nodes, apr_time_t dbnow)
+{
+    apr_interval_time_t live = ACME_FLEET_LIVE_TICKS * (f->conf.tick ? f->conf.tick
+                                                        : ACME_FLEET_TICK);
+    int i;
+
+    for (i = 0; i < nodes->nelts; ++i) {
+        const acme_fleet_node_row_t *n = &APR_ARRAY_IDX(nodes, i, acme_fleet_node_row_t);
+        if (n->last_beat + live >= dbnow && strcmp(n->node, f->conf.node) < 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int acme_fleet_may_fetch_ari(acme_fleet_t *f, const char *id, apr_pool_t *p)
+{
+    int r;
+    apr_thread_mutex_lock(f->mutex);
+    r = f->reachable && f->leader;
+    apr_thread_mutex_unlock(f->mutex);
+    return r;
 }
 
 /* Whether the database has any account (made by some node). */
@@ -889,6 +1050,55 @@ void acme_fleet_done(acme_fleet_t *f, const char *id, apr_pool_t *p)
 
 /* ---- ticks ---------------------------------------------------------------------------- */
 
+/* The sets kept while the database was unreachable (orders/_fleet/pending.*): published now (without a fence: the
+ * lease is long gone) unless the database has one valid as long by now. */
+static void publish_pending(acme_fleet_t *f, apr_pool_t *p)
+{
+    apr_hash_index_t *hi;
+
+    f->pending_check = 0;
+    for (hi = apr_hash_first(p, f->conf.served); hi && f->reachable; hi = apr_hash_next(hi)) {
+        const char *id = apr_hash_this_key(hi);
+        acme_cert_meta_t *mine, *theirs = NULL;
+        apr_array_header_t *dbb;
+        acme_store_blob_t *blobs;
+        apr_int64_t gen;
+        apr_size_t len;
+        char *data;
+        int n, i;
+
+        if (acme_store_load(f->conf.store, ACME_GROUP_ORDERS, ACME_FLEET_SNAPSHOT_ENTRY,
+                            apr_pstrcat(p, PENDING_PREFIX(p, id), ASPECT_META, NULL), &data,
+                            &len, p) != APR_SUCCESS
+            || acme_meta_parse(&mine, p, data, len) != APR_SUCCESS) {
+            continue;
+        }
+        (void)db_cert(&theirs, &dbb, f, id, p);
+        if (!f->reachable) {
+            f->pending_check = 1;
+            return;
+        }
+        if ((!theirs || theirs->not_after < mine->not_after)
+            && gather(&blobs, &n, f, ACME_GROUP_ORDERS, ACME_FLEET_SNAPSHOT_ENTRY,
+                      PENDING_PREFIX(p, id), STAGED_ASPECTS, 3, p)
+               == APR_SUCCESS && n == 3) {
+            if (db_failed(f, f->conf.ops->put(f->conf.db, acme_group_name(ACME_GROUP_STAGING),
+                                              id, blobs, n, NULL, 0, &gen, p), "publish")) {
+                f->pending_check = 1;
+                return;
+            }
+            acme_log(ACME_LOG_NOTICE, 0, ACMELOGNO(00657) "certificate %s: serial %s, obtained "
+                     "while the fleet database was unreachable, published now", id,
+                     mine->serial);
+        }
+        for (i = 0; i < 3; ++i) {
+            (void)acme_store_remove(f->conf.store, ACME_GROUP_ORDERS, ACME_FLEET_SNAPSHOT_ENTRY,
+                                    apr_pstrcat(p, PENDING_PREFIX(p, id), STAGED_ASPECTS[i],
+                                                NULL), p);
+        }
+    }
+}
+
 /* Renew the leases held (the same fencing token); a lease lost meanwhile is dropped. */
 static void renew_leases(acme_fleet_t *f, apr_pool_t *p)
 {
@@ -1016,6 +1226,9 @@ void acme_fleet_tick(acme_fleet_t *f, apr_time_t now, apr_pool_t *p)
     if (!db_failed(f, rv, "heartbeat")) {
         renew_leases(f, p);
     }
+    if (f->reachable && f->pending_check) {
+        publish_pending(f, p);
+    }
     if (f->reachable) {
         pull_group(f, ACME_GROUP_STAGING, &f->staging_since, p);
     }
@@ -1033,6 +1246,10 @@ void acme_fleet_tick(acme_fleet_t *f, apr_time_t now, apr_pool_t *p)
         if (db_failed(f, rv, "status")) {
             nodes = leases = NULL;
         }
+    }
+    f->leader = nodes && is_leader(f, nodes, dbnow);
+    if (f->reachable) {
+        pull_ari(f, p);
     }
     if (!f->reachable) {
         /* a bounded back-off: 1 s, 2 s, 4 s ... ACME_FLEET_RETRY_MAX */

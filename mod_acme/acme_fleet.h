@@ -29,7 +29,7 @@
 #define ACME_FLEET_CHALLENGE_TICK apr_time_from_msec(200) /* challenge pulls */
 #define ACME_FLEET_LIVE_TICKS 3                         /* a node beat within 3 ticks: live */
 #define ACME_FLEET_CHALLENGE_WAIT apr_time_from_sec(5)  /* every live node has a challenge */
-#define ACME_FLEET_RETRY_MAX apr_time_from_sec(30)      /* database unreachable: back-off cap */
+#define ACME_FLEET_RETRY_MAX apr_time_from_sec(8)       /* database unreachable: back-off cap */
 #define ACME_FLEET_SNAPSHOT_ENTRY "_fleet"              /* orders/_fleet/fleet.json */
 #define ACME_FLEET_SNAPSHOT "fleet.json"
 #define ACME_FLEET_ACCOUNT_LEASE "_account"             /* while the first account is made */
@@ -106,6 +106,9 @@ typedef struct acme_fleet_conf_t {
     acme_store_t *store;               /* the local store */
     apr_hash_t *served;                /* certificate id -> serial this node serves (the
                                         * configured certificates; others are not pulled) */
+    apr_hash_t *names;                 /* certificate id -> its names, normalized and joined
+                                        * with " " (NULL: not checked): a set for other
+                                        * names (another node's configuration) is not pulled */
     const char *info_json;             /* this node's facts for its row (JSON object text) */
     acme_http01_count_fn *http01_count;/* tells the workers about pulled http-01 answers */
     void *http01_count_baton;
@@ -130,6 +133,11 @@ int acme_fleet_may_order(acme_fleet_t *f, const char *id, const apr_array_header
                          apr_pool_t *p);
 /* The order for id ended (staged and published, or failed): release its lease. */
 void acme_fleet_done(acme_fleet_t *f, const char *id, apr_pool_t *p);
+
+/* Whether this node fetches renewalInfo for the fleet: the live node first by name, while
+ * the database is reachable. The others adopt the window it publishes (pulled each tick
+ * into orders/<id>/ari.json), so renewal times are chosen once fleet-wide. */
+int acme_fleet_may_fetch_ari(acme_fleet_t *f, const char *id, apr_pool_t *p);
 
 /* Each tick (ACME_FLEET_TICK): renew the leases held, heartbeat, pull newer staged sets
  * and accounts, write the snapshot. Back-off while the database is unreachable. */

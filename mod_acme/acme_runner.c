@@ -604,12 +604,39 @@ void acme_runner_blocked_check(acme_runner_t *r, apr_pool_t *p)
     }
 }
 
+/* Fleet mode, another node fetches renewalInfo: the window it saved for this certificate
+ * (the same choice of time on every node, so the fleet decides once). */
+static void ari_adopt(acme_runner_t *r, int i, apr_time_t now, apr_pool_t *p)
+{
+    acme_runner_cert_t *c = acme_runner_cert(r, i);
+    acme_ari_state_t *a;
+
+    r->sched->slot[i].ari_next = now + ACME_RUNNER_FLEET_ARI_CHECK;
+    if (acme_ari_state_load(&a, p, r->conf.store, c->id) != APR_SUCCESS || !a->end
+        || !a->cert_id || !c->ari_cert_id || strcmp(a->cert_id, c->ari_cert_id)
+        || (a->start == c->input.ari_start && a->end == c->input.ari_end
+            && a->chosen == c->input.ari_chosen)) {
+        return;
+    }
+    c->input.ari_start = a->start;
+    c->input.ari_end = a->end;
+    c->input.ari_chosen = a->chosen;
+    c->input.ari_next_fetch = a->next_fetch;
+    acme_runner_replan(r, i, now);
+}
+
 void acme_runner_ari_fetch(acme_runner_t *r, int i, apr_time_t now, apr_pool_t *p)
 {
     acme_runner_cert_t *c = acme_runner_cert(r, i);
+    const acme_runner_fleet_t *fl = r->conf.fleet;
     acme_ari_window_t *w;
     acme_ari_choice_t ch;
     apr_status_t rv;
+
+    if (fl && fl->may_fetch_ari && !fl->may_fetch_ari(fl->baton, c->id, p)) {
+        ari_adopt(r, i, now, p);
+        return;
+    }
 
     /* the CA that issued the certificate knows its renewal window */
     rv = acme_ari_update(&w, &ch, p, acme_ca_set_client(r->cas, acme_ca_issuer_index(

@@ -45,9 +45,14 @@ typedef struct acme_runner_fleet_t {
     int (*may_order)(void *baton, const char *id, const apr_array_header_t *names,
                      apr_pool_t *p);
     void (*done)(void *baton, const char *id, apr_pool_t *p);
+    /* Whether this node fetches renewalInfo for the fleet (NULL: it does). When not, the
+     * runner adopts the window another node fetched (orders/<id>/ari.json, pulled by the
+     * fleet layer) and looks again in ACME_RUNNER_FLEET_ARI_CHECK. */
+    int (*may_fetch_ari)(void *baton, const char *id, apr_pool_t *p);
     void *baton;
 } acme_runner_fleet_t;
 #define ACME_RUNNER_FLEET_WAIT apr_time_from_sec(5)
+#define ACME_RUNNER_FLEET_ARI_CHECK apr_time_from_sec(60)
 
 typedef struct acme_runner_conf_t {
     acme_store_t *store;

@@ -149,6 +149,11 @@ static void hook_done(void *baton, const char *id, apr_pool_t *p)
     acme_fleet_done(((mod_acme_fleet_t *)baton)->fleet, id, p);
 }
 
+static int hook_may_fetch_ari(void *baton, const char *id, apr_pool_t *p)
+{
+    return acme_fleet_may_fetch_ari(((mod_acme_fleet_t *)baton)->fleet, id, p);
+}
+
 /* ---- set-up ------------------------------------------------------------------------------- */
 
 /* Fleet mode without a usable fleet key: what is wrong and the fix, or NULL. */
@@ -181,7 +186,8 @@ int mod_acme_fleet_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t 
 
 /* This node's facts for its row: when this generation started, what it activated then,
  * the serials it serves. */
-static const char *node_info(mod_acme_gen_t *m, apr_hash_t *served, apr_pool_t *p)
+static const char *node_info(mod_acme_gen_t *m, apr_hash_t *served, apr_hash_t *names,
+                             apr_pool_t *p)
 {
     json_t *j = acme_json_pool(p, json_object()), *act = json_array(), *srv = json_object();
     int i;
@@ -192,6 +198,8 @@ static const char *node_info(mod_acme_gen_t *m, apr_hash_t *served, apr_pool_t *
             continue;
         }
         apr_hash_set(served, mc->id, APR_HASH_KEY_STRING, mc->live_serial ? mc->live_serial : "");
+        apr_hash_set(names, mc->id, APR_HASH_KEY_STRING,
+                     acme_names_join(p, acme_names_normalize(p, mc->names), " "));
         if (mc->live_serial) {
             json_object_set_new(srv, mc->id, json_string(mc->live_serial));
         }
@@ -235,7 +243,8 @@ apr_status_t mod_acme_fleet_setup(mod_acme_gen_t *m, apr_pool_t *p)
     conf.secret = m->secret;
     conf.store = m->store;
     conf.served = apr_hash_make(p);
-    conf.info_json = node_info(m, conf.served, p);
+    conf.names = apr_hash_make(p);
+    conf.info_json = node_info(m, conf.served, conf.names, p);
     if (m->http01_pending) {
         conf.http01_count = mod_acme_http01_count;
         conf.http01_count_baton = m->http01_pending;
@@ -245,6 +254,7 @@ apr_status_t mod_acme_fleet_setup(mod_acme_gen_t *m, apr_pool_t *p)
     }
     mf->hooks.may_order = hook_may_order;
     mf->hooks.done = hook_done;
+    mf->hooks.may_fetch_ari = hook_may_fetch_ari;
     mf->hooks.baton = mf;
     m->fleet = mf;
     return APR_SUCCESS;

@@ -738,7 +738,7 @@ static int status_json_handler(request_rec *r)
         json_object_set_new(dj, "last_run", json_time(r->pool, d.last_run));
         json_object_set_new(j, "driver", dj);
     }
-    if (m->fleet_conninfo) { /* the fleet snapshot, null before the first */
+    if (m && m->fleet_conninfo) { /* the fleet snapshot, null before the first */
         json_t *f = fleet_snapshot(m, r->pool);
         json_object_set(j, "fleet", f ? f : json_null());
     }

@@ -53,9 +53,11 @@ class Node:
     def kill9(self):
         """kill -9 of the node's whole process group (parent and children): a crash."""
         os.killpg(self.httpd.pid, signal.SIGKILL)
-        self.httpd.proc.popen.wait(timeout=10)     # reap the parent (our child)
-        harness.wait_for(lambda: not self.httpd.processes_left(), 10, interval=0.1,
-                         what="processes of %s gone" % self.name)
+
+        def gone():
+            self.httpd.proc.popen.poll()  # reap the parent: a zombie keeps the group alive
+            return not self.httpd.processes_left()
+        harness.wait_for(gone, 10, interval=0.1, what="processes of %s gone" % self.name)
 
     def status_text(self):
         return self.httpd.get("/acme-status", "status.fleet.test").text

@@ -263,16 +263,14 @@ static void count_http01(void *baton, int delta)
     ((node_t *)baton)->http01 += delta;
 }
 
-static void node_make(node_t *n, const char *name, int fill)
+/* The names the next fleet_make configures for a.example (NULL: "a.example"). */
+static const char *a_names;
+
+/* The node's fleet layer over its local store (again: as the next generation makes it). */
+static void fleet_make(node_t *n, const char *name)
 {
     acme_fleet_conf_t conf;
 
-    memset(n, 0, sizeof(*n));
-    strcpy(n->dir, "/tmp/acme-fleet-test-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(n->dir));
-    ck_assert_int_eq(acme_store_fs_create(&n->local, pool, n->dir), APR_SUCCESS);
-    ck_assert_int_eq(acme_store_fs_setup(n->local, -1, -1, pool), APR_SUCCESS);
-    memset(n->secret, fill, sizeof(n->secret));
     memset(&conf, 0, sizeof(conf));
     conf.ops = &fake_ops;
     conf.db = &db;
@@ -283,12 +281,26 @@ static void node_make(node_t *n, const char *name, int fill)
     conf.served = apr_hash_make(pool);
     apr_hash_set(conf.served, "a.example", APR_HASH_KEY_STRING, "");
     apr_hash_set(conf.served, "b.example", APR_HASH_KEY_STRING, "");
+    conf.names = apr_hash_make(pool);
+    apr_hash_set(conf.names, "a.example", APR_HASH_KEY_STRING, a_names ? a_names : "a.example");
+    apr_hash_set(conf.names, "b.example", APR_HASH_KEY_STRING, "b.example");
     conf.info_json = "{\"activated\":\"2026-01-01T00:00:00Z\"}";
     conf.http01_count = count_http01;
     conf.http01_count_baton = n;
     conf.challenge_wait = apr_time_from_msec(300);
     ck_assert_int_eq(acme_fleet_create(&n->fleet, pool, &conf), APR_SUCCESS);
     n->st = acme_fleet_store(n->fleet);
+}
+
+static void node_make(node_t *n, const char *name, int fill)
+{
+    memset(n, 0, sizeof(*n));
+    strcpy(n->dir, "/tmp/acme-fleet-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(n->dir));
+    ck_assert_int_eq(acme_store_fs_create(&n->local, pool, n->dir), APR_SUCCESS);
+    ck_assert_int_eq(acme_store_fs_setup(n->local, -1, -1, pool), APR_SUCCESS);
+    memset(n->secret, fill, sizeof(n->secret));
+    fleet_make(n, name);
 }
 
 static void setup(void)
@@ -300,6 +312,7 @@ static void setup(void)
     db.leases = apr_array_make(pool, 8, sizeof(acme_fleet_lease_row_t));
     db.nodes = apr_array_make(pool, 4, sizeof(acme_fleet_node_row_t));
     memset(fleet_key, 0x5a, sizeof(fleet_key));
+    a_names = NULL;
     node_make(&A, "node-a", 1);
     node_make(&B, "node-b", 2);
     logs = unit_log_capture(pool);
@@ -467,6 +480,14 @@ START_TEST(one_node_orders_the_other_pulls)
     /* for other names (a changed configuration) it orders */
     ck_assert_int_eq(acme_fleet_may_order(B.fleet, "a.example",
                                           names_of("www.a.example"), pool), 1);
+    acme_fleet_done(B.fleet, "a.example", pool);
+    /* a node configured for other names does not pull the set (activation would refuse it) */
+    ck_assert_int_eq(acme_store_remove(B.local, ACME_GROUP_STAGING, "a.example", NULL, pool),
+                     APR_SUCCESS);
+    a_names = "www.a.example";
+    fleet_make(&B, "node-b");
+    acme_fleet_tick(B.fleet, apr_time_now(), pool);
+    ck_assert_ptr_null(load(B.local, ACME_GROUP_STAGING, "a.example", "meta.json"));
 }
 END_TEST
 
@@ -595,6 +616,10 @@ START_TEST(snapshot_and_database_down)
     ck_assert_int_eq(n640, 1);
     ck_assert(!acme_fleet_reachable(A.fleet));
     ck_assert_int_eq(acme_fleet_may_order(A.fleet, "b.example", names_of("b.example"), pool), 0);
+    /* a challenge the other nodes cannot get: its save fails (the CA is not asked) */
+    save(A.st, ACME_GROUP_CHALLENGES, "h1", "http-01.host", "a.example");
+    ck_assert_int_ne(acme_store_save(A.st, ACME_GROUP_CHALLENGES, "h1", "http-01", "k", 1,
+                                     pool), APR_SUCCESS);
     snap = load(A.local, ACME_GROUP_ORDERS, "_fleet", "fleet.json");
     ck_assert_ptr_nonnull(j = acme_json_parse(pool, snap, strlen(snap), NULL));
     ck_assert(json_is_false(json_object_get(acme_json_obj(j, "database"), "reachable")));
@@ -603,11 +628,79 @@ START_TEST(snapshot_and_database_down)
     db.calls = 0;
     acme_fleet_tick(A.fleet, now + apr_time_from_sec(120), pool);
     ck_assert_int_eq(db.calls, 0);
-    /* back */
+    /* a restart while it is down: the episode goes on (not said again) */
+    fleet_make(&A, "node-a");
+    ck_assert(!acme_fleet_reachable(A.fleet));
+    /* back: the next generation says so */
     db.down = 0;
     acme_fleet_tick(A.fleet, now + apr_time_from_sec(600), pool);
     ck_assert(acme_fleet_reachable(A.fleet));
     ck_assert(unit_logged(logs, ACME_LOG_NOTICE, "ACME00641", "node-a"));
+    for (i = n640 = 0; i < logs->nelts; ++i) {
+        n640 += strstr(APR_ARRAY_IDX(logs, i, const char *), "ACME00640") != NULL;
+    }
+    ck_assert_int_eq(n640, 1);
+}
+END_TEST
+
+
+START_TEST(staged_while_down_published_when_back)
+{
+    apr_time_t now = apr_time_now();
+    fake_entry_t *e;
+
+    save(A.st, ACME_GROUP_ACCOUNTS, "ca-test", "account.json", "{}");
+    ck_assert_int_eq(acme_fleet_may_order(A.fleet, "a.example", names_of("a.example"), pool), 1);
+    db.down = 1;
+    stage(&A, "a.example", "0abc");
+    ck_assert(unit_logged(logs, ACME_LOG_WARNING, "ACME00644", "published when the database"));
+    /* the driver drops its order state, the restart activates the set */
+    ck_assert_int_eq(acme_store_remove(A.st, ACME_GROUP_ORDERS, "a.example", NULL, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(acme_store_remove(A.local, ACME_GROUP_STAGING, "a.example", NULL, pool),
+                     APR_SUCCESS);
+    acme_fleet_tick(A.fleet, now, pool);
+    ck_assert_ptr_null(db_entry("staging", "a.example"));
+    /* back: published (without a fence), and only once */
+    db.down = 0;
+    acme_fleet_tick(A.fleet, now + apr_time_from_sec(60), pool);
+    ck_assert_ptr_nonnull(e = db_entry("staging", "a.example"));
+    ck_assert_int_eq(e->generation, 1);
+    ck_assert(unit_logged(logs, ACME_LOG_NOTICE, "ACME00657", "0abc"));
+    acme_fleet_tick(B.fleet, now + apr_time_from_sec(61), pool);
+    ck_assert_str_eq(unsealed(&B, ACME_GROUP_STAGING, "a.example"), "KEY-PEM");
+    fleet_make(&A, "node-a");
+    acme_fleet_tick(A.fleet, now + apr_time_from_sec(62), pool);
+    ck_assert_int_eq(db_entry("staging", "a.example")->generation, 1);
+}
+END_TEST
+
+
+START_TEST(renewal_info_fetched_by_the_leader_only)
+{
+    apr_time_t now = apr_time_now();
+    acme_fleet_node_row_t *row;
+    int i;
+
+    acme_fleet_tick(A.fleet, now, pool);
+    acme_fleet_tick(B.fleet, now, pool);
+    ck_assert_int_eq(acme_fleet_may_fetch_ari(A.fleet, "a.example", pool), 1);
+    ck_assert_int_eq(acme_fleet_may_fetch_ari(B.fleet, "a.example", pool), 0);
+    /* what the leader saves is every node's */
+    save(A.st, ACME_GROUP_ORDERS, "a.example", "ari.json", "{\"v\":1,\"cert_id\":\"x\"}");
+    ck_assert_ptr_nonnull(db_entry("ari", "a.example"));
+    acme_fleet_tick(B.fleet, now, pool);
+    ck_assert_str_eq(load(B.local, ACME_GROUP_ORDERS, "a.example", "ari.json"),
+                     "{\"v\":1,\"cert_id\":\"x\"}");
+    /* the leader stops beating: the next node takes over */
+    for (i = 0; i < db.nodes->nelts; ++i) {
+        row = &APR_ARRAY_IDX(db.nodes, i, acme_fleet_node_row_t);
+        if (!strcmp(row->node, "node-a")) {
+            row->last_beat = now - apr_time_from_sec(60);
+        }
+    }
+    acme_fleet_tick(B.fleet, now, pool);
+    ck_assert_int_eq(acme_fleet_may_fetch_ari(B.fleet, "a.example", pool), 1);
 }
 END_TEST
 
@@ -625,6 +718,8 @@ Suite *fleet_suite(void)
     tcase_add_test(tc, lease_held_elsewhere_then_taken_over);
     tcase_add_test(tc, challenges_reach_every_node_before_validation);
     tcase_add_test(tc, snapshot_and_database_down);
+    tcase_add_test(tc, staged_while_down_published_when_back);
+    tcase_add_test(tc, renewal_info_fetched_by_the_leader_only);
     suite_add_tcase(s, tc);
     return s;
 }

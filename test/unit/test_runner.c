@@ -375,7 +375,7 @@ static void fleet_done(void *baton, const char *id, apr_pool_t *p)
 START_TEST(fleet_lease_gates_orders)
 {
     fleet_calls_t fc = { 0, 0, 0 };
-    acme_runner_fleet_t hooks = { fleet_may, fleet_done, &fc };
+    acme_runner_fleet_t hooks = { .may_order = fleet_may, .done = fleet_done, .baton = &fc };
     acme_runner_t *r;
     acme_sched_t *s;
 
@@ -402,6 +402,47 @@ START_TEST(fleet_lease_gates_orders)
 }
 END_TEST
 
+
+static int fleet_no_ari(void *baton, const char *id, apr_pool_t *p)
+{
+    ++((fleet_calls_t *)baton)->asked;
+    return 0;
+}
+
+START_TEST(fleet_ari_adopted_from_the_leader)
+{
+    fleet_calls_t fc = { 1, 0, 0 };
+    acme_runner_fleet_t hooks = { .may_order = fleet_may, .done = fleet_done,
+                                  .may_fetch_ari = fleet_no_ari, .baton = &fc };
+    acme_runner_t *r;
+    acme_runner_cert_t *c;
+    acme_ari_state_t a;
+
+    fleet_hooks = &hooks;
+    r = runner_make(1, 40 * DAY);
+    c = acme_runner_cert(r, 0);
+    /* nothing pulled yet: no request, asked again later */
+    acme_runner_ari_fetch(r, 0, now, pool);
+    ck_assert_int_eq(fc.asked, 1);
+    ck_assert_int_eq(fake_http_count(fake), 0);
+    ck_assert(acme_runner_sched(r)->slot[0].ari_next == now + ACME_RUNNER_FLEET_ARI_CHECK);
+    ck_assert(!c->input.ari_end);
+    /* the leader's window, pulled into the store: adopted with its chosen time */
+    memset(&a, 0, sizeof(a));
+    a.cert_id = CERT_ID;
+    a.start = now + DAY;
+    a.end = now + 2 * DAY;
+    a.chosen = now + DAY + DAY / 3;
+    a.next_fetch = now + DAY / 4;
+    ck_assert_int_eq(acme_ari_state_save(st, ID, &a, pool), APR_SUCCESS);
+    acme_runner_ari_fetch(r, 0, now, pool);
+    ck_assert_int_eq(fake_http_count(fake), 0);
+    ck_assert(SEC(c->input.ari_end) == SEC(now + 2 * DAY));
+    ck_assert(SEC(c->plan.when) == SEC(a.chosen));
+    ck_assert_str_eq(c->spec.cert.replaces, CERT_ID);
+}
+END_TEST
+
 Suite *runner_suite(void)
 {
     Suite *s = suite_create("runner");
@@ -417,6 +458,7 @@ Suite *runner_suite(void)
     tcase_add_test(tc, expiring_not_before_the_window);
     tcase_add_test(tc, ari_window_replans);
     tcase_add_test(tc, fleet_lease_gates_orders);
+    tcase_add_test(tc, fleet_ari_adopted_from_the_leader);
     suite_add_tcase(s, tc);
     return s;
 }
