@@ -63,7 +63,7 @@ def note(msg):
     print("[bench %s] %s" % (time.strftime("%H:%M:%S"), msg), file=sys.stderr, flush=True)
 
 
-def one_run(work, pg, nodes, n, timeout):
+def one_run(work, pg, nodes, n, timeout, keep=False):
     """One fleet of `nodes` nodes issuing n certificates; the run's figures."""
     names = ["v%04d.%s" % (i, DOMAIN) for i in range(1, n + 1)]
     cts = ChallTestSrv(os.path.join(work, "challtestsrv")).start()
@@ -92,7 +92,9 @@ def one_run(work, pg, nodes, n, timeout):
                 "load_before": load_before, "load_after": os.getloadavg()[0]}
     finally:
         if fleet is not None:
-            fleet.cleanup()
+            fleet.cleanup(keep=keep)
+            if keep:
+                note("  node roots kept: %s" % " ".join(nd.httpd.root for nd in fleet.nodes))
         for s in (peb, cts):
             if s is not None:
                 s.stop()
@@ -124,6 +126,7 @@ def main(argv):
     ap.add_argument("--runs", type=int, default=3, help="runs per configuration")
     ap.add_argument("--run-timeout", type=float, default=0,
                     help="seconds per run (default 120 + 3 s per name, at most 900)")
+    ap.add_argument("--nodes", default="1,3", help="fleet sizes to run (default 1,3)")
     ap.add_argument("--json", default=None, help="append every run's result to this file")
     ap.add_argument("--keep", action="store_true", help="keep the work directories")
     args = ap.parse_args(argv[1:])
@@ -140,20 +143,23 @@ def main(argv):
     try:
         pg.start()
         for run in range(args.runs):
-            order = CONFIGS if run % 2 == 0 else tuple(reversed(CONFIGS))
+            configs = [int(x) for x in args.nodes.split(",") if x.strip()]
+            order = configs if run % 2 == 0 else list(reversed(configs))
             for nodes in order:
                 work = harness.make_tempdir("mod_acme-bench-fleet-run-")
                 note("run %d: %d node(s), N=%d" % (run + 1, nodes, args.n))
                 r = {"nodes": nodes, "n": args.n, "run": run + 1}
                 try:
-                    r.update(one_run(work, pg, nodes, args.n, timeout))
+                    r.update(one_run(work, pg, nodes, args.n, timeout, keep=args.keep))
                     note("  live %.1f s, %d orders, %.1f req/cert, staged by %r" % (
                         r["live_s"], r["orders"], r["req_per_cert"], r["ordered_by"]))
                 except Exception as exc:  # noqa: BLE001 - a failed run is reported, not fatal
                     r["error"] = "%s: %s" % (type(exc).__name__, exc)
                     note("  FAILED (kept %s): %s" % (work, str(exc)[:300]))
                 results.append(r)
-                if "error" not in r and not args.keep:
+                if args.keep:
+                    note("  kept %s" % work)
+                elif "error" not in r:
                     shutil.rmtree(work, ignore_errors=True)
                 if args.json:
                     with open(args.json, "a") as f:

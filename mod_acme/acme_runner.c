@@ -37,6 +37,8 @@ struct acme_runner_t {
     /* one run */
     apr_array_header_t *due;       /* indexes into certs */
     int *due_ca;                   /* per job of due: the CA it uses (acme_ca_pick) */
+    int fleet_leased;              /* fleet mode: jobs of due below this hold their lease;
+                                    * the others take it when a thread starts them */
     int staged, failed;            /* added to orders/_driver/metrics.json after the run */
 };
 
@@ -297,6 +299,15 @@ static void obtain_one(void *baton, int job)
     if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
         return;
     }
+    if (r->conf.fleet && job >= r->fleet_leased
+        && !r->conf.fleet->may_order(r->conf.fleet->baton, c->id, c->names, p)) {
+        /* another node took it meanwhile: look again later, as fleet_filter does */
+        apr_thread_mutex_lock(r->mutex);
+        r->sched->slot[i].next = apr_time_now() + ACME_RUNNER_FLEET_WAIT;
+        apr_thread_mutex_unlock(r->mutex);
+        apr_pool_destroy(p);
+        return;
+    }
     acme_result_reset(&res);
     apr_thread_mutex_lock(r->mutex);
     spec = c->spec.cert;
@@ -461,19 +472,28 @@ static void one_order_per_names(acme_runner_t *r, apr_pool_t *p)
 }
 
 /* Fleet mode: only the certificates whose lease this node holds are ordered; the others
- * are looked at again in ACME_RUNNER_FLEET_WAIT. At most ACME_RUNNER_MAX_PARALLEL leases
- * are taken for one run, so that the other nodes take the rest (the others stay due for
- * the next run). 1 when some were due and none is left (no run then: not even the
- * account is this node's business). */
+ * are looked at again in ACME_RUNNER_FLEET_WAIT. 1 when some were due and none is left
+ * (no run then: not even the account is this node's business). Leases are taken here for
+ * as many as the run starts at once (ACME_RUNNER_MAX_PARALLEL); the rest stay due and
+ * take theirs when a thread starts them (obtain_one), so that the other nodes of the fleet
+ * take the certificates this node has not started yet instead of waiting for its run. */
 static int fleet_filter(acme_runner_t *r, apr_time_t now, apr_pool_t *p)
 {
     const acme_runner_fleet_t *fl = r->conf.fleet;
     int k, kept = 0, had = r->due->nelts;
 
-    for (k = 0; fl && k < r->due->nelts && kept < ACME_RUNNER_MAX_PARALLEL; ++k) {
+    r->fleet_leased = 0;
+    for (k = 0; fl && k < r->due->nelts; ++k) {
         int i = APR_ARRAY_IDX(r->due, k, int);
         acme_runner_cert_t *c = acme_runner_cert(r, i);
-        if (!fl->may_order(fl->baton, c->id, c->names, p)) {
+        if (r->fleet_leased >= ACME_RUNNER_MAX_PARALLEL) {
+            APR_ARRAY_IDX(r->due, kept++, int) = i;     /* its lease when it starts */
+            continue;
+        }
+        if (fl->may_order(fl->baton, c->id, c->names, p)) {
+            ++r->fleet_leased;
+        }
+        else {
             r->sched->slot[i].next = now + ACME_RUNNER_FLEET_WAIT;
             continue;
         }

@@ -2,6 +2,7 @@
  * token "." thumbprint for well-formed tokens on those hosts only. */
 #include <string.h>
 
+#include <apr_file_info.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
 
@@ -11,9 +12,14 @@
 #include "acme_jws.h"
 #include "acme_util.h"
 
+#define KEY_ASPECT "key.sealed"       /* acme_account.c's name of the sealed key */
+#define KEY_FINFO (APR_FINFO_INODE | APR_FINFO_MTIME | APR_FINFO_SIZE)
+
 typedef struct stateless_account_t {
     const char *entry, *alt_entry;
     const char *thumbprint;        /* primed at start, NULL: ask the store */
+    const char *key_path;          /* the primed key's file (NULL: a store without files) */
+    apr_finfo_t key_info;          /* and its identity then: a rollover replaces the file */
 } stateless_account_t;
 
 struct acme_stateless_t {
@@ -82,13 +88,38 @@ apr_status_t acme_stateless_thumbprint(const char **pthumb, apr_pool_t *p, acme_
     return rv;
 }
 
-/* The thumbprint of a's account: primed, else from the store (entry, then alt_entry). */
+/* The file identity of entry's key now (0: none, or a store without files). */
+static int key_identity(const char **ppath, apr_finfo_t *finfo, apr_pool_t *p,
+                        acme_store_t *st, const char *entry)
+{
+    *ppath = st->path ? st->path(st, ACME_GROUP_ACCOUNTS, entry, KEY_ASPECT, p) : NULL;
+    return *ppath && apr_stat(finfo, *ppath, KEY_FINFO, p) == APR_SUCCESS;
+}
+
+/* Is the primed thumbprint still the key's (the file is the one read at start)? */
+static int primed_current(const stateless_account_t *a, apr_pool_t *p)
+{
+    apr_finfo_t now;
+
+    if (!a->thumbprint) {
+        return 0;
+    }
+    if (!a->key_path) {
+        return 1;
+    }
+    return apr_stat(&now, a->key_path, KEY_FINFO, p) == APR_SUCCESS
+           && now.inode == a->key_info.inode && now.mtime == a->key_info.mtime
+           && now.size == a->key_info.size;
+}
+
+/* The thumbprint of a's account: primed while its key file is unchanged, else from the
+ * store (entry, then alt_entry). */
 static apr_status_t account_thumbprint(const char **pthumb, apr_pool_t *p,
                                        const acme_stateless_t *sl, const stateless_account_t *a)
 {
     apr_status_t rv;
 
-    if (a->thumbprint) {
+    if (primed_current(a, p)) {
         *pthumb = a->thumbprint;
         return APR_SUCCESS;
     }
@@ -99,6 +130,28 @@ static apr_status_t account_thumbprint(const char **pthumb, apr_pool_t *p,
     return rv;
 }
 
+/* Read a's thumbprint now and keep it with its key file's identity. Only the first entry
+ * is primed: an account found under alt_entry is read per request, so the first one is
+ * used as soon as it appears. 1 when an account was found. */
+static int prime_one(acme_stateless_t *sl, stateless_account_t *a)
+{
+    const char *thumb = NULL, *path = NULL;
+    apr_finfo_t finfo;
+    /* the identity first: a key replaced meanwhile then reads as changed */
+    int have_id = key_identity(&path, &finfo, sl->pool, sl->store, a->entry);
+
+    a->thumbprint = NULL;
+    if ((have_id || !path)
+        && acme_stateless_thumbprint(&thumb, sl->pool, sl->store, sl->secret, a->entry)
+           == APR_SUCCESS) {
+        a->key_path = path;
+        a->key_info = finfo;
+        a->thumbprint = thumb;
+        return 1;
+    }
+    return account_thumbprint(&thumb, sl->pool, sl, a) == APR_SUCCESS;
+}
+
 void acme_stateless_prime(acme_stateless_t *sl, apr_pool_t *ptemp, int *pknown,
                           int *punknown)
 {
@@ -106,10 +159,7 @@ void acme_stateless_prime(acme_stateless_t *sl, apr_pool_t *ptemp, int *pknown,
     int known = 0, unknown = 0;
 
     for (hi = apr_hash_first(ptemp, sl->accounts); hi; hi = apr_hash_next(hi)) {
-        stateless_account_t *a = apr_hash_this_val(hi);
-        const char *thumb = NULL;
-        if (account_thumbprint(&thumb, sl->pool, sl, a) == APR_SUCCESS) {
-            a->thumbprint = thumb;
+        if (prime_one(sl, apr_hash_this_val(hi))) {
             ++known;
         }
         else {

@@ -83,9 +83,13 @@ START_TEST(test_answer_is_token_dot_thumbprint)
     /* any case, and a token the module never saw */
     ck_assert_int_eq(answer(&body, "x", "EXAMPLE.org"), APR_SUCCESS);
     ck_assert_str_eq(body, apr_pstrcat(fx.p, "x.", thumb, NULL));
-    /* primed: the store is not read again (the key may even go) */
-    unit_rmtree(apr_pstrcat(fx.p, fx.dir, "/accounts", NULL));
+    /* a key rollover (acmectl) replaces key.sealed: the new thumbprint at once */
+    thumb = store_account(CA);
     ck_assert_int_eq(answer(&body, TOKEN, "example.org"), APR_SUCCESS);
+    ck_assert_str_eq(body, apr_pstrcat(fx.p, TOKEN, ".", thumb, NULL));
+    /* the account gone: nothing answered */
+    unit_rmtree(apr_pstrcat(fx.p, fx.dir, "/accounts", NULL));
+    ck_assert_int_eq(answer(&body, TOKEN, "example.org"), APR_ENOENT);
 }
 END_TEST
 
