@@ -131,9 +131,16 @@ static apr_status_t o_now(void *b, apr_time_t *pnow)
     return acme_fleet_db_now(db, pnow);
 }
 
+static apr_status_t o_purge_removed(void *b, const char *group, apr_interval_time_t age,
+                                    int *pcount, apr_pool_t *p)
+{
+    DB_OR_DOWN(b);
+    return acme_fleet_db_purge_removed(db, group, age, pcount, p);
+}
+
 static const acme_fleet_db_ops_t db_ops = {
     o_lease_take, o_lease_release, o_leases, o_put, o_get, o_remove, o_changes,
-    o_node_beat, o_nodes, o_now
+    o_node_beat, o_nodes, o_now, o_purge_removed
 };
 
 /* ---- the runner's hooks ------------------------------------------------------------------ */
