@@ -128,7 +128,8 @@ def test_fleet_key_broken_before_a_restart(httpd_factory, pebble, workdir):
         'ACMEFleetKeyFile "%s"' % key, "ACMEFleetNode lonely"]
     v = VHost("kr.fleetstatus.test")
     httpd = httpd_factory([v, VHost(v.name, ssl=False)], lines)
-    assert httpd.running()
+    # the MPM's signal handlers are set once it says so (ports accept a little earlier)
+    httpd.wait_for(lambda: httpd.generations() >= 1, 30, what="apache2 up")
     with open(key, "w") as f:
         f.write("short\n")
     mark = httpd.log_mark()
