@@ -169,6 +169,12 @@ static apr_status_t load_key(acme_key_t **pkey, const char **pwhy, acme_store_t 
     return rv;
 }
 
+apr_status_t acme_account_key_load(acme_key_t **pkey, const char **pwhy, acme_store_t *st,
+                                   const char *name, const unsigned char *secret, apr_pool_t *p)
+{
+    return load_key(pkey, pwhy, st, name, secret, p);
+}
+
 /* An unusable (tag "damaged") or deactivated account key: keep key.sealed and account.json
  * as <aspect>.<tag>-<time> (the old account URL and key stay there, e.g. for a secret
  * restored later) and remove them, so that a new account can be made. */

@@ -41,6 +41,12 @@ apr_status_t acme_account_ensure(acme_client_t *c, acme_store_t *st,
                                  const unsigned char *secret, const acme_account_spec_t *spec,
                                  apr_pool_t *p, acme_result_t *res);
 
+/* The stored key of account entry name (accounts/<name>/key.sealed), unsealed with secret,
+ * without a client or the network (ACMEStatelessHTTP01 needs its thumbprint). APR_ENOENT
+ * when there is none; another error, with *pwhy saying what is wrong, when it is unusable. */
+apr_status_t acme_account_key_load(acme_key_t **pkey, const char **pwhy, acme_store_t *st,
+                                   const char *name, const unsigned char *secret, apr_pool_t *p);
+
 /* Has the stored account of ca work for acme_account_ensure that needs no certificate to
  * be due: a contact that differs from spec's (to be sent to the CA), or a deactivation mark
  * (a new account to create)? Reads the store only. */

@@ -109,12 +109,51 @@ apr_status_t acme_eab_key_parse(unsigned char **pkey, apr_size_t *plen, const ch
     return APR_SUCCESS;
 }
 
+apr_status_t acme_eab_secret_file_read(char **ptext, apr_size_t *plen, const char **pwhy,
+                                       apr_pool_t *p, const char *path, const char *what)
+{
+    apr_finfo_t fi;
+    char ebuf[128];
+    const char *why;
+    apr_status_t rv;
+
+    *ptext = NULL;
+    *plen = 0;
+    rv = apr_stat(&fi, path, APR_FINFO_TYPE | APR_FINFO_PROT | APR_FINFO_OWNER | APR_FINFO_SIZE,
+                  p);
+    if (rv != APR_SUCCESS) {
+        *pwhy = apr_psprintf(p, "'%s' %s: give the file holding %s", path,
+                             APR_STATUS_IS_ENOENT(rv) ? "does not exist"
+                             : apr_strerror(rv, ebuf, sizeof(ebuf)), what);
+        return rv;
+    }
+    if (fi.filetype != APR_REG) {
+        *pwhy = apr_psprintf(p, "'%s' is not a regular file: give the file holding %s", path,
+                             what);
+        return APR_EINVAL;
+    }
+    if ((why = acme_eab_file_problem(p, path, fi.user, (apr_uid_t)geteuid(),
+                                     fi.protection)) != NULL) {
+        *pwhy = why;
+        return APR_EINVAL;
+    }
+    if (fi.size > KEY_FILE_MAX) {
+        *pwhy = apr_psprintf(p, "'%s' is %" APR_OFF_T_FMT " bytes, too large: put only %s in "
+                             "it", path, fi.size, what);
+        return APR_EINVAL;
+    }
+    if ((rv = acme_file_read(ptext, plen, path, p)) != APR_SUCCESS) {
+        *pwhy = apr_psprintf(p, "'%s' cannot be read (%s): it must be readable by root", path,
+                             apr_strerror(rv, ebuf, sizeof(ebuf)));
+    }
+    return rv;
+}
+
 apr_status_t acme_eab_key_load(unsigned char **pkey, apr_size_t *plen, const char **pwhy,
                                apr_pool_t *p, const char *path)
 {
-    apr_finfo_t fi;
     acme_eab_t *w;
-    char *text = NULL, ebuf[128];
+    char *text = NULL;
     apr_size_t len = 0;
     const char *why;
     apr_status_t rv;
@@ -122,36 +161,8 @@ apr_status_t acme_eab_key_load(unsigned char **pkey, apr_size_t *plen, const cha
     *pkey = NULL;
     *plen = 0;
     *pwhy = NULL;
-    rv = apr_stat(&fi, path, APR_FINFO_TYPE | APR_FINFO_PROT | APR_FINFO_OWNER | APR_FINFO_SIZE,
-                  p);
+    rv = acme_eab_secret_file_read(&text, &len, pwhy, p, path, "the CA's HMAC key");
     if (rv != APR_SUCCESS) {
-        *pwhy = apr_psprintf(p, "'%s' %s: give the file holding the CA's HMAC key", path,
-                             APR_STATUS_IS_ENOENT(rv) ? "does not exist"
-                             : apr_strerror(rv, ebuf, sizeof(ebuf)));
-        goto leave;
-    }
-    if (fi.filetype != APR_REG) {
-        *pwhy = apr_psprintf(p, "'%s' is not a regular file: give the file holding the CA's "
-                             "HMAC key", path);
-        rv = APR_EINVAL;
-        goto leave;
-    }
-    if ((why = acme_eab_file_problem(p, path, fi.user, (apr_uid_t)geteuid(),
-                                     fi.protection)) != NULL) {
-        *pwhy = why;
-        rv = APR_EINVAL;
-        goto leave;
-    }
-    if (fi.size > KEY_FILE_MAX) {
-        *pwhy = apr_psprintf(p, "'%s' is %" APR_OFF_T_FMT " bytes, too large for a key: put "
-                             "only the HMAC key the CA gave you in it", path, fi.size);
-        rv = APR_EINVAL;
-        goto leave;
-    }
-    rv = acme_file_read(&text, &len, path, p);
-    if (rv != APR_SUCCESS) {
-        *pwhy = apr_psprintf(p, "'%s' cannot be read (%s): it must be readable by root",
-                             path, apr_strerror(rv, ebuf, sizeof(ebuf)));
         goto leave;
     }
     rv = acme_eab_key_parse(pkey, plen, &why, p, text, len);

@@ -34,6 +34,12 @@ const char *acme_eab_file_problem(apr_pool_t *p, const char *path, apr_uid_t own
 apr_status_t acme_eab_key_parse(unsigned char **pkey, apr_size_t *plen, const char **pwhy,
                                 apr_pool_t *p, const char *text, apr_size_t len);
 
+/* The text of a root-only secret file (the EAB key, the fleet key, a password): a regular
+ * file, acme_eab_file_problem for the calling user, at most 4 KiB. On failure *pwhy names
+ * the file, what is wrong and the fix (what: "the CA's HMAC key"). The caller wipes the text. */
+apr_status_t acme_eab_secret_file_read(char **ptext, apr_size_t *plen, const char **pwhy,
+                                       apr_pool_t *p, const char *path, const char *what);
+
 /* Check path (a regular file, acme_eab_file_problem for the calling user), read and decode
  * it. The key lives in p and is overwritten with zeros when p is cleared; the file's text
  * is overwritten at once. On failure *pwhy names the file, says what is wrong and how to

@@ -37,6 +37,8 @@ struct acme_runner_t {
     /* one run */
     apr_array_header_t *due;       /* indexes into certs */
     int *due_ca;                   /* per job of due: the CA it uses (acme_ca_pick) */
+    int fleet_leased;              /* fleet mode: jobs of due below this hold their lease;
+                                    * the others take it when a thread starts them */
     int staged, failed;            /* added to orders/_driver/metrics.json after the run */
 };
 
@@ -278,6 +280,9 @@ void acme_runner_record(acme_runner_t *r, int i, apr_status_t rv, const acme_res
     else {
         record_failure(r, i, res, now, p);
     }
+    if (r->conf.fleet) {
+        r->conf.fleet->done(r->conf.fleet->baton, c->id, p);
+    }
 }
 
 /* One job of a run (acme_parallel.c): obtain the certificate r->due[job]. */
@@ -292,6 +297,15 @@ static void obtain_one(void *baton, int job)
     apr_status_t rv;
 
     if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+        return;
+    }
+    if (r->conf.fleet && job >= r->fleet_leased
+        && !r->conf.fleet->may_order(r->conf.fleet->baton, c->id, c->names, p)) {
+        /* another node took it meanwhile: look again later, as fleet_filter does */
+        apr_thread_mutex_lock(r->mutex);
+        r->sched->slot[i].next = apr_time_now() + ACME_RUNNER_FLEET_WAIT;
+        apr_thread_mutex_unlock(r->mutex);
+        apr_pool_destroy(p);
         return;
     }
     acme_result_reset(&res);
@@ -457,6 +471,51 @@ static void one_order_per_names(acme_runner_t *r, apr_pool_t *p)
     r->due->nelts = kept;
 }
 
+/* Fleet mode: only the certificates whose lease this node holds are ordered; the others
+ * are looked at again in ACME_RUNNER_FLEET_WAIT. 1 when some were due and none is left
+ * (no run then: not even the account is this node's business). Leases are taken here for
+ * as many as the run starts at once (ACME_RUNNER_MAX_PARALLEL); the rest stay due and
+ * take theirs when a thread starts them (obtain_one), so that the other nodes of the fleet
+ * take the certificates this node has not started yet instead of waiting for its run. */
+static int fleet_filter(acme_runner_t *r, apr_time_t now, apr_pool_t *p)
+{
+    const acme_runner_fleet_t *fl = r->conf.fleet;
+    int k, kept = 0, had = r->due->nelts;
+
+    r->fleet_leased = 0;
+    for (k = 0; fl && k < r->due->nelts; ++k) {
+        int i = APR_ARRAY_IDX(r->due, k, int);
+        acme_runner_cert_t *c = acme_runner_cert(r, i);
+        if (r->fleet_leased >= ACME_RUNNER_MAX_PARALLEL) {
+            APR_ARRAY_IDX(r->due, kept++, int) = i;     /* its lease when it starts */
+            continue;
+        }
+        if (fl->may_order(fl->baton, c->id, c->names, p)) {
+            ++r->fleet_leased;
+        }
+        else {
+            r->sched->slot[i].next = now + ACME_RUNNER_FLEET_WAIT;
+            continue;
+        }
+        APR_ARRAY_IDX(r->due, kept++, int) = i;
+    }
+    if (fl) {
+        r->due->nelts = kept;
+    }
+    return fl && had > 0 && kept == 0;
+}
+
+/* The run could not start: the leases taken for it go back. */
+static void fleet_release(acme_runner_t *r, apr_pool_t *p)
+{
+    int k;
+
+    for (k = 0; r->conf.fleet && k < r->due->nelts; ++k) {
+        r->conf.fleet->done(r->conf.fleet->baton,
+                            acme_runner_cert(r, APR_ARRAY_IDX(r->due, k, int))->id, p);
+    }
+}
+
 void acme_runner_run_due(acme_runner_t *r, apr_time_t now, apr_pool_t *p)
 {
     acme_store_t *st = r->conf.store;
@@ -465,9 +524,14 @@ void acme_runner_run_due(acme_runner_t *r, apr_time_t now, apr_pool_t *p)
     r->due = acme_sched_due(r->sched, now, p);
     one_order_per_names(r, p);
     r->staged = r->failed = 0;
+    if (fleet_filter(r, now, p)) {
+        acme_sched_after_run(r->sched, apr_time_now(), acme_runner_notify_pending(r));
+        return;
+    }
     if (r->due->nelts > 0 || account_update_due(r, p)) {
         if (st->lock(st, "driver", 0, &lock, p) != APR_SUCCESS) {
             /* another generation's driver is still at work: look again shortly */
+            fleet_release(r, p);
             r->sched->next_run = now + ACME_SCHED_LOCKED_RETRY;
             r->account_looked = 0;
             return;
@@ -540,12 +604,39 @@ void acme_runner_blocked_check(acme_runner_t *r, apr_pool_t *p)
     }
 }
 
+/* Fleet mode, another node fetches renewalInfo: the window it saved for this certificate
+ * (the same choice of time on every node, so the fleet decides once). */
+static void ari_adopt(acme_runner_t *r, int i, apr_time_t now, apr_pool_t *p)
+{
+    acme_runner_cert_t *c = acme_runner_cert(r, i);
+    acme_ari_state_t *a;
+
+    r->sched->slot[i].ari_next = now + ACME_RUNNER_FLEET_ARI_CHECK;
+    if (acme_ari_state_load(&a, p, r->conf.store, c->id) != APR_SUCCESS || !a->end
+        || !a->cert_id || !c->ari_cert_id || strcmp(a->cert_id, c->ari_cert_id)
+        || (a->start == c->input.ari_start && a->end == c->input.ari_end
+            && a->chosen == c->input.ari_chosen)) {
+        return;
+    }
+    c->input.ari_start = a->start;
+    c->input.ari_end = a->end;
+    c->input.ari_chosen = a->chosen;
+    c->input.ari_next_fetch = a->next_fetch;
+    acme_runner_replan(r, i, now);
+}
+
 void acme_runner_ari_fetch(acme_runner_t *r, int i, apr_time_t now, apr_pool_t *p)
 {
     acme_runner_cert_t *c = acme_runner_cert(r, i);
+    const acme_runner_fleet_t *fl = r->conf.fleet;
     acme_ari_window_t *w;
     acme_ari_choice_t ch;
     apr_status_t rv;
+
+    if (fl && fl->may_fetch_ari && !fl->may_fetch_ari(fl->baton, c->id, p)) {
+        ari_adopt(r, i, now, p);
+        return;
+    }
 
     /* the CA that issued the certificate knows its renewal window */
     rv = acme_ari_update(&w, &ch, p, acme_ca_set_client(r->cas, acme_ca_issuer_index(

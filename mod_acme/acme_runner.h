@@ -37,6 +37,23 @@ typedef struct acme_runner_cert_t {
     acme_plan_t plan;              /* the current plan */
 } acme_runner_cert_t;
 
+/* Fleet mode (acme_fleet.c): whether this node may order a certificate now (it holds the
+ * certificate's lease), and that its attempt ended (release the lease). A certificate this
+ * node may not order waits ACME_RUNNER_FLEET_WAIT and is asked about again; meanwhile the
+ * fleet layer pulls the other node's result. */
+typedef struct acme_runner_fleet_t {
+    int (*may_order)(void *baton, const char *id, const apr_array_header_t *names,
+                     apr_pool_t *p);
+    void (*done)(void *baton, const char *id, apr_pool_t *p);
+    /* Whether this node fetches renewalInfo for the fleet (NULL: it does). When not, the
+     * runner adopts the window another node fetched (orders/<id>/ari.json, pulled by the
+     * fleet layer) and looks again in ACME_RUNNER_FLEET_ARI_CHECK. */
+    int (*may_fetch_ari)(void *baton, const char *id, apr_pool_t *p);
+    void *baton;
+} acme_runner_fleet_t;
+#define ACME_RUNNER_FLEET_WAIT apr_time_from_sec(5)
+#define ACME_RUNNER_FLEET_ARI_CHECK apr_time_from_sec(60)
+
 typedef struct acme_runner_conf_t {
     acme_store_t *store;
     const unsigned char *secret;   /* ACME_SECRET_LEN bytes */
@@ -55,6 +72,7 @@ typedef struct acme_runner_conf_t {
     void *http01_count_baton;
     acme_sleep_fn *sleep;          /* the driver's sleep (NULL: apr_sleep); tests count */
     void *sleep_baton;
+    const acme_runner_fleet_t *fleet; /* fleet mode, NULL: this node orders alone */
 } acme_runner_conf_t;
 
 typedef struct acme_runner_t acme_runner_t;

@@ -19,11 +19,13 @@
 #include "mod_acme_ssl.h"
 #include "mod_acme_challenge.h"
 #include "mod_acme_watchdog.h"
+#include "mod_acme_fleet.h"
 #include "mod_acme_restart.h"
 #include "mod_acme_configcheck.h"
 #include "mod_acme_status.h"
 #include "mod_acme_https.h"
 #include "mod_acme_sni.h"
+#include "mod_acme_stateless.h"
 #include "acme_log.h"
 
 mod_acme_gen_t *mod_acme_gen;
@@ -93,6 +95,10 @@ static int post_config_late(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     }
     mod_acme_reuse_keys(m, ptemp);
     mod_acme_http01_counter_init(m);
+    mod_acme_stateless_init(m, ptemp);
+    if (mod_acme_fleet_setup(m, pconf) != APR_SUCCESS) {
+        return OK; /* fleet mode without its key (logged): serve what is live, order nothing */
+    }
     if (mod_acme_watchdog_setup(m, pconf) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -133,6 +139,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_check_config(mod_acme_check_settings, NULL, NULL, APR_HOOK_MIDDLE);
     /* configtest only: TLS certificate/key pairs and new Listen addresses (what -t misses) */
     ap_hook_check_config(mod_acme_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* fleet mode (ACMEStore pgsql:) needs ACMEFleetKeyFile: configtest and every start */
+    ap_hook_check_config(mod_acme_fleet_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* root parent: graceful restart when new certificates wait in staging (fallback for
      * the restarter thread started in post_config) */
     ap_hook_monitor(mod_acme_hook_monitor, NULL, NULL, APR_HOOK_MIDDLE);

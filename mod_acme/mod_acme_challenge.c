@@ -24,6 +24,7 @@
 #include "mod_acme_config.h"
 #include "mod_acme_generation.h"
 #include "mod_acme_challenge.h"
+#include "mod_acme_stateless.h"
 
 APLOG_USE_MODULE(acme);
 #include "acme_challenge.h"
@@ -133,6 +134,9 @@ static int answer_http01(request_rec *r, const char *token)
     q.host = r->hostname;
     q.pending = mod_acme_gen->http01_pending;
     rv = acme_challenge_lookup(&ans, r->pool, mod_acme_gen->store, ACME_CHALLENGE_HTTP01, &q);
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        rv = mod_acme_stateless_lookup(&ans, r, token); /* ACMEStatelessHTTP01 */
+    }
     if (rv == APR_EACCES) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, ACMELOGNO(00190)
                       "http-01: a challenge token for another host was asked for with Host %s",

@@ -21,6 +21,7 @@ APLOG_USE_MODULE(acme);
 #include "acme_ca.h"
 #include "acme_https.h"
 #include "acme_keytypes.h"
+#include "acme_fleet.h"
 
 /* Bounds of durations: well-formed but absurd values fail at configtest. */
 #define WINDOW_MAX      apr_time_from_sec(3650 * 86400) /* longer than any ACME certificate */
@@ -41,6 +42,7 @@ void *mod_acme_create_srv_conf(apr_pool_t *p, server_rec *s)
     sc->agree_tos = ACME_UNSET;
     sc->auto_restart = ACME_UNSET;
     sc->renewal_info = ACME_UNSET;
+    sc->stateless_http01 = ACME_UNSET;
     sc->retry_delay = -1;
     sc->http_timeout = -1;
     sc->dns_propagation = -1;
@@ -66,6 +68,7 @@ void *mod_acme_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->contacts = MERGE_PTR(contacts);
     sc->store_dir = MERGE_PTR(store_dir);
     sc->renewal_info = MERGE_INT(renewal_info);
+    sc->stateless_http01 = MERGE_INT(stateless_http01);
     sc->retry_delay = add->retry_delay >= 0 ? add->retry_delay : base->retry_delay;
     sc->http_timeout = add->http_timeout >= 0 ? add->http_timeout : base->http_timeout;
     sc->notify_cmd = MERGE_PTR(notify_cmd);
@@ -358,16 +361,12 @@ static const char *set_auto_restart(cmd_parms *cmd, void *dc, const char *arg)
     return err ? err : parse_onoff(cmd, arg, &cmd_conf(cmd)->auto_restart);
 }
 
-static const char *set_store(cmd_parms *cmd, void *dc, const char *arg)
+static const char *set_store_dir(cmd_parms *cmd, const char *arg)
 {
-    const char *err = global_only(cmd);
     const char *path;
     apr_finfo_t fi;
     apr_status_t rv;
     char ebuf[128];
-    if (err) {
-        return err;
-    }
     if (!*arg) {
         return "ACMEStore: needs a directory (absolute, or relative to ServerRoot), "
                "e.g. ACMEStore /var/lib/apache2/acme";
@@ -387,6 +386,88 @@ static const char *set_store(cmd_parms *cmd, void *dc, const char *arg)
                             apr_strerror(rv, ebuf, sizeof(ebuf)));
     }
     cmd_conf(cmd)->store_dir = path;
+    return NULL;
+}
+
+/* ACMEStore DIR, or ACMEStore pgsql:"CONNINFO" [LOCAL-DIR] (fleet mode, acme_fleet.h). */
+static const char *set_store(cmd_parms *cmd, void *dc, const char *args)
+{
+    const char *err = global_only(cmd), *conninfo, *local, *why, *word;
+    int pg;
+    if (err) {
+        return err;
+    }
+    pg = acme_fleet_store_arg(&conninfo, &local, &why, cmd->pool, args);
+    if (pg < 0) {
+        return apr_psprintf(cmd->pool, "ACMEStore: %s: give pgsql:\"CONNINFO\" [LOCAL-DIR], "
+                            "e.g. ACMEStore pgsql:\"host=db.example.org dbname=acme "
+                            "user=acme\" /var/lib/apache2/acme", why);
+    }
+    if (pg > 0) {
+        cmd_conf(cmd)->fleet_conninfo = conninfo;
+        cmd_conf(cmd)->fleet_at = cmd_at(cmd);
+        return local ? set_store_dir(cmd, local) : NULL;
+    }
+    word = ap_getword_conf(cmd->pool, &args);
+    if (*args) {
+        return "ACMEStore: takes one directory (or pgsql:\"CONNINFO\" [LOCAL-DIR])";
+    }
+    return set_store_dir(cmd, word);
+}
+
+/* ACMEStorePasswordFile PATH: read now by the root parent, kept in memory only. */
+static const char *set_store_password(cmd_parms *cmd, void *dc, const char *file)
+{
+    const char *err = global_only(cmd), *path, *pw = NULL, *why = NULL;
+    if (err) {
+        return err;
+    }
+    if (!(path = ap_server_root_relative(cmd->pool, file))) {
+        return apr_psprintf(cmd->pool, "ACMEStorePasswordFile: '%s' is not a valid path", file);
+    }
+    if (acme_fleet_password_load(&pw, &why, cmd->pool, path) != APR_SUCCESS) {
+        return file_problem(cmd, apr_psprintf(cmd->pool, "ACMEStorePasswordFile: %s (the file "
+                                              "holds the database password, readable by root "
+                                              "only)", why));
+    }
+    cmd_conf(cmd)->fleet_password = pw;
+    return NULL;
+}
+
+/* ACMEFleetKeyFile PATH: the key that encrypts private keys in the database. */
+static const char *set_fleet_key(cmd_parms *cmd, void *dc, const char *file)
+{
+    const char *err = global_only(cmd), *path, *why = NULL;
+    unsigned char *key;
+    if (err) {
+        return err;
+    }
+    if (!(path = ap_server_root_relative(cmd->pool, file))) {
+        return apr_psprintf(cmd->pool, "ACMEFleetKeyFile: '%s' is not a valid path", file);
+    }
+    cmd_conf(cmd)->fleet_key_file = path;
+    key = apr_pcalloc(cmd->pool, ACME_FLEET_KEY_LEN);
+    if (acme_fleet_key_load(key, &why, cmd->pool, path) != APR_SUCCESS) {
+        return file_problem(cmd, apr_psprintf(cmd->pool, "ACMEFleetKeyFile: %s", why));
+    }
+    cmd_conf(cmd)->fleet_key = key;
+    return NULL;
+}
+
+/* ACMEFleetNode NAME: this node's name in the fleet. */
+static const char *set_fleet_node(cmd_parms *cmd, void *dc, const char *name)
+{
+    const char *err = global_only(cmd);
+    if (err) {
+        return err;
+    }
+    if (!*name || strlen(name) > 64 || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
+                                       != strlen(name)) {
+        return apr_psprintf(cmd->pool, "ACMEFleetNode: '%s' is not a node name: give 1 to 64 "
+                            "letters, digits, '.', '-' or '_', e.g. ACMEFleetNode web1", name);
+    }
+    cmd_conf(cmd)->fleet_node = name;
     return NULL;
 }
 
@@ -418,6 +499,12 @@ static const char *set_renewal_info(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *err = global_only(cmd);
     return err ? err : parse_onoff(cmd, arg, &cmd_conf(cmd)->renewal_info);
+}
+
+static const char *set_stateless_http01(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = global_only(cmd);
+    return err ? err : parse_onoff(cmd, arg, &cmd_conf(cmd)->stateless_http01);
 }
 
 static const char *set_retry_delay(cmd_parms *cmd, void *dc, const char *arg)
@@ -762,9 +849,18 @@ const command_rec mod_acme_cmds[] = {
                   "and a root-only file with its HMAC key (base64url) (default none)"),
     AP_INIT_TAKE1("ACMEAgreeTerms", set_agree, NULL, RSRC_CONF,
                   "on|off: accept the CA's terms of service (default off)"),
-    AP_INIT_TAKE1("ACMEStore", set_store, NULL, RSRC_CONF,
-                  "DIR: where accounts, keys, certificates and state live, relative to "
-                  "ServerRoot (default acme)"),
+    AP_INIT_RAW_ARGS("ACMEStore", set_store, NULL, RSRC_CONF,
+                     "DIR: where accounts, keys, certificates and state live, relative to "
+                     "ServerRoot (default acme); or pgsql:\"CONNINFO\" [LOCAL-DIR]: fleet "
+                     "mode, shared in PostgreSQL, LOCAL-DIR the node's local copy"),
+    AP_INIT_TAKE1("ACMEStorePasswordFile", set_store_password, NULL, RSRC_CONF,
+                  "PATH: root-only file with the database password (ACMEStore pgsql:)"),
+    AP_INIT_TAKE1("ACMEFleetKeyFile", set_fleet_key, NULL, RSRC_CONF,
+                  "PATH: root-only file with the 32-byte key that encrypts private keys in "
+                  "the fleet database (the same file on every node; fleet mode needs it)"),
+    AP_INIT_TAKE1("ACMEFleetNode", set_fleet_node, NULL, RSRC_CONF,
+                  "NAME: this node's name in the fleet (default: host name and a hash of "
+                  "ServerRoot)"),
     AP_INIT_TAKE1("ACMEAutoRestart", set_auto_restart, NULL, RSRC_CONF,
                   "on|off: restart gracefully by itself to activate new certificates "
                   "(default on)"),
@@ -796,6 +892,9 @@ const command_rec mod_acme_cmds[] = {
     AP_INIT_TAKE1("ACMERenewalInfo", set_renewal_info, NULL, RSRC_CONF,
                   "on|off: follow the CA's renewal information (RFC 9773) when it offers "
                   "it (default on)"),
+    AP_INIT_TAKE1("ACMEStatelessHTTP01", set_stateless_http01, NULL, RSRC_CONF,
+                  "on|off: answer http-01 for any well-formed token on a managed name with "
+                  "token.thumbprint of the account, without a stored response (default off)"),
     AP_INIT_TAKE1("ACMERetryDelay", set_retry_delay, NULL, RSRC_CONF,
                   "DURATION: first retry delay after a failure, x10 each time up to a day "
                   "(default 1m)"),
@@ -847,6 +946,7 @@ mod_acme_gen_t *mod_acme_gen_create(apr_pool_t *p, server_rec *s)
     m->auto_restart = sc->auto_restart != 0;
     m->contacts = sc->contacts;
     m->renewal_info = sc->renewal_info != 0;
+    m->stateless_http01 = sc->stateless_http01 == 1;
     m->retry_delay = sc->retry_delay > 0 ? sc->retry_delay : apr_time_from_sec(60);
     m->http_timeout = sc->http_timeout > 0 ? sc->http_timeout : apr_time_from_sec(30);
     m->notify_cmd = sc->notify_cmd;
@@ -854,6 +954,12 @@ mod_acme_gen_t *mod_acme_gen_create(apr_pool_t *p, server_rec *s)
     m->port_http = sc->port_http ? sc->port_http : 80;
     m->port_https = sc->port_https ? sc->port_https : 443;
     m->eab = sc->eab;
+    m->fleet_conninfo = sc->fleet_conninfo;
+    m->fleet_password = sc->fleet_password;
+    m->fleet_key = sc->fleet_key;
+    m->fleet_key_file = sc->fleet_key_file;
+    m->fleet_at = sc->fleet_at;
+    m->fleet_node = sc->fleet_node;
     if (!m->contacts) {
         const char *uri = s->server_admin ? mod_acme_contact_uri(p, s->server_admin) : NULL;
         m->contacts = apr_array_make(p, 1, sizeof(const char *));

@@ -59,6 +59,7 @@ typedef struct mod_acme_srv_conf_t {
     const char *store_dir;
     int auto_restart;
     int renewal_info;          /* ACMERenewalInfo */
+    int stateless_http01;      /* ACMEStatelessHTTP01 on|off, ACME_UNSET when not said */
     apr_interval_time_t retry_delay; /* ACMERetryDelay, -1 unset */
     apr_interval_time_t http_timeout; /* ACMETimeout, -1 unset */
     const char *notify_cmd;    /* ACMENotifyCmd: program */
@@ -66,6 +67,12 @@ typedef struct mod_acme_srv_conf_t {
     int port_http, port_https; /* ACMEPortMap: local ports public 80/443 reach, 0 unset */
     const acme_eab_t *eab;     /* ACMEExternalAccountBinding (key read by the root parent) */
     apr_array_header_t *domains; /* ACMEDomain lines: apr_array_header_t* of names each */
+    const char *fleet_conninfo; /* ACMEStore pgsql:"CONNINFO": fleet mode, NULL: none */
+    const char *fleet_at;      /* "line N of FILE" of that ACMEStore */
+    const char *fleet_password; /* ACMEStorePasswordFile's password (in memory only) */
+    const unsigned char *fleet_key; /* ACMEFleetKeyFile's 32 bytes, NULL: not usable */
+    const char *fleet_key_file;
+    const char *fleet_node;    /* ACMEFleetNode */
 } mod_acme_srv_conf_t;
 
 struct mod_acme_gen_t;

@@ -86,8 +86,15 @@ typedef struct mod_acme_gen_t {
     int restarter_running;          /* the parent's restarter thread runs */
     struct mod_acme_restart_t *restart; /* the restarter's state (mod_acme_restart.c) */
     acme_pending_t *http01_pending; /* http-01 responses in the store (shared memory), or NULL */
+    const char *fleet_conninfo;     /* fleet mode (ACMEStore pgsql:), NULL: none */
+    const char *fleet_at, *fleet_password, *fleet_key_file, *fleet_node;
+    const unsigned char *fleet_key; /* ACME_FLEET_KEY_LEN bytes, NULL: not usable */
+    struct mod_acme_fleet_t *fleet; /* the fleet layer's glue (mod_acme_fleet.c), or NULL */
     apr_hash_t *https_names;        /* ACMERequireHttps: name -> mod_acme_managed_t* of a live
                                      * certificate that asks for it (mod_acme_https.c) */
+    int stateless_http01;           /* ACMEStatelessHTTP01 on */
+    struct acme_stateless_t *stateless; /* its hosts and thumbprints (mod_acme_stateless.c),
+                                     * NULL when off */
 } mod_acme_gen_t;
 
 /* The current generation (re-set at every post_config; statics reset with the DSO). */

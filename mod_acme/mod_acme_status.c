@@ -32,6 +32,7 @@
 APLOG_USE_MODULE(acme);
 #include "acme_chains.h"
 #include "acme_util.h"
+#include "acme_fleet.h"
 #include "acme_profile.h"
 #include "acme_json.h"
 #include "acme_account.h"
@@ -468,6 +469,80 @@ static void status_html(request_rec *r, apr_array_header_t *views, const driver_
     }
 }
 
+/* Fleet mode: the snapshot the watchdog writes each second (orders/_fleet/fleet.json);
+ * a status request never asks the database. NULL outside fleet mode or before the first. */
+static json_t *fleet_snapshot(mod_acme_gen_t *m, apr_pool_t *p)
+{
+    return m->fleet_conninfo ? load_json(m, ACME_GROUP_ORDERS, ACME_FLEET_SNAPSHOT_ENTRY,
+                                         ACME_FLEET_SNAPSHOT, p)
+                             : NULL;
+}
+
+static const char *json_text(const json_t *o, const char *key)
+{
+    const char *v = acme_json_str(o, key);
+    return v ? v : "-";
+}
+
+static void status_fleet(request_rec *r, mod_acme_gen_t *m, int flags)
+{
+    json_t *f = fleet_snapshot(m, r->pool), *db, *a;
+    size_t i;
+    int reachable, live = 0;
+
+    if (!m->fleet_conninfo) {
+        return;
+    }
+    db = f ? acme_json_obj(f, "database") : NULL;
+    reachable = db && json_is_true(json_object_get(db, "reachable"));
+    for (i = 0; f && (a = acme_json_arr(f, "nodes")) && i < json_array_size(a); ++i) {
+        live += json_is_true(json_object_get(json_array_get(a, i), "live"));
+    }
+    if (flags & AP_STATUS_SHORT) {
+        ap_rprintf(r, "ACMEFleetNode: %s\nACMEFleetDatabase: %s\nACMEFleetNodesLive: %d\n",
+                   m->fleet_node ? m->fleet_node : "-",
+                   !f ? "unknown" : reachable ? "reachable" : "unreachable", live);
+        return;
+    }
+    ap_rprintf(r, "<h3>ACME fleet</h3>\n<p>This node: %s. Database: %s%s%s%s%s (as of %s)</p>\n",
+               esc(r, m->fleet_node ? m->fleet_node : "-"),
+               !f ? "no snapshot yet" : reachable ? "reachable" : "UNREACHABLE since ",
+               f && !reachable ? esc(r, json_text(db, "since")) : "",
+               f && !reachable ? " (" : "", f && !reachable ? esc(r, json_text(db, "error")) : "",
+               f && !reachable ? "); serving the local copy" : "",
+               f ? esc(r, json_text(f, "updated")) : "-");
+    if (!f) {
+        return;
+    }
+    ap_rputs("<table border=\"1\" class=\"acme-fleet-nodes\">\n<tr><th>Node</th><th>Live</th>"
+             "<th>Last heartbeat</th><th>Started</th><th>Activated at its start</th></tr>\n", r);
+    for (i = 0; (a = acme_json_arr(f, "nodes")) && i < json_array_size(a); ++i) {
+        json_t *n = json_array_get(a, i), *info = acme_json_obj(n, "info");
+        json_t *act = info ? acme_json_arr(info, "activated") : NULL;
+        const char *ids = "";
+        size_t k;
+        for (k = 0; act && k < json_array_size(act); ++k) {
+            ids = apr_pstrcat(r->pool, ids, k ? " " : "",
+                              json_string_value(json_array_get(act, k)), NULL);
+        }
+        ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+                   esc(r, json_text(n, "node")),
+                   json_is_true(json_object_get(n, "live")) ? "yes" : "no",
+                   esc(r, json_text(n, "last_beat")), esc(r, info ? json_text(info, "started")
+                                                          : "-"),
+                   *ids ? esc(r, ids) : "-");
+    }
+    ap_rputs("</table>\n<table border=\"1\" class=\"acme-fleet-leases\">\n<tr><th>Lease</th>"
+             "<th>Held by</th><th>Until</th></tr>\n", r);
+    for (i = 0; (a = acme_json_arr(f, "leases")) && i < json_array_size(a); ++i) {
+        json_t *l = json_array_get(a, i);
+        ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+                   esc(r, json_text(l, "name")), esc(r, json_text(l, "owner")),
+                   esc(r, json_text(l, "expires")));
+    }
+    ap_rputs("</table>\n", r);
+}
+
 int mod_acme_status_hook(request_rec *r, int flags)
 {
     mod_acme_gen_t *m = mod_acme_gen;
@@ -485,6 +560,7 @@ int mod_acme_status_hook(request_rec *r, int flags)
     else {
         status_html(r, views, &d);
     }
+    status_fleet(r, m, flags);
     return OK;
 }
 
@@ -661,6 +737,10 @@ static int status_json_handler(request_rec *r)
         json_object_set_new(dj, "acme_requests", json_integer(d.requests));
         json_object_set_new(dj, "last_run", json_time(r->pool, d.last_run));
         json_object_set_new(j, "driver", dj);
+    }
+    if (m && m->fleet_conninfo) { /* the fleet snapshot, null before the first */
+        json_t *f = fleet_snapshot(m, r->pool);
+        json_object_set(j, "fleet", f ? f : json_null());
     }
     return send_json(r, HTTP_OK, j);
 }

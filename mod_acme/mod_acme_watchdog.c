@@ -15,6 +15,7 @@
 #include "mod_acme_generation.h"
 #include "mod_acme_watchdog.h"
 #include "mod_acme_challenge.h"
+#include "mod_acme_fleet.h"
 
 APLOG_USE_MODULE(acme);
 #include "acme_util.h"
@@ -74,6 +75,10 @@ static apr_status_t runner_create(mod_acme_wd_t *wd, apr_pool_t *p)
         conf.http01_count = mod_acme_http01_count;
         conf.http01_count_baton = m->http01_pending;
     }
+    if (m->fleet) { /* fleet mode: the store publishes, leases gate the orders */
+        conf.store = mod_acme_fleet_store(m->fleet);
+        conf.fleet = mod_acme_fleet_hooks(m->fleet);
+    }
     for (i = 0; i < m->certs->nelts; ++i) {
         APR_ARRAY_PUSH(certs, acme_runner_cert_t *) = runner_cert(
             APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *), p);
@@ -113,8 +118,10 @@ static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
     int i;
 
     if (state == AP_WATCHDOG_STATE_STOPPING) {
+        mod_acme_fleet_child_stop(wd->m->fleet);
         return APR_SUCCESS;
     }
+    mod_acme_fleet_child_start(wd->m->fleet);
     if (acme_runner_started(r)) {
         if (acme_sched_every(&wd->next_request_check, ACME_RUNNER_REQUEST_CHECK, now)) {
             acme_runner_check_requests(r, ptemp);

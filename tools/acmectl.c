@@ -46,6 +46,7 @@
 #include "acme_profile.h"
 #include "acme_ca.h"
 #include "acme_keytypes.h"
+#include "acme_fleet.h"
 
 /* The module's default store on Debian (ACMEStore acme below ServerRoot /etc/apache2);
  * the Debian package builds with -DACMECTL_DEFAULT_STORE=\"/var/lib/apache2/acme\", the
@@ -105,6 +106,7 @@ static void usage(FILE *out)
             "                [--with-cert-key]\n"
             "       %s [--store DIR] [--ca-file FILE] [--ca URL] [--json] account show\n"
             "       %s [--store DIR] [--ca-file FILE] [--ca URL] account rollover|deactivate\n"
+            "       %s [--store DIR] [--json] fleet\n"
             "\n"
             "  --store DIR     mod_acme's store (ACMEStore; default " DEFAULT_STORE ")\n"
             "  --json          machine-readable output\n"
@@ -121,8 +123,10 @@ static void usage(FILE *out)
             "NAME is a certificate name (as in `list`) or any domain of it (renew: every\n"
             "certificate with the domain, e.g. one per ACMEKeyTypes type).\n"
             "renew and revoke ask the running server for a new certificate: it starts within\n"
-            "15 seconds and the server restarts gracefully to serve it.\n",
-            progname, progname, progname, progname, progname, progname);
+            "15 seconds and the server restarts gracefully to serve it.\n"
+            "fleet (ACMEStore pgsql:): the nodes, the leases and the database's state as this\n"
+            "node last saw them (written every second; the database is not asked).\n",
+            progname, progname, progname, progname, progname, progname, progname);
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -226,6 +230,11 @@ static int check_args(const opts_t *o)
         }
         if (o->reason && reason_code(o->reason) < 0) {
             return usage_error("unknown revocation reason %s", o->reason);
+        }
+    }
+    else if (!strcmp(o->cmd, "fleet")) {
+        if (o->name || o->all || o->reason) {
+            return usage_error("%s takes no further arguments", "fleet");
         }
     }
     else if (!strcmp(o->cmd, "account")) {
@@ -1156,6 +1165,64 @@ static int cmd_account(const opts_t *o, acme_store_t *st, apr_pool_t *p)
     return EXIT_OK;
 }
 
+/* ---- fleet ----------------------------------------------------------------------------------- */
+
+static const char *jtext(const json_t *o, const char *key)
+{
+    const char *v = o ? acme_json_str(o, key) : NULL;
+    return v ? v : "-";
+}
+
+/* The snapshot the watchdog writes each second (orders/_fleet/fleet.json). */
+static int cmd_fleet(const opts_t *o, acme_store_t *st, apr_pool_t *p)
+{
+    json_t *j, *db, *a;
+    char *data;
+    apr_size_t len, i, k;
+
+    if (acme_store_load(st, ACME_GROUP_ORDERS, ACME_FLEET_SNAPSHOT_ENTRY, ACME_FLEET_SNAPSHOT,
+                        &data, &len, p) != APR_SUCCESS
+        || !(j = acme_json_parse(p, data, len, NULL))) {
+        return fail("no fleet snapshot in %s (not in fleet mode: ACMEStore pgsql:, or the "
+                    "server has not written one yet)", o->store_dir);
+    }
+    if (o->json) {
+        print_json(json_incref(j));
+        return EXIT_OK;
+    }
+    db = acme_json_obj(j, "database");
+    printf("Node %s, as of %s\n", jtext(j, "node"), jtext(j, "updated"));
+    if (db && json_is_true(json_object_get(db, "reachable"))) {
+        printf("Database: reachable\n");
+    }
+    else {
+        printf("Database: UNREACHABLE since %s (%s): serving the local copy, ordering "
+               "nothing\n", jtext(db, "since"), jtext(db, "error"));
+    }
+    printf("Nodes:\n");
+    for (i = 0; (a = acme_json_arr(j, "nodes")) && i < json_array_size(a); ++i) {
+        json_t *n = json_array_get(a, i), *info = acme_json_obj(n, "info");
+        json_t *act = info ? acme_json_arr(info, "activated") : NULL;
+        printf("  %s  %s  last heartbeat %s  started %s  activated:", jtext(n, "node"),
+               json_is_true(json_object_get(n, "live")) ? "live" : "GONE",
+               jtext(n, "last_beat"), jtext(info, "started"));
+        for (k = 0; act && k < json_array_size(act); ++k) {
+            printf(" %s", json_string_value(json_array_get(act, k)));
+        }
+        printf("%s\n", act && json_array_size(act) ? "" : " -");
+    }
+    printf("Leases:\n");
+    for (i = 0; (a = acme_json_arr(j, "leases")) && i < json_array_size(a); ++i) {
+        json_t *l = json_array_get(a, i);
+        printf("  %s  held by %s until %s\n", jtext(l, "name"), jtext(l, "owner"),
+               jtext(l, "expires"));
+    }
+    if (!a || !json_array_size(a)) {
+        printf("  none\n");
+    }
+    return EXIT_OK;
+}
+
 /* ---- main ---------------------------------------------------------------------------------- */
 
 int main(int argc, const char *const *argv)
@@ -1190,6 +1257,9 @@ int main(int argc, const char *const *argv)
     }
     if (!strcmp(o.cmd, "account")) {
         return cmd_account(&o, st, p);
+    }
+    if (!strcmp(o.cmd, "fleet")) {
+        return cmd_fleet(&o, st, p);
     }
     if (o.name) {
         c = find_cert(certs, o.name);

@@ -193,8 +193,9 @@ _live = []
 class Proc:
     """A background server process in its own process group, output to a log file."""
 
-    def __init__(self, name, argv, logfile, env=None, cwd=None):
+    def __init__(self, name, argv, logfile, env=None, cwd=None, preexec_fn=None):
         self.name, self.argv, self.logfile, self.env, self.cwd = name, argv, logfile, env, cwd
+        self.preexec_fn = preexec_fn    # e.g. drop to another user (pg_harness.py)
         self.popen = None
 
     @property
@@ -208,7 +209,7 @@ class Proc:
         try:
             self.popen = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=logf,
                                           stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd,
-                                          start_new_session=True)
+                                          start_new_session=True, preexec_fn=self.preexec_fn)
         finally:
             logf.close()
         _live.append(self)

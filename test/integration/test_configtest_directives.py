@@ -52,7 +52,9 @@ def files(workdir):
         "ROOTPROG": write("root-prog.sh", "#!/bin/sh\nexit 0\n", 0o700),
         "MISSINGPROG": os.path.join(d, "missing.sh"),
         "FILE": write("plain-file", "x\n", 0o644),
+        "SHORTKEY": write("short-fleet.key", "0123abcd\n", 0o600),
     }
+    os.chown(f["SHORTKEY"], 0, 0)
     os.chown(f["ROOTONLY"], 0, 0)
     os.chown(f["ROOTPROG"], 0, 0)
     return f
@@ -109,6 +111,26 @@ BAD = [
     ("ACMEStore-file", "ACMEStore", 'ACMEStore "{FILE}"', "global", "not a directory"),
     ("ACMEStore-under-file", "ACMEStore", 'ACMEStore "{FILE}/acme"', "global",
      "cannot be used"),
+    ("ACMEStore-two-dirs", "ACMEStore", "ACMEStore a b", "global", "one directory"),
+    ("ACMEStore-pgsql-unclosed", "ACMEStore", 'ACMEStore pgsql:"host=db dbname=acme', "global",
+     "not closed"),
+    ("ACMEStore-pgsql-empty", "ACMEStore", 'ACMEStore pgsql:""', "global", "empty"),
+    ("ACMEStore-pgsql-in-vhost", "ACMEStore", 'ACMEStore pgsql:"host=db"', "vhost",
+     "server config"),
+    ("ACMEStore-pgsql-without-key", "ACMEStore", 'ACMEStore pgsql:"host=127.0.0.1 dbname=x"',
+     "global", "needs ACMEFleetKeyFile"),
+    ("PasswordFile-missing", "ACMEStorePasswordFile", 'ACMEStorePasswordFile "{MISSING}"',
+     "global", "does not exist"),
+    ("PasswordFile-world-readable", "ACMEStorePasswordFile", 'ACMEStorePasswordFile "{TEXT}"',
+     "global", "root"),
+    ("FleetKeyFile-missing", "ACMEFleetKeyFile", 'ACMEFleetKeyFile "{MISSING}"', "global",
+     "does not exist"),
+    ("FleetKeyFile-short", "ACMEFleetKeyFile", 'ACMEFleetKeyFile "{SHORTKEY}"', "global",
+     "neither 32 raw bytes, 64 hex digits nor base64"),
+    ("FleetKeyFile-world-readable", "ACMEFleetKeyFile", 'ACMEFleetKeyFile "{TEXT}"', "global",
+     "root"),
+    ("FleetNode-space", "ACMEFleetNode", 'ACMEFleetNode "web 1"', "global", "not a node name"),
+    ("FleetNode-in-vhost", "ACMEFleetNode", "ACMEFleetNode web1", "vhost", "server config"),
     ("ACMEAutoRestart-word", "ACMEAutoRestart", "ACMEAutoRestart 1", "global", "on.*off"),
     ("ACMEKeyType-rsa1024", "ACMEKeyType", "ACMEKeyType rsa1024", "vhost", "p256"),
     ("ACMEKeyType-in-directory", "ACMEKeyType", "ACMEKeyType p384", "dir", "not allowed"),

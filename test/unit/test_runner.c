@@ -34,6 +34,7 @@ static fake_http_t *fake;
 static unsigned char secret[ACME_SECRET_LEN];
 static acme_runner_t *runners[4];
 static int nrunners;
+static const acme_runner_fleet_t *fleet_hooks; /* fleet mode for runner_make, NULL: none */
 static apr_time_t now;
 
 static void setup(void)
@@ -44,6 +45,7 @@ static void setup(void)
     ck_assert_int_eq(acme_store_fs_create(&st, pool, dir), APR_SUCCESS);
     ck_assert_int_eq(acme_store_fs_setup(st, -1, -1, pool), APR_SUCCESS);
     fake = fake_http_create(pool);
+    fleet_hooks = NULL;
     memset(secret, 7, sizeof(secret));
     now = apr_time_now();
     nrunners = 0;
@@ -98,6 +100,7 @@ static acme_runner_t *runner_make(int live, apr_time_t expires_in)
     conf.agree_tos = 1;
     conf.renewal_info = 1;
     conf.notify_cmd = unit_hook_write(pool, dir, "exit 0");
+    conf.fleet = fleet_hooks;
     ck_assert_int_eq(acme_runner_create(&r, pool, &conf, certs), APR_SUCCESS);
     ck_assert_int_lt(nrunners, 4);
     runners[nrunners++] = r;
@@ -348,6 +351,98 @@ START_TEST(ari_window_replans)
 }
 END_TEST
 
+
+/* Fleet mode: the runner orders only what the fleet layer lets it, and says when done. */
+typedef struct fleet_calls_t {
+    int allow, asked, done;
+} fleet_calls_t;
+
+static int fleet_may(void *baton, const char *id, const apr_array_header_t *names,
+                     apr_pool_t *p)
+{
+    fleet_calls_t *fc = baton;
+    ck_assert_str_eq(id, ID);
+    ck_assert_int_eq(names->nelts, 1);
+    ++fc->asked;
+    return fc->allow;
+}
+
+static void fleet_done(void *baton, const char *id, apr_pool_t *p)
+{
+    ++((fleet_calls_t *)baton)->done;
+}
+
+START_TEST(fleet_lease_gates_orders)
+{
+    fleet_calls_t fc = { 0, 0, 0 };
+    acme_runner_fleet_t hooks = { .may_order = fleet_may, .done = fleet_done, .baton = &fc };
+    acme_runner_t *r;
+    acme_sched_t *s;
+
+    fleet_hooks = &hooks;
+    r = runner_make(0, 0);
+    s = acme_runner_sched(r);
+    /* another node holds the lease: no request, no failure, asked again in 5 s */
+    acme_runner_run_due(r, now, pool);
+    ck_assert_int_eq(fc.asked, 1);
+    ck_assert_int_eq(fake_http_count(fake), 0);
+    ck_assert_int_eq(acme_runner_cert(r, 0)->input.failures, 0);
+    ck_assert(s->slot[0].next == now + ACME_RUNNER_FLEET_WAIT);
+    ck_assert(s->next_run <= now + ACME_RUNNER_FLEET_WAIT);
+    acme_runner_run_due(r, now + apr_time_from_sec(1), pool);
+    ck_assert_int_eq(fc.asked, 1); /* not due before then */
+    /* this node holds it: the attempt runs (the CA is down) and the lease goes back */
+    fc.allow = 1;
+    fake_http_expect(fake, "GET", DIR_URL, 503, "down");
+    acme_runner_run_due(r, now + ACME_RUNNER_FLEET_WAIT, pool);
+    ck_assert_int_eq(fc.asked, 2);
+    ck_assert_msg(fake_http_remaining(fake) == 0, "%s", fake_http_trace(fake, pool));
+    ck_assert_int_eq(acme_runner_cert(r, 0)->input.failures, 1);
+    ck_assert_int_eq(fc.done, 1);
+}
+END_TEST
+
+
+static int fleet_no_ari(void *baton, const char *id, apr_pool_t *p)
+{
+    ++((fleet_calls_t *)baton)->asked;
+    return 0;
+}
+
+START_TEST(fleet_ari_adopted_from_the_leader)
+{
+    fleet_calls_t fc = { 1, 0, 0 };
+    acme_runner_fleet_t hooks = { .may_order = fleet_may, .done = fleet_done,
+                                  .may_fetch_ari = fleet_no_ari, .baton = &fc };
+    acme_runner_t *r;
+    acme_runner_cert_t *c;
+    acme_ari_state_t a;
+
+    fleet_hooks = &hooks;
+    r = runner_make(1, 40 * DAY);
+    c = acme_runner_cert(r, 0);
+    /* nothing pulled yet: no request, asked again later */
+    acme_runner_ari_fetch(r, 0, now, pool);
+    ck_assert_int_eq(fc.asked, 1);
+    ck_assert_int_eq(fake_http_count(fake), 0);
+    ck_assert(acme_runner_sched(r)->slot[0].ari_next == now + ACME_RUNNER_FLEET_ARI_CHECK);
+    ck_assert(!c->input.ari_end);
+    /* the leader's window, pulled into the store: adopted with its chosen time */
+    memset(&a, 0, sizeof(a));
+    a.cert_id = CERT_ID;
+    a.start = now + DAY;
+    a.end = now + 2 * DAY;
+    a.chosen = now + DAY + DAY / 3;
+    a.next_fetch = now + DAY / 4;
+    ck_assert_int_eq(acme_ari_state_save(st, ID, &a, pool), APR_SUCCESS);
+    acme_runner_ari_fetch(r, 0, now, pool);
+    ck_assert_int_eq(fake_http_count(fake), 0);
+    ck_assert(SEC(c->input.ari_end) == SEC(now + 2 * DAY));
+    ck_assert(SEC(c->plan.when) == SEC(a.chosen));
+    ck_assert_str_eq(c->spec.cert.replaces, CERT_ID);
+}
+END_TEST
+
 Suite *runner_suite(void)
 {
     Suite *s = suite_create("runner");
@@ -362,6 +457,8 @@ Suite *runner_suite(void)
     tcase_add_test(tc, expiring_once_a_day);
     tcase_add_test(tc, expiring_not_before_the_window);
     tcase_add_test(tc, ari_window_replans);
+    tcase_add_test(tc, fleet_lease_gates_orders);
+    tcase_add_test(tc, fleet_ari_adopted_from_the_leader);
     suite_add_tcase(s, tc);
     return s;
 }

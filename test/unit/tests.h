@@ -37,6 +37,8 @@ Suite *ident_suite(void);
 Suite *groups_suite(void);
 Suite *sni_suite(void);
 Suite *https_suite(void);
+Suite *stateless_suite(void);
+Suite *fleet_suite(void);
 Suite *fleet_db_suite(void);
 
 #endif
