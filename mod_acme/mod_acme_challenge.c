@@ -34,7 +34,7 @@ APLOG_USE_MODULE(acme);
 #define CHALLENGE_PREFIX "/.well-known/acme-challenge/"
 #define PROTO_ACME_TLS_1 "acme-tls/1"
 
-/* ---- how many http-01 responses are pending, in every process ----------------------- */
+/* ---- which http-01 and tls-alpn-01 responses are pending, in every process ---------- */
 
 #define PENDING_KEY "mod_acme_http01_pending"
 
@@ -66,9 +66,9 @@ leave:
     return rv;
 }
 
-void mod_acme_http01_count(void *baton, int delta)
+void mod_acme_http01_count(void *baton, const char *type, const char *key, int delta)
 {
-    acme_pending_add(baton, (long)getpid(), delta);
+    acme_pending_publish(baton, (long)getpid(), type, key, delta);
 }
 
 void mod_acme_child_status(server_rec *s, pid_t pid, ap_generation_t gen, int slot,
@@ -266,6 +266,7 @@ int mod_acme_hook_answer_challenge(conn_rec *c, const char *server_name, const c
     memset(&q, 0, sizeof(q));
     q.host = server_name;
     q.secret = mod_acme_gen->secret;
+    q.pending = mod_acme_gen->http01_pending;
     if (acme_challenge_lookup(&ans, c->pool, mod_acme_gen->store, ACME_CHALLENGE_TLSALPN01, &q)
         != APR_SUCCESS) {
         ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, ACMELOGNO(00062)

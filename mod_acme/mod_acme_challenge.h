@@ -12,8 +12,9 @@ int mod_acme_hook_post_read_request(request_rec *r);
 /* The shared count of pending http-01 responses (m->http01_pending): made once per httpd
  * run in the process pool, so every generation's children share it. */
 apr_status_t mod_acme_http01_counter_init(mod_acme_gen_t *m);
-/* acme_http01_count_fn for the driver; baton: m->http01_pending. */
-void mod_acme_http01_count(void *baton, int delta);
+/* acme_http01_count_fn for the driver (http-01 and tls-alpn-01 publications); baton:
+ * m->http01_pending. */
+void mod_acme_http01_count(void *baton, const char *type, const char *key, int delta);
 /* child_status hook (parent): the count of a child that ended moves to "ended". */
 void mod_acme_child_status(server_rec *s, pid_t pid, ap_generation_t gen, int slot,
                            mpm_child_status state);

@@ -85,7 +85,7 @@ typedef struct mod_acme_gen_t {
     apr_time_t *last_restart;       /* our last restart (in the process pool) */
     int restarter_running;          /* the parent's restarter thread runs */
     struct mod_acme_restart_t *restart; /* the restarter's state (mod_acme_restart.c) */
-    acme_pending_t *http01_pending; /* http-01 responses in the store (shared memory), or NULL */
+    acme_pending_t *http01_pending; /* http-01/tls-alpn-01 responses in the store (shared memory), or NULL */
     apr_hash_t *https_names;        /* ACMERequireHttps: name -> mod_acme_managed_t* of a live
                                      * certificate that asks for it (mod_acme_https.c) */
 } mod_acme_gen_t;
