@@ -21,6 +21,8 @@ void mod_acme_child_status(server_rec *s, pid_t pid, ap_generation_t gen, int sl
 /* monitor hook (parent): "ended" is cleared once the store has no http-01 response (stale
  * ones, ACME_HTTP01_STALE, are removed). */
 int mod_acme_http01_monitor(apr_pool_t *p, server_rec *s);
+/* After mod_ssl's post_config: "acme-tls/1" among the protocols of the vhosts that may use
+ * tls-alpn-01, and m->any_fallback for the request hook. */
 void mod_acme_enable_tlsalpn(mod_acme_gen_t *m, apr_pool_t *p);
 int mod_acme_hook_protocol_propose(conn_rec *c, request_rec *r, server_rec *s,
                                    const apr_array_header_t *offers,

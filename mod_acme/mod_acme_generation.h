@@ -79,6 +79,8 @@ typedef struct mod_acme_gen_t {
     apr_hash_t *vhosts;             /* server_rec* -> mod_acme_vhost_t* (ACME on only) */
     int any_enabled;                /* some vhost said ACME on */
     int any_tlsalpn;                /* some certificate may use tls-alpn-01 */
+    int any_fallback;               /* some vhost serves the fallback (answers 503); set
+                                     * after mod_ssl's post_config (mod_acme_challenge.c) */
     apr_time_t staged_seen;         /* monitor: when a staged set was first seen */
     int staged_count;               /* monitor: how many were staged at the last look */
     apr_time_t staged_grew;         /* monitor: when that count last grew */
