@@ -7,6 +7,7 @@
 
 #include "acme.h"
 #include "acme_eab.h"
+#include "acme_pace.h"
 
 #define ACME_UNSET (-1)
 
@@ -66,6 +67,8 @@ typedef struct mod_acme_srv_conf_t {
     int port_http, port_https; /* ACMEPortMap: local ports public 80/443 reach, 0 unset */
     const acme_eab_t *eab;     /* ACMEExternalAccountBinding (key read by the root parent) */
     apr_array_header_t *domains; /* ACMEDomain lines: apr_array_header_t* of names each */
+    int max_parallel;          /* ACMEMaxParallel, 0 unset */
+    acme_pace_rate_t order_rate; /* ACMEOrderRate, count 0 unset */
 } mod_acme_srv_conf_t;
 
 struct mod_acme_gen_t;

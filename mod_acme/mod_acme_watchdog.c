@@ -1,6 +1,9 @@
 /* mod_acme: the driver in a child singleton watchdog (runs as the httpd User, does all
  * network work). What a run does is acme_runner.c's (core, unit-tested); this file wires it
- * to mod_watchdog and follows the timetable (acme_sched.c) every second. The restart
+ * to mod_watchdog and follows the timetable (acme_sched.c). The callback runs at
+ * mod_watchdog's own tick (100 ms), so the first run starts about 100 ms after the watchdog
+ * child does and a run that comes due (a paced order, a retry) starts within 100 ms; the
+ * checks that look at every certificate or at the store run once a second. The restart
  * trigger in the root parent is in mod_acme_restart.c. */
 #include <apr_strings.h>
 #include <apr_optional.h>
@@ -23,13 +26,15 @@ APLOG_USE_MODULE(acme);
 #include "acme_sched.h"
 
 #define WD_NAME "_acme_"
-#define WD_INTERVAL apr_time_from_sec(1)
+#define WD_INTERVAL AP_WD_TM_SLICE        /* mod_watchdog's tick: 100 ms */
+#define WD_CHECKS apr_time_from_sec(1)     /* the per-certificate checks */
 
 typedef struct mod_acme_wd_t {
     mod_acme_gen_t *m;
     acme_runner_t *runner;
     apr_time_t next_request_check;
     apr_time_t next_blocked_check;
+    apr_time_t next_checks;
 } mod_acme_wd_t;
 
 /* The runner's view of one managed certificate. */
@@ -69,7 +74,8 @@ static apr_status_t runner_create(mod_acme_wd_t *wd, apr_pool_t *p)
     conf.renewal_info = m->renewal_info;
     conf.notify_cmd = m->notify_cmd;
     conf.notify_args = m->notify_args;
-    conf.poll_default = apr_time_from_msec(500);
+    conf.max_parallel = m->max_parallel;
+    conf.order_rate = m->order_rate;
     if (m->http01_pending) {
         conf.http01_count = mod_acme_http01_count;
         conf.http01_count_baton = m->http01_pending;
@@ -103,7 +109,7 @@ static apr_status_t wd_start(mod_acme_wd_t *wd)
     return APR_SUCCESS;
 }
 
-/* Every second: what the timetable says is due (acme_sched.c). */
+/* Every tick: what the timetable says is due (acme_sched.c); every second the checks. */
 static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
 {
     mod_acme_wd_t *wd = baton;
@@ -115,7 +121,7 @@ static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
     if (state == AP_WATCHDOG_STATE_STOPPING) {
         return APR_SUCCESS;
     }
-    if (acme_runner_started(r)) {
+    if (acme_runner_started(r) && acme_sched_every(&wd->next_checks, WD_CHECKS, now)) {
         if (acme_sched_every(&wd->next_request_check, ACME_RUNNER_REQUEST_CHECK, now)) {
             acme_runner_check_requests(r, ptemp);
         }
