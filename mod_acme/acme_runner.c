@@ -36,6 +36,7 @@ struct acme_runner_t {
     acme_notify_t *notify;         /* the ACMENotifyCmd queue, or NULL */
     int account_looked;            /* acme_account_update_due asked (once a generation) */
     apr_thread_mutex_t *mutex;
+    apr_thread_mutex_t *save_mutex;    /* orders/_driver/pace.json writes, one at a time */
     /* one run */
     apr_array_header_t *due;       /* indexes into certs */
     int *due_ca;                   /* per job of due: the CA it uses (acme_ca_pick) */
@@ -112,36 +113,57 @@ int acme_runner_count(const acme_runner_t *r)
 }
 
 /* Per CA its pacer: the rates it documents (acme_ca_limits), ACMEOrderRate instead of its
- * order budget when set, and what an earlier generation spent (orders/_driver/pace.json). */
+ * order budget when set. */
 static void pace_create(acme_runner_t *r)
 {
     int k, n = r->urls->nelts;
 
     r->pace = apr_pcalloc(r->pool, sizeof(acme_pace_t) * (apr_size_t)n);
     for (k = 0; k < n; ++k) {
-        const char *url = APR_ARRAY_IDX(r->urls, k, const char *);
         acme_pace_limits_t lim;
-        acme_pace_state_t saved;
 
-        acme_ca_limits(&lim, url);
+        acme_ca_limits(&lim, APR_ARRAY_IDX(r->urls, k, const char *));
         if (r->conf.order_rate.count > 0) {
             lim.orders = r->conf.order_rate;
         }
         acme_pace_init(&r->pace[k], &lim);
-        if (acme_pace_state_load(&saved, r->pool, r->conf.store, url) == APR_SUCCESS) {
-            r->pace[k].orders.tat = saved.orders_tat;
-            r->pace[k].new_order.tat = saved.new_order_tat;
-            r->pace[k].paused_until = saved.paused_until;
-        }
     }
 }
 
+/* What was spent at each CA, as the last run of any generation left it
+ * (orders/_driver/pace.json): read at the start of every run, under the driver lock, so an
+ * older generation that ordered meanwhile is counted (the saved times are never earlier). */
+static void pace_load(acme_runner_t *r, apr_pool_t *p)
+{
+    int k;
+
+    for (k = 0; k < r->urls->nelts; ++k) {
+        acme_pace_state_t saved;
+        if (acme_pace_state_load(&saved, p, r->conf.store,
+                                 APR_ARRAY_IDX(r->urls, k, const char *)) != APR_SUCCESS) {
+            continue;
+        }
+        apr_thread_mutex_lock(r->mutex);
+        r->pace[k].orders.tat = saved.orders_tat > r->pace[k].orders.tat
+                                    ? saved.orders_tat : r->pace[k].orders.tat;
+        r->pace[k].new_order.tat = saved.new_order_tat > r->pace[k].new_order.tat
+                                       ? saved.new_order_tat : r->pace[k].new_order.tat;
+        acme_pace_pause(&r->pace[k], saved.paused_until);
+        apr_thread_mutex_unlock(r->mutex);
+    }
+}
+
+/* Saved at the end of a run, and after every new order at a CA with an order budget: a
+ * graceful restart ends the watchdog child mid-run, and the next generation must not start
+ * with a budget that was spent. The writes are serialized so the last one holds the latest
+ * state. */
 static void pace_save(acme_runner_t *r, apr_pool_t *p)
 {
     int k, n = r->urls->nelts;
     acme_pace_state_t *states = apr_pcalloc(p, sizeof(*states) * (apr_size_t)n);
     const char **urls = apr_pcalloc(p, sizeof(*urls) * (apr_size_t)n);
 
+    apr_thread_mutex_lock(r->save_mutex);
     apr_thread_mutex_lock(r->mutex);
     for (k = 0; k < n; ++k) {
         urls[k] = APR_ARRAY_IDX(r->urls, k, const char *);
@@ -154,6 +176,7 @@ static void pace_save(acme_runner_t *r, apr_pool_t *p)
         acme_log(ACME_LOG_WARNING, 0, ACMELOGNO(00590) "the pacing state (orders/_driver/"
                  "pace.json) could not be saved: a restart starts with the CAs' full budget");
     }
+    apr_thread_mutex_unlock(r->save_mutex);
 }
 
 /* The one place the runner makes its ACME clients: one per CA, each with its driver
@@ -240,7 +263,8 @@ apr_status_t acme_runner_start(acme_runner_t *r, acme_http_t *http, apr_time_t n
         return rv;
     }
     if ((rv = clients_create(r, http)) != APR_SUCCESS
-        || (rv = apr_thread_mutex_create(&r->mutex, APR_THREAD_MUTEX_DEFAULT, r->pool))) {
+        || (rv = apr_thread_mutex_create(&r->mutex, APR_THREAD_MUTEX_DEFAULT, r->pool))
+        || (rv = apr_thread_mutex_create(&r->save_mutex, APR_THREAD_MUTEX_DEFAULT, r->pool))) {
         apr_pool_destroy(r->pool);
         r->pool = NULL;
         r->client = NULL;
@@ -418,6 +442,9 @@ static apr_status_t order_gate(void *baton, const acme_cert_spec_t *spec, acme_r
         }
         apr_thread_mutex_unlock(r->mutex);
         if (when <= now) {
+            if (pc->lim.orders.count > 0) {
+                pace_save(r, p);
+            }
             if (r->was_paced[g->i]) {
                 r->was_paced[g->i] = 0;
                 acme_paced_clear(r->conf.store, spec->id, p);
@@ -634,6 +661,7 @@ static void run_locked(acme_runner_t *r, apr_pool_t *p)
         (void)account_ensure(r, 0, &res, p);
     }
     else {
+        pace_load(r, p);
         pace_jobs(r, p);
         ensure_accounts(r, p);
         acme_parallel_run(r->due->nelts, r->conf.max_parallel > 0 ? r->conf.max_parallel
