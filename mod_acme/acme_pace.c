@@ -57,7 +57,7 @@ static int counts_against_orders(const acme_pace_t *pc, acme_pace_kind_e kind)
     return !(kind == ACME_PACE_ARI_RENEWAL && pc->lim.ari_exempt);
 }
 
-apr_time_t acme_pace_order_when(const acme_pace_t *pc, acme_pace_kind_e kind, apr_time_t now)
+apr_time_t acme_pace_budget_when(const acme_pace_t *pc, acme_pace_kind_e kind, apr_time_t now)
 {
     apr_time_t when = now, t;
 
@@ -68,7 +68,13 @@ apr_time_t acme_pace_order_when(const acme_pace_t *pc, acme_pace_kind_e kind, ap
         t = acme_pace_bucket_when(&pc->orders, &pc->lim.orders, now);
         when = t > when ? t : when;
     }
-    t = acme_pace_bucket_when(&pc->new_order, &pc->lim.new_order, now);
+    return when;
+}
+
+apr_time_t acme_pace_order_when(const acme_pace_t *pc, acme_pace_kind_e kind, apr_time_t now)
+{
+    apr_time_t when = acme_pace_budget_when(pc, kind, now);
+    apr_time_t t = acme_pace_bucket_when(&pc->new_order, &pc->lim.new_order, now);
     return t > when ? t : when;
 }
 

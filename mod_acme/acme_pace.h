@@ -15,8 +15,10 @@
 
 #include "acme.h"
 
-/* A job's wait at most this long is slept in its thread; longer ones end the attempt as
- * "paced" and the certificate is looked at again at the time the pacer says. */
+/* A wait for the order budget or a pause at most this long is slept in the order's thread;
+ * a longer one ends the attempt as "paced" and the certificate is looked at again at the
+ * time the pacer says. A wait for the newOrder request rate is always slept: it is short by
+ * nature, and the threads (ACMEMaxParallel) bound how many sleep. */
 #define ACME_PACE_SLEEP_MAX apr_time_from_sec(2)
 
 /* count per period; count <= 0 or period <= 0: no limit. */
@@ -63,6 +65,9 @@ void acme_pace_init(acme_pace_t *pc, const acme_pace_limits_t *lim);
 /* When a new order of this kind may be sent at this CA: now, or a later time (the pause, the
  * account's budget, the endpoint's rate, whichever is latest). */
 apr_time_t acme_pace_order_when(const acme_pace_t *pc, acme_pace_kind_e kind, apr_time_t now);
+/* The same without the newOrder request rate: when the account's budget (and a pause)
+ * allow it. */
+apr_time_t acme_pace_budget_when(const acme_pace_t *pc, acme_pace_kind_e kind, apr_time_t now);
 /* A new order of this kind is sent at now: take its tokens. */
 void acme_pace_order_take(acme_pace_t *pc, acme_pace_kind_e kind, apr_time_t now);
 /* The CA answered 429 with Retry-After `until`: no new order before it. */

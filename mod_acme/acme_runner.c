@@ -24,7 +24,6 @@
 struct acme_runner_t {
     acme_runner_conf_t conf;
     apr_pool_t *pool;              /* from start on: client, notify queue, mutex */
-    char *was_paced;               /* per certificate: orders/<id>/paced.json written */
     apr_array_header_t *certs;     /* acme_runner_cert_t * */
     acme_sched_t *sched;           /* per certificate: next attempt (always from its plan),
                                     * renewalInfo fetch, 'expiring' warning */
@@ -61,7 +60,6 @@ apr_status_t acme_runner_create(acme_runner_t **pr, apr_pool_t *p,
     r->conf = *conf;
     r->certs = certs;
     r->plan_pool = apr_pcalloc(p, sizeof(apr_pool_t *) * (apr_size_t)(certs->nelts + 1));
-    r->was_paced = apr_pcalloc(p, (apr_size_t)(certs->nelts + 1));
     if ((rv = acme_sched_create(&r->sched, p, certs->nelts)) != APR_SUCCESS) {
         return rv;
     }
@@ -358,7 +356,6 @@ static void record_paced(acme_runner_t *r, int i, apr_time_t until, const char *
     if (!r->paced_first || until < r->paced_first) {
         r->paced_first = until;
     }
-    r->was_paced[i] = 1;
     apr_thread_mutex_unlock(r->mutex);
     acme_paced_save(r->conf.store, c->id, until, why, p);
     acme_log(ACME_LOG_DEBUG, 0, ACMELOGNO(00591) "certificate %s: new order paced until %s "
@@ -428,14 +425,15 @@ static apr_status_t order_gate(void *baton, const acme_cert_spec_t *spec, acme_r
     acme_runner_t *r = g->r;
     acme_pace_t *pc = &r->pace[g->ca];
     acme_pace_kind_e kind = job_kind(acme_runner_cert(r, g->i), spec->replaces);
-    apr_time_t now, when;
+    apr_time_t now, when, budget;
     const char *reason;
     int tries;
 
-    for (tries = 0; tries < 100; ++tries) {
+    for (tries = 0; tries < 1000; ++tries) {
         apr_thread_mutex_lock(r->mutex);
         now = pace_now(r);
         when = acme_pace_order_when(pc, kind, now);
+        budget = acme_pace_budget_when(pc, kind, now);
         reason = acme_pace_reason(pc, kind, now);
         if (when <= now) {
             acme_pace_order_take(pc, kind, now);
@@ -445,13 +443,12 @@ static apr_status_t order_gate(void *baton, const acme_cert_spec_t *spec, acme_r
             if (pc->lim.orders.count > 0) {
                 pace_save(r, p);
             }
-            if (r->was_paced[g->i]) {
-                r->was_paced[g->i] = 0;
-                acme_paced_clear(r->conf.store, spec->id, p);
-            }
+            /* also one an older generation left */
+            acme_paced_clear(r->conf.store, spec->id, p);
             return APR_SUCCESS;
         }
-        if (when - now > ACME_PACE_SLEEP_MAX) {
+        if (budget - now > ACME_PACE_SLEEP_MAX) {
+            when = budget;
             break;
         }
         if (r->conf.sleep) {
@@ -604,8 +601,9 @@ static int account_update_due(acme_runner_t *r, apr_pool_t *p)
 }
 
 /* The run's jobs in pacing order (ARI replacements, renewals, new certificates); a job whose
- * new order the CA's rates allow only later than ACME_PACE_SLEEP_MAX from now leaves the
- * run, paced until the time the pacer gives it: spending the budget in that order one job
+ * new order the CA's budget (or a 429's pause) allows only later than ACME_PACE_SLEEP_MAX
+ * from now leaves the run, paced until the time the pacer gives it (the newOrder request
+ * rate is waited for in the order's thread): spending the budget in that order one job
  * after another spreads the waiting ones over the times their tokens come, instead of
  * making them all due at the next token. The gate (order_gate) takes the real tokens. */
 static void pace_jobs(acme_runner_t *r, apr_pool_t *p)
@@ -629,7 +627,7 @@ static void pace_jobs(acme_runner_t *r, apr_pool_t *p)
     for (k = 0; k < n; ++k) {
         int jj = order[k], i = APR_ARRAY_IDX(r->due, jj, int), ca = r->due_ca[jj];
         const char *reason = acme_pace_reason(&sim[ca], kinds[jj], now);
-        apr_time_t when = acme_pace_order_when(&sim[ca], kinds[jj], now);
+        apr_time_t when = acme_pace_budget_when(&sim[ca], kinds[jj], now);
 
         acme_pace_order_take(&sim[ca], kinds[jj], when);
         if (when - now > ACME_PACE_SLEEP_MAX) {

@@ -28,6 +28,7 @@ APLOG_USE_MODULE(acme);
 #define WD_NAME "_acme_"
 #define WD_INTERVAL AP_WD_TM_SLICE        /* mod_watchdog's tick: 100 ms */
 #define WD_CHECKS apr_time_from_sec(1)     /* the per-certificate checks */
+#define WD_ARI_BUDGET apr_time_from_msec(500) /* renewalInfo fetches in one tick */
 
 typedef struct mod_acme_wd_t {
     mod_acme_gen_t *m;
@@ -35,6 +36,7 @@ typedef struct mod_acme_wd_t {
     apr_time_t next_request_check;
     apr_time_t next_blocked_check;
     apr_time_t next_checks;
+    int ari_from;                  /* where the next tick's renewalInfo fetches start */
 } mod_acme_wd_t;
 
 /* The runner's view of one managed certificate. */
@@ -109,7 +111,27 @@ static apr_status_t wd_start(mod_acme_wd_t *wd)
     return APR_SUCCESS;
 }
 
-/* Every tick: what the timetable says is due (acme_sched.c); every second the checks. */
+/* renewalInfo fetches of one tick: at most this long, so that a CA that answers them slowly
+ * (or not: each then costs ACMETimeout) never holds back the orders; the rest wait for the
+ * next tick, taken up where this one stopped. */
+static void ari_fetches(mod_acme_wd_t *wd, apr_time_t now, apr_pool_t *ptemp)
+{
+    acme_runner_t *r = wd->runner;
+    acme_sched_t *sched = acme_runner_sched(r);
+    int n = acme_runner_count(r), k;
+
+    for (k = 0; k < n && apr_time_now() - now < WD_ARI_BUDGET; ++k) {
+        int i = (wd->ari_from + k) % n;
+        if (acme_sched_ari_due(sched, i, now)) {
+            acme_runner_ari_fetch(r, i, now, ptemp);
+            acme_sched_hurry(sched, i);
+        }
+    }
+    wd->ari_from = n ? (wd->ari_from + k) % n : 0;
+}
+
+/* Every tick: what the timetable says is due (acme_sched.c), first; then, once a second,
+ * the checks. */
 static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
 {
     mod_acme_wd_t *wd = baton;
@@ -121,6 +143,15 @@ static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
     if (state == AP_WATCHDOG_STATE_STOPPING) {
         return APR_SUCCESS;
     }
+    if (now >= sched->next_run) {
+        if (!acme_runner_started(r) && wd_start(wd) != APR_SUCCESS) {
+            sched->next_run = now + ACME_SCHED_START_RETRY;
+        }
+        else if (state == AP_WATCHDOG_STATE_RUNNING) {
+            acme_runner_run_due(r, now, ptemp);
+            now = apr_time_now();
+        }
+    }
     if (acme_runner_started(r) && acme_sched_every(&wd->next_checks, WD_CHECKS, now)) {
         if (acme_sched_every(&wd->next_request_check, ACME_RUNNER_REQUEST_CHECK, now)) {
             acme_runner_check_requests(r, ptemp);
@@ -129,23 +160,10 @@ static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
             acme_runner_blocked_check(r, ptemp);
         }
         acme_runner_notify_poll(r, ptemp);
+        ari_fetches(wd, now, ptemp);
         for (i = 0; i < acme_runner_count(r); ++i) {
-            if (acme_sched_ari_due(sched, i, now)) {
-                acme_runner_ari_fetch(r, i, now, ptemp);
-                acme_sched_hurry(sched, i);
-            }
             acme_runner_expiring_check(r, i, now, ptemp);
         }
-    }
-    if (now < sched->next_run) {
-        return APR_SUCCESS;
-    }
-    if (!acme_runner_started(r) && wd_start(wd) != APR_SUCCESS) {
-        sched->next_run = now + ACME_SCHED_START_RETRY;
-        return APR_SUCCESS;
-    }
-    if (state == AP_WATCHDOG_STATE_RUNNING) {
-        acme_runner_run_due(r, now, ptemp);
     }
     return APR_SUCCESS;
 }

@@ -19,6 +19,7 @@ import time
 import pytest
 
 import harness
+import status_helpers
 from harness import VHost
 
 pytestmark = pytest.mark.pebble210
@@ -47,9 +48,19 @@ def test_orders_spread_at_the_proxy_rate(pebble_factory, proxy_factory, httpd_fa
     proxy.ari = False
     lim = proxy.rate_limit(r"^/order-plz$", method="POST", count=RATE_COUNT, period=RATE_PERIOD)
     names = _names("spread", 8)
-    httpd = httpd_factory([VHost(n) for n in names], harness.acme_lines(
-        proxy.directory_url, peb.ca_file,
-        extra=["ACMEOrderRate %d/%ds" % (RATE_COUNT, RATE_PERIOD), "ACMERetryDelay 2s"]))
+    httpd = httpd_factory([VHost(n) for n in names] + [status_helpers.status_vhost()],
+                          harness.acme_lines(proxy.directory_url, peb.ca_file, extra=[
+                              "ACMEOrderRate %d/%ds" % (RATE_COUNT, RATE_PERIOD),
+                              "ACMERetryDelay 2s"]))
+
+    def paced_shown():
+        _, doc = status_helpers.status_json(httpd)
+        return [c for c in doc.get("certificates", [])
+                if (c.get("next_action") or {}).get("action") == "paced"]
+    shown = harness.wait_for(paced_shown, 20, interval=0.3,
+                             what="a certificate shown 'paced' on the status page")
+    reason = (shown[0].get("next_action") or {}).get("reason", "")
+    assert reason.startswith("paced until ") and "2 per 6s" in reason, reason
     took = _wait_all_served(httpd, peb, names, SERVED_BOUND)
     timing("8 vhosts at 2 orders per 6 s: start to all served", took)
     orders = proxy.new_orders()

@@ -103,6 +103,9 @@ START_TEST(order_budget_kinds_and_pause)
         }
     }
     ck_assert(acme_pace_order_when(&pc, ACME_PACE_ARI_RENEWAL, NOW) == NOW + MS(100));
+    /* the budget alone (what makes an order wait as "paced") does not count the rate */
+    ck_assert(acme_pace_budget_when(&pc, ACME_PACE_ARI_RENEWAL, NOW) == NOW);
+    ck_assert(acme_pace_budget_when(&pc, ACME_PACE_NEW, NOW) == NOW + S(30));
     ck_assert_str_eq(acme_pace_reason(&pc, ACME_PACE_ARI_RENEWAL, NOW), "newOrder");
     /* not exempt at a CA that does not say so */
     lim.ari_exempt = 0;
