@@ -23,6 +23,8 @@
 #define ACME_ENOCHALLENGE     (ACME_STATUS_BASE + 8)  /* no usable challenge type offered */
 #define ACME_EHOOK            (ACME_STATUS_BASE + 9)  /* an admin's hook program failed */
 #define ACME_ETRUST           (ACME_STATUS_BASE + 10) /* CA trust anchors file unusable */
+#define ACME_EPACED           (ACME_STATUS_BASE + 11) /* no new order yet: the CA's rates
+                                                        (res.retry_after says when) */
 
 /* RFC 8555 problem types we treat specially (prefix "urn:ietf:params:acme:error:") */
 #define ACME_PROBLEM_NS "urn:ietf:params:acme:error:"

@@ -122,3 +122,21 @@ int acme_ca_index(const apr_array_header_t *urls, const char *url)
     }
     return -1;
 }
+
+void acme_ca_limits(acme_pace_limits_t *lim, const char *url)
+{
+    const char *name = acme_ca_known_name(url);
+
+    memset(lim, 0, sizeof(*lim));
+    if (name && (!strcmp(name, "letsencrypt") || !strcmp(name, "letsencrypt-staging"))) {
+        /* staging's limits are higher: production's are safe there too */
+        lim->orders.count = 300;
+        lim->orders.period = apr_time_from_sec(3 * 3600);
+        lim->new_order.count = 200;
+        lim->new_order.period = apr_time_from_sec(1);
+        lim->ari_exempt = 1;
+        return;
+    }
+    lim->new_order.count = ACME_PACE_UNKNOWN_NEW_ORDER;
+    lim->new_order.period = apr_time_from_sec(1);
+}

@@ -4,6 +4,7 @@
 #define ACME_CA_H
 
 #include "acme.h"
+#include "acme_pace.h"
 
 /* Consecutive failed attempts of a certificate at one CA before its next attempt goes to
  * the next configured CA. */
@@ -36,5 +37,14 @@ int acme_ca_index(const apr_array_header_t *urls, const char *url);
  * which certificate it replaces: the one that issued it (live_ca) when it is listed, else
  * (unknown, or no longer configured) the first. */
 int acme_ca_issuer_index(const apr_array_header_t *urls, const char *live_ca);
+
+/* The rates a CA documents (pacing, acme_pace.h), by directory URL. Let's Encrypt
+ * (https://letsencrypt.org/docs/rate-limits/, April 2025): 300 new orders per account per
+ * 3 hours (one more every 36 s), ARI replacements exempt; newOrder 300 requests per second
+ * with a burst of 200 per IP address, kept here at 200 per second. Any other CA:
+ * ACME_PACE_UNKNOWN_NEW_ORDER newOrder requests per second and no order budget (set one
+ * with ACMEOrderRate). */
+#define ACME_PACE_UNKNOWN_NEW_ORDER 100
+void acme_ca_limits(acme_pace_limits_t *lim, const char *url);
 
 #endif

@@ -29,16 +29,25 @@ typedef struct acme_cert_spec_t {
     apr_size_t reuse_key_len;
 } acme_cert_spec_t;
 
+/* Asked before a newOrder is sent (never before a resumed order): APR_SUCCESS to send it;
+ * else the attempt ends with that status (ACME_EPACED, res->retry_after: when to try again)
+ * and the order is not sent. The runner's pacing (acme_pace.h). */
+typedef apr_status_t acme_order_gate_fn(void *baton, const acme_cert_spec_t *spec,
+                                        acme_result_t *res, apr_pool_t *p);
+
 typedef struct acme_driver_env_t {
     acme_client_t *client;            /* with the account already set (acme_account_ensure) */
     acme_store_t *store;
     const unsigned char *secret;      /* ACME_SECRET_LEN bytes: seals the new key in staging */
     apr_interval_time_t poll_timeout; /* give up waiting for a status after this (0: 5 min) */
-    apr_interval_time_t poll_default; /* delay between polls without Retry-After (0: 1 s) */
+    apr_interval_time_t poll_default; /* first delay between polls without Retry-After
+                                         (0: 50 ms, doubling up to 2 s) */
     acme_sleep_fn *sleep;             /* NULL: apr_sleep; tests count instead of sleeping */
     void *sleep_baton;
     acme_http01_count_fn *http01_count; /* NULL: publications are not counted */
     void *http01_count_baton;
+    acme_order_gate_fn *order_gate;   /* NULL: every newOrder is sent at once */
+    void *order_gate_baton;
 } acme_driver_env_t;
 
 /* Obtain a certificate for spec and stage it: staging/<id>/{chain.pem, key.sealed, meta.json}.

@@ -236,6 +236,10 @@ static apr_status_t curl_perform(void *baton, acme_http_response_t **presp, apr_
         goto leave;
     }
     curl_easy_setopt(curl, CURLOPT_SHARE, h->share);
+    /* the shared cache keeps a connection per order in flight (ACMEMaxParallel, at most
+     * 256): with libcurl's default of 5, every request of 32 threads closed another's idle
+     * connection and the next one paid a new TLS handshake */
+    curl_easy_setopt(curl, CURLOPT_MAXCONNECTS, 300L);
     curl_easy_setopt(curl, CURLOPT_URL, req->url);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);

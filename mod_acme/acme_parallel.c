@@ -5,7 +5,7 @@
 #include "acme.h"
 #include "acme_parallel.h"
 
-#define THREADS_MAX 64
+#define THREADS_MAX 256 /* ACME_RUNNER_PARALLEL_LIMIT */
 
 typedef struct jobs_t {
     apr_thread_mutex_t *mutex;

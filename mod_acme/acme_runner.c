@@ -15,6 +15,7 @@
 #include "acme_keytypes.h"
 #include "acme_log.h"
 #include "acme_notify.h"
+#include "acme_pace.h"
 #include "acme_parallel.h"
 #include "acme_plan_store.h"
 #include "acme_state.h"
@@ -34,13 +35,23 @@ struct acme_runner_t {
     acme_notify_t *notify;         /* the ACMENotifyCmd queue, or NULL */
     int account_looked;            /* acme_account_update_due asked (once a generation) */
     apr_thread_mutex_t *mutex;
+    apr_thread_mutex_t *save_mutex;    /* orders/_driver/pace.json writes, one at a time */
     /* one run */
     apr_array_header_t *due;       /* indexes into certs */
     int *due_ca;                   /* per job of due: the CA it uses (acme_ca_pick) */
-    int fleet_leased;              /* fleet mode: jobs of due below this hold their lease;
-                                    * the others take it when a thread starts them */
+    char *leased;                  /* fleet mode, per certificate: this run holds its lease
+                                    * (the others take it when a thread starts them) */
     int staged, failed;            /* added to orders/_driver/metrics.json after the run */
+    acme_pace_t *pace;             /* per CA: its rates and what was spent (acme_pace.h) */
+    int paced;                     /* this run: certificates that wait for the CA's rates */
+    apr_time_t paced_first;        /* the soonest of their times */
 };
+
+/* One job's view for the driver's order gate: the runner, the certificate, its CA. */
+typedef struct gate_t {
+    acme_runner_t *r;
+    int i, ca;
+} gate_t;
 
 apr_status_t acme_runner_create(acme_runner_t **pr, apr_pool_t *p,
                                 const acme_runner_conf_t *conf, apr_array_header_t *certs)
@@ -56,6 +67,11 @@ apr_status_t acme_runner_create(acme_runner_t **pr, apr_pool_t *p,
     }
     *pr = r;
     return APR_SUCCESS;
+}
+
+static apr_time_t pace_now(const acme_runner_t *r)
+{
+    return r->conf.now ? r->conf.now() : apr_time_now();
 }
 
 int acme_runner_started(const acme_runner_t *r)
@@ -96,6 +112,73 @@ int acme_runner_count(const acme_runner_t *r)
     return r->certs->nelts;
 }
 
+/* Per CA its pacer: the rates it documents (acme_ca_limits), ACMEOrderRate instead of its
+ * order budget when set. */
+static void pace_create(acme_runner_t *r)
+{
+    int k, n = r->urls->nelts;
+
+    r->pace = apr_pcalloc(r->pool, sizeof(acme_pace_t) * (apr_size_t)n);
+    for (k = 0; k < n; ++k) {
+        acme_pace_limits_t lim;
+
+        acme_ca_limits(&lim, APR_ARRAY_IDX(r->urls, k, const char *));
+        if (r->conf.order_rate.count > 0) {
+            lim.orders = r->conf.order_rate;
+        }
+        acme_pace_init(&r->pace[k], &lim);
+    }
+}
+
+/* What was spent at each CA, as the last run of any generation left it
+ * (orders/_driver/pace.json): read at the start of every run, under the driver lock, so an
+ * older generation that ordered meanwhile is counted (the saved times are never earlier). */
+static void pace_load(acme_runner_t *r, apr_pool_t *p)
+{
+    int k;
+
+    for (k = 0; k < r->urls->nelts; ++k) {
+        acme_pace_state_t saved;
+        if (acme_pace_state_load(&saved, p, r->conf.store,
+                                 APR_ARRAY_IDX(r->urls, k, const char *)) != APR_SUCCESS) {
+            continue;
+        }
+        apr_thread_mutex_lock(r->mutex);
+        r->pace[k].orders.tat = saved.orders_tat > r->pace[k].orders.tat
+                                    ? saved.orders_tat : r->pace[k].orders.tat;
+        r->pace[k].new_order.tat = saved.new_order_tat > r->pace[k].new_order.tat
+                                       ? saved.new_order_tat : r->pace[k].new_order.tat;
+        acme_pace_pause(&r->pace[k], saved.paused_until);
+        apr_thread_mutex_unlock(r->mutex);
+    }
+}
+
+/* Saved at the end of a run, and after every new order at a CA with an order budget: a
+ * graceful restart ends the watchdog child mid-run, and the next generation must not start
+ * with a budget that was spent. The writes are serialized so the last one holds the latest
+ * state. */
+static void pace_save(acme_runner_t *r, apr_pool_t *p)
+{
+    int k, n = r->urls->nelts;
+    acme_pace_state_t *states = apr_pcalloc(p, sizeof(*states) * (apr_size_t)n);
+    const char **urls = apr_pcalloc(p, sizeof(*urls) * (apr_size_t)n);
+
+    apr_thread_mutex_lock(r->save_mutex);
+    apr_thread_mutex_lock(r->mutex);
+    for (k = 0; k < n; ++k) {
+        urls[k] = APR_ARRAY_IDX(r->urls, k, const char *);
+        states[k].orders_tat = r->pace[k].orders.tat;
+        states[k].new_order_tat = r->pace[k].new_order.tat;
+        states[k].paused_until = r->pace[k].paused_until;
+    }
+    apr_thread_mutex_unlock(r->mutex);
+    if (acme_pace_state_save(r->conf.store, urls, states, n, p) != APR_SUCCESS) {
+        acme_log(ACME_LOG_WARNING, 0, ACMELOGNO(00590) "the pacing state (orders/_driver/"
+                 "pace.json) could not be saved: a restart starts with the CAs' full budget");
+    }
+    apr_thread_mutex_unlock(r->save_mutex);
+}
+
 /* The one place the runner makes its ACME clients: one per CA, each with its driver
  * environment (acme_ca_set.c). */
 static apr_status_t clients_create(acme_runner_t *r, acme_http_t *http)
@@ -122,6 +205,7 @@ static apr_status_t clients_create(acme_runner_t *r, acme_http_t *http)
     if ((rv = acme_ca_set_create(&r->cas, r->pool, http, urls, &env)) == APR_SUCCESS) {
         r->client = acme_ca_set_client(r->cas, 0);
         r->urls = urls;
+        pace_create(r);
     }
     return rv;
 }
@@ -179,7 +263,8 @@ apr_status_t acme_runner_start(acme_runner_t *r, acme_http_t *http, apr_time_t n
         return rv;
     }
     if ((rv = clients_create(r, http)) != APR_SUCCESS
-        || (rv = apr_thread_mutex_create(&r->mutex, APR_THREAD_MUTEX_DEFAULT, r->pool))) {
+        || (rv = apr_thread_mutex_create(&r->mutex, APR_THREAD_MUTEX_DEFAULT, r->pool))
+        || (rv = apr_thread_mutex_create(&r->save_mutex, APR_THREAD_MUTEX_DEFAULT, r->pool))) {
         apr_pool_destroy(r->pool);
         r->pool = NULL;
         r->client = NULL;
@@ -260,11 +345,40 @@ static void record_failure(acme_runner_t *r, int i, const acme_result_t *res, ap
              acme_result_str(res, p), c->input.failures, acme_time_rfc3339(p, next));
 }
 
+/* The order of certificate i waits for the CA's rates until `until`: no failure, no backoff;
+ * its next attempt then, the reason in orders/<id>/paced.json for the status pages. */
+static void record_paced(acme_runner_t *r, int i, apr_time_t until, const char *why,
+                         apr_pool_t *p)
+{
+    acme_runner_cert_t *c = acme_runner_cert(r, i);
+
+    apr_thread_mutex_lock(r->mutex);
+    r->sched->slot[i].next = until;
+    r->paced++;
+    if (!r->paced_first || until < r->paced_first) {
+        r->paced_first = until;
+    }
+    apr_thread_mutex_unlock(r->mutex);
+    acme_paced_save(r->conf.store, c->id, until, why, p);
+    acme_log(ACME_LOG_DEBUG, 0, ACMELOGNO(00591) "certificate %s: new order paced until %s "
+             "(%s)", c->id, acme_time_rfc3339(p, until), why);
+}
+
 void acme_runner_record(acme_runner_t *r, int i, apr_status_t rv, const acme_result_t *res,
                         apr_pool_t *p)
 {
     acme_runner_cert_t *c = acme_runner_cert(r, i);
     apr_time_t now = apr_time_now();
+
+    if (rv == ACME_EPACED) {
+        record_paced(r, i, res->retry_after > now ? res->retry_after
+                                                  : now + apr_time_from_sec(1),
+                     res->detail ? res->detail : "the CA's rates", p);
+        if (r->conf.fleet) {
+            r->conf.fleet->done(r->conf.fleet->baton, c->id, p);
+        }
+        return;
+    }
 
     apr_thread_mutex_lock(r->mutex);
     r->staged += rv == APR_SUCCESS;
@@ -285,6 +399,79 @@ void acme_runner_record(acme_runner_t *r, int i, apr_status_t rv, const acme_res
     }
 }
 
+/* "replaces" only to the configured CA that issued the certificate (-1: none did; a CA
+ * refuses the replacement of another account's certificate). */
+static const char *job_replaces(const acme_runner_t *r, const acme_runner_cert_t *c,
+                                const char *replaces, int ca)
+{
+    return replaces && ca == acme_ca_index(r->urls, c->input.live_ca) ? replaces : NULL;
+}
+
+static acme_pace_kind_e job_kind(const acme_runner_cert_t *c, const char *replaces)
+{
+    return acme_pace_kind(c->have_live, replaces != NULL);
+}
+
+/* Why the CA's rates hold an order back, for paced.json and the log. */
+static const char *pace_why(apr_pool_t *p, const acme_pace_t *pc, const char *reason,
+                            const char *url)
+{
+    const char *what = !reason ? "the CA's rates"
+        : !strcmp(reason, "paused") ? "the CA answered 429 (rate limited) with Retry-After"
+        : !strcmp(reason, "orders") ? apr_psprintf(p, "new orders per account: %s",
+                                                   acme_pace_rate_str(p, &pc->lim.orders))
+        : apr_psprintf(p, "newOrder requests: %s", acme_pace_rate_str(p, &pc->lim.new_order));
+    return apr_psprintf(p, "%s at %s", what, acme_ca_label(p, url));
+}
+
+/* The driver asks before each newOrder (acme_order_gate_fn): a token of the CA's buckets,
+ * after a short sleep if need be; a longer wait ends the attempt as paced. */
+static apr_status_t order_gate(void *baton, const acme_cert_spec_t *spec, acme_result_t *res,
+                               apr_pool_t *p)
+{
+    gate_t *g = baton;
+    acme_runner_t *r = g->r;
+    acme_pace_t *pc = &r->pace[g->ca];
+    acme_pace_kind_e kind = job_kind(acme_runner_cert(r, g->i), spec->replaces);
+    apr_time_t now, when, budget;
+    const char *reason;
+    int tries;
+
+    for (tries = 0; tries < 1000; ++tries) {
+        apr_thread_mutex_lock(r->mutex);
+        now = pace_now(r);
+        when = acme_pace_order_when(pc, kind, now);
+        budget = acme_pace_budget_when(pc, kind, now);
+        reason = acme_pace_reason(pc, kind, now);
+        if (when <= now) {
+            acme_pace_order_take(pc, kind, now);
+        }
+        apr_thread_mutex_unlock(r->mutex);
+        if (when <= now) {
+            if (pc->lim.orders.count > 0) {
+                pace_save(r, p);
+            }
+            /* also one an older generation left */
+            acme_paced_clear(r->conf.store, spec->id, p);
+            return APR_SUCCESS;
+        }
+        if (budget - now > ACME_PACE_SLEEP_MAX) {
+            when = budget;
+            break;
+        }
+        if (r->conf.sleep) {
+            r->conf.sleep(r->conf.sleep_baton, when - now);
+        }
+        else {
+            apr_sleep(when - now);
+        }
+    }
+    acme_result_set(res, p, ACME_EPACED, "%s", pace_why(p, pc, reason,
+                                                        acme_ca_set_url(r->cas, g->ca)));
+    res->retry_after = when;
+    return ACME_EPACED;
+}
+
 /* One job of a run (acme_parallel.c): obtain the certificate r->due[job]. */
 static void obtain_one(void *baton, int job)
 {
@@ -292,6 +479,8 @@ static void obtain_one(void *baton, int job)
     int i = APR_ARRAY_IDX(r->due, job, int), ca = r->due_ca[job];
     acme_runner_cert_t *c = acme_runner_cert(r, i);
     acme_cert_spec_t spec;
+    acme_driver_env_t env;
+    gate_t gate;
     apr_pool_t *p;
     acme_result_t res;
     apr_status_t rv;
@@ -299,7 +488,7 @@ static void obtain_one(void *baton, int job)
     if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
         return;
     }
-    if (r->conf.fleet && job >= r->fleet_leased
+    if (r->conf.fleet && !r->leased[i]
         && !r->conf.fleet->may_order(r->conf.fleet->baton, c->id, c->names, p)) {
         /* another node took it meanwhile: look again later, as fleet_filter does */
         apr_thread_mutex_lock(r->mutex);
@@ -316,12 +505,21 @@ static void obtain_one(void *baton, int job)
     apr_thread_mutex_unlock(r->mutex);
     notify_live(r, "renewing", c);
     spec.ca_url = acme_ca_set_url(r->cas, ca);
-    if (spec.replaces && ca != acme_ca_index(r->urls, c->input.live_ca)) {
-        /* "replaces" only to the configured CA that issued the certificate (-1: none did;
-         * a CA refuses the replacement of another account's certificate) */
-        spec.replaces = NULL;
+    spec.replaces = job_replaces(r, c, spec.replaces, ca);
+    env = *acme_ca_set_env(r->cas, ca);
+    gate.r = r;
+    gate.i = i;
+    gate.ca = ca;
+    env.order_gate = order_gate;
+    env.order_gate_baton = &gate;
+    rv = acme_driver_obtain(&env, &spec, p, &res);
+    if (rv != APR_SUCCESS && rv != ACME_EPACED && res.retry_after > apr_time_now()
+        && acme_problem_handling(&res) == ACME_PH_RATE_LIMITED) {
+        /* the CA's limit was reached after all: no new order there until its Retry-After */
+        apr_thread_mutex_lock(r->mutex);
+        acme_pace_pause(&r->pace[ca], res.retry_after);
+        apr_thread_mutex_unlock(r->mutex);
     }
-    rv = acme_driver_obtain(acme_ca_set_env(r->cas, ca), &spec, p, &res);
     acme_runner_record(r, i, rv, &res, p);
     apr_pool_destroy(p);
 }
@@ -419,6 +617,55 @@ static int account_update_due(acme_runner_t *r, apr_pool_t *p)
     return acme_account_update_due(r->conf.store, r->conf.ca_url, &as, p);
 }
 
+/* The run's jobs in pacing order (ARI replacements, renewals, new certificates); a job whose
+ * new order the CA's budget (or a 429's pause) allows only later than ACME_PACE_SLEEP_MAX
+ * from now leaves the run, paced until the time the pacer gives it (the newOrder request
+ * rate is waited for in the order's thread): spending the budget in that order one job
+ * after another spreads the waiting ones over the times their tokens come, instead of
+ * making them all due at the next token. The gate (order_gate) takes the real tokens. */
+static void pace_jobs(acme_runner_t *r, apr_pool_t *p)
+{
+    int n = r->due->nelts, ncas = acme_ca_set_count(r->cas), j, k, kept = 0;
+    acme_pace_kind_e *kinds = apr_pcalloc(p, sizeof(*kinds) * (apr_size_t)(n + 1));
+    int *order = apr_pcalloc(p, sizeof(int) * (apr_size_t)(n + 1));
+    int *due = apr_pcalloc(p, sizeof(int) * (apr_size_t)(n + 1));
+    int *due_ca = apr_pcalloc(p, sizeof(int) * (apr_size_t)(n + 1));
+    acme_pace_t *sim;
+    apr_time_t now = pace_now(r);
+
+    apr_thread_mutex_lock(r->mutex);
+    sim = apr_pmemdup(p, r->pace, sizeof(acme_pace_t) * (apr_size_t)ncas);
+    apr_thread_mutex_unlock(r->mutex);
+    for (j = 0; j < n; ++j) {
+        acme_runner_cert_t *c = acme_runner_cert(r, APR_ARRAY_IDX(r->due, j, int));
+        kinds[j] = job_kind(c, job_replaces(r, c, c->spec.cert.replaces, r->due_ca[j]));
+    }
+    acme_pace_sort(order, kinds, n);
+    for (k = 0; k < n; ++k) {
+        int jj = order[k], i = APR_ARRAY_IDX(r->due, jj, int), ca = r->due_ca[jj];
+        const char *reason = acme_pace_reason(&sim[ca], kinds[jj], now);
+        apr_time_t when = acme_pace_budget_when(&sim[ca], kinds[jj], now);
+
+        acme_pace_order_take(&sim[ca], kinds[jj], when);
+        if (when - now > ACME_PACE_SLEEP_MAX) {
+            record_paced(r, i, when, pace_why(p, &sim[ca], reason,
+                                              acme_ca_set_url(r->cas, ca)), p);
+            if (r->conf.fleet && r->leased[i]) {   /* another node may order it sooner */
+                r->conf.fleet->done(r->conf.fleet->baton, acme_runner_cert(r, i)->id, p);
+                r->leased[i] = 0;
+            }
+            continue;
+        }
+        due[kept] = i;
+        due_ca[kept++] = ca;
+    }
+    for (k = 0; k < kept; ++k) {
+        APR_ARRAY_IDX(r->due, k, int) = due[k];
+    }
+    r->due->nelts = kept;
+    r->due_ca = due_ca;
+}
+
 static void run_locked(acme_runner_t *r, apr_pool_t *p)
 {
     apr_uint32_t before = acme_ca_set_request_count(r->cas), requests;
@@ -433,8 +680,12 @@ static void run_locked(acme_runner_t *r, apr_pool_t *p)
         (void)account_ensure(r, 0, &res, p);
     }
     else {
+        pace_load(r, p);
+        pace_jobs(r, p);
         ensure_accounts(r, p);
-        acme_parallel_run(r->due->nelts, ACME_RUNNER_MAX_PARALLEL, obtain_one, r, p);
+        acme_parallel_run(r->due->nelts, r->conf.max_parallel > 0 ? r->conf.max_parallel
+                                         : ACME_RUNNER_MAX_PARALLEL, obtain_one, r, p);
+        pace_save(r, p);
         ran = 1;
     }
     requests = acme_ca_set_request_count(r->cas) - before;
@@ -444,6 +695,11 @@ static void run_locked(acme_runner_t *r, apr_pool_t *p)
                  "driver run: %d certificate(s) staged, %d failed, %u ACME requests, %.1f s",
                  r->staged, r->failed, requests,
                  (double)(apr_time_now() - start) / APR_USEC_PER_SEC);
+    }
+    if (r->paced) {
+        acme_log(ACME_LOG_NOTICE, 0, ACMELOGNO(00592) "%d certificate(s) wait for the CA's "
+                 "rates (paced, not failed): the first new order goes at %s", r->paced,
+                 acme_time_rfc3339(p, r->paced_first));
     }
 }
 
@@ -480,18 +736,20 @@ static void one_order_per_names(acme_runner_t *r, apr_pool_t *p)
 static int fleet_filter(acme_runner_t *r, apr_time_t now, apr_pool_t *p)
 {
     const acme_runner_fleet_t *fl = r->conf.fleet;
-    int k, kept = 0, had = r->due->nelts;
+    int k, kept = 0, had = r->due->nelts, leased = 0;
+    int at_once = r->conf.max_parallel > 0 ? r->conf.max_parallel : ACME_RUNNER_MAX_PARALLEL;
 
-    r->fleet_leased = 0;
+    r->leased = apr_pcalloc(p, (apr_size_t)r->certs->nelts + 1);
     for (k = 0; fl && k < r->due->nelts; ++k) {
         int i = APR_ARRAY_IDX(r->due, k, int);
         acme_runner_cert_t *c = acme_runner_cert(r, i);
-        if (r->fleet_leased >= ACME_RUNNER_MAX_PARALLEL) {
+        if (leased >= at_once) {
             APR_ARRAY_IDX(r->due, kept++, int) = i;     /* its lease when it starts */
             continue;
         }
         if (fl->may_order(fl->baton, c->id, c->names, p)) {
-            ++r->fleet_leased;
+            r->leased[i] = 1;
+            ++leased;
         }
         else {
             r->sched->slot[i].next = now + ACME_RUNNER_FLEET_WAIT;
@@ -511,8 +769,11 @@ static void fleet_release(acme_runner_t *r, apr_pool_t *p)
     int k;
 
     for (k = 0; r->conf.fleet && k < r->due->nelts; ++k) {
-        r->conf.fleet->done(r->conf.fleet->baton,
-                            acme_runner_cert(r, APR_ARRAY_IDX(r->due, k, int))->id, p);
+        int i = APR_ARRAY_IDX(r->due, k, int);
+        if (r->leased[i]) {
+            r->conf.fleet->done(r->conf.fleet->baton, acme_runner_cert(r, i)->id, p);
+            r->leased[i] = 0;
+        }
     }
 }
 
@@ -523,7 +784,8 @@ void acme_runner_run_due(acme_runner_t *r, apr_time_t now, apr_pool_t *p)
 
     r->due = acme_sched_due(r->sched, now, p);
     one_order_per_names(r, p);
-    r->staged = r->failed = 0;
+    r->staged = r->failed = r->paced = 0;
+    r->paced_first = 0;
     if (fleet_filter(r, now, p)) {
         acme_sched_after_run(r->sched, apr_time_now(), acme_runner_notify_pending(r));
         return;

@@ -5,7 +5,9 @@
  * renewalInfo fetches and the once-a-day 'expiring' warning. The watchdog
  * (mod_acme_watchdog.c) keeps the mod_watchdog wiring and the loop that calls these when
  * the timetable (acme_sched.h) says so. One thread calls the runner; acme_runner_run_due
- * runs up to ACME_RUNNER_MAX_PARALLEL obtain threads that share it under its mutex. */
+ * runs up to max_parallel obtain threads that share it under its mutex, and paces new
+ * orders per CA (acme_pace.h): ARI replacements first, then renewals, then new
+ * certificates; what the CA's rates do not allow yet waits ("paced until"). */
 #ifndef ACME_RUNNER_H
 #define ACME_RUNNER_H
 
@@ -18,8 +20,11 @@
 #include "acme_sched.h"
 #include "acme_spec.h"
 #include "acme_eab.h"
+#include "acme_pace.h"
 
-#define ACME_RUNNER_MAX_PARALLEL 8
+/* Orders in flight at once (ACMEMaxParallel): the default and the most allowed. */
+#define ACME_RUNNER_MAX_PARALLEL 32
+#define ACME_RUNNER_PARALLEL_LIMIT 256
 #define ACME_RUNNER_REQUEST_CHECK apr_time_from_sec(15)  /* acmectl renew requests */
 #define ACME_RUNNER_BLOCKED_CHECK apr_time_from_sec(2)   /* orders/_activation/blocked.json */
 
@@ -73,6 +78,10 @@ typedef struct acme_runner_conf_t {
     acme_sleep_fn *sleep;          /* the driver's sleep (NULL: apr_sleep); tests count */
     void *sleep_baton;
     const acme_runner_fleet_t *fleet; /* fleet mode, NULL: this node orders alone */
+    int max_parallel;              /* ACMEMaxParallel (0: ACME_RUNNER_MAX_PARALLEL) */
+    acme_pace_rate_t order_rate;   /* ACMEOrderRate: new orders per account at every CA
+                                    * (count 0: what each CA documents, acme_ca_limits) */
+    apr_time_t (*now)(void);       /* the clock of pacing (NULL: apr_time_now); tests set it */
 } acme_runner_conf_t;
 
 typedef struct acme_runner_t acme_runner_t;
@@ -102,8 +111,12 @@ void acme_runner_record(acme_runner_t *r, int i, apr_status_t rv, const acme_res
                         apr_pool_t *p);
 /* The certificates due at now, under the store's "driver" lock (held by another
  * generation: look again in ACME_SCHED_LOCKED_RETRY): the account ensured (failing: every
- * due certificate fails with its reason), up to ACME_RUNNER_MAX_PARALLEL orders at once,
- * the counters (orders/_driver/metrics.json), then the next run's time. */
+ * due certificate fails with its reason), the jobs in pacing order; those the CA's rates do
+ * not allow within ACME_PACE_SLEEP_MAX wait (orders/<id>/paced.json, their next attempt at
+ * the time the pacer gives each), up to max_parallel orders at once, the pacing state
+ * (orders/_driver/pace.json) and counters (orders/_driver/metrics.json), then the next
+ * run's time. A job that meets the CA's 429 with Retry-After pauses every new order at that
+ * CA until then. */
 void acme_runner_run_due(acme_runner_t *r, apr_time_t now, apr_pool_t *p);
 /* Requests of `acmectl renew` (orders/<id>/renew.request): a new one makes the certificate
  * due (within the backoff); one a live certificate satisfies is removed. */

@@ -700,3 +700,92 @@ json_t *acme_persist_json(apr_pool_t *p, const acme_persist_t *ps)
     }
     return arr;
 }
+
+/* ---- paced.json ------------------------------------------------------------------------- */
+
+apr_status_t acme_paced_load(acme_paced_t **pp, apr_pool_t *p, acme_store_t *st,
+                             const char *id)
+{
+    acme_paced_t *r;
+    json_t *j;
+    int v;
+    apr_status_t rv;
+
+    *pp = NULL;
+    if ((rv = load_record(&j, &v, st, ACME_GROUP_ORDERS, id, ACME_STATE_PACED, p))
+        != APR_SUCCESS) {
+        return rv;
+    }
+    r = apr_pcalloc(p, sizeof(*r));
+    r->v = v;
+    r->until = get_time(j, "until");
+    r->reason = get_str(p, j, "reason");
+    *pp = r;
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_paced_save(acme_store_t *st, const char *id, apr_time_t until,
+                             const char *reason, apr_pool_t *p)
+{
+    json_t *j = acme_state_new(p);
+    set_time(p, j, "until", until);
+    set_str(j, "reason", reason);
+    return save_text(st, ACME_GROUP_ORDERS, id, ACME_STATE_PACED, acme_json_dump(p, j), p);
+}
+
+apr_status_t acme_paced_clear(acme_store_t *st, const char *id, apr_pool_t *p)
+{
+    apr_status_t rv = acme_store_remove(st, ACME_GROUP_ORDERS, id, ACME_STATE_PACED, p);
+    return APR_STATUS_IS_ENOENT(rv) ? APR_SUCCESS : rv;
+}
+
+/* ---- orders/_driver/pace.json ----------------------------------------------------------- */
+
+/* A time to the second, rounded up (a bucket never looks fuller than it was). */
+static void set_time_up(apr_pool_t *p, json_t *j, const char *key, apr_time_t t)
+{
+    if (t > 0) {
+        set_time(p, j, key, ((t + APR_USEC_PER_SEC - 1) / APR_USEC_PER_SEC) * APR_USEC_PER_SEC);
+    }
+}
+
+apr_status_t acme_pace_state_load(acme_pace_state_t *ps, apr_pool_t *p, acme_store_t *st,
+                                  const char *ca_url)
+{
+    json_t *j, *cas, *e;
+    int v;
+    apr_status_t rv;
+
+    memset(ps, 0, sizeof(*ps));
+    if ((rv = load_record(&j, &v, st, ACME_GROUP_ORDERS, ACME_STATE_COUNTERS_ENTRY,
+                          ACME_STATE_PACE, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    cas = json_object_get(j, "cas");
+    e = json_is_object(cas) && ca_url ? json_object_get(cas, ca_url) : NULL;
+    if (!json_is_object(e)) {
+        return APR_ENOENT;
+    }
+    ps->orders_tat = get_time(e, "orders");
+    ps->new_order_tat = get_time(e, "new_order");
+    ps->paused_until = get_time(e, "paused_until");
+    return APR_SUCCESS;
+}
+
+apr_status_t acme_pace_state_save(acme_store_t *st, const char *const *urls,
+                                  const acme_pace_state_t *states, int n, apr_pool_t *p)
+{
+    json_t *j = acme_state_new(p), *cas = json_object();
+    int k;
+
+    for (k = 0; k < n; ++k) {
+        json_t *e = json_object();
+        set_time_up(p, e, "orders", states[k].orders_tat);
+        set_time_up(p, e, "new_order", states[k].new_order_tat);
+        set_time_up(p, e, "paused_until", states[k].paused_until);
+        json_object_set_new(cas, urls[k], e);
+    }
+    json_object_set_new(j, "cas", cas);
+    return save_text(st, ACME_GROUP_ORDERS, ACME_STATE_COUNTERS_ENTRY, ACME_STATE_PACE,
+                     acme_json_dump(p, j), p);
+}

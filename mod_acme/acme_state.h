@@ -20,6 +20,8 @@
 #define ACME_STATE_COUNTERS "metrics.json"   /* orders/_driver/: the worker's counters */
 #define ACME_STATE_EXPIRING "expiring.json"  /* orders/<id>/: the last "expiring" warning */
 #define ACME_STATE_PERSIST  "persist.json"   /* orders/<id>/: dns-persist-01 records to publish */
+#define ACME_STATE_PACED    "paced.json"     /* orders/<id>/: waits for the CA's rates */
+#define ACME_STATE_PACE     "pace.json"      /* orders/_driver/: pacing state per CA */
 #define ACME_STATE_COUNTERS_ENTRY "_driver"  /* not a certificate (ids never begin with _) */
 
 /* Common to every load: APR_ENOENT when the record is missing, APR_EINVAL when it is not
@@ -195,5 +197,35 @@ const char *acme_persist_zone_line(apr_pool_t *p, const acme_persist_record_t *r
 /* [{"name","value","record"}] (record: the zone-file line), an empty array for NULL; a new
  * reference the caller owns. */
 json_t *acme_persist_json(apr_pool_t *p, const acme_persist_t *ps);
+
+/* A certificate whose order waits for the CA's rates (orders/<id>/paced.json): until when
+ * and why ("300 per 3h at URL"). Written by the runner, read by the status page and
+ * acmectl; cleared when the order is sent. */
+typedef struct acme_paced_t {
+    int v;
+    apr_time_t until;
+    const char *reason;
+} acme_paced_t;
+
+apr_status_t acme_paced_load(acme_paced_t **pp, apr_pool_t *p, acme_store_t *st,
+                             const char *id);
+apr_status_t acme_paced_save(acme_store_t *st, const char *id, apr_time_t until,
+                             const char *reason, apr_pool_t *p);
+/* Missing is not an error. */
+apr_status_t acme_paced_clear(acme_store_t *st, const char *id, apr_pool_t *p);
+
+/* The pacing state of one CA (orders/_driver/pace.json, keyed by directory URL): the two
+ * buckets' times and a 429's pause, so that a restart does not start with a full budget.
+ * Times are kept to the second, rounded up. */
+typedef struct acme_pace_state_t {
+    apr_time_t orders_tat, new_order_tat, paused_until;
+} acme_pace_state_t;
+
+/* *ps zeroed when the file or the CA's entry is missing. */
+apr_status_t acme_pace_state_load(acme_pace_state_t *ps, apr_pool_t *p, acme_store_t *st,
+                                  const char *ca_url);
+/* Write the states of n CAs (urls[k] -> states[k]) in one file. */
+apr_status_t acme_pace_state_save(acme_store_t *st, const char *const *urls,
+                                  const acme_pace_state_t *states, int n, apr_pool_t *p);
 
 #endif

@@ -1,4 +1,6 @@
 /* mod_acme: directives, per-server create/merge, and the generation's settings. */
+#include <stdlib.h>
+
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include <apr_uri.h>
@@ -22,6 +24,7 @@ APLOG_USE_MODULE(acme);
 #include "acme_https.h"
 #include "acme_keytypes.h"
 #include "acme_fleet.h"
+#include "acme_runner.h"
 
 /* Bounds of durations: well-formed but absurd values fail at configtest. */
 #define WINDOW_MAX      apr_time_from_sec(3650 * 86400) /* longer than any ACME certificate */
@@ -81,6 +84,8 @@ void *mod_acme_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->require_https = MERGE_INT(require_https);
     sc->enabled_here = add->enabled_here;
     sc->dns_hook = MERGE_PTR(dns_hook);
+    sc->max_parallel = add->max_parallel ? add->max_parallel : base->max_parallel;
+    sc->order_rate = add->order_rate.count ? add->order_rate : base->order_rate;
     sc->dns_hook_args = add->dns_hook ? add->dns_hook_args : base->dns_hook_args;
     sc->dns_propagation = add->dns_propagation >= 0 ? add->dns_propagation
                                                     : base->dns_propagation;
@@ -553,6 +558,43 @@ static const char *set_http_timeout(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+/* ACMEMaxParallel N: orders in flight at once in the watchdog child. */
+static const char *set_max_parallel(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = global_only(cmd);
+    char *end = NULL;
+    long n;
+
+    if (err) {
+        return err;
+    }
+    n = apr_isdigit(*arg) ? strtol(arg, &end, 10) : 0;
+    if (!end || *end || n < 1 || n > ACME_RUNNER_PARALLEL_LIMIT) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a number from 1 to %d: give how many "
+                            "orders may be in flight at once, e.g. %s %d (the default)",
+                            cmd->cmd->name, arg, ACME_RUNNER_PARALLEL_LIMIT, cmd->cmd->name,
+                            ACME_RUNNER_MAX_PARALLEL);
+    }
+    cmd_conf(cmd)->max_parallel = (int)n;
+    return NULL;
+}
+
+/* ACMEOrderRate N/PERIOD: new orders per account at each CA (acme_pace.h). */
+static const char *set_order_rate(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = global_only(cmd), *why;
+
+    if (err) {
+        return err;
+    }
+    if (acme_pace_rate_parse(&cmd_conf(cmd)->order_rate, &why, cmd->pool, arg)
+        != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: %s; give the CA's budget of new orders, e.g. "
+                            "%s 300/3h", cmd->cmd->name, why, cmd->cmd->name);
+    }
+    return NULL;
+}
+
 /* PROGRAM [ARGS...] of ACMENotifyCmd and ACMEDNSHook: an absolute path, then arguments. */
 static const char *set_program(cmd_parms *cmd, int argc, char *const argv[],
                                const char **pprog, apr_array_header_t **pargs,
@@ -898,6 +940,11 @@ const command_rec mod_acme_cmds[] = {
     AP_INIT_TAKE1("ACMERetryDelay", set_retry_delay, NULL, RSRC_CONF,
                   "DURATION: first retry delay after a failure, x10 each time up to a day "
                   "(default 1m)"),
+    AP_INIT_TAKE1("ACMEMaxParallel", set_max_parallel, NULL, RSRC_CONF,
+                  "N: orders in flight at once, 1 to 256 (default 32)"),
+    AP_INIT_TAKE1("ACMEOrderRate", set_order_rate, NULL, RSRC_CONF,
+                  "N/PERIOD: new orders per account at a CA, e.g. 300/3h (default: what the "
+                  "CA documents, no budget for an unknown CA)"),
     AP_INIT_TAKE1("ACMETimeout", set_http_timeout, NULL, RSRC_CONF,
                   "DURATION: limit of one request to the CA, connect to last byte "
                   "(default 30s)"),
@@ -960,6 +1007,8 @@ mod_acme_gen_t *mod_acme_gen_create(apr_pool_t *p, server_rec *s)
     m->fleet_key_file = sc->fleet_key_file;
     m->fleet_at = sc->fleet_at;
     m->fleet_node = sc->fleet_node;
+    m->max_parallel = sc->max_parallel;
+    m->order_rate = sc->order_rate;
     if (!m->contacts) {
         const char *uri = s->server_admin ? mod_acme_contact_uri(p, s->server_admin) : NULL;
         m->contacts = apr_array_make(p, 1, sizeof(const char *));

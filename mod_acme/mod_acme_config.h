@@ -7,6 +7,7 @@
 
 #include "acme.h"
 #include "acme_eab.h"
+#include "acme_pace.h"
 
 #define ACME_UNSET (-1)
 
@@ -73,6 +74,8 @@ typedef struct mod_acme_srv_conf_t {
     const unsigned char *fleet_key; /* ACMEFleetKeyFile's 32 bytes, NULL: not usable */
     const char *fleet_key_file;
     const char *fleet_node;    /* ACMEFleetNode */
+    int max_parallel;          /* ACMEMaxParallel, 0 unset */
+    acme_pace_rate_t order_rate; /* ACMEOrderRate, count 0 unset */
 } mod_acme_srv_conf_t;
 
 struct mod_acme_gen_t;

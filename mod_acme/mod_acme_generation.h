@@ -68,6 +68,8 @@ typedef struct mod_acme_gen_t {
     apr_array_header_t *notify_args;
     int port_http, port_https;      /* local ports the public 80 and 443 reach */
     const acme_eab_t *eab;          /* ACMEExternalAccountBinding, or NULL */
+    int max_parallel;               /* ACMEMaxParallel (0: the runner's default) */
+    acme_pace_rate_t order_rate;    /* ACMEOrderRate (count 0: each CA's documented rate) */
     acme_store_t *store;
     unsigned char secret[ACME_SECRET_LEN];
     int store_ok;                   /* store set up: live and fallback files usable */

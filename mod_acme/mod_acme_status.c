@@ -58,7 +58,7 @@ typedef struct cert_view_t {
     int have_live;
     apr_time_t valid_from, valid_until, last_success;
     const char *serial;          /* NULL when none live */
-    const char *action;          /* "obtain", "renew", "activate", "retry", "none" */
+    const char *action;          /* "obtain", "renew", "activate", "retry", "paced", "none" */
     apr_time_t when;             /* 0: none */
     const char *reason;
     int failures;
@@ -193,6 +193,7 @@ static void view_cert(cert_view_t *v, mod_acme_gen_t *m, const mod_acme_managed_
     acme_plan_input_t in = mc->input;
     acme_plan_t plan;
     acme_cert_status_t *st;
+    acme_paced_t *paced;
 
     view_facts(v, m, mc, p);
     /* what the scheduler sees now: the same inputs, the same plan */
@@ -232,6 +233,14 @@ static void view_cert(cert_view_t *v, mod_acme_gen_t *m, const mod_acme_managed_
         }
     }
 
+    if (!v->staged && plan.action != ACME_PLAN_NOTHING
+        && acme_paced_load(&paced, p, m->store, mc->id) == APR_SUCCESS && paced->until > now) {
+        /* the order waits for the CA's rates (acme_pace.h): not a failure */
+        v->action = "paced";
+        v->when = paced->until;
+        v->reason = apr_pstrcat(p, "paced until ", acme_time_rfc3339(p, paced->until), ": ",
+                                paced->reason ? paced->reason : "the CA's rates", NULL);
+    }
     if (m->ca_urls && m->ca_urls->nelts > 1 && !v->staged && plan.action != ACME_PLAN_NOTHING) {
         v->next_ca = APR_ARRAY_IDX(m->ca_urls, acme_ca_pick(m->ca_urls->nelts, in.failures,
                                                             ACME_CA_FAILOVER_THRESHOLD),

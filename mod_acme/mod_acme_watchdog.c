@@ -1,6 +1,9 @@
 /* mod_acme: the driver in a child singleton watchdog (runs as the httpd User, does all
  * network work). What a run does is acme_runner.c's (core, unit-tested); this file wires it
- * to mod_watchdog and follows the timetable (acme_sched.c) every second. The restart
+ * to mod_watchdog and follows the timetable (acme_sched.c). The callback runs at
+ * mod_watchdog's own tick (100 ms), so the first run starts about 100 ms after the watchdog
+ * child does and a run that comes due (a paced order, a retry) starts within 100 ms; the
+ * checks that look at every certificate or at the store run once a second. The restart
  * trigger in the root parent is in mod_acme_restart.c. */
 #include <apr_strings.h>
 #include <apr_optional.h>
@@ -24,13 +27,17 @@ APLOG_USE_MODULE(acme);
 #include "acme_sched.h"
 
 #define WD_NAME "_acme_"
-#define WD_INTERVAL apr_time_from_sec(1)
+#define WD_INTERVAL AP_WD_TM_SLICE        /* mod_watchdog's tick: 100 ms */
+#define WD_CHECKS apr_time_from_sec(1)     /* the per-certificate checks */
+#define WD_ARI_BUDGET apr_time_from_msec(500) /* renewalInfo fetches in one tick */
 
 typedef struct mod_acme_wd_t {
     mod_acme_gen_t *m;
     acme_runner_t *runner;
     apr_time_t next_request_check;
     apr_time_t next_blocked_check;
+    apr_time_t next_checks;
+    int ari_from;                  /* where the next tick's renewalInfo fetches start */
 } mod_acme_wd_t;
 
 /* The runner's view of one managed certificate. */
@@ -70,7 +77,8 @@ static apr_status_t runner_create(mod_acme_wd_t *wd, apr_pool_t *p)
     conf.renewal_info = m->renewal_info;
     conf.notify_cmd = m->notify_cmd;
     conf.notify_args = m->notify_args;
-    conf.poll_default = apr_time_from_msec(500);
+    conf.max_parallel = m->max_parallel;
+    conf.order_rate = m->order_rate;
     if (m->http01_pending) {
         conf.http01_count = mod_acme_http01_count;
         conf.http01_count_baton = m->http01_pending;
@@ -108,7 +116,27 @@ static apr_status_t wd_start(mod_acme_wd_t *wd)
     return APR_SUCCESS;
 }
 
-/* Every second: what the timetable says is due (acme_sched.c). */
+/* renewalInfo fetches of one tick: at most this long, so that a CA that answers them slowly
+ * (or not: each then costs ACMETimeout) never holds back the orders; the rest wait for the
+ * next tick, taken up where this one stopped. */
+static void ari_fetches(mod_acme_wd_t *wd, apr_time_t now, apr_pool_t *ptemp)
+{
+    acme_runner_t *r = wd->runner;
+    acme_sched_t *sched = acme_runner_sched(r);
+    int n = acme_runner_count(r), k;
+
+    for (k = 0; k < n && apr_time_now() - now < WD_ARI_BUDGET; ++k) {
+        int i = (wd->ari_from + k) % n;
+        if (acme_sched_ari_due(sched, i, now)) {
+            acme_runner_ari_fetch(r, i, now, ptemp);
+            acme_sched_hurry(sched, i);
+        }
+    }
+    wd->ari_from = n ? (wd->ari_from + k) % n : 0;
+}
+
+/* Every tick: what the timetable says is due (acme_sched.c), first; then, once a second,
+ * the checks. */
 static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
 {
     mod_acme_wd_t *wd = baton;
@@ -122,7 +150,16 @@ static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
         return APR_SUCCESS;
     }
     mod_acme_fleet_child_start(wd->m->fleet);
-    if (acme_runner_started(r)) {
+    if (now >= sched->next_run) {
+        if (!acme_runner_started(r) && wd_start(wd) != APR_SUCCESS) {
+            sched->next_run = now + ACME_SCHED_START_RETRY;
+        }
+        else if (state == AP_WATCHDOG_STATE_RUNNING) {
+            acme_runner_run_due(r, now, ptemp);
+            now = apr_time_now();
+        }
+    }
+    if (acme_runner_started(r) && acme_sched_every(&wd->next_checks, WD_CHECKS, now)) {
         if (acme_sched_every(&wd->next_request_check, ACME_RUNNER_REQUEST_CHECK, now)) {
             acme_runner_check_requests(r, ptemp);
         }
@@ -130,23 +167,10 @@ static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
             acme_runner_blocked_check(r, ptemp);
         }
         acme_runner_notify_poll(r, ptemp);
+        ari_fetches(wd, now, ptemp);
         for (i = 0; i < acme_runner_count(r); ++i) {
-            if (acme_sched_ari_due(sched, i, now)) {
-                acme_runner_ari_fetch(r, i, now, ptemp);
-                acme_sched_hurry(sched, i);
-            }
             acme_runner_expiring_check(r, i, now, ptemp);
         }
-    }
-    if (now < sched->next_run) {
-        return APR_SUCCESS;
-    }
-    if (!acme_runner_started(r) && wd_start(wd) != APR_SUCCESS) {
-        sched->next_run = now + ACME_SCHED_START_RETRY;
-        return APR_SUCCESS;
-    }
-    if (state == AP_WATCHDOG_STATE_RUNNING) {
-        acme_runner_run_due(r, now, ptemp);
     }
     return APR_SUCCESS;
 }

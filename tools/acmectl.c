@@ -92,6 +92,7 @@ typedef struct cert_t {
     apr_time_t requested_at;        /* pending renewal request, 0 none */
     acme_plan_input_t ari;          /* ari_start/end/next_fetch: the CA's window, 0 none */
     acme_persist_t *persist;        /* dns-persist-01 records to publish, NULL none */
+    acme_paced_t *paced;            /* the new order waits for the CA's rates, NULL none */
 } cert_t;
 
 static const char *progname = "acmectl";
@@ -472,6 +473,10 @@ static void load_cert(cert_t *c, acme_store_t *st, const char *id,
         c->err_detail = status->err_detail;
         c->err_hint = status->err_hint;
     }
+    if (acme_paced_load(&c->paced, p, st, id) != APR_SUCCESS || c->staged
+        || c->paced->until <= apr_time_now()) {
+        c->paced = NULL;
+    }
     if (acme_persist_load(&c->persist, p, st, id) != APR_SUCCESS
         || c->persist->records->nelts == 0) {
         c->persist = NULL;
@@ -646,6 +651,12 @@ static json_t *cert_json(const cert_t *c, apr_pool_t *p)
         json_object_set_new(e, "next_attempt", jtime(p, c->next_attempt));
         json_object_set_new(j, "last_error", e);
     }
+    if (c->paced) {
+        json_t *e = json_object();
+        json_object_set_new(e, "until", jtime(p, c->paced->until));
+        json_object_set_new(e, "reason", jstr(c->paced->reason));
+        json_object_set_new(j, "paced", e);
+    }
     else {
         json_object_set_new(j, "last_error", json_null());
     }
@@ -753,6 +764,10 @@ static void print_cert(const cert_t *c, int detail, apr_pool_t *p)
     else {
         printf("    Next Action: - (not in the server's configuration, or the server has not "
                "started since the upgrade)\n");
+    }
+    if (c->paced) {
+        printf("    Paced: until %s (%s)\n", acme_time_rfc3339(p, c->paced->until),
+               c->paced->reason ? c->paced->reason : "the CA's rates");
     }
     if (detail && c->ari.ari_end) {
         printf("    CA Renewal Window (ARI): %s to %s (next look %s)\n",

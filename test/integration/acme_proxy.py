@@ -21,6 +21,9 @@ Tests of ARI as such run against pebble 2.10's own renewalInfo (test_lifecycle_a
     leaf not signed by the next certificate, leaf without chain, leaf without chain but with a
     Link rel="up" to its issuer). Wrong certificates are made with Python's `cryptography`
     and a CA of the proxy's own;
+  - a rate limit like a CA's (rate_limit): a token bucket of `count` requests per `period`
+    seconds on one endpoint; beyond it, 429 + rateLimited + Retry-After (the seconds until
+    the next request conforms, rounded up), as Let's Encrypt does;
   - stop()/start() on the same port.
 
 Every other request is forwarded to pebble unchanged, with its Host header preserved: pebble
@@ -42,6 +45,8 @@ Used from the tests as an object (thread-safe; settings are plain attributes):
     proxy.ari_explanation_url = "https://..."
     proxy.inject(r"^/order-plz$", method="POST", retry_after=20, count=1)
     proxy.fault("a.test", "truncated")    # see FAULTS; proxy.clear_fault("a.test")
+    lim = proxy.rate_limit(r"^/order-plz$", method="POST", count=2, period=6)
+    lim.limited                           # how many requests it answered 429
     proxy.requests(path=r"^/order-plz$", method="POST")   # list of Record
     proxy.stop()
 
@@ -62,7 +67,7 @@ import sys
 import threading
 import time
 
-__all__ = ["AcmeProxy", "Record", "Injection", "Fault", "FAULTS", "rfc3339", "b64u",
+__all__ = ["AcmeProxy", "Record", "Injection", "RateLimit", "Fault", "FAULTS", "rfc3339", "b64u",
            "b64u_decode"]
 
 RATE_LIMITED = "urn:ietf:params:acme:error:rateLimited"
@@ -136,6 +141,39 @@ class Injection:
         if self.count is not None and self.hits >= self.count:
             return False
         return True
+
+
+class RateLimit:
+    """A CA's rate limit on one endpoint: a token bucket (generic cell rate algorithm) of
+    `count` requests at once, refilled at count per `period` seconds. A request beyond it is
+    answered 429 rateLimited with Retry-After: the seconds until one conforms, rounded up.
+    Like a CA's new-orders limit, only requests pebble accepted (2xx) spend a token."""
+
+    def __init__(self, path, method=None, count=1, period=1.0):
+        self.path_rx = re.compile(path)
+        self.method = method
+        self.count, self.period = int(count), float(period)
+        self.interval = self.period / self.count
+        self.tat = 0.0          # monotonic time the bucket is empty until
+        self.allowed = 0
+        self.limited = 0
+
+    def applies(self, method, path):
+        return (self.method is None or method == self.method) and bool(
+            self.path_rx.search(path))
+
+    def check(self, now):
+        """None when a request conforms now, else the seconds to wait (counted as limited)."""
+        earliest = self.tat - (self.period - self.interval)
+        if now < earliest:
+            self.limited += 1
+            return earliest - now
+        return None
+
+    def take(self, now):
+        """A conforming request was accepted upstream: it spends a token."""
+        self.tat = max(self.tat, now) + self.interval
+        self.allowed += 1
 
 
 # kind -> the endpoint where it strikes by default ("newOrder", "finalize" or "cert")
@@ -372,6 +410,7 @@ class AcmeProxy:
         self._thread = None
         self.records = []
         self.injections = []
+        self.rate_limits = []
         # run-time switches (plain attributes; reads are atomic)
         self.ari = ari
         now = time.time()
@@ -466,6 +505,16 @@ class AcmeProxy:
         with self._lock:
             return self.faults.pop(name.lower(), None)
 
+    def rate_limit(self, path, method=None, count=1, period=1.0):
+        lim = RateLimit(path, method, count, period)
+        with self._lock:
+            self.rate_limits.append(lim)
+        return lim
+
+    def clear_rate_limits(self):
+        with self._lock:
+            self.rate_limits = []
+
     def clear_injections(self):
         with self._lock:
             self.injections = []
@@ -524,6 +573,14 @@ class AcmeProxy:
                     i.hits += 1
                     inj = i
                     break
+            limits = [lim for lim in self.rate_limits if lim.applies(h.command, path)]
+            for lim in limits if inj is None else []:
+                wait = lim.check(time.monotonic())
+                if wait is not None:
+                    inj = Injection(path="", retry_after=max(1, int(-(-wait // 1))),
+                                    detail="test-only proxy: rate limit of %d per %g s "
+                                    "reached" % (lim.count, lim.period))
+                    break
         fault = self._request_fault(h.command, path, rec.payload)
         try:
             if fault is not None:
@@ -546,6 +603,10 @@ class AcmeProxy:
                 "test-only proxy: upstream pebble unreachable: %s\n" % exc).encode()
         if fault is not None:
             rec.injected = True
+        if inj is None and answer is not None and 200 <= answer[0] < 300:
+            with self._lock:
+                for lim in limits:
+                    lim.take(time.monotonic())
         if answer is None:   # the fault took the connection itself
             rec.status = "fault:" + fault.kind
             return

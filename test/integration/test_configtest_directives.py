@@ -164,6 +164,16 @@ BAD = [
      "out of range"),
     ("RetryDelay-negative", "ACMERetryDelay", "ACMERetryDelay -1m", "global",
      "not a duration"),
+    ("MaxParallel-zero", "ACMEMaxParallel", "ACMEMaxParallel 0", "global", "from 1 to 256"),
+    ("MaxParallel-too-many", "ACMEMaxParallel", "ACMEMaxParallel 1000", "global",
+     "from 1 to 256"),
+    ("MaxParallel-word", "ACMEMaxParallel", "ACMEMaxParallel many", "global", "not a number"),
+    ("MaxParallel-in-vhost", "ACMEMaxParallel", "ACMEMaxParallel 4", "vhost", "server config"),
+    ("OrderRate-no-period", "ACMEOrderRate", "ACMEOrderRate 300", "global", "N/PERIOD"),
+    ("OrderRate-zero", "ACMEOrderRate", "ACMEOrderRate 0/3h", "global", "from 1 to"),
+    ("OrderRate-short-period", "ACMEOrderRate", "ACMEOrderRate 10/500ms", "global",
+     "from 1s to 7d"),
+    ("OrderRate-in-vhost", "ACMEOrderRate", "ACMEOrderRate 300/3h", "vhost", "server config"),
     ("Challenges-unknown", "ACMEChallenges", "ACMEChallenges http-02", "vhost",
      "not a challenge type"),
     ("Challenges-twice", "ACMEChallenges", "ACMEChallenges dns-01 dns-01", "global", "twice"),
@@ -220,7 +230,8 @@ def test_good_config_passes(httpd_factory, files):
         "ACMERetryDelay 1d", "ACMEChallenges http-01 tls-alpn-01",
         'ACMEDNSHook "%s" --zone x' % files["PROG"], "ACMEDNSPropagationTimeout 1h",
         "ACMEDNSResolver 127.0.0.1:53", "ACMEPortMap 80:8080 443:8443",
-        'ACMENotifyCmd "%s" root' % files["PROG"], "ACMEProfile classic"]
+        'ACMENotifyCmd "%s" root' % files["PROG"], "ACMEProfile classic",
+        "ACMEMaxParallel 64", "ACMEOrderRate 300/3h"]
     vh = ["ACMEKeyType rsa2048", "ACMEProfile shortlived mandatory", "ACMERenewWindow 3650d", "ACMEWarnWindow 99%",
           "ACMEChallenges dns-01", 'ACMEDNSHook "%s"' % files["PROG"],
           "ACMEDNSPropagationTimeout 0", "ACMEDNSResolver 192.0.2.53"]

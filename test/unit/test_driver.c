@@ -523,9 +523,9 @@ START_TEST(happy_path)
     ck_assert_str_eq(acme_json_str(json_array_get(ids, 0), "type"), "dns");
     ck_assert_str_eq(acme_json_str(json_array_get(ids, 0), "value"), "www.example.org");
     ck_assert_str_eq(acme_json_str(r->protected_hdr, "kid"), KID);
-    /* polling without Retry-After: the default first (1 s) */
+    /* polling without Retry-After: the default first (50 ms) */
     ck_assert_int_eq(fx.waits->nelts, 2);
-    ck_assert(APR_ARRAY_IDX(fx.waits, 0, apr_interval_time_t) == apr_time_from_sec(1));
+    ck_assert(APR_ARRAY_IDX(fx.waits, 0, apr_interval_time_t) == apr_time_from_msec(50));
     ck_assert(logged(ACME_LOG_INFO, CERT_ID, "staged"));
 }
 END_TEST
@@ -721,7 +721,7 @@ START_TEST(retry_after_honoured)
     ck_assert_int_eq(fx.waits->nelts, 4);
     ck_assert(APR_ARRAY_IDX(fx.waits, 0, apr_interval_time_t) == apr_time_from_sec(3));
     ck_assert(APR_ARRAY_IDX(fx.waits, 1, apr_interval_time_t) == apr_time_from_sec(2));
-    ck_assert(APR_ARRAY_IDX(fx.waits, 2, apr_interval_time_t) == apr_time_from_sec(1));
+    ck_assert(APR_ARRAY_IDX(fx.waits, 2, apr_interval_time_t) == apr_time_from_msec(50));
     ck_assert(APR_ARRAY_IDX(fx.waits, 3, apr_interval_time_t) == apr_time_from_sec(60));
     assert_staged();
 }
@@ -739,7 +739,7 @@ START_TEST(poll_backoff_and_timeout)
     fake_http_expect(fx.fake, "POST", AUTHZ1, 200,
                      authz_json("pending", "www.example.org", CHALL1, TOKEN1, "pending", NULL));
     fake_http_expect(fx.fake, "POST", CHALL1, 200, "{\"type\":\"http-01\",\"status\":\"pending\"}");
-    for (i = 0; i < 3; ++i) {
+    for (i = 0; i < 9; ++i) {
         fake_http_expect(fx.fake, "POST", AUTHZ1, 200,
                          authz_json("pending", "www.example.org", CHALL1, TOKEN1, "processing",
                                     NULL));
@@ -749,11 +749,13 @@ START_TEST(poll_backoff_and_timeout)
     ck_assert_int_eq(fx.res.status, ACME_EAGAIN);
     ck_assert_str_eq(fx.res.subject, CERT_ID);
     ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
-    /* 1 s, doubling, until the next wait would pass the timeout */
-    ck_assert_int_eq(fx.waits->nelts, 3);
-    ck_assert(APR_ARRAY_IDX(fx.waits, 0, apr_interval_time_t) == apr_time_from_sec(1));
-    ck_assert(APR_ARRAY_IDX(fx.waits, 1, apr_interval_time_t) == apr_time_from_sec(2));
-    ck_assert(APR_ARRAY_IDX(fx.waits, 2, apr_interval_time_t) == apr_time_from_sec(4));
+    /* 50 ms, doubling up to 2 s, until the next wait would pass the timeout (10 s):
+     * 0.05 0.1 0.2 0.4 0.8 1.6 2 2 2 (9.15 s) */
+    ck_assert_int_eq(fx.waits->nelts, 9);
+    for (i = 0; i < 9; ++i) {
+        static const int ms[] = { 50, 100, 200, 400, 800, 1600, 2000, 2000, 2000 };
+        ck_assert(APR_ARRAY_IDX(fx.waits, i, apr_interval_time_t) == apr_time_from_msec(ms[i]));
+    }
     /* resumable: the order state stays, the challenge response does not */
     ck_assert(store_has(ACME_GROUP_ORDERS, CERT_ID, "order.json"));
     ck_assert(!store_has(ACME_GROUP_CHALLENGES, acme_http01_store_name(fx.p, TOKEN1), "http-01"));

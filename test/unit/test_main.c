@@ -31,6 +31,7 @@ int main(void)
     srunner_add_suite(sr, expiry_suite());
     srunner_add_suite(sr, sched_suite());
     srunner_add_suite(sr, parallel_suite());
+    srunner_add_suite(sr, pace_suite());
     srunner_add_suite(sr, eab_suite());
     srunner_add_suite(sr, profile_suite());
     srunner_add_suite(sr, groups_suite());

@@ -67,6 +67,17 @@ static void teardown(void)
     apr_pool_destroy(pool);
 }
 
+/* What every runner of these tests has: the store, the secret, the CA, an account spec. */
+static void conf_base(acme_runner_conf_t *conf)
+{
+    memset(conf, 0, sizeof(*conf));
+    conf->store = st;
+    conf->secret = secret;
+    conf->ca_url = DIR_URL;
+    conf->contacts = apr_array_make(pool, 1, sizeof(const char *));
+    conf->agree_tos = 1;
+}
+
 /* One certificate ID; with a live one obtained 60 days ago, valid for expires_in more. */
 static acme_runner_t *runner_make(int live, apr_time_t expires_in)
 {
@@ -99,12 +110,7 @@ static acme_runner_t *runner_make(int live, apr_time_t expires_in)
         c->ari_cert_id = CERT_ID;
     }
     APR_ARRAY_PUSH(certs, acme_runner_cert_t *) = c;
-    memset(&conf, 0, sizeof(conf));
-    conf.store = st;
-    conf.secret = secret;
-    conf.ca_url = DIR_URL;
-    conf.contacts = apr_array_make(pool, 1, sizeof(const char *));
-    conf.agree_tos = 1;
+    conf_base(&conf);
     conf.renewal_info = 1;
     conf.notify_cmd = unit_hook_write(pool, dir, "exit 0");
     conf.fleet = fleet_hooks;
@@ -450,6 +456,93 @@ START_TEST(fleet_ari_adopted_from_the_leader)
 }
 END_TEST
 
+/* Pacing: with the account's order budget spent (orders/_driver/pace.json from an earlier
+ * generation), nothing is sent to the CA; the ARI replacement gets the first token, the
+ * others the next ones, each its own time; no failure is recorded, paced.json says why. */
+START_TEST(orders_paced_in_order)
+{
+    static const char *ids[] = { "p0.example", "p1.example", "p2.example" };
+    acme_runner_conf_t conf;
+    apr_array_header_t *certs = apr_array_make(pool, 3, sizeof(acme_runner_cert_t *));
+    acme_pace_state_t saved = { 0, 0, 0 };
+    const char *url = DIR_URL;
+    acme_runner_t *r;
+    acme_sched_t *s;
+    acme_paced_t *pd;
+    acme_cert_status_t *cs;
+    apr_time_t t0 = apr_time_now(), base;
+    int k;
+
+    for (k = 0; k < 3; ++k) {
+        acme_spec_input_t in;
+        acme_runner_cert_t *c = apr_pcalloc(pool, sizeof(*c));
+        apr_array_header_t *names = apr_array_make(pool, 1, sizeof(const char *));
+        APR_ARRAY_PUSH(names, const char *) = ids[k];
+        memset(&in, 0, sizeof(in));
+        in.cert.id = ids[k];
+        in.cert.names = names;
+        in.cert.ca_url = DIR_URL;
+        in.key_type = ACME_SPEC_UNSET;
+        in.listen_http = 1;
+        acme_spec_build(&c->spec, pool, &in);
+        c->id = ids[k];
+        c->names = names;
+        c->used = 1;
+        if (k == 1) {   /* live, inside the CA's renewal window: an ARI replacement */
+            c->have_live = c->input.have_live = 1;
+            c->input.live_names = names;
+            c->input.live_ca = DIR_URL;
+            c->input.live_key = "p256";
+            c->input.live_not_before = c->input.live_obtained = now - 60 * DAY;
+            c->input.live_not_after = now + 20 * DAY;
+            c->input.ari_start = now - DAY;
+            c->input.ari_end = now + DAY;
+            c->input.ari_chosen = now - apr_time_from_sec(60);
+            c->live_serial = "0a1b";
+            c->ari_cert_id = CERT_ID;
+        }
+        APR_ARRAY_PUSH(certs, acme_runner_cert_t *) = c;
+    }
+    /* 2 per 2 h: one token an hour; the bucket is 2.5 h behind (none for 1.5 h) */
+    saved.orders_tat = t0 + apr_time_from_sec(9000);
+    ck_assert_int_eq(acme_pace_state_save(st, &url, &saved, 1, pool), APR_SUCCESS);
+    conf_base(&conf);
+    conf.order_rate.count = 2;
+    conf.order_rate.period = apr_time_from_sec(7200);
+    ck_assert_int_eq(acme_runner_create(&r, pool, &conf, certs), APR_SUCCESS);
+    runners[nrunners++] = r;
+    for (k = 0; k < 3; ++k) {
+        acme_runner_replan(r, k, now);
+    }
+    ck_assert_int_eq(acme_runner_start(r, fake_http_get(fake), now), APR_SUCCESS);
+    ck_assert_str_eq(acme_runner_cert(r, 1)->spec.cert.replaces, CERT_ID);
+    s = acme_runner_sched(r);
+    ck_assert(s->slot[0].next && s->slot[1].next && s->slot[2].next);
+
+    acme_runner_run_due(r, apr_time_now(), pool);
+    /* no request at all: not even the account */
+    ck_assert_int_eq(fake_http_count(fake), 0);
+    /* the ARI replacement first (in 1.5 h), then the others in config order, 1 h apart */
+    base = t0 + apr_time_from_sec(5400);
+    ck_assert(s->slot[1].next >= base && s->slot[1].next <= base + apr_time_from_sec(5));
+    ck_assert(s->slot[0].next >= base + apr_time_from_sec(3600)
+              && s->slot[0].next <= base + apr_time_from_sec(3605));
+    ck_assert(s->slot[2].next >= base + apr_time_from_sec(7200)
+              && s->slot[2].next <= base + apr_time_from_sec(7205));
+    for (k = 0; k < 3; ++k) {
+        acme_runner_cert_t *c = acme_runner_cert(r, k);
+        ck_assert_int_eq(c->input.failures, 0);
+        ck_assert_int_eq(acme_status_load(&cs, pool, st, ids[k]), APR_ENOENT);
+        ck_assert_int_eq(acme_paced_load(&pd, pool, st, ids[k]), APR_SUCCESS);
+        ck_assert(SEC(pd->until) == SEC(s->slot[k].next));
+        ck_assert_msg(strstr(pd->reason, "new orders per account: 2 per 2h"), "%s", pd->reason);
+    }
+    /* the state is kept for the next generation */
+    ck_assert_int_eq(acme_pace_state_load(&saved, pool, st, DIR_URL), APR_SUCCESS);
+    ck_assert(saved.orders_tat >= t0 + apr_time_from_sec(9000));
+}
+END_TEST
+
 Suite *runner_suite(void)
 {
     Suite *s = suite_create("runner");
@@ -466,6 +559,7 @@ Suite *runner_suite(void)
     tcase_add_test(tc, ari_window_replans);
     tcase_add_test(tc, fleet_lease_gates_orders);
     tcase_add_test(tc, fleet_ari_adopted_from_the_leader);
+    tcase_add_test(tc, orders_paced_in_order);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -24,6 +24,7 @@ Suite *notify_suite(void);
 Suite *expiry_suite(void);
 Suite *sched_suite(void);
 Suite *parallel_suite(void);
+Suite *pace_suite(void);
 Suite *eab_suite(void);
 Suite *profile_suite(void);
 Suite *spec_suite(void);
