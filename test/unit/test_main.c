@@ -43,6 +43,7 @@ int main(void)
     srunner_add_suite(sr, ca_suite());
     srunner_add_suite(sr, ident_suite());
     srunner_add_suite(sr, https_suite());
+    srunner_add_suite(sr, setcache_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -37,5 +37,6 @@ Suite *ident_suite(void);
 Suite *groups_suite(void);
 Suite *sni_suite(void);
 Suite *https_suite(void);
+Suite *setcache_suite(void);
 
 #endif
