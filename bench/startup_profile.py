@@ -36,7 +36,8 @@ from harness import Httpd, VHost  # noqa: E402
 
 DOMAIN = "bench.mod-acme.test"
 PLAIN = "plain." + DOMAIN
-KEYS = ("first_https_s", "parent_rss_kb", "parent_anon_kb", "total_rss_kb", "total_pss_kb")
+KEYS = ("first_https_s", "parent_rss_kb", "parent_anon_kb", "parent_heap_kb", "parent_mmap_kb",
+        "total_rss_kb", "total_pss_kb")
 
 
 def note(msg):
@@ -60,6 +61,28 @@ def proc_kb(pid, fname, field):
     return 0
 
 
+def anon_split(pid):
+    """The parent's anonymous memory in kB: in the malloc heap ([heap]) and elsewhere
+    (anonymous mappings: APR's pools, large mallocs, thread stacks)."""
+    heap = other = 0
+    name = None
+    try:
+        with open("/proc/%d/smaps" % pid) as f:
+            for line in f:
+                first = line.split()[0]
+                if not first.endswith(":"):
+                    parts = line.split()
+                    name = parts[5] if len(parts) > 5 else ""
+                elif first == "Anonymous:":
+                    if name == "[heap]":
+                        heap += int(line.split()[1])
+                    else:
+                        other += int(line.split()[1])
+    except OSError:
+        pass
+    return heap, other
+
+
 def server_pids(pgid):
     pids = []
     for d in os.listdir("/proc"):
@@ -72,16 +95,15 @@ def server_pids(pgid):
     return pids
 
 
-def one_run(mode, store, ids, timeout):
+def one_run(mode, store, ids, timeout, perf=None, keep=False):
     work = harness.make_tempdir("acme-startup-%s-%d-" % (mode, len(ids)))
     root = os.path.join(work, "httpd")
     http_port, https_port = harness.free_port(), harness.free_port()
     vhosts = [VHost(PLAIN, ssl=False)]
     if mode == "acme":
-        os.makedirs(root)
-        shutil.copytree(store, os.path.join(root, "acme"), symlinks=True)
+        # store: one copy for all runs of this invocation (a store persists between starts)
         alines = harness.acme_lines("https://127.0.0.1:9/dir", "/etc/ssl/certs/ca-certificates.crt",
-                                    extra=["ACMEChallenges http-01"])
+                                    extra=["ACMEChallenges http-01", 'ACMEStore "%s"' % store])
         vhosts += [VHost(i) for i in ids]
         httpd = Httpd(root, http_port, https_port, vhosts=vhosts, acme_lines=alines,
                       global_lines=["LogLevel acme:info"], load_acme=True)
@@ -96,6 +118,10 @@ def one_run(mode, store, ids, timeout):
                    for i in ids]
         httpd = Httpd(root, http_port, https_port, vhosts=vhosts, load_acme=False)
     res = {"mode": mode, "n": len(ids), "work": work}
+    if perf:
+        # a time profile of the start (the memory figures are then perf's, not httpd's)
+        httpd.proc.argv = ["perf", "record", "-F", "499", "--call-graph", "dwarf,16384", "-o",
+                           "%s.%s.data" % (perf, mode), "--"] + httpd.proc.argv
     last = ids[-1]
     try:
         t0 = time.monotonic()
@@ -117,13 +143,17 @@ def one_run(mode, store, ids, timeout):
         pid = httpd.pid
         res["parent_rss_kb"] = proc_kb(pid, "status", "VmRSS")
         res["parent_anon_kb"] = proc_kb(pid, "smaps_rollup", "Anonymous")
+        res["parent_heap_kb"], res["parent_mmap_kb"] = anon_split(pid)
         pids = server_pids(os.getpgid(pid))
         res["total_rss_kb"] = sum(proc_kb(p, "status", "VmRSS") for p in pids)
         res["total_pss_kb"] = sum(proc_kb(p, "smaps_rollup", "Pss") for p in pids)
         res["processes"] = len(pids)
     finally:
         httpd.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        if keep:
+            note("kept %s" % work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     return res
 
 
@@ -134,6 +164,8 @@ def main(argv):
     ap.add_argument("--modes", default="static,acme")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N certificates")
     ap.add_argument("--timeout", type=int, default=300)
+    ap.add_argument("--keep", action="store_true", help="keep the work directories")
+    ap.add_argument("--perf", help="record a perf profile of each start to PREFIX.MODE.data")
     args = ap.parse_args(argv)
     ids = live_ids(args.store)
     if args.limit:
@@ -142,9 +174,18 @@ def main(argv):
         sys.exit("no live certificates v*.%s in %s" % (DOMAIN, args.store))
     modes = args.modes.split(",")
     results = {m: [] for m in modes}
+    if "acme" in modes:
+        # the runs share one copy of the store, as starts of one server do; the first start
+        # after the copy verifies every set (new files), it is reported on its own
+        shared = harness.make_tempdir("acme-startup-store-")
+        shutil.copytree(args.store, os.path.join(shared, "acme"), symlinks=True)
+        args.store = os.path.join(shared, "acme")
+        cold = one_run("acme", args.store, ids, args.timeout)
+        note("cold start (store just copied: every set verified): %s" % " ".join(
+            "%s=%s" % (k, round(cold[k], 3)) for k in KEYS))
     for r in range(args.runs):
         for mode in (modes if r % 2 == 0 else list(reversed(modes))):
-            res = one_run(mode, args.store, ids, args.timeout)
+            res = one_run(mode, args.store, ids, args.timeout, args.perf, args.keep)
             note("run %d %s N=%d: %s" % (r + 1, mode, len(ids),
                                           " ".join("%s=%s" % (k, round(res[k], 3)) for k in KEYS)))
             results[mode].append(res)
@@ -161,6 +202,11 @@ def main(argv):
         if "acme" in modes and "static" in modes:
             row += " | %.2f" % (med["acme"] / med["static"] if med["static"] else 0)
         print(row + " |")
+    if "acme" in modes:
+        print("acme, first start after the store was copied (every set verified): "
+              "first_https_s %.2f, parent_anon_kb %d" % (cold["first_https_s"],
+                                                          cold["parent_anon_kb"]))
+        shutil.rmtree(os.path.dirname(args.store), ignore_errors=True)
 
 
 if __name__ == "__main__":

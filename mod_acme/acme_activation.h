@@ -63,9 +63,9 @@ int acme_activation_should_check(const acme_activation_t *st, const char *config
  * Restarts are at least ACME_RESTART_GAP apart: a graceful restart leaves the old
  * generation's children finishing their requests in scoreboard slots the new generation
  * cannot use yet, and back-to-back restarts would pile them up. When the staged sets are
- * exactly those our last restart was for, that restart did not take them live (a store
- * that cannot be written): the next try waits ACME_RESTART_STUCK_GAP, never a restart
- * storm. */
+ * the very sets (files) our last restart was for, that restart did not take them live (a
+ * store that cannot be written): the next try waits ACME_RESTART_STUCK_GAP, never a
+ * restart storm. */
 #define ACME_RESTART_QUIET apr_time_from_msec(1000)
 #define ACME_RESTART_ACTIVE apr_time_from_sec(10)
 #define ACME_RESTART_BATCH_MAX apr_time_from_sec(30)
@@ -82,7 +82,8 @@ typedef struct acme_restart_in_t {
     apr_time_t staged_grew;    /* when it last grew */
     int in_flight;             /* orders written to within ACME_RESTART_ACTIVE */
     apr_time_t last_restart;   /* our last restart, 0: none in this httpd run */
-    int same_as_last;          /* the staged ids are exactly those of our last restart */
+    int same_as_last;          /* the staged sets are the very sets of our last restart
+                                * (the same files, not merely the same ids) */
 } acme_restart_in_t;
 
 /* 1: restart now; 0: wait (*pwhy says for what, or why now). */

@@ -5,6 +5,9 @@
 #include <apr_strings.h>
 
 #include "acme_setcache.h"
+#include "acme_json.h"
+
+#define FILE_VERSION 1
 
 #define ARI_MAX 160                     /* base64url(AKI) "." base64url(serial) */
 
@@ -18,6 +21,7 @@ typedef struct entry_t {
 struct acme_setcache_t {
     apr_pool_t *pool;
     apr_hash_t *entries;                /* id -> entry_t* */
+    int dirty;                          /* changed since the last load or save */
 };
 
 static void file_version(acme_file_version_t *f, const char *path, apr_pool_t *p)
@@ -111,18 +115,114 @@ void acme_setcache_put(acme_setcache_t *c, const char *id, const acme_set_versio
         e = apr_pcalloc(c->pool, sizeof(*e));
         apr_hash_set(c->entries, apr_pstrdup(c->pool, id), APR_HASH_KEY_STRING, e);
     }
+    if (e->valid && acme_set_version_same(&e->v, v) && e->has_ari == (ari_id != NULL)
+        && (!ari_id || !strcmp(e->ari, ari_id))) {
+        return;                         /* known already */
+    }
     e->v = *v;
     e->has_ari = ari_id != NULL;
     if (ari_id) {
         apr_cpystrn(e->ari, ari_id, sizeof(e->ari));
     }
     e->valid = 1;
+    c->dirty = 1;
 }
 
 void acme_setcache_drop(acme_setcache_t *c, const char *id)
 {
     entry_t *e = c ? apr_hash_get(c->entries, id, APR_HASH_KEY_STRING) : NULL;
-    if (e) {
+    if (e && e->valid) {
         e->valid = 0;
+        c->dirty = 1;
     }
+}
+
+/* ---- in the store ---------------------------------------------------------------------- */
+
+static json_t *file_json(const acme_file_version_t *f)
+{
+    return json_pack("[IIIII]", (json_int_t)f->dev, (json_int_t)f->ino, (json_int_t)f->size,
+                     (json_int_t)f->mtime, (json_int_t)f->ctime);
+}
+
+static int file_from_json(acme_file_version_t *f, const json_t *j)
+{
+    json_int_t dev, ino, size, mtime, ctime;
+
+    memset(f, 0, sizeof(*f));
+    if (json_unpack((json_t *)j, "[IIIII]", &dev, &ino, &size, &mtime, &ctime) != 0) {
+        return 0;
+    }
+    f->exists = 1;
+    f->dev = (apr_dev_t)dev;
+    f->ino = (apr_ino_t)ino;
+    f->size = (apr_off_t)size;
+    f->mtime = (apr_time_t)mtime;
+    f->ctime = (apr_time_t)ctime;
+    return 1;
+}
+
+void acme_setcache_load(acme_setcache_t *c, acme_store_t *st, apr_pool_t *p)
+{
+    char *text;
+    apr_size_t len;
+    json_t *j, *sets, *one, *ari;
+    const char *id;
+    acme_set_version_t v;
+
+    if (!c || acme_store_load(st, ACME_GROUP_SYSTEM, ACME_SETCACHE_ENTRY, ACME_SETCACHE_ASPECT,
+                              &text, &len, p) != APR_SUCCESS
+        || !(j = acme_json_parse(p, text, len, NULL))
+        || json_integer_value(json_object_get(j, "version")) != FILE_VERSION
+        || !json_is_object(sets = json_object_get(j, "sets"))) {
+        return;
+    }
+    json_object_foreach(sets, id, one) {
+        ari = json_object_get(one, "ari");
+        if (file_from_json(&v.chain, json_object_get(one, "chain"))
+            && file_from_json(&v.key, json_object_get(one, "key"))
+            && file_from_json(&v.meta, json_object_get(one, "meta"))
+            && (!ari || json_is_string(ari))) {
+            acme_setcache_put(c, id, &v, json_string_value(ari));
+        }
+    }
+    c->dirty = 0;
+}
+
+apr_status_t acme_setcache_save(acme_setcache_t *c, acme_store_t *st, apr_pool_t *p)
+{
+    json_t *j, *sets;
+    apr_hash_index_t *hi;
+    const char *text;
+    apr_status_t rv;
+
+    if (!c || !c->dirty) {
+        return APR_SUCCESS;
+    }
+    j = acme_json_pool(p, json_object());
+    sets = json_object();
+    json_object_set_new(j, "version", json_integer(FILE_VERSION));
+    json_object_set_new(j, "sets", sets);
+    for (hi = apr_hash_first(p, c->entries); hi; hi = apr_hash_next(hi)) {
+        const entry_t *e = apr_hash_this_val(hi);
+        json_t *one;
+        if (!e->valid) {
+            continue;
+        }
+        one = json_object();
+        json_object_set_new(one, "chain", file_json(&e->v.chain));
+        json_object_set_new(one, "key", file_json(&e->v.key));
+        json_object_set_new(one, "meta", file_json(&e->v.meta));
+        if (e->has_ari) {
+            json_object_set_new(one, "ari", json_string(e->ari));
+        }
+        json_object_set_new(sets, apr_hash_this_key(hi), one);
+    }
+    text = acme_json_dump(p, j);
+    rv = acme_store_save(st, ACME_GROUP_SYSTEM, ACME_SETCACHE_ENTRY, ACME_SETCACHE_ASPECT, text,
+                         strlen(text), p);
+    if (rv == APR_SUCCESS) {
+        c->dirty = 0;
+    }
+    return rv;
 }

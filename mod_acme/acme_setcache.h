@@ -13,6 +13,7 @@
 #include <apr_file_info.h>
 
 #include "acme.h"
+#include "acme_store.h"
 
 typedef struct acme_file_version_t {
     int exists;                /* 0: missing (or not a regular file) */
@@ -47,5 +48,16 @@ void acme_setcache_put(acme_setcache_t *c, const char *id, const acme_set_versio
                        const char *ari_id);
 /* Forget id (its set failed, or changed in a way the caller noticed). */
 void acme_setcache_drop(acme_setcache_t *c, const char *id);
+
+/* The cache survives a stop and start of httpd in the store (system/cache/verified.json,
+ * root 0600, like everything under system/): a file version stays what it is across
+ * processes and reboots, and a file copied or restored from a backup has a new inode and
+ * ctime, so it is verified again. load adds what the file holds (a missing, damaged or
+ * unknown-version file adds nothing); save writes it when a put or drop changed the cache
+ * since the last load or save. */
+#define ACME_SETCACHE_ENTRY "cache"
+#define ACME_SETCACHE_ASPECT "verified.json"
+void acme_setcache_load(acme_setcache_t *c, acme_store_t *st, apr_pool_t *p);
+apr_status_t acme_setcache_save(acme_setcache_t *c, acme_store_t *st, apr_pool_t *p);
 
 #endif

@@ -298,16 +298,21 @@ static void unblocked(mod_acme_gen_t *m, mod_acme_restart_t *rs, int passed, apr
 /* ---- when to restart ----------------------------------------------------------------- */
 
 /* The complete staged sets (meta.json is written last) of configured certificates: their
- * number, ids joined with ", " in *pids and as an array in *parr. */
+ * number, ids joined with ", " in *pids and as an array in *parr; *psig identifies these
+ * very sets (id, inode and mtime of each meta.json: a renewal staged later for the same
+ * id is another set). */
 static int staged_ready(mod_acme_gen_t *m, apr_pool_t *p, const char **pids,
-                        apr_array_header_t **parr)
+                        apr_array_header_t **parr, const char **psig)
 {
-    apr_array_header_t *ids;
+    apr_array_header_t *ids, *sets;
     int i;
     apr_finfo_t fi;
+    unsigned char md[32];
+    const char *text;
 
-    *pids = "";
+    *pids = *psig = "";
     *parr = apr_array_make(p, 4, sizeof(const char *));
+    sets = apr_array_make(p, 4, sizeof(const char *));
     if (m->store->list(m->store, ACME_GROUP_STAGING, &ids, p) != APR_SUCCESS) {
         return 0;
     }
@@ -316,11 +321,18 @@ static int staged_ready(mod_acme_gen_t *m, apr_pool_t *p, const char **pids,
         const char *meta;
         if (apr_hash_get(m->by_id, id, APR_HASH_KEY_STRING)
             && (meta = m->store->path(m->store, ACME_GROUP_STAGING, id, "meta.json", p))
-            && apr_stat(&fi, meta, APR_FINFO_TYPE, p) == APR_SUCCESS && fi.filetype == APR_REG) {
+            && apr_stat(&fi, meta, APR_FINFO_TYPE | APR_FINFO_INODE | APR_FINFO_MTIME, p)
+               == APR_SUCCESS && fi.filetype == APR_REG) {
             APR_ARRAY_PUSH(*parr, const char *) = id;
+            APR_ARRAY_PUSH(sets, const char *) = apr_psprintf(
+                p, "%s %" APR_UINT64_T_FMT " %" APR_TIME_T_FMT, id, (apr_uint64_t)fi.inode,
+                fi.mtime);
         }
     }
     *pids = acme_names_join(p, *parr, ", ");
+    text = acme_names_join(p, sets, "\n");
+    acme_sha256(md, text, strlen(text));
+    *psig = acme_hex(p, md, sizeof(md));
     return (*parr)->nelts;
 }
 
@@ -404,10 +416,9 @@ static int restart_check(mod_acme_gen_t *m, apr_pool_t *p)
     apr_array_header_t *arr;
     acme_restart_in_t in;
     const char *ids, *why, *sig;
-    unsigned char md[32];
     int n, activated;
 
-    if (!(n = staged_ready(m, p, &ids, &arr))) {
+    if (!(n = staged_ready(m, p, &ids, &arr, &sig))) {
         m->staged_seen = 0;
         m->staged_count = 0;
         if (m->restart->since) {
@@ -430,8 +441,6 @@ static int restart_check(mod_acme_gen_t *m, apr_pool_t *p)
         m->staged_count = n;
         m->staged_grew = now;
     }
-    acme_sha256(md, ids, strlen(ids));
-    sig = acme_hex(p, md, sizeof(md));
     memset(&in, 0, sizeof(in));
     in.staged = n;
     in.staged_seen = m->staged_seen;

@@ -655,15 +655,16 @@ static const char *serving_set(mod_acme_gen_t *m, mod_acme_managed_t *mc, acme_s
 
 /* The verified-sets cache of this httpd run (acme_setcache.h): in the process pool, so the
  * second config pass at first start and every graceful restart find what was verified. */
-static acme_setcache_t *setcache(mod_acme_gen_t *m, int create)
+static acme_setcache_t *setcache(mod_acme_gen_t *m, apr_pool_t *ptemp)
 {
     void *data = NULL;
     acme_setcache_t *c;
 
     apr_pool_userdata_get(&data, "mod_acme_setcache", m->s->process->pool);
-    /* created only in post_config: the restarter thread must not allocate from the
-     * process pool */
-    if (!data && create && acme_setcache_create(&c) == APR_SUCCESS) {
+    /* created only in post_config (ptemp given): the restarter thread must not allocate
+     * from the process pool */
+    if (!data && ptemp && acme_setcache_create(&c) == APR_SUCCESS) {
+        acme_setcache_load(c, m->store, ptemp);
         apr_pool_userdata_set(c, "mod_acme_setcache", apr_pool_cleanup_null,
                               m->s->process->pool);
         data = c;
@@ -677,7 +678,7 @@ static void setcache_activated(mod_acme_gen_t *m, mod_acme_managed_t *mc,
 {
     acme_set_version_t v;
     acme_set_version_read(&v, m->store->path(m->store, ACME_GROUP_LIVE, mc->id, NULL, p), p);
-    acme_setcache_put(setcache(m, 0), mc->id, &v, res->ari_id);
+    acme_setcache_put(setcache(m, NULL), mc->id, &v, res->ari_id);
 }
 
 /* The live meta's facts that outlive start-up, copied from the per-certificate pool. */
@@ -700,10 +701,10 @@ static void keep_meta(mod_acme_gen_t *m, mod_acme_managed_t *mc, const acme_cert
 /* What the store holds for mc: the set to serve and its meta, staged set, failures.
  * ptemp is mc's own pool (cleared after it): what outlives start-up goes to m->pool. A live
  * set verified before at the same file versions is not parsed again (acme_setcache.h). */
-static void load_state(mod_acme_gen_t *m, mod_acme_managed_t *mc, apr_pool_t *ptemp)
+static void load_state(mod_acme_gen_t *m, acme_setcache_t *cache, mod_acme_managed_t *mc,
+                       apr_pool_t *ptemp)
 {
     acme_store_t *st = m->store;
-    acme_setcache_t *cache = setcache(m, 1);
     acme_set_check_t *check = NULL;
     acme_set_version_t v;
     const char *dir = NULL, *meta = NULL, *live, *ari_id = NULL;
@@ -741,7 +742,7 @@ static void load_state(mod_acme_gen_t *m, mod_acme_managed_t *mc, apr_pool_t *pt
         if (cm && !mc->damaged) {
             /* the ARI certID from the parse the verification made */
             mc->ari_cert_id = check->ari_id ? apr_pstrdup(m->pool, check->ari_id) : NULL;
-            if (dir == live) {
+            if (!strcmp(dir, live)) {
                 /* v was read before the files: a set (or meta.json, rebuilt by set_meta)
                  * replaced since has other versions and is verified again next time */
                 acme_setcache_put(cache, mc->id, &v, check->ari_id);
@@ -749,7 +750,7 @@ static void load_state(mod_acme_gen_t *m, mod_acme_managed_t *mc, apr_pool_t *pt
         }
     }
     if (cm) {
-        if (dir != live) {
+        if (strcmp(dir, live)) {        /* an archived set serves */
             mc->live_chain = apr_pstrcat(m->pool, dir, "/chain.pem", NULL);
             mc->live_key = apr_pstrcat(m->pool, dir, "/key.pem", NULL);
         }
@@ -773,12 +774,20 @@ void mod_acme_load_states(mod_acme_gen_t *m, apr_pool_t *ptemp)
 
     /* one pool reused per certificate: start-up holds one certificate's files and parsed
      * chain at a time, not all of them until post_config ends */
+    acme_setcache_t *cache = setcache(m, ptemp);
+    apr_status_t rv;
+
     apr_pool_create(&cp, ptemp);
     for (i = 0; i < m->certs->nelts; ++i) {
         apr_pool_clear(cp);
-        load_state(m, APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *), cp);
+        load_state(m, cache, APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *), cp);
     }
     apr_pool_destroy(cp);
+    if (!dry_run() && (rv = acme_setcache_save(cache, m->store, ptemp)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, m->s, ACMELOGNO(00601)
+                     "cannot save %s/system/" ACME_SETCACHE_ENTRY "/" ACME_SETCACHE_ASPECT
+                     ": the next start verifies every live set again", m->store_dir);
+    }
 }
 
 void mod_acme_reuse_keys(mod_acme_gen_t *m, apr_pool_t *ptemp)
