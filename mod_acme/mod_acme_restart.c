@@ -452,7 +452,8 @@ static int restart_check(mod_acme_gen_t *m, apr_pool_t *p)
     if (!acme_restart_due(&in, now, &why)) {
         return 0;
     }
-    if (strcmp(why, "the batch waited long enough")
+    /* (while activation is blocked the configuration decides, not the batch) */
+    if (strcmp(why, "the batch waited long enough") && !m->restart->since
         && (in.in_flight = acme_orders_in_flight(m->store, now - ACME_RESTART_ACTIVE, p)) > 0
         && !acme_restart_due(&in, now, &why)) {
         return 0;

@@ -354,7 +354,9 @@ static void add_key_type_certs(mod_acme_gen_t *m)
 }
 
 /* The grouping's view of the vhosts with ACME on (in httpd's order, which fixes the ids):
- * their names and the name limit of their ACMEProfile; *pservers the matching server_recs. */
+ * their names and the name limit of their ACMEProfile; *pservers the matching server_recs.
+ * p is a work pool; what the generation keeps (each vhost's state, names left out) goes to
+ * m->pool. */
 static apr_array_header_t *groups_input(apr_array_header_t **pservers, server_rec *main_s,
                                         mod_acme_gen_t *m, apr_pool_t *p)
 {
@@ -364,19 +366,27 @@ static apr_array_header_t *groups_input(apr_array_header_t **pservers, server_re
     *pservers = apr_array_make(p, 8, sizeof(server_rec *));
     for (s = main_s; s; s = s->next) {
         mod_acme_vhost_t *sc = NULL;
-        apr_array_header_t *raw;
+        apr_array_header_t *raw, *left_out = NULL;
         acme_groups_vhost_t *vh;
+        int i;
 
         if (!mod_acme_srv_enabled(s)) {
             continue;
         }
         if (m) {
-            server_rec **key = apr_palloc(p, sizeof(*key));
-            sc = apr_pcalloc(p, sizeof(*sc));
+            server_rec **key = apr_palloc(m->pool, sizeof(*key));
+            sc = apr_pcalloc(m->pool, sizeof(*sc));
             *key = s;
             apr_hash_set(m->vhosts, key, sizeof(*key), sc);
         }
-        raw = mod_acme_vhost_names(s, sc ? &sc->left_out : NULL, p);
+        raw = mod_acme_vhost_names(s, sc ? &left_out : NULL, p);
+        if (left_out) {
+            sc->left_out = apr_array_make(m->pool, left_out->nelts, sizeof(const char *));
+            for (i = 0; i < left_out->nelts; ++i) {
+                APR_ARRAY_PUSH(sc->left_out, const char *) = apr_pstrdup(
+                    m->pool, APR_ARRAY_IDX(left_out, i, const char *));
+            }
+        }
         if (raw->nelts == 0) {
             continue;
         }
@@ -416,11 +426,25 @@ int mod_acme_check_groups(server_rec *s, apr_pool_t *ptemp)
     return groups_make(&servers, s, NULL, 1, ptemp)->errors->nelts == 0;
 }
 
+/* names (and the strings) in p, in the same order */
+static apr_array_header_t *names_copy(apr_pool_t *p, const apr_array_header_t *names)
+{
+    apr_array_header_t *out = apr_array_make(p, names->nelts ? names->nelts : 1,
+                                             sizeof(const char *));
+    int i;
+    for (i = 0; i < names->nelts; ++i) {
+        APR_ARRAY_PUSH(out, const char *) = apr_pstrdup(p, APR_ARRAY_IDX(names, i,
+                                                                          const char *));
+    }
+    return out;
+}
+
 void mod_acme_plan_vhosts(mod_acme_gen_t *m, apr_pool_t *ptemp)
 {
     apr_pool_t *p = m->pool;
     apr_array_header_t *servers, *mcs = apr_array_make(ptemp, 8, sizeof(mod_acme_managed_t *));
-    acme_groups_t *g = groups_make(&servers, m->s, m, dry_run(), p);
+    /* the grouping works in ptemp: the generation keeps only each certificate's names */
+    acme_groups_t *g = groups_make(&servers, m->s, m, dry_run(), ptemp);
     int i;
 
     for (i = 0; i < g->certs->nelts; ++i) {
@@ -439,8 +463,8 @@ void mod_acme_plan_vhosts(mod_acme_gen_t *m, apr_pool_t *ptemp)
         }
         /* the id is a file name: no '*' */
         mc->id = c->first[0] == '*' ? apr_pstrcat(p, "_wildcard", c->first + 1, NULL)
-                                     : c->first;
-        mc->names = c->names;
+                                     : apr_pstrdup(p, c->first);
+        mc->names = names_copy(p, c->names);
         mc->vhosts = apr_array_make(p, 2, sizeof(server_rec *));
         mc->spec.cert.id = joined;
         apr_hash_set(m->by_names, joined, APR_HASH_KEY_STRING, mc);
