@@ -14,6 +14,10 @@ For each mode and run:
   parent_anon_kb  the root parent's anonymous memory (/proc/PID/smaps_rollup Anonymous)
   total_rss_kb    RSS summed over the server's processes (parent and children)
   total_pss_kb    PSS summed likewise (shared pages counted once)
+  parent_heap_kb, parent_mmap_kb  parent_anon_kb split: malloc heap / anonymous mappings
+                  (APR's pools are mmap'd blocks on Debian)
+  restart_s       then SIGUSR1 (graceful restart, nothing due) -> the new generation
+                  answers a handshake for the last vhost with its certificate
 
     sudo /usr/bin/python3 bench/startup_profile.py --store /tmp/acme-bench-acme-1000-X/httpd/acme
     sudo /usr/bin/python3 bench/startup_profile.py --store DIR --runs 5 --modes acme
@@ -24,6 +28,7 @@ Every server listens on 127.0.0.1 high ports and is stopped by its PID; waits ar
 import argparse
 import os
 import shutil
+import signal
 import statistics
 import sys
 import time
@@ -36,7 +41,7 @@ from harness import Httpd, VHost  # noqa: E402
 
 DOMAIN = "bench.mod-acme.test"
 PLAIN = "plain." + DOMAIN
-KEYS = ("first_https_s", "parent_rss_kb", "parent_anon_kb", "parent_heap_kb", "parent_mmap_kb",
+KEYS = ("first_https_s", "restart_s", "parent_rss_kb", "parent_anon_kb", "parent_heap_kb", "parent_mmap_kb",
         "total_rss_kb", "total_pss_kb")
 
 
@@ -148,6 +153,25 @@ def one_run(mode, store, ids, timeout, perf=None, keep=False):
         res["total_rss_kb"] = sum(proc_kb(p, "status", "VmRSS") for p in pids)
         res["total_pss_kb"] = sum(proc_kb(p, "smaps_rollup", "Pss") for p in pids)
         res["processes"] = len(pids)
+        # graceful restart with nothing to do: SIGUSR1 -> the new generation serves
+        before = httpd.generations()
+        t1 = time.monotonic()
+        httpd.proc.signal(signal.SIGUSR1)
+        end = t1 + timeout
+        while True:
+            if not httpd.running():
+                raise harness.HarnessError("apache2 exited:\n" + httpd.diagnostics())
+            if httpd.generations() > before:
+                try:
+                    c = httpd.cert(last)
+                    if not (c.is_fallback or c.self_signed):
+                        break
+                except (OSError, harness.HarnessError):
+                    pass
+            if time.monotonic() > end:
+                raise harness.HarnessError("not serving again within %d s" % timeout)
+            time.sleep(0.05)
+        res["restart_s"] = time.monotonic() - t1
     finally:
         httpd.stop()
         if keep:
@@ -165,6 +189,9 @@ def main(argv):
     ap.add_argument("--limit", type=int, default=0, help="use only the first N certificates")
     ap.add_argument("--timeout", type=int, default=300)
     ap.add_argument("--keep", action="store_true", help="keep the work directories")
+    ap.add_argument("--in-place", action="store_true",
+                    help="start on --store itself instead of a copy (it is changed: meta.json "
+                         "rebuilt, the verified-sets cache written)")
     ap.add_argument("--perf", help="record a perf profile of each start to PREFIX.MODE.data")
     args = ap.parse_args(argv)
     ids = live_ids(args.store)
@@ -174,7 +201,9 @@ def main(argv):
         sys.exit("no live certificates v*.%s in %s" % (DOMAIN, args.store))
     modes = args.modes.split(",")
     results = {m: [] for m in modes}
-    if "acme" in modes:
+    if "acme" in modes and args.in_place:
+        cold = one_run("acme", args.store, ids, args.timeout)
+    elif "acme" in modes:
         # the runs share one copy of the store, as starts of one server do; the first start
         # after the copy verifies every set (new files), it is reported on its own
         shared = harness.make_tempdir("acme-startup-store-")
@@ -206,7 +235,8 @@ def main(argv):
         print("acme, first start after the store was copied (every set verified): "
               "first_https_s %.2f, parent_anon_kb %d" % (cold["first_https_s"],
                                                           cold["parent_anon_kb"]))
-        shutil.rmtree(os.path.dirname(args.store), ignore_errors=True)
+        if not args.in_place:
+            shutil.rmtree(os.path.dirname(args.store), ignore_errors=True)
 
 
 if __name__ == "__main__":

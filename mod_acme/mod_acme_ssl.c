@@ -767,8 +767,15 @@ static void load_state(mod_acme_gen_t *m, acme_setcache_t *cache, mod_acme_manag
             /* the ARI certID from the parse the verification made */
             mc->ari_cert_id = check->ari_id ? apr_pstrdup(m->pool, check->ari_id) : NULL;
             if (!strcmp(dir, live)) {
-                /* v was read before the files: a set (or meta.json, rebuilt by set_meta)
-                 * replaced since has other versions and is verified again next time */
+                /* v was read before the files: a set replaced since has other versions
+                 * and is verified again next time. A meta.json set_meta rebuilt from this
+                 * very certificate counts as verified with it. */
+                acme_set_version_t now;
+                acme_set_version_read(&now, live, ptemp);
+                if (acme_set_version_same(&(acme_set_version_t){ v.chain, v.key, now.meta },
+                                          &now)) {
+                    v.meta = now.meta;
+                }
                 acme_setcache_put(cache, mc->id, &v, check->ari_id);
             }
         }
