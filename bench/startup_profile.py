@@ -100,6 +100,22 @@ def server_pids(pgid):
     return pids
 
 
+def wait_served(httpd, name, end, ready, interval, what):
+    """Until ready() and a handshake for name returns a CA's certificate; bounded by end."""
+    while True:
+        if not httpd.running():
+            raise harness.HarnessError("apache2 exited:\n" + httpd.diagnostics())
+        try:
+            c = httpd.cert(name) if ready() else None
+            if c is not None and not (c.is_fallback or c.self_signed):
+                return
+        except (OSError, harness.HarnessError):
+            pass
+        if time.monotonic() > end:
+            raise harness.HarnessError("%s by the deadline" % what)
+        time.sleep(interval)
+
+
 def one_run(mode, store, ids, timeout, perf=None, keep=False):
     work = harness.make_tempdir("acme-startup-%s-%d-" % (mode, len(ids)))
     root = os.path.join(work, "httpd")
@@ -131,19 +147,7 @@ def one_run(mode, store, ids, timeout, perf=None, keep=False):
     try:
         t0 = time.monotonic()
         httpd.proc.start()
-        end = t0 + timeout
-        while True:
-            if not httpd.running():
-                raise harness.HarnessError("apache2 exited:\n" + httpd.diagnostics())
-            try:
-                c = httpd.cert(last)
-                if not (c.is_fallback or c.self_signed):
-                    break
-            except (OSError, harness.HarnessError):
-                pass
-            if time.monotonic() > end:
-                raise harness.HarnessError("no https answer within %d s" % timeout)
-            time.sleep(0.02)
+        wait_served(httpd, last, t0 + timeout, lambda: True, 0.02, "no https answer")
         res["first_https_s"] = time.monotonic() - t0
         pid = httpd.pid
         res["parent_rss_kb"] = proc_kb(pid, "status", "VmRSS")
@@ -157,20 +161,8 @@ def one_run(mode, store, ids, timeout, perf=None, keep=False):
         before = httpd.generations()
         t1 = time.monotonic()
         httpd.proc.signal(signal.SIGUSR1)
-        end = t1 + timeout
-        while True:
-            if not httpd.running():
-                raise harness.HarnessError("apache2 exited:\n" + httpd.diagnostics())
-            if httpd.generations() > before:
-                try:
-                    c = httpd.cert(last)
-                    if not (c.is_fallback or c.self_signed):
-                        break
-                except (OSError, harness.HarnessError):
-                    pass
-            if time.monotonic() > end:
-                raise harness.HarnessError("not serving again within %d s" % timeout)
-            time.sleep(0.05)
+        wait_served(httpd, last, t1 + timeout, lambda: httpd.generations() > before, 0.05,
+                    "not serving again")
         res["restart_s"] = time.monotonic() - t1
     finally:
         httpd.stop()
