@@ -12,6 +12,7 @@
 
 #include "tests.h"
 #include "acme_setcache.h"
+#include "acme_store.h"
 
 static apr_pool_t *pool;
 
@@ -105,12 +106,80 @@ START_TEST(test_setcache_versions)
 }
 END_TEST
 
+START_TEST(test_setcache_in_store)
+{
+    char base[] = "/tmp/acme-setcache-test-XXXXXX";
+    const char *live, *ari;
+    acme_set_version_t v;
+    acme_setcache_t *c, *d;
+    acme_store_t *st;
+
+    ck_assert_ptr_nonnull(mkdtemp(base));
+    ck_assert_int_eq(acme_store_fs_create(&st, pool, apr_pstrcat(pool, base, "/store", NULL)),
+                     APR_SUCCESS);
+    ck_assert_int_eq(acme_store_fs_setup(st, -1, -1, pool), APR_SUCCESS);
+    live = apr_pstrcat(pool, base, "/set", NULL);
+    make_set(live);
+    acme_set_version_read(&v, live, pool);
+
+    /* nothing to save until something changed; a missing file loads nothing */
+    ck_assert_int_eq(acme_setcache_create(&c), APR_SUCCESS);
+    acme_setcache_load(c, st, pool);
+    ck_assert_int_eq(acme_setcache_save(c, st, pool), APR_SUCCESS);
+    acme_setcache_put(c, "a.example", &v, "QUtJ.AQID");
+    acme_setcache_put(c, "b.example", &v, NULL);
+    acme_setcache_drop(c, "b.example");
+    ck_assert_int_eq(acme_setcache_save(c, st, pool), APR_SUCCESS);
+
+    /* the next start (another cache) knows a.example at these files, not b.example */
+    ck_assert_int_eq(acme_setcache_create(&d), APR_SUCCESS);
+    acme_setcache_load(d, st, pool);
+    ck_assert(acme_setcache_get(d, "a.example", &v, &ari));
+    ck_assert_str_eq(ari, "QUtJ.AQID");
+    ck_assert(!acme_setcache_get(d, "b.example", &v, &ari));
+    acme_setcache_destroy(d);
+
+    /* a damaged file, or one of another version, is ignored: everything is verified */
+    ck_assert_int_eq(acme_store_save(st, ACME_GROUP_SYSTEM, ACME_SETCACHE_ENTRY,
+                                     ACME_SETCACHE_ASPECT, "{\"version\":1,\"sets\":", 20,
+                                     pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_setcache_create(&d), APR_SUCCESS);
+    acme_setcache_load(d, st, pool);
+    ck_assert(!acme_setcache_get(d, "a.example", &v, &ari));
+    acme_setcache_destroy(d);
+    ck_assert_int_eq(acme_setcache_save(c, st, pool), APR_SUCCESS); /* not dirty: kept */
+    acme_setcache_put(c, "c.example", &v, NULL);
+    ck_assert_int_eq(acme_setcache_save(c, st, pool), APR_SUCCESS);
+    {
+        char *text;
+        ck_assert_int_eq(acme_store_load(st, ACME_GROUP_SYSTEM, ACME_SETCACHE_ENTRY,
+                                         ACME_SETCACHE_ASPECT, &text, NULL, pool), APR_SUCCESS);
+        ck_assert_ptr_nonnull(strstr(text, "a.example"));
+        ck_assert_ptr_nonnull(strstr(text, "\"version\":1"));
+        /* the same entries under a version this code does not know */
+        text = apr_pstrdup(pool, text);
+        memcpy(strstr(text, "\"version\":1"), "\"version\":2", 11);
+        ck_assert_int_eq(acme_store_save(st, ACME_GROUP_SYSTEM, ACME_SETCACHE_ENTRY,
+                                         ACME_SETCACHE_ASPECT, text, strlen(text), pool),
+                         APR_SUCCESS);
+    }
+    ck_assert_int_eq(acme_setcache_create(&d), APR_SUCCESS);
+    acme_setcache_load(d, st, pool);
+    ck_assert(!acme_setcache_get(d, "a.example", &v, &ari));
+    acme_setcache_destroy(d);
+
+    acme_setcache_destroy(c);
+    ck_assert_int_eq(system(apr_psprintf(pool, "rm -rf '%s'", base)), 0);
+}
+END_TEST
+
 Suite *setcache_suite(void)
 {
     Suite *s = suite_create("setcache");
     TCase *tc = tcase_create("setcache");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_setcache_versions);
+    tcase_add_test(tc, test_setcache_in_store);
     suite_add_tcase(s, tc);
     return s;
 }
