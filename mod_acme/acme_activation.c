@@ -252,6 +252,70 @@ int acme_activation_should_check(const acme_activation_t *st, const char *config
     return why != NULL;
 }
 
+int acme_restart_due(const acme_restart_in_t *in, apr_time_t now, const char **pwhy)
+{
+    const char *why;
+    int due = 0;
+
+    if (in->staged <= 0) {
+        why = "nothing staged";
+    }
+    else if (in->last_restart && now >= in->last_restart
+             && now - in->last_restart < (in->same_as_last ? ACME_RESTART_STUCK_GAP
+                                                           : ACME_RESTART_GAP)) {
+        why = in->same_as_last ? "the last restart did not activate these certificates"
+                               : "too soon after the last restart";
+    }
+    else if (in->staged_seen && now - in->staged_seen >= ACME_RESTART_BATCH_MAX) {
+        why = "the batch waited long enough";
+        due = 1;
+    }
+    else if (in->in_flight > 0) {
+        why = "orders of the batch in flight";
+    }
+    else if (in->staged_grew && now >= in->staged_grew
+             && now - in->staged_grew < ACME_RESTART_QUIET) {
+        why = "the batch is still growing";
+    }
+    else {
+        why = "the batch is complete";
+        due = 1;
+    }
+    if (pwhy) {
+        *pwhy = why;
+    }
+    return due;
+}
+
+int acme_orders_in_flight(acme_store_t *st, apr_time_t since, apr_pool_t *p)
+{
+    apr_array_header_t *ids;
+    apr_pool_t *sub;
+    int i, n = 0;
+
+    if (st->list(st, ACME_GROUP_ORDERS, &ids, p) != APR_SUCCESS
+        || apr_pool_create(&sub, p) != APR_SUCCESS) {
+        return 0;
+    }
+    for (i = 0; i < ids->nelts; ++i) {
+        const char *id = APR_ARRAY_IDX(ids, i, const char *);
+        const char *path;
+        apr_finfo_t fi;
+
+        if (id[0] == '_') {
+            continue;
+        }
+        apr_pool_clear(sub);
+        path = st->path(st, ACME_GROUP_ORDERS, id, ACME_ORDER_STATE_FILE, sub);
+        if (path && apr_stat(&fi, path, APR_FINFO_MTIME, sub) == APR_SUCCESS
+            && fi.mtime >= since) {
+            n++;
+        }
+    }
+    apr_pool_destroy(sub);
+    return n;
+}
+
 apr_status_t acme_files_signature(const char **psig, apr_pool_t *p,
                                   const apr_array_header_t *paths)
 {

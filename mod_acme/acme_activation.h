@@ -55,6 +55,44 @@ int acme_activation_should_check(const acme_activation_t *st, const char *config
                                  const char *staged_sig, apr_time_t now,
                                  apr_interval_time_t interval, const char **pwhy);
 
+/* When the restarter restarts for staged certificates: a coalescing window instead of a
+ * fixed wait. A batch of certificates obtained together goes live in one restart as soon as
+ * it is complete: no order written to within ACME_RESTART_ACTIVE (the driver persists
+ * every step, so a recent order.json is an order in flight) and nothing newly staged for
+ * ACME_RESTART_QUIET; a batch that keeps growing waits at most ACME_RESTART_BATCH_MAX.
+ * Restarts are at least ACME_RESTART_GAP apart: a graceful restart leaves the old
+ * generation's children finishing their requests in scoreboard slots the new generation
+ * cannot use yet, and back-to-back restarts would pile them up. When the staged sets are
+ * the very sets (files) our last restart was for, that restart did not take them live (a
+ * store that cannot be written): the next try waits ACME_RESTART_STUCK_GAP, never a
+ * restart storm. */
+#define ACME_RESTART_QUIET apr_time_from_msec(1000)
+#define ACME_RESTART_ACTIVE apr_time_from_sec(10)
+#define ACME_RESTART_BATCH_MAX apr_time_from_sec(30)
+#define ACME_RESTART_GAP apr_time_from_sec(5)
+#define ACME_RESTART_STUCK_GAP apr_time_from_sec(300)
+
+/* The driver's order state file in orders/<id>/ (acme_driver.c writes it at every step
+ * and removes it when the order ends). */
+#define ACME_ORDER_STATE_FILE "order.json"
+
+typedef struct acme_restart_in_t {
+    int staged;                /* complete staged sets of configured certificates */
+    apr_time_t staged_seen;    /* when this batch was first seen */
+    apr_time_t staged_grew;    /* when it last grew */
+    int in_flight;             /* orders written to within ACME_RESTART_ACTIVE */
+    apr_time_t last_restart;   /* our last restart, 0: none in this httpd run */
+    int same_as_last;          /* the staged sets are the very sets of our last restart
+                                * (the same files, not merely the same ids) */
+} acme_restart_in_t;
+
+/* 1: restart now; 0: wait (*pwhy says for what, or why now). */
+int acme_restart_due(const acme_restart_in_t *in, apr_time_t now, const char **pwhy);
+
+/* How many orders in the store were written to since `since' (orders/<id>/order.json
+ * mtime); entries named _... are not certificates. */
+int acme_orders_in_flight(acme_store_t *st, apr_time_t since, apr_pool_t *p);
+
 /* A signature of the files (const char* paths): hex SHA-256 over each path's mtime, size,
  * inode, or "missing". Any change to a file (or its disappearance) changes it. */
 apr_status_t acme_files_signature(const char **psig, apr_pool_t *p,

@@ -70,6 +70,7 @@ static apr_status_t staged_check(acme_install_t *res, staged_t *s, apr_pool_t *p
     rules.links = 1;
     rv = acme_verify_set_rules(&c, p, &f, &rules, now);
     res->leaf = c->leaf;
+    res->ari_id = c->ari_id;
     if (rv != APR_SUCCESS) {
         return refused(res, rv, c->bad_file, c->sentence);
     }

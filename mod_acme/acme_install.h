@@ -28,6 +28,7 @@ typedef struct acme_install_t {
     const char *bad_file;         /* REFUSED: "chain.pem", "key.sealed" or "meta.json" */
     const acme_cert_info_t *leaf; /* the staged certificate's facts, when its chain parses */
     int archived;                 /* REFUSED by acme_install_staged: moved to the archive */
+    const char *ari_id;           /* the staged leaf's RFC 9773 certID, when it has one */
 } acme_install_t;
 
 /* What would happen to staging/<id>: NOTHING, PASSES or REFUSED; the store is not

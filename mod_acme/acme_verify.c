@@ -134,6 +134,10 @@ apr_status_t acme_verify_set_rules(acme_set_check_t **pcheck, apr_pool_t *p,
         return set_bad(c, p, ACME_SET_FACTS, "chain.pem", "its first certificate's facts "
                        "cannot be read", "certificate facts cannot be read");
     }
+    if (acme_cert_ari_id(&c->ari_id, p, APR_ARRAY_IDX(chain, 0, X509 *)) != APR_SUCCESS) {
+        c->ari_id = NULL;
+        ERR_clear_error();
+    }
     if (rules->links && (rv = acme_chain_check(&why, p, chain)) != APR_SUCCESS) {
         return set_bad(c, p, rv == APR_INCOMPLETE ? ACME_SET_CHAIN_INCOMPLETE
                                                   : ACME_SET_CHAIN_LINK, "chain.pem",

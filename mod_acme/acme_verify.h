@@ -58,6 +58,10 @@ typedef struct acme_set_check_t {
     acme_cert_info_t *leaf;        /* the leaf's facts, when chain.pem parses */
     const char *key_type;          /* "p256", "rsa2048", ... when key.pem parses; NULL if
                                     * it is no type mod_acme makes */
+    const char *ari_id;            /* the leaf's RFC 9773 certID when chain.pem parses and
+                                    * the leaf has an authority key identifier, else NULL
+                                    * (taken from the parse the verification made: start-up
+                                    * reads no chain twice) */
 } acme_set_check_t;
 
 /* The verification. Rules are checked in this order, the first failure is reported:

@@ -67,6 +67,7 @@ static int post_config_early(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
         /* not in the dry-run pass at first start: its state is thrown away, and the
          * generation that serves must know what it activated */
+        mod_acme_restart_take_activated(m);
         mod_acme_activate_staged(m, ptemp);
         mod_acme_archive_orphans(m, ptemp);
     }

@@ -25,6 +25,7 @@
 #include "mod_acme_log.h"
 #include "mod_acme_generation.h"
 #include "mod_acme_restart.h"
+#include "mod_acme_ssl.h"
 #include "acme_activation.h"
 #include "acme_crypto.h"
 #include "acme_proc.h"
@@ -34,14 +35,25 @@ APLOG_USE_MODULE(acme);
 
 extern char **environ;
 
-#define RESTART_BATCH_WAIT apr_time_from_sec(60)
-#define RESTART_BATCH_QUIET apr_time_from_sec(3)
-#define RESTART_MIN_GAP apr_time_from_sec(20)
+/* how often the thread looks at staging/ (an empty directory costs one readdir) */
+#define RESTART_LOOK apr_time_from_msec(250)
 #define CONFIGTEST_TIMEOUT apr_time_from_sec(30)
 #define CONFIGTEST_INTERVAL apr_time_from_sec(60)
 
+/* What outlives a generation (the process pool): the staged ids our last restart was for,
+ * and the certificates the restarter activated before it restarted, for the generation it
+ * restarts into (which then says "activated" to the notify program). The pool is
+ * unmanaged: the thread allocates from it while the parent forks, and pools sharing the
+ * process pool's allocator must not be used from two threads. */
+typedef struct restart_mem_t {
+    char last_sig[65];                /* hex SHA-256 of the ids, "" before the first */
+    apr_pool_t *pool;
+    apr_hash_t *activated;            /* id -> id */
+} restart_mem_t;
+
 /* The restarter's state for one generation (pconf). */
 struct mod_acme_restart_t {
+    restart_mem_t *mem;
     apr_array_header_t *conf_files;   /* files httpd read, and their directories */
     const char *const *argv;          /* the configtest command, NULL: cannot run it */
     const char *argv_error;           /* why not */
@@ -120,6 +132,43 @@ static const char *const *child_env(mod_acme_gen_t *m, apr_pool_t *p)
     return (const char *const *)env->elts;
 }
 
+static restart_mem_t *restart_mem(apr_pool_t *process_pool)
+{
+    void *data = NULL;
+    restart_mem_t *mem;
+
+    apr_pool_userdata_get(&data, "mod_acme_restart_mem", process_pool);
+    if (data) {
+        return data;
+    }
+    mem = apr_pcalloc(process_pool, sizeof(*mem));
+    if (apr_pool_create_unmanaged_ex(&mem->pool, NULL, NULL) != APR_SUCCESS) {
+        return NULL;
+    }
+    mem->activated = apr_hash_make(mem->pool);
+    apr_pool_userdata_set(mem, "mod_acme_restart_mem", apr_pool_cleanup_null, process_pool);
+    return mem;
+}
+
+void mod_acme_restart_take_activated(mod_acme_gen_t *m)
+{
+    restart_mem_t *mem = restart_mem(m->s->process->pool);
+    apr_hash_index_t *hi;
+
+    if (!mem || !apr_hash_count(mem->activated)) {
+        return;
+    }
+    for (hi = apr_hash_first(NULL, mem->activated); hi; hi = apr_hash_next(hi)) {
+        mod_acme_managed_t *mc = apr_hash_get(m->by_id, apr_hash_this_key(hi),
+                                              APR_HASH_KEY_STRING);
+        if (mc) {
+            mc->activated = 1;
+        }
+    }
+    apr_pool_clear(mem->pool);
+    mem->activated = apr_hash_make(mem->pool);
+}
+
 static mod_acme_restart_t *restart_setup(mod_acme_gen_t *m, apr_pool_t *pconf)
 {
     mod_acme_restart_t *rs = apr_pcalloc(pconf, sizeof(*rs));
@@ -137,6 +186,7 @@ static mod_acme_restart_t *restart_setup(mod_acme_gen_t *m, apr_pool_t *pconf)
         rs->argv = NULL;
     }
     rs->env = child_env(m, pconf);
+    rs->mem = restart_mem(m->s->process->pool);
     return rs;
 }
 
@@ -247,26 +297,43 @@ static void unblocked(mod_acme_gen_t *m, mod_acme_restart_t *rs, int passed, apr
 
 /* ---- when to restart ----------------------------------------------------------------- */
 
-static int staged_ready(mod_acme_gen_t *m, apr_pool_t *p, const char **pids)
+/* The complete staged sets (meta.json is written last) of configured certificates: their
+ * number, ids joined with ", " in *pids and as an array in *parr; *psig identifies these
+ * very sets (id, inode and mtime of each meta.json: a renewal staged later for the same
+ * id is another set). */
+static int staged_ready(mod_acme_gen_t *m, apr_pool_t *p, const char **pids,
+                        apr_array_header_t **parr, const char **psig)
 {
-    apr_array_header_t *ids;
-    int i, n = 0;
-    char *meta;
+    apr_array_header_t *ids, *sets;
+    int i;
+    apr_finfo_t fi;
+    unsigned char md[32];
+    const char *text;
 
-    *pids = "";
+    *pids = *psig = "";
+    *parr = apr_array_make(p, 4, sizeof(const char *));
+    sets = apr_array_make(p, 4, sizeof(const char *));
     if (m->store->list(m->store, ACME_GROUP_STAGING, &ids, p) != APR_SUCCESS) {
         return 0;
     }
     for (i = 0; i < ids->nelts; ++i) {
         const char *id = APR_ARRAY_IDX(ids, i, const char *);
+        const char *meta;
         if (apr_hash_get(m->by_id, id, APR_HASH_KEY_STRING)
-            && acme_store_load(m->store, ACME_GROUP_STAGING, id, "meta.json", &meta, NULL,
-                               p) == APR_SUCCESS) {
-            *pids = n ? apr_pstrcat(p, *pids, ", ", id, NULL) : id;
-            n++;
+            && (meta = m->store->path(m->store, ACME_GROUP_STAGING, id, "meta.json", p))
+            && apr_stat(&fi, meta, APR_FINFO_TYPE | APR_FINFO_INODE | APR_FINFO_MTIME, p)
+               == APR_SUCCESS && fi.filetype == APR_REG) {
+            APR_ARRAY_PUSH(*parr, const char *) = id;
+            APR_ARRAY_PUSH(sets, const char *) = apr_psprintf(
+                p, "%s %" APR_UINT64_T_FMT " %" APR_TIME_T_FMT, id, (apr_uint64_t)fi.inode,
+                fi.mtime);
         }
     }
-    return n;
+    *pids = acme_names_join(p, *parr, ", ");
+    text = acme_names_join(p, sets, "\n");
+    acme_sha256(md, text, strlen(text));
+    *psig = acme_hex(p, md, sizeof(md));
+    return (*parr)->nelts;
 }
 
 /* Whether the configuration passes; runs the check only when the policy says so (a
@@ -305,17 +372,53 @@ static int config_passes(mod_acme_gen_t *m, const char *ids, int n, apr_time_t n
     return ok;
 }
 
-/* One look at staging. Restarts gracefully when complete staged sets wait and the batch
- * stopped growing (nothing new for RESTART_BATCH_QUIET), or has grown for
- * RESTART_BATCH_WAIT; never twice within RESTART_MIN_GAP; only when the configuration
- * passes. Returns 1 when it restarted. */
+/* Activates the staged sets in the root parent before the restart (verified, key unsealed
+ * to a root-only file, swapped in atomically: mod_acme_activate_one), so that post_config
+ * of the next generation only finds them live. A set that fails verification is archived
+ * and never goes live; a crash half-way leaves whole sets live or staged (post_config
+ * activates what is left). Returns how many went live. */
+static int activate_before_restart(mod_acme_gen_t *m, const apr_array_header_t *ids,
+                                   apr_pool_t *p)
+{
+    restart_mem_t *mem = m->restart->mem;
+    apr_pool_t *sub;
+    int i, n = 0;
+
+    if (apr_pool_create(&sub, p) != APR_SUCCESS) {
+        return 0;
+    }
+    for (i = 0; i < ids->nelts; ++i) {
+        const char *id = APR_ARRAY_IDX(ids, i, const char *);
+        mod_acme_managed_t *mc = apr_hash_get(m->by_id, id, APR_HASH_KEY_STRING);
+        if (m->restart->stop && *m->restart->stop) {
+            break;                       /* the generation ends: post_config does the rest */
+        }
+        apr_pool_clear(sub);
+        if (mc && mod_acme_activate_one(m, mc, sub)) {
+            n++;
+            if (mem) {
+                const char *key = apr_pstrdup(mem->pool, id);
+                apr_hash_set(mem->activated, key, APR_HASH_KEY_STRING, key);
+            }
+        }
+    }
+    apr_pool_destroy(sub);
+    return n;
+}
+
+/* One look at staging. When complete staged sets wait and the coalescing window says the
+ * batch is complete (acme_restart_due), and the configuration passes, activates them and
+ * restarts gracefully. Returns 1 when it restarted. */
 static int restart_check(mod_acme_gen_t *m, apr_pool_t *p)
 {
+    restart_mem_t *mem = m->restart->mem;
     apr_time_t now = apr_time_now();
-    const char *ids;
-    int n;
+    apr_array_header_t *arr;
+    acme_restart_in_t in;
+    const char *ids, *why, *sig;
+    int n, activated;
 
-    if (!(n = staged_ready(m, p, &ids))) {
+    if (!(n = staged_ready(m, p, &ids, &arr, &sig))) {
         m->staged_seen = 0;
         m->staged_count = 0;
         if (m->restart->since) {
@@ -338,12 +441,21 @@ static int restart_check(mod_acme_gen_t *m, apr_pool_t *p)
         m->staged_count = n;
         m->staged_grew = now;
     }
-    /* many certificates obtained together: one restart, once the batch is done */
-    if (now - m->staged_grew < RESTART_BATCH_QUIET && now - m->staged_seen < RESTART_BATCH_WAIT) {
+    memset(&in, 0, sizeof(in));
+    in.staged = n;
+    in.staged_seen = m->staged_seen;
+    in.staged_grew = m->staged_grew;
+    in.last_restart = *m->last_restart;
+    in.same_as_last = mem && !strcmp(mem->last_sig, sig);
+    /* the store is looked at only once the rules before it allow a restart */
+    in.in_flight = 0;
+    if (!acme_restart_due(&in, now, &why)) {
         return 0;
     }
-    /* never restart in a loop, whatever happens */
-    if (*m->last_restart && now - *m->last_restart < RESTART_MIN_GAP) {
+    /* (while activation is blocked the configuration decides, not the batch) */
+    if (strcmp(why, "the batch waited long enough") && !m->restart->since
+        && (in.in_flight = acme_orders_in_flight(m->store, now - ACME_RESTART_ACTIVE, p)) > 0
+        && !acme_restart_due(&in, now, &why)) {
         return 0;
     }
     /* never restart into a configuration that stops the server */
@@ -351,15 +463,26 @@ static int restart_check(mod_acme_gen_t *m, apr_pool_t *p)
         return 0;
     }
     *m->last_restart = apr_time_now();
+    if (mem) {
+        apr_cpystrn(mem->last_sig, sig, sizeof(mem->last_sig));
+    }
+    activated = activate_before_restart(m, arr, p);
+    if (!activated) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00600)
+                     "staged certificate(s) %s: none could be activated (logged above): "
+                     "no restart", ids);
+        return 0;
+    }
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00041)
-                 "new certificate(s) staged for %s: graceful restart to activate them", ids);
+                 "new certificate(s) staged for %s: activated %d, graceful restart to serve "
+                 "them (%s)", ids, activated, why);
     kill(getpid(), SIGUSR1);
     return 1;
 }
 
 /* ---- the thread ---------------------------------------------------------------------- */
 
-/* The parent's restarter thread: looks at staging every second, so a new certificate goes
+/* The parent's restarter thread: looks at staging four times a second, so a new certificate goes
  * live within seconds (the monitor hook runs only every ~10 s). It takes no lock (the
  * parent forks children meanwhile) and is joined from a pre-cleanup of pconf (a normal
  * cleanup destroys its pool twice: every new child crashed). */
@@ -379,8 +502,8 @@ static void *APR_THREAD_FUNC restarter_run(apr_thread_t *thread, void *baton)
         return NULL;
     }
     while (!r->stop) {
-        for (i = 0; i < 10 && !r->stop; ++i) {
-            apr_sleep(apr_time_from_msec(100));
+        for (i = 0; i < 5 && !r->stop; ++i) {
+            apr_sleep(RESTART_LOOK / 5);
         }
         if (r->stop) {
             break;

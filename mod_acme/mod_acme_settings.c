@@ -258,7 +258,9 @@ static void cert_settings(mod_acme_gen_t *m, mod_acme_managed_t *mc, const tls_m
     int winner[ACME_SET_COUNT];
     int i, j;
 
-    mc->settings = apr_pmemdup(m->pool, mod_acme_srv_conf(m->s), sizeof(*mc->settings));
+    /* the main server's settings, shared (never written through mc->settings) until a
+     * vhost of mc wrote one of its own */
+    mc->settings = mod_acme_srv_conf(m->s);
     /* httpd lists vhosts in reverse config order: the rule wants config order */
     for (j = 0; j < mc->vhosts->nelts; ++j) {
         server_rec *s = APR_ARRAY_IDX(mc->vhosts, mc->vhosts->nelts - 1 - j, server_rec *);
@@ -273,6 +275,9 @@ static void cert_settings(mod_acme_gen_t *m, mod_acme_managed_t *mc, const tls_m
             continue;
         }
         r = APR_ARRAY_IDX(recs, winner[i], acme_settings_rec_t *);
+        if (mc->settings == mod_acme_srv_conf(m->s)) {
+            mc->settings = apr_pmemdup(m->pool, mc->settings, sizeof(*mc->settings));
+        }
         setting_copy(mc->settings, mod_acme_srv_conf(order[winner[i]]), (mod_acme_setting_t)i);
         APR_ARRAY_PUSH(from, const char *) = apr_psprintf(ptemp, "%s %s (%s)", directives[i],
                                                           r->values[i], r->where);

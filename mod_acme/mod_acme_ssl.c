@@ -32,6 +32,7 @@ APLOG_USE_MODULE(acme);
 #include "acme_keyreuse.h"
 #include "acme_groups.h"
 #include "acme_keytypes.h"
+#include "acme_setcache.h"
 
 #define FALLBACK_CN "mod_acme fallback certificate"
 #define FALLBACK_NAME "mod-acme-fallback.invalid"
@@ -353,7 +354,9 @@ static void add_key_type_certs(mod_acme_gen_t *m)
 }
 
 /* The grouping's view of the vhosts with ACME on (in httpd's order, which fixes the ids):
- * their names and the name limit of their ACMEProfile; *pservers the matching server_recs. */
+ * their names and the name limit of their ACMEProfile; *pservers the matching server_recs.
+ * p is a work pool; what the generation keeps (each vhost's state, names left out) goes to
+ * m->pool. */
 static apr_array_header_t *groups_input(apr_array_header_t **pservers, server_rec *main_s,
                                         mod_acme_gen_t *m, apr_pool_t *p)
 {
@@ -363,19 +366,27 @@ static apr_array_header_t *groups_input(apr_array_header_t **pservers, server_re
     *pservers = apr_array_make(p, 8, sizeof(server_rec *));
     for (s = main_s; s; s = s->next) {
         mod_acme_vhost_t *sc = NULL;
-        apr_array_header_t *raw;
+        apr_array_header_t *raw, *left_out = NULL;
         acme_groups_vhost_t *vh;
+        int i;
 
         if (!mod_acme_srv_enabled(s)) {
             continue;
         }
         if (m) {
-            server_rec **key = apr_palloc(p, sizeof(*key));
-            sc = apr_pcalloc(p, sizeof(*sc));
+            server_rec **key = apr_palloc(m->pool, sizeof(*key));
+            sc = apr_pcalloc(m->pool, sizeof(*sc));
             *key = s;
             apr_hash_set(m->vhosts, key, sizeof(*key), sc);
         }
-        raw = mod_acme_vhost_names(s, sc ? &sc->left_out : NULL, p);
+        raw = mod_acme_vhost_names(s, sc ? &left_out : NULL, p);
+        if (left_out) {
+            sc->left_out = apr_array_make(m->pool, left_out->nelts, sizeof(const char *));
+            for (i = 0; i < left_out->nelts; ++i) {
+                APR_ARRAY_PUSH(sc->left_out, const char *) = apr_pstrdup(
+                    m->pool, APR_ARRAY_IDX(left_out, i, const char *));
+            }
+        }
         if (raw->nelts == 0) {
             continue;
         }
@@ -415,11 +426,25 @@ int mod_acme_check_groups(server_rec *s, apr_pool_t *ptemp)
     return groups_make(&servers, s, NULL, 1, ptemp)->errors->nelts == 0;
 }
 
+/* names (and the strings) in p, in the same order */
+static apr_array_header_t *names_copy(apr_pool_t *p, const apr_array_header_t *names)
+{
+    apr_array_header_t *out = apr_array_make(p, names->nelts ? names->nelts : 1,
+                                             sizeof(const char *));
+    int i;
+    for (i = 0; i < names->nelts; ++i) {
+        APR_ARRAY_PUSH(out, const char *) = apr_pstrdup(p, APR_ARRAY_IDX(names, i,
+                                                                          const char *));
+    }
+    return out;
+}
+
 void mod_acme_plan_vhosts(mod_acme_gen_t *m, apr_pool_t *ptemp)
 {
     apr_pool_t *p = m->pool;
     apr_array_header_t *servers, *mcs = apr_array_make(ptemp, 8, sizeof(mod_acme_managed_t *));
-    acme_groups_t *g = groups_make(&servers, m->s, m, dry_run(), p);
+    /* the grouping works in ptemp: the generation keeps only each certificate's names */
+    acme_groups_t *g = groups_make(&servers, m->s, m, dry_run(), ptemp);
     int i;
 
     for (i = 0; i < g->certs->nelts; ++i) {
@@ -438,8 +463,8 @@ void mod_acme_plan_vhosts(mod_acme_gen_t *m, apr_pool_t *ptemp)
         }
         /* the id is a file name: no '*' */
         mc->id = c->first[0] == '*' ? apr_pstrcat(p, "_wildcard", c->first + 1, NULL)
-                                     : c->first;
-        mc->names = c->names;
+                                     : apr_pstrdup(p, c->first);
+        mc->names = names_copy(p, c->names);
         mc->vhosts = apr_array_make(p, 2, sizeof(server_rec *));
         mc->spec.cert.id = joined;
         apr_hash_set(m->by_names, joined, APR_HASH_KEY_STRING, mc);
@@ -472,8 +497,11 @@ void mod_acme_plan_vhosts(mod_acme_gen_t *m, apr_pool_t *ptemp)
 
 /* ---- activation: staging -> live, verified, in the root parent ------------------- */
 
+static void setcache_activated(mod_acme_gen_t *m, mod_acme_managed_t *mc,
+                               const acme_install_t *res, apr_pool_t *p);
+
 /* Verification and installation are acme_install_staged's; this logs the outcome. */
-static void activate_one(mod_acme_gen_t *m, mod_acme_managed_t *mc, apr_pool_t *p)
+int mod_acme_activate_one(mod_acme_gen_t *m, mod_acme_managed_t *mc, apr_pool_t *p)
 {
     acme_install_t *res;
 
@@ -492,6 +520,7 @@ static void activate_one(mod_acme_gen_t *m, mod_acme_managed_t *mc, apr_pool_t *
         break;
     case ACME_INSTALL_ACTIVATED:
         mc->activated = 1;
+        setcache_activated(m, mc, res, p);
         if (res->leaf) {
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00009)
                          "activated new certificate for %s (%s): serial %s, valid until %s",
@@ -502,6 +531,7 @@ static void activate_one(mod_acme_gen_t *m, mod_acme_managed_t *mc, apr_pool_t *
     default:
         break;                          /* nothing complete staged yet */
     }
+    return res->outcome == ACME_INSTALL_ACTIVATED;
 }
 
 void mod_acme_activate_staged(mod_acme_gen_t *m, apr_pool_t *ptemp)
@@ -524,7 +554,7 @@ void mod_acme_activate_staged(mod_acme_gen_t *m, apr_pool_t *ptemp)
             continue;
         }
         apr_pool_create(&p, ptemp);
-        activate_one(m, mc, p);
+        mod_acme_activate_one(m, mc, p);
         apr_pool_destroy(p);
     }
 }
@@ -597,7 +627,7 @@ static const char *set_meta(mod_acme_gen_t *m, mod_acme_managed_t *mc, const cha
  * expired; else none (the fallback). Either way a damaged live set makes mc order anew.
  * Returns the directory of the set served, NULL for none. */
 static const char *serving_set(mod_acme_gen_t *m, mod_acme_managed_t *mc, acme_set_check_t **pcheck,
-                               apr_pool_t *ptemp)
+                               const acme_set_version_t *v, apr_pool_t *ptemp)
 {
     acme_store_t *st = m->store;
     const char *live = st->path(st, ACME_GROUP_LIVE, mc->id, NULL, ptemp);
@@ -606,17 +636,12 @@ static const char *serving_set(mod_acme_gen_t *m, mod_acme_managed_t *mc, acme_s
     apr_finfo_t fi;
     int i, pick;
 
-    if (apr_stat(&fi, live, APR_FINFO_TYPE, ptemp) != APR_SUCCESS) {
+    if (!v->chain.exists && !v->key.exists && !v->meta.exists
+        && apr_stat(&fi, live, APR_FINFO_TYPE, ptemp) != APR_SUCCESS) {
         return NULL;                    /* no certificate yet */
     }
     read_set(&f, live, "chain.pem", ptemp);
     if (acme_verify_set(pcheck, ptemp, &f, 0, apr_time_now()) == APR_SUCCESS) {
-        if (apr_stat(&fi, apr_pstrcat(ptemp, live, "/key.pem", NULL), APR_FINFO_PROT, ptemp)
-            == APR_SUCCESS && (fi.protection & (APR_FPROT_GREAD | APR_FPROT_WREAD))) {
-            ap_log_error(APLOG_MARK, DAMAGE_LEVEL, 0, m->s, ACMELOGNO(00146)
-                         "certificate %s: %s/key.pem is readable by group or others: "
-                         "chmod 600 it", mc->id, live);
-        }
         return live;
     }
     mc->damaged = apr_pstrcat(m->pool, (*pcheck)->bad_file, " ", (*pcheck)->why, NULL);
@@ -652,49 +677,118 @@ static const char *serving_set(mod_acme_gen_t *m, mod_acme_managed_t *mc, acme_s
     return APR_ARRAY_IDX(dirs, pick, const char *);
 }
 
-/* What the store holds for mc: the set to serve and its meta, staged set, failures. */
-static void load_state(mod_acme_gen_t *m, mod_acme_managed_t *mc, apr_pool_t *ptemp)
+/* The verified-sets cache of this httpd run (acme_setcache.h): in the process pool, so the
+ * second config pass at first start and every graceful restart find what was verified. */
+static acme_setcache_t *setcache(mod_acme_gen_t *m, apr_pool_t *ptemp)
+{
+    void *data = NULL;
+    acme_setcache_t *c;
+
+    apr_pool_userdata_get(&data, "mod_acme_setcache", m->s->process->pool);
+    /* created only in post_config (ptemp given): the restarter thread must not allocate
+     * from the process pool */
+    if (!data && ptemp && acme_setcache_create(&c) == APR_SUCCESS) {
+        acme_setcache_load(c, m->store, ptemp);
+        apr_pool_userdata_set(c, "mod_acme_setcache", apr_pool_cleanup_null,
+                              m->s->process->pool);
+        data = c;
+    }
+    return data;
+}
+
+/* After activation wrote live/<id>: the set just verified is the one live now. */
+static void setcache_activated(mod_acme_gen_t *m, mod_acme_managed_t *mc,
+                               const acme_install_t *res, apr_pool_t *p)
+{
+    acme_set_version_t v;
+    acme_set_version_read(&v, m->store->path(m->store, ACME_GROUP_LIVE, mc->id, NULL, p), p);
+    acme_setcache_put(setcache(m, NULL), mc->id, &v, res->ari_id);
+}
+
+/* The live meta's facts that outlive start-up, copied from the per-certificate pool. */
+static void keep_meta(mod_acme_gen_t *m, mod_acme_managed_t *mc, const acme_cert_meta_t *cm)
+{
+    apr_pool_t *p = m->pool;
+
+    mc->input.live_names = acme_names_normalize(p, cm->names);
+    mc->input.live_ca = cm->ca ? apr_pstrdup(p, cm->ca) : NULL;
+    mc->input.live_key = cm->key ? apr_pstrdup(p, cm->key) : NULL;
+    mc->input.live_profile = cm->profile ? apr_pstrdup(p, cm->profile) : NULL;
+    mc->live_profile_fallback = cm->profile_fallback;
+    mc->input.live_not_before = cm->not_before;
+    mc->input.live_not_after = cm->not_after;
+    mc->live_serial = cm->serial ? apr_pstrdup(p, cm->serial) : NULL;
+    mc->live_obtained = cm->staged;
+    mc->live_chain_top = cm->chain ? apr_pstrdup(p, cm->chain) : NULL;
+}
+
+/* What the store holds for mc: the set to serve and its meta, staged set, failures.
+ * ptemp is mc's own pool (cleared after it): what outlives start-up goes to m->pool. A live
+ * set verified before at the same file versions is not parsed again (acme_setcache.h). */
+static void load_state(mod_acme_gen_t *m, acme_setcache_t *cache, mod_acme_managed_t *mc,
+                       apr_pool_t *ptemp)
 {
     acme_store_t *st = m->store;
     acme_set_check_t *check = NULL;
-    const char *dir, *meta;
+    acme_set_version_t v;
+    const char *dir = NULL, *meta = NULL, *live, *ari_id = NULL;
     char *data;
     apr_size_t len;
-    acme_cert_meta_t *cm;
+    acme_cert_meta_t *cm = NULL;
 
     memset(&mc->input, 0, sizeof(mc->input));
     mc->damaged = NULL;
-    mc->live_chain = st->path(st, ACME_GROUP_LIVE, mc->id, "chain.pem", m->pool);
-    mc->live_key = st->path(st, ACME_GROUP_LIVE, mc->id, "key.pem", m->pool);
-    dir = serving_set(m, mc, &check, ptemp);
-    mc->input.damaged = mc->damaged;
-    if (dir && (meta = set_meta(m, mc, dir, !mc->damaged, check, ptemp)) != NULL
-        && acme_meta_parse(&cm, m->pool, meta, strlen(meta)) == APR_SUCCESS) {
-        mc->live_chain = apr_pstrcat(m->pool, dir, "/chain.pem", NULL);
-        mc->live_key = apr_pstrcat(m->pool, dir, "/key.pem", NULL);
+    live = st->path(st, ACME_GROUP_LIVE, mc->id, NULL, m->pool);
+    mc->live_chain = apr_pstrcat(m->pool, live, "/chain.pem", NULL);
+    mc->live_key = apr_pstrcat(m->pool, live, "/key.pem", NULL);
+    acme_set_version_read(&v, live, ptemp);
+    if (v.key.exists && (v.key.prot & (APR_FPROT_GREAD | APR_FPROT_WREAD))) {
+        ap_log_error(APLOG_MARK, DAMAGE_LEVEL, 0, m->s, ACMELOGNO(00146)
+                     "certificate %s: %s/key.pem is readable by group or others: "
+                     "chmod 600 it", mc->id, live);
+    }
+    if (acme_setcache_get(cache, mc->id, &v, &ari_id)
+        && acme_file_read(&data, &len, apr_pstrcat(ptemp, live, "/meta.json", NULL), ptemp)
+           == APR_SUCCESS
+        && acme_meta_parse(&cm, ptemp, data, len) == APR_SUCCESS) {
+        dir = live;                     /* verified at these very files: nothing to parse */
+        mc->ari_cert_id = ari_id ? apr_pstrdup(m->pool, ari_id) : NULL;
+    }
+    else {
+        acme_setcache_drop(cache, mc->id);
+        cm = NULL;
+        dir = serving_set(m, mc, &check, &v, ptemp);
+        mc->input.damaged = mc->damaged;
+        if (dir && (meta = set_meta(m, mc, dir, !mc->damaged, check, ptemp)) != NULL
+            && acme_meta_parse(&cm, ptemp, meta, strlen(meta)) != APR_SUCCESS) {
+            cm = NULL;
+        }
+        if (cm && !mc->damaged) {
+            /* the ARI certID from the parse the verification made */
+            mc->ari_cert_id = check->ari_id ? apr_pstrdup(m->pool, check->ari_id) : NULL;
+            if (!strcmp(dir, live)) {
+                /* v was read before the files: a set replaced since has other versions
+                 * and is verified again next time. A meta.json set_meta rebuilt from this
+                 * very certificate counts as verified with it. */
+                acme_set_version_t now;
+                acme_set_version_read(&now, live, ptemp);
+                if (acme_set_version_same(&(acme_set_version_t){ v.chain, v.key, now.meta },
+                                          &now)) {
+                    v.meta = now.meta;
+                }
+                acme_setcache_put(cache, mc->id, &v, check->ari_id);
+            }
+        }
+    }
+    if (cm) {
+        if (strcmp(dir, live)) {        /* an archived set serves */
+            mc->live_chain = apr_pstrcat(m->pool, dir, "/chain.pem", NULL);
+            mc->live_key = apr_pstrcat(m->pool, dir, "/key.pem", NULL);
+        }
         mc->have_live = 1;
         /* a damaged live set is replaced whatever the archived one says */
         mc->input.have_live = !mc->damaged;
-        mc->input.live_names = acme_names_normalize(m->pool, cm->names);
-        mc->input.live_ca = cm->ca;
-        mc->input.live_key = cm->key;
-        mc->input.live_profile = cm->profile;
-        mc->live_profile_fallback = cm->profile_fallback;
-        mc->input.live_not_before = cm->not_before;
-        mc->input.live_not_after = cm->not_after;
-        mc->live_serial = cm->serial;
-        mc->live_obtained = cm->staged;
-        mc->live_chain_top = cm->chain;
-        if (m->renewal_info && !mc->damaged
-            && acme_file_read(&data, &len, mc->live_chain, ptemp) == APR_SUCCESS) {
-            apr_array_header_t *chain;
-            const char *ari_id;
-            if (acme_chain_parse(&chain, ptemp, data, len) == APR_SUCCESS
-                && acme_cert_ari_id(&ari_id, m->pool, APR_ARRAY_IDX(chain, 0, X509 *))
-                   == APR_SUCCESS) {
-                mc->ari_cert_id = ari_id;
-            }
-        }
+        keep_meta(m, mc, cm);
     }
     mc->input.live_obtained = mc->live_obtained;
     mc->input.jitter = acme_plan_seed(mc->id, mc->live_serial);
@@ -706,9 +800,24 @@ static void load_state(mod_acme_gen_t *m, mod_acme_managed_t *mc, apr_pool_t *pt
 
 void mod_acme_load_states(mod_acme_gen_t *m, apr_pool_t *ptemp)
 {
+    apr_pool_t *cp;
     int i;
+
+    /* one pool reused per certificate: start-up holds one certificate's files and parsed
+     * chain at a time, not all of them until post_config ends */
+    acme_setcache_t *cache = setcache(m, ptemp);
+    apr_status_t rv;
+
+    apr_pool_create(&cp, ptemp);
     for (i = 0; i < m->certs->nelts; ++i) {
-        load_state(m, APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *), ptemp);
+        apr_pool_clear(cp);
+        load_state(m, cache, APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *), cp);
+    }
+    apr_pool_destroy(cp);
+    if (!dry_run() && (rv = acme_setcache_save(cache, m->store, ptemp)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, m->s, ACMELOGNO(00601)
+                     "cannot save %s/system/" ACME_SETCACHE_ENTRY "/" ACME_SETCACHE_ASPECT
+                     ": the next start verifies every live set again", m->store_dir);
     }
 }
 

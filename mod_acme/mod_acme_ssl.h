@@ -16,6 +16,9 @@ void mod_acme_plan_vhosts(mod_acme_gen_t *m, apr_pool_t *ptemp);
 /* configtest: are the name groups (ACMEDomain) consistent with the vhosts? (errors logged) */
 int mod_acme_check_groups(server_rec *s, apr_pool_t *ptemp);
 void mod_acme_activate_staged(mod_acme_gen_t *m, apr_pool_t *ptemp);
+/* One certificate's staged set: verified, installed live (acme_install_staged), outcome
+ * logged. 1: activated. Also called by the restarter thread before it restarts. */
+int mod_acme_activate_one(mod_acme_gen_t *m, mod_acme_managed_t *mc, apr_pool_t *p);
 void mod_acme_load_states(mod_acme_gen_t *m, apr_pool_t *ptemp);
 /* ACMEKeyReuse: each certificate's live key, sealed into its driver spec (root parent;
  * the worker cannot read live/), when the next order is to reuse it. */

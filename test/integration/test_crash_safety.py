@@ -297,6 +297,9 @@ def test_empty_live_key_serves_fallback_then_new(httpd_factory, good_store, acme
     httpd = damaged_httpd(httpd_factory, good_store, acme_config,
                           lambda s: truncate(live(s, 1, "key.pem"), 0))
     httpd.start()
+    # the ports accept during the first (dry-run) config pass; the warning comes from the
+    # second: count once the start is complete
+    httpd.wait_for(lambda: httpd.generations() >= 1, 30, what="the end of the start")
     name = DAMAGE_VHOSTS[1].name
     assert log_has(httpd, "ACME00140", live(httpd.store, 1), "key.pem is empty"), \
         httpd.diagnostics()

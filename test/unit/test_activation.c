@@ -237,6 +237,86 @@ END_TEST
 
 /* ---- the record ---------------------------------------------------------------------- */
 
+/* ---- when to restart: the coalescing window ------------------------------------------ */
+
+START_TEST(test_restart_due)
+{
+    const apr_time_t t0 = apr_time_from_sec(1767225600), s = apr_time_from_sec(1);
+    acme_restart_in_t in;
+    const char *why;
+
+    memset(&in, 0, sizeof(in));
+    ck_assert(!acme_restart_due(&in, t0, &why));
+    ck_assert_str_eq(why, "nothing staged");
+
+    /* one certificate staged, nothing in flight: live after the quiet second, not 3 s */
+    in.staged = 1;
+    in.staged_seen = in.staged_grew = t0;
+    ck_assert(!acme_restart_due(&in, t0 + apr_time_from_msec(500), &why));
+    ck_assert_str_eq(why, "the batch is still growing");
+    ck_assert(acme_restart_due(&in, t0 + s, &why));
+    ck_assert_str_eq(why, "the batch is complete");
+
+    /* orders of the batch still running: wait for them, but never past the batch limit */
+    in.in_flight = 3;
+    ck_assert(!acme_restart_due(&in, t0 + 5 * s, &why));
+    ck_assert_str_eq(why, "orders of the batch in flight");
+    ck_assert(!acme_restart_due(&in, t0 + ACME_RESTART_BATCH_MAX - 1, NULL));
+    ck_assert(acme_restart_due(&in, t0 + ACME_RESTART_BATCH_MAX, &why));
+    ck_assert_str_eq(why, "the batch waited long enough");
+    in.in_flight = 0;
+
+    /* a second batch right after a restart: a short gap, not 20 s */
+    in.last_restart = t0 + 2 * s;
+    in.staged_seen = in.staged_grew = t0 + 3 * s;
+    ck_assert(!acme_restart_due(&in, t0 + 5 * s, &why));
+    ck_assert_str_eq(why, "too soon after the last restart");
+    ck_assert(!acme_restart_due(&in, in.last_restart + ACME_RESTART_GAP - 1, NULL));
+    ck_assert(acme_restart_due(&in, in.last_restart + ACME_RESTART_GAP, NULL));
+    ck_assert(ACME_RESTART_GAP <= apr_time_from_sec(5));
+
+    /* the same sets as at our last restart: it did not take them live; no storm */
+    in.same_as_last = 1;
+    ck_assert(!acme_restart_due(&in, in.last_restart + ACME_RESTART_GAP, &why));
+    ck_assert_str_eq(why, "the last restart did not activate these certificates");
+    ck_assert(!acme_restart_due(&in, in.last_restart + ACME_RESTART_STUCK_GAP - 1, NULL));
+    ck_assert(acme_restart_due(&in, in.last_restart + ACME_RESTART_STUCK_GAP, NULL));
+
+    /* a clock that went back does not block forever */
+    in.same_as_last = 0;
+    ck_assert(acme_restart_due(&in, in.last_restart - 100 * s, NULL));
+}
+END_TEST
+
+START_TEST(test_orders_in_flight)
+{
+    char dir[] = "/tmp/acme-activation-test-XXXXXX";
+    acme_store_t *st;
+    apr_time_t now = apr_time_now();
+    const char *path;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(acme_store_fs_create(&st, pool, dir), APR_SUCCESS);
+    ck_assert_int_eq(acme_store_fs_setup(st, -1, -1, pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_orders_in_flight(st, now - ACME_RESTART_ACTIVE, pool), 0);
+    ck_assert_int_eq(acme_store_save(st, ACME_GROUP_ORDERS, "a.example", ACME_ORDER_STATE_FILE,
+                                     "{}", 2, pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_store_save(st, ACME_GROUP_ORDERS, "b.example", ACME_ORDER_STATE_FILE,
+                                     "{}", 2, pool), APR_SUCCESS);
+    /* other files of an order directory, and the driver's own entry, are no order */
+    ck_assert_int_eq(acme_store_save(st, ACME_GROUP_ORDERS, "c.example", ACME_STATE_STATUS,
+                                     "{}", 2, pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_store_save(st, ACME_GROUP_ORDERS, "_driver", ACME_ORDER_STATE_FILE,
+                                     "{}", 2, pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_orders_in_flight(st, now - ACME_RESTART_ACTIVE, pool), 2);
+    /* an order not written to for a while (backing off, or abandoned) is not in flight */
+    path = st->path(st, ACME_GROUP_ORDERS, "b.example", ACME_ORDER_STATE_FILE, pool);
+    ck_assert_int_eq(apr_file_mtime_set(path, now - apr_time_from_sec(60), pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_orders_in_flight(st, now - ACME_RESTART_ACTIVE, pool), 1);
+    ck_assert_int_eq(system(apr_psprintf(pool, "rm -rf '%s'", dir)), 0);
+}
+END_TEST
+
 START_TEST(test_blocked_record)
 {
     char dir[] = "/tmp/acme-activation-test-XXXXXX";
@@ -520,6 +600,8 @@ Suite *activation_suite(void)
     tcase_add_test(tc, test_reason_bounded);
     tcase_add_test(tc, test_should_check);
     tcase_add_test(tc, test_files_signature);
+    tcase_add_test(tc, test_restart_due);
+    tcase_add_test(tc, test_orders_in_flight);
     tcase_add_test(tc, test_blocked_record);
     tcase_add_test(tc, test_blocked_record_versions);
     tcase_add_test(tc, test_listeners);

@@ -41,5 +41,6 @@ Suite *https_suite(void);
 Suite *stateless_suite(void);
 Suite *fleet_suite(void);
 Suite *fleet_db_suite(void);
+Suite *setcache_suite(void);
 
 #endif
