@@ -651,14 +651,14 @@ static json_t *cert_json(const cert_t *c, apr_pool_t *p)
         json_object_set_new(e, "next_attempt", jtime(p, c->next_attempt));
         json_object_set_new(j, "last_error", e);
     }
+    else {
+        json_object_set_new(j, "last_error", json_null());
+    }
     if (c->paced) {
         json_t *e = json_object();
         json_object_set_new(e, "until", jtime(p, c->paced->until));
         json_object_set_new(e, "reason", jstr(c->paced->reason));
         json_object_set_new(j, "paced", e);
-    }
-    else {
-        json_object_set_new(j, "last_error", json_null());
     }
     json_object_set_new(j, "certificate_path", c->have_live ? jstr(c->chain_path) : json_null());
     json_object_set_new(j, "private_key_path", c->have_live ? jstr(c->key_path) : json_null());
