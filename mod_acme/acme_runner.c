@@ -37,8 +37,9 @@ struct acme_runner_t {
     /* one run */
     apr_array_header_t *due;       /* indexes into certs */
     int *due_ca;                   /* per job of due: the CA it uses (acme_ca_pick) */
-    int fleet_leased;              /* fleet mode: jobs of due below this hold their lease;
-                                    * the others take it when a thread starts them */
+    int *due_leased;               /* fleet mode, per job of due: 1 when its lease is held
+                                    * (taken before the run), 0 when it is taken as a
+                                    * thread starts it (fleet_filter); NULL: all held */
     int staged, failed;            /* added to orders/_driver/metrics.json after the run */
 };
 
@@ -299,7 +300,7 @@ static void obtain_one(void *baton, int job)
     if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
         return;
     }
-    if (r->conf.fleet && job >= r->fleet_leased
+    if (r->due_leased && !r->due_leased[job]
         && !r->conf.fleet->may_order(r->conf.fleet->baton, c->id, c->names, p)) {
         /* another node took it meanwhile: look again later, as fleet_filter does */
         apr_thread_mutex_lock(r->mutex);
@@ -395,10 +396,18 @@ static void ensure_accounts(acme_runner_t *r, apr_pool_t *p)
         for (j = kept = 0; j < r->due->nelts; ++j) {
             int i = APR_ARRAY_IDX(r->due, j, int);
             if (r->due_ca[j] == k) {
+                if (r->due_leased && !r->due_leased[j]) {
+                    /* not this node's yet (fleet_filter): no failure of its own */
+                    r->sched->slot[i].next = apr_time_now() + ACME_RUNNER_FLEET_WAIT;
+                    continue;
+                }
                 acme_runner_record(r, i, res.status, &res, p);
                 continue;
             }
             APR_ARRAY_IDX(r->due, kept, int) = i;
+            if (r->due_leased) {
+                r->due_leased[kept] = r->due_leased[j];
+            }
             r->due_ca[kept++] = r->due_ca[j];
         }
         r->due->nelts = kept;
@@ -480,18 +489,19 @@ static void one_order_per_names(acme_runner_t *r, apr_pool_t *p)
 static int fleet_filter(acme_runner_t *r, apr_time_t now, apr_pool_t *p)
 {
     const acme_runner_fleet_t *fl = r->conf.fleet;
-    int k, kept = 0, had = r->due->nelts;
+    int k, kept = 0, had = r->due->nelts, leased = 0;
 
-    r->fleet_leased = 0;
+    r->due_leased = fl ? apr_pcalloc(p, sizeof(int) * (apr_size_t)(had + 1)) : NULL;
     for (k = 0; fl && k < r->due->nelts; ++k) {
         int i = APR_ARRAY_IDX(r->due, k, int);
         acme_runner_cert_t *c = acme_runner_cert(r, i);
-        if (r->fleet_leased >= ACME_RUNNER_MAX_PARALLEL) {
+        if (leased >= ACME_RUNNER_MAX_PARALLEL) {
             APR_ARRAY_IDX(r->due, kept++, int) = i;     /* its lease when it starts */
             continue;
         }
         if (fl->may_order(fl->baton, c->id, c->names, p)) {
-            ++r->fleet_leased;
+            r->due_leased[kept] = 1;
+            ++leased;
         }
         else {
             r->sched->slot[i].next = now + ACME_RUNNER_FLEET_WAIT;
