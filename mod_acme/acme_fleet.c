@@ -33,7 +33,9 @@ struct acme_fleet_t {
     apr_int64_t staging_since, accounts_since, challenges_since;
     int reachable;
     int pending_check;             /* look for sets waiting in orders/_fleet/pending.* */
-    int leader;                    /* the first live node by name: fetches renewalInfo */
+    int leader;                    /* the first live node by name: fetches renewalInfo,
+                                    * purges the challenges' tombstones */
+    apr_time_t next_purge;
     apr_int64_t ari_since;
     const char *why;               /* the last failure, for the log and the snapshot */
     apr_time_t down_since, next_try;
@@ -549,6 +551,7 @@ static void after_remove(acme_fleet_t *f, acme_group_t g, const char *name, cons
         apr_thread_mutex_lock(f->mutex);
         (void)db_failed(f, f->conf.ops->remove(f->conf.db, acme_group_name(g), name, NULL, 0,
                                                p), "remove");
+        apr_hash_set(f->own, own_key(p, g, name), APR_HASH_KEY_STRING, NULL);
         apr_thread_mutex_unlock(f->mutex);
     }
     else if (g == ACME_GROUP_ORDERS && *name != '_' && is_order_aspect(aspect)) {
@@ -1250,6 +1253,16 @@ void acme_fleet_tick(acme_fleet_t *f, apr_time_t now, apr_pool_t *p)
     f->leader = nodes && is_leader(f, nodes, dbnow);
     if (f->reachable) {
         pull_ari(f, p);
+    }
+    if (f->reachable && f->leader && f->conf.ops->purge_removed && now >= f->next_purge) {
+        int n = 0;
+        f->next_purge = now + ACME_FLEET_PURGE_EVERY;
+        if (!db_failed(f, f->conf.ops->purge_removed(f->conf.db,
+                                                     acme_group_name(ACME_GROUP_CHALLENGES),
+                                                     ACME_FLEET_PURGE_AGE, &n, p), "purge")
+            && n > 0) {
+            acme_log(ACME_LOG_DEBUG, 0, "fleet: %d removed challenge(s) forgotten", n);
+        }
     }
     if (!f->reachable) {
         /* a bounded back-off: 1 s, 2 s, 4 s ... ACME_FLEET_RETRY_MAX */

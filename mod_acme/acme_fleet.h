@@ -33,6 +33,8 @@
 #define ACME_FLEET_SNAPSHOT_ENTRY "_fleet"              /* orders/_fleet/fleet.json */
 #define ACME_FLEET_SNAPSHOT "fleet.json"
 #define ACME_FLEET_ACCOUNT_LEASE "_account"             /* while the first account is made */
+#define ACME_FLEET_PURGE_AGE apr_time_from_sec(7 * 86400) /* removed challenges forgotten */
+#define ACME_FLEET_PURGE_EVERY apr_time_from_sec(3600)  /* ... by the leader, this often */
 
 /* ---- what the fleet layer needs of the database (acme_fleet_db.h's operations) ------- */
 
@@ -68,6 +70,9 @@ typedef struct acme_fleet_db_ops_t {
     apr_status_t (*nodes)(void *db, apr_array_header_t **prows /* acme_fleet_node_row_t */,
                           apr_pool_t *p);
     apr_status_t (*now)(void *db, apr_time_t *pnow);
+    /* Forget the tombstones of group removed more than age ago (NULL: never). */
+    apr_status_t (*purge_removed)(void *db, const char *group, apr_interval_time_t age,
+                                  int *pcount, apr_pool_t *p);
 } acme_fleet_db_ops_t;
 
 /* ---- configuration helpers (pure; the directives use them) --------------------------- */

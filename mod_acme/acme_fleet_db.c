@@ -10,6 +10,7 @@
  * PQexecParams at every call), so nothing lives in the server session and a new
  * connection needs no preparing again. */
 #include <ctype.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include <apr_dbd.h>
@@ -20,7 +21,7 @@
 #include "acme_fleet_db.h"
 #include "acme_log.h"
 
-/* pg_advisory_xact_lock keys: 'acme' and 'acme'+1. */
+/* pg_advisory_xact_lock keys of mod_acme (fixed: every node must use the same). */
 #define LOCK_SCHEMA  1634558821LL
 #define LOCK_SEQ     1634558822LL
 
@@ -109,14 +110,13 @@ static const char *done(apr_array_header_t *out)
 }
 
 /* Keyword form ("key = value ..." with '...' quoting and backslash escapes, as libpq
- * reads it): a copy with password values masked; *phas_timeout set when connect_timeout
- * is given. */
-static const char *kw_walk(apr_pool_t *p, const char *s, int *phas_timeout)
+ * reads it): a copy with password values masked; the keywords given go into keys. */
+static const char *kw_walk(apr_pool_t *p, const char *s, apr_table_t *keys)
 {
     apr_array_header_t *out = apr_array_make(p, (int)strlen(s) + 16, 1);
     apr_size_t i = 0, k, v;
+    int is_pw;
 
-    *phas_timeout = 0;
     while (s[i]) {
         if (isspace((unsigned char)s[i])) {
             put(out, s + i++, 1);
@@ -127,10 +127,8 @@ static const char *kw_walk(apr_pool_t *p, const char *s, int *phas_timeout)
             ++i;
         }
         put(out, s + k, i - k);
-        int is_pw = (i - k == 8 && !strncmp(s + k, "password", 8));
-        if (i - k == 15 && !strncmp(s + k, "connect_timeout", 15)) {
-            *phas_timeout = 1;
-        }
+        is_pw = (i - k == 8 && !strncmp(s + k, "password", 8));
+        apr_table_setn(keys, apr_pstrmemdup(p, s + k, i - k), "");
         /* blanks, '=', blanks */
         v = i;
         while (isspace((unsigned char)s[i])) {
@@ -169,16 +167,15 @@ static const char *kw_walk(apr_pool_t *p, const char *s, int *phas_timeout)
     return done(out);
 }
 
-/* URI form: a copy with user:PASSWORD@ and ?password=VALUE masked; *phas_timeout set when
- * its query has connect_timeout. */
-static const char *uri_walk(apr_pool_t *p, const char *s, int *phas_timeout)
+/* URI form: a copy with user:PASSWORD@ and ?password=VALUE masked; the parameters of its
+ * query go into keys. */
+static const char *uri_walk(apr_pool_t *p, const char *s, apr_table_t *keys)
 {
     apr_array_header_t *out = apr_array_make(p, (int)strlen(s) + 16, 1);
     const char *auth = strstr(s, "://") + 3;
     const char *end = auth + strcspn(auth, "/?");
     const char *at = NULL, *c, *q;
 
-    *phas_timeout = 0;
     for (c = auth; c < end; ++c) {
         if (*c == '@') {
             at = c;
@@ -193,19 +190,18 @@ static const char *uri_walk(apr_pool_t *p, const char *s, int *phas_timeout)
     else {
         put(out, s, (apr_size_t)(end - s));
     }
-    q = end;
+    q = end + strcspn(end, "?");      /* the path, then the query */
+    put(out, end, (apr_size_t)(q - end));
     while (*q) {
         apr_size_t n = strcspn(q + 1, "&");
         const char *param = q + 1;
         put(out, q, 1);
+        apr_table_setn(keys, apr_pstrmemdup(p, param, strcspn(param, "=&")), "");
         if (!strncmp(param, "password=", 9) && n >= 9) {
             put(out, param, 9);
             put(out, MASK, strlen(MASK));
         }
         else {
-            if (!strncmp(param, "connect_timeout=", 16)) {
-                *phas_timeout = 1;
-            }
             put(out, param, n);
         }
         q = param + n;
@@ -213,26 +209,38 @@ static const char *uri_walk(apr_pool_t *p, const char *s, int *phas_timeout)
     return done(out);
 }
 
+static const char *walk(apr_pool_t *p, const char *conninfo, apr_table_t *keys)
+{
+    return is_uri(conninfo) ? uri_walk(p, conninfo, keys) : kw_walk(p, conninfo, keys);
+}
+
 const char *acme_fleet_db_conninfo_mask(apr_pool_t *p, const char *conninfo)
 {
-    int has_timeout;
-
-    if (!conninfo) {
-        return "";
-    }
-    return is_uri(conninfo) ? uri_walk(p, conninfo, &has_timeout)
-                            : kw_walk(p, conninfo, &has_timeout);
+    return conninfo ? walk(p, conninfo, apr_table_make(p, 8)) : "";
 }
+
+/* What the module adds unless the conninfo sets it: an unreachable server costs at most
+ * 5 s per attempt, and a connection whose peer vanished (network partition, no RST) is
+ * found dead within about 15 to 25 s instead of the kernel's minutes. */
+static const char *const conn_defaults[][2] = {
+    { "connect_timeout", "5" },
+    { "keepalives_idle", "10" },
+    { "keepalives_interval", "5" },
+    { "keepalives_count", "3" },
+    { "tcp_user_timeout", "15000" },
+};
 
 const char *acme_fleet_db_conninfo_build(apr_pool_t *p, const char *conninfo,
                                          const char *password)
 {
-    int uri = is_uri(conninfo), has_timeout;
+    int uri = is_uri(conninfo);
+    apr_table_t *keys = apr_table_make(p, 8);
     const char *s = conninfo;
     apr_array_header_t *pw;
     const char *c;
+    apr_size_t i;
 
-    (void)(uri ? uri_walk(p, conninfo, &has_timeout) : kw_walk(p, conninfo, &has_timeout));
+    (void)walk(p, conninfo, keys);
     if (password && *password) {
         pw = apr_array_make(p, (int)strlen(password) * 3 + 1, 1);
         for (c = password; *c; ++c) {
@@ -251,9 +259,11 @@ const char *acme_fleet_db_conninfo_build(apr_pool_t *p, const char *conninfo,
         s = uri ? apr_pstrcat(p, s, strchr(s, '?') ? "&" : "?", "password=", done(pw), NULL)
                 : apr_pstrcat(p, s, " password='", done(pw), "'", NULL);
     }
-    if (!has_timeout) {
-        s = uri ? apr_pstrcat(p, s, strchr(s, '?') ? "&" : "?", "connect_timeout=5", NULL)
-                : apr_pstrcat(p, s, " connect_timeout=5", NULL);
+    for (i = 0; i < sizeof(conn_defaults) / sizeof(conn_defaults[0]); ++i) {
+        if (!apr_table_get(keys, conn_defaults[i][0])) {
+            s = apr_pstrcat(p, s, !uri ? " " : strchr(s, '?') ? "&" : "?", conn_defaults[i][0],
+                            "=", conn_defaults[i][1], NULL);
+        }
     }
     return s;
 }
@@ -450,6 +460,12 @@ static apr_status_t ensure_conn(acme_fleet_db_t *db)
     apr_pool_cleanup_register(db->cpool, db, conn_cleanup, apr_pool_cleanup_null);
     rv = apr_dbd_open_ex(db->driver, db->cpool, db->conninfo, &db->handle, &err);
     if (rv != APR_SUCCESS || !db->handle) {
+        if (err && (strstr(err, "connection info string") || strstr(err, "URI")
+                    || strstr(err, "percent-encoded"))) {
+            /* libpq quotes the text it could not parse: it may be a password */
+            err = "libpq cannot parse the conninfo (check the key=value pairs, the quoting, "
+                  "or the URI)";
+        }
         set_err(db, "cannot connect to the fleet database (%s): %s", db->shown,
                 err ? err : "no reason given");
         db->handle = NULL;   /* closed by apr_dbd_open_ex */
@@ -461,10 +477,14 @@ static apr_status_t ensure_conn(acme_fleet_db_t *db)
     rv = migrate(db, tp);
     apr_pool_destroy(tp);
     if (rv != APR_SUCCESS) {
+        /* a broken connection or a lasting fault (no right to create tables): either way
+         * the database cannot be used now; the message tells which */
         if (rv == APR_EGENERAL) {
             char keep[sizeof(db->err)];
             memcpy(keep, db->err, sizeof(keep));
-            set_err(db, "fleet database (%s): creating the schema failed: %s", db->shown, keep);
+            set_err(db, "fleet database (%s): creating or checking the schema failed: %s",
+                    db->shown, keep);
+            rv = APR_ECONNREFUSED;
         }
         drop_conn(db);
     }
@@ -951,6 +971,26 @@ apr_status_t acme_fleet_db_changes(acme_fleet_db_t *db, const char *group, apr_i
                 *pmax_seq = c->seq;
             }
         }
+    }
+    return rv;
+}
+
+apr_status_t acme_fleet_db_purge_removed(acme_fleet_db_t *db, const char *group,
+                                         apr_interval_time_t age, int *pcount, apr_pool_t *p)
+{
+    const apr_int64_t usec = age;
+    const void *args[] = { group, &usec };
+    apr_array_header_t *rows;
+    apr_status_t rv;
+
+    if (bad_name(group) || age < 0) {
+        return APR_EINVAL;
+    }
+    rv = run(db, p, "DELETE FROM acme_entry WHERE grp = %s AND removed"
+             " AND updated < now() - %lld::bigint * interval '1 microsecond' RETURNING name",
+             args, &rows);
+    if (rv == APR_SUCCESS && pcount) {
+        *pcount = rows->nelts;
     }
     return rv;
 }

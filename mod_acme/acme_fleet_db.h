@@ -11,8 +11,10 @@
  *    watchdog child), never in the root parent before the children are forked.
  *  - Status codes of every call:
  *      APR_SUCCESS
- *      APR_ECONNREFUSED  the database cannot be reached, or the connection broke during the
- *                        call (nothing of the call was committed unless it says so). The
+ *      APR_ECONNREFUSED  the database cannot be reached or used (connect, authentication or
+ *                        creating the schema failed: acme_fleet_db_error says which), or the
+ *                        connection broke during the call (then nothing of a write was
+ *                        committed, except when it broke during COMMIT itself). The
  *                        next call reconnects; after a failed connect attempt further
  *                        attempts wait a bounded back-off (0.5 s doubling to 8 s) and calls
  *                        in between return APR_ECONNREFUSED at once.
@@ -68,8 +70,11 @@ typedef struct acme_fleet_node_t {
 
 /* A handle for conninfo (a libpq conninfo string "host=... dbname=..." or a postgresql://
  * URI) with an optional password (from ACMEStorePasswordFile; NULL: none, libpq's own
- * PGPASSFILE/passfile= still apply). No I/O but loading the pgsql driver. connect_timeout=5
- * is added unless conninfo sets one. *perr gets a message without secrets. */
+ * PGPASSFILE/passfile= still apply). No I/O but loading the pgsql driver. Added unless
+ * conninfo sets them: connect_timeout=5 (a connect attempt blocks the handle, and so every
+ * thread calling it, at most 5 s), keepalives_idle=10 keepalives_interval=5
+ * keepalives_count=3 tcp_user_timeout=15000 (a vanished peer is found dead in about 15 to
+ * 25 s). *perr gets a message without secrets. */
 apr_status_t acme_fleet_db_create(acme_fleet_db_t **pdb, apr_pool_t *p, const char *conninfo,
                                   const char *password, const char **perr);
 /* create + connect + create/migrate the schema (one transaction under
@@ -127,6 +132,12 @@ apr_status_t acme_fleet_db_changes(acme_fleet_db_t *db, const char *group, apr_i
                                    apr_array_header_t **prows /* acme_fleet_change_t */,
                                    apr_int64_t *pmax_seq, apr_pool_t *p);
 
+/* Forget the tombstones of group removed more than age ago (database clock); *pcount (may
+ * be NULL) gets how many. A node that was away longer than age does not learn of those
+ * removals through changes(): use an age well above any outage a node may have (days). */
+apr_status_t acme_fleet_db_purge_removed(acme_fleet_db_t *db, const char *group,
+                                         apr_interval_time_t age, int *pcount, apr_pool_t *p);
+
 /* Nodes. info_json is a small JSON text the fleet layer owns (NULL: "{}"); stored as text. */
 apr_status_t acme_fleet_db_node_beat(acme_fleet_db_t *db, const char *node,
                                      apr_int64_t challenge_seq, const char *info_json,
@@ -146,7 +157,8 @@ void acme_fleet_db_close(acme_fleet_db_t *db);
  * and its ?password= parameter) replaced by "********". */
 const char *acme_fleet_db_conninfo_mask(apr_pool_t *p, const char *conninfo);
 /* The conninfo given to libpq: conninfo, plus password (quoted for libpq; NULL/"" none)
- * and connect_timeout=5 when conninfo has none. Keeps the URI or keyword form. */
+ * and the connection defaults above for what conninfo does not set. Keeps the URI or
+ * keyword form. */
 const char *acme_fleet_db_conninfo_build(apr_pool_t *p, const char *conninfo,
                                          const char *password);
 /* The schema migrations: version i+1 is migrations[i]; each a NULL-terminated list of SQL

@@ -96,8 +96,10 @@ static int post_config_late(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     mod_acme_reuse_keys(m, ptemp);
     mod_acme_http01_counter_init(m);
     mod_acme_stateless_init(m, ptemp);
-    if (mod_acme_fleet_setup(m, pconf) != APR_SUCCESS
-        || mod_acme_watchdog_setup(m, pconf) != APR_SUCCESS) {
+    if (mod_acme_fleet_setup(m, pconf) != APR_SUCCESS) {
+        return OK; /* fleet mode without its key (logged): serve what is live, order nothing */
+    }
+    if (mod_acme_watchdog_setup(m, pconf) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     mod_acme_restarter_start(m, pconf);

@@ -11,6 +11,7 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <http_main.h>
+#include <http_core.h>
 #include <http_log.h>
 
 #include "mod_acme_log.h"
@@ -131,9 +132,16 @@ static apr_status_t o_now(void *b, apr_time_t *pnow)
     return acme_fleet_db_now(db, pnow);
 }
 
+static apr_status_t o_purge_removed(void *b, const char *group, apr_interval_time_t age,
+                                    int *pcount, apr_pool_t *p)
+{
+    DB_OR_DOWN(b);
+    return acme_fleet_db_purge_removed(db, group, age, pcount, p);
+}
+
 static const acme_fleet_db_ops_t db_ops = {
     o_lease_take, o_lease_release, o_leases, o_put, o_get, o_remove, o_changes,
-    o_node_beat, o_nodes, o_now
+    o_node_beat, o_nodes, o_now, o_purge_removed
 };
 
 /* ---- the runner's hooks ------------------------------------------------------------------ */
@@ -177,10 +185,18 @@ int mod_acme_fleet_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t 
     const char *why = key_problem(ptemp, sc->fleet_conninfo, sc->fleet_at, sc->fleet_key,
                                   sc->fleet_key_file);
 
-    if (why) {
+    if (!why) {
+        return OK;
+    }
+    if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST
+        || ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, ACMELOGNO(00654) "%s", why);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    /* a restart (ours, or graceful without configtest): stopping the server would be worse;
+     * it serves its local copy and orders nothing (mod_acme_fleet_setup) */
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, ACMELOGNO(00654) "%s; this node serves its "
+                 "local copy and orders nothing until it is fixed", why);
     return OK;
 }
 
@@ -224,7 +240,7 @@ apr_status_t mod_acme_fleet_setup(mod_acme_gen_t *m, apr_pool_t *p)
         return APR_SUCCESS;
     }
     if (!m->fleet_key) {
-        return APR_EINVAL; /* refused by mod_acme_fleet_check_config */
+        return APR_EINVAL; /* logged by mod_acme_fleet_check_config: no ACME work */
     }
     mf = apr_pcalloc(p, sizeof(*mf));
     mf->m = m;

@@ -11,10 +11,12 @@
 
 typedef struct mod_acme_fleet_t mod_acme_fleet_t;
 
-/* check_config (configtest and every start): fleet mode needs a usable ACMEFleetKeyFile. */
+/* check_config: fleet mode needs a usable ACMEFleetKeyFile. Fatal in configtest and at
+ * the first start; in a restart logged (the node then serves and orders nothing). */
 int mod_acme_fleet_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                                 server_rec *s);
-/* post_config of the serving generation, root parent: m->fleet (no database I/O). */
+/* post_config of the serving generation, root parent: m->fleet (no database I/O).
+ * APR_EINVAL in fleet mode without the fleet key: no ACME work in this generation. */
 apr_status_t mod_acme_fleet_setup(mod_acme_gen_t *m, apr_pool_t *p);
 /* The runner's store and hooks in fleet mode. */
 acme_store_t *mod_acme_fleet_store(mod_acme_fleet_t *mf);

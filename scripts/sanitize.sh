@@ -79,6 +79,17 @@ do_valgrind() {
     fi
     grep -h "Checks:\|ERROR SUMMARY\|definitely lost\|indirectly lost" build/unit-valgrind.log || true
     echo "sanitize.sh: unit tests under valgrind clean"
+    # the fleet database layer against a real PostgreSQL (skips as make check does: exit 77)
+    make -C build test/unit/test_fleet_pg > /dev/null
+    FLEET_PG_TEST_BIN=build/test/unit/test_fleet_pg ACME_PGTEST_VALGRIND=$PWD/build/fleet-pg-valgrind.log \
+        timeout --kill-after=30 600 bash test/unit/pgsql-test.sh > build/fleet-pg-valgrind.out 2>&1
+    case $? in
+        0) echo "sanitize.sh: fleet database tests under valgrind clean" ;;
+        77) echo "sanitize.sh: fleet database tests under valgrind skipped (no PostgreSQL)" ;;
+        *) tail -n 80 build/fleet-pg-valgrind.out build/fleet-pg-valgrind.log
+           echo "sanitize.sh: fleet database tests under valgrind FAILED" >&2
+           return 1 ;;
+    esac
 }
 
 do_integration() {

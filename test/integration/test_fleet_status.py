@@ -17,7 +17,7 @@ import pytest
 
 import harness
 import pg_harness
-from fleet_harness import Fleet
+from fleet_harness import Fleet, write_root_file
 from harness import VHost
 
 NAMES = ["s1.fleetstatus.test", "s2.fleetstatus.test"]
@@ -115,3 +115,29 @@ def test_every_node_shows_nodes_and_leases(workdir, postgres, pebble_factory, ti
         assert res.returncode == 1 and "no fleet snapshot" in res.stderr, res
     finally:
         fleet.cleanup()
+
+
+def test_fleet_key_broken_before_a_restart(httpd_factory, pebble, workdir):
+    """ACMEFleetKeyFile becomes unusable while the node runs (no database needed: nothing
+    listens on the conninfo's port). The graceful restart (as the module's own restarts are)
+    keeps the server running: the key file's problem (ACME00124) and that this node orders
+    nothing (ACME00654) are logged; configtest fails naming the file."""
+    key = write_root_file(os.path.join(workdir, "restart-fleet.key"), "ab" * 32 + "\n")
+    lines = harness.acme_lines(pebble, pebble.ca_file) + [
+        'ACMEStore pgsql:"host=127.0.0.1 port=%d dbname=x user=x"' % harness.free_port(),
+        'ACMEFleetKeyFile "%s"' % key, "ACMEFleetNode lonely"]
+    v = VHost("kr.fleetstatus.test")
+    httpd = httpd_factory([v, VHost(v.name, ssl=False)], lines)
+    # the MPM's signal handlers are set once it says so (ports accept a little earlier)
+    httpd.wait_for(lambda: httpd.generations() >= 1, 30, what="apache2 up")
+    with open(key, "w") as f:
+        f.write("short\n")
+    mark = httpd.log_mark()
+    httpd.graceful()
+    assert httpd.running()
+    assert httpd.log_entries(r"ACME00124.*ACMEFleetKeyFile", since=mark), httpd.diagnostics()
+    assert httpd.log_entries(r"ACME00654.*orders nothing", since=mark), httpd.diagnostics()
+    r = httpd.get("/", v.name)
+    assert r.status in (200, 404), r
+    rc, out = httpd.configtest()
+    assert rc != 0 and "ACMEFleetKeyFile" in out, out

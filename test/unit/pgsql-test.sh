@@ -6,7 +6,8 @@
 # Without PostgreSQL (or not as root) it skips (exit 77), except in CI (CI=true), where it
 # fails: CI installs postgresql-15 (scripts/deps.sh) and must run these tests.
 # Environment: FLEET_PG_TEST_BIN (the test binary; make check sets it), PG_BIN (default
-# /usr/lib/postgresql/15/bin).
+# /usr/lib/postgresql/15/bin), ACME_PGTEST_VALGRIND=LOGFILE (run it under valgrind memcheck,
+# as scripts/sanitize.sh valgrind does).
 set -u
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -74,6 +75,8 @@ for db in acme acme_conc acme_new acme_seq; do
     $PSQL -d postgres -c "ALTER DATABASE $db OWNER TO acme" >/dev/null
     $PSQL -d "$db" -c "GRANT ALL ON SCHEMA public TO acme" >/dev/null
 done
+# acme_ro: may connect, may not create tables (PostgreSQL 15's default for public)
+$PSQL -d postgres -c "CREATE DATABASE acme_ro" >/dev/null || skip "createdb acme_ro failed"
 
 export ACME_PGTEST_CONNINFO="host=127.0.0.1 port=$port user=acme dbname=acme"
 export ACME_PGTEST_PASSWORD="$password"
@@ -81,8 +84,18 @@ export ACME_PGTEST_PORT="$port"
 export ACME_PGTEST_PSQL="$PSQL"
 export ACME_PGTEST_START="$START"
 export ACME_PGTEST_STOP="$STOP"
-"$BIN"
-rc=$?
+if [ -n "${ACME_PGTEST_VALGRIND:-}" ]; then
+    # one process (CK_FORK=no) under memcheck: reconnects and threads leak nothing
+    CK_FORK=no valgrind --tool=memcheck --error-exitcode=1 --leak-check=full \
+        --errors-for-leak-kinds=definite,indirect --child-silent-after-fork=yes \
+        --suppressions="$(dirname "$0")/../../scripts/valgrind.supp" --num-callers=30 \
+        --log-file="$ACME_PGTEST_VALGRIND" "$BIN"
+    rc=$?
+    grep -h "ERROR SUMMARY\|definitely lost\|indirectly lost" "$ACME_PGTEST_VALGRIND"
+else
+    "$BIN"
+    rc=$?
+fi
 if [ "$rc" -ne 0 ]; then
     echo "pgsql-test.sh: tests failed (rc $rc); server log:" >&2
     tail -30 "$tmp/server.log" >&2

@@ -238,9 +238,22 @@ static apr_status_t f_now(void *b, apr_time_t *pnow)
     return APR_SUCCESS;
 }
 
+static int purged;                 /* purge_removed calls */
+
+static apr_status_t f_purge(void *b, const char *group, apr_interval_time_t age, int *pcount,
+                            apr_pool_t *p)
+{
+    DOWN_CHECK();
+    ck_assert_str_eq(group, "challenges");
+    ck_assert(age >= apr_time_from_sec(86400));
+    ++purged;
+    *pcount = 0;
+    return APR_SUCCESS;
+}
+
 static const acme_fleet_db_ops_t fake_ops = {
     f_lease_take, f_lease_release, f_leases, f_put, f_get, f_remove, f_changes,
-    f_node_beat, f_nodes, f_now
+    f_node_beat, f_nodes, f_now, f_purge
 };
 
 /* ---- two nodes -------------------------------------------------------------------------- */
@@ -682,9 +695,15 @@ START_TEST(renewal_info_fetched_by_the_leader_only)
     acme_fleet_node_row_t *row;
     int i;
 
+    purged = 0;
     acme_fleet_tick(A.fleet, now, pool);
     acme_fleet_tick(B.fleet, now, pool);
     ck_assert_int_eq(acme_fleet_may_fetch_ari(A.fleet, "a.example", pool), 1);
+    /* the leader purges old tombstones, once an hour; the others do not */
+    ck_assert_int_eq(purged, 1);
+    acme_fleet_tick(A.fleet, now + apr_time_from_sec(1), pool);
+    acme_fleet_tick(B.fleet, now + apr_time_from_sec(1), pool);
+    ck_assert_int_eq(purged, 1);
     ck_assert_int_eq(acme_fleet_may_fetch_ari(B.fleet, "a.example", pool), 0);
     /* what the leader saves is every node's */
     save(A.st, ACME_GROUP_ORDERS, "a.example", "ari.json", "{\"v\":1,\"cert_id\":\"x\"}");

@@ -60,6 +60,42 @@ static acme_fleet_db_t *child_open(const char *dbname, apr_pool_t **pcp)
     return db;
 }
 
+/* What a forked child does with its handle; returns its exit status. */
+typedef int child_fn(acme_fleet_db_t *db, apr_pool_t *p, int i);
+
+/* Fork child i: it opens dbname before (open_first) or after waiting until go, runs fn and
+ * exits with what fn returns. */
+static pid_t spawn(const char *dbname, apr_time_t go, int open_first, child_fn *fn, int i)
+{
+    pid_t pid = fork();
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        acme_fleet_db_t *db = NULL;
+        apr_pool_t *cp = NULL;
+        if (open_first) {
+            db = child_open(dbname, &cp);
+        }
+        while (apr_time_now() < go) {
+            apr_sleep(500);
+        }
+        if (!db) {
+            db = child_open(dbname, &cp);
+        }
+        _exit(fn(db, cp, i));
+    }
+    return pid;
+}
+
+/* The exit status of child pid (-1 when it did not exit normally); waits. */
+static int reap(pid_t pid)
+{
+    int status;
+
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 static void sh(const char *what, const char *cmd)
 {
     int rc = system(cmd);
@@ -98,29 +134,24 @@ START_TEST(migration_idempotent)
 }
 END_TEST
 
+static int schema_is_current(acme_fleet_db_t *db, apr_pool_t *p, int i)
+{
+    return acme_fleet_db_schema_version(db) == ACME_FLEET_DB_SCHEMA ? 0 : 2;
+}
+
 /* 6 processes open the same empty database at once: all succeed, one schema. */
 START_TEST(concurrent_open)
 {
     pid_t pids[6];
-    int i, status;
+    int i, rc;
     apr_time_t go = apr_time_now() + apr_time_from_msec(500);
 
     for (i = 0; i < 6; ++i) {
-        pids[i] = fork();
-        ck_assert_int_ge(pids[i], 0);
-        if (pids[i] == 0) {
-            acme_fleet_db_t *db;
-            apr_pool_t *cp;
-            while (apr_time_now() < go) {
-                apr_sleep(1000);
-            }
-            db = child_open("acme_conc", &cp);
-            _exit(acme_fleet_db_schema_version(db) == ACME_FLEET_DB_SCHEMA ? 0 : 2);
-        }
+        pids[i] = spawn("acme_conc", go, 0, schema_is_current, i);
     }
     for (i = 0; i < 6; ++i) {
-        ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d: %d", i, status);
+        rc = reap(pids[i]);
+        ck_assert_msg(rc == 0, "child %d: %d", i, rc);
     }
     psql("acme_conc", "DO \\$\\$ BEGIN IF (SELECT count(*) FROM acme_schema) <> 1 THEN"
                       " RAISE EXCEPTION 'acme_schema rows'; END IF; END \\$\\$");
@@ -142,6 +173,22 @@ START_TEST(newer_schema_refused)
     ck_assert_ptr_nonnull(err);
     ck_assert_msg(strstr(err, "schema version 99") && strstr(err, "upgrade mod_acme"), "%s", err);
     psql("acme_new", "UPDATE acme_schema SET version = 1");
+}
+END_TEST
+
+/* A user without the right to create the tables: unusable, said so, retried later. */
+START_TEST(no_right_to_create)
+{
+    acme_fleet_db_t *db = NULL;
+    const char *err = NULL;
+    apr_status_t rv;
+
+    rv = acme_fleet_db_open(&db, pool, conninfo("acme_ro"), env("ACME_PGTEST_PASSWORD"), &err);
+    ck_assert_int_eq(rv, APR_ECONNREFUSED);
+    ck_assert_ptr_nonnull(db);
+    ck_assert_msg(err && strstr(err, "creating or checking the schema failed")
+                  && strstr(err, "permission denied"), "%s", err ? err : "");
+    ck_assert(!acme_fleet_db_reachable(db));
 }
 END_TEST
 
@@ -228,6 +275,35 @@ START_TEST(lease_lifecycle)
                      APR_EINVAL);
     ck_assert_int_eq(acme_fleet_db_lease_take(db, name, "a", 0, &fx, NULL, NULL, pool),
                      APR_EINVAL);
+}
+END_TEST
+
+static int take_race(acme_fleet_db_t *db, apr_pool_t *p, int i)
+{
+    apr_int64_t fence;
+    apr_status_t rv = acme_fleet_db_lease_take(db, "race", apr_psprintf(p, "node%d", i),
+                                               apr_time_from_sec(60), &fence, NULL, NULL, p);
+
+    return rv == APR_SUCCESS ? 0 : rv == APR_EAGAIN ? 3 : 1;
+}
+
+/* 6 processes take the same free lease at the same instant: exactly one gets it. */
+START_TEST(lease_race_one_winner)
+{
+    pid_t pids[6];
+    int i, rc, won = 0, lost = 0;
+    apr_time_t go = apr_time_now() + apr_time_from_msec(800);
+
+    for (i = 0; i < 6; ++i) {
+        pids[i] = spawn("acme", go, 1, take_race, i);
+    }
+    for (i = 0; i < 6; ++i) {
+        rc = reap(pids[i]);
+        won += (rc == 0);
+        lost += (rc == 3);
+    }
+    ck_assert_int_eq(won, 1);
+    ck_assert_int_eq(lost, 5);
 }
 END_TEST
 
@@ -350,6 +426,23 @@ START_TEST(entries_generations_changes)
     ck_assert_int_eq(blobs->nelts, 0);
     ck_assert_int_eq(acme_fleet_db_get(db, "staging-t", "nosuch", &gen, &blobs, pool),
                      APR_ENOENT);
+    /* tombstones: kept while young, purged when older than the age given */
+    {
+        int count = -1;
+        ck_assert_int_eq(acme_fleet_db_put(db, "staging-t", "gone", NULL, 0, NULL, 0, NULL, pool),
+                         APR_SUCCESS);
+        ck_assert_int_eq(acme_fleet_db_remove(db, "staging-t", "gone", NULL, 0, pool),
+                         APR_SUCCESS);
+        ck_assert_int_eq(acme_fleet_db_purge_removed(db, "staging-t", apr_time_from_sec(3600),
+                                                     &count, pool), APR_SUCCESS);
+        ck_assert_int_eq(count, 0);
+        apr_sleep(apr_time_from_msec(50));
+        ck_assert_int_eq(acme_fleet_db_purge_removed(db, "staging-t", apr_time_from_msec(10),
+                                                     &count, pool), APR_SUCCESS);
+        ck_assert_int_eq(count, 1);               /* "gone"; www.example.org lives again */
+        ck_assert_int_eq(acme_fleet_db_get(db, "staging-t", "www.example.org", &gen, &blobs,
+                                           pool), APR_SUCCESS);
+    }
     {
         acme_store_blob_t bad = { "", "x", 1 };
         ck_assert_int_eq(acme_fleet_db_put(db, "staging-t", "x", &bad, 1, NULL, 0, NULL, pool),
@@ -360,35 +453,47 @@ START_TEST(entries_generations_changes)
 }
 END_TEST
 
-/* Two processes write 60 entries each while this one follows changes(): sequence numbers
- * only grow, and following "since the last mark" misses none of the 120 names. */
+static int write_60(acme_fleet_db_t *db, apr_pool_t *p, int k)
+{
+    acme_store_blob_t b = { "v", "1", 1 };
+    int i;
+
+    for (i = 0; i < 60; ++i) {
+        if (acme_fleet_db_put(db, "challenges", apr_psprintf(p, "w%d-%d", k, i), &b, 1, NULL, 0,
+                              NULL, p) != APR_SUCCESS) {
+            return 2;
+        }
+    }
+    return 0;
+}
+
+/* Four processes write 60 entries each while this one follows changes(): sequence numbers
+ * only grow, and following "since the last mark" misses none of the 240 names. (Without
+ * the sequence lock this fails most runs: numbers taken by one writer commit after a
+ * later number of another.) */
 START_TEST(changes_in_commit_order)
 {
     acme_fleet_db_t *db = open_db("acme_seq");
     apr_hash_t *seen = apr_hash_make(pool);
     apr_int64_t since = 0, last = 0;
     apr_array_header_t *rows;
-    pid_t pids[2];
-    int i, k, status, rounds = 0;
+    pid_t pids[4];
+    int i, k, status = 0, rounds = 0, running = 4;
     apr_time_t deadline = apr_time_now() + apr_time_from_sec(60);
 
-    for (k = 0; k < 2; ++k) {
-        pids[k] = fork();
-        ck_assert_int_ge(pids[k], 0);
-        if (pids[k] == 0) {
-            apr_pool_t *cp;
-            acme_fleet_db_t *w = child_open("acme_seq", &cp);
-            for (i = 0; i < 60; ++i) {
-                acme_store_blob_t b = { "v", "1", 1 };
-                if (acme_fleet_db_put(w, "challenges", apr_psprintf(cp, "w%d-%d", k, i), &b, 1,
-                                      NULL, 0, NULL, cp) != APR_SUCCESS) {
-                    _exit(2);
-                }
-            }
-            _exit(0);
-        }
+    for (k = 0; k < 4; ++k) {
+        pids[k] = spawn("acme_seq", 0, 1, write_60, k);
     }
-    while (apr_hash_count(seen) < 120 && apr_time_now() < deadline) {
+    /* follow until both writers ended, then one round more */
+    while (apr_time_now() < deadline) {
+        for (k = 0; k < 4; ++k) {
+            if (pids[k] && waitpid(pids[k], &status, WNOHANG) == pids[k]) {
+                ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d: %d",
+                              k, status);
+                pids[k] = 0;
+                --running;
+            }
+        }
         ck_assert_int_eq(acme_fleet_db_changes(db, "challenges", since, &rows, &since, pool),
                          APR_SUCCESS);
         for (i = 0; i < rows->nelts; ++i) {
@@ -398,12 +503,13 @@ START_TEST(changes_in_commit_order)
             apr_hash_set(seen, c->name, APR_HASH_KEY_STRING, "");
         }
         ++rounds;
+        if (!running) {
+            break;
+        }
+        apr_sleep(apr_time_from_msec(1));
     }
-    for (k = 0; k < 2; ++k) {
-        ck_assert_int_eq(waitpid(pids[k], &status, 0), pids[k]);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d: %d", k, status);
-    }
-    ck_assert_msg(apr_hash_count(seen) == 120, "followed %u of 120 names in %d rounds",
+    ck_assert_msg(!running, "%d writers still running after 60 s", running);
+    ck_assert_msg(apr_hash_count(seen) == 240, "followed %u of 240 names in %d rounds",
                   apr_hash_count(seen), rounds);
 }
 END_TEST
@@ -583,7 +689,9 @@ static Suite *fleet_pg_suite(void)
     tcase_add_test(tc, migration_idempotent);
     tcase_add_test(tc, concurrent_open);
     tcase_add_test(tc, newer_schema_refused);
+    tcase_add_test(tc, no_right_to_create);
     tcase_add_test(tc, lease_lifecycle);
+    tcase_add_test(tc, lease_race_one_winner);
     tcase_add_test(tc, entries_generations_changes);
     tcase_add_test(tc, changes_in_commit_order);
     tcase_add_test(tc, node_beats);

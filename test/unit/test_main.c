@@ -45,6 +45,7 @@ int main(void)
     srunner_add_suite(sr, https_suite());
     srunner_add_suite(sr, stateless_suite());
     srunner_add_suite(sr, fleet_suite());
+    srunner_add_suite(sr, fleet_db_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

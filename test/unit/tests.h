@@ -39,5 +39,6 @@ Suite *sni_suite(void);
 Suite *https_suite(void);
 Suite *stateless_suite(void);
 Suite *fleet_suite(void);
+Suite *fleet_db_suite(void);
 
 #endif
