@@ -65,6 +65,15 @@ const char *acme_dns01_txt(apr_pool_t *p, const char *key_auth)
     return acme_b64url_encode(p, md, sizeof(md));
 }
 
+/* Tell the responders' count (env->http01_count) about a publication. */
+static void count_publication(const acme_challenge_env_t *env, const acme_challenge_t *ch,
+                              const char *key, int delta)
+{
+    if (env->http01_count) {
+        env->http01_count(env->http01_count_baton, ch->type, key, delta);
+    }
+}
+
 static void unpublish_failed(const acme_challenge_env_t *env, apr_status_t rv,
                              const acme_challenge_t *ch)
 {
@@ -86,12 +95,6 @@ static apr_status_t publish_result(acme_result_t *res, apr_pool_t *p, apr_status
 
 /* ------------------------------------------------------------------ http-01 */
 
-static void http01_count(const acme_challenge_env_t *env, int delta)
-{
-    if (env->http01_count) {
-        env->http01_count(env->http01_count_baton, delta);
-    }
-}
 
 static apr_status_t http01_publish(const acme_challenge_env_t *env, const acme_challenge_t *ch,
                                    apr_pool_t *p, acme_result_t *res)
@@ -101,7 +104,7 @@ static apr_status_t http01_publish(const acme_challenge_env_t *env, const acme_c
 
     /* counted before it exists: the responder then looks, and finds it or not; every
      * publication is unpublished (and uncounted) once, also when saving failed */
-    http01_count(env, 1);
+    count_publication(env, ch, ch->token, 1);
     /* the host first: the worker answers only when the response is there too */
     rv = acme_store_save(env->store, ACME_GROUP_CHALLENGES, name, ACME_HTTP01_HOST, ch->ident,
                          strlen(ch->ident), p);
@@ -117,7 +120,7 @@ static void http01_unpublish(const acme_challenge_env_t *env, const acme_challen
 {
     apr_status_t rv = acme_store_remove(env->store, ACME_GROUP_CHALLENGES,
                                         acme_http01_store_name(p, ch->token), NULL, p);
-    http01_count(env, -1);
+    count_publication(env, ch, ch->token, -1);
     unpublish_failed(env, rv, ch);
 }
 
@@ -154,8 +157,8 @@ static apr_status_t http01_lookup(acme_challenge_answer_t **pans, apr_pool_t *p,
     if (!acme_challenge_token_valid(q->token)) {
         return APR_EINVAL;
     }
-    /* while nothing is pending anywhere, an unknown token needs no look-up at all */
-    if (q->pending && !acme_pending_any(q->pending)) {
+    /* a token nobody published a response to needs no look-up at all */
+    if (q->pending && !acme_pending_wanted(q->pending, ACME_CHALLENGE_HTTP01, q->token)) {
         return APR_ENOENT;
     }
     name = acme_http01_store_name(p, q->token);
@@ -193,12 +196,12 @@ apr_status_t acme_challenge_http01_sweep(apr_array_header_t **premoved, int *ple
     }
     for (i = 0; i < names->nelts; ++i) {
         const char *name = APR_ARRAY_IDX(names, i, const char *);
-        const char *path = st->path(st, ACME_GROUP_CHALLENGES, name, ACME_HTTP01_ASPECT, p);
+        int alpn = !strncmp(name, TLSALPN01_PREFIX, sizeof(TLSALPN01_PREFIX) - 1);
+        const char *path = st->path(st, ACME_GROUP_CHALLENGES, name,
+                                    alpn ? ACME_TLSALPN01_CERT : ACME_HTTP01_ASPECT, p);
         apr_finfo_t fi;
-        if (!strncmp(name, TLSALPN01_PREFIX, sizeof(TLSALPN01_PREFIX) - 1)) {
-            continue;
-        }
-        /* a response without its file yet (the host is written first) counts as pending */
+        /* a response without its file yet (the host, the key are written first) counts as
+         * pending */
         if (path && apr_stat(&fi, path, APR_FINFO_MTIME, p) == APR_SUCCESS
             && now - fi.mtime > max_age
             && acme_store_remove(st, ACME_GROUP_CHALLENGES, name, NULL, p) == APR_SUCCESS) {
@@ -222,6 +225,8 @@ static apr_status_t tlsalpn01_publish(const acme_challenge_env_t *env,
     apr_size_t klen, slen;
     apr_status_t rv;
 
+    /* counted before it exists, like http-01's (unpublish uncounts it, also on failure) */
+    count_publication(env, ch, ch->ident, 1);
     if ((rv = acme_key_generate(&key, p, ACME_KEY_EC_P256)) == APR_SUCCESS
         && (rv = acme_tlsalpn01_cert_create(&cert, p, key, ch->ident, ch->key_auth))
                == APR_SUCCESS
@@ -239,9 +244,10 @@ static apr_status_t tlsalpn01_publish(const acme_challenge_env_t *env,
 static void tlsalpn01_unpublish(const acme_challenge_env_t *env, const acme_challenge_t *ch,
                                 apr_pool_t *p)
 {
-    unpublish_failed(env, acme_store_remove(env->store, ACME_GROUP_CHALLENGES,
-                                            acme_tlsalpn01_store_name(p, ch->ident), NULL, p),
-                     ch);
+    apr_status_t rv = acme_store_remove(env->store, ACME_GROUP_CHALLENGES,
+                                        acme_tlsalpn01_store_name(p, ch->ident), NULL, p);
+    count_publication(env, ch, ch->ident, -1);
+    unpublish_failed(env, rv, ch);
 }
 
 static apr_status_t tlsalpn01_lookup(acme_challenge_answer_t **pans, apr_pool_t *p,
@@ -258,6 +264,11 @@ static apr_status_t tlsalpn01_lookup(acme_challenge_answer_t **pans, apr_pool_t 
     }
     /* an address is validated with its reverse-DNS name as SNI (RFC 8738 section 6) */
     ip = acme_ident_from_reverse_name(p, q->host);
+    /* a name nobody validates right now needs no look-up (and no hash) */
+    if (q->pending && !acme_pending_wanted(q->pending, ACME_CHALLENGE_TLSALPN01,
+                                           ip ? ip : q->host)) {
+        return APR_ENOENT;
+    }
     name = acme_tlsalpn01_store_name(p, ip ? ip : q->host);
     if (acme_store_load(st, ACME_GROUP_CHALLENGES, name, ACME_TLSALPN01_CERT, &cert, &clen, p)
             != APR_SUCCESS

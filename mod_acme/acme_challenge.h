@@ -26,10 +26,12 @@
 /* A token longer than this is refused (pebble and Let's Encrypt send 43 characters). */
 #define ACME_TOKEN_MAX_LEN 256
 
-/* Told +1 before an http-01 response is published in the store and -1 after it was removed
- * again (once per publication, from any thread running the driver). The http-01 responder
- * keeps the sum: while it is 0 no response exists and unknown tokens need no look-up. */
-typedef void acme_http01_count_fn(void *baton, int delta);
+/* Told +1 before an http-01 or tls-alpn-01 response is published in the store and -1 after
+ * it was removed again (once per publication, from any thread running the driver), with the
+ * question it answers: type, and key, the http-01 token or the tls-alpn-01 identifier. The
+ * responders keep the sums and the questions (acme_pending.h): a question nobody published
+ * a response to needs no look-up. */
+typedef void acme_http01_count_fn(void *baton, const char *type, const char *key, int delta);
 
 typedef void acme_sleep_fn(void *baton, apr_interval_time_t t);
 
@@ -71,8 +73,8 @@ typedef struct acme_challenge_query_t {
     const char *token;               /* http-01: the last segment of the URL path, unchecked */
     const char *host;                /* http-01: the request's Host (NULL: none);
                                         tls-alpn-01: the SNI */
-    const acme_pending_t *pending;   /* http-01: the count of pending responses; NULL: look
-                                        in the store every time */
+    const acme_pending_t *pending;   /* the pending responses (acme_pending_wanted); NULL:
+                                        look in the store every time */
     const unsigned char *secret;     /* tls-alpn-01: unseals the key */
 } acme_challenge_query_t;
 
@@ -142,11 +144,11 @@ const char *acme_http01_store_name(apr_pool_t *p, const char *token);
  * worker answering the handshake computes it from the SNI. */
 const char *acme_tlsalpn01_store_name(apr_pool_t *p, const char *name);
 
-/* The parent's look at the http-01 responses in the store once processes that published
- * some have ended: it removes those older than max_age (ACME_HTTP01_STALE: their process
- * stopped waiting for a validation long ago) and counts the others. *premoved lists the
- * store names removed (const char*, for the log), *pleft how many http-01 responses remain
- * (tls-alpn-01 entries are neither). An error: the store could not be listed. */
+/* The parent's look at the http-01 and tls-alpn-01 responses in the store once processes
+ * that published some have ended: it removes those older than max_age (ACME_HTTP01_STALE:
+ * their process stopped waiting for a validation long ago) and counts the others.
+ * *premoved lists the store names removed (const char*, for the log), *pleft how many
+ * responses remain. An error: the store could not be listed. */
 apr_status_t acme_challenge_http01_sweep(apr_array_header_t **premoved, int *pleft,
                                          apr_pool_t *p, acme_store_t *st, apr_time_t now,
                                          apr_interval_time_t max_age);

@@ -1279,10 +1279,36 @@ leave:
     apr_thread_mutex_unlock(f->mutex);
 }
 
-/* One challenge the database has: into the local store, counted for the http-01 responder. */
+/* Tell the responders about a pulled (+1) or removed (-1) challenge. An http-01 answer is
+ * counted under its token (the part of the key authorization before the '.'), so unknown
+ * tokens still need no store look-up; a tls-alpn-01 entry is named by a hash of its name,
+ * so it is counted without a question (the responders then look in the store while it is
+ * pending: slower, never wrong). */
+static void count_pulled(acme_fleet_t *f, const char *kind, int delta)
+{
+    if (f->conf.http01_count) {
+        f->conf.http01_count(f->conf.http01_count_baton,
+                             *kind == 'h' ? ACME_CHALLENGE_HTTP01 : ACME_CHALLENGE_TLSALPN01,
+                             kind[1] == ':' ? kind + 2 : NULL, delta);
+    }
+}
+
+/* "h:TOKEN" for an http-01 entry (the token from its key authorization), else "h". */
+static const char *http01_kind(const acme_store_blob_t *b, apr_pool_t *p)
+{
+    const char *dot = memchr(b->data, '.', b->len);
+    if (!dot || dot == (const char *)b->data) {
+        return "h";
+    }
+    return apr_pstrcat(p, "h:", apr_pstrmemdup(p, b->data, (apr_size_t)(dot - (const char *)b->data)),
+                       NULL);
+}
+
+/* One challenge the database has: into the local store, counted for the responders. */
 static void pull_challenge(acme_fleet_t *f, const acme_fleet_change_row_t *c, apr_pool_t *p)
 {
     const char *kind = apr_hash_get(f->pulled, c->name, APR_HASH_KEY_STRING);
+    const acme_store_blob_t *b;
     apr_array_header_t *blobs;
     apr_int64_t gen;
     apr_status_t rv;
@@ -1290,9 +1316,7 @@ static void pull_challenge(acme_fleet_t *f, const acme_fleet_change_row_t *c, ap
     if (c->removed) {
         if (kind) {
             (void)acme_store_remove(f->conf.store, ACME_GROUP_CHALLENGES, c->name, NULL, p);
-            if (*kind == 'h' && f->conf.http01_count) {
-                f->conf.http01_count(f->conf.http01_count_baton, -1);
-            }
+            count_pulled(f, kind, -1);
             apr_hash_set(f->pulled, c->name, APR_HASH_KEY_STRING, NULL);
         }
         return;
@@ -1306,24 +1330,22 @@ static void pull_challenge(acme_fleet_t *f, const acme_fleet_change_row_t *c, ap
     if (db_failed(f, rv, "get") || rv != APR_SUCCESS) {
         return;
     }
-    if (blob_find(blobs, ACME_HTTP01_ASPECT)) {
-        if (f->conf.http01_count) { /* counted before it exists, as the driver does */
-            f->conf.http01_count(f->conf.http01_count_baton, 1);
-        }
-        if (write_local(f, ACME_GROUP_CHALLENGES, c->name, blobs, HTTP01_ASPECTS, 2, p)
-            != APR_SUCCESS && f->conf.http01_count) {
-            f->conf.http01_count(f->conf.http01_count_baton, -1);
-            return;
-        }
-        kind = "h";
+    /* counted before it exists, as the driver does */
+    if ((b = blob_find(blobs, ACME_HTTP01_ASPECT)) != NULL) {
+        kind = apr_pstrdup(f->pool, http01_kind(b, p));
+        count_pulled(f, kind, 1);
+        rv = write_local(f, ACME_GROUP_CHALLENGES, c->name, blobs, HTTP01_ASPECTS, 2, p);
     }
-    else if (write_local(f, ACME_GROUP_CHALLENGES, c->name, blobs, TLSALPN01_ASPECTS, 2, p)
-             == APR_SUCCESS) {
+    else {
         kind = "t";
+        count_pulled(f, kind, 1);
+        rv = write_local(f, ACME_GROUP_CHALLENGES, c->name, blobs, TLSALPN01_ASPECTS, 2, p);
     }
-    if (kind) {
-        apr_hash_set(f->pulled, apr_pstrdup(f->pool, c->name), APR_HASH_KEY_STRING, kind);
+    if (rv != APR_SUCCESS) {
+        count_pulled(f, kind, -1);
+        return;
     }
+    apr_hash_set(f->pulled, apr_pstrdup(f->pool, c->name), APR_HASH_KEY_STRING, kind);
 }
 
 void acme_fleet_challenges_tick(acme_fleet_t *f, apr_pool_t *p)

@@ -1,4 +1,5 @@
-/* The per-process count of pending http-01 responses (see acme_pending.h). */
+/* The per-process count of pending http-01 and tls-alpn-01 responses and the fingerprints
+ * of their questions (see acme_pending.h). */
 #include <apr_atomic.h>
 
 #include "acme_pending.h"
@@ -8,10 +9,19 @@ typedef struct {
     apr_uint32_t count;     /* unsigned: an underflow reads as "pending", never as 0 */
 } pending_slot_t;
 
+/* One pending question: claimed by pid (compare-and-swap from 0), then fp is set. A reader
+ * compares fp only: a slot being claimed reads 0 before its response is in the store. */
+typedef struct {
+    apr_uint32_t pid;       /* 0: free */
+    apr_uint32_t fp;        /* fingerprint (never 0), 0: none yet / being freed */
+} pending_key_t;
+
 struct acme_pending_t {
     pending_slot_t slot[ACME_PENDING_SLOTS];
     apr_uint32_t overflow;
     apr_uint32_t ended;
+    apr_uint32_t keyless;   /* publications with no fingerprint in key[] (full, or no key) */
+    pending_key_t key[ACME_PENDING_KEYS];
 };
 
 apr_size_t acme_pending_size(void)
@@ -28,8 +38,13 @@ acme_pending_t *acme_pending_init(void *mem)
         apr_atomic_set32(&pd->slot[i].count, 0);
         apr_atomic_set32(&pd->slot[i].pid, 0);
     }
+    for (i = 0; i < ACME_PENDING_KEYS; ++i) {
+        apr_atomic_set32(&pd->key[i].fp, 0);
+        apr_atomic_set32(&pd->key[i].pid, 0);
+    }
     apr_atomic_set32(&pd->overflow, 0);
     apr_atomic_set32(&pd->ended, 0);
+    apr_atomic_set32(&pd->keyless, 0);
     return pd;
 }
 
@@ -51,16 +66,25 @@ static pending_slot_t *slot_of(acme_pending_t *pd, apr_uint32_t pid, int claim)
     return NULL;
 }
 
-void acme_pending_add(acme_pending_t *pd, long pid, int delta)
+/* FNV-1a (32 bit) of type, a 0 byte and key with ASCII letters folded to lower case: a
+ * match only means "look in the store", so collisions cost a look-up, never an answer. */
+static apr_uint32_t fingerprint(const char *type, const char *key)
 {
-    pending_slot_t *s;
-    apr_uint32_t *n;
+    apr_uint32_t h = 2166136261u;
+    const unsigned char *s;
 
-    if (!pd || pid <= 0 || !delta) {
-        return;
+    for (s = (const unsigned char *)type; s && *s; ++s) {
+        h = (h ^ *s) * 16777619u;
     }
-    s = slot_of(pd, (apr_uint32_t)pid, delta > 0);
-    n = s ? &s->count : &pd->overflow;
+    h = (h ^ 0) * 16777619u;
+    for (s = (const unsigned char *)key; *s; ++s) {
+        h = (h ^ (unsigned char)(*s >= 'A' && *s <= 'Z' ? *s + ('a' - 'A') : *s)) * 16777619u;
+    }
+    return h ? h : 1;
+}
+
+static void count(apr_uint32_t *n, int delta)
+{
     if (delta > 0) {
         apr_atomic_inc32(n);
     }
@@ -69,10 +93,60 @@ void acme_pending_add(acme_pending_t *pd, long pid, int delta)
     }
 }
 
+/* +1: a free slot becomes pid's with fp; -1: pid's slot with fp is freed. A question
+ * without a fingerprint (fp 0), or a +1 finding no free slot, counts in keyless (and its
+ * -1, finding no slot, there too). */
+static void key_count(acme_pending_t *pd, apr_uint32_t pid, apr_uint32_t fp, int delta)
+{
+    int i;
+
+    for (i = 0; fp && i < ACME_PENDING_KEYS; ++i) {
+        pending_key_t *k = &pd->key[i];
+        if (delta > 0 && apr_atomic_cas32(&k->pid, pid, 0) == 0) {
+            apr_atomic_set32(&k->fp, fp);
+            return;
+        }
+        if (delta < 0 && apr_atomic_read32(&k->pid) == pid
+            && apr_atomic_cas32(&k->fp, 0, fp) == fp) {
+            apr_atomic_set32(&k->pid, 0);
+            return;
+        }
+    }
+    count(&pd->keyless, delta);
+}
+
+void acme_pending_publish(acme_pending_t *pd, long pid, const char *type, const char *key,
+                          int delta)
+{
+    pending_slot_t *s;
+    apr_uint32_t fp = key ? fingerprint(type, key) : 0;
+
+    if (!pd || pid <= 0 || !delta) {
+        return;
+    }
+    s = slot_of(pd, (apr_uint32_t)pid, delta > 0);
+    /* +1: counted first, then the question; -1: the other way round. A responder that sees
+     * no fingerprint also sees the count, and with it asks the table */
+    if (delta > 0) {
+        count(s ? &s->count : &pd->overflow, delta);
+        key_count(pd, (apr_uint32_t)pid, fp, delta);
+    }
+    else {
+        key_count(pd, (apr_uint32_t)pid, fp, delta);
+        count(s ? &s->count : &pd->overflow, delta);
+    }
+}
+
+void acme_pending_add(acme_pending_t *pd, long pid, int delta)
+{
+    acme_pending_publish(pd, pid, NULL, NULL, delta);
+}
+
 apr_uint32_t acme_pending_release(acme_pending_t *pd, long pid)
 {
     pending_slot_t *s;
     apr_uint32_t n = 0;
+    int i;
 
     if (!pd || pid <= 0) {
         return 0;
@@ -84,6 +158,13 @@ apr_uint32_t acme_pending_release(acme_pending_t *pd, long pid)
         n = apr_atomic_xchg32(&s->count, 0);
         apr_atomic_add32(&pd->ended, n);
         apr_atomic_set32(&s->pid, 0);
+    }
+    /* its questions: while "ended" counts, every question looks in the store anyway */
+    for (i = 0; i < ACME_PENDING_KEYS; ++i) {
+        if (apr_atomic_read32(&pd->key[i].pid) == (apr_uint32_t)pid) {
+            apr_atomic_set32(&pd->key[i].fp, 0);
+            apr_atomic_set32(&pd->key[i].pid, 0);
+        }
     }
     return n;
 }
@@ -110,6 +191,31 @@ int acme_pending_any(const acme_pending_t *pd)
     }
     for (i = 0; i < ACME_PENDING_SLOTS; ++i) {
         if (apr_atomic_read32(&m->slot[i].count)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int acme_pending_wanted(const acme_pending_t *pd, const char *type, const char *key)
+{
+    acme_pending_t *m = (acme_pending_t *)pd;
+    apr_uint32_t fp;
+    int i;
+
+    if (!m) {
+        return 1;
+    }
+    if (!acme_pending_any(m)) {
+        return 0;
+    }
+    if (!key || apr_atomic_read32(&m->keyless) || apr_atomic_read32(&m->overflow)
+        || apr_atomic_read32(&m->ended)) {
+        return 1;
+    }
+    fp = fingerprint(type, key);
+    for (i = 0; i < ACME_PENDING_KEYS; ++i) {
+        if (apr_atomic_read32(&m->key[i].fp) == fp) {
             return 1;
         }
     }

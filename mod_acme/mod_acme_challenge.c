@@ -35,7 +35,7 @@ APLOG_USE_MODULE(acme);
 #define CHALLENGE_PREFIX "/.well-known/acme-challenge/"
 #define PROTO_ACME_TLS_1 "acme-tls/1"
 
-/* ---- how many http-01 responses are pending, in every process ----------------------- */
+/* ---- which http-01 and tls-alpn-01 responses are pending, in every process ---------- */
 
 #define PENDING_KEY "mod_acme_http01_pending"
 
@@ -67,9 +67,9 @@ leave:
     return rv;
 }
 
-void mod_acme_http01_count(void *baton, int delta)
+void mod_acme_http01_count(void *baton, const char *type, const char *key, int delta)
 {
-    acme_pending_add(baton, (long)getpid(), delta);
+    acme_pending_publish(baton, (long)getpid(), type, key, delta);
 }
 
 void mod_acme_child_status(server_rec *s, pid_t pid, ap_generation_t gen, int slot,
@@ -171,6 +171,9 @@ static const char *pending_page =
     "The site will be available in a moment: please try again shortly.</p>\n"
     "<hr><address>mod_acme</address></body></html>\n";
 
+/* Every request of every vhost passes here (REALLY_FIRST): a request that is neither a
+ * challenge nor for a vhost on the fallback costs a few comparisons, no call, no look-up,
+ * no allocation and no file access. */
 int mod_acme_hook_post_read_request(request_rec *r)
 {
     mod_acme_vhost_t *sc;
@@ -180,8 +183,13 @@ int mod_acme_hook_post_read_request(request_rec *r)
         return DECLINED;
     }
     path = r->parsed_uri.path;
-    if (path && !strncmp(path, CHALLENGE_PREFIX, sizeof(CHALLENGE_PREFIX) - 1)) {
+    /* "/." first: most paths differ there, without a call */
+    if (path && path[0] == '/' && path[1] == '.'
+        && !strncmp(path, CHALLENGE_PREFIX, sizeof(CHALLENGE_PREFIX) - 1)) {
         return answer_http01(r, path + sizeof(CHALLENGE_PREFIX) - 1);
+    }
+    if (!mod_acme_gen->any_fallback) {
+        return DECLINED;
     }
     sc = mod_acme_vhost_get(r->server);
     if (sc && sc->on_fallback && ap_ssl_conn_is_ssl(r->connection)) {
@@ -192,10 +200,25 @@ int mod_acme_hook_post_read_request(request_rec *r)
     return DECLINED;
 }
 
+/* Whether a vhost serves the fallback: while none does, the request hook skips the
+ * per-vhost look-up. mod_ssl's post_config (ssl_add_fallback_cert_files) has run. */
+static void note_fallback(mod_acme_gen_t *m, apr_pool_t *p)
+{
+    apr_hash_index_t *hi;
+
+    m->any_fallback = 0;
+    for (hi = apr_hash_first(p, m->vhosts); hi && !m->any_fallback; hi = apr_hash_next(hi)) {
+        mod_acme_vhost_t *v = apr_hash_this_val(hi);
+        m->any_fallback = v && v->on_fallback;
+    }
+}
+
 /* tls-alpn-01 needs "acme-tls/1" among the vhost's protocols, or mod_ssl never asks us. */
 void mod_acme_enable_tlsalpn(mod_acme_gen_t *m, apr_pool_t *p)
 {
     int i, j;
+
+    note_fallback(m, p);
 
     for (i = 0; i < m->certs->nelts; ++i) {
         mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *);
@@ -270,6 +293,7 @@ int mod_acme_hook_answer_challenge(conn_rec *c, const char *server_name, const c
     memset(&q, 0, sizeof(q));
     q.host = server_name;
     q.secret = mod_acme_gen->secret;
+    q.pending = mod_acme_gen->http01_pending;
     if (acme_challenge_lookup(&ans, c->pool, mod_acme_gen->store, ACME_CHALLENGE_TLSALPN01, &q)
         != APR_SUCCESS) {
         ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, c, ACMELOGNO(00062)

@@ -12,14 +12,17 @@ int mod_acme_hook_post_read_request(request_rec *r);
 /* The shared count of pending http-01 responses (m->http01_pending): made once per httpd
  * run in the process pool, so every generation's children share it. */
 apr_status_t mod_acme_http01_counter_init(mod_acme_gen_t *m);
-/* acme_http01_count_fn for the driver; baton: m->http01_pending. */
-void mod_acme_http01_count(void *baton, int delta);
+/* acme_http01_count_fn for the driver (http-01 and tls-alpn-01 publications); baton:
+ * m->http01_pending. */
+void mod_acme_http01_count(void *baton, const char *type, const char *key, int delta);
 /* child_status hook (parent): the count of a child that ended moves to "ended". */
 void mod_acme_child_status(server_rec *s, pid_t pid, ap_generation_t gen, int slot,
                            mpm_child_status state);
 /* monitor hook (parent): "ended" is cleared once the store has no http-01 response (stale
  * ones, ACME_HTTP01_STALE, are removed). */
 int mod_acme_http01_monitor(apr_pool_t *p, server_rec *s);
+/* After mod_ssl's post_config: "acme-tls/1" among the protocols of the vhosts that may use
+ * tls-alpn-01, and m->any_fallback for the request hook. */
 void mod_acme_enable_tlsalpn(mod_acme_gen_t *m, apr_pool_t *p);
 int mod_acme_hook_protocol_propose(conn_rec *c, request_rec *r, server_rec *s,
                                    const apr_array_header_t *offers,

@@ -79,13 +79,15 @@ typedef struct mod_acme_gen_t {
     apr_hash_t *vhosts;             /* server_rec* -> mod_acme_vhost_t* (ACME on only) */
     int any_enabled;                /* some vhost said ACME on */
     int any_tlsalpn;                /* some certificate may use tls-alpn-01 */
+    int any_fallback;               /* some vhost serves the fallback (answers 503); set
+                                     * after mod_ssl's post_config (mod_acme_challenge.c) */
     apr_time_t staged_seen;         /* monitor: when a staged set was first seen */
     int staged_count;               /* monitor: how many were staged at the last look */
     apr_time_t staged_grew;         /* monitor: when that count last grew */
     apr_time_t *last_restart;       /* our last restart (in the process pool) */
     int restarter_running;          /* the parent's restarter thread runs */
     struct mod_acme_restart_t *restart; /* the restarter's state (mod_acme_restart.c) */
-    acme_pending_t *http01_pending; /* http-01 responses in the store (shared memory), or NULL */
+    acme_pending_t *http01_pending; /* http-01/tls-alpn-01 responses in the store (shared memory), or NULL */
     const char *fleet_conninfo;     /* fleet mode (ACMEStore pgsql:), NULL: none */
     const char *fleet_at, *fleet_password, *fleet_key_file, *fleet_node;
     const unsigned char *fleet_key; /* ACME_FLEET_KEY_LEN bytes, NULL: not usable */

@@ -873,7 +873,9 @@ int mod_acme_status_handler(request_rec *r)
 {
     int is_status;
 
-    if (!r->handler) {
+    /* every request passes here: most handlers (a content type) differ at the first byte
+     * from both of ours ("acme-") */
+    if (!r->handler || r->handler[0] != STATUS_HANDLER[0]) {
         return DECLINED;
     }
     is_status = !strcmp(r->handler, STATUS_HANDLER);

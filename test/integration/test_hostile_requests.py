@@ -11,7 +11,9 @@ test holds a second order across a graceful restart: the new generation must ans
 Measured too: 10,000 unknown tokens over keep-alive connections (all 404, parent and child
 VmRSS flat), and with strace on every child: while nothing is pending, no file is touched at
 all for hostile or unknown tokens (a static-file request in the same burst is the positive
-control that strace sees the children's file access).
+control that strace sees the children's file access); while the order is in flight, unknown
+tokens cause no look-up in the store either (the genuine token's look-up in the same burst
+is the positive control).
 
 Expected answers (measured on Debian's apache2 2.4, HttpProtocolOptions Strict):
   - everything under /.well-known/acme-challenge/ that is not exactly a pending base64url
@@ -453,6 +455,34 @@ def test_unknown_token_flood_flat_rss_no_files(env, timing):
         UNKNOWN_FLOOD, elapsed, UNKNOWN_FLOOD / elapsed, grown[parent], worst))
 
 
+def test_no_lookup_for_unknown_tokens_while_pending(env):
+    """While the order is held in flight (its response published, so the pending count is not
+    0): with strace on every child, a burst of unknown well-formed tokens causes no look-up
+    under <store>/challenges/ at all (the shared table of pending questions answers them),
+    while the genuine token, asked for in the same burst, is looked up in its own entry (the
+    positive control that strace sees the responder's store access)."""
+    httpd = env.httpd
+    store = os.path.realpath(httpd.store)
+    entry = hashlib.sha256(env.token.encode()).hexdigest()
+    assert os.path.isdir(os.path.join(store, "challenges", entry)), "the order is not in flight"
+    unknown = [PREFIX + u for u in unknown_tokens(200, "pending")]
+    counts, calls = _strace_burst(httpd, {"unknown": (unknown, NAME),
+                                          "genuine": ([PREFIX + env.token] * 3, NAME)})
+    assert counts == {"unknown": {404: len(unknown)}, "genuine": {200: 3}}, counts
+    looked = [line for _, path, line in calls
+              if os.path.normpath(path).startswith(os.path.join(store, "challenges") + "/")]
+    print("%d look-ups under challenges/ for %d unknown and 3 genuine requests" % (
+        len(looked), len(unknown)))
+    for line in looked[:10]:
+        print("  " + line)
+    genuine = [line for line in looked if "/%s/" % entry in line]
+    assert len(genuine) >= 3, "strace saw no look-up of the genuine token:\n%s" % (
+        "\n".join(looked[:20]) or "(none)")
+    others = [line for line in looked if "/%s/" % entry not in line]
+    assert not others, "look-ups for unknown tokens while an order is pending:\n" + \
+        "\n".join(others[:20])
+
+
 def test_released_order_issues(env, timing):
     """The gate opens: pebble's held validation reaches httpd, the responder answers it and
     pebble issues. The hostile requests above did not disturb the genuine one."""
@@ -498,7 +528,9 @@ def _strace_burst(httpd, paths_by_kind):
         for line in f:
             m = re.search(r"\b(\w+)\((?:AT_FDCWD|\d+|-?\d+), \"([^\"]*)\"", line) or \
                 re.search(r"\b(\w+)\(\"([^\"]*)\"", line)
-            if m:
+            # an empty path with AT_EMPTY_PATH is fstat of an open descriptor (the watchdog
+            # reading a file it opened): not a look-up by name
+            if m and m.group(2):
                 calls.append((m.group(1), m.group(2), line.strip()))
     return counts, calls
 

@@ -30,18 +30,21 @@ typedef struct cfix_t {
     acme_store_t *st;
     unsigned char secret[ACME_SECRET_LEN];
     acme_challenge_env_t env;
-    int counted, count_calls;      /* the http-01 count: sum and calls */
+    int counted, count_calls;      /* the http-01/tls-alpn-01 count: sum and calls */
+    const char *count_type, *count_key; /* the question of the last call */
     apr_array_header_t *waits;
     apr_array_header_t *logs;      /* "LEVEL message" */
 } cfix_t;
 
 static cfix_t cf;
 
-static void count(void *baton, int delta)
+static void count(void *baton, const char *type, const char *key, int delta)
 {
     cfix_t *f = baton;
     f->counted += delta;
     f->count_calls++;
+    f->count_type = type;
+    f->count_key = key;
 }
 
 static void no_sleep(void *baton, apr_interval_time_t t)
@@ -290,8 +293,8 @@ START_TEST(http01_legacy_entry_and_forget)
 }
 END_TEST
 
-/* The parent's sweep once publishing processes ended: stale http-01 responses go, fresh
- * ones and one still being written count as left, tls-alpn-01 entries are not its business. */
+/* The parent's sweep once publishing processes ended: stale http-01 and tls-alpn-01
+ * responses go, fresh ones and one still being written count as left. */
 START_TEST(http01_sweep_stale)
 {
     acme_challenge_t fresh = challenge(ACME_CHALLENGE_HTTP01, HOST);
@@ -320,7 +323,7 @@ START_TEST(http01_sweep_stale)
                                                  ACME_HTTP01_STALE), APR_SUCCESS);
     ck_assert_int_eq(removed->nelts, 1);
     ck_assert_str_eq(APR_ARRAY_IDX(removed, 0, const char *), stale_name);
-    ck_assert_int_eq(left, 2);
+    ck_assert_int_eq(left, 3);      /* fresh, half-written, tls-alpn-01 */
     ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_HTTP01, stale.token, "old.example.org", NULL,
                          NULL), APR_ENOENT);
     ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_HTTP01, TOKEN, HOST, NULL, NULL), APR_SUCCESS);
@@ -329,10 +332,10 @@ START_TEST(http01_sweep_stale)
     ck_assert_int_eq(acme_challenge_http01_sweep(&removed, &left, cf.p, cf.st,
                                                  now + apr_time_from_sec(3600),
                                                  ACME_HTTP01_STALE), APR_SUCCESS);
-    ck_assert_int_eq(removed->nelts, 1);
+    ck_assert_int_eq(removed->nelts, 2);   /* fresh http-01, tls-alpn-01 */
     ck_assert_int_eq(left, 1);
     ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_TLSALPN01, NULL, HOST, NULL, cf.secret),
-                     APR_SUCCESS);
+                     APR_ENOENT);
 }
 END_TEST
 
@@ -351,7 +354,11 @@ START_TEST(tlsalpn01_publish_lookup_unpublish)
     ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_TLSALPN01, NULL, HOST, NULL, cf.secret),
                      APR_ENOENT);
     ck_assert_int_eq(publish(&ch, &res), APR_SUCCESS);
-    ck_assert_int_eq(cf.count_calls, 0);                 /* only http-01 is counted */
+    /* counted like http-01, with the identifier as the question */
+    ck_assert_int_eq(cf.count_calls, 1);
+    ck_assert_int_eq(cf.counted, 1);
+    ck_assert_str_eq(cf.count_type, ACME_CHALLENGE_TLSALPN01);
+    ck_assert_str_eq(cf.count_key, HOST);
     /* the SNI, in any case */
     ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_TLSALPN01, NULL, "WWW.EXAMPLE.ORG", NULL,
                          cf.secret), APR_SUCCESS);
@@ -379,8 +386,50 @@ START_TEST(tlsalpn01_publish_lookup_unpublish)
     ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_TLSALPN01, NULL, HOST, NULL, other), APR_ENOENT);
 
     unpublish(&ch);
+    ck_assert_int_eq(cf.counted, 0);
+    ck_assert_int_eq(cf.count_calls, 2);
     ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_TLSALPN01, NULL, HOST, NULL, cf.secret),
                      APR_ENOENT);
+}
+END_TEST
+
+/* With the table of pending questions, only a question someone published a response to
+ * reaches the store: a response in the store that the table does not know is not even
+ * looked for (so an unknown token or SNI costs no file access while others are pending). */
+START_TEST(pending_questions_spare_lookups)
+{
+    acme_challenge_t h = challenge(ACME_CHALLENGE_HTTP01, HOST);
+    acme_challenge_t t = challenge(ACME_CHALLENGE_TLSALPN01, HOST);
+    acme_challenge_answer_t *ans = NULL;
+    acme_pending_t *pd = acme_pending_init(apr_pcalloc(cf.p, acme_pending_size()));
+    acme_result_t res;
+
+    ck_assert_int_eq(publish(&h, &res), APR_SUCCESS);
+    ck_assert_str_eq(cf.count_type, ACME_CHALLENGE_HTTP01);
+    ck_assert_str_eq(cf.count_key, TOKEN);
+    ck_assert_int_eq(publish(&t, &res), APR_SUCCESS);
+    /* another process publishes another token and name: these are not in the table */
+    acme_pending_publish(pd, 4242, ACME_CHALLENGE_HTTP01, "otherToken", 1);
+    acme_pending_publish(pd, 4242, ACME_CHALLENGE_TLSALPN01, "other.example.org", 1);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_HTTP01, TOKEN, HOST, pd, NULL), APR_ENOENT);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_TLSALPN01, NULL, HOST, pd, cf.secret),
+                     APR_ENOENT);
+    /* now they are: found, the SNI in any case */
+    acme_pending_publish(pd, 4242, ACME_CHALLENGE_HTTP01, TOKEN, 1);
+    acme_pending_publish(pd, 4242, ACME_CHALLENGE_TLSALPN01, HOST, 1);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_HTTP01, TOKEN, HOST, pd, NULL), APR_SUCCESS);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_TLSALPN01, NULL, "WWW.Example.ORG", pd,
+                         cf.secret), APR_SUCCESS);
+    /* the types do not mix: the token is no SNI name */
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_TLSALPN01, NULL, TOKEN, pd, cf.secret),
+                     APR_ENOENT);
+    /* the publishing process ended: its responses may still be asked for */
+    acme_pending_release(pd, 4242);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_HTTP01, TOKEN, HOST, pd, NULL), APR_SUCCESS);
+    acme_pending_clear_ended(pd);
+    ck_assert_int_eq(ask(&ans, ACME_CHALLENGE_HTTP01, TOKEN, HOST, pd, NULL), APR_ENOENT);
+    unpublish(&h);
+    unpublish(&t);
 }
 END_TEST
 
@@ -578,6 +627,7 @@ Suite *challenge_suite(void)
     tcase_add_test(tc, http01_legacy_entry_and_forget);
     tcase_add_test(tc, http01_sweep_stale);
     tcase_add_test(tc, tlsalpn01_publish_lookup_unpublish);
+    tcase_add_test(tc, pending_questions_spare_lookups);
     tcase_add_test(tc, ip_identifier_responses);
     tcase_add_test(tc, dnspersist_record);
     tcase_add_test(tc, dns01_hook_argv);

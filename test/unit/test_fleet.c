@@ -271,9 +271,13 @@ static node_t A, B;
 static unsigned char fleet_key[ACME_FLEET_KEY_LEN];
 static apr_array_header_t *logs;
 
-static void count_http01(void *baton, int delta)
+static void count_http01(void *baton, const char *type, const char *key, int delta)
 {
-    ((node_t *)baton)->http01 += delta;
+    /* http-01 answers are counted under their token */
+    if (!strcmp(type, ACME_CHALLENGE_HTTP01)) {
+        ck_assert_ptr_nonnull(key);
+        ((node_t *)baton)->http01 += delta;
+    }
 }
 
 /* The names the next fleet_make configures for a.example (NULL: "a.example"). */

@@ -145,7 +145,10 @@ START_TEST(order_per_certificate)
     event(q, "slow", "a.test");
     event(q, "fast", "a.test");
     event(q, "fast", "b.test");
-    ck_assert_int_eq(acme_notify_pending(q), 3);
+    /* fast b.test may already be done on a busy machine; slow a.test (0.5 s) and the
+     * fast a.test queued behind it are not */
+    ck_assert_int_ge(acme_notify_pending(q), 2);
+    ck_assert_int_le(acme_notify_pending(q), 3);
     drain(q, 10);
     text = script_log();
     /* a.test's second run waits for its first; b.test's does not wait for a.test's */

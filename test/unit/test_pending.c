@@ -1,9 +1,12 @@
-/* The per-process count of pending http-01 responses: balanced counts read 0, a process that
- * ended is forgotten, and nothing inconsistent ever reads as "nothing pending". */
+/* The per-process count of pending http-01 and tls-alpn-01 responses: balanced counts read
+ * 0, a process that ended is forgotten, and nothing inconsistent ever reads as "nothing
+ * pending"; the questions: only one somebody published a response to is "wanted", unless
+ * the table cannot tell. */
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <apr_strings.h>
 #include <apr_thread_proc.h>
 
 #include "tests.h"
@@ -11,6 +14,7 @@
 
 static void *mem;
 static acme_pending_t *pd;
+static apr_pool_t *tp;             /* the questions' text */
 
 static void setup(void)
 {
@@ -18,11 +22,13 @@ static void setup(void)
                -1, 0);
     ck_assert(mem != MAP_FAILED);
     pd = acme_pending_init(mem);
+    apr_pool_create(&tp, NULL);
 }
 
 static void teardown(void)
 {
     munmap(mem, acme_pending_size());
+    apr_pool_destroy(tp);
 }
 
 START_TEST(balanced_reads_zero)
@@ -154,6 +160,67 @@ START_TEST(threads_and_processes)
 }
 END_TEST
 
+#define H "http-01"
+#define T "tls-alpn-01"
+
+START_TEST(questions_wanted)
+{
+    ck_assert(!acme_pending_wanted(pd, H, "tokA"));
+    ck_assert(acme_pending_wanted(NULL, H, "tokA"));     /* no table: always look */
+    acme_pending_publish(pd, 100, H, "tokA", 1);
+    acme_pending_publish(pd, 200, T, "www.example.org", 1);
+    ck_assert(acme_pending_wanted(pd, H, "tokA"));
+    ck_assert(!acme_pending_wanted(pd, H, "tokB"));
+    ck_assert(!acme_pending_wanted(pd, T, "tokA"));      /* the type is part of the question */
+    ck_assert(acme_pending_wanted(pd, T, "WWW.Example.ORG"));
+    ck_assert(!acme_pending_wanted(pd, T, "example.org"));
+    ck_assert(acme_pending_wanted(pd, H, NULL));         /* no question: look */
+    /* the same question twice (two threads): one removal leaves the other */
+    acme_pending_publish(pd, 100, H, "tokA", 1);
+    acme_pending_publish(pd, 100, H, "tokA", -1);
+    ck_assert(acme_pending_wanted(pd, H, "tokA"));
+    acme_pending_publish(pd, 100, H, "tokA", -1);
+    ck_assert(!acme_pending_wanted(pd, H, "tokA"));
+    ck_assert(acme_pending_any(pd));
+    acme_pending_publish(pd, 200, T, "www.example.org", -1);
+    ck_assert(!acme_pending_any(pd));
+    ck_assert(!acme_pending_wanted(pd, T, "www.example.org"));
+}
+END_TEST
+
+/* A process that ended with a question published: every question looks in the store until
+ * the store has none left; its table entries are freed at once. A publication without a
+ * question: every question looks until it is removed. */
+START_TEST(questions_when_unsure)
+{
+    int i;
+
+    acme_pending_publish(pd, 100, H, "tokA", 1);
+    ck_assert_uint_eq(acme_pending_release(pd, 100), 1);
+    ck_assert(acme_pending_wanted(pd, H, "tokB"));
+    acme_pending_clear_ended(pd);
+    ck_assert(!acme_pending_wanted(pd, H, "tokA"));
+    /* its entry was freed: the table takes ACME_PENDING_KEYS new ones */
+    for (i = 0; i < ACME_PENDING_KEYS; ++i) {
+        acme_pending_publish(pd, 300, H, apr_itoa(tp, i), 1);
+    }
+    ck_assert(!acme_pending_wanted(pd, H, "tokB"));
+    acme_pending_publish(pd, 300, H, "one-too-many", 1);  /* full: everything looks */
+    ck_assert(acme_pending_wanted(pd, H, "tokB"));
+    acme_pending_publish(pd, 300, H, "one-too-many", -1);
+    ck_assert(!acme_pending_wanted(pd, H, "tokB"));
+    ck_assert(acme_pending_wanted(pd, H, apr_itoa(tp, ACME_PENDING_KEYS - 1)));
+    for (i = 0; i < ACME_PENDING_KEYS; ++i) {
+        acme_pending_publish(pd, 300, H, apr_itoa(tp, i), -1);
+    }
+    ck_assert(!acme_pending_any(pd));
+    acme_pending_add(pd, 400, 1);                         /* no question */
+    ck_assert(acme_pending_wanted(pd, H, "tokB"));
+    acme_pending_add(pd, 400, -1);
+    ck_assert(!acme_pending_wanted(pd, H, "tokB"));
+}
+END_TEST
+
 Suite *pending_suite(void)
 {
     Suite *s = suite_create("pending");
@@ -165,6 +232,8 @@ Suite *pending_suite(void)
     tcase_add_test(tc, all_slots_taken);
     tcase_add_test(tc, ignored_arguments);
     tcase_add_test(tc, threads_and_processes);
+    tcase_add_test(tc, questions_wanted);
+    tcase_add_test(tc, questions_when_unsure);
     suite_add_tcase(s, tc);
     return s;
 }
