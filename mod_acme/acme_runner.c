@@ -593,6 +593,11 @@ static void ensure_accounts(acme_runner_t *r, apr_pool_t *p)
         for (j = kept = 0; j < r->due->nelts; ++j) {
             int i = APR_ARRAY_IDX(r->due, j, int);
             if (r->due_ca[j] == k) {
+                if (r->conf.fleet && !r->leased[i]) {
+                    /* not this node's yet (fleet_filter): no failure of its own */
+                    r->sched->slot[i].next = apr_time_now() + ACME_RUNNER_FLEET_WAIT;
+                    continue;
+                }
                 acme_runner_record(r, i, res.status, &res, p);
                 continue;
             }
@@ -730,20 +735,19 @@ static void one_order_per_names(acme_runner_t *r, apr_pool_t *p)
 /* Fleet mode: only the certificates whose lease this node holds are ordered; the others
  * are looked at again in ACME_RUNNER_FLEET_WAIT. 1 when some were due and none is left
  * (no run then: not even the account is this node's business). Leases are taken here for
- * as many as the run starts at once (ACME_RUNNER_MAX_PARALLEL); the rest stay due and
+ * ACME_RUNNER_FLEET_LEASES certificates; the rest stay due and
  * take theirs when a thread starts them (obtain_one), so that the other nodes of the fleet
  * take the certificates this node has not started yet instead of waiting for its run. */
 static int fleet_filter(acme_runner_t *r, apr_time_t now, apr_pool_t *p)
 {
     const acme_runner_fleet_t *fl = r->conf.fleet;
     int k, kept = 0, had = r->due->nelts, leased = 0;
-    int at_once = r->conf.max_parallel > 0 ? r->conf.max_parallel : ACME_RUNNER_MAX_PARALLEL;
 
     r->leased = apr_pcalloc(p, (apr_size_t)r->certs->nelts + 1);
     for (k = 0; fl && k < r->due->nelts; ++k) {
         int i = APR_ARRAY_IDX(r->due, k, int);
         acme_runner_cert_t *c = acme_runner_cert(r, i);
-        if (leased >= at_once) {
+        if (leased >= ACME_RUNNER_FLEET_LEASES) {
             APR_ARRAY_IDX(r->due, kept++, int) = i;     /* its lease when it starts */
             continue;
         }

@@ -24,6 +24,10 @@
 
 /* Orders in flight at once (ACMEMaxParallel): the default and the most allowed. */
 #define ACME_RUNNER_MAX_PARALLEL 32
+/* Fleet mode: leases a node takes before a run; the rest as its threads start them, so
+ * the other nodes take what this one has not started (3 nodes share 100 names about
+ * evenly; with all leases taken up front the first node to start ordered all of them). */
+#define ACME_RUNNER_FLEET_LEASES 8
 #define ACME_RUNNER_PARALLEL_LIMIT 256
 #define ACME_RUNNER_REQUEST_CHECK apr_time_from_sec(15)  /* acmectl renew requests */
 #define ACME_RUNNER_BLOCKED_CHECK apr_time_from_sec(2)   /* orders/_activation/blocked.json */

@@ -158,6 +158,10 @@ BAD = [
     ("RenewalInfo-word", "ACMERenewalInfo", "ACMERenewalInfo auto", "global", "on.*off"),
     ("RenewalInfo-in-vhost", "ACMERenewalInfo", "ACMERenewalInfo off", "vhost",
      "server config"),
+    ("StatelessHTTP01-word", "ACMEStatelessHTTP01", "ACMEStatelessHTTP01 yes", "global",
+     "on.*off"),
+    ("StatelessHTTP01-in-vhost", "ACMEStatelessHTTP01", "ACMEStatelessHTTP01 on", "vhost",
+     "server config"),
     ("RetryDelay-zero", "ACMERetryDelay", "ACMERetryDelay 0", "global", "out of range"),
     ("RetryDelay-two-days", "ACMERetryDelay", "ACMERetryDelay 2d", "global", "out of range"),
     ("RetryDelay-absurd", "ACMERetryDelay", "ACMERetryDelay 100000d", "global",
@@ -227,6 +231,7 @@ def test_good_config_passes(httpd_factory, files):
     glob = base_lines(files) + [
         "ACMEStore acme-store", "ACMEAutoRestart on", "ACMEKeyType p384",
         "ACMERenewWindow 33%", "ACMEWarnWindow 7d", "ACMERenewalInfo on",
+        "ACMEStatelessHTTP01 on",
         "ACMERetryDelay 1d", "ACMEChallenges http-01 tls-alpn-01",
         'ACMEDNSHook "%s" --zone x' % files["PROG"], "ACMEDNSPropagationTimeout 1h",
         "ACMEDNSResolver 127.0.0.1:53", "ACMEPortMap 80:8080 443:8443",

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <apr_atomic.h>
 #include <apr_strings.h>
 
 #include "tests.h"
@@ -78,25 +79,30 @@ static void conf_base(acme_runner_conf_t *conf)
     conf->agree_tos = 1;
 }
 
-/* One certificate ID; with a live one obtained 60 days ago, valid for expires_in more. */
-static acme_runner_t *runner_make(int live, apr_time_t expires_in)
+/* n certificates: ID, then c1.example, c2.example, ...; each with a live one obtained 60
+ * days ago, valid for expires_in more. */
+static acme_runner_t *runner_make_n(int n, int live, apr_time_t expires_in)
 {
     acme_runner_conf_t conf;
+    apr_array_header_t *certs = apr_array_make(pool, n, sizeof(acme_runner_cert_t *));
+    acme_runner_t *r;
+    int k;
+
+    for (k = 0; k < n; ++k) {
     acme_spec_input_t in;
     acme_runner_cert_t *c = apr_pcalloc(pool, sizeof(*c));
-    apr_array_header_t *certs = apr_array_make(pool, 1, sizeof(acme_runner_cert_t *));
     apr_array_header_t *names = apr_array_make(pool, 1, sizeof(const char *));
-    acme_runner_t *r;
+    const char *id = k ? apr_psprintf(pool, "c%d.example", k) : ID;
 
-    APR_ARRAY_PUSH(names, const char *) = ID;
+    APR_ARRAY_PUSH(names, const char *) = id;
     memset(&in, 0, sizeof(in));
-    in.cert.id = ID;
+    in.cert.id = id;
     in.cert.names = names;
     in.cert.ca_url = DIR_URL;
     in.key_type = ACME_SPEC_UNSET;
     in.listen_http = 1;
     acme_spec_build(&c->spec, pool, &in);
-    c->id = ID;
+    c->id = id;
     c->names = names;
     c->used = 1;
     if (live) {
@@ -110,6 +116,7 @@ static acme_runner_t *runner_make(int live, apr_time_t expires_in)
         c->ari_cert_id = CERT_ID;
     }
     APR_ARRAY_PUSH(certs, acme_runner_cert_t *) = c;
+    }
     conf_base(&conf);
     conf.renewal_info = 1;
     conf.notify_cmd = unit_hook_write(pool, dir, "exit 0");
@@ -117,10 +124,18 @@ static acme_runner_t *runner_make(int live, apr_time_t expires_in)
     ck_assert_int_eq(acme_runner_create(&r, pool, &conf, certs), APR_SUCCESS);
     ck_assert_int_lt(nrunners, 4);
     runners[nrunners++] = r;
-    acme_runner_replan(r, 0, now);
+    for (k = 0; k < n; ++k) {
+        acme_runner_replan(r, k, now);
+    }
     ck_assert_int_eq(acme_runner_start(r, fake_http_get(fake), now), APR_SUCCESS);
     ck_assert(acme_runner_started(r));
     return r;
+}
+
+/* One certificate ID (runner_make_n). */
+static acme_runner_t *runner_make(int live, apr_time_t expires_in)
+{
+    return runner_make_n(1, live, expires_in);
 }
 
 /* The notify program's runs so far ("EVENT CERT" lines), after the pending ones ended. */
@@ -543,6 +558,59 @@ START_TEST(orders_paced_in_order)
 }
 END_TEST
 
+/* Fleet mode with more due certificates than one run starts at once: leases for the first
+ * ACME_RUNNER_FLEET_LEASES before the run, the others when a thread starts them, so the
+ * other nodes take what this node has not started. Here the CA is down, so the run fails
+ * before any thread starts: the certificates whose lease this node took fail (and their
+ * leases go back), the two others were never this node's: no lease asked for, no failure,
+ * looked at again after the fleet's wait. */
+typedef struct fleet_count_t {
+    apr_uint32_t allow, asked, done;
+} fleet_count_t;
+
+static int fleet_first_n(void *baton, const char *id, const apr_array_header_t *names,
+                         apr_pool_t *p)
+{
+    fleet_count_t *fc = baton;
+    return apr_atomic_inc32(&fc->asked) < fc->allow;   /* the first `allow` asked */
+}
+
+static void fleet_count_done(void *baton, const char *id, apr_pool_t *p)
+{
+    apr_atomic_inc32(&((fleet_count_t *)baton)->done);
+}
+
+START_TEST(fleet_leases_taken_as_threads_start)
+{
+    fleet_count_t fc = { ACME_RUNNER_FLEET_LEASES, 0, 0 };
+    acme_runner_fleet_t hooks = { .may_order = fleet_first_n, .done = fleet_count_done,
+                                  .baton = &fc };
+    int n = ACME_RUNNER_FLEET_LEASES + 2, k, attempted = 0;
+    acme_runner_t *r;
+    acme_sched_t *s;
+
+    fleet_hooks = &hooks;
+    r = runner_make_n(n, 0, 0);
+    s = acme_runner_sched(r);
+    fake_http_expect(fake, "GET", DIR_URL, 503, "down");
+    acme_runner_run_due(r, now, pool);
+    ck_assert_int_eq(apr_atomic_read32(&fc.asked), ACME_RUNNER_FLEET_LEASES);
+    ck_assert_msg(fake_http_remaining(fake) == 0, "%s", fake_http_trace(fake, pool));
+    for (k = 0; k < n; ++k) {
+        acme_runner_cert_t *c = acme_runner_cert(r, k);
+        if (c->input.failures) {
+            ++attempted;
+        }
+        else {
+            /* a certificate another node took: looked at again after the fleet's wait */
+            ck_assert_msg(s->slot[k].next >= now + ACME_RUNNER_FLEET_WAIT, "%s", c->id);
+        }
+    }
+    ck_assert_int_eq(attempted, ACME_RUNNER_FLEET_LEASES);
+    ck_assert_int_eq(apr_atomic_read32(&fc.done), ACME_RUNNER_FLEET_LEASES);
+}
+END_TEST
+
 Suite *runner_suite(void)
 {
     Suite *s = suite_create("runner");
@@ -558,6 +626,7 @@ Suite *runner_suite(void)
     tcase_add_test(tc, expiring_not_before_the_window);
     tcase_add_test(tc, ari_window_replans);
     tcase_add_test(tc, fleet_lease_gates_orders);
+    tcase_add_test(tc, fleet_leases_taken_as_threads_start);
     tcase_add_test(tc, fleet_ari_adopted_from_the_leader);
     tcase_add_test(tc, orders_paced_in_order);
     suite_add_tcase(s, tc);
