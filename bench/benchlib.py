@@ -256,7 +256,8 @@ def static_certs(n):
     if os.path.exists(ca_file) and os.path.exists(ca_key_file):
         ca_key = serialization.load_pem_private_key(open(ca_key_file, "rb").read(), None)
         ca = x509.load_pem_x509_certificate(open(ca_file, "rb").read())
-        if ca.not_valid_after_utc < now + datetime.timedelta(days=30):
+        # not_valid_after: naive UTC (Debian 12's python3-cryptography 38 has no *_utc)
+        if ca.not_valid_after < now.replace(tzinfo=None) + datetime.timedelta(days=30):
             ca = None
     else:
         ca = None

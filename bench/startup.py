@@ -354,12 +354,12 @@ def static_run(n, args, show_commands):
     """The floor of start-up, memory, configtest and restart: the same vhosts, no ACME module,
     each with its own static SSLCertificateFile/SSLCertificateKeyFile."""
     deadline = Deadline(args.run_timeout)
-    ca_file, certdir = benchlib.static_certs(n)
     work = harness.make_tempdir("acme-bench-static-%d-" % n)
     res = {"module": "static", "n": n, "load_before": os.getloadavg()[0], "work": work}
     httpd = None
     ok = False
     try:
+        ca_file, certdir = benchlib.static_certs(n)
         http_port, https_port = harness.free_port(), harness.free_port()
         vhosts = [VHost(PLAIN, ssl=False)] + [
             VHost(nm, lines=['SSLCertificateFile "%s/%s.crt"' % (certdir, nm),
