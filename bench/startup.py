@@ -337,7 +337,7 @@ def one_run(module, n, args, show_commands):
                  res["total_kind"]))
 
         # 7. renewal (mod_acme: acmectl renew --all) -------------------------------------------
-        if module == "acme":
+        if module == "acme" and n <= args.renew_max_n:
             res.update(renewal(httpd, peb, n, want, staged_rx, deadline, alive))
             note("mod_acme N=%d: renewal %.1f s, %.1f ACME requests per certificate" % (
                 n, res["renew_s"], res["renew_req_per_cert"]))
@@ -433,40 +433,41 @@ def medians(results, module, key):
     return {n: benchlib.summary(v, "") for n, v in by.items()}
 
 
-def table(results, ns, modules, md_max_n):
+def table(results, ns, modules, md_max_n, by_measure=False):
     rows = ["| N | measure | mod_acme median [min-max] | mod_md median [min-max] | "
             "floor: static mod_ssl or minimal client | acme/md | acme/floor |",
             "|---|---|---|---|---|---|---|"]
-    for n in ns:
-        for key, label, unit, mods in METRICS:
-            meds, cells = {}, {}
-            for m in MODULES:
-                vals = [r[key] for r in results
-                        if r["module"] == m and r["n"] == n and "error" not in r
-                        and r.get(key) is not None]
-                if m not in mods:
-                    cells[m] = "n/a"
-                    continue
-                if m not in modules:
-                    cells[m] = "(not run)"
-                    continue
-                meds[m], cells[m] = benchlib.summary(vals, unit)
-            md_note = ""
-            if "md" in modules and "md" in mods and n > md_max_n and meds.get("md") is None:
-                pts = [(k, v[0]) for k, v in medians(results, "md", key).items()]
-                ex = benchlib.extrapolate(pts, n)
-                if ex is not None:
-                    meds["md"] = ex
-                    cells["md"] = "~%s (extrapolated)" % benchlib.fmt(ex, unit)
-                    md_note = "~"
-                else:
-                    cells["md"] = "(skipped)"
-            fl = "floor" if "floor" in mods else "static"
-            rows.append("| %d | %s%s | %s | %s | %s | %s | %s |" % (
-                n, label, " (%s)" % unit if unit else "", cells["acme"], cells["md"],
-                cells[fl] if fl in mods else "n/a" if "static" not in mods else cells["static"],
-                md_note + benchlib.ratio(meds.get("acme"), meds.get("md")),
-                benchlib.ratio(meds.get("acme"), meds.get(fl))))
+    pairs = ([(n, m) for m in METRICS for n in ns] if by_measure else
+             [(n, m) for n in ns for m in METRICS])
+    for n, (key, label, unit, mods) in pairs:
+        meds, cells = {}, {}
+        for m in MODULES:
+            vals = [r[key] for r in results
+                    if r["module"] == m and r["n"] == n and "error" not in r
+                    and r.get(key) is not None]
+            if m not in mods:
+                cells[m] = "n/a"
+                continue
+            if m not in modules:
+                cells[m] = "(not run)"
+                continue
+            meds[m], cells[m] = benchlib.summary(vals, unit)
+        md_note = ""
+        if "md" in modules and "md" in mods and n > md_max_n and meds.get("md") is None:
+            pts = [(k, v[0]) for k, v in medians(results, "md", key).items()]
+            ex = benchlib.extrapolate(pts, n)
+            if ex is not None:
+                meds["md"] = ex
+                cells["md"] = "~%s (extrapolated)" % benchlib.fmt(ex, unit)
+                md_note = "~"
+            else:
+                cells["md"] = "(skipped)"
+        fl = "floor" if "floor" in mods else "static"
+        rows.append("| %d | %s%s | %s | %s | %s | %s | %s |" % (
+            n, label, " (%s)" % unit if unit else "", cells["acme"], cells["md"],
+            cells[fl] if fl in mods else "n/a" if "static" not in mods else cells["static"],
+            md_note + benchlib.ratio(meds.get("acme"), meds.get("md")),
+            benchlib.ratio(meds.get("acme"), meds.get(fl))))
     return "\n".join(rows)
 
 
@@ -492,6 +493,8 @@ def main(argv):
     ap.add_argument("--md-max-n", type=int, default=1000,
                     help="no mod_md run above this N: its figures are extrapolated linearly "
                          "from the two largest N measured (default 1000)")
+    ap.add_argument("--renew-max-n", type=int, default=1000,
+                    help="measure mod_acme's renewal up to this N (default 1000)")
     ap.add_argument("--floor-threads", type=int, default=64,
                     help="orders in flight of the minimal client (default 64)")
     ap.add_argument("--run-timeout", type=float, default=0,
@@ -506,11 +509,27 @@ def main(argv):
                     help="a --json file of an earlier run at smaller N: mod_md's figures there "
                          "are used for its extrapolation above --md-max-n")
     ap.add_argument("--keep", action="store_true", help="keep the work directories")
+    ap.add_argument("--report", nargs="+", metavar="JSON",
+                    help="run nothing: print the table (grouped by measure) of earlier --json "
+                         "files, every N and module in them")
     args = ap.parse_args(argv[1:])
     ns = [int(x) for x in args.n.split(",") if x.strip()]
     modules = [m.strip() for m in args.modules.split(",") if m.strip()]
     if any(m not in MODULES for m in modules) or not ns or args.runs < 1:
         ap.error("bad --modules/--n/--runs")
+    if args.report:
+        results = []
+        for path in args.report:
+            with open(path) as f:
+                results += [json.loads(line) for line in f if line.strip()]
+        ns = sorted({r["n"] for r in results})
+        failed = [r for r in results if "error" in r]
+        out("# %d run(s) from %s; failed (left out): %d" % (len(results), " ".join(args.report),
+                                                           len(failed)))
+        out(table(results, ns, [m for m in MODULES if any(r["module"] == m for r in results)],
+                  max([r["n"] for r in results if r["module"] == "md"] or [0]),
+                  by_measure=True))
+        return 0
     if os.geteuid() != 0:
         print("must run as root (httpd switches to User %s)" % harness.HTTPD_USER,
               file=sys.stderr)
