@@ -161,6 +161,10 @@ def cleanup(servers, work, ok, keep):
         note("kept %s" % work)
 
 
+# per certificate or a share: not extrapolated with N (mod_md's value at its largest N is shown)
+PER_CERT = ("req_per_cert", "busy_pct", "renew_req_per_cert")
+
+
 def stored_start(httpd, cafile, deadline, alive):
     """httpd stopped, its store (or static files) in place: `apache2 -t` time, then start ->
     first verified https answer for the last vhost, then memory once its processes settle."""
@@ -465,11 +469,14 @@ def table(results, ns, modules, md_max_n, by_measure=False):
             meds[m], cells[m] = benchlib.summary(vals, unit)
         md_note = ""
         if "md" in modules and "md" in mods and n > md_max_n and meds.get("md") is None:
-            pts = [(k, v[0]) for k, v in medians(results, "md", key).items()]
-            ex = benchlib.extrapolate(pts, n)
-            if ex is not None:
+            pts = sorted((k, v[0]) for k, v in medians(results, "md", key).items())
+            if key in PER_CERT and pts:
+                ex, how = pts[-1][1], "as at N=%d" % pts[-1][0]
+            else:
+                ex, how = benchlib.extrapolate(pts, n), "extrapolated"
+            if ex is not None and ex >= 0:
                 meds["md"] = ex
-                cells["md"] = "~%s (extrapolated)" % benchlib.fmt(ex, unit)
+                cells["md"] = "~%s (%s)" % (benchlib.fmt(ex, unit), how)
                 md_note = "~"
             else:
                 cells["md"] = "(skipped)"
@@ -477,7 +484,7 @@ def table(results, ns, modules, md_max_n, by_measure=False):
         rows.append("| %d | %s%s | %s | %s | %s | %s | %s |" % (
             n, label, " (%s)" % unit if unit else "", cells["acme"], cells["md"],
             cells[fl] if fl in mods else "n/a" if "static" not in mods else cells["static"],
-            md_note + benchlib.ratio(meds.get("acme"), meds.get("md")),
+            (md_note + benchlib.ratio(meds.get("acme"), meds.get("md"))).replace("~-", "-"),
             benchlib.ratio(meds.get("acme"), meds.get(fl))))
     return "\n".join(rows)
 
