@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every table of docs/PERFORMANCE.md in one go (as root, with a built module: make -C build).
-# N = 10, 100 and 1,000 with 3 runs (mod_md: one run at 1,000), then N = 10,000 once
+# N = 1, 10, 100 and 1,000 with 3 runs (mod_md: one run at 1,000), then N = 10,000 once
 # (mod_md not run there: extrapolated from its growth), the minimal client's floor included.
 # Bounded by startup.py's per-run limits and the timeouts below. Output: bench/results/<date>/: tables.md (every N, by measure), summary*.md
 # (each invocation's output, by N), runs*.jsonl (every run).
@@ -29,7 +29,7 @@ if [ "${1:-}" = "--quick" ]; then
     md_max=100
     shift
 fi
-timeout --signal=TERM --kill-after=60 3600 $PY bench/startup.py --n 10,100,1000 --runs 3 \
+timeout --signal=TERM --kill-after=60 3600 $PY bench/startup.py --n 1,10,100,1000 --runs 3 \
     --md-single-run-from 1000 --md-max-n $md_max --json "$out/runs.jsonl" "$@" \
     | tee "$out/summary.md" || rc=1
 timeout --signal=TERM --kill-after=60 3600 $PY bench/startup.py --n 10000 --runs 1 \
