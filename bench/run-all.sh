@@ -6,7 +6,7 @@
 # (each invocation's output, by N), runs*.jsonl (every run).
 #
 #   sudo bash bench/run-all.sh                 # everything (~40 min, of it ~13 min mod_md at 1,000)
-#   sudo bash bench/run-all.sh --quick         # mod_md at 1,000 extrapolated (~25 min)
+#   sudo bash bench/run-all.sh --quick         # mod_md at 1,000 extrapolated (~30 min)
 #   sudo bash bench/run-all.sh --tiny          # 2 vhosts, 1 run, acme+static+client (CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +30,7 @@ if [ "${1:-}" = "--quick" ]; then
     shift
 fi
 timeout --signal=TERM --kill-after=60 3600 $PY bench/startup.py --n 1,10,100,1000 --runs 3 \
-    --md-single-run-from 1000 --md-max-n $md_max --json "$out/runs.jsonl" "$@" \
+    --md-single-run-from 1000 --md-max-n $md_max --restart-window 5 --json "$out/runs.jsonl" "$@" \
     | tee "$out/summary.md" || rc=1
 timeout --signal=TERM --kill-after=60 3600 $PY bench/startup.py --n 10000 --runs 1 \
     --modules acme,static,floor --json "$out/runs-10000.jsonl" \
