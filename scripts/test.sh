@@ -70,6 +70,14 @@ if ! timeout --signal=INT --kill-after=30 150 /usr/bin/python3 test/integration/
     failed+=("demo")
 fi
 
+echo "=== bench scripts at a tiny size (bench/run-all.sh --tiny: 2 vhosts, 1 run; speed not judged)"
+# Only that bench/startup.py (mod_acme, static floor, minimal client) and bench/pebble_floor.py
+# run to the end, so they cannot rot; about a minute.
+if ! ACME_BENCH_OUT=build/bench-tiny timeout --signal=TERM --kill-after=30 420 \
+        bash bench/run-all.sh --tiny; then
+    failed+=("bench scripts (tiny)")
+fi
+
 echo "=== sanitizers and fuzzing (scripts/sanitize.sh, scripts/fuzz.sh; docs/testing.md)"
 # ASan+UBSan build with clang in build-asan/, the unit tests under it and under valgrind, the
 # module under ASan in three integration test files, every fuzz target 10 s after replaying
