@@ -733,7 +733,8 @@ static void profile_names_hint(run_t *r)
 
 /* May the refused newOrder succeed without "replaces"? alreadyReplaced: someone renewed that
  * certificate already; unauthorized: the certificate was issued to another account (RFC 9773
- * section 5), e.g. the one `acmectl account deactivate` ended or a damaged key replaced. */
+ * section 5), e.g. the one `acmectl account deactivate` ended or a damaged key replaced;
+ * serverInternal or malformed: the CA could not use the "replaces" it got. */
 static int without_replaces(const acme_result_t *res, const acme_cert_spec_t *spec)
 {
     if (acme_problem_handling(res) == ACME_PH_WITHOUT_REPLACES) {
@@ -748,6 +749,16 @@ static int without_replaces(const acme_result_t *res, const acme_cert_spec_t *sp
                  "the order that replaces the current certificate (%s): ordering without "
                  "\"replaces\" (the certificate was obtained with another account)", spec->id,
                  res->detail ? res->detail : "unauthorized");
+        return 1;
+    }
+    if (res->problem_type
+        && (!strcmp(res->problem_type, "urn:ietf:params:acme:error:serverInternal")
+            || !strcmp(res->problem_type, "urn:ietf:params:acme:error:malformed"))) {
+        /* e.g. pebble 2.10 cannot find the certificate when its serial's DER has a leading
+         * zero byte (the ARI certID must keep it, RFC 9773 section 4.1) */
+        acme_log(ACME_LOG_NOTICE, APR_SUCCESS, ACMELOGNO(00585) "certificate %s: the CA "
+                 "refused the order that replaces the current certificate (%s): ordering once "
+                 "more without \"replaces\"", spec->id, res->detail ? res->detail : "error");
         return 1;
     }
     return 0;

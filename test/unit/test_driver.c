@@ -625,16 +625,19 @@ START_TEST(profile_too_many_names_hint)
 }
 END_TEST
 
-/* alreadyReplaced, and unauthorized (the certificate came from another account, e.g. one
- * deactivated since): the same order once more without "replaces" */
+/* alreadyReplaced, unauthorized (the certificate came from another account, e.g. one
+ * deactivated since), serverInternal and malformed (pebble 2.10 cannot find a serial whose DER
+ * has a leading zero): the same order once more without "replaces" */
 START_TEST(replaces_sent_and_dropped_when_already_replaced)
 {
-    static const char *const types[] = { "alreadyReplaced", "unauthorized" };
+    static const char *const types[] = { "alreadyReplaced", "unauthorized", "serverInternal",
+                                         "malformed" };
+    static const int codes[] = { 409, 403, 500, 400 };
     const fake_request_t *r;
 
     fx.spec.replaces = "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE";
     ensure_account();
-    fake_http_expect_problem(fx.fake, "POST", ORDER_URL, _i ? 403 : 409,
+    fake_http_expect_problem(fx.fake, "POST", ORDER_URL, codes[_i],
                              apr_pstrcat(fx.p, "urn:ietf:params:acme:error:", types[_i], NULL),
                              "refused");
     fake_http_expect_problem(fx.fake, "POST", ORDER_URL, 400,
@@ -1892,7 +1895,7 @@ Suite *driver_suite(void)
     tcase_add_test(tc, dns01_hook_setup_and_teardown);
     tcase_add_test(tc, dns01_hook_failure_still_tears_down);
     tcase_add_test(tc, dns01_hook_killed_after_timeout);
-    tcase_add_loop_test(tc, replaces_sent_and_dropped_when_already_replaced, 0, 2);
+    tcase_add_loop_test(tc, replaces_sent_and_dropped_when_already_replaced, 0, 4);
     tcase_add_test(tc, profile_offered_is_sent);
     tcase_add_test(tc, profile_not_offered_falls_back);
     tcase_add_test(tc, profile_mandatory_missing_orders_nothing);
