@@ -39,6 +39,7 @@ struct acme_fleet_t {
     apr_int64_t ari_since;
     const char *why;               /* the last failure, for the log and the snapshot */
     apr_time_t down_since, next_try;
+    apr_time_t joined;             /* the first heartbeat that reached the database */
     apr_interval_time_t backoff;
 };
 
@@ -696,6 +697,15 @@ acme_store_t *acme_fleet_store(acme_fleet_t *f)
     return &f->wrap;
 }
 
+int acme_fleet_settled(acme_fleet_t *f, apr_time_t now)
+{
+    int r;
+    apr_thread_mutex_lock(f->mutex);
+    r = f->reachable && f->joined && now - f->joined >= ACME_FLEET_SETTLE;
+    apr_thread_mutex_unlock(f->mutex);
+    return r;
+}
+
 int acme_fleet_reachable(acme_fleet_t *f)
 {
     int r;
@@ -1227,6 +1237,9 @@ void acme_fleet_tick(acme_fleet_t *f, apr_time_t now, apr_pool_t *p)
     rv = f->conf.ops->node_beat(f->conf.db, f->conf.node, f->challenges_since,
                                 f->conf.info_json ? f->conf.info_json : "{}", p);
     if (!db_failed(f, rv, "heartbeat")) {
+        if (!f->joined) {
+            f->joined = now;
+        }
         renew_leases(f, p);
     }
     if (f->reachable && f->pending_check) {

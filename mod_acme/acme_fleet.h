@@ -29,6 +29,8 @@
 #define ACME_FLEET_CHALLENGE_TICK apr_time_from_msec(200) /* challenge pulls */
 #define ACME_FLEET_LIVE_TICKS 3                         /* a node beat within 3 ticks: live */
 #define ACME_FLEET_CHALLENGE_WAIT apr_time_from_sec(5)  /* every live node has a challenge */
+#define ACME_FLEET_SETTLE apr_time_from_sec(2)          /* a node orders this long after its
+                                                         * first beat (see acme_fleet_settled) */
 #define ACME_FLEET_RETRY_MAX apr_time_from_sec(8)       /* database unreachable: back-off cap */
 #define ACME_FLEET_SNAPSHOT_ENTRY "_fleet"              /* orders/_fleet/fleet.json */
 #define ACME_FLEET_SNAPSHOT "fleet.json"
@@ -151,5 +153,10 @@ void acme_fleet_tick(acme_fleet_t *f, apr_time_t now, apr_pool_t *p);
 void acme_fleet_challenges_tick(acme_fleet_t *f, apr_pool_t *p);
 /* Whether the last database call worked. */
 int acme_fleet_reachable(acme_fleet_t *f);
+/* May this node start ordering? Only ACME_FLEET_SETTLE after its first heartbeat reached
+ * the database: nodes started together must see each other's beats first, else a node
+ * orders, does not wait for the challenge pulls of a node that has not beaten yet, and
+ * the CA's validation reaching that node gets a 404 (the order fails, another is made). */
+int acme_fleet_settled(acme_fleet_t *f, apr_time_t now);
 
 #endif

@@ -344,3 +344,8 @@ void mod_acme_fleet_child_stop(mod_acme_fleet_t *mf)
         mf->thread = NULL;
     }
 }
+
+int mod_acme_fleet_may_run(mod_acme_fleet_t *mf, apr_time_t now)
+{
+    return !mf || !mf->fleet || acme_fleet_settled(mf->fleet, now);
+}

@@ -107,15 +107,24 @@ def test_kill9_lease_holder_mid_order(fleet_factory, pebble_factory, timing):
     name, owner, left, fence = harness.wait_for(held, 90, interval=0.1,
                                                 what="a certificate lease held mid-order")
     orders_at_kill = peb.orders()
+    marks = {nd.name: nd.httpd.log_mark() for nd in fleet.nodes}
     t_kill = time.monotonic()
     fleet.kill9(owner)
     print("killed %s holding the lease of %s (fence %d, %.1f s left); %d order(s) so far" % (
         owner, name, fence, left, orders_at_kill))
+    took_rx = r"ACME00649: certificate %s: node (\S+) took the lease over" % re.escape(name)
 
     def taken_over():
         for n, o, _left, f in fleet.leases():
             if n == name and o != owner and f > fence:
                 return o, f
+        # the new holder may finish the resumed order and release the lease between two
+        # looks at the table: its log line says it took it (the fence is then unknown)
+        for nd in fleet.nodes:
+            if nd.name == owner:
+                continue
+            for _t, line in nd.httpd.log_entries(took_rx, since=marks[nd.name]):
+                return re.search(took_rx, line).group(1), -1
         return None
     new_owner, new_fence = harness.wait_for(taken_over, left + INTERVAL + 30, interval=0.2,
                                             what="another node taking the lease of %s" % name)

@@ -727,6 +727,28 @@ START_TEST(renewal_info_fetched_by_the_leader_only)
 }
 END_TEST
 
+/* A node orders only ACME_FLEET_SETTLE after its first heartbeat reached the database (so
+ * nodes started together see each other before one asks the CA to validate); never while
+ * the database is down. */
+START_TEST(orders_only_once_settled)
+{
+    apr_time_t now = apr_time_now();
+
+    ck_assert_int_eq(acme_fleet_settled(A.fleet, now), 0);          /* no beat yet */
+    db.down = 1;
+    acme_fleet_tick(A.fleet, now, pool);
+    ck_assert_int_eq(acme_fleet_settled(A.fleet, now + ACME_FLEET_SETTLE), 0);
+    db.down = 0;
+    acme_fleet_tick(A.fleet, now + apr_time_from_sec(10), pool);    /* first beat */
+    ck_assert_int_eq(acme_fleet_settled(A.fleet, now + apr_time_from_sec(11)), 0);
+    ck_assert_int_eq(acme_fleet_settled(A.fleet, now + apr_time_from_sec(10)
+                                                 + ACME_FLEET_SETTLE), 1);
+    db.down = 1;                                                     /* down again */
+    acme_fleet_tick(A.fleet, now + apr_time_from_sec(30), pool);
+    ck_assert_int_eq(acme_fleet_settled(A.fleet, now + apr_time_from_sec(31)), 0);
+}
+END_TEST
+
 Suite *fleet_suite(void)
 {
     Suite *s = suite_create("fleet");
@@ -743,6 +765,7 @@ Suite *fleet_suite(void)
     tcase_add_test(tc, snapshot_and_database_down);
     tcase_add_test(tc, staged_while_down_published_when_back);
     tcase_add_test(tc, renewal_info_fetched_by_the_leader_only);
+    tcase_add_test(tc, orders_only_once_settled);
     suite_add_tcase(s, tc);
     return s;
 }
