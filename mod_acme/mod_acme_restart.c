@@ -297,6 +297,28 @@ static void unblocked(mod_acme_gen_t *m, mod_acme_restart_t *rs, int passed, apr
 
 /* ---- when to restart ----------------------------------------------------------------- */
 
+/* How many certificates in use have neither a live set this generation can serve
+ * (none, or a damaged one) nor a complete staged set (the ids in staged): the ones a
+ * batch may still be waiting for. */
+static int certs_missing(mod_acme_gen_t *m, const apr_array_header_t *staged, apr_pool_t *p)
+{
+    apr_hash_t *have = apr_hash_make(p);
+    int i, n = 0;
+
+    for (i = 0; i < staged->nelts; ++i) {
+        const char *id = APR_ARRAY_IDX(staged, i, const char *);
+        apr_hash_set(have, id, APR_HASH_KEY_STRING, id);
+    }
+    for (i = 0; i < m->certs->nelts; ++i) {
+        mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *);
+        if (mc->used_by_tls && (!mc->have_live || mc->damaged)
+            && !apr_hash_get(have, mc->id, APR_HASH_KEY_STRING)) {
+            n++;
+        }
+    }
+    return n;
+}
+
 /* The complete staged sets (meta.json is written last) of configured certificates: their
  * number, ids joined with ", " in *pids and as an array in *parr; *psig identifies these
  * very sets (id, inode and mtime of each meta.json: a renewal staged later for the same
@@ -447,6 +469,7 @@ static int restart_check(mod_acme_gen_t *m, apr_pool_t *p)
     in.staged_grew = m->staged_grew;
     in.last_restart = *m->last_restart;
     in.same_as_last = mem && !strcmp(mem->last_sig, sig);
+    in.missing = certs_missing(m, arr, p);
     /* the store is looked at only once the rules before it allow a restart */
     in.in_flight = 0;
     if (!acme_restart_due(&in, now, &why)) {
