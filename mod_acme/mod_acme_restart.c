@@ -302,7 +302,8 @@ static void unblocked(mod_acme_gen_t *m, mod_acme_restart_t *rs, int passed, apr
 
 /* How many certificates in use have neither a live set this generation can serve
  * (none, or a damaged one) nor a complete staged set (the ids in staged): the ones a
- * batch may still be waiting for. */
+ * batch may still be waiting for. used_by_tls is set by mod_ssl's post_config, which has
+ * run before the thread's first look (RESTART_LOOK after it starts). */
 static int certs_missing(mod_acme_gen_t *m, const apr_array_header_t *staged, apr_pool_t *p)
 {
     apr_hash_t *have = apr_hash_make(p);
