@@ -273,6 +273,10 @@ int acme_restart_due(const acme_restart_in_t *in, apr_time_t now, const char **p
     else if (in->in_flight > 0) {
         why = "orders of the batch in flight";
     }
+    else if (in->missing <= 0) {
+        why = "every certificate is staged or live";
+        due = 1;
+    }
     else if (in->staged_grew && now >= in->staged_grew
              && now - in->staged_grew < ACME_RESTART_QUIET) {
         why = "the batch is still growing";

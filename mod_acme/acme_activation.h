@@ -60,6 +60,8 @@ int acme_activation_should_check(const acme_activation_t *st, const char *config
  * it is complete: no order written to within ACME_RESTART_ACTIVE (the driver persists
  * every step, so a recent order.json is an order in flight) and nothing newly staged for
  * ACME_RESTART_QUIET; a batch that keeps growing waits at most ACME_RESTART_BATCH_MAX.
+ * When no order is in flight and every configured certificate has a live or a staged set
+ * (nothing missing), no more can join the batch: it is complete without the quiet wait.
  * Restarts are at least ACME_RESTART_GAP apart: a graceful restart leaves the old
  * generation's children finishing their requests in scoreboard slots the new generation
  * cannot use yet, and back-to-back restarts would pile them up. When the staged sets are
@@ -78,6 +80,8 @@ int acme_activation_should_check(const acme_activation_t *st, const char *config
 
 typedef struct acme_restart_in_t {
     int staged;                /* complete staged sets of configured certificates */
+    int missing;               /* configured certificates with neither a live nor a
+                                * complete staged set: still expected in this batch */
     apr_time_t staged_seen;    /* when this batch was first seen */
     apr_time_t staged_grew;    /* when it last grew */
     int in_flight;             /* orders written to within ACME_RESTART_ACTIVE */

@@ -28,6 +28,7 @@
 #include "mod_acme_ssl.h"
 #include "acme_activation.h"
 #include "acme_crypto.h"
+#include "acme_parallel.h"
 #include "acme_proc.h"
 #include "acme_util.h"
 
@@ -39,6 +40,8 @@ extern char **environ;
 #define RESTART_LOOK apr_time_from_msec(250)
 #define CONFIGTEST_TIMEOUT apr_time_from_sec(30)
 #define CONFIGTEST_INTERVAL apr_time_from_sec(60)
+/* threads that activate staged sets before a restart (activate_before_restart) */
+#define ACTIVATE_THREADS 8
 
 /* What outlives a generation (the process pool): the staged ids our last restart was for,
  * and the certificates the restarter activated before it restarted, for the generation it
@@ -297,6 +300,29 @@ static void unblocked(mod_acme_gen_t *m, mod_acme_restart_t *rs, int passed, apr
 
 /* ---- when to restart ----------------------------------------------------------------- */
 
+/* How many certificates in use have neither a live set this generation can serve
+ * (none, or a damaged one) nor a complete staged set (the ids in staged): the ones a
+ * batch may still be waiting for. used_by_tls is set by mod_ssl's post_config, which has
+ * run before the thread's first look (RESTART_LOOK after it starts). */
+static int certs_missing(mod_acme_gen_t *m, const apr_array_header_t *staged, apr_pool_t *p)
+{
+    apr_hash_t *have = apr_hash_make(p);
+    int i, n = 0;
+
+    for (i = 0; i < staged->nelts; ++i) {
+        const char *id = APR_ARRAY_IDX(staged, i, const char *);
+        apr_hash_set(have, id, APR_HASH_KEY_STRING, id);
+    }
+    for (i = 0; i < m->certs->nelts; ++i) {
+        mod_acme_managed_t *mc = APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *);
+        if (mc->used_by_tls && (!mc->have_live || mc->damaged)
+            && !apr_hash_get(have, mc->id, APR_HASH_KEY_STRING)) {
+            n++;
+        }
+    }
+    return n;
+}
+
 /* The complete staged sets (meta.json is written last) of configured certificates: their
  * number, ids joined with ", " in *pids and as an array in *parr; *psig identifies these
  * very sets (id, inode and mtime of each meta.json: a renewal staged later for the same
@@ -376,34 +402,55 @@ static int config_passes(mod_acme_gen_t *m, const char *ids, int n, apr_time_t n
  * to a root-only file, swapped in atomically: mod_acme_activate_one), so that post_config
  * of the next generation only finds them live. A set that fails verification is archived
  * and never goes live; a crash half-way leaves whole sets live or staged (post_config
- * activates what is left). Returns how many went live. */
+ * activates what is left). Runs the sets in ACTIVATE_THREADS threads: a set costs a few
+ * milliseconds of CPU and more of waiting for the disk (each file is fsynced, and so are
+ * the directories), and threads overlap those waits. Returns how many went live. */
+typedef struct activation_t {
+    mod_acme_gen_t *m;
+    const apr_array_header_t *ids;
+    apr_thread_mutex_t *lock;   /* the verified-sets cache, mem->activated and n */
+    int n;
+} activation_t;
+
+static void activate_job(void *baton, int job)
+{
+    activation_t *a = baton;
+    mod_acme_gen_t *m = a->m;
+    restart_mem_t *mem = m->restart->mem;
+    const char *id = APR_ARRAY_IDX(a->ids, job, const char *);
+    mod_acme_managed_t *mc = apr_hash_get(m->by_id, id, APR_HASH_KEY_STRING);
+    apr_pool_t *p;
+
+    if (!mc || (m->restart->stop && *m->restart->stop)
+        || apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+        return;                          /* the generation ends: post_config does the rest */
+    }
+    if (mod_acme_activate_one(m, mc, a->lock, p)) {
+        apr_thread_mutex_lock(a->lock);
+        a->n++;
+        if (mem) {
+            const char *key = apr_pstrdup(mem->pool, id);
+            apr_hash_set(mem->activated, key, APR_HASH_KEY_STRING, key);
+        }
+        apr_thread_mutex_unlock(a->lock);
+    }
+    apr_pool_destroy(p);
+}
+
 static int activate_before_restart(mod_acme_gen_t *m, const apr_array_header_t *ids,
                                    apr_pool_t *p)
 {
-    restart_mem_t *mem = m->restart->mem;
-    apr_pool_t *sub;
-    int i, n = 0;
+    activation_t a;
 
-    if (apr_pool_create(&sub, p) != APR_SUCCESS) {
+    a.m = m;
+    a.ids = ids;
+    a.n = 0;
+    if (apr_thread_mutex_create(&a.lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS) {
         return 0;
     }
-    for (i = 0; i < ids->nelts; ++i) {
-        const char *id = APR_ARRAY_IDX(ids, i, const char *);
-        mod_acme_managed_t *mc = apr_hash_get(m->by_id, id, APR_HASH_KEY_STRING);
-        if (m->restart->stop && *m->restart->stop) {
-            break;                       /* the generation ends: post_config does the rest */
-        }
-        apr_pool_clear(sub);
-        if (mc && mod_acme_activate_one(m, mc, sub)) {
-            n++;
-            if (mem) {
-                const char *key = apr_pstrdup(mem->pool, id);
-                apr_hash_set(mem->activated, key, APR_HASH_KEY_STRING, key);
-            }
-        }
-    }
-    apr_pool_destroy(sub);
-    return n;
+    acme_parallel_run(ids->nelts, ACTIVATE_THREADS, activate_job, &a, p);
+    apr_thread_mutex_destroy(a.lock);
+    return a.n;
 }
 
 /* One look at staging. When complete staged sets wait and the coalescing window says the
@@ -447,6 +494,7 @@ static int restart_check(mod_acme_gen_t *m, apr_pool_t *p)
     in.staged_grew = m->staged_grew;
     in.last_restart = *m->last_restart;
     in.same_as_last = mem && !strcmp(mem->last_sig, sig);
+    in.missing = certs_missing(m, arr, p);
     /* the store is looked at only once the rules before it allow a restart */
     in.in_flight = 0;
     if (!acme_restart_due(&in, now, &why)) {

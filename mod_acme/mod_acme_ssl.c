@@ -501,7 +501,8 @@ static void setcache_activated(mod_acme_gen_t *m, mod_acme_managed_t *mc,
                                const acme_install_t *res, apr_pool_t *p);
 
 /* Verification and installation are acme_install_staged's; this logs the outcome. */
-int mod_acme_activate_one(mod_acme_gen_t *m, mod_acme_managed_t *mc, apr_pool_t *p)
+int mod_acme_activate_one(mod_acme_gen_t *m, mod_acme_managed_t *mc,
+                          apr_thread_mutex_t *lock, apr_pool_t *p)
 {
     acme_install_t *res;
 
@@ -520,7 +521,13 @@ int mod_acme_activate_one(mod_acme_gen_t *m, mod_acme_managed_t *mc, apr_pool_t 
         break;
     case ACME_INSTALL_ACTIVATED:
         mc->activated = 1;
+        if (lock) {
+            apr_thread_mutex_lock(lock);
+        }
         setcache_activated(m, mc, res, p);
+        if (lock) {
+            apr_thread_mutex_unlock(lock);
+        }
         if (res->leaf) {
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00009)
                          "activated new certificate for %s (%s): serial %s, valid until %s",
@@ -554,7 +561,7 @@ void mod_acme_activate_staged(mod_acme_gen_t *m, apr_pool_t *ptemp)
             continue;
         }
         apr_pool_create(&p, ptemp);
-        mod_acme_activate_one(m, mc, p);
+        mod_acme_activate_one(m, mc, NULL, p);
         apr_pool_destroy(p);
     }
 }

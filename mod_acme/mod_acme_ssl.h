@@ -2,6 +2,7 @@
 #ifndef MOD_ACME_SSL_H
 #define MOD_ACME_SSL_H
 
+#include <apr_thread_mutex.h>
 #include <httpd.h>
 
 #include "acme_plan.h"
@@ -17,8 +18,10 @@ void mod_acme_plan_vhosts(mod_acme_gen_t *m, apr_pool_t *ptemp);
 int mod_acme_check_groups(server_rec *s, apr_pool_t *ptemp);
 void mod_acme_activate_staged(mod_acme_gen_t *m, apr_pool_t *ptemp);
 /* One certificate's staged set: verified, installed live (acme_install_staged), outcome
- * logged. 1: activated. Also called by the restarter thread before it restarts. */
-int mod_acme_activate_one(mod_acme_gen_t *m, mod_acme_managed_t *mc, apr_pool_t *p);
+ * logged. 1: activated. Also called by the restarter's threads before it restarts: lock
+ * guards what the calls share (the verified-sets cache); NULL when only one thread calls. */
+int mod_acme_activate_one(mod_acme_gen_t *m, mod_acme_managed_t *mc,
+                          apr_thread_mutex_t *lock, apr_pool_t *p);
 void mod_acme_load_states(mod_acme_gen_t *m, apr_pool_t *ptemp);
 /* ACMEKeyReuse: each certificate's live key, sealed into its driver spec (root parent;
  * the worker cannot read live/), when the next order is to reuse it. */

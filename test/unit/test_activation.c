@@ -249,9 +249,21 @@ START_TEST(test_restart_due)
     ck_assert(!acme_restart_due(&in, t0, &why));
     ck_assert_str_eq(why, "nothing staged");
 
-    /* one certificate staged, nothing in flight: live after the quiet second, not 3 s */
+    /* every certificate staged or live, nothing in flight: nothing more can join the
+     * batch, restart at once (no quiet wait) */
     in.staged = 1;
     in.staged_seen = in.staged_grew = t0;
+    ck_assert(acme_restart_due(&in, t0, &why));
+    ck_assert_str_eq(why, "every certificate is staged or live");
+    /* ... but not while an order runs (a renewal of a live one, say) */
+    in.in_flight = 1;
+    ck_assert(!acme_restart_due(&in, t0, &why));
+    ck_assert_str_eq(why, "orders of the batch in flight");
+    in.in_flight = 0;
+
+    /* one certificate staged, another still expected, nothing in flight (between two
+     * orders): live after the quiet second, not 3 s */
+    in.missing = 1;
     ck_assert(!acme_restart_due(&in, t0 + apr_time_from_msec(500), &why));
     ck_assert_str_eq(why, "the batch is still growing");
     ck_assert(acme_restart_due(&in, t0 + s, &why));
