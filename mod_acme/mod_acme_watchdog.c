@@ -107,7 +107,9 @@ static apr_status_t runner_create(mod_acme_wd_t *wd)
     return rv;
 }
 
-/* In the watchdog child: the HTTP layer (libcurl) the runner's client uses. */
+/* In the watchdog child: the HTTP layer (libcurl) the runner's client uses. libcurl is
+ * loaded and initialized here, in the only process that talks to the CA, before the
+ * runner starts a thread. */
 static apr_status_t wd_start(mod_acme_wd_t *wd)
 {
     mod_acme_gen_t *m = wd->m;
@@ -230,9 +232,4 @@ apr_status_t mod_acme_watchdog_setup(mod_acme_gen_t *m, apr_pool_t *p)
         return rv;
     }
     return APR_SUCCESS;
-}
-
-void mod_acme_hook_child_init(apr_pool_t *p, server_rec *s)
-{
-    acme_http_curl_global_init();
 }
