@@ -5,21 +5,9 @@ that talks to the CA, never by the parent, whose memory every child inherits."""
 import os
 import time
 
-from harness import VHost
+from harness import VHost, server_pids
 
 A = VHost("mem.mod-acme.test")
-
-
-def server_pids(pgid):
-    pids = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                if os.getpgid(int(d)) == pgid:
-                    pids.append(int(d))
-            except OSError:
-                pass
-    return pids
 
 
 def maps_libcurl(pid):
