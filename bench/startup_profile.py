@@ -88,18 +88,6 @@ def anon_split(pid):
     return heap, other
 
 
-def server_pids(pgid):
-    pids = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                if os.getpgid(int(d)) == pgid:
-                    pids.append(int(d))
-            except OSError:
-                pass
-    return pids
-
-
 def wait_served(httpd, name, end, ready, interval, what):
     """Until ready() and a handshake for name returns a CA's certificate; bounded by end."""
     while True:
@@ -153,7 +141,7 @@ def one_run(mode, store, ids, timeout, perf=None, keep=False):
         res["parent_rss_kb"] = proc_kb(pid, "status", "VmRSS")
         res["parent_anon_kb"] = proc_kb(pid, "smaps_rollup", "Anonymous")
         res["parent_heap_kb"], res["parent_mmap_kb"] = anon_split(pid)
-        pids = server_pids(os.getpgid(pid))
+        pids = harness.server_pids(os.getpgid(pid))
         res["total_rss_kb"] = sum(proc_kb(p, "status", "VmRSS") for p in pids)
         res["total_pss_kb"] = sum(proc_kb(p, "smaps_rollup", "Pss") for p in pids)
         res["processes"] = len(pids)

@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define CURL_DISABLE_TYPECHECK 1   /* calls go through the table below */
 #include <curl/curl.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
+#include <apr_dso.h>
 
 #include "acme_http.h"
 #include "acme_log.h"
@@ -33,12 +35,78 @@ typedef struct curl_xfer_t {
     int too_large;
 } curl_xfer_t;
 
+/* libcurl is loaded when the first HTTP layer is set up, not linked: the root parent of
+ * httpd and the children that serve requests never talk to a CA, and libcurl with its
+ * dependencies (GnuTLS, Kerberos, LDAP, ssh, ...) cost each of them about 4 MB of
+ * resident mapped pages and 0.7 MB of relocated data. */
+#ifndef ACME_LIBCURL
+#define ACME_LIBCURL "libcurl.so.4"
+#endif
+
+static struct {
+    CURLcode (*global_init)(long flags);
+    CURL *(*easy_init)(void);
+    CURLcode (*easy_setopt)(CURL *curl, CURLoption option, ...);
+    CURLcode (*easy_perform)(CURL *curl);
+    CURLcode (*easy_getinfo)(CURL *curl, CURLINFO info, ...);
+    void (*easy_cleanup)(CURL *curl);
+    const char *(*easy_strerror)(CURLcode rc);
+    struct curl_slist *(*slist_append)(struct curl_slist *list, const char *s);
+    void (*slist_free_all)(struct curl_slist *list);
+    CURLSH *(*share_init)(void);
+    CURLSHcode (*share_setopt)(CURLSH *share, CURLSHoption option, ...);
+    CURLSHcode (*share_cleanup)(CURLSH *share);
+} cf;
+
 static int curl_initialized;
+
+static apr_status_t curl_load(void)
+{
+    static const char *const names[] = {
+        "curl_global_init", "curl_easy_init", "curl_easy_setopt", "curl_easy_perform",
+        "curl_easy_getinfo", "curl_easy_cleanup", "curl_easy_strerror", "curl_slist_append",
+        "curl_slist_free_all", "curl_share_init", "curl_share_setopt", "curl_share_cleanup",
+    };
+    apr_dso_handle_sym_t *slot = (apr_dso_handle_sym_t *)&cf;
+    apr_dso_handle_t *dso;
+    apr_pool_t *p;
+    apr_status_t rv;
+    char err[256];
+    size_t i;
+
+    /* a pool of its own, never destroyed: the library stays loaded for the process */
+    if ((rv = apr_pool_create_unmanaged_ex(&p, NULL, NULL)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = apr_dso_load(&dso, ACME_LIBCURL, p)) != APR_SUCCESS) {
+        acme_log(ACME_LOG_ERR, rv, ACMELOGNO(00701) "cannot load %s: %s", ACME_LIBCURL,
+                 apr_dso_error(dso, err, sizeof(err)));
+        goto leave;
+    }
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); ++i) {
+        if ((rv = apr_dso_sym(&slot[i], dso, names[i])) != APR_SUCCESS) {
+            acme_log(ACME_LOG_ERR, rv, ACMELOGNO(00702) "%s has no %s", ACME_LIBCURL,
+                     names[i]);
+            goto leave;
+        }
+    }
+leave:
+    if (rv != APR_SUCCESS) {
+        memset(&cf, 0, sizeof(cf));
+        apr_pool_destroy(p);
+    }
+    return rv;
+}
 
 apr_status_t acme_http_curl_global_init(void)
 {
+    apr_status_t rv;
+
     if (!curl_initialized) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        if ((rv = curl_load()) != APR_SUCCESS) {
+            return rv;
+        }
+        if (cf.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
             return APR_EGENERAL;
         }
         curl_initialized = 1;
@@ -66,7 +134,7 @@ static apr_status_t share_cleanup(void *data)
 {
     curl_http_t *h = data;
     if (h->share) {
-        curl_share_cleanup(h->share);
+        cf.share_cleanup(h->share);
         h->share = NULL;
     }
     return APR_SUCCESS;
@@ -136,7 +204,7 @@ static apr_status_t curl_failure(const char **pwhy, apr_pool_t *p, const curl_ht
                                  CURLcode rc, const char *errbuf, const curl_xfer_t *x,
                                  int connected)
 {
-    const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    const char *detail = errbuf[0] ? errbuf : cf.easy_strerror(rc);
     const char *trust = h->ca_file ? apr_psprintf(p, "the CA file %s (ACMEServerCAFile)",
                                                   h->ca_file)
                                    : "the system's trust store (no ACMEServerCAFile)";
@@ -230,52 +298,52 @@ static apr_status_t curl_perform(void *baton, acme_http_response_t **presp, apr_
         rv = APR_EINVAL;
         goto leave;
     }
-    curl = curl_easy_init();
+    curl = cf.easy_init();
     if (!curl) {
         rv = APR_ENOMEM;
         goto leave;
     }
-    curl_easy_setopt(curl, CURLOPT_SHARE, h->share);
+    cf.easy_setopt(curl, CURLOPT_SHARE, h->share);
     /* the shared cache keeps a connection per order in flight (ACMEMaxParallel, at most
      * 256): with libcurl's default of 5, every request of 32 threads closed another's idle
      * connection and the next one paid a new TLS handshake */
-    curl_easy_setopt(curl, CURLOPT_MAXCONNECTS, 300L);
-    curl_easy_setopt(curl, CURLOPT_URL, req->url);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &x);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &x);
+    cf.easy_setopt(curl, CURLOPT_MAXCONNECTS, 300L);
+    cf.easy_setopt(curl, CURLOPT_URL, req->url);
+    cf.easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+    cf.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    cf.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    cf.easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    cf.easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+    cf.easy_setopt(curl, CURLOPT_HEADERDATA, &x);
+    cf.easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    cf.easy_setopt(curl, CURLOPT_WRITEDATA, &x);
     if (h->user_agent) {
-        curl_easy_setopt(curl, CURLOPT_USERAGENT, h->user_agent);
+        cf.easy_setopt(curl, CURLOPT_USERAGENT, h->user_agent);
     }
     if (h->ca_file) {
-        curl_easy_setopt(curl, CURLOPT_CAINFO, h->ca_file);
+        cf.easy_setopt(curl, CURLOPT_CAINFO, h->ca_file);
     }
     if (h->timeout > 0) {
         apr_interval_time_t ct = h->timeout < ACME_HTTP_CONNECT_MAX ? h->timeout
                                                                      : ACME_HTTP_CONNECT_MAX;
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, ms_of(h->timeout));
-        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, ms_of(ct));
+        cf.easy_setopt(curl, CURLOPT_TIMEOUT_MS, ms_of(h->timeout));
+        cf.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, ms_of(ct));
     }
 
-    hdrs = curl_slist_append(hdrs, "Expect:");
+    hdrs = cf.slist_append(hdrs, "Expect:");
     if (req->accept) {
-        hdrs = curl_slist_append(hdrs, apr_pstrcat(p, "Accept: ", req->accept, NULL));
+        hdrs = cf.slist_append(hdrs, apr_pstrcat(p, "Accept: ", req->accept, NULL));
     }
     if (!strcmp(req->method, "HEAD")) {
-        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+        cf.easy_setopt(curl, CURLOPT_NOBODY, 1L);
     }
     else if (!strcmp(req->method, "POST")) {
-        curl_easy_setopt(curl, CURLOPT_POST, 1L);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+        cf.easy_setopt(curl, CURLOPT_POST, 1L);
+        cf.easy_setopt(curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+        cf.easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
                          (curl_off_t)(req->body ? req->body_len : 0));
         if (req->content_type) {
-            hdrs = curl_slist_append(hdrs, apr_pstrcat(p, "Content-Type: ", req->content_type,
+            hdrs = cf.slist_append(hdrs, apr_pstrcat(p, "Content-Type: ", req->content_type,
                                                        NULL));
         }
     }
@@ -283,12 +351,12 @@ static apr_status_t curl_perform(void *baton, acme_http_response_t **presp, apr_
         rv = APR_ENOTIMPL;
         goto leave;
     }
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+    cf.easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
 
-    rc = curl_easy_perform(curl);
+    rc = cf.easy_perform(curl);
     if (rc != CURLE_OK) {
         char *ip = NULL;
-        curl_easy_getinfo(curl, CURLINFO_PRIMARY_IP, &ip);
+        cf.easy_getinfo(curl, CURLINFO_PRIMARY_IP, &ip);
         resp = apr_pcalloc(p, sizeof(*resp));
         resp->headers = x.headers;
         resp->body = "";
@@ -304,8 +372,8 @@ static apr_status_t curl_perform(void *baton, acme_http_response_t **presp, apr_
         }
         goto leave;
     }
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &nconn);
+    cf.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+    cf.easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &nconn);
 
     resp = apr_pcalloc(p, sizeof(*resp));
     resp->status = (int)code;
@@ -326,10 +394,10 @@ static apr_status_t curl_perform(void *baton, acme_http_response_t **presp, apr_
 
 leave:
     if (curl) {
-        curl_easy_cleanup(curl);
+        cf.easy_cleanup(curl);
     }
     if (hdrs) {
-        curl_slist_free_all(hdrs);
+        cf.slist_free_all(hdrs);
     }
     free(x.buf);
     return rv;
@@ -358,18 +426,18 @@ apr_status_t acme_http_curl_create(acme_http_t **phttp, apr_pool_t *p, const cha
             goto leave;
         }
     }
-    h->share = curl_share_init();
+    h->share = cf.share_init();
     if (!h->share) {
         rv = APR_ENOMEM;
         goto leave;
     }
     apr_pool_cleanup_register(p, h, share_cleanup, apr_pool_cleanup_null);
-    if (curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK
-        || curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK
-        || curl_share_setopt(h->share, CURLSHOPT_USERDATA, h) != CURLSHE_OK
-        || curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK
-        || curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK
-        || curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION)
+    if (cf.share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK
+        || cf.share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK
+        || cf.share_setopt(h->share, CURLSHOPT_USERDATA, h) != CURLSHE_OK
+        || cf.share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK
+        || cf.share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK
+        || cf.share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION)
                != CURLSHE_OK) {
         rv = APR_EGENERAL;
         acme_log(ACME_LOG_ERR, rv, ACMELOGNO(00209) "setting up the shared curl handle failed");

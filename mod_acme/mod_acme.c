@@ -145,8 +145,6 @@ static void register_hooks(apr_pool_t *p)
     /* root parent: graceful restart when new certificates wait in staging (fallback for
      * the restarter thread started in post_config) */
     ap_hook_monitor(mod_acme_hook_monitor, NULL, NULL, APR_HOOK_MIDDLE);
-    /* libcurl's global state, before the watchdog thread starts */
-    ap_hook_child_init(mod_acme_hook_child_init, NULL, NULL, APR_HOOK_REALLY_FIRST);
     /* a vhost's names split over several certificates: a certificate callback by SNI */
     APR_OPTIONAL_HOOK(ssl, init_server, mod_acme_sni_init_server, NULL, NULL, APR_HOOK_MIDDLE);
     /* status: the "ACME certificates" section of mod_status' server-status */

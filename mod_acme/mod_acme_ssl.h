@@ -14,6 +14,10 @@ apr_array_header_t *mod_acme_vhost_names(server_rec *s, apr_array_header_t **ple
                                          apr_pool_t *p);
 apr_status_t mod_acme_store_init(mod_acme_gen_t *m, apr_pool_t *ptemp);
 void mod_acme_plan_vhosts(mod_acme_gen_t *m, apr_pool_t *ptemp);
+/* A work pool for one start-up phase, with an allocator of its own so that
+ * apr_pool_destroy gives its memory back to the system (ptemp's blocks stay with the
+ * parent, and so with every child, until ptemp ends); a pool under ptemp if that fails. */
+apr_pool_t *mod_acme_scratch_pool(apr_pool_t *ptemp);
 /* configtest: are the name groups (ACMEDomain) consistent with the vhosts? (errors logged) */
 int mod_acme_check_groups(server_rec *s, apr_pool_t *ptemp);
 void mod_acme_activate_staged(mod_acme_gen_t *m, apr_pool_t *ptemp);

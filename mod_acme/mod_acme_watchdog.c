@@ -33,7 +33,8 @@ APLOG_USE_MODULE(acme);
 
 typedef struct mod_acme_wd_t {
     mod_acme_gen_t *m;
-    acme_runner_t *runner;
+    acme_runner_t *runner;         /* built in the watchdog child, at its first tick */
+    int create_failed;             /* logged once */
     apr_time_t next_request_check;
     apr_time_t next_blocked_check;
     apr_time_t next_checks;
@@ -58,13 +59,21 @@ static acme_runner_cert_t *runner_cert(const mod_acme_managed_t *mc, apr_pool_t 
     return c;
 }
 
-static apr_status_t runner_create(mod_acme_wd_t *wd, apr_pool_t *p)
+/* The runner and its view of every certificate, in a pool of the watchdog child: the root
+ * parent (and so every other child) never holds them. */
+static apr_status_t runner_create(mod_acme_wd_t *wd)
 {
     mod_acme_gen_t *m = wd->m;
     acme_runner_conf_t conf;
-    apr_array_header_t *certs = apr_array_make(p, m->certs->nelts + 1,
-                                               sizeof(acme_runner_cert_t *));
+    apr_array_header_t *certs;
+    apr_pool_t *p;
+    apr_status_t rv;
     int i;
+
+    if ((rv = apr_pool_create_unmanaged_ex(&p, NULL, NULL)) != APR_SUCCESS) {
+        return rv;
+    }
+    certs = apr_array_make(p, m->certs->nelts + 1, sizeof(acme_runner_cert_t *));
 
     memset(&conf, 0, sizeof(conf));
     conf.store = m->store;
@@ -91,10 +100,16 @@ static apr_status_t runner_create(mod_acme_wd_t *wd, apr_pool_t *p)
         APR_ARRAY_PUSH(certs, acme_runner_cert_t *) = runner_cert(
             APR_ARRAY_IDX(m->certs, i, mod_acme_managed_t *), p);
     }
-    return acme_runner_create(&wd->runner, p, &conf, certs);
+    if ((rv = acme_runner_create(&wd->runner, p, &conf, certs)) != APR_SUCCESS) {
+        wd->runner = NULL;
+        apr_pool_destroy(p);
+    }
+    return rv;
 }
 
-/* In the watchdog child: the HTTP layer (libcurl) the runner's client uses. */
+/* In the watchdog child: the HTTP layer (libcurl) the runner's client uses. libcurl is
+ * loaded and initialized here, in the only process that talks to the CA, before the
+ * runner starts a thread. */
 static apr_status_t wd_start(mod_acme_wd_t *wd)
 {
     mod_acme_gen_t *m = wd->m;
@@ -140,15 +155,25 @@ static void ari_fetches(mod_acme_wd_t *wd, apr_time_t now, apr_pool_t *ptemp)
 static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
 {
     mod_acme_wd_t *wd = baton;
-    acme_runner_t *r = wd->runner;
-    acme_sched_t *sched = acme_runner_sched(r);
+    acme_runner_t *r;
+    acme_sched_t *sched;
     apr_time_t now = apr_time_now();
+    apr_status_t rv;
     int i;
 
     if (state == AP_WATCHDOG_STATE_STOPPING) {
         mod_acme_fleet_child_stop(wd->m->fleet);
         return APR_SUCCESS;
     }
+    if (!wd->runner && (rv = runner_create(wd)) != APR_SUCCESS) {
+        if (!wd->create_failed++) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, wd->m->s, ACMELOGNO(00700)
+                         "cannot set up the certificate runner (tried again every tick)");
+        }
+        return APR_SUCCESS;
+    }
+    r = wd->runner;
+    sched = acme_runner_sched(r);
     mod_acme_fleet_child_start(wd->m->fleet);
     if (now >= sched->next_run) {
         if (!acme_runner_started(r) && wd_start(wd) != APR_SUCCESS) {
@@ -201,17 +226,11 @@ apr_status_t mod_acme_watchdog_setup(mod_acme_gen_t *m, apr_pool_t *p)
     }
     wd = apr_pcalloc(p, sizeof(*wd));
     wd->m = m;
-    if ((rv = runner_create(wd, p)) != APR_SUCCESS
-        || (rv = get_instance(&w, WD_NAME, 0, 1, p)) != APR_SUCCESS
+    if ((rv = get_instance(&w, WD_NAME, 0, 1, p)) != APR_SUCCESS
         || (rv = register_cb(w, WD_INTERVAL, wd, wd_callback)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, m->s, ACMELOGNO(00037)
                      "cannot register the mod_acme watchdog");
         return rv;
     }
     return APR_SUCCESS;
-}
-
-void mod_acme_hook_child_init(apr_pool_t *p, server_rec *s)
-{
-    acme_http_curl_global_init();
 }

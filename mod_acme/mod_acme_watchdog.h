@@ -7,6 +7,5 @@
 #include "mod_acme_generation.h"
 
 apr_status_t mod_acme_watchdog_setup(mod_acme_gen_t *m, apr_pool_t *p);
-void mod_acme_hook_child_init(apr_pool_t *p, server_rec *s);
 
 #endif

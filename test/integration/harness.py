@@ -177,6 +177,19 @@ def tail(path, lines=40):
         return "(cannot read %s: %s)\n" % (path, exc)
 
 
+def server_pids(pgid):
+    """The processes of process group pgid (a server: its parent and children)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if os.getpgid(int(d)) == pgid:
+                    pids.append(int(d))
+            except OSError:
+                pass
+    return pids
+
+
 def make_tempdir(prefix):
     """A fresh directory under /tmp, mode 0755 (httpd's User must traverse ServerRoots)."""
     d = tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("ACME_TEST_TMP", "/tmp"))
