@@ -91,12 +91,13 @@ METRICS = [
 ]
 
 
-def module_lines(module, peb, http_port, https_port, n, md_keys=None):
+def module_lines(module, peb, http_port, https_port, n, md_keys=None, acme_extra=()):
     if module == "acme":
         # the same challenge type for both modules; info level like mod_md (the harness
         # sets acme:debug)
         return (["LogLevel acme:info"],
-                harness.acme_lines(peb, peb.ca_file, extra=["ACMEChallenges http-01"]))
+                harness.acme_lines(peb, peb.ca_file,
+                                   extra=["ACMEChallenges http-01"] + list(acme_extra)))
     md = ["LoadModule md_module %s/mod_md.so" % harness.APACHE_MODDIR,
           "MDCertificateAuthority %s" % peb.directory_url,
           'MDCACertificateFile "%s"' % peb.ca_file,
@@ -230,7 +231,8 @@ def one_run(module, n, args, show_commands):
         http_port, https_port = harness.free_port(), harness.free_port()
         cts = ChallTestSrv(os.path.join(work, "challtestsrv")).start()
         peb = Pebble(os.path.join(work, "pebble"), cts.dns_port, http_port, https_port).start()
-        glines, alines = module_lines(module, peb, http_port, https_port, n, args.md_keys)
+        glines, alines = module_lines(module, peb, http_port, https_port, n, args.md_keys,
+                                      args.acme_line)
         vhosts = [VHost(PLAIN, ssl=False)] + [VHost(nm) for nm in names(n)]
         httpd = Httpd(os.path.join(work, "httpd"), http_port, https_port, vhosts=vhosts,
                       acme_lines=alines, global_lines=glines, load_acme=(module == "acme"))
@@ -522,6 +524,10 @@ def main(argv):
     ap.add_argument("--md-keys", default=None,
                     help="MDPrivateKeys for mod_md (default: mod_md's own, RSA 2048; "
                          "mod_acme always uses P-256), e.g. secp256r1")
+    ap.add_argument("--acme-line", action="append", default=[],
+                    help="a further config line for mod_acme (repeatable), e.g. "
+                         "'ACMEMaxParallel 8': pebble deadlocks with 16 or more orders in "
+                         "flight (docs/DESIGN.md)")
     ap.add_argument("--json", default=None, help="append every run's result to this file")
     ap.add_argument("--extrapolate-from", default=None,
                     help="a --json file of an earlier run at smaller N: mod_md's figures there "
