@@ -229,7 +229,10 @@ void acme_plan_compute(acme_plan_t *plan, apr_pool_t *p, const acme_plan_spec_t 
 
     if (in->renew_requested > 0) {
         apr_time_t obtained = in->live_obtained ? in->live_obtained : in->live_not_before;
-        if (in->have_live && obtained >= in->renew_requested) {
+        /* both are kept to the second: a certificate of the request's own second may be
+         * the one the request was about (served at once, renewal asked for right away), so
+         * only a later one satisfies it (one renewal too many at worst) */
+        if (in->have_live && apr_time_sec(obtained) > apr_time_sec(in->renew_requested)) {
             plan->request_done = 1;
         }
         else {
