@@ -727,6 +727,81 @@ START_TEST(renewal_info_fetched_by_the_leader_only)
 }
 END_TEST
 
+/* A sealed account key as acmectl writes it into the node's local store (not the wrapping
+ * store: acmectl has no database). */
+static void local_account_key(node_t *n, const char *name, const char *key)
+{
+    char *sealed;
+    apr_size_t slen;
+
+    ck_assert_int_eq(acme_seal(&sealed, &slen, pool, n->secret, key, strlen(key)), APR_SUCCESS);
+    ck_assert_int_eq(acme_store_save(n->local, ACME_GROUP_ACCOUNTS, name, "key.sealed", sealed,
+                                     slen, pool), APR_SUCCESS);
+}
+
+START_TEST(account_changed_by_acmectl_reaches_every_node)
+{
+    apr_int64_t fence;
+    const char *holder;
+    apr_time_t expires;
+    acme_fleet_lease_row_t *l;
+
+    /* A makes the fleet's account, B pulls it */
+    ck_assert_int_eq(acme_fleet_may_order(A.fleet, "a.example", names_of("a.example"), pool), 1);
+    local_account_key(&A, "ca-test", "OLD-KEY");
+    save(A.st, ACME_GROUP_ACCOUNTS, "ca-test", "account.json", "{\"url\":\"u\"}");
+    acme_fleet_done(A.fleet, "a.example", pool);
+    acme_fleet_tick(B.fleet, apr_time_now(), pool);
+    ck_assert_str_eq(unsealed(&B, ACME_GROUP_ACCOUNTS, "ca-test"), "OLD-KEY");
+
+    /* acmectl account rollover on A: the new key in A's local store and a request */
+    local_account_key(&A, "ca-test", "NEW-KEY");
+    ck_assert_int_eq(acme_fleet_account_request(A.local, "ca-test", pool), APR_SUCCESS);
+    /* while another node holds the account lease, A waits and keeps the request */
+    ck_assert_int_eq(f_lease_take(&db, ACME_FLEET_ACCOUNT_LEASE, "node-x",
+                                  apr_time_from_sec(60), &fence, &holder, &expires, pool),
+                     APR_SUCCESS);
+    acme_fleet_tick(A.fleet, apr_time_now(), pool);
+    ck_assert(unit_logged(logs, ACME_LOG_INFO, "ACME00720", "node-x"));
+    ck_assert_ptr_nonnull(load(A.local, ACME_GROUP_ACCOUNTS, "ca-test",
+                               ACME_FLEET_ACCOUNT_REQUEST));
+    /* nor does its pull bring the database's old key back over the new one */
+    ck_assert_str_eq(unsealed(&A, ACME_GROUP_ACCOUNTS, "ca-test"), "NEW-KEY");
+    ck_assert_ptr_nonnull(l = lease_find(ACME_FLEET_ACCOUNT_LEASE));
+    l->expires = 0;
+    acme_fleet_tick(A.fleet, apr_time_now(), pool);
+    ck_assert(unit_logged(logs, ACME_LOG_NOTICE, "ACME00721", "ca-test"));
+    ck_assert_ptr_null(load(A.local, ACME_GROUP_ACCOUNTS, "ca-test",
+                            ACME_FLEET_ACCOUNT_REQUEST));
+    ck_assert_int_eq(lease_find(ACME_FLEET_ACCOUNT_LEASE)->expires, 0); /* given back */
+    acme_fleet_tick(B.fleet, apr_time_now(), pool);
+    ck_assert_str_eq(unsealed(&B, ACME_GROUP_ACCOUNTS, "ca-test"), "NEW-KEY");
+
+    /* a later change by B (a rollover there) reaches A, which published the one before */
+    local_account_key(&B, "ca-test", "THIRD-KEY");
+    ck_assert_int_eq(acme_fleet_account_request(B.local, "ca-test", pool), APR_SUCCESS);
+    acme_fleet_tick(B.fleet, apr_time_now(), pool);
+    acme_fleet_tick(A.fleet, apr_time_now(), pool);
+    ck_assert_str_eq(unsealed(&A, ACME_GROUP_ACCOUNTS, "ca-test"), "THIRD-KEY");
+
+    /* acmectl account deactivate on A: every node learns it, one node makes the new account */
+    save(A.local, ACME_GROUP_ACCOUNTS, "ca-test", "account.json",
+         "{\"url\":\"u\",\"status\":\"deactivated\"}");
+    ck_assert_int_eq(acme_fleet_account_request(A.local, "ca-test", pool), APR_SUCCESS);
+    acme_fleet_tick(A.fleet, apr_time_now(), pool);
+    acme_fleet_tick(B.fleet, apr_time_now(), pool);
+    ck_assert_ptr_nonnull(strstr(load(B.local, ACME_GROUP_ACCOUNTS, "ca-test", "account.json"),
+                                 "deactivated"));
+    ck_assert_int_eq(acme_fleet_may_order(B.fleet, "b.example", names_of("b.example"), pool), 1);
+    ck_assert_int_eq(acme_fleet_may_order(A.fleet, "a.example", names_of("a.example"), pool), 0);
+    save(B.st, ACME_GROUP_ACCOUNTS, "ca-test", "account.json", "{\"url\":\"u2\"}");
+    acme_fleet_done(B.fleet, "b.example", pool);
+    ck_assert_int_eq(acme_fleet_may_order(A.fleet, "a.example", names_of("a.example"), pool), 1);
+    ck_assert_str_eq(load(A.local, ACME_GROUP_ACCOUNTS, "ca-test", "account.json"),
+                     "{\"url\":\"u2\"}");
+}
+END_TEST
+
 Suite *fleet_suite(void)
 {
     Suite *s = suite_create("fleet");
@@ -743,6 +818,7 @@ Suite *fleet_suite(void)
     tcase_add_test(tc, snapshot_and_database_down);
     tcase_add_test(tc, staged_while_down_published_when_back);
     tcase_add_test(tc, renewal_info_fetched_by_the_leader_only);
+    tcase_add_test(tc, account_changed_by_acmectl_reaches_every_node);
     suite_add_tcase(s, tc);
     return s;
 }
