@@ -397,7 +397,8 @@ static apr_status_t publish(acme_fleet_t *f, acme_group_t g, const char *name,
     return rv;
 }
 
-static const char *const ORDER_ASPECTS[] = { ASPECT_KEY, ASPECT_ORDER };
+/* the order state and the failure record (status.json: the back-off is fleet-wide) */
+static const char *const ORDER_ASPECTS[] = { ASPECT_KEY, ASPECT_ORDER, ACME_STATE_STATUS };
 static const char *const ACCOUNT_ASPECTS[] = { ASPECT_ACCOUNT, ASPECT_KEY };
 static const char *const ARI_ASPECTS[] = { ASPECT_ARI };
 static const char *const HTTP01_ASPECTS[] = { ACME_HTTP01_HOST, ACME_HTTP01_ASPECT };
@@ -406,7 +407,8 @@ static const char *const TLSALPN01_ASPECTS[] = { ACME_TLSALPN01_KEY, ACME_TLSALP
 
 static int is_order_aspect(const char *aspect)
 {
-    return !aspect || !strcmp(aspect, ASPECT_KEY) || !strcmp(aspect, ASPECT_ORDER);
+    return !aspect || !strcmp(aspect, ASPECT_KEY) || !strcmp(aspect, ASPECT_ORDER)
+           || !strcmp(aspect, ACME_STATE_STATUS);
 }
 
 /* The highest challenge sequence every other live node has pulled reaches seq, or
@@ -1068,6 +1070,31 @@ static void pull_order(acme_fleet_t *f, const char *id, apr_pool_t *p)
     }
 }
 
+/* The failure record the last holder published (a failed attempt and its back-off): into
+ * the local store (the status page shows it, the runner continues its ladder). 1 when its
+ * next attempt is still to come: then no node orders before it, as one server would not. */
+static int fleet_backoff(acme_fleet_t *f, const char *id, apr_pool_t *p)
+{
+    static const char *const aspects[] = { ACME_STATE_STATUS };
+    apr_array_header_t *blobs;
+    acme_cert_status_t *s;
+    apr_int64_t gen;
+    apr_status_t rv;
+
+    rv = f->conf.ops->get(f->conf.db, acme_group_name(ACME_GROUP_ORDERS), id, &gen, &blobs, p);
+    if (db_failed(f, rv, "get") || rv != APR_SUCCESS || !blob_find(blobs, ACME_STATE_STATUS)
+        || write_local(f, ACME_GROUP_ORDERS, id, blobs, aspects, 1, p) != APR_SUCCESS
+        || acme_status_load(&s, p, f->conf.store, id) != APR_SUCCESS
+        || s->next_attempt <= apr_time_now()) {
+        return 0;
+    }
+    acme_log(ACME_LOG_INFO, 0, ACMELOGNO(00722) "certificate %s: %d failed attempt(s) in the "
+             "fleet, the last at %s: no node orders it before %s (back-off shared by the fleet)",
+             id, s->failures, acme_time_rfc3339(p, s->last_failure),
+             acme_time_rfc3339(p, s->next_attempt));
+    return 1;
+}
+
 static int names_match(const acme_cert_meta_t *m, const apr_array_header_t *names,
                        apr_pool_t *p)
 {
@@ -1114,6 +1141,11 @@ int acme_fleet_may_order(acme_fleet_t *f, const char *id, const apr_array_header
         fence_set(f, id, 0);
         acme_log(ACME_LOG_INFO, 0, ACMELOGNO(00651) "certificate %s: the fleet database has a "
                  "newer one (serial %s): pulled, not ordered", id, meta->serial);
+        goto leave;
+    }
+    if (fence != had && fleet_backoff(f, id, p)) {
+        (void)f->conf.ops->lease_release(f->conf.db, id, f->conf.node, fence, p);
+        fence_set(f, id, 0);
         goto leave;
     }
     if (fence != had) {

@@ -472,6 +472,24 @@ static apr_status_t order_gate(void *baton, const acme_cert_spec_t *spec, acme_r
     return ACME_EPACED;
 }
 
+/* Fleet mode, the lease just taken: the failure record another node's attempts left
+ * (pulled into the store by the fleet layer) continues this node's back-off ladder. */
+static void fleet_adopt_failures(acme_runner_t *r, acme_runner_cert_t *c, apr_pool_t *p)
+{
+    acme_cert_status_t *s;
+
+    if (acme_status_load(&s, p, r->conf.store, c->id) != APR_SUCCESS) {
+        return;
+    }
+    apr_thread_mutex_lock(r->mutex);
+    if (s->failures > c->input.failures) {
+        c->input.failures = s->failures;
+        c->input.last_failure = s->last_failure;
+        c->input.retry_after = s->retry_after;
+    }
+    apr_thread_mutex_unlock(r->mutex);
+}
+
 /* One job of a run (acme_parallel.c): obtain the certificate r->due[job]. */
 static void obtain_one(void *baton, int job)
 {
@@ -496,6 +514,9 @@ static void obtain_one(void *baton, int job)
         apr_thread_mutex_unlock(r->mutex);
         apr_pool_destroy(p);
         return;
+    }
+    if (r->conf.fleet && !r->leased[i]) {
+        fleet_adopt_failures(r, c, p);
     }
     acme_result_reset(&res);
     apr_thread_mutex_lock(r->mutex);
@@ -748,6 +769,7 @@ static int fleet_filter(acme_runner_t *r, apr_time_t now, apr_pool_t *p)
             continue;
         }
         if (fl->may_order(fl->baton, c->id, c->names, p)) {
+            fleet_adopt_failures(r, c, p);
             r->leased[i] = 1;
             ++leased;
         }

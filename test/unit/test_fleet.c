@@ -19,6 +19,8 @@
 #include "acme_store.h"
 #include "acme_util.h"
 
+#define SEC_OF(t) ((t) / APR_USEC_PER_SEC)
+
 /* ---- the in-memory database ------------------------------------------------------------ */
 
 typedef struct fake_entry_t {
@@ -802,6 +804,57 @@ START_TEST(account_changed_by_acmectl_reaches_every_node)
 }
 END_TEST
 
+START_TEST(failure_backoff_shared_by_the_fleet)
+{
+    acme_cert_status_t st0, *got;
+    fake_entry_t *e;
+    int i;
+
+    save(A.st, ACME_GROUP_ACCOUNTS, "ca-test", "account.json", "{}");
+    acme_fleet_tick(B.fleet, apr_time_now(), pool);
+    /* A's attempt fails: its failure record goes to the database under the lease */
+    ck_assert_int_eq(acme_fleet_may_order(A.fleet, "a.example", names_of("a.example"), pool), 1);
+    memset(&st0, 0, sizeof(st0));
+    st0.failures = 2;
+    st0.last_failure = apr_time_now();
+    st0.next_attempt = apr_time_now() + apr_time_from_sec(600);
+    st0.err_detail = "refused";
+    ck_assert_int_eq(acme_status_save(A.st, "a.example", &st0, pool), APR_SUCCESS);
+    ck_assert_ptr_nonnull(e = db_entry("orders", "a.example"));
+    acme_fleet_done(A.fleet, "a.example", pool);
+    /* B, due by its own plan, gets the lease but not the order: the back-off holds */
+    ck_assert_int_eq(acme_fleet_may_order(B.fleet, "a.example", names_of("a.example"), pool), 0);
+    ck_assert(unit_logged(logs, ACME_LOG_INFO, "ACME00722", "a.example"));
+    ck_assert_int_eq(lease_find("a.example")->expires, 0);   /* given back */
+    ck_assert_int_eq(acme_status_load(&got, pool, B.local, "a.example"), APR_SUCCESS);
+    ck_assert_int_eq(got->failures, 2);
+    ck_assert(SEC_OF(got->next_attempt) == SEC_OF(st0.next_attempt));
+    /* a record whose next attempt has come (the database's copy aged): B orders, with the
+     * record in its store (its runner continues the ladder from it) */
+    st0.next_attempt = apr_time_now() - apr_time_from_sec(1);
+    ck_assert_int_eq(acme_status_save(A.local, "a.example", &st0, pool), APR_SUCCESS);
+    for (i = 0; i < e->blobs->nelts; ++i) {
+        acme_store_blob_t *b = &APR_ARRAY_IDX(e->blobs, i, acme_store_blob_t);
+        if (!strcmp(b->aspect, "status.json")) {
+            b->data = load(A.local, ACME_GROUP_ORDERS, "a.example", "status.json");
+            b->len = strlen(b->data);
+        }
+    }
+    /* A, without the lease, publishes nothing over it */
+    st0.next_attempt = apr_time_now() + apr_time_from_sec(600);
+    ck_assert_int_eq(acme_status_save(A.st, "a.example", &st0, pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_fleet_may_order(B.fleet, "a.example", names_of("a.example"), pool), 1);
+    ck_assert_int_eq(acme_status_load(&got, pool, B.local, "a.example"), APR_SUCCESS);
+    ck_assert_int_eq(got->failures, 2);
+    ck_assert(got->next_attempt < apr_time_now());
+    /* B's success removes the record: the database forgets it */
+    ck_assert_int_eq(acme_store_remove(B.st, ACME_GROUP_ORDERS, "a.example", NULL, pool),
+                     APR_SUCCESS);
+    ck_assert_ptr_null(db_entry("orders", "a.example"));
+    acme_fleet_done(B.fleet, "a.example", pool);
+}
+END_TEST
+
 Suite *fleet_suite(void)
 {
     Suite *s = suite_create("fleet");
@@ -819,6 +872,7 @@ Suite *fleet_suite(void)
     tcase_add_test(tc, staged_while_down_published_when_back);
     tcase_add_test(tc, renewal_info_fetched_by_the_leader_only);
     tcase_add_test(tc, account_changed_by_acmectl_reaches_every_node);
+    tcase_add_test(tc, failure_backoff_shared_by_the_fleet);
     suite_add_tcase(s, tc);
     return s;
 }

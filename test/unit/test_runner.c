@@ -476,6 +476,7 @@ START_TEST(fleet_lease_taken_when_the_thread_starts)
     apr_array_header_t *certs = apr_array_make(pool, 2, sizeof(acme_runner_cert_t *));
     acme_runner_t *r;
     acme_sched_t *s;
+    acme_cert_status_t fst;
     apr_time_t before;
 
     fleet_hooks = &hooks;
@@ -498,13 +499,20 @@ START_TEST(fleet_lease_taken_when_the_thread_starts)
     ck_assert_int_eq(fi.done_b, 0);      /* nothing held, nothing given back */
     ck_assert(s->slot[1].next >= before + ACME_RUNNER_FLEET_WAIT);
     ck_assert(s->slot[1].next <= apr_time_now() + ACME_RUNNER_FLEET_WAIT);
-    /* the other node let it go: the thread takes the lease and orders, then gives it back */
+    /* the other node let it go after 3 failed attempts of its own (their record pulled into
+     * the store by the fleet layer): the thread takes the lease and orders, the ladder goes
+     * on from the fleet's count, the lease is given back */
     fi.deny = NULL;
+    memset(&fst, 0, sizeof(fst));
+    fst.failures = 3;
+    fst.last_failure = now - apr_time_from_sec(7200);
+    fst.next_attempt = now - apr_time_from_sec(1);
+    ck_assert_int_eq(acme_status_save(st, "b.example", &fst, pool), APR_SUCCESS);
     fake_http_expect(fake, "POST", "https://ca.test/order", 503, "down");
     acme_runner_run_due(r, s->slot[1].next, pool);
     ck_assert_int_eq(fi.asked_b, 2);
     ck_assert_msg(fake_http_remaining(fake) == 0, "%s", fake_http_trace(fake, pool));
-    ck_assert_int_eq(acme_runner_cert(r, 1)->input.failures, 1);
+    ck_assert_int_eq(acme_runner_cert(r, 1)->input.failures, 4);
     ck_assert_int_eq(fi.done_b, 1);
 }
 END_TEST
