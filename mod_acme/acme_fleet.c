@@ -28,7 +28,8 @@ struct acme_fleet_t {
     acme_store_t wrap;             /* acme_fleet_store: the local store, publishing */
     apr_hash_t *fences;            /* lease name -> apr_int64_t * (leases this node holds) */
     apr_hash_t *pulled;            /* challenge name -> "h" (http-01) or "t": pulled here */
-    apr_hash_t *own;               /* "group/name" -> 1: written by this node (not pulled) */
+    apr_hash_t *own;               /* "group/name" -> the generation this node wrote (that
+                                    * one is not pulled back; a newer one is) */
     const char *account_for;       /* the certificate whose order holds the account lease */
     apr_int64_t staging_since, accounts_since, challenges_since;
     int reachable;
@@ -389,14 +390,16 @@ static apr_status_t publish(acme_fleet_t *f, acme_group_t g, const char *name,
         }
     }
     else if (rv == APR_SUCCESS) {
-        apr_hash_set(f->own, own_key(f->pool, g, name), APR_HASH_KEY_STRING, "1");
+        apr_hash_set(f->own, own_key(f->pool, g, name), APR_HASH_KEY_STRING,
+                     apr_psprintf(f->pool, "%" APR_INT64_T_FMT, gen));
         acme_log(ACME_LOG_DEBUG, 0, "fleet: %s/%s published (generation %" APR_INT64_T_FMT
                  ")", acme_group_name(g), name, gen);
     }
     return rv;
 }
 
-static const char *const ORDER_ASPECTS[] = { ASPECT_KEY, ASPECT_ORDER };
+/* the order state and the failure record (status.json: the back-off is fleet-wide) */
+static const char *const ORDER_ASPECTS[] = { ASPECT_KEY, ASPECT_ORDER, ACME_STATE_STATUS };
 static const char *const ACCOUNT_ASPECTS[] = { ASPECT_ACCOUNT, ASPECT_KEY };
 static const char *const ARI_ASPECTS[] = { ASPECT_ARI };
 static const char *const HTTP01_ASPECTS[] = { ACME_HTTP01_HOST, ACME_HTTP01_ASPECT };
@@ -405,7 +408,8 @@ static const char *const TLSALPN01_ASPECTS[] = { ACME_TLSALPN01_KEY, ACME_TLSALP
 
 static int is_order_aspect(const char *aspect)
 {
-    return !aspect || !strcmp(aspect, ASPECT_KEY) || !strcmp(aspect, ASPECT_ORDER);
+    return !aspect || !strcmp(aspect, ASPECT_KEY) || !strcmp(aspect, ASPECT_ORDER)
+           || !strcmp(aspect, ACME_STATE_STATUS);
 }
 
 /* The highest challenge sequence every other live node has pulled reaches seq, or
@@ -835,6 +839,15 @@ static int pull_cert(acme_fleet_t *f, const char *id, apr_pool_t *p)
     return 1;
 }
 
+/* Whether the change is the generation this node wrote itself (a later one, another node's
+ * account rollover for instance, is pulled). */
+static int own_generation(acme_fleet_t *f, acme_group_t g, const acme_fleet_change_row_t *c,
+                          apr_pool_t *p)
+{
+    const char *gen = apr_hash_get(f->own, own_key(p, g, c->name), APR_HASH_KEY_STRING);
+    return gen && apr_atoi64(gen) >= c->generation;
+}
+
 static void pull_group(acme_fleet_t *f, acme_group_t g, apr_int64_t *psince, apr_pool_t *p)
 {
     apr_array_header_t *rows, *blobs;
@@ -854,8 +867,7 @@ static void pull_group(acme_fleet_t *f, acme_group_t g, apr_int64_t *psince, apr
         if (g == ACME_GROUP_STAGING) {
             (void)pull_cert(f, c->name, p);
         }
-        else if (g == ACME_GROUP_ACCOUNTS
-                 && !apr_hash_get(f->own, own_key(p, g, c->name), APR_HASH_KEY_STRING)) {
+        else if (g == ACME_GROUP_ACCOUNTS && !own_generation(f, g, c, p)) {
             rv = f->conf.ops->get(f->conf.db, acme_group_name(g), c->name, &gen, &blobs, p);
             if (rv == APR_SUCCESS
                 && write_local(f, g, c->name, blobs, ACCOUNT_ASPECTS,
@@ -936,6 +948,89 @@ static int db_has_account(acme_fleet_t *f, apr_pool_t *p)
     return 0;
 }
 
+/* Whether a local account is deactivated (acmectl account deactivate on some node, pulled):
+ * its replacement is made by one node, under the account lease, as the first account is. */
+static int local_deactivated(acme_fleet_t *f, apr_pool_t *p)
+{
+    apr_array_header_t *names;
+    int i;
+
+    if (f->conf.store->list(f->conf.store, ACME_GROUP_ACCOUNTS, &names, p) != APR_SUCCESS) {
+        return 0;
+    }
+    for (i = 0; i < names->nelts; ++i) {
+        char *text;
+        apr_size_t len;
+        json_t *j;
+        const char *status;
+        if (acme_store_load(f->conf.store, ACME_GROUP_ACCOUNTS, APR_ARRAY_IDX(names, i,
+                            const char *), ASPECT_ACCOUNT, &text, &len, p) == APR_SUCCESS
+            && (j = acme_json_parse(p, text, len, NULL)) != NULL
+            && (status = acme_json_str(j, "status")) != NULL && !strcmp(status, "deactivated")) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+apr_status_t acme_fleet_account_request(acme_store_t *st, const char *name, apr_pool_t *p)
+{
+    return acme_store_save(st, ACME_GROUP_ACCOUNTS, name, ACME_FLEET_ACCOUNT_REQUEST, "1\n", 2,
+                           p);
+}
+
+/* The accounts acmectl changed on this node (ACME_FLEET_ACCOUNT_REQUEST): published under
+ * the account lease, so that no node makes or publishes an account meanwhile; the request
+ * stays until the database took the account. Called with the mutex held. */
+static void publish_requested(acme_fleet_t *f, apr_pool_t *p)
+{
+    apr_array_header_t *names;
+    int i;
+
+    if (f->conf.store->list(f->conf.store, ACME_GROUP_ACCOUNTS, &names, p) != APR_SUCCESS) {
+        return;
+    }
+    for (i = 0; i < names->nelts && f->reachable; ++i) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *), *holder = NULL;
+        apr_int64_t fence = fence_of(f, ACME_FLEET_ACCOUNT_LEASE);
+        apr_time_t expires = 0;
+        char *data;
+        apr_size_t len;
+        int took = 0;
+        apr_status_t rv;
+
+        if (acme_store_load(f->conf.store, ACME_GROUP_ACCOUNTS, name,
+                            ACME_FLEET_ACCOUNT_REQUEST, &data, &len, p) != APR_SUCCESS) {
+            continue;
+        }
+        if (!fence) {
+            rv = f->conf.ops->lease_take(f->conf.db, ACME_FLEET_ACCOUNT_LEASE, f->conf.node,
+                                         f->conf.lease_ttl ? f->conf.lease_ttl
+                                                           : ACME_FLEET_LEASE_TTL,
+                                         &fence, &holder, &expires, p);
+            if (db_failed(f, rv, "lease") || rv != APR_SUCCESS) {
+                acme_log(ACME_LOG_INFO, rv, ACMELOGNO(00720) "fleet: account %s waits to be "
+                         "published: node %s holds the account lease", name,
+                         holder ? holder : "?");
+                return;
+            }
+            took = 1;
+        }
+        rv = publish(f, ACME_GROUP_ACCOUNTS, name, ACCOUNT_ASPECTS, NASPECTS(ACCOUNT_ASPECTS),
+                     ACME_FLEET_ACCOUNT_LEASE, fence, p);
+        if (rv == APR_SUCCESS) {
+            (void)acme_store_remove(f->conf.store, ACME_GROUP_ACCOUNTS, name,
+                                    ACME_FLEET_ACCOUNT_REQUEST, p);
+            acme_log(ACME_LOG_NOTICE, 0, ACMELOGNO(00721) "fleet: account %s as acmectl left "
+                     "it on this node published: every node uses it from its next pull", name);
+        }
+        if (took) {
+            (void)f->conf.ops->lease_release(f->conf.db, ACME_FLEET_ACCOUNT_LEASE, f->conf.node,
+                                             fence, p);
+        }
+    }
+}
+
 /* The account: pulled from the database; when it has none yet, only the node holding the
  * account lease may make it (the others wait: one account fleet-wide). */
 static int account_ready(acme_fleet_t *f, const char *id, apr_pool_t *p)
@@ -949,7 +1044,8 @@ static int account_ready(acme_fleet_t *f, const char *id, apr_pool_t *p)
     if (!f->reachable) {
         return 0;
     }
-    if (db_has_account(f, p) || fence_of(f, ACME_FLEET_ACCOUNT_LEASE)) {
+    if ((db_has_account(f, p) && !local_deactivated(f, p))
+        || fence_of(f, ACME_FLEET_ACCOUNT_LEASE)) {
         return 1;
     }
     rv = f->conf.ops->lease_take(f->conf.db, ACME_FLEET_ACCOUNT_LEASE, f->conf.node,
@@ -982,6 +1078,31 @@ static void pull_order(acme_fleet_t *f, const char *id, apr_pool_t *p)
                  "over and resumes the order state another node left in the database", id,
                  f->conf.node);
     }
+}
+
+/* The failure record the last holder published (a failed attempt and its back-off): into
+ * the local store (the status page shows it, the runner continues its ladder). 1 when its
+ * next attempt is still to come: then no node orders before it, as one server would not. */
+static int fleet_backoff(acme_fleet_t *f, const char *id, apr_pool_t *p)
+{
+    static const char *const aspects[] = { ACME_STATE_STATUS };
+    apr_array_header_t *blobs;
+    acme_cert_status_t *s;
+    apr_int64_t gen;
+    apr_status_t rv;
+
+    rv = f->conf.ops->get(f->conf.db, acme_group_name(ACME_GROUP_ORDERS), id, &gen, &blobs, p);
+    if (db_failed(f, rv, "get") || rv != APR_SUCCESS || !blob_find(blobs, ACME_STATE_STATUS)
+        || write_local(f, ACME_GROUP_ORDERS, id, blobs, aspects, 1, p) != APR_SUCCESS
+        || acme_status_load(&s, p, f->conf.store, id) != APR_SUCCESS
+        || s->next_attempt <= apr_time_now()) {
+        return 0;
+    }
+    acme_log(ACME_LOG_INFO, 0, ACMELOGNO(00722) "certificate %s: %d failed attempt(s) in the "
+             "fleet, the last at %s: no node orders it before %s (back-off shared by the fleet)",
+             id, s->failures, acme_time_rfc3339(p, s->last_failure),
+             acme_time_rfc3339(p, s->next_attempt));
+    return 1;
 }
 
 static int names_match(const acme_cert_meta_t *m, const apr_array_header_t *names,
@@ -1030,6 +1151,11 @@ int acme_fleet_may_order(acme_fleet_t *f, const char *id, const apr_array_header
         fence_set(f, id, 0);
         acme_log(ACME_LOG_INFO, 0, ACMELOGNO(00651) "certificate %s: the fleet database has a "
                  "newer one (serial %s): pulled, not ordered", id, meta->serial);
+        goto leave;
+    }
+    if (fence != had && fleet_backoff(f, id, p)) {
+        (void)f->conf.ops->lease_release(f->conf.db, id, f->conf.node, fence, p);
+        fence_set(f, id, 0);
         goto leave;
     }
     if (fence != had) {
@@ -1247,6 +1373,9 @@ void acme_fleet_tick(acme_fleet_t *f, apr_time_t now, apr_pool_t *p)
     }
     if (f->reachable) {
         pull_group(f, ACME_GROUP_STAGING, &f->staging_since, p);
+    }
+    if (f->reachable) {
+        publish_requested(f, p);    /* before the pull: the database's is older */
     }
     if (f->reachable) {
         pull_group(f, ACME_GROUP_ACCOUNTS, &f->accounts_since, p);

@@ -35,6 +35,7 @@
 #define ACME_FLEET_SNAPSHOT_ENTRY "_fleet"              /* orders/_fleet/fleet.json */
 #define ACME_FLEET_SNAPSHOT "fleet.json"
 #define ACME_FLEET_ACCOUNT_LEASE "_account"             /* while the first account is made */
+#define ACME_FLEET_ACCOUNT_REQUEST "fleet-publish"  /* accounts/<name>/: acmectl changed it */
 #define ACME_FLEET_PURGE_AGE apr_time_from_sec(7 * 86400) /* removed challenges forgotten */
 #define ACME_FLEET_PURGE_EVERY apr_time_from_sec(3600)  /* ... by the leader, this often */
 
@@ -151,6 +152,10 @@ int acme_fleet_may_fetch_ari(acme_fleet_t *f, const char *id, apr_pool_t *p);
 void acme_fleet_tick(acme_fleet_t *f, apr_time_t now, apr_pool_t *p);
 /* Each ACME_FLEET_CHALLENGE_TICK: pull new and removed challenges. */
 void acme_fleet_challenges_tick(acme_fleet_t *f, apr_pool_t *p);
+/* acmectl account rollover|deactivate on a fleet node: ask the node's watchdog to publish
+ * the account entry name (its next tick does, under the account lease, so the other nodes
+ * pull the new key or the deactivation). */
+apr_status_t acme_fleet_account_request(acme_store_t *st, const char *name, apr_pool_t *p);
 /* Whether the last database call worked. */
 int acme_fleet_reachable(acme_fleet_t *f);
 /* May this node start ordering? Only ACME_FLEET_SETTLE after its first heartbeat reached

@@ -10,13 +10,16 @@
  * PQexecParams at every call), so nothing lives in the server session and a new
  * connection needs no preparing again. */
 #include <ctype.h>
+#include <dlfcn.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <apr_dbd.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
 
 #include "acme_fleet_db.h"
 #include "acme_log.h"
@@ -43,6 +46,16 @@ struct acme_fleet_db_t {
     apr_time_t next_try;           /* no connect attempt before this */
     apr_interval_time_t backoff;
     char err[512];
+    /* the call watcher (a frozen server answers TCP but never the query: libpq would wait
+     * for ever, and every thread behind the mutex with it) */
+    apr_thread_mutex_t *wmutex;    /* guards the three below, never held during I/O */
+    int fd;                        /* the connection's socket while a call runs, else -1 */
+    apr_time_t busy_since;         /* when the running call began (0: none) */
+    int cut;                       /* the watcher shut the socket down */
+    apr_interval_time_t call_max;  /* ACME_FLEET_DB_CALL_MAX unless a test set it */
+    apr_thread_t *watcher;
+    volatile int stopping;
+    int no_socket;                 /* PQsocket not found (said once) */
 };
 
 /* ---- the schema ---------------------------------------------------------------------- */
@@ -441,6 +454,82 @@ static apr_status_t migrate(acme_fleet_db_t *db, apr_pool_t *p)
     return rv;
 }
 
+/* libpq's socket of the connection (PQsocket, found in the process: the apr_dbd driver
+ * loaded libpq; no link to it here), -1 when unknown. */
+static int conn_socket(acme_fleet_db_t *db)
+{
+    int (*pq_socket)(const void *) = NULL;
+    void *conn = db->handle ? apr_dbd_native_handle(db->driver, db->handle) : NULL;
+    void *lib = dlopen("libpq.so.5", RTLD_NOW | RTLD_NOLOAD); /* the driver's, if local */
+
+    *(void **)&pq_socket = dlsym(lib ? lib : RTLD_DEFAULT, "PQsocket");
+    if (lib) {
+        dlclose(lib);
+    }
+    if (conn && !pq_socket && !db->no_socket) {
+        db->no_socket = 1;
+        acme_log(ACME_LOG_WARNING, 0, ACMELOGNO(00724) "fleet database %s: libpq's PQsocket "
+                 "not found: a call to a frozen server cannot be cut", db->shown);
+    }
+    return conn && pq_socket ? pq_socket(conn) : -1;
+}
+
+/* The call on the connection begins (fd known) or ends (fd -1). */
+static void watch(acme_fleet_db_t *db, int fd)
+{
+    apr_thread_mutex_lock(db->wmutex);
+    db->fd = fd;
+    db->busy_since = fd >= 0 ? apr_time_now() : 0;
+    if (fd < 0) {
+        db->cut = 0;
+    }
+    apr_thread_mutex_unlock(db->wmutex);
+}
+
+/* A call that has run longer than call_max: its socket is shut down, so libpq's wait ends
+ * with an error and the caller drops the connection (APR_ECONNREFUSED, reconnect later). */
+static void *APR_THREAD_FUNC watcher_main(apr_thread_t *t, void *data)
+{
+    acme_fleet_db_t *db = data;
+
+    while (!db->stopping) {
+        apr_sleep(ACME_FLEET_DB_WATCH_TICK);
+        apr_thread_mutex_lock(db->wmutex);
+        if (db->fd >= 0 && !db->cut && db->busy_since
+            && apr_time_now() - db->busy_since > db->call_max) {
+            db->cut = 1;
+            (void)shutdown(db->fd, SHUT_RDWR);
+            acme_log(ACME_LOG_WARNING, 0, ACMELOGNO(00723) "fleet database %s: a call has "
+                     "had no answer for %.0f s (the server or its host is frozen?): "
+                     "connection cut, the fleet goes on without the database until it "
+                     "answers again", db->shown, (double)db->call_max / APR_USEC_PER_SEC);
+        }
+        apr_thread_mutex_unlock(db->wmutex);
+    }
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+static apr_status_t watcher_stop(void *data)
+{
+    acme_fleet_db_t *db = data;
+    apr_status_t trv;
+
+    if (db->watcher) {
+        db->stopping = 1;
+        apr_thread_join(&trv, db->watcher);
+        db->watcher = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+void acme_fleet_db_set_call_max(acme_fleet_db_t *db, apr_interval_time_t t)
+{
+    apr_thread_mutex_lock(db->wmutex);
+    db->call_max = t > 0 ? t : ACME_FLEET_DB_CALL_MAX;
+    apr_thread_mutex_unlock(db->wmutex);
+}
+
 /* Connected, or APR_ECONNREFUSED (back-off running or the attempt failed), or
  * ACME_ESCHEMA / APR_EGENERAL from the migration. Called with the mutex held. */
 static apr_status_t ensure_conn(acme_fleet_db_t *db)
@@ -455,6 +544,16 @@ static apr_status_t ensure_conn(acme_fleet_db_t *db)
     }
     if (now < db->next_try) {
         return APR_ECONNREFUSED;
+    }
+    if (!db->watcher) {   /* first connect: in the process that uses the handle */
+        db->stopping = 0;
+        if (apr_thread_create(&db->watcher, NULL, watcher_main, db, db->pool) == APR_SUCCESS) {
+            /* before the thread's own pool (a child of db->pool) goes */
+            apr_pool_pre_cleanup_register(db->pool, db, watcher_stop);
+        }
+        else {
+            db->watcher = NULL;
+        }
     }
     apr_pool_create(&db->cpool, db->pool);
     apr_pool_cleanup_register(db->cpool, db, conn_cleanup, apr_pool_cleanup_null);
@@ -474,7 +573,9 @@ static apr_status_t ensure_conn(acme_fleet_db_t *db)
         goto out;
     }
     apr_pool_create(&tp, db->cpool);
+    watch(db, conn_socket(db));
     rv = migrate(db, tp);
+    watch(db, -1);
     apr_pool_destroy(tp);
     if (rv != APR_SUCCESS) {
         /* a broken connection or a lasting fault (no right to create tables): either way
@@ -514,6 +615,9 @@ static apr_status_t enter(acme_fleet_db_t *db)
         db->reachable = 0;
         apr_thread_mutex_unlock(db->mutex);
     }
+    else {
+        watch(db, conn_socket(db));
+    }
     return rv;
 }
 
@@ -521,7 +625,19 @@ static apr_status_t enter(acme_fleet_db_t *db)
  * (then dropped: the next call connects again), else stays. */
 static apr_status_t leave(acme_fleet_db_t *db, apr_status_t rv)
 {
-    if (rv == APR_EGENERAL) {
+    int cut;
+
+    apr_thread_mutex_lock(db->wmutex);
+    cut = db->cut;
+    apr_thread_mutex_unlock(db->wmutex);
+    watch(db, -1);
+    if (cut) {
+        set_err(db, "the fleet database (%s) did not answer within %.0f s: connection cut",
+                db->shown, (double)db->call_max / APR_USEC_PER_SEC);
+        drop_conn(db);
+        rv = APR_ECONNREFUSED;
+    }
+    else if (rv == APR_EGENERAL) {
         char keep[sizeof(db->err)];
         apr_pool_t *tp;
 
@@ -571,7 +687,12 @@ apr_status_t acme_fleet_db_create(acme_fleet_db_t **pdb, apr_pool_t *p, const ch
     db->password = (password && *password) ? apr_pstrdup(p, password) : NULL;
     db->conninfo = acme_fleet_db_conninfo_build(p, conninfo, password);
     db->shown = acme_fleet_db_conninfo_mask(p, conninfo);
+    db->fd = -1;
+    db->call_max = ACME_FLEET_DB_CALL_MAX;
     rv = apr_thread_mutex_create(&db->mutex, APR_THREAD_MUTEX_DEFAULT, db->pool);
+    if (rv == APR_SUCCESS) {
+        rv = apr_thread_mutex_create(&db->wmutex, APR_THREAD_MUTEX_DEFAULT, db->pool);
+    }
     if (rv == APR_SUCCESS) {
         rv = apr_dbd_init(p);
     }

@@ -42,6 +42,12 @@
 /* The database's schema is newer than this module: upgrade the module on this node. */
 #define ACME_ESCHEMA (ACME_STATUS_BASE + 620)
 
+/* A call without an answer for this long (a frozen server or host: TCP still answers, so
+ * neither keepalives nor TCP_USER_TIMEOUT end libpq's wait) has its connection cut by the
+ * handle's watcher thread: the call returns APR_ECONNREFUSED and the next one reconnects. */
+#define ACME_FLEET_DB_CALL_MAX apr_time_from_sec(10)
+#define ACME_FLEET_DB_WATCH_TICK apr_time_from_msec(250)
+
 /* The schema version this module creates and understands. */
 #define ACME_FLEET_DB_SCHEMA 1
 
@@ -88,6 +94,8 @@ int acme_fleet_db_schema_version(acme_fleet_db_t *db);
 int acme_fleet_db_reachable(acme_fleet_db_t *db);
 /* The message of the last failed call (allocated from p), without secrets; NULL when none. */
 const char *acme_fleet_db_error(acme_fleet_db_t *db, apr_pool_t *p);
+/* The longest a call may go without an answer (0: ACME_FLEET_DB_CALL_MAX); tests shorten it. */
+void acme_fleet_db_set_call_max(acme_fleet_db_t *db, apr_interval_time_t t);
 /* The conninfo with any password masked, for logs and status. */
 const char *acme_fleet_db_conninfo_shown(acme_fleet_db_t *db);
 

@@ -472,6 +472,24 @@ static apr_status_t order_gate(void *baton, const acme_cert_spec_t *spec, acme_r
     return ACME_EPACED;
 }
 
+/* Fleet mode, the lease just taken: the failure record another node's attempts left
+ * (pulled into the store by the fleet layer) continues this node's back-off ladder. */
+static void fleet_adopt_failures(acme_runner_t *r, acme_runner_cert_t *c, apr_pool_t *p)
+{
+    acme_cert_status_t *s;
+
+    if (acme_status_load(&s, p, r->conf.store, c->id) != APR_SUCCESS) {
+        return;
+    }
+    apr_thread_mutex_lock(r->mutex);
+    if (s->failures > c->input.failures) {
+        c->input.failures = s->failures;
+        c->input.last_failure = s->last_failure;
+        c->input.retry_after = s->retry_after;
+    }
+    apr_thread_mutex_unlock(r->mutex);
+}
+
 /* One job of a run (acme_parallel.c): obtain the certificate r->due[job]. */
 static void obtain_one(void *baton, int job)
 {
@@ -496,6 +514,9 @@ static void obtain_one(void *baton, int job)
         apr_thread_mutex_unlock(r->mutex);
         apr_pool_destroy(p);
         return;
+    }
+    if (r->conf.fleet && !r->leased[i]) {
+        fleet_adopt_failures(r, c, p);
     }
     acme_result_reset(&res);
     apr_thread_mutex_lock(r->mutex);
@@ -735,23 +756,26 @@ static void one_order_per_names(acme_runner_t *r, apr_pool_t *p)
 /* Fleet mode: only the certificates whose lease this node holds are ordered; the others
  * are looked at again in ACME_RUNNER_FLEET_WAIT. 1 when some were due and none is left
  * (no run then: not even the account is this node's business). Leases are taken here for
- * ACME_RUNNER_FLEET_LEASES certificates; the rest stay due and
+ * ACME_RUNNER_FLEET_LEASES certificates (fewer when ACMEMaxParallel is lower); the rest stay due and
  * take theirs when a thread starts them (obtain_one), so that the other nodes of the fleet
  * take the certificates this node has not started yet instead of waiting for its run. */
 static int fleet_filter(acme_runner_t *r, apr_time_t now, apr_pool_t *p)
 {
     const acme_runner_fleet_t *fl = r->conf.fleet;
     int k, kept = 0, had = r->due->nelts, leased = 0;
+    int before_run = r->conf.max_parallel > 0 && r->conf.max_parallel < ACME_RUNNER_FLEET_LEASES
+                     ? r->conf.max_parallel : ACME_RUNNER_FLEET_LEASES;
 
     r->leased = apr_pcalloc(p, (apr_size_t)r->certs->nelts + 1);
     for (k = 0; fl && k < r->due->nelts; ++k) {
         int i = APR_ARRAY_IDX(r->due, k, int);
         acme_runner_cert_t *c = acme_runner_cert(r, i);
-        if (leased >= ACME_RUNNER_FLEET_LEASES) {
+        if (leased >= before_run) {
             APR_ARRAY_IDX(r->due, kept++, int) = i;     /* its lease when it starts */
             continue;
         }
         if (fl->may_order(fl->baton, c->id, c->names, p)) {
+            fleet_adopt_failures(r, c, p);
             r->leased[i] = 1;
             ++leased;
         }

@@ -1127,6 +1127,28 @@ static void print_account(const opts_t *o, const char *name, const char *ca, jso
     printf("%s\n", json_array_size(contact) ? "" : " none");
 }
 
+/* Fleet mode (the watchdog writes orders/_fleet/fleet.json): the account changed here goes
+ * to the database at the node's next tick, under the account lease (docs/DESIGN.md). */
+static int fleet_account_request(acme_store_t *st, const char *name, apr_pool_t *p)
+{
+    char *data;
+    apr_size_t len;
+
+    if (acme_store_load(st, ACME_GROUP_ORDERS, ACME_FLEET_SNAPSHOT_ENTRY, ACME_FLEET_SNAPSHOT,
+                        &data, &len, p) != APR_SUCCESS) {
+        return EXIT_OK;
+    }
+    if (acme_fleet_account_request(st, name, p) != APR_SUCCESS) {
+        return fail("accounts/%s changed at the CA, but the request to publish it to the fleet "
+                    "could not be written: the other nodes keep the old account until it is "
+                    "(create the file accounts/%s/%s as the owner of accounts/)", name, name,
+                    ACME_FLEET_ACCOUNT_REQUEST);
+    }
+    printf("fleet mode: the server publishes accounts/%s to the fleet database at its next "
+           "tick; every node uses it from its next pull.\n", name);
+    return EXIT_OK;
+}
+
 static int cmd_account(const opts_t *o, acme_store_t *st, apr_pool_t *p)
 {
     json_t *settings = load_json(st, ACME_GROUP_SYSTEM, "config", "settings.json", p), *acct;
@@ -1168,6 +1190,9 @@ static int cmd_account(const opts_t *o, acme_store_t *st, apr_pool_t *p)
     if (rv != APR_SUCCESS) {
         return fail("account %s of accounts/%s failed: %s", o->name, name,
                     acme_result_str(&res, p));
+    }
+    if ((rc = fleet_account_request(st, name, p)) != EXIT_OK) {
+        return rc;
     }
     if (!strcmp(o->name, "rollover")) {
         printf("accounts/%s: the account key was replaced; the server signs with the new key "

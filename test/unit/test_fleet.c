@@ -19,6 +19,8 @@
 #include "acme_store.h"
 #include "acme_util.h"
 
+#define SEC_OF(t) ((t) / APR_USEC_PER_SEC)
+
 /* ---- the in-memory database ------------------------------------------------------------ */
 
 typedef struct fake_entry_t {
@@ -749,6 +751,132 @@ START_TEST(orders_only_once_settled)
 }
 END_TEST
 
+/* A sealed account key as acmectl writes it into the node's local store (not the wrapping
+ * store: acmectl has no database). */
+static void local_account_key(node_t *n, const char *name, const char *key)
+{
+    char *sealed;
+    apr_size_t slen;
+
+    ck_assert_int_eq(acme_seal(&sealed, &slen, pool, n->secret, key, strlen(key)), APR_SUCCESS);
+    ck_assert_int_eq(acme_store_save(n->local, ACME_GROUP_ACCOUNTS, name, "key.sealed", sealed,
+                                     slen, pool), APR_SUCCESS);
+}
+
+START_TEST(account_changed_by_acmectl_reaches_every_node)
+{
+    apr_int64_t fence;
+    const char *holder;
+    apr_time_t expires;
+    acme_fleet_lease_row_t *l;
+
+    /* A makes the fleet's account, B pulls it */
+    ck_assert_int_eq(acme_fleet_may_order(A.fleet, "a.example", names_of("a.example"), pool), 1);
+    local_account_key(&A, "ca-test", "OLD-KEY");
+    save(A.st, ACME_GROUP_ACCOUNTS, "ca-test", "account.json", "{\"url\":\"u\"}");
+    acme_fleet_done(A.fleet, "a.example", pool);
+    acme_fleet_tick(B.fleet, apr_time_now(), pool);
+    ck_assert_str_eq(unsealed(&B, ACME_GROUP_ACCOUNTS, "ca-test"), "OLD-KEY");
+
+    /* acmectl account rollover on A: the new key in A's local store and a request */
+    local_account_key(&A, "ca-test", "NEW-KEY");
+    ck_assert_int_eq(acme_fleet_account_request(A.local, "ca-test", pool), APR_SUCCESS);
+    /* while another node holds the account lease, A waits and keeps the request */
+    ck_assert_int_eq(f_lease_take(&db, ACME_FLEET_ACCOUNT_LEASE, "node-x",
+                                  apr_time_from_sec(60), &fence, &holder, &expires, pool),
+                     APR_SUCCESS);
+    acme_fleet_tick(A.fleet, apr_time_now(), pool);
+    ck_assert(unit_logged(logs, ACME_LOG_INFO, "ACME00720", "node-x"));
+    ck_assert_ptr_nonnull(load(A.local, ACME_GROUP_ACCOUNTS, "ca-test",
+                               ACME_FLEET_ACCOUNT_REQUEST));
+    /* nor does its pull bring the database's old key back over the new one */
+    ck_assert_str_eq(unsealed(&A, ACME_GROUP_ACCOUNTS, "ca-test"), "NEW-KEY");
+    ck_assert_ptr_nonnull(l = lease_find(ACME_FLEET_ACCOUNT_LEASE));
+    l->expires = 0;
+    acme_fleet_tick(A.fleet, apr_time_now(), pool);
+    ck_assert(unit_logged(logs, ACME_LOG_NOTICE, "ACME00721", "ca-test"));
+    ck_assert_ptr_null(load(A.local, ACME_GROUP_ACCOUNTS, "ca-test",
+                            ACME_FLEET_ACCOUNT_REQUEST));
+    ck_assert_int_eq(lease_find(ACME_FLEET_ACCOUNT_LEASE)->expires, 0); /* given back */
+    acme_fleet_tick(B.fleet, apr_time_now(), pool);
+    ck_assert_str_eq(unsealed(&B, ACME_GROUP_ACCOUNTS, "ca-test"), "NEW-KEY");
+
+    /* a later change by B (a rollover there) reaches A, which published the one before */
+    local_account_key(&B, "ca-test", "THIRD-KEY");
+    ck_assert_int_eq(acme_fleet_account_request(B.local, "ca-test", pool), APR_SUCCESS);
+    acme_fleet_tick(B.fleet, apr_time_now(), pool);
+    acme_fleet_tick(A.fleet, apr_time_now(), pool);
+    ck_assert_str_eq(unsealed(&A, ACME_GROUP_ACCOUNTS, "ca-test"), "THIRD-KEY");
+
+    /* acmectl account deactivate on A: every node learns it, one node makes the new account */
+    save(A.local, ACME_GROUP_ACCOUNTS, "ca-test", "account.json",
+         "{\"url\":\"u\",\"status\":\"deactivated\"}");
+    ck_assert_int_eq(acme_fleet_account_request(A.local, "ca-test", pool), APR_SUCCESS);
+    acme_fleet_tick(A.fleet, apr_time_now(), pool);
+    acme_fleet_tick(B.fleet, apr_time_now(), pool);
+    ck_assert_ptr_nonnull(strstr(load(B.local, ACME_GROUP_ACCOUNTS, "ca-test", "account.json"),
+                                 "deactivated"));
+    ck_assert_int_eq(acme_fleet_may_order(B.fleet, "b.example", names_of("b.example"), pool), 1);
+    ck_assert_int_eq(acme_fleet_may_order(A.fleet, "a.example", names_of("a.example"), pool), 0);
+    save(B.st, ACME_GROUP_ACCOUNTS, "ca-test", "account.json", "{\"url\":\"u2\"}");
+    acme_fleet_done(B.fleet, "b.example", pool);
+    ck_assert_int_eq(acme_fleet_may_order(A.fleet, "a.example", names_of("a.example"), pool), 1);
+    ck_assert_str_eq(load(A.local, ACME_GROUP_ACCOUNTS, "ca-test", "account.json"),
+                     "{\"url\":\"u2\"}");
+}
+END_TEST
+
+START_TEST(failure_backoff_shared_by_the_fleet)
+{
+    acme_cert_status_t st0, *got;
+    fake_entry_t *e;
+    int i;
+
+    save(A.st, ACME_GROUP_ACCOUNTS, "ca-test", "account.json", "{}");
+    acme_fleet_tick(B.fleet, apr_time_now(), pool);
+    /* A's attempt fails: its failure record goes to the database under the lease */
+    ck_assert_int_eq(acme_fleet_may_order(A.fleet, "a.example", names_of("a.example"), pool), 1);
+    memset(&st0, 0, sizeof(st0));
+    st0.failures = 2;
+    st0.last_failure = apr_time_now();
+    st0.next_attempt = apr_time_now() + apr_time_from_sec(600);
+    st0.err_detail = "refused";
+    ck_assert_int_eq(acme_status_save(A.st, "a.example", &st0, pool), APR_SUCCESS);
+    ck_assert_ptr_nonnull(e = db_entry("orders", "a.example"));
+    acme_fleet_done(A.fleet, "a.example", pool);
+    /* B, due by its own plan, gets the lease but not the order: the back-off holds */
+    ck_assert_int_eq(acme_fleet_may_order(B.fleet, "a.example", names_of("a.example"), pool), 0);
+    ck_assert(unit_logged(logs, ACME_LOG_INFO, "ACME00722", "a.example"));
+    ck_assert_int_eq(lease_find("a.example")->expires, 0);   /* given back */
+    ck_assert_int_eq(acme_status_load(&got, pool, B.local, "a.example"), APR_SUCCESS);
+    ck_assert_int_eq(got->failures, 2);
+    ck_assert(SEC_OF(got->next_attempt) == SEC_OF(st0.next_attempt));
+    /* a record whose next attempt has come (the database's copy aged): B orders, with the
+     * record in its store (its runner continues the ladder from it) */
+    st0.next_attempt = apr_time_now() - apr_time_from_sec(1);
+    ck_assert_int_eq(acme_status_save(A.local, "a.example", &st0, pool), APR_SUCCESS);
+    for (i = 0; i < e->blobs->nelts; ++i) {
+        acme_store_blob_t *b = &APR_ARRAY_IDX(e->blobs, i, acme_store_blob_t);
+        if (!strcmp(b->aspect, "status.json")) {
+            b->data = load(A.local, ACME_GROUP_ORDERS, "a.example", "status.json");
+            b->len = strlen(b->data);
+        }
+    }
+    /* A, without the lease, publishes nothing over it */
+    st0.next_attempt = apr_time_now() + apr_time_from_sec(600);
+    ck_assert_int_eq(acme_status_save(A.st, "a.example", &st0, pool), APR_SUCCESS);
+    ck_assert_int_eq(acme_fleet_may_order(B.fleet, "a.example", names_of("a.example"), pool), 1);
+    ck_assert_int_eq(acme_status_load(&got, pool, B.local, "a.example"), APR_SUCCESS);
+    ck_assert_int_eq(got->failures, 2);
+    ck_assert(got->next_attempt < apr_time_now());
+    /* B's success removes the record: the database forgets it */
+    ck_assert_int_eq(acme_store_remove(B.st, ACME_GROUP_ORDERS, "a.example", NULL, pool),
+                     APR_SUCCESS);
+    ck_assert_ptr_null(db_entry("orders", "a.example"));
+    acme_fleet_done(B.fleet, "a.example", pool);
+}
+END_TEST
+
 Suite *fleet_suite(void)
 {
     Suite *s = suite_create("fleet");
@@ -766,6 +894,8 @@ Suite *fleet_suite(void)
     tcase_add_test(tc, staged_while_down_published_when_back);
     tcase_add_test(tc, renewal_info_fetched_by_the_leader_only);
     tcase_add_test(tc, orders_only_once_settled);
+    tcase_add_test(tc, account_changed_by_acmectl_reaches_every_node);
+    tcase_add_test(tc, failure_backoff_shared_by_the_fleet);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -4,6 +4,8 @@
  * put/remove, generations and sequence numbers, changes() in commit order under concurrent
  * writers, binary blobs, node beats, the database clock, one handle shared by threads, no
  * password in any message, and reconnecting after PostgreSQL restarts. */
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -107,6 +109,47 @@ static void psql(const char *dbname, const char *sql)
 {
     sh("psql", apr_psprintf(pool, "%s -d %s -c \"%s\"", env("ACME_PGTEST_PSQL"), dbname, sql));
 }
+
+/* A call to a frozen server (its backend stopped with SIGSTOP: the kernel still answers TCP,
+ * the query never) returns after the call limit with APR_ECONNREFUSED, the connection cut;
+ * the next call, the backend gone on, reconnects. */
+START_TEST(frozen_server_call_bounded)
+{
+    acme_fleet_db_t *db = NULL;
+    const char *err = NULL;
+    apr_time_t t0, elapsed, dbnow;
+    apr_status_t rv;
+    char buf[32] = "";
+    FILE *f;
+    long pid;
+
+    rv = acme_fleet_db_open(&db, pool, apr_pstrcat(pool, conninfo("acme"),
+                                                   " application_name=acme_frozen", NULL),
+                            env("ACME_PGTEST_PASSWORD"), &err);
+    ck_assert_msg(rv == APR_SUCCESS, "open: %d %s", rv, err ? err : "");
+    acme_fleet_db_set_call_max(db, apr_time_from_sec(2));
+    f = popen(apr_psprintf(pool, "%s -d acme -tA -c \"SELECT pid FROM pg_stat_activity WHERE "
+                           "application_name = 'acme_frozen'\"", env("ACME_PGTEST_PSQL")), "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+    pclose(f);
+    pid = atol(buf);
+    ck_assert_int_gt(pid, 0);
+    ck_assert_int_eq(kill((pid_t)pid, SIGSTOP), 0);
+    t0 = apr_time_now();
+    rv = acme_fleet_db_now(db, &dbnow);
+    elapsed = apr_time_now() - t0;
+    (void)kill((pid_t)pid, SIGCONT);
+    ck_assert_int_eq(rv, APR_ECONNREFUSED);
+    ck_assert_msg(elapsed >= apr_time_from_msec(1900) && elapsed < apr_time_from_sec(8),
+                  "the call took %" APR_TIME_T_FMT " us", elapsed);
+    ck_assert_ptr_nonnull(strstr(acme_fleet_db_error(db, pool), "did not answer within 2 s"));
+    ck_assert_int_eq(acme_fleet_db_reachable(db), 0);
+    rv = acme_fleet_db_now(db, &dbnow);
+    ck_assert_int_eq(rv, APR_SUCCESS);
+    ck_assert_int_eq(acme_fleet_db_reachable(db), 1);
+}
+END_TEST
 
 static void setup(void)
 {
@@ -697,6 +740,7 @@ static Suite *fleet_pg_suite(void)
     tcase_add_test(tc, node_beats);
     tcase_add_test(tc, one_handle_many_threads);
     tcase_add_test(tc, password_never_shown);
+    tcase_add_test(tc, frozen_server_call_bounded);
     tcase_add_test(tc, reconnect_after_restart);   /* last: it restarts the server */
     suite_add_tcase(s, tc);
     return s;

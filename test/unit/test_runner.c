@@ -79,20 +79,12 @@ static void conf_base(acme_runner_conf_t *conf)
     conf->agree_tos = 1;
 }
 
-/* n certificates: ID, then c1.example, c2.example, ...; each with a live one obtained 60
- * days ago, valid for expires_in more. */
-static acme_runner_t *runner_make_n(int n, int live, apr_time_t expires_in)
+/* Certificate id; with a live one obtained 60 days ago, valid for expires_in more. */
+static acme_runner_cert_t *cert_make(const char *id, int live, apr_time_t expires_in)
 {
-    acme_runner_conf_t conf;
-    apr_array_header_t *certs = apr_array_make(pool, n, sizeof(acme_runner_cert_t *));
-    acme_runner_t *r;
-    int k;
-
-    for (k = 0; k < n; ++k) {
     acme_spec_input_t in;
     acme_runner_cert_t *c = apr_pcalloc(pool, sizeof(*c));
     apr_array_header_t *names = apr_array_make(pool, 1, sizeof(const char *));
-    const char *id = k ? apr_psprintf(pool, "c%d.example", k) : ID;
 
     APR_ARRAY_PUSH(names, const char *) = id;
     memset(&in, 0, sizeof(in));
@@ -115,27 +107,52 @@ static acme_runner_t *runner_make_n(int n, int live, apr_time_t expires_in)
         c->live_serial = "0a1b";
         c->ari_cert_id = CERT_ID;
     }
-    APR_ARRAY_PUSH(certs, acme_runner_cert_t *) = c;
-    }
+    return c;
+}
+
+/* A started runner for these certificates (acme_runner_cert_t *), max_parallel at once. */
+static acme_runner_t *runner_make_certs(apr_array_header_t *certs, int max_parallel)
+{
+    acme_runner_conf_t conf;
+    acme_runner_t *r;
+    int i;
+
     conf_base(&conf);
     conf.renewal_info = 1;
     conf.notify_cmd = unit_hook_write(pool, dir, "exit 0");
     conf.fleet = fleet_hooks;
+    conf.max_parallel = max_parallel;
     ck_assert_int_eq(acme_runner_create(&r, pool, &conf, certs), APR_SUCCESS);
     ck_assert_int_lt(nrunners, 4);
     runners[nrunners++] = r;
-    for (k = 0; k < n; ++k) {
-        acme_runner_replan(r, k, now);
+    for (i = 0; i < certs->nelts; ++i) {
+        acme_runner_replan(r, i, now);
     }
     ck_assert_int_eq(acme_runner_start(r, fake_http_get(fake), now), APR_SUCCESS);
     ck_assert(acme_runner_started(r));
     return r;
 }
 
-/* One certificate ID (runner_make_n). */
+/* n certificates: ID, then c1.example, c2.example, ... (see cert_make). */
+static acme_runner_t *runner_make_n(int n, int live, apr_time_t expires_in)
+{
+    apr_array_header_t *certs = apr_array_make(pool, n, sizeof(acme_runner_cert_t *));
+    int k;
+
+    for (k = 0; k < n; ++k) {
+        APR_ARRAY_PUSH(certs, acme_runner_cert_t *) =
+            cert_make(k ? apr_psprintf(pool, "c%d.example", k) : ID, live, expires_in);
+    }
+    return runner_make_certs(certs, 0);
+}
+
+/* One certificate ID (see cert_make). */
 static acme_runner_t *runner_make(int live, apr_time_t expires_in)
 {
-    return runner_make_n(1, live, expires_in);
+    apr_array_header_t *certs = apr_array_make(pool, 1, sizeof(acme_runner_cert_t *));
+
+    APR_ARRAY_PUSH(certs, acme_runner_cert_t *) = cert_make(ID, live, expires_in);
+    return runner_make_certs(certs, 0);
 }
 
 /* The notify program's runs so far ("EVENT CERT" lines), after the pending ones ended. */
@@ -431,6 +448,89 @@ START_TEST(fleet_lease_gates_orders)
 END_TEST
 
 
+/* Fleet mode with more due than one run leases at once: the rest take their lease when a
+ * thread starts them (obtain_one). The hooks answer per certificate. */
+typedef struct fleet_ids_t {
+    const char *deny;              /* the certificate whose lease another node holds */
+    int asked_a, asked_b, done_a, done_b;
+} fleet_ids_t;
+
+static int fleet_may_id(void *baton, const char *id, const apr_array_header_t *names,
+                        apr_pool_t *p)
+{
+    fleet_ids_t *fi = baton;
+    ++*(strcmp(id, ID) ? &fi->asked_b : &fi->asked_a);
+    return !fi->deny || strcmp(fi->deny, id);
+}
+
+static void fleet_done_id(void *baton, const char *id, apr_pool_t *p)
+{
+    fleet_ids_t *fi = baton;
+    ++*(strcmp(id, ID) ? &fi->done_b : &fi->done_a);
+}
+
+/* The run's account is made (GET dir, HEAD newNonce, POST newAccount), then the CA answers
+ * the order with 503: the attempt runs in an obtain thread and fails there. */
+static void script_account_then_refused_order(void)
+{
+    fake_answer_t *a;
+
+    fake_http_expect(fake, "GET", DIR_URL, 200, DIRECTORY_ARI);
+    fake_http_expect(fake, "HEAD", "https://ca.test/nonce", 200, NULL);
+    a = fake_http_expect(fake, "POST", "https://ca.test/acct", 201, "{\"status\":\"valid\"}");
+    fake_answer_header(a, "Location", "https://ca.test/acct/1", 0);
+    fake_http_expect(fake, "POST", "https://ca.test/order", 503, "down");
+}
+
+START_TEST(fleet_lease_taken_when_the_thread_starts)
+{
+    fleet_ids_t fi = { "b.example", 0, 0, 0, 0 };
+    acme_runner_fleet_t hooks = { .may_order = fleet_may_id, .done = fleet_done_id,
+                                  .baton = &fi };
+    apr_array_header_t *certs = apr_array_make(pool, 2, sizeof(acme_runner_cert_t *));
+    acme_runner_t *r;
+    acme_sched_t *s;
+    acme_cert_status_t fst;
+    apr_time_t before;
+
+    fleet_hooks = &hooks;
+    APR_ARRAY_PUSH(certs, acme_runner_cert_t *) = cert_make(ID, 0, 0);
+    APR_ARRAY_PUSH(certs, acme_runner_cert_t *) = cert_make("b.example", 0, 0);
+    r = runner_make_certs(certs, 1);     /* one lease taken before the run */
+    s = acme_runner_sched(r);
+    /* a.example leased before the run and attempted (the CA refuses the order);
+     * b.example's lease is asked for only when its thread starts: another node has it, so
+     * no attempt, no failure, asked again after ACME_RUNNER_FLEET_WAIT */
+    script_account_then_refused_order();
+    before = apr_time_now();
+    acme_runner_run_due(r, now, pool);
+    ck_assert_int_eq(fi.asked_a, 1);
+    ck_assert_int_eq(fi.asked_b, 1);
+    ck_assert_msg(fake_http_remaining(fake) == 0, "%s", fake_http_trace(fake, pool));
+    ck_assert_int_eq(acme_runner_cert(r, 0)->input.failures, 1);
+    ck_assert_int_eq(fi.done_a, 1);
+    ck_assert_int_eq(acme_runner_cert(r, 1)->input.failures, 0);
+    ck_assert_int_eq(fi.done_b, 0);      /* nothing held, nothing given back */
+    ck_assert(s->slot[1].next >= before + ACME_RUNNER_FLEET_WAIT);
+    ck_assert(s->slot[1].next <= apr_time_now() + ACME_RUNNER_FLEET_WAIT);
+    /* the other node let it go after 3 failed attempts of its own (their record pulled into
+     * the store by the fleet layer): the thread takes the lease and orders, the ladder goes
+     * on from the fleet's count, the lease is given back */
+    fi.deny = NULL;
+    memset(&fst, 0, sizeof(fst));
+    fst.failures = 3;
+    fst.last_failure = now - apr_time_from_sec(7200);
+    fst.next_attempt = now - apr_time_from_sec(1);
+    ck_assert_int_eq(acme_status_save(st, "b.example", &fst, pool), APR_SUCCESS);
+    fake_http_expect(fake, "POST", "https://ca.test/order", 503, "down");
+    acme_runner_run_due(r, s->slot[1].next, pool);
+    ck_assert_int_eq(fi.asked_b, 2);
+    ck_assert_msg(fake_http_remaining(fake) == 0, "%s", fake_http_trace(fake, pool));
+    ck_assert_int_eq(acme_runner_cert(r, 1)->input.failures, 4);
+    ck_assert_int_eq(fi.done_b, 1);
+}
+END_TEST
+
 static int fleet_no_ari(void *baton, const char *id, apr_pool_t *p)
 {
     ++((fleet_calls_t *)baton)->asked;
@@ -628,6 +728,7 @@ Suite *runner_suite(void)
     tcase_add_test(tc, fleet_lease_gates_orders);
     tcase_add_test(tc, fleet_leases_taken_as_threads_start);
     tcase_add_test(tc, fleet_ari_adopted_from_the_leader);
+    tcase_add_test(tc, fleet_lease_taken_when_the_thread_starts);
     tcase_add_test(tc, orders_paced_in_order);
     suite_add_tcase(s, tc);
     return s;
