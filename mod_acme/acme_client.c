@@ -36,6 +36,7 @@ struct acme_client_t {
     apr_array_header_t *profiles;      /* meta.profiles names, NULL: none (acme_profile.h) */
 
     apr_thread_mutex_t *lock;          /* nonces and account */
+    apr_thread_mutex_t *order_lock;    /* newOrder and finalize one at a time (post_serial) */
     char *nonces[NONCE_POOL_MAX];      /* malloc'ed, freed at pool cleanup */
     int nnonces;
     apr_pool_t *acct_pool;             /* holds the current account key; replaced on change */
@@ -246,6 +247,9 @@ apr_status_t acme_client_create(acme_client_t **pc, apr_pool_t *p, acme_http_t *
     rv = apr_thread_mutex_create(&c->dir_lock, APR_THREAD_MUTEX_DEFAULT, p);
     if (rv == APR_SUCCESS) {
         rv = apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, p);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = apr_thread_mutex_create(&c->order_lock, APR_THREAD_MUTEX_DEFAULT, p);
     }
     if (rv != APR_SUCCESS) {
         return rv;
@@ -599,6 +603,17 @@ apr_status_t acme_client_post(acme_response_t **presp, acme_client_t *c, apr_poo
                               acme_result_t *res)
 {
     return acme_client_post_accept(presp, c, p, url, payload, force_jwk, NULL, res);
+}
+
+apr_status_t acme_client_post_serial(acme_response_t **presp, acme_client_t *c, apr_pool_t *p,
+                                     const char *url, const char *payload, acme_result_t *res)
+{
+    apr_status_t rv;
+
+    apr_thread_mutex_lock(c->order_lock);
+    rv = acme_client_post_accept(presp, c, p, url, payload, 0, NULL, res);
+    apr_thread_mutex_unlock(c->order_lock);
+    return rv;
 }
 
 /* ------------------------------------------------------------------ problem documents */

@@ -52,6 +52,13 @@ const char *acme_client_account_url(const acme_client_t *c);
 apr_status_t acme_client_post(acme_response_t **presp, acme_client_t *c, apr_pool_t *p,
                               const char *url, const char *payload, int force_jwk,
                               acme_result_t *res);
+/* acme_client_post for the requests that make a CA write its order store (newOrder and
+ * finalize): one at a time per client (CA), the other requests of the orders in flight go
+ * on meanwhile. A CA answers each in a fraction of a second, so this costs little; it keeps
+ * a burst of orders from meeting a CA whose store locks do not scale (pebble deadlocks
+ * when newOrder and finalize of 16 or more orders overlap, docs/DESIGN.md). */
+apr_status_t acme_client_post_serial(acme_response_t **presp, acme_client_t *c, apr_pool_t *p,
+                                     const char *url, const char *payload, acme_result_t *res);
 /* acme_client_post with an Accept header (NULL: none), e.g. the certificate download
  * with "application/pem-certificate-chain". */
 apr_status_t acme_client_post_accept(acme_response_t **presp, acme_client_t *c, apr_pool_t *p,

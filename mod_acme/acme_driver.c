@@ -785,11 +785,11 @@ static apr_status_t order_new(run_t *r)
         json_object_set_new(payload, "replaces", json_string(spec->replaces));
     }
     url = acme_client_endpoint(r->c, "newOrder");
-    rv = acme_client_post(&resp, r->c, sp, url, acme_json_dump(sp, payload), 0, r->res);
+    rv = acme_client_post_serial(&resp, r->c, sp, url, acme_json_dump(sp, payload), r->res);
     if (rv == ACME_EPROBLEM && spec->replaces && without_replaces(r->res, spec)) {
         /* an order without "replaces" is still right */
         json_object_del(payload, "replaces");
-        rv = acme_client_post(&resp, r->c, sp, url, acme_json_dump(sp, payload), 0, r->res);
+        rv = acme_client_post_serial(&resp, r->c, sp, url, acme_json_dump(sp, payload), r->res);
     }
     note_retry_after(r, resp);
     if (rv != APR_SUCCESS) {
@@ -935,7 +935,7 @@ static apr_status_t finalize(run_t *r)
     }
     payload = acme_json_pool(sp, json_object());
     json_object_set_new(payload, "csr", json_string(csr));
-    rv = acme_client_post(&resp, r->c, sp, url, acme_json_dump(sp, payload), 0, r->res);
+    rv = acme_client_post_serial(&resp, r->c, sp, url, acme_json_dump(sp, payload), r->res);
     note_retry_after(r, resp);
     if (rv != APR_SUCCESS) {
         res_keep(r->res, r->p);

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include <apr_atomic.h>
 #include <apr_network_io.h>
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
@@ -129,6 +130,68 @@ START_TEST(head_nonce_only_when_empty)
     r = fake_http_request(fake, 4);
     ck_assert_ptr_nonnull(r->payload_json);
     ck_assert_int_eq((int)json_integer_value(json_object_get(r->payload_json, "x")), 1);
+}
+END_TEST
+
+/* newOrder and finalize (acme_client_post_serial) go to the CA one at a time: two threads
+ * posting at once never have two such requests in flight (each answer takes 200 ms). */
+static volatile apr_uint32_t serial_now, serial_max;
+
+static void serial_hook(void *baton, const fake_request_t *req, acme_http_response_t *resp,
+                        apr_pool_t *p)
+{
+    apr_uint32_t n = apr_atomic_inc32(&serial_now) + 1, m;
+    (void)baton; (void)req; (void)resp; (void)p;
+    while ((m = apr_atomic_read32(&serial_max)) < n
+           && apr_atomic_cas32(&serial_max, n, m) != m) {
+    }
+    apr_sleep(apr_time_from_msec(200));
+    apr_atomic_dec32(&serial_now);
+}
+
+static void *APR_THREAD_FUNC serial_post(apr_thread_t *t, void *baton)
+{
+    acme_response_t *resp = NULL;
+    acme_result_t r;
+    apr_pool_t *p;
+    (void)baton;
+    apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    acme_result_reset(&r);
+    ck_assert_int_eq(acme_client_post_serial(&resp, client, p, ORDER_URL, "{}", &r),
+                     APR_SUCCESS);
+    apr_pool_destroy(p);
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+START_TEST(order_requests_one_at_a_time)
+{
+    acme_response_t *resp = NULL;
+    apr_thread_t *th[2];
+    apr_status_t trv;
+    int i;
+
+    fake_http_expect(fake, "GET", DIR_URL, 200, DIRECTORY);
+    fake_http_expect(fake, "HEAD", NONCE_URL, 200, NULL);
+    fake_http_expect(fake, "POST", ORDER_URL, 200, "{}");
+    for (i = 0; i < 2; ++i) {
+        fake_answer_hook(fake_http_expect(fake, "POST", ORDER_URL, 201, "{}"), serial_hook,
+                         NULL);
+    }
+    /* the directory and a nonce first (one thread), then two threads at once */
+    ck_assert_int_eq(acme_client_post(&resp, client, pool, ORDER_URL, NULL, 0, &res),
+                     APR_SUCCESS);
+    apr_atomic_set32(&serial_now, 0);
+    apr_atomic_set32(&serial_max, 0);
+    for (i = 0; i < 2; ++i) {
+        ck_assert_int_eq(apr_thread_create(&th[i], NULL, serial_post, NULL, pool),
+                         APR_SUCCESS);
+    }
+    for (i = 0; i < 2; ++i) {
+        apr_thread_join(&trv, th[i]);
+    }
+    ck_assert_int_eq(fake_http_remaining(fake), 0);
+    ck_assert_uint_eq(apr_atomic_read32(&serial_max), 1);
 }
 END_TEST
 
@@ -842,6 +905,7 @@ Suite *client_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, directory_fetched_once);
+    tcase_add_test(tc, order_requests_one_at_a_time);
     tcase_add_test(tc, curl_failures_in_words);
     tcase_add_test(tc, directory_not_acme);
     tcase_add_test(tc, head_nonce_only_when_empty);
