@@ -526,8 +526,7 @@ def main(argv):
                          "mod_acme always uses P-256), e.g. secp256r1")
     ap.add_argument("--acme-line", action="append", default=[],
                     help="a further config line for mod_acme (repeatable), e.g. "
-                         "'ACMEMaxParallel 8': pebble deadlocks with 16 or more orders in "
-                         "flight (docs/DESIGN.md)")
+                         "'ACMEMaxParallel 8'")
     ap.add_argument("--json", default=None, help="append every run's result to this file")
     ap.add_argument("--extrapolate-from", default=None,
                     help="a --json file of an earlier run at smaller N: mod_md's figures there "
