@@ -494,13 +494,28 @@ def test_released_order_issues(env, timing):
     assert env.token in [tk for tk, _ in env.gate.tokens()]
 
 
+def _settled_children(httpd):
+    """httpd's children once no certificate waits in staging/ (its activation restart is
+    done) and the same children have been there for a second: strace attaches to these, so
+    a restart right before the burst would leave the requests to children it never saw."""
+    staging = os.path.join(httpd.store, "staging")
+    httpd.wait_for(lambda: not os.path.isdir(staging) or not os.listdir(staging), 60,
+                   interval=0.2, what="no certificate waiting in staging/")
+
+    def stable():
+        before = httpd_children(httpd.pid)
+        time.sleep(1.0)
+        after = httpd_children(httpd.pid)
+        return after if after and after == before else None
+    return harness.wait_for(stable, 60, interval=0.1, what="httpd's children settled")
+
+
 def _strace_burst(httpd, paths_by_kind):
     """strace -f every child of httpd while sending the requests ({kind: (paths, Host)});
     ({kind: {status: count}}, [(syscall, path, line)] of the path syscalls seen)."""
     strace = shutil.which("strace")
     assert strace, "strace missing (Debian package strace: scripts/deps.sh installs it)"
-    kids = httpd_children(httpd.pid)
-    assert kids
+    kids = _settled_children(httpd)
     out = os.path.join(httpd.root, "logs", "strace.out")
     argv = [strace, "-f", "-qq", "-e", "trace=open,openat,openat2,stat,lstat,newfstatat,"
             "statx,access,faccessat,faccessat2,readlink,readlinkat,execve",
