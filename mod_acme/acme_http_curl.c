@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
+#include <apr_allocator.h>
 #include <apr_dso.h>
 
 #include "acme_http.h"
@@ -59,6 +60,7 @@ static struct {
 } cf;
 
 static int curl_initialized;
+static apr_allocator_t *curl_allocator;   /* of the pool that holds the library */
 
 static apr_status_t curl_load(void)
 {
@@ -74,12 +76,20 @@ static apr_status_t curl_load(void)
     char err[256];
     size_t i;
 
-    /* under APR's global pool: the library stays loaded until apr_terminate (an unmanaged
-     * pool that is never destroyed looks like a leak to LeakSanitizer: Debian's APR maps
-     * pool memory with mmap, which it does not scan) */
-    if ((rv = apr_pool_create(&p, NULL)) != APR_SUCCESS) {
+    /* a pool of its own, never destroyed: the library stays loaded for the process (no
+     * cleanup at exit can then unload it under OpenSSL's or libcurl's own exit handlers).
+     * Its allocator is made here and kept in a static: APR's own for an unmanaged pool is
+     * reachable only from pool memory, which Debian's APR maps with mmap, where
+     * LeakSanitizer does not look, so every process reported it as a leak. */
+    if ((rv = apr_allocator_create(&curl_allocator)) != APR_SUCCESS) {
         return rv;
     }
+    if ((rv = apr_pool_create_unmanaged_ex(&p, NULL, curl_allocator)) != APR_SUCCESS) {
+        apr_allocator_destroy(curl_allocator);
+        curl_allocator = NULL;
+        return rv;
+    }
+    apr_allocator_owner_set(curl_allocator, p);
     if ((rv = apr_dso_load(&dso, ACME_LIBCURL, p)) != APR_SUCCESS) {
         acme_log(ACME_LOG_ERR, rv, ACMELOGNO(00701) "cannot load %s: %s", ACME_LIBCURL,
                  apr_dso_error(dso, err, sizeof(err)));
@@ -95,7 +105,8 @@ static apr_status_t curl_load(void)
 leave:
     if (rv != APR_SUCCESS) {
         memset(&cf, 0, sizeof(cf));
-        apr_pool_destroy(p);
+        apr_pool_destroy(p);      /* and its allocator (owner) */
+        curl_allocator = NULL;
     }
     return rv;
 }
