@@ -270,6 +270,18 @@ def postgres_fixture(workdir, **kw):
         pg.stop()
 
 
+def module_fixture(**kw):
+    """A module-scoped pytest fixture named `postgres` (kw as for Postgres), for a test file:
+
+        postgres = pg_harness.module_fixture(password="...")"""
+    import pytest
+
+    @pytest.fixture(scope="module", name="postgres")
+    def _postgres(workdir):
+        yield from postgres_fixture(workdir, **kw)
+    return _postgres
+
+
 def selfcheck():
     work = harness.make_tempdir("mod_acme-pgcheck-")
     pg = Postgres(os.path.join(work, "postgres"), password="s3cret-test")
