@@ -810,6 +810,10 @@ void acme_runner_run_due(acme_runner_t *r, apr_time_t now, apr_pool_t *p)
     acme_store_t *st = r->conf.store;
     void *lock = NULL;
 
+    if (r->conf.fleet && r->conf.fleet->may_run
+        && !r->conf.fleet->may_run(r->conf.fleet->baton, now)) {
+        return;                 /* not yet: everything due stays due */
+    }
     r->due = acme_sched_due(r->sched, now, p);
     one_order_per_names(r, p);
     r->staged = r->failed = r->paced = 0;

@@ -58,6 +58,10 @@ typedef struct acme_runner_fleet_t {
      * runner adopts the window another node fetched (orders/<id>/ari.json, pulled by the
      * fleet layer) and looks again in ACME_RUNNER_FLEET_ARI_CHECK. */
     int (*may_fetch_ari)(void *baton, const char *id, apr_pool_t *p);
+    /* Whether this node may run orders at all now (NULL: it may). When not, a run does
+     * nothing and what is due stays due for the next call (acme_fleet_settled: a node
+     * orders only once the others can have seen its first heartbeat). */
+    int (*may_run)(void *baton, apr_time_t now);
     void *baton;
 } acme_runner_fleet_t;
 #define ACME_RUNNER_FLEET_WAIT apr_time_from_sec(5)

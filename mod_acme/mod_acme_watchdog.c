@@ -179,8 +179,7 @@ static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
         if (!acme_runner_started(r) && wd_start(wd) != APR_SUCCESS) {
             sched->next_run = now + ACME_SCHED_START_RETRY;
         }
-        else if (state == AP_WATCHDOG_STATE_RUNNING
-                 && mod_acme_fleet_may_run(wd->m->fleet, now)) {
+        else if (state == AP_WATCHDOG_STATE_RUNNING) {
             acme_runner_run_due(r, now, ptemp);
             now = apr_time_now();
         }

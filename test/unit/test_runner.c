@@ -448,6 +448,67 @@ START_TEST(fleet_lease_gates_orders)
 END_TEST
 
 
+/* Fleet mode: until the fleet layer says this node may run (acme_fleet_settled), a run
+ * asks for no lease and sends nothing, and what is due stays due for the next tick. */
+typedef struct fleet_settle_t {
+    fleet_calls_t calls;
+    apr_time_t settled_at;         /* may_run says yes from then on */
+    int runs_asked;
+} fleet_settle_t;
+
+static int fleet_may_settled(void *baton, const char *id, const apr_array_header_t *names,
+                             apr_pool_t *p)
+{
+    return fleet_may(&((fleet_settle_t *)baton)->calls, id, names, p);
+}
+
+static void fleet_done_settled(void *baton, const char *id, apr_pool_t *p)
+{
+    fleet_done(&((fleet_settle_t *)baton)->calls, id, p);
+}
+
+static int fleet_may_run(void *baton, apr_time_t t)
+{
+    fleet_settle_t *fs = baton;
+
+    ++fs->runs_asked;
+    return t >= fs->settled_at;
+}
+
+START_TEST(fleet_runs_only_once_settled)
+{
+    fleet_settle_t fs = { { 1, 0, 0 }, 0, 0 };
+    acme_runner_fleet_t hooks = { .may_order = fleet_may_settled, .done = fleet_done_settled,
+                                  .may_run = fleet_may_run, .baton = &fs };
+    acme_runner_t *r;
+    acme_sched_t *s;
+    apr_time_t next, slot;
+
+    fs.settled_at = now + apr_time_from_sec(2);
+    fleet_hooks = &hooks;
+    r = runner_make(0, 0);
+    s = acme_runner_sched(r);
+    next = s->next_run;
+    slot = s->slot[0].next;
+    ck_assert(slot <= now);
+    acme_runner_run_due(r, now, pool);
+    acme_runner_run_due(r, now + apr_time_from_sec(1), pool);
+    ck_assert_int_eq(fs.runs_asked, 2);
+    ck_assert_int_eq(fs.calls.asked, 0);          /* no lease asked for */
+    ck_assert_int_eq(fake_http_count(fake), 0);
+    ck_assert(s->next_run == next && s->slot[0].next == slot);     /* still due */
+    /* settled: the order starts (the CA is down) and the lease goes back */
+    fake_http_expect(fake, "GET", DIR_URL, 503, "down");
+    acme_runner_run_due(r, fs.settled_at, pool);
+    ck_assert_int_eq(fs.runs_asked, 3);
+    ck_assert_int_eq(fs.calls.asked, 1);
+    ck_assert_msg(fake_http_remaining(fake) == 0, "%s", fake_http_trace(fake, pool));
+    ck_assert_int_eq(acme_runner_cert(r, 0)->input.failures, 1);
+    ck_assert_int_eq(fs.calls.done, 1);
+}
+END_TEST
+
+
 /* Fleet mode with more due than one run leases at once: the rest take their lease when a
  * thread starts them (obtain_one). The hooks answer per certificate. */
 typedef struct fleet_ids_t {
@@ -726,6 +787,7 @@ Suite *runner_suite(void)
     tcase_add_test(tc, expiring_not_before_the_window);
     tcase_add_test(tc, ari_window_replans);
     tcase_add_test(tc, fleet_lease_gates_orders);
+    tcase_add_test(tc, fleet_runs_only_once_settled);
     tcase_add_test(tc, fleet_leases_taken_as_threads_start);
     tcase_add_test(tc, fleet_ari_adopted_from_the_leader);
     tcase_add_test(tc, fleet_lease_taken_when_the_thread_starts);
