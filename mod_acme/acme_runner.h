@@ -89,6 +89,7 @@ typedef struct acme_runner_conf_t {
     int max_parallel;              /* ACMEMaxParallel (0: ACME_RUNNER_MAX_PARALLEL) */
     acme_pace_rate_t order_rate;   /* ACMEOrderRate: new orders per account at every CA
                                     * (count 0: what each CA documents, acme_ca_limits) */
+    int request_rates;             /* ACMERequestRates (acme_request_rates_e; 0: auto) */
     apr_time_t (*now)(void);       /* the clock of pacing (NULL: apr_time_now); tests set it */
 } acme_runner_conf_t;
 

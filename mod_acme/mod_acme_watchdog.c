@@ -88,6 +88,7 @@ static apr_status_t runner_create(mod_acme_wd_t *wd)
     conf.notify_args = m->notify_args;
     conf.max_parallel = m->max_parallel;
     conf.order_rate = m->order_rate;
+    conf.request_rates = m->request_rates;
     if (m->http01_pending) {
         conf.http01_count = mod_acme_http01_count;
         conf.http01_count_baton = m->http01_pending;
