@@ -7,6 +7,7 @@ Standard library plus Debian's python3-cryptography. Not a test: nothing here ju
 import datetime
 import os
 import re
+import shutil
 import socket
 import ssl
 import statistics
@@ -44,6 +45,43 @@ def note(msg):
 
 def names(n):
     return ["v%05d.%s" % (i, DOMAIN) for i in range(1, n + 1)]
+
+
+def start_ca(work):
+    """Two free loopback ports for the server under test (http, https), then
+    pebble-challtestsrv and a fresh pebble in work/ validating against those ports
+    (the harness's configuration). Returns (http_port, https_port, challtestsrv, pebble);
+    when pebble does not start, challtestsrv is stopped before the error goes on."""
+    http_port, https_port = harness.free_port(), harness.free_port()
+    cts = harness.ChallTestSrv(os.path.join(work, "challtestsrv")).start()
+    try:
+        peb = harness.Pebble(os.path.join(work, "pebble"), cts.dns_port, http_port,
+                             https_port).start()
+    except BaseException:
+        cts.stop()
+        raise
+    return http_port, https_port, cts, peb
+
+
+def stop_servers(servers, work, ok, keep):
+    """Stop every server (by its PID, in this order: httpd first; None entries skipped); then
+    remove the work directory after a good run unless keep, else say it is kept (work None:
+    the caller's, left alone)."""
+    for srv in servers:
+        if srv is not None:
+            try:
+                srv.stop()
+            except Exception as exc:  # noqa: BLE001
+                note("stopping %r: %r" % (srv, exc))
+    first = servers[0] if servers else None
+    if isinstance(first, harness.Httpd) and first.processes_left():
+        note("processes of httpd %d still alive after stop" % first.pid)
+    if work is None:
+        return
+    if ok and not keep:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        note("kept %s" % work)
 
 
 class Deadline:

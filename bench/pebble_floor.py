@@ -23,11 +23,9 @@ import hashlib
 import http.client
 import http.server
 import json
-import os
 import queue
 import resource
 import shlex
-import shutil
 import signal
 import ssl
 import sys
@@ -35,9 +33,8 @@ import threading
 import time
 
 import benchlib
-from benchlib import BenchError, note, out
+from benchlib import BenchError, out
 import harness
-from harness import ChallTestSrv, Pebble
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -280,9 +277,7 @@ def one_run(n, threads, timeout, workdir=None, keep=False):
     res = {"module": "floor", "n": n, "work": work}
     ok = False
     try:
-        http_port, https_port = harness.free_port(), harness.free_port()
-        cts = ChallTestSrv(os.path.join(work, "challtestsrv")).start()
-        peb = Pebble(os.path.join(work, "pebble"), cts.dns_port, http_port, https_port).start()
+        http_port, https_port, cts, peb = benchlib.start_ca(work)
         res["command"] = "%s %s" % (" ".join("%s=%s" % (k, peb.env[k])
                                              for k in sorted(harness.DEFAULT_PEBBLE_ENV)),
                                     " ".join(shlex.quote(a) for a in peb.proc.argv))
@@ -303,17 +298,7 @@ def one_run(n, threads, timeout, workdir=None, keep=False):
         res["error"] = "%s: %s" % (type(exc).__name__, exc)
         return res
     finally:
-        for s in (peb, cts):
-            if s is not None:
-                try:
-                    s.stop()
-                except Exception as exc:  # noqa: BLE001
-                    note("stopping %r: %r" % (s, exc))
-        if workdir is None:
-            if ok and not keep:
-                shutil.rmtree(work, ignore_errors=True)
-            else:
-                note("kept %s" % work)
+        benchlib.stop_servers((peb, cts), work if workdir is None else None, ok, keep)
 
 
 def main(argv):

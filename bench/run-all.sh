@@ -7,7 +7,7 @@
 #
 #   sudo bash bench/run-all.sh                 # everything (~40 min, of it ~13 min mod_md at 1,000)
 #   sudo bash bench/run-all.sh --quick         # mod_md at 1,000 extrapolated (~30 min)
-#   sudo bash bench/run-all.sh --tiny          # 2 vhosts, 1 run, acme+static+client (CI)
+#   sudo bash bench/run-all.sh --tiny          # 2 vhosts, 1 run, acme+static+client, served_probe (CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
@@ -19,6 +19,8 @@ if [ "${1:-}" = "--tiny" ]; then
     timeout --signal=TERM --kill-after=30 240 $PY bench/startup.py --n 2 --runs 1 \
         --modules acme,static,floor --json "$out/runs.jsonl" | tee "$out/summary.md" || rc=1
     timeout --signal=TERM --kill-after=30 120 $PY bench/pebble_floor.py --n 2 --runs 1 \
+        | tee -a "$out/summary.md" || rc=1
+    timeout --signal=TERM --kill-after=30 180 $PY bench/served_probe.py --n 2 --runs 1 \
         | tee -a "$out/summary.md" || rc=1
     exit $rc
 fi

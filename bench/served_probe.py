@@ -27,7 +27,6 @@ import argparse
 import concurrent.futures
 import os
 import re
-import shutil
 import signal
 import socket
 import ssl
@@ -39,9 +38,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "test", "integration"))
 
+import benchlib  # noqa: E402
 import harness  # noqa: E402
 import startup  # noqa: E402
-from harness import ChallTestSrv, Httpd, Pebble, VHost  # noqa: E402
+from harness import Httpd, VHost  # noqa: E402
 
 STEPS = ("staged_s", "signal_s", "resumed_s", "served_s")
 
@@ -115,9 +115,7 @@ def one_run(n, args):
     cts = peb = httpd = None
     ok = False
     try:
-        http_port, https_port = harness.free_port(), harness.free_port()
-        cts = ChallTestSrv(os.path.join(work, "challtestsrv")).start()
-        peb = Pebble(os.path.join(work, "pebble"), cts.dns_port, http_port, https_port).start()
+        http_port, https_port, cts, peb = benchlib.start_ca(work)
         glines, alines = startup.module_lines("acme", peb, http_port, https_port, n)
         vhosts = [VHost(startup.PLAIN, ssl=False)] + [VHost(nm) for nm in startup.names(n)]
         httpd = Httpd(os.path.join(work, "httpd"), http_port, https_port, vhosts=vhosts,
@@ -168,16 +166,7 @@ def one_run(n, args):
         startup.note("N=%d failed: %s" % (n, res["error"]))
         return res
     finally:
-        for s in (httpd, peb, cts):
-            if s is not None:
-                try:
-                    s.stop()
-                except Exception as exc:  # noqa: BLE001
-                    startup.note("stopping %r: %r" % (s, exc))
-        if ok and not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            startup.note("kept %s" % work)
+        benchlib.stop_servers((httpd, peb, cts), work, ok, args.keep)
 
 
 def report(results, n):

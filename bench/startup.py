@@ -45,7 +45,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import signal
 import sys
 import time
@@ -54,7 +53,7 @@ import benchlib
 from benchlib import (BenchError, Deadline, DOMAIN, HANDLER_RX, LogTail, PLAIN, names,  # noqa
                       note, out, poll)
 import harness
-from harness import ChallTestSrv, Httpd, Pebble, VHost
+from harness import Httpd, VHost
 import pebble_floor
 
 MODULES = ("acme", "md", "static", "floor")
@@ -146,22 +145,6 @@ def wait_quiet(peb, deadline, quiet=3.0, minimum=0.0, limit=60.0):
         deadline.check("pebble to go quiet")
 
 
-def cleanup(servers, work, ok, keep):
-    """Stop every server (by its PID; httpd first), keep the work directory of a failed run."""
-    for srv in servers:
-        if srv is not None:
-            try:
-                srv.stop()
-            except Exception as exc:  # noqa: BLE001
-                note("stopping %r: %r" % (srv, exc))
-    if servers[0] is not None and servers[0].processes_left():
-        note("processes of httpd %d still alive after stop" % servers[0].pid)
-    if ok and not keep:
-        shutil.rmtree(work, ignore_errors=True)
-    else:
-        note("kept %s" % work)
-
-
 # per certificate or a share: not extrapolated with N (mod_md's value at its largest N is shown)
 PER_CERT = ("req_per_cert", "busy_pct", "renew_req_per_cert")
 
@@ -228,9 +211,7 @@ def one_run(module, n, args, show_commands):
     cts = peb = httpd = None
     ok = False
     try:
-        http_port, https_port = harness.free_port(), harness.free_port()
-        cts = ChallTestSrv(os.path.join(work, "challtestsrv")).start()
-        peb = Pebble(os.path.join(work, "pebble"), cts.dns_port, http_port, https_port).start()
+        http_port, https_port, cts, peb = benchlib.start_ca(work)
         glines, alines = module_lines(module, peb, http_port, https_port, n, args.md_keys,
                                       args.acme_line)
         vhosts = [VHost(PLAIN, ssl=False)] + [VHost(nm) for nm in names(n)]
@@ -364,7 +345,7 @@ def one_run(module, n, args, show_commands):
         res["error"] = "%s: %s" % (type(exc).__name__, exc)
         return res
     finally:
-        cleanup((httpd, peb, cts), work, ok, args.keep)
+        benchlib.stop_servers((httpd, peb, cts), work, ok, args.keep)
 
 
 def static_run(n, args, show_commands):
@@ -418,7 +399,7 @@ def static_run(n, args, show_commands):
         res["error"] = "%s: %s" % (type(exc).__name__, exc)
         return res
     finally:
-        cleanup((httpd,), work, ok, args.keep)
+        benchlib.stop_servers((httpd,), work, ok, args.keep)
 
 
 def floor_run(n, args, show_commands):

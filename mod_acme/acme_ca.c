@@ -123,12 +123,61 @@ int acme_ca_index(const apr_array_header_t *urls, const char *url)
     return -1;
 }
 
-void acme_ca_limits(acme_pace_limits_t *lim, const char *url)
+static int is_letsencrypt(const char *url)
 {
     const char *name = acme_ca_known_name(url);
 
+    return name && (!strcmp(name, "letsencrypt") || !strcmp(name, "letsencrypt-staging"));
+}
+
+/* A rate of `per_sec` requests a second with a burst of `burst`: `burst` at once, then one
+ * every 1/per_sec s (acme_pace.h's count per period). */
+static acme_pace_rate_t rate_burst(int per_sec, int burst)
+{
+    acme_pace_rate_t r;
+
+    r.count = burst;
+    r.period = (apr_interval_time_t)burst * APR_USEC_PER_SEC / per_sec;
+    return r;
+}
+
+void acme_ca_request_limits(acme_pace_limits_t *lim, const char *url,
+                            acme_request_rates_e mode)
+{
+    memset(lim->requests, 0, sizeof(lim->requests));
+    if (mode == ACME_REQUEST_RATES_OFF
+        || (mode == ACME_REQUEST_RATES_AUTO && !is_letsencrypt(url))) {
+        return;
+    }
+    lim->requests[ACME_PACE_EP_DIRECTORY] = rate_burst(40, 40);
+    lim->requests[ACME_PACE_EP_NEW_NONCE] = rate_burst(20, 10);
+    lim->requests[ACME_PACE_EP_NEW_ACCOUNT] = rate_burst(5, 15);
+    lim->requests[ACME_PACE_EP_REVOKE] = rate_burst(10, 100);
+    lim->requests[ACME_PACE_EP_RENEWAL_INFO] = rate_burst(1000, 100);
+    lim->requests[ACME_PACE_EP_OTHER] = rate_burst(250, 125);
+}
+
+apr_status_t acme_ca_request_rates_parse(acme_request_rates_e *mode, const char *arg)
+{
+    if (arg && !apr_cstr_casecmp(arg, "auto")) {
+        *mode = ACME_REQUEST_RATES_AUTO;
+    }
+    else if (arg && !apr_cstr_casecmp(arg, "letsencrypt")) {
+        *mode = ACME_REQUEST_RATES_LETSENCRYPT;
+    }
+    else if (arg && !apr_cstr_casecmp(arg, "off")) {
+        *mode = ACME_REQUEST_RATES_OFF;
+    }
+    else {
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+void acme_ca_limits(acme_pace_limits_t *lim, const char *url)
+{
     memset(lim, 0, sizeof(*lim));
-    if (name && (!strcmp(name, "letsencrypt") || !strcmp(name, "letsencrypt-staging"))) {
+    if (is_letsencrypt(url)) {
         /* staging's limits are higher: production's are safe there too */
         lim->orders.count = 300;
         lim->orders.period = apr_time_from_sec(3 * 3600);

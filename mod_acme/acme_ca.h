@@ -47,4 +47,20 @@ int acme_ca_issuer_index(const apr_array_header_t *urls, const char *live_ca);
 #define ACME_PACE_UNKNOWN_NEW_ORDER 100
 void acme_ca_limits(acme_pace_limits_t *lim, const char *url);
 
+/* ACMERequestRates: which per-endpoint request rates (acme_pace_limits_t.requests) apply. */
+typedef enum {
+    ACME_REQUEST_RATES_AUTO = 0,   /* Let's Encrypt's at its own URLs, none elsewhere */
+    ACME_REQUEST_RATES_LETSENCRYPT, /* Let's Encrypt's at every CA, whatever its URL */
+    ACME_REQUEST_RATES_OFF         /* none (newOrder's and the order budget stay) */
+} acme_request_rates_e;
+/* Sets lim->requests for the CA at url (the rest of lim untouched). Let's Encrypt
+ * (https://letsencrypt.org/docs/rate-limits/, "Overall Requests", per IP address and
+ * endpoint, rate and burst): directory 40/s burst 40, new-nonce 20/s burst 10, new-account
+ * 5/s burst 15, revoke-cert 10/s burst 100, renewal-info 1000/s burst 100, any other /acme/
+ * URL 250/s burst 125; new-order (300/s burst 200) is lim->new_order's. */
+void acme_ca_request_limits(acme_pace_limits_t *lim, const char *url,
+                            acme_request_rates_e mode);
+/* "auto", "letsencrypt" or "off" (any case): APR_SUCCESS and *mode, else APR_EINVAL. */
+apr_status_t acme_ca_request_rates_parse(acme_request_rates_e *mode, const char *arg);
+
 #endif

@@ -44,6 +44,8 @@ struct acme_client_t {
     const char *kid;
 
     volatile apr_uint32_t requests;
+    acme_client_pace_fn *pace;         /* before each request, NULL: none */
+    void *pace_baton;
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -186,12 +188,30 @@ static const char *transport_error_str(apr_pool_t *p, apr_status_t rv,
     }
 }
 
-/* One HTTP exchange: counts it and collects the Replay-Nonce. */
+/* The endpoint of url (the directory's URLs once it was read). */
+static acme_pace_endpoint_e endpoint_of(acme_client_t *c, const char *url)
+{
+    const char *urls[ACME_PACE_EP_COUNT] = { c->directory_url };
+
+    if (apr_atomic_read32(&c->have_dir)) {
+        urls[ACME_PACE_EP_NEW_NONCE] = c->ep_new_nonce;
+        urls[ACME_PACE_EP_NEW_ACCOUNT] = c->ep_new_account;
+        urls[ACME_PACE_EP_NEW_ORDER] = c->ep_new_order;
+        urls[ACME_PACE_EP_REVOKE] = c->ep_revoke;
+        urls[ACME_PACE_EP_RENEWAL_INFO] = c->ep_renewal_info;
+    }
+    return acme_pace_endpoint(url, urls);
+}
+
+/* One HTTP exchange: paced (acme_client_set_pace), counted; collects the Replay-Nonce. */
 static apr_status_t exchange(acme_http_response_t **phr, acme_client_t *c, apr_pool_t *p,
                              const acme_http_request_t *req, acme_result_t *res)
 {
     apr_status_t rv;
 
+    if (c->pace) {
+        c->pace(c->pace_baton, endpoint_of(c, req->url));
+    }
     apr_atomic_inc32(&c->requests);
     *phr = NULL;
     rv = c->http->perform(c->http->baton, phr, p, req);
@@ -262,6 +282,12 @@ apr_status_t acme_client_create(acme_client_t **pc, apr_pool_t *p, acme_http_t *
 const char *acme_client_directory_url(const acme_client_t *c)
 {
     return c->directory_url;
+}
+
+void acme_client_set_pace(acme_client_t *c, acme_client_pace_fn *fn, void *baton)
+{
+    c->pace = fn;
+    c->pace_baton = baton;
 }
 
 static const char *dir_str(acme_client_t *c, const json_t *dir, const char *key)

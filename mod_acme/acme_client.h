@@ -6,6 +6,7 @@
 #include "acme.h"
 #include "acme_http.h"
 #include "acme_crypto.h"
+#include "acme_pace.h"
 #include <jansson.h>
 
 typedef struct acme_client_t acme_client_t;
@@ -23,6 +24,11 @@ typedef struct acme_response_t {
 apr_status_t acme_client_create(acme_client_t **pc, apr_pool_t *p, acme_http_t *http,
                                 const char *directory_url);
 const char *acme_client_directory_url(const acme_client_t *c);
+/* Called before each request with the endpoint it goes to (acme_pace_endpoint); it may sleep
+ * (the runner's per-endpoint request pacing, ACMERequestRates). Set before the client is
+ * used; NULL: none. */
+typedef void acme_client_pace_fn(void *baton, acme_pace_endpoint_e ep);
+void acme_client_set_pace(acme_client_t *c, acme_client_pace_fn *fn, void *baton);
 /* Fetch the directory once (later calls return the cached one). */
 apr_status_t acme_client_directory(acme_client_t *c, acme_result_t *res);
 /* "newNonce", "newAccount", "newOrder", "revokeCert", "keyChange", "renewalInfo": URL or NULL. */

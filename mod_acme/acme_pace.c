@@ -108,6 +108,46 @@ const char *acme_pace_reason(const acme_pace_t *pc, acme_pace_kind_e kind, apr_t
     return NULL;
 }
 
+acme_pace_endpoint_e acme_pace_endpoint(const char *url,
+                                        const char *const urls[ACME_PACE_EP_COUNT])
+{
+    const char *ri = urls[ACME_PACE_EP_RENEWAL_INFO];
+    apr_size_t n;
+    int k;
+
+    for (k = ACME_PACE_EP_DIRECTORY; url && k < ACME_PACE_EP_RENEWAL_INFO; ++k) {
+        if (urls[k] && !strcmp(url, urls[k])) {
+            return (acme_pace_endpoint_e)k;
+        }
+    }
+    if (url && ri && (n = strlen(ri)) > 0 && !strncmp(url, ri, n)
+        && (url[n] == '\0' || url[n] == '/' || ri[n - 1] == '/')) {
+        return ACME_PACE_EP_RENEWAL_INFO;
+    }
+    return ACME_PACE_EP_OTHER;
+}
+
+apr_time_t acme_pace_request_take(acme_pace_t *pc, acme_pace_endpoint_e ep, apr_time_t now)
+{
+    apr_time_t when;
+
+    if ((int)ep < 0 || ep >= ACME_PACE_EP_COUNT) {
+        ep = ACME_PACE_EP_OTHER;
+    }
+    when = acme_pace_bucket_when(&pc->requests[ep], &pc->lim.requests[ep], now);
+    acme_pace_bucket_take(&pc->requests[ep], &pc->lim.requests[ep], when);
+    return when;
+}
+
+const char *acme_pace_endpoint_name(acme_pace_endpoint_e ep)
+{
+    static const char *const names[ACME_PACE_EP_COUNT] = {
+        "directory", "new-nonce", "new-account", "new-order", "revoke-cert", "renewal-info",
+        "acme/*"
+    };
+    return (int)ep >= 0 && ep < ACME_PACE_EP_COUNT ? names[ep] : "acme/*";
+}
+
 acme_pace_kind_e acme_pace_kind(int have_live, int replaces_ari)
 {
     if (!have_live) {

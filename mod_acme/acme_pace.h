@@ -8,8 +8,10 @@
  * 3 hours: 300 at once, then one every 36 s).
  *
  * Per CA: the new-order budget of the account (rate.orders; an ARI replacement is exempt
- * where the CA says so), the newOrder endpoint's request rate (rate.new_order), and a pause
- * a 429 with Retry-After imposes on every order at that CA. */
+ * where the CA says so), the newOrder endpoint's request rate (rate.new_order), a pause
+ * a 429 with Retry-After imposes on every order at that CA, and the request rate of each of
+ * the CA's other endpoints (rate.requests: every request the client sends takes a token of
+ * its endpoint's bucket first, acme_pace_request_take). */
 #ifndef ACME_PACE_H
 #define ACME_PACE_H
 
@@ -27,12 +29,29 @@ typedef struct acme_pace_rate_t {
     apr_interval_time_t period;
 } acme_pace_rate_t;
 
+/* The endpoints of a CA a request can go to, for the per-endpoint request rates (a CA such
+ * as Let's Encrypt limits the requests per client address to each). */
+typedef enum {
+    ACME_PACE_EP_DIRECTORY = 0,    /* the directory URL */
+    ACME_PACE_EP_NEW_NONCE,
+    ACME_PACE_EP_NEW_ACCOUNT,
+    ACME_PACE_EP_NEW_ORDER,
+    ACME_PACE_EP_REVOKE,
+    ACME_PACE_EP_RENEWAL_INFO,     /* renewalInfo and every URL below it */
+    ACME_PACE_EP_OTHER,            /* orders, authorizations, challenges, finalize,
+                                    * certificates, keyChange */
+    ACME_PACE_EP_COUNT
+} acme_pace_endpoint_e;
+
 /* What a CA documents (acme_ca_limits) or the admin configured (ACMEOrderRate). */
 typedef struct acme_pace_limits_t {
     acme_pace_rate_t orders;       /* new orders per account */
     acme_pace_rate_t new_order;    /* newOrder requests (per client, whatever the account) */
     int ari_exempt;                /* an order that replaces a certificate (ARI) does not
                                     * count against `orders` */
+    /* requests to each endpoint (ACMERequestRates; newOrder's is new_order above, taken
+     * by the order gate, so requests[ACME_PACE_EP_NEW_ORDER] is left without a limit) */
+    acme_pace_rate_t requests[ACME_PACE_EP_COUNT];
 } acme_pace_limits_t;
 
 /* One bucket: the time the next request conforms when the bucket is empty (0: full). */
@@ -44,6 +63,7 @@ typedef struct acme_pace_t {
     acme_pace_limits_t lim;
     acme_pace_bucket_t orders, new_order;
     apr_time_t paused_until;       /* a 429's Retry-After at this CA, 0: none */
+    acme_pace_bucket_t requests[ACME_PACE_EP_COUNT];
 } acme_pace_t;
 
 /* What kind of order a due certificate needs: the order in which a run starts them (and
@@ -74,6 +94,19 @@ void acme_pace_order_take(acme_pace_t *pc, acme_pace_kind_e kind, apr_time_t now
 void acme_pace_pause(acme_pace_t *pc, apr_time_t until);
 /* Which bucket holds an order back at now ("paused", "orders", "newOrder"), or NULL. */
 const char *acme_pace_reason(const acme_pace_t *pc, acme_pace_kind_e kind, apr_time_t now);
+
+/* Which endpoint url is: urls[] holds the CA's URLs by endpoint (the directory's, NULL where
+ * unknown, e.g. before the directory was read); renewalInfo matches every URL below it;
+ * any other URL is ACME_PACE_EP_OTHER. */
+acme_pace_endpoint_e acme_pace_endpoint(const char *url,
+                                        const char *const urls[ACME_PACE_EP_COUNT]);
+/* One request to endpoint ep is to be sent, at now or later: reserves the earliest time at
+ * which it conforms to the endpoint's rate (>= now; now when the rate has room or no limit)
+ * and takes its token at that time, so that concurrent requests get successive times. The
+ * caller sleeps until the time returned (outside its lock), then sends. */
+apr_time_t acme_pace_request_take(acme_pace_t *pc, acme_pace_endpoint_e ep, apr_time_t now);
+/* The endpoint's name as Let's Encrypt's table of limits writes it ("directory", "new-nonce"). */
+const char *acme_pace_endpoint_name(acme_pace_endpoint_e ep);
 
 /* The kind of a due certificate's order. */
 acme_pace_kind_e acme_pace_kind(int have_live, int replaces_ari);

@@ -43,6 +43,7 @@ struct acme_runner_t {
                                     * (the others take it when a thread starts them) */
     int staged, failed;            /* added to orders/_driver/metrics.json after the run */
     acme_pace_t *pace;             /* per CA: its rates and what was spent (acme_pace.h) */
+    struct gate_t *pace_gates;     /* per CA: its clients' request pacing baton (r, ca) */
     int paced;                     /* this run: certificates that wait for the CA's rates */
     apr_time_t paced_first;        /* the soonest of their times */
 };
@@ -112,21 +113,58 @@ int acme_runner_count(const acme_runner_t *r)
     return r->certs->nelts;
 }
 
+/* Before each request of CA ca's client (acme_client_set_pace): a token of the endpoint's
+ * request rate, after sleeping until the time reserved for it. */
+static void pace_request(void *baton, acme_pace_endpoint_e ep)
+{
+    struct gate_t *g = baton;
+    acme_runner_t *r = g->r;
+    apr_time_t now, when;
+
+    apr_thread_mutex_lock(r->mutex);
+    now = pace_now(r);
+    when = acme_pace_request_take(&r->pace[g->ca], ep, now);
+    apr_thread_mutex_unlock(r->mutex);
+    if (when <= now) {
+        return;
+    }
+    if (when - now >= apr_time_from_sec(1)) {
+        /* no pool here: threads share r->pool */
+        const acme_pace_rate_t *rate = &r->pace[g->ca].lim.requests[ep];
+        acme_log(ACME_LOG_DEBUG, 0, ACMELOGNO(00760) "%s: a request to %s waits %" APR_TIME_T_FMT
+                 " ms for the CA's request rate (%d per %" APR_TIME_T_FMT " ms)",
+                 acme_ca_set_url(r->cas, g->ca), acme_pace_endpoint_name(ep),
+                 apr_time_as_msec(when - now), rate->count, apr_time_as_msec(rate->period));
+    }
+    if (r->conf.sleep) {
+        r->conf.sleep(r->conf.sleep_baton, when - now);
+    }
+    else {
+        apr_sleep(when - now);
+    }
+}
+
 /* Per CA its pacer: the rates it documents (acme_ca_limits), ACMEOrderRate instead of its
- * order budget when set. */
+ * order budget when set, the request rates ACMERequestRates says; its client paced by it. */
 static void pace_create(acme_runner_t *r)
 {
     int k, n = r->urls->nelts;
 
     r->pace = apr_pcalloc(r->pool, sizeof(acme_pace_t) * (apr_size_t)n);
+    r->pace_gates = apr_pcalloc(r->pool, sizeof(gate_t) * (apr_size_t)n);
     for (k = 0; k < n; ++k) {
         acme_pace_limits_t lim;
+        const char *url = APR_ARRAY_IDX(r->urls, k, const char *);
 
-        acme_ca_limits(&lim, APR_ARRAY_IDX(r->urls, k, const char *));
+        acme_ca_limits(&lim, url);
         if (r->conf.order_rate.count > 0) {
             lim.orders = r->conf.order_rate;
         }
+        acme_ca_request_limits(&lim, url, (acme_request_rates_e)r->conf.request_rates);
         acme_pace_init(&r->pace[k], &lim);
+        r->pace_gates[k].r = r;
+        r->pace_gates[k].ca = k;
+        acme_client_set_pace(acme_ca_set_client(r->cas, k), pace_request, &r->pace_gates[k]);
     }
 }
 
@@ -810,6 +848,10 @@ void acme_runner_run_due(acme_runner_t *r, apr_time_t now, apr_pool_t *p)
     acme_store_t *st = r->conf.store;
     void *lock = NULL;
 
+    if (r->conf.fleet && r->conf.fleet->may_run
+        && !r->conf.fleet->may_run(r->conf.fleet->baton, now)) {
+        return;                 /* not yet: everything due stays due */
+    }
     r->due = acme_sched_due(r->sched, now, p);
     one_order_per_names(r, p);
     r->staged = r->failed = r->paced = 0;

@@ -58,6 +58,10 @@ typedef struct acme_runner_fleet_t {
      * runner adopts the window another node fetched (orders/<id>/ari.json, pulled by the
      * fleet layer) and looks again in ACME_RUNNER_FLEET_ARI_CHECK. */
     int (*may_fetch_ari)(void *baton, const char *id, apr_pool_t *p);
+    /* Whether this node may run orders at all now (NULL: it may). When not, a run does
+     * nothing and what is due stays due for the next call (acme_fleet_settled: a node
+     * orders only once the others can have seen its first heartbeat). */
+    int (*may_run)(void *baton, apr_time_t now);
     void *baton;
 } acme_runner_fleet_t;
 #define ACME_RUNNER_FLEET_WAIT apr_time_from_sec(5)
@@ -85,6 +89,7 @@ typedef struct acme_runner_conf_t {
     int max_parallel;              /* ACMEMaxParallel (0: ACME_RUNNER_MAX_PARALLEL) */
     acme_pace_rate_t order_rate;   /* ACMEOrderRate: new orders per account at every CA
                                     * (count 0: what each CA documents, acme_ca_limits) */
+    int request_rates;             /* ACMERequestRates (acme_request_rates_e; 0: auto) */
     apr_time_t (*now)(void);       /* the clock of pacing (NULL: apr_time_now); tests set it */
 } acme_runner_conf_t;
 

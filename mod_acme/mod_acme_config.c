@@ -86,6 +86,7 @@ void *mod_acme_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     sc->dns_hook = MERGE_PTR(dns_hook);
     sc->max_parallel = add->max_parallel ? add->max_parallel : base->max_parallel;
     sc->order_rate = add->order_rate.count ? add->order_rate : base->order_rate;
+    sc->request_rates = add->request_rates ? add->request_rates : base->request_rates;
     sc->dns_hook_args = add->dns_hook ? add->dns_hook_args : base->dns_hook_args;
     sc->dns_propagation = add->dns_propagation >= 0 ? add->dns_propagation
                                                     : base->dns_propagation;
@@ -595,6 +596,24 @@ static const char *set_order_rate(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+/* ACMERequestRates auto|letsencrypt|off: the CAs' per-endpoint request rates (acme_ca.h). */
+static const char *set_request_rates(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = global_only(cmd);
+    acme_request_rates_e mode;
+
+    if (err) {
+        return err;
+    }
+    if (acme_ca_request_rates_parse(&mode, arg) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not auto, letsencrypt or off (auto: Let's "
+                            "Encrypt's request rates at its own URLs; letsencrypt: at every "
+                            "CA; off: none)", cmd->cmd->name, arg);
+    }
+    cmd_conf(cmd)->request_rates = (int)mode + 1;
+    return NULL;
+}
+
 /* PROGRAM [ARGS...] of ACMENotifyCmd and ACMEDNSHook: an absolute path, then arguments. */
 static const char *set_program(cmd_parms *cmd, int argc, char *const argv[],
                                const char **pprog, apr_array_header_t **pargs,
@@ -945,6 +964,10 @@ const command_rec mod_acme_cmds[] = {
     AP_INIT_TAKE1("ACMEOrderRate", set_order_rate, NULL, RSRC_CONF,
                   "N/PERIOD: new orders per account at a CA, e.g. 300/3h (default: what the "
                   "CA documents, no budget for an unknown CA)"),
+    AP_INIT_TAKE1("ACMERequestRates", set_request_rates, NULL, RSRC_CONF,
+                  "auto|letsencrypt|off: requests per second to each endpoint of a CA as Let's "
+                  "Encrypt documents them, at its URLs (auto, the default), at every CA, or "
+                  "none"),
     AP_INIT_TAKE1("ACMETimeout", set_http_timeout, NULL, RSRC_CONF,
                   "DURATION: limit of one request to the CA, connect to last byte "
                   "(default 30s)"),
@@ -1009,6 +1032,7 @@ mod_acme_gen_t *mod_acme_gen_create(apr_pool_t *p, server_rec *s)
     m->fleet_node = sc->fleet_node;
     m->max_parallel = sc->max_parallel;
     m->order_rate = sc->order_rate;
+    m->request_rates = sc->request_rates ? sc->request_rates - 1 : ACME_REQUEST_RATES_AUTO;
     if (!m->contacts) {
         const char *uri = s->server_admin ? mod_acme_contact_uri(p, s->server_admin) : NULL;
         m->contacts = apr_array_make(p, 1, sizeof(const char *));

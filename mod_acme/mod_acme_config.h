@@ -76,6 +76,7 @@ typedef struct mod_acme_srv_conf_t {
     const char *fleet_node;    /* ACMEFleetNode */
     int max_parallel;          /* ACMEMaxParallel, 0 unset */
     acme_pace_rate_t order_rate; /* ACMEOrderRate, count 0 unset */
+    int request_rates;         /* ACMERequestRates: acme_request_rates_e + 1, 0 unset */
 } mod_acme_srv_conf_t;
 
 struct mod_acme_gen_t;

@@ -162,6 +162,11 @@ static int hook_may_fetch_ari(void *baton, const char *id, apr_pool_t *p)
     return acme_fleet_may_fetch_ari(((mod_acme_fleet_t *)baton)->fleet, id, p);
 }
 
+static int hook_may_run(void *baton, apr_time_t now)
+{
+    return acme_fleet_settled(((mod_acme_fleet_t *)baton)->fleet, now);
+}
+
 /* ---- set-up ------------------------------------------------------------------------------- */
 
 /* Fleet mode without a usable fleet key: what is wrong and the fix, or NULL. */
@@ -271,6 +276,7 @@ apr_status_t mod_acme_fleet_setup(mod_acme_gen_t *m, apr_pool_t *p)
     mf->hooks.may_order = hook_may_order;
     mf->hooks.done = hook_done;
     mf->hooks.may_fetch_ari = hook_may_fetch_ari;
+    mf->hooks.may_run = hook_may_run;
     mf->hooks.baton = mf;
     m->fleet = mf;
     return APR_SUCCESS;
@@ -343,9 +349,4 @@ void mod_acme_fleet_child_stop(mod_acme_fleet_t *mf)
         apr_thread_join(&trv, mf->thread);
         mf->thread = NULL;
     }
-}
-
-int mod_acme_fleet_may_run(mod_acme_fleet_t *mf, apr_time_t now)
-{
-    return !mf || !mf->fleet || acme_fleet_settled(mf->fleet, now);
 }

@@ -25,7 +25,5 @@ const acme_runner_fleet_t *mod_acme_fleet_hooks(mod_acme_fleet_t *mf);
  * stop it when the watchdog stops. */
 void mod_acme_fleet_child_start(mod_acme_fleet_t *mf);
 void mod_acme_fleet_child_stop(mod_acme_fleet_t *mf);
-/* 1 when the watchdog may run orders: not in fleet mode, or settled (acme_fleet_settled). */
-int mod_acme_fleet_may_run(mod_acme_fleet_t *mf, apr_time_t now);
 
 #endif

@@ -70,6 +70,7 @@ typedef struct mod_acme_gen_t {
     const acme_eab_t *eab;          /* ACMEExternalAccountBinding, or NULL */
     int max_parallel;               /* ACMEMaxParallel (0: the runner's default) */
     acme_pace_rate_t order_rate;    /* ACMEOrderRate (count 0: each CA's documented rate) */
+    int request_rates;              /* ACMERequestRates (acme_request_rates_e) */
     acme_store_t *store;
     unsigned char secret[ACME_SECRET_LEN];
     int store_ok;                   /* store set up: live and fallback files usable */

@@ -88,6 +88,7 @@ static apr_status_t runner_create(mod_acme_wd_t *wd)
     conf.notify_args = m->notify_args;
     conf.max_parallel = m->max_parallel;
     conf.order_rate = m->order_rate;
+    conf.request_rates = m->request_rates;
     if (m->http01_pending) {
         conf.http01_count = mod_acme_http01_count;
         conf.http01_count_baton = m->http01_pending;
@@ -179,8 +180,7 @@ static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
         if (!acme_runner_started(r) && wd_start(wd) != APR_SUCCESS) {
             sched->next_run = now + ACME_SCHED_START_RETRY;
         }
-        else if (state == AP_WATCHDOG_STATE_RUNNING
-                 && mod_acme_fleet_may_run(wd->m->fleet, now)) {
+        else if (state == AP_WATCHDOG_STATE_RUNNING) {
             acme_runner_run_due(r, now, ptemp);
             now = apr_time_now();
         }

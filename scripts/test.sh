@@ -71,8 +71,8 @@ if ! timeout --signal=INT --kill-after=30 150 /usr/bin/python3 test/integration/
 fi
 
 echo "=== bench scripts at a tiny size (bench/run-all.sh --tiny: 2 vhosts, 1 run; speed not judged)"
-# Only that bench/startup.py (mod_acme, static floor, minimal client) and bench/pebble_floor.py
-# run to the end, so they cannot rot; about a minute.
+# Only that bench/startup.py (mod_acme, static floor, minimal client), bench/pebble_floor.py and
+# bench/served_probe.py run to the end, so they cannot rot; about a minute.
 if ! ACME_BENCH_OUT=build/bench-tiny timeout --signal=TERM --kill-after=30 420 \
         bash bench/run-all.sh --tiny; then
     failed+=("bench scripts (tiny)")

@@ -10,6 +10,7 @@ connections round-robin over the nodes, because pebble validates against one por
     fleet.stop()                                       # also at exit (harness.stop_all)
 """
 
+import json
 import os
 import secrets
 import shutil
@@ -61,6 +62,12 @@ class Node:
 
     def status_text(self):
         return self.httpd.get("/acme-status", "status.fleet.test").text
+
+    def status_json(self):
+        """The node's acme-status JSON (asserts the request succeeded)."""
+        r = self.httpd.get("/acme-status", "status.fleet.test")
+        assert r.status == 200, r
+        return json.loads(r.text)
 
 
 class Fleet:

@@ -255,19 +255,27 @@ def _sql_literal(text):
 
 
 def postgres_fixture(workdir, **kw):
-    """Generator body for a module-scoped fixture in a test file:
-
-        @pytest.fixture(scope="module")
-        def postgres(workdir):
-            yield from pg_harness.postgres_fixture(workdir)
-
-    Started once for the file, stopped (fast shutdown, then kill) whatever the outcome."""
+    """Generator body of the module-scoped fixture module_fixture() makes (a test file
+    writes `postgres = pg_harness.module_fixture(password=...)`). Started once for the
+    file, stopped (fast shutdown, then kill) whatever the outcome."""
     pg = Postgres(os.path.join(workdir, "postgres"), **kw)
     try:
         pg.start()
         yield pg
     finally:
         pg.stop()
+
+
+def module_fixture(**kw):
+    """A module-scoped pytest fixture named `postgres` (kw as for Postgres), for a test file:
+
+        postgres = pg_harness.module_fixture(password="...")"""
+    import pytest  # here: bench/fleet.py imports this module without pytest
+
+    @pytest.fixture(scope="module", name="postgres")
+    def _postgres(workdir):
+        yield from postgres_fixture(workdir, **kw)
+    return _postgres
 
 
 def selfcheck():

@@ -178,6 +178,10 @@ BAD = [
     ("OrderRate-short-period", "ACMEOrderRate", "ACMEOrderRate 10/500ms", "global",
      "from 1s to 7d"),
     ("OrderRate-in-vhost", "ACMEOrderRate", "ACMEOrderRate 300/3h", "vhost", "server config"),
+    ("RequestRates-unknown", "ACMERequestRates", "ACMERequestRates 20/1s", "global",
+     "not auto, letsencrypt or off"),
+    ("RequestRates-in-vhost", "ACMERequestRates", "ACMERequestRates off", "vhost",
+     "server config"),
     ("Challenges-unknown", "ACMEChallenges", "ACMEChallenges http-02", "vhost",
      "not a challenge type"),
     ("Challenges-twice", "ACMEChallenges", "ACMEChallenges dns-01 dns-01", "global", "twice"),
@@ -236,7 +240,7 @@ def test_good_config_passes(httpd_factory, files):
         'ACMEDNSHook "%s" --zone x' % files["PROG"], "ACMEDNSPropagationTimeout 1h",
         "ACMEDNSResolver 127.0.0.1:53", "ACMEPortMap 80:8080 443:8443",
         'ACMENotifyCmd "%s" root' % files["PROG"], "ACMEProfile classic",
-        "ACMEMaxParallel 64", "ACMEOrderRate 300/3h"]
+        "ACMEMaxParallel 64", "ACMEOrderRate 300/3h", "ACMERequestRates letsencrypt"]
     vh = ["ACMEKeyType rsa2048", "ACMEProfile shortlived mandatory", "ACMERenewWindow 3650d", "ACMEWarnWindow 99%",
           "ACMEChallenges dns-01", 'ACMEDNSHook "%s"' % files["PROG"],
           "ACMEDNSPropagationTimeout 0", "ACMEDNSResolver 192.0.2.53"]

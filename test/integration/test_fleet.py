@@ -25,9 +25,7 @@ INTERVAL = 1            # ACME_FLEET_TICK: the check interval
 ACCOUNT_RX = r"POST /sign-me-up"
 
 
-@pytest.fixture(scope="module")
-def postgres(workdir):
-    yield from pg_harness.postgres_fixture(workdir, password=PASSWORD)
+postgres = pg_harness.module_fixture(password=PASSWORD)
 
 
 @pytest.fixture

@@ -15,8 +15,6 @@ import json
 import os
 import subprocess
 
-import pytest
-
 import harness
 import pg_harness
 from fleet_harness import Fleet
@@ -33,9 +31,7 @@ def acmectl(*args):
     return res
 
 
-@pytest.fixture(scope="module")
-def postgres(workdir):
-    yield from pg_harness.postgres_fixture(workdir, password="account-test-password")
+postgres = pg_harness.module_fixture(password="account-test-password")
 
 
 def account_json(nd):

@@ -15,8 +15,6 @@ import json
 import os
 import time
 
-import pytest
-
 import harness
 import pg_harness
 from fleet_harness import Fleet
@@ -28,9 +26,7 @@ ORDER_RX = r"POST /order-plz"
 WATCH = 30      # seconds after the first failure; the ladder's first step is 1 min
 
 
-@pytest.fixture(scope="module")
-def postgres(workdir):
-    yield from pg_harness.postgres_fixture(workdir, password="backoff-test-password")
+postgres = pg_harness.module_fixture(password="backoff-test-password")
 
 
 def status_record(nd, name):

@@ -9,12 +9,9 @@ answer for ACME_FLEET_DB_CALL_MAX (10 s). Each node then says the database is un
 (acme-status, from the snapshot its watchdog writes each second: a blocked watchdog would
 never write it) and keeps serving; after SIGCONT both say it is reachable again."""
 
-import json
 import os
 import signal
 import time
-
-import pytest
 
 import harness
 import pg_harness
@@ -25,15 +22,11 @@ NAME = "f1.fleetfrozen.test"
 CALL_MAX = 10           # ACME_FLEET_DB_CALL_MAX
 
 
-@pytest.fixture(scope="module")
-def postgres(workdir):
-    yield from pg_harness.postgres_fixture(workdir, password="frozen-test-password")
+postgres = pg_harness.module_fixture(password="frozen-test-password")
 
 
 def reachable(nd):
-    r = nd.httpd.get("/acme-status", "status.fleet.test")
-    assert r.status == 200, r
-    f = json.loads(r.text).get("fleet") or {}
+    f = nd.status_json().get("fleet") or {}
     return (f.get("database") or {}).get("reachable")
 
 

@@ -7,8 +7,6 @@ import socket
 import subprocess
 import threading
 
-import pytest
-
 import harness
 import pg_harness
 from tcp_splitter import Splitter
@@ -16,9 +14,7 @@ from tcp_splitter import Splitter
 PASSWORD = "fleet-test-pw"
 
 
-@pytest.fixture(scope="module")
-def postgres(workdir):
-    yield from pg_harness.postgres_fixture(workdir, password=PASSWORD)
+postgres = pg_harness.module_fixture(password=PASSWORD)
 
 
 def _psql_as_role(pg, sql, password):

@@ -13,8 +13,6 @@ import json
 import os
 import subprocess
 
-import pytest
-
 import harness
 import pg_harness
 from fleet_harness import Fleet, write_root_file
@@ -28,15 +26,7 @@ def acmectl(*args):
     return subprocess.run([ACMECTL] + list(args), capture_output=True, text=True, timeout=60)
 
 
-@pytest.fixture(scope="module")
-def postgres(workdir):
-    yield from pg_harness.postgres_fixture(workdir, password="status-test-password")
-
-
-def status_json(nd):
-    r = nd.httpd.get("/acme-status", "status.fleet.test")
-    assert r.status == 200, r
-    return json.loads(r.text)
+postgres = pg_harness.module_fixture(password="status-test-password")
 
 
 def test_every_node_shows_nodes_and_leases(workdir, postgres, pebble_factory, timing):
@@ -49,7 +39,7 @@ def test_every_node_shows_nodes_and_leases(workdir, postgres, pebble_factory, ti
         def lease_seen():
             # the node that does NOT hold a lease shows it too
             for nd in fleet.nodes:
-                f = status_json(nd).get("fleet") or {}
+                f = nd.status_json().get("fleet") or {}
                 for le in f.get("leases", []):
                     if le["name"] in NAMES and le["owner"] != nd.name:
                         return nd.name, le
@@ -65,7 +55,7 @@ def test_every_node_shows_nodes_and_leases(workdir, postgres, pebble_factory, ti
         def settled():
             out = {}
             for nd in fleet.nodes:
-                f = status_json(nd).get("fleet")
+                f = nd.status_json().get("fleet")
                 if not f or not f["database"]["reachable"]:
                     return None
                 nodes = {n["node"]: n for n in f.get("nodes", [])}
@@ -96,7 +86,7 @@ def test_every_node_shows_nodes_and_leases(workdir, postgres, pebble_factory, ti
             assert "ACME fleet" in html and all(n in html for n in fleet.node_names), html
         # no secret on any status page
         for nd in fleet.nodes:
-            text = status_json(nd)
+            text = nd.status_json()
             assert postgres.password not in json.dumps(text)
         # acmectl shows the same snapshot (from the local store, no database)
         nd = fleet.nodes[0]

@@ -91,6 +91,47 @@ START_TEST(directory_fetched_once)
 }
 END_TEST
 
+/* acme_client_set_pace: called before every request with its endpoint. */
+typedef struct pace_seen_t {
+    int n;
+    acme_pace_endpoint_e ep[8];
+} pace_seen_t;
+
+static void pace_record(void *baton, acme_pace_endpoint_e ep)
+{
+    pace_seen_t *s = baton;
+
+    ck_assert_int_lt(s->n, 8);
+    s->ep[s->n++] = ep;
+}
+
+START_TEST(pace_hook_sees_endpoints)
+{
+    acme_response_t *resp = NULL;
+    pace_seen_t seen = { 0 };
+
+    acme_client_set_pace(client, pace_record, &seen);
+    fake_http_expect(fake, "GET", DIR_URL, 200, DIRECTORY);
+    fake_http_expect(fake, "HEAD", NONCE_URL, 200, NULL);
+    fake_http_expect(fake, "POST", ORDER_URL, 201, "{\"status\":\"pending\"}");
+    fake_http_expect(fake, "POST", "https://ca.test/order/1", 200, "{\"status\":\"pending\"}");
+    fake_http_expect(fake, "POST", "https://ca.test/revoke", 200, "{}");
+    ck_assert_int_eq(acme_client_post(&resp, client, pool, ORDER_URL, "{}", 0, &res),
+                     APR_SUCCESS);
+    ck_assert_int_eq(acme_client_post(&resp, client, pool, "https://ca.test/order/1", "", 0,
+                                      &res), APR_SUCCESS);
+    ck_assert_int_eq(acme_client_post(&resp, client, pool, "https://ca.test/revoke", "{}", 0,
+                                      &res), APR_SUCCESS);
+    ck_assert_int_eq(fake_http_remaining(fake), 0);
+    ck_assert_int_eq(seen.n, 5);
+    ck_assert_int_eq(seen.ep[0], ACME_PACE_EP_DIRECTORY);
+    ck_assert_int_eq(seen.ep[1], ACME_PACE_EP_NEW_NONCE);
+    ck_assert_int_eq(seen.ep[2], ACME_PACE_EP_NEW_ORDER);
+    ck_assert_int_eq(seen.ep[3], ACME_PACE_EP_OTHER);
+    ck_assert_int_eq(seen.ep[4], ACME_PACE_EP_REVOKE);
+}
+END_TEST
+
 START_TEST(directory_not_acme)
 {
     fake_http_expect(fake, "GET", DIR_URL, 200, "{\"hello\":\"world\"}");
@@ -905,6 +946,7 @@ Suite *client_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, directory_fetched_once);
+    tcase_add_test(tc, pace_hook_sees_endpoints);
     tcase_add_test(tc, order_requests_one_at_a_time);
     tcase_add_test(tc, curl_failures_in_words);
     tcase_add_test(tc, directory_not_acme);

@@ -4,6 +4,8 @@
  * put/remove, generations and sequence numbers, changes() in commit order under concurrent
  * writers, binary blobs, node beats, the database clock, one handle shared by threads, no
  * password in any message, and reconnecting after PostgreSQL restarts. */
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +73,7 @@ static acme_fleet_db_t *open_db(const char *dbname)
     return db;
 }
 
-/* In a forked child: a pool of its own and a handle on dbname (exit 1 when open fails). */
+/* In a forked child: a pool of its own and a handle on dbname (NULL when open fails). */
 static acme_fleet_db_t *child_open(const char *dbname, apr_pool_t **pcp)
 {
     acme_fleet_db_t *db = NULL;
@@ -81,51 +83,85 @@ static acme_fleet_db_t *child_open(const char *dbname, apr_pool_t **pcp)
     if (test_open(&db, *pcp, conninfo(dbname), getenv("ACME_PGTEST_PASSWORD"), &err)
         != APR_SUCCESS) {
         fprintf(stderr, "child open of %s failed: %s\n", dbname, err ? err : "?");
-        _exit(1);
+        return NULL;
     }
     return db;
 }
 
-/* What a forked child does with its handle; returns its exit status. */
+/* What a forked child does with its handle; returns its result (0 to 255). */
 typedef int child_fn(acme_fleet_db_t *db, apr_pool_t *p, int i);
 
-/* Fork child i: it opens dbname before (open_first) or after waiting until go, runs fn and
- * exits with what fn returns. */
-static pid_t spawn(const char *dbname, apr_time_t go, int open_first, child_fn *fn, int i)
-{
-    pid_t pid = fork();
+/* A forked child and the read end of the pipe it reports its result through. The result
+ * travels through the pipe, not the exit status: under valgrind (which follows the child)
+ * the exit status is valgrind's error exit code for whatever the child left at _exit. */
+typedef struct {
+    pid_t pid;
+    int fd;
+} child_t;
 
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
+/* Fork child i: it opens dbname before (open_first) or after waiting until go, runs fn and
+ * writes fn's result (1 when open failed) as one byte to its pipe. */
+static child_t spawn(const char *dbname, apr_time_t go, int open_first, child_fn *fn, int i)
+{
+    child_t c;
+    int fds[2];
+
+    ck_assert_int_eq(pipe(fds), 0);
+    c.pid = fork();
+    ck_assert_int_ge(c.pid, 0);
+    if (c.pid == 0) {
         acme_fleet_db_t *db = NULL;
         apr_pool_t *cp = NULL;
+        unsigned char rc = 1;
+
+        close(fds[0]);
         if (open_first) {
             db = child_open(dbname, &cp);
         }
         while (apr_time_now() < go) {
             apr_sleep(500);
         }
-        int rc;
-        if (!db) {
+        if (!open_first) {
             db = child_open(dbname, &cp);
         }
-        rc = fn(db, cp, i);
-        /* close the handle (its watcher thread ends with the pool): under valgrind a child
-         * leaving it running is reported at _exit, and valgrind's error exit code then
-         * replaces rc */
+        if (db) {
+            rc = (unsigned char)fn(db, cp, i);
+        }
+        /* close the handle (its watcher thread ends with the pool) */
         apr_pool_destroy(cp);
-        _exit(rc);
+        if (write(fds[1], &rc, 1) != 1) {
+            _exit(1);
+        }
+        _exit(0);
     }
-    return pid;
+    close(fds[1]);
+    c.fd = fds[0];
+    return c;
 }
 
-/* The exit status of child pid (-1 when it did not exit normally); waits. */
-static int reap(pid_t pid)
+/* The result child c wrote to its pipe (-1 when it ended without writing one); waits for
+ * it to end. Its exit status is not looked at. */
+static int reap(child_t *c)
 {
+    unsigned char rc;
+    ssize_t n;
     int status;
 
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    do {
+        n = read(c->fd, &rc, 1);
+    } while (n < 0 && errno == EINTR);
+    close(c->fd);
+    ck_assert_int_eq(waitpid(c->pid, &status, 0), c->pid);
+    c->pid = 0;
+    return n == 1 ? rc : -1;
+}
+
+/* Whether child c has written its result or ended (reap then returns at once). */
+static int child_done(const child_t *c)
+{
+    struct pollfd pfd = { c->fd, POLLIN, 0 };
+
+    return poll(&pfd, 1, 0) > 0;
 }
 
 static void sh(const char *what, const char *cmd)
@@ -212,30 +248,18 @@ static int schema_is_current(acme_fleet_db_t *db, apr_pool_t *p, int i)
     return acme_fleet_db_schema_version(db) == ACME_FLEET_DB_SCHEMA ? 0 : 2;
 }
 
-/* The tests that fork children are run without valgrind only: valgrind follows a forked
- * child silently (--child-silent-after-fork) and its error exit code for what the child
- * left at _exit replaces the child's own status, so the parent could not read it; the
- * children's memory is not checked there anyway. make check runs them for real. */
-static int under_valgrind(void)
-{
-    return getenv("ACME_PGTEST_VALGRIND") != NULL;
-}
-
 /* 6 processes open the same empty database at once: all succeed, one schema. */
 START_TEST(concurrent_open)
 {
-    pid_t pids[6];
+    child_t kids[6];
     int i, rc;
     apr_time_t go = apr_time_now() + apr_time_from_msec(500);
 
-    if (under_valgrind()) {
-        return;
+    for (i = 0; i < 6; ++i) {
+        kids[i] = spawn("acme_conc", go, 0, schema_is_current, i);
     }
     for (i = 0; i < 6; ++i) {
-        pids[i] = spawn("acme_conc", go, 0, schema_is_current, i);
-    }
-    for (i = 0; i < 6; ++i) {
-        rc = reap(pids[i]);
+        rc = reap(&kids[i]);
         ck_assert_msg(rc == 0, "child %d: %d", i, rc);
     }
     psql("acme_conc", "DO \\$\\$ BEGIN IF (SELECT count(*) FROM acme_schema) <> 1 THEN"
@@ -375,18 +399,15 @@ static int take_race(acme_fleet_db_t *db, apr_pool_t *p, int i)
 /* 6 processes take the same free lease at the same instant: exactly one gets it. */
 START_TEST(lease_race_one_winner)
 {
-    pid_t pids[6];
+    child_t kids[6];
     int i, rc, won = 0, lost = 0;
     apr_time_t go = apr_time_now() + apr_time_from_msec(800);
 
-    if (under_valgrind()) {
-        return;
+    for (i = 0; i < 6; ++i) {
+        kids[i] = spawn("acme", go, 1, take_race, i);
     }
     for (i = 0; i < 6; ++i) {
-        pids[i] = spawn("acme", go, 1, take_race, i);
-    }
-    for (i = 0; i < 6; ++i) {
-        rc = reap(pids[i]);
+        rc = reap(&kids[i]);
         won += (rc == 0);
         lost += (rc == 3);
     }
@@ -565,23 +586,19 @@ START_TEST(changes_in_commit_order)
     apr_hash_t *seen = apr_hash_make(pool);
     apr_int64_t since = 0, last = 0;
     apr_array_header_t *rows;
-    pid_t pids[4];
-    int i, k, status = 0, rounds = 0, running = 4;
+    child_t kids[4];
+    int i, k, rc, rounds = 0, running = 4;
     apr_time_t deadline = apr_time_now() + apr_time_from_sec(60);
 
-    if (under_valgrind()) {
-        return;
-    }
     for (k = 0; k < 4; ++k) {
-        pids[k] = spawn("acme_seq", 0, 1, write_60, k);
+        kids[k] = spawn("acme_seq", 0, 1, write_60, k);
     }
-    /* follow until both writers ended, then one round more */
+    /* follow until all four writers ended, then one round more */
     while (apr_time_now() < deadline) {
         for (k = 0; k < 4; ++k) {
-            if (pids[k] && waitpid(pids[k], &status, WNOHANG) == pids[k]) {
-                ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d: %d",
-                              k, status);
-                pids[k] = 0;
+            if (kids[k].pid && child_done(&kids[k])) {
+                rc = reap(&kids[k]);
+                ck_assert_msg(rc == 0, "writer %d: %d", k, rc);
                 --running;
             }
         }

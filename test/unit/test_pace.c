@@ -204,6 +204,123 @@ START_TEST(ca_limits)
 }
 END_TEST
 
+/* Which endpoint a URL is: exact matches, renewalInfo and what is below it, the rest. */
+START_TEST(endpoint_of_url)
+{
+    const char *urls[ACME_PACE_EP_COUNT] = {
+        "https://ca.test/dir", "https://ca.test/nonce", "https://ca.test/acct",
+        "https://ca.test/order", "https://ca.test/revoke", "https://ca.test/ri", NULL
+    };
+    const char *none[ACME_PACE_EP_COUNT] = { "https://ca.test/dir" };
+
+    ck_assert_int_eq(acme_pace_endpoint("https://ca.test/dir", urls), ACME_PACE_EP_DIRECTORY);
+    ck_assert_int_eq(acme_pace_endpoint("https://ca.test/nonce", urls), ACME_PACE_EP_NEW_NONCE);
+    ck_assert_int_eq(acme_pace_endpoint("https://ca.test/acct", urls),
+                     ACME_PACE_EP_NEW_ACCOUNT);
+    ck_assert_int_eq(acme_pace_endpoint("https://ca.test/order", urls), ACME_PACE_EP_NEW_ORDER);
+    ck_assert_int_eq(acme_pace_endpoint("https://ca.test/revoke", urls), ACME_PACE_EP_REVOKE);
+    ck_assert_int_eq(acme_pace_endpoint("https://ca.test/ri/aYhba4dGQEH.0A", urls),
+                     ACME_PACE_EP_RENEWAL_INFO);
+    ck_assert_int_eq(acme_pace_endpoint("https://ca.test/ri", urls), ACME_PACE_EP_RENEWAL_INFO);
+    /* a longer name is not below renewalInfo; an order's own URL is "other" */
+    ck_assert_int_eq(acme_pace_endpoint("https://ca.test/rival", urls), ACME_PACE_EP_OTHER);
+    ck_assert_int_eq(acme_pace_endpoint("https://ca.test/order/7", urls), ACME_PACE_EP_OTHER);
+    ck_assert_int_eq(acme_pace_endpoint("https://ca.test/acct/1", urls), ACME_PACE_EP_OTHER);
+    /* before the directory was read only its own URL is known */
+    ck_assert_int_eq(acme_pace_endpoint("https://ca.test/dir", none), ACME_PACE_EP_DIRECTORY);
+    ck_assert_int_eq(acme_pace_endpoint("https://ca.test/nonce", none), ACME_PACE_EP_OTHER);
+    ck_assert_int_eq(acme_pace_endpoint(NULL, none), ACME_PACE_EP_OTHER);
+    ck_assert_str_eq(acme_pace_endpoint_name(ACME_PACE_EP_NEW_NONCE), "new-nonce");
+}
+END_TEST
+
+/* Let's Encrypt's new-nonce rate (20 a second, a burst of 10) as acme_ca_request_limits
+ * gives it: 10 requests go at once, each further one is given a time 50 ms after the one
+ * before (reserved, so that threads asking at the same instant are spread), and an idle
+ * second refills the burst. Other endpoints have buckets of their own. */
+START_TEST(request_rate_reserves_slots)
+{
+    acme_pace_limits_t lim;
+    acme_pace_t pc;
+    int i;
+
+    memset(&lim, 0, sizeof(lim));
+    acme_ca_request_limits(&lim, acme_ca_known_url("letsencrypt"), ACME_REQUEST_RATES_AUTO);
+    acme_pace_init(&pc, &lim);
+    for (i = 0; i < 10; ++i) {
+        ck_assert(acme_pace_request_take(&pc, ACME_PACE_EP_NEW_NONCE, NOW) == NOW);
+    }
+    ck_assert(acme_pace_request_take(&pc, ACME_PACE_EP_NEW_NONCE, NOW) == NOW + MS(50));
+    ck_assert(acme_pace_request_take(&pc, ACME_PACE_EP_NEW_NONCE, NOW) == NOW + MS(100));
+    ck_assert(acme_pace_request_take(&pc, ACME_PACE_EP_NEW_NONCE, NOW + MS(20))
+              == NOW + MS(150));
+    /* the other endpoints are not touched */
+    ck_assert(acme_pace_request_take(&pc, ACME_PACE_EP_OTHER, NOW) == NOW);
+    ck_assert(acme_pace_request_take(&pc, ACME_PACE_EP_NEW_ORDER, NOW) == NOW);
+    /* 20 a second in the long run: 100 more from NOW + 1 s go over 5 s at the most */
+    for (i = 0; i < 100; ++i) {
+        apr_time_t t = acme_pace_request_take(&pc, ACME_PACE_EP_NEW_NONCE, NOW + S(1));
+        ck_assert(t >= NOW + S(1));
+        if (i == 99) {
+            ck_assert(t <= NOW + S(6) && t >= NOW + S(5) - MS(500));
+        }
+    }
+    /* idle long enough: the burst again */
+    for (i = 0; i < 10; ++i) {
+        ck_assert(acme_pace_request_take(&pc, ACME_PACE_EP_NEW_NONCE, NOW + S(60)) == NOW + S(60));
+    }
+    ck_assert(acme_pace_request_take(&pc, ACME_PACE_EP_NEW_NONCE, NOW + S(60)) > NOW + S(60));
+}
+END_TEST
+
+/* ACMERequestRates: Let's Encrypt's table at its URLs (auto), at any URL (letsencrypt), none
+ * (off); newOrder's stays with new_order; the directive's words. */
+START_TEST(ca_request_limits)
+{
+    acme_pace_limits_t lim;
+    acme_request_rates_e mode = ACME_REQUEST_RATES_OFF;
+    const char *other = "https://ca.internal.example/acme/directory";
+    apr_pool_t *p;
+
+    apr_pool_create(&p, NULL);
+    acme_ca_limits(&lim, acme_ca_known_url("letsencrypt-staging"));
+    acme_ca_request_limits(&lim, acme_ca_known_url("letsencrypt-staging"),
+                           ACME_REQUEST_RATES_AUTO);
+    ck_assert_int_eq(lim.orders.count, 300);                 /* untouched */
+    ck_assert_int_eq(lim.requests[ACME_PACE_EP_NEW_ACCOUNT].count, 15);   /* 5/s, burst 15 */
+    ck_assert(lim.requests[ACME_PACE_EP_NEW_ACCOUNT].period == S(3));
+    ck_assert_int_eq(lim.requests[ACME_PACE_EP_DIRECTORY].count, 40);     /* 40/s, burst 40 */
+    ck_assert(lim.requests[ACME_PACE_EP_DIRECTORY].period == S(1));
+    ck_assert_int_eq(lim.requests[ACME_PACE_EP_REVOKE].count, 100);       /* 10/s, burst 100 */
+    ck_assert(lim.requests[ACME_PACE_EP_REVOKE].period == S(10));
+    ck_assert_int_eq(lim.requests[ACME_PACE_EP_RENEWAL_INFO].count, 100); /* 1000/s */
+    ck_assert(lim.requests[ACME_PACE_EP_RENEWAL_INFO].period == MS(100));
+    ck_assert_int_eq(lim.requests[ACME_PACE_EP_OTHER].count, 125);        /* 250/s */
+    ck_assert(lim.requests[ACME_PACE_EP_OTHER].period == MS(500));
+    ck_assert_int_eq(lim.requests[ACME_PACE_EP_NEW_ORDER].count, 0);      /* new_order's */
+    ck_assert_str_eq(acme_pace_rate_str(p, &lim.requests[ACME_PACE_EP_NEW_ACCOUNT]),
+                     "15 per 3s");
+    acme_ca_request_limits(&lim, acme_ca_known_url("letsencrypt"), ACME_REQUEST_RATES_OFF);
+    ck_assert_int_eq(lim.requests[ACME_PACE_EP_NEW_ACCOUNT].count, 0);
+    ck_assert_int_eq(lim.requests[ACME_PACE_EP_OTHER].count, 0);
+    acme_ca_request_limits(&lim, other, ACME_REQUEST_RATES_AUTO);
+    ck_assert_int_eq(lim.requests[ACME_PACE_EP_NEW_NONCE].count, 0);
+    acme_ca_request_limits(&lim, other, ACME_REQUEST_RATES_LETSENCRYPT);
+    ck_assert_int_eq(lim.requests[ACME_PACE_EP_NEW_NONCE].count, 10);     /* 20/s, burst 10 */
+    ck_assert(lim.requests[ACME_PACE_EP_NEW_NONCE].period == MS(500));
+    ck_assert_int_eq(acme_ca_request_rates_parse(&mode, "auto"), APR_SUCCESS);
+    ck_assert_int_eq(mode, ACME_REQUEST_RATES_AUTO);
+    ck_assert_int_eq(acme_ca_request_rates_parse(&mode, "LetsEncrypt"), APR_SUCCESS);
+    ck_assert_int_eq(mode, ACME_REQUEST_RATES_LETSENCRYPT);
+    ck_assert_int_eq(acme_ca_request_rates_parse(&mode, "off"), APR_SUCCESS);
+    ck_assert_int_eq(mode, ACME_REQUEST_RATES_OFF);
+    ck_assert_int_eq(acme_ca_request_rates_parse(&mode, "20/1s"), APR_EINVAL);
+    ck_assert_int_eq(acme_ca_request_rates_parse(&mode, ""), APR_EINVAL);
+    ck_assert_int_eq(acme_ca_request_rates_parse(&mode, NULL), APR_EINVAL);
+    apr_pool_destroy(p);
+}
+END_TEST
+
 Suite *pace_suite(void)
 {
     Suite *s = suite_create("pace");
@@ -216,6 +333,9 @@ Suite *pace_suite(void)
     tcase_add_loop_test(tc, rate_parse_table, 0,
                         (int)(sizeof(rate_cases) / sizeof(rate_cases[0])));
     tcase_add_test(tc, ca_limits);
+    tcase_add_test(tc, endpoint_of_url);
+    tcase_add_test(tc, request_rate_reserves_slots);
+    tcase_add_test(tc, ca_request_limits);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -12,6 +12,7 @@
 #include "fake_http.h"
 #include "unit_helpers.h"
 #include "acme_runner.h"
+#include "acme_ca.h"
 #include "acme_activation.h"
 #include "acme_state.h"
 #include "acme_store.h"
@@ -36,6 +37,10 @@ static unsigned char secret[ACME_SECRET_LEN];
 static acme_runner_t *runners[4];
 static int nrunners;
 static const acme_runner_fleet_t *fleet_hooks; /* fleet mode for runner_make, NULL: none */
+static int request_rates;       /* ACMERequestRates for runner_make (0: auto) */
+static apr_time_t (*pace_clock)(void); /* conf.now for runner_make, NULL: the real clock */
+static apr_interval_time_t slept[64]; /* conf.sleep's waits while pace_clock is set */
+static int nslept;
 static apr_time_t now;
 
 static void setup(void)
@@ -47,6 +52,9 @@ static void setup(void)
     ck_assert_int_eq(acme_store_fs_setup(st, -1, -1, pool), APR_SUCCESS);
     fake = fake_http_create(pool);
     fleet_hooks = NULL;
+    request_rates = 0;
+    pace_clock = NULL;
+    nslept = 0;
     memset(secret, 7, sizeof(secret));
     now = apr_time_now();
     nrunners = 0;
@@ -110,6 +118,14 @@ static acme_runner_cert_t *cert_make(const char *id, int live, apr_time_t expire
     return c;
 }
 
+/* conf.sleep while pace_clock is set: records the wait instead of sleeping. */
+static void record_sleep(void *baton, apr_interval_time_t t)
+{
+    if (nslept < 64) {
+        slept[nslept++] = t;
+    }
+}
+
 /* A started runner for these certificates (acme_runner_cert_t *), max_parallel at once. */
 static acme_runner_t *runner_make_certs(apr_array_header_t *certs, int max_parallel)
 {
@@ -122,6 +138,11 @@ static acme_runner_t *runner_make_certs(apr_array_header_t *certs, int max_paral
     conf.notify_cmd = unit_hook_write(pool, dir, "exit 0");
     conf.fleet = fleet_hooks;
     conf.max_parallel = max_parallel;
+    conf.request_rates = request_rates;
+    if (pace_clock) {
+        conf.now = pace_clock;
+        conf.sleep = record_sleep;
+    }
     ck_assert_int_eq(acme_runner_create(&r, pool, &conf, certs), APR_SUCCESS);
     ck_assert_int_lt(nrunners, 4);
     runners[nrunners++] = r;
@@ -448,6 +469,107 @@ START_TEST(fleet_lease_gates_orders)
 END_TEST
 
 
+/* ACMERequestRates letsencrypt at a CA of any URL: the directory endpoint's bucket (40 a
+ * second, a burst of 40) paces the runner's requests. The pacing clock stands still, so
+ * the bucket does not refill: 40 runs fetch the directory (it fails: fetched again each
+ * run) without a wait, the 41st waits 25 ms, the 42nd 50 ms. With off, never. */
+static apr_time_t still_clock(void)
+{
+    return apr_time_from_sec(2000000000);
+}
+
+static void directory_fetches(int runs, int mode)
+{
+    acme_runner_t *r;
+    acme_sched_t *s;
+    int k;
+
+    request_rates = mode;
+    pace_clock = still_clock;
+    nslept = 0;
+    r = runner_make(0, 0);
+    s = acme_runner_sched(r);
+    for (k = 0; k < runs; ++k) {
+        fake_http_expect(fake, "GET", DIR_URL, 503, "down");
+        acme_runner_run_due(r, s->slot[0].next, pool);
+    }
+    ck_assert_msg(fake_http_remaining(fake) == 0, "%s", fake_http_trace(fake, pool));
+}
+
+START_TEST(request_rates_pace_the_runner)
+{
+    directory_fetches(42, ACME_REQUEST_RATES_LETSENCRYPT);
+    ck_assert_int_eq(nslept, 2);
+    ck_assert(slept[0] == apr_time_from_msec(25));
+    ck_assert(slept[1] == apr_time_from_msec(50));
+    teardown();
+    setup();
+    directory_fetches(42, ACME_REQUEST_RATES_OFF);
+    ck_assert_int_eq(nslept, 0);
+}
+END_TEST
+
+/* Fleet mode: until the fleet layer says this node may run (acme_fleet_settled), a run
+ * asks for no lease and sends nothing, and what is due stays due for the next tick. */
+typedef struct fleet_settle_t {
+    fleet_calls_t calls;
+    apr_time_t settled_at;         /* may_run says yes from then on */
+    int runs_asked;
+} fleet_settle_t;
+
+static int fleet_may_settled(void *baton, const char *id, const apr_array_header_t *names,
+                             apr_pool_t *p)
+{
+    return fleet_may(&((fleet_settle_t *)baton)->calls, id, names, p);
+}
+
+static void fleet_done_settled(void *baton, const char *id, apr_pool_t *p)
+{
+    fleet_done(&((fleet_settle_t *)baton)->calls, id, p);
+}
+
+static int fleet_may_run(void *baton, apr_time_t t)
+{
+    fleet_settle_t *fs = baton;
+
+    ++fs->runs_asked;
+    return t >= fs->settled_at;
+}
+
+START_TEST(fleet_runs_only_once_settled)
+{
+    fleet_settle_t fs = { { 1, 0, 0 }, 0, 0 };
+    acme_runner_fleet_t hooks = { .may_order = fleet_may_settled, .done = fleet_done_settled,
+                                  .may_run = fleet_may_run, .baton = &fs };
+    acme_runner_t *r;
+    acme_sched_t *s;
+    apr_time_t next, slot;
+
+    fs.settled_at = now + apr_time_from_sec(2);
+    fleet_hooks = &hooks;
+    r = runner_make(0, 0);
+    s = acme_runner_sched(r);
+    next = s->next_run;
+    slot = s->slot[0].next;
+    ck_assert(slot <= now);
+    acme_runner_run_due(r, now, pool);
+    acme_runner_run_due(r, now + apr_time_from_sec(1), pool);
+    ck_assert_int_eq(fs.runs_asked, 2);
+    ck_assert_int_eq(fs.calls.asked, 0);          /* no lease asked for */
+    ck_assert_int_eq(fake_http_count(fake), 0);
+    ck_assert(s->next_run == next && s->slot[0].next == slot);     /* still due */
+    /* settled: the order starts (the CA is down) and the lease goes back */
+    fake_http_expect(fake, "GET", DIR_URL, 503, "down");
+    acme_runner_run_due(r, fs.settled_at, pool);
+    ck_assert_int_eq(fs.runs_asked, 3);
+    ck_assert_int_eq(fs.calls.asked, 1);
+    ck_assert_msg(fake_http_remaining(fake) == 0, "%s", fake_http_trace(fake, pool));
+    ck_assert_int_eq(acme_runner_cert(r, 0)->input.failures, 1);
+    ck_assert_int_eq(fs.calls.done, 1);
+}
+END_TEST
+
+
 /* Fleet mode with more due than one run leases at once: the rest take their lease when a
  * thread starts them (obtain_one). The hooks answer per certificate. */
 typedef struct fleet_ids_t {
@@ -726,6 +848,8 @@ Suite *runner_suite(void)
     tcase_add_test(tc, expiring_not_before_the_window);
     tcase_add_test(tc, ari_window_replans);
     tcase_add_test(tc, fleet_lease_gates_orders);
+    tcase_add_test(tc, fleet_runs_only_once_settled);
+    tcase_add_test(tc, request_rates_pace_the_runner);
     tcase_add_test(tc, fleet_leases_taken_as_threads_start);
     tcase_add_test(tc, fleet_ari_adopted_from_the_leader);
     tcase_add_test(tc, fleet_lease_taken_when_the_thread_starts);
