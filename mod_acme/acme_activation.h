@@ -67,7 +67,17 @@ int acme_activation_should_check(const acme_activation_t *st, const char *config
  * cannot use yet, and back-to-back restarts would pile them up. When the staged sets are
  * the very sets (files) our last restart was for, that restart did not take them live (a
  * store that cannot be written): the next try waits ACME_RESTART_STUCK_GAP, never a
- * restart storm. */
+ * restart storm.
+ * A restart is not free: the parent verifies and installs the staged sets, then configures
+ * every vhost again (mod_ssl loads every certificate): about 1 ms a vhost of the parent's CPU,
+ * seconds at 10,000 vhosts. While more certificates are still expected (missing > 0), the
+ * restarts of a long issuance keep to ACME_RESTART_SHARE percent of the wall time: with the
+ * measured cost of our last restart (restart_cost, the parent's CPU from the decision to the
+ * new generation's start), both the gap and the batch cap are at least
+ * acme_restart_spacing(restart_cost). The batch that completes the set (missing 0) is not
+ * held back by it: only the plain gap applies. At 1 to 1,000 vhosts a restart costs well
+ * under the plain gap and cap's share, and nothing changes. */
+#define ACME_RESTART_SHARE 20
 #define ACME_RESTART_QUIET apr_time_from_msec(1000)
 #define ACME_RESTART_ACTIVE apr_time_from_sec(10)
 #define ACME_RESTART_BATCH_MAX apr_time_from_sec(30)
@@ -88,7 +98,13 @@ typedef struct acme_restart_in_t {
     apr_time_t last_restart;   /* our last restart, 0: none in this httpd run */
     int same_as_last;          /* the staged sets are the very sets of our last restart
                                 * (the same files, not merely the same ids) */
+    apr_interval_time_t restart_cost; /* the parent's CPU our last restart took, 0:
+                                * not measured (the first generation) */
 } acme_restart_in_t;
+
+/* The time to leave between restarts that cost `cost' each so that they take at most
+ * ACME_RESTART_SHARE percent of the wall time: cost * (100 - share) / share (0 for 0). */
+apr_interval_time_t acme_restart_spacing(apr_interval_time_t cost);
 
 /* 1: restart now; 0: wait (*pwhy says for what, or why now). */
 int acme_restart_due(const acme_restart_in_t *in, apr_time_t now, const char **pwhy);

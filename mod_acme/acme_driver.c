@@ -200,6 +200,12 @@ static apr_status_t poll_until(json_t **pjson, run_t *r, const char *url, const 
             r->res->retry_after = r->retry_after;
             goto leave;
         }
+        if (env->stop && *env->stop) {
+            rv = acme_result_set(r->res, r->p, ACME_EINTERRUPTED, "waiting for the %s at %s: "
+                                 "the server stops or restarts, the next start resumes the "
+                                 "order", what, url);
+            goto leave;
+        }
         do_sleep(r, w);
         waited += w;
         apr_pool_clear(sp);
@@ -550,11 +556,13 @@ static apr_status_t authz_run(run_t *r, const char *url)
         goto leave;
     }
 leave:
-    if (rv != APR_SUCCESS && published) {
+    if (rv != APR_SUCCESS && rv != ACME_EINTERRUPTED && published) {
         persist_hint(r, &answer, ap);
     }
-    if (published) {
-        /* never leave a response behind, whatever happened */
+    if (published && rv != ACME_EINTERRUPTED) {
+        /* never leave a response behind, whatever happened; but the CA may be validating
+         * an interrupted order's: the next start resumes it, and removes the response once
+         * the authorization is no longer pending */
         challenge_unpublish(r, &answer, ap);
     }
     if (rv != APR_SUCCESS) {

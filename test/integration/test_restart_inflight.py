@@ -1,0 +1,66 @@
+"""Issue 12: an order interrupted by the server's own graceful restart is not a failure.
+
+Real pebble with its validation delay (PEBBLE_VA_NOSLEEP unset, PEBBLE_VA_SLEEPTIME) keeps the
+orders of several vhosts in flight; the test sends httpd a graceful restart while they are.
+The old generation's watchdog child ends with the orders half done; the new generation's
+resumes each from its stored order state at once. Asserted: every vhost is served within a
+bound well under the 60 s backoff a failure would cost, and nothing was recorded as a failure
+(no ACME00031 line, no failure record in the status JSON or `acmectl show`). No proxy."""
+
+import glob
+import json
+import os
+import subprocess
+import time
+
+import harness
+import status_helpers as sh
+from harness import VHost
+
+ACMECTL = os.environ.get("ACMECTL", os.path.join(harness.REPO, "build", "tools", "acmectl"))
+VHOSTS = [VHost("inflight%d.mod-acme.test" % i) for i in range(6)]
+# all served within this after the restart: a failed order would wait the 60 s backoff
+SERVED_BOUND = 40
+
+
+def _in_flight(store):
+    return [p.split(os.sep)[-2] for p in glob.glob(os.path.join(store, "orders", "*", "order.json"))
+            if not p.split(os.sep)[-2].startswith("_")]
+
+
+def test_graceful_restart_with_orders_in_flight(pebble_factory, httpd_factory, timing):
+    peb = pebble_factory(env={"PEBBLE_VA_NOSLEEP": None, "PEBBLE_VA_SLEEPTIME": "8"})
+    httpd = httpd_factory(VHOSTS + [sh.status_vhost()],
+                          acme_lines=harness.acme_lines(peb, peb.ca_file))
+    flying = httpd.wait_for(lambda: len(_in_flight(httpd.store)) >= 3 and _in_flight(httpd.store),
+                            30, interval=0.05, what="orders in flight")
+    print("in flight at the restart: %s" % flying)
+    mark = httpd.log_mark()
+    t0 = time.monotonic()
+    httpd.graceful()
+    for v in VHOSTS:
+        left = SERVED_BOUND - (time.monotonic() - t0)
+        httpd.wait_for_cert(v.name, peb, timeout=max(left, 1), names=v.names)
+    timing("graceful restart with orders in flight -> all %d served" % len(VHOSTS),
+           time.monotonic() - t0)
+    print("\n".join(t for _, t in httpd.log_entries(r"ACME0075|ACME0003[0-4]|ACME00041|AH0049",
+                                                       since=mark)))
+    # the restart did cut the run short (else this test tested nothing)
+    cut = httpd.log_entries(r"ACME00752", since=mark)
+    assert cut, "no run was cut short by the restart (ACME00752)"
+    # ... and nothing counts as a failure: no log line, no record, no backoff
+    failed = httpd.log_entries(r"ACME00031", since=0)
+    assert not failed, "orders recorded as failed:\n" + "\n".join(t for _, t in failed)
+    status, j = sh.status_json(httpd)
+    assert status == 200, j
+    for c in j["certificates"]:
+        if c["id"] == sh.STATUS_HOST:
+            continue
+        assert c["failures"] == 0 and c["last_error"] is None, c
+    for v in VHOSTS:
+        res = subprocess.run([ACMECTL, "--store", httpd.store, "--json", "show", v.name],
+                             capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        shown = json.loads(res.stdout)
+        shown = shown[0] if isinstance(shown, list) else shown
+        assert shown.get("failures", 0) == 0 and not shown.get("last_error"), shown
