@@ -51,10 +51,11 @@ extern char **environ;
  * process pool's allocator must not be used from two threads. */
 typedef struct restart_mem_t {
     char last_sig[65];                /* hex SHA-256 of the ids, "" before the first */
-    apr_interval_time_t cpu_at_restart; /* the parent's CPU when our last restart was
-                                       * decided, -1: no restart of ours pending */
-    apr_interval_time_t restart_cost; /* the parent's CPU our last restart took (activation
-                                       * and the new generation's configuration), 0: none */
+    apr_interval_time_t cpu_at_restart; /* the parent's CPU when we signalled our last
+                                       * restart, -1: no restart of ours pending */
+    apr_interval_time_t restart_cost; /* the parent's CPU our last restart took (SIGUSR1 to
+                                       * the new generation's post_config end), 0: none */
+    apr_time_t signalled;             /* when we sent SIGUSR1 */
     apr_pool_t *pool;
     apr_hash_t *activated;            /* id -> id */
 } restart_mem_t;
@@ -171,9 +172,9 @@ static apr_interval_time_t mod_acme_parent_cpu(void)
 }
 
 /* In the generation our restart started: what that restart cost the parent, from the
- * decision (the activation of the staged sets, the signal) to here (the configuration of
- * every vhost, mod_ssl's included, is done). acme_restart_due spaces the restarts of a long
- * issuance by it. */
+ * signal to here (the configuration of every vhost, mod_ssl's included, is done): the cost
+ * every restart pays whatever it activates (the activation before it is paid once a set).
+ * acme_restart_due spaces the restarts of a long issuance by it. */
 static void mod_acme_restart_measure(mod_acme_gen_t *m, restart_mem_t *mem)
 {
     apr_interval_time_t cost, spacing;
@@ -186,11 +187,11 @@ static void mod_acme_restart_measure(mod_acme_gen_t *m, restart_mem_t *mem)
     mem->restart_cost = cost > 0 ? cost : 0;
     spacing = acme_restart_spacing(mem->restart_cost);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00750)
-                 "the activation restart took %.2f s of the parent's CPU (%.2f s since it "
-                 "was decided): while more certificates are expected, restarts are at least "
+                 "the activation restart took %.2f s of the parent's CPU (%.2f s from the "
+                 "signal to here): while more certificates are expected, restarts are at least "
                  "%.1f s apart (at most %d%% of the time)",
                  (double)mem->restart_cost / APR_USEC_PER_SEC,
-                 (double)(apr_time_now() - *m->last_restart) / APR_USEC_PER_SEC,
+                 (double)(apr_time_now() - mem->signalled) / APR_USEC_PER_SEC,
                  (double)(spacing > ACME_RESTART_GAP ? spacing : ACME_RESTART_GAP)
                      / APR_USEC_PER_SEC, ACME_RESTART_SHARE);
 }
@@ -556,13 +557,9 @@ static int restart_check(mod_acme_gen_t *m, apr_pool_t *p)
     *m->last_restart = apr_time_now();
     if (mem) {
         apr_cpystrn(mem->last_sig, sig, sizeof(mem->last_sig));
-        mem->cpu_at_restart = mod_acme_parent_cpu();
     }
     activated = activate_before_restart(m, arr, p);
     if (!activated) {
-        if (mem) {
-            mem->cpu_at_restart = -1;
-        }
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00600)
                      "staged certificate(s) %s: none could be activated (logged above): "
                      "no restart", ids);
@@ -571,6 +568,12 @@ static int restart_check(mod_acme_gen_t *m, apr_pool_t *p)
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00041)
                  "new certificate(s) staged for %s: activated %d, graceful restart to serve "
                  "them (%s)", ids, activated, why);
+    if (mem) {
+        /* the restart's own cost starts here: the activation above is paid once a set,
+         * however the sets are batched */
+        mem->cpu_at_restart = mod_acme_parent_cpu();
+        mem->signalled = apr_time_now();
+    }
     kill(getpid(), SIGUSR1);
     return 1;
 }

@@ -2,10 +2,12 @@
 
 Real pebble with its validation delay (PEBBLE_VA_NOSLEEP unset, PEBBLE_VA_SLEEPTIME) keeps the
 orders of several vhosts in flight; the test sends httpd a graceful restart while they are.
-The old generation's watchdog child ends with the orders half done; the new generation's
-resumes each from its stored order state at once. Asserted: every vhost is served within a
-bound well under the 60 s backoff a failure would cost, and nothing was recorded as a failure
-(no ACME00031 line, no failure record in the status JSON or `acmectl show`). No proxy."""
+The old generation's watchdog child, told by the child_stopping hook, stops each order at its
+next wait and records it as interrupted (ACME00752 says how many); the new generation's
+resumes each from its stored order state at once. Asserted: the run was cut short, every
+vhost is served within a bound well under the 60 s backoff a failure would cost, and nothing
+was recorded as a failure (no ACME00031 line, no failure record in the status JSON or
+`acmectl show`). No proxy."""
 
 import glob
 import json
