@@ -90,17 +90,32 @@ static void note_retry_after(run_t *r, const acme_response_t *resp)
                          : 0;
 }
 
+/* With env->stop, in slices: a stop (the server's restart) ends the wait at once. */
 static void do_sleep(run_t *r, apr_interval_time_t t)
 {
+    const apr_interval_time_t slice = apr_time_from_msec(50);
+    apr_time_t until;
+
     if (t <= 0) {
         return;
     }
     if (r->env->sleep) {
         r->env->sleep(r->env->sleep_baton, t);
+        return;
     }
-    else {
+    if (!r->env->stop) {
         apr_sleep(t);
+        return;
     }
+    for (until = apr_time_now() + t; !*r->env->stop && apr_time_now() < until;) {
+        apr_interval_time_t left = until - apr_time_now();
+        apr_sleep(left < slice ? left : slice);
+    }
+}
+
+static int stopping(const run_t *r)
+{
+    return r->env->stop && *r->env->stop;
 }
 
 static const char *json_status(const json_t *j)
@@ -200,13 +215,15 @@ static apr_status_t poll_until(json_t **pjson, run_t *r, const char *url, const 
             r->res->retry_after = r->retry_after;
             goto leave;
         }
-        if (env->stop && *env->stop) {
+        if (!stopping(r)) {
+            do_sleep(r, w);
+        }
+        if (stopping(r)) {
             rv = acme_result_set(r->res, r->p, ACME_EINTERRUPTED, "waiting for the %s at %s: "
                                  "the server stops or restarts, the next start resumes the "
                                  "order", what, url);
             goto leave;
         }
-        do_sleep(r, w);
         waited += w;
         apr_pool_clear(sp);
         rv = fetch(&j, NULL, r, sp, url, what);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <apr_strings.h>
+#include <apr_thread_proc.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -789,6 +790,38 @@ START_TEST(stop_interrupts_at_the_next_wait)
     ck_assert_int_eq(fx.waits->nelts, 0);
     ck_assert(store_has(ACME_GROUP_ORDERS, CERT_ID, "order.json"));
     ck_assert(store_has(ACME_GROUP_CHALLENGES, acme_http01_store_name(fx.p, TOKEN1), "http-01"));
+    fx.env.stop = NULL;
+}
+END_TEST
+
+static void *APR_THREAD_FUNC stop_later(apr_thread_t *t, void *baton)
+{
+    (void)t;
+    apr_sleep(apr_time_from_msec(200));
+    *(volatile int *)baton = 1;
+    return NULL;
+}
+
+/* A stop that comes while the driver sleeps between polls ends the sleep at once (the
+ * ending child waits for its orders only a few seconds). */
+START_TEST(stop_ends_a_long_wait)
+{
+    volatile int stop = 0;
+    apr_thread_t *t;
+    apr_status_t trv;
+    apr_time_t t0;
+
+    fx.env.stop = &stop;
+    fx.env.sleep = NULL;                       /* real sleeps */
+    fx.env.poll_default = apr_time_from_sec(20);
+    script_until_challenge_posted();
+    ck_assert_int_eq(apr_thread_create(&t, NULL, stop_later, (void *)&stop, fx.p),
+                     APR_SUCCESS);
+    t0 = apr_time_now();
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), ACME_EINTERRUPTED);
+    ck_assert_msg(apr_time_now() - t0 < apr_time_from_sec(5), "the 20 s wait was not cut");
+    apr_thread_join(&trv, t);
+    ck_assert(store_has(ACME_GROUP_ORDERS, CERT_ID, "order.json"));
     fx.env.stop = NULL;
 }
 END_TEST
@@ -1935,6 +1968,7 @@ Suite *driver_suite(void)
     tcase_add_test(tc, invalid_authorization);
     tcase_add_test(tc, resume_ready_order);
     tcase_add_test(tc, stop_interrupts_at_the_next_wait);
+    tcase_add_test(tc, stop_ends_a_long_wait);
     tcase_add_test(tc, crash_after_finalize);
     tcase_add_test(tc, stale_order_replaced);
     tcase_add_test(tc, mismatching_state_dropped);
