@@ -30,27 +30,18 @@ def _in_flight(store):
             if not p.split(os.sep)[-2].startswith("_")]
 
 
-def test_graceful_restart_with_orders_in_flight(pebble_factory, httpd_factory, timing):
+def _start_with_orders_in_flight(pebble_factory, httpd_factory):
     peb = pebble_factory(env={"PEBBLE_VA_NOSLEEP": None, "PEBBLE_VA_SLEEPTIME": "8"})
     httpd = httpd_factory(VHOSTS + [sh.status_vhost()],
                           acme_lines=harness.acme_lines(peb, peb.ca_file))
     flying = httpd.wait_for(lambda: len(_in_flight(httpd.store)) >= 3 and _in_flight(httpd.store),
                             30, interval=0.05, what="orders in flight")
-    print("in flight at the restart: %s" % flying)
-    mark = httpd.log_mark()
-    t0 = time.monotonic()
-    httpd.graceful()
-    for v in VHOSTS:
-        left = SERVED_BOUND - (time.monotonic() - t0)
-        httpd.wait_for_cert(v.name, peb, timeout=max(left, 1), names=v.names)
-    timing("graceful restart with orders in flight -> all %d served" % len(VHOSTS),
-           time.monotonic() - t0)
-    print("\n".join(t for _, t in httpd.log_entries(r"ACME0075|ACME0003[0-4]|ACME00041|AH0049",
-                                                       since=mark)))
-    # the restart did cut the run short (else this test tested nothing)
-    cut = httpd.log_entries(r"ACME00752", since=mark)
-    assert cut, "no run was cut short by the restart (ACME00752)"
-    # ... and nothing counts as a failure: no log line, no record, no backoff
+    print("in flight: %s" % flying)
+    return peb, httpd
+
+
+def _assert_no_failure(httpd):
+    """Nothing counts as a failure: no log line, no record, no backoff."""
     failed = httpd.log_entries(r"ACME00031", since=0)
     assert not failed, "orders recorded as failed:\n" + "\n".join(t for _, t in failed)
     status, j = sh.status_json(httpd)
@@ -66,3 +57,44 @@ def test_graceful_restart_with_orders_in_flight(pebble_factory, httpd_factory, t
         shown = json.loads(res.stdout)
         shown = shown[0] if isinstance(shown, list) else shown
         assert shown.get("failures", 0) == 0 and not shown.get("last_error"), shown
+
+
+def test_graceful_restart_with_orders_in_flight(pebble_factory, httpd_factory, timing):
+    peb, httpd = _start_with_orders_in_flight(pebble_factory, httpd_factory)
+    mark = httpd.log_mark()
+    t0 = time.monotonic()
+    httpd.graceful()
+    for v in VHOSTS:
+        left = SERVED_BOUND - (time.monotonic() - t0)
+        httpd.wait_for_cert(v.name, peb, timeout=max(left, 1), names=v.names)
+    timing("graceful restart with orders in flight -> all %d served" % len(VHOSTS),
+           time.monotonic() - t0)
+    print("\n".join(t for _, t in httpd.log_entries(r"ACME0075|ACME0003[0-4]|ACME00041|AH0049",
+                                                       since=mark)))
+    # the restart did cut the run short (else this test tested nothing)
+    cut = httpd.log_entries(r"ACME00752", since=mark)
+    assert cut, "no run was cut short by the restart (ACME00752)"
+    _assert_no_failure(httpd)
+
+
+def test_stop_with_orders_in_flight(pebble_factory, httpd_factory, timing):
+    """`apachectl stop` (SIGTERM) while orders are in flight: the ending watchdog child
+    records them as interrupted, and the next start resumes them, with no failure."""
+    peb, httpd = _start_with_orders_in_flight(pebble_factory, httpd_factory)
+    mark = httpd.log_mark()
+    t0 = time.monotonic()
+    httpd.stop()
+    timing("stop with orders in flight", time.monotonic() - t0)
+    cut = httpd.log_entries(r"ACME0075[23]", since=mark)
+    print("\n".join(t for _, t in cut))
+    assert any("ACME00752" in t for _, t in cut), "the run was not cut short (ACME00752)"
+    left = _in_flight(httpd.store)
+    assert left, "no order state left to resume"
+    t0 = time.monotonic()
+    httpd.start()
+    for v in VHOSTS:
+        remaining = SERVED_BOUND - (time.monotonic() - t0)
+        httpd.wait_for_cert(v.name, peb, timeout=max(remaining, 1), names=v.names)
+    timing("start after a stop with orders in flight -> all %d served" % len(VHOSTS),
+           time.monotonic() - t0)
+    _assert_no_failure(httpd)
