@@ -59,16 +59,21 @@ def _assert_no_failure(httpd):
         assert shown.get("failures", 0) == 0 and not shown.get("last_error"), shown
 
 
-def test_graceful_restart_with_orders_in_flight(pebble_factory, httpd_factory, timing):
-    peb, httpd = _start_with_orders_in_flight(pebble_factory, httpd_factory)
-    mark = httpd.log_mark()
+def _served_after(httpd, peb, action, what, timing):
+    """action(), then every vhost served within SERVED_BOUND of it."""
     t0 = time.monotonic()
-    httpd.graceful()
+    action()
     for v in VHOSTS:
         left = SERVED_BOUND - (time.monotonic() - t0)
         httpd.wait_for_cert(v.name, peb, timeout=max(left, 1), names=v.names)
-    timing("graceful restart with orders in flight -> all %d served" % len(VHOSTS),
-           time.monotonic() - t0)
+    timing("%s -> all %d served" % (what, len(VHOSTS)), time.monotonic() - t0)
+
+
+def test_graceful_restart_with_orders_in_flight(pebble_factory, httpd_factory, timing):
+    peb, httpd = _start_with_orders_in_flight(pebble_factory, httpd_factory)
+    mark = httpd.log_mark()
+    _served_after(httpd, peb, httpd.graceful, "graceful restart with orders in flight",
+                  timing)
     print("\n".join(t for _, t in httpd.log_entries(r"ACME0075|ACME0003[0-4]|ACME00041|AH0049",
                                                        since=mark)))
     # the restart did cut the run short (else this test tested nothing)
@@ -90,11 +95,6 @@ def test_stop_with_orders_in_flight(pebble_factory, httpd_factory, timing):
     assert any("ACME00752" in t for _, t in cut), "the run was not cut short (ACME00752)"
     left = _in_flight(httpd.store)
     assert left, "no order state left to resume"
-    t0 = time.monotonic()
-    httpd.start()
-    for v in VHOSTS:
-        remaining = SERVED_BOUND - (time.monotonic() - t0)
-        httpd.wait_for_cert(v.name, peb, timeout=max(remaining, 1), names=v.names)
-    timing("start after a stop with orders in flight -> all %d served" % len(VHOSTS),
-           time.monotonic() - t0)
+    _served_after(httpd, peb, httpd.start, "start after a stop with orders in flight",
+                  timing)
     _assert_no_failure(httpd)
