@@ -561,14 +561,19 @@ static void obtain_one(void *baton, int job)
     acme_result_t res;
     apr_status_t rv;
 
+    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+        return;
+    }
     if (r->stopping) {
-        /* the server stops or restarts: the next start orders it (nothing recorded) */
+        /* the server stops or restarts: the next start orders it (nothing recorded; a
+         * lease taken for it goes back) */
         apr_thread_mutex_lock(r->mutex);
         r->not_started++;
         apr_thread_mutex_unlock(r->mutex);
-        return;
-    }
-    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+        if (r->conf.fleet && r->leased[i]) {
+            r->conf.fleet->done(r->conf.fleet->baton, c->id, p);
+        }
+        apr_pool_destroy(p);
         return;
     }
     if (r->conf.fleet && !r->leased[i]
