@@ -25,6 +25,8 @@
 #define ACME_ETRUST           (ACME_STATUS_BASE + 10) /* CA trust anchors file unusable */
 #define ACME_EPACED           (ACME_STATUS_BASE + 11) /* no new order yet: the CA's rates
                                                         (res.retry_after says when) */
+#define ACME_EINTERRUPTED     (ACME_STATUS_BASE + 12) /* the server stops or restarts: the
+                                                        order waits for the next start */
 
 /* RFC 8555 problem types we treat specially (prefix "urn:ietf:params:acme:error:") */
 #define ACME_PROBLEM_NS "urn:ietf:params:acme:error:"

@@ -252,21 +252,35 @@ int acme_activation_should_check(const acme_activation_t *st, const char *config
     return why != NULL;
 }
 
+apr_interval_time_t acme_restart_spacing(apr_interval_time_t cost)
+{
+    if (cost <= 0) {
+        return 0;
+    }
+    return cost / ACME_RESTART_SHARE * (100 - ACME_RESTART_SHARE);
+}
+
 int acme_restart_due(const acme_restart_in_t *in, apr_time_t now, const char **pwhy)
 {
+    /* more certificates still expected: the restarts of this issuance keep to their share */
+    apr_interval_time_t spacing = in->missing > 0 ? acme_restart_spacing(in->restart_cost) : 0;
+    apr_interval_time_t gap = in->same_as_last ? ACME_RESTART_STUCK_GAP
+                            : spacing > ACME_RESTART_GAP ? spacing : ACME_RESTART_GAP;
+    apr_interval_time_t cap = spacing > ACME_RESTART_BATCH_MAX ? spacing
+                                                               : ACME_RESTART_BATCH_MAX;
     const char *why;
     int due = 0;
 
     if (in->staged <= 0) {
         why = "nothing staged";
     }
-    else if (in->last_restart && now >= in->last_restart
-             && now - in->last_restart < (in->same_as_last ? ACME_RESTART_STUCK_GAP
-                                                           : ACME_RESTART_GAP)) {
+    else if (in->last_restart && now >= in->last_restart && now - in->last_restart < gap) {
         why = in->same_as_last ? "the last restart did not activate these certificates"
-                               : "too soon after the last restart";
+            : gap > ACME_RESTART_GAP ? "restarts keep to their share of the time while "
+                                       "certificates are still expected"
+                                     : "too soon after the last restart";
     }
-    else if (in->staged_seen && now - in->staged_seen >= ACME_RESTART_BATCH_MAX) {
+    else if (in->staged_seen && now - in->staged_seen >= cap) {
         why = "the batch waited long enough";
         due = 1;
     }

@@ -67,7 +67,18 @@ int acme_activation_should_check(const acme_activation_t *st, const char *config
  * cannot use yet, and back-to-back restarts would pile them up. When the staged sets are
  * the very sets (files) our last restart was for, that restart did not take them live (a
  * store that cannot be written): the next try waits ACME_RESTART_STUCK_GAP, never a
- * restart storm. */
+ * restart storm.
+ * A restart is not free: the parent configures every vhost again (mod_ssl loads every
+ * certificate), about 1 ms of its CPU a vhost, seconds at 10,000 vhosts, and no order runs
+ * meanwhile. While more certificates are still expected (missing > 0), the restarts of a
+ * long issuance keep to ACME_RESTART_SHARE percent of the wall time: with the measured cost
+ * of our last restart (restart_cost, the parent's CPU from SIGUSR1 to the end of the new
+ * generation's post_config; the activation before it is paid once a set, however the sets
+ * are batched, and is not counted), both the gap and the batch cap are at least
+ * acme_restart_spacing(restart_cost). The batch that completes the set (missing 0) is not
+ * held back by it: only the plain gap applies. At 1 to 1,000 vhosts a restart costs well
+ * under the plain gap and cap's share, and nothing changes. */
+#define ACME_RESTART_SHARE 20
 #define ACME_RESTART_QUIET apr_time_from_msec(1000)
 #define ACME_RESTART_ACTIVE apr_time_from_sec(10)
 #define ACME_RESTART_BATCH_MAX apr_time_from_sec(30)
@@ -88,7 +99,14 @@ typedef struct acme_restart_in_t {
     apr_time_t last_restart;   /* our last restart, 0: none in this httpd run */
     int same_as_last;          /* the staged sets are the very sets of our last restart
                                 * (the same files, not merely the same ids) */
+    apr_interval_time_t restart_cost; /* the parent's CPU our last restart took (SIGUSR1
+                                * to post_config's end), 0: not measured (the first
+                                * generation) */
 } acme_restart_in_t;
+
+/* The time to leave between restarts that cost `cost' each so that they take at most
+ * ACME_RESTART_SHARE percent of the wall time: cost * (100 - share) / share (0 for 0). */
+apr_interval_time_t acme_restart_spacing(apr_interval_time_t cost);
 
 /* 1: restart now; 0: wait (*pwhy says for what, or why now). */
 int acme_restart_due(const acme_restart_in_t *in, apr_time_t now, const char **pwhy);

@@ -90,17 +90,32 @@ static void note_retry_after(run_t *r, const acme_response_t *resp)
                          : 0;
 }
 
+/* With env->stop, in slices: a stop (the server's restart) ends the wait at once. */
 static void do_sleep(run_t *r, apr_interval_time_t t)
 {
+    const apr_interval_time_t slice = apr_time_from_msec(50);
+    apr_time_t until;
+
     if (t <= 0) {
         return;
     }
     if (r->env->sleep) {
         r->env->sleep(r->env->sleep_baton, t);
+        return;
     }
-    else {
+    if (!r->env->stop) {
         apr_sleep(t);
+        return;
     }
+    for (until = apr_time_now() + t; !*r->env->stop && apr_time_now() < until;) {
+        apr_interval_time_t left = until - apr_time_now();
+        apr_sleep(left < slice ? left : slice);
+    }
+}
+
+static int stopping(const run_t *r)
+{
+    return r->env->stop && *r->env->stop;
 }
 
 static const char *json_status(const json_t *j)
@@ -200,7 +215,15 @@ static apr_status_t poll_until(json_t **pjson, run_t *r, const char *url, const 
             r->res->retry_after = r->retry_after;
             goto leave;
         }
-        do_sleep(r, w);
+        if (!stopping(r)) {
+            do_sleep(r, w);
+        }
+        if (stopping(r)) {
+            rv = acme_result_set(r->res, r->p, ACME_EINTERRUPTED, "waiting for the %s at %s: "
+                                 "the server stops or restarts, the next start resumes the "
+                                 "order", what, url);
+            goto leave;
+        }
         waited += w;
         apr_pool_clear(sp);
         rv = fetch(&j, NULL, r, sp, url, what);
@@ -550,11 +573,13 @@ static apr_status_t authz_run(run_t *r, const char *url)
         goto leave;
     }
 leave:
-    if (rv != APR_SUCCESS && published) {
+    if (rv != APR_SUCCESS && rv != ACME_EINTERRUPTED && published) {
         persist_hint(r, &answer, ap);
     }
-    if (published) {
-        /* never leave a response behind, whatever happened */
+    if (published && rv != ACME_EINTERRUPTED) {
+        /* never leave a response behind, whatever happened; but the CA may be validating
+         * an interrupted order's: the next start resumes it, and removes the response once
+         * the authorization is no longer pending */
         challenge_unpublish(r, &answer, ap);
     }
     if (rv != APR_SUCCESS) {

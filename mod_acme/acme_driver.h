@@ -48,6 +48,9 @@ typedef struct acme_driver_env_t {
     void *http01_count_baton;
     acme_order_gate_fn *order_gate;   /* NULL: every newOrder is sent at once */
     void *order_gate_baton;
+    volatile int *stop;               /* NULL, or set when the server stops or restarts: the
+                                       * order ends at its next wait with ACME_EINTERRUPTED,
+                                       * its state kept for the next start */
 } acme_driver_env_t;
 
 /* Obtain a certificate for spec and stage it: staging/<id>/{chain.pem, key.sealed, meta.json}.

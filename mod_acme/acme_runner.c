@@ -46,6 +46,8 @@ struct acme_runner_t {
     struct gate_t *pace_gates;     /* per CA: its clients' request pacing baton (r, ca) */
     int paced;                     /* this run: certificates that wait for the CA's rates */
     apr_time_t paced_first;        /* the soonest of their times */
+    volatile int stopping;         /* acme_runner_stop: the server stops or restarts */
+    int interrupted, not_started;  /* this run: orders left to the next start */
 };
 
 /* One job's view for the driver's order gate: the runner, the certificate, its CA. */
@@ -233,6 +235,7 @@ static apr_status_t clients_create(acme_runner_t *r, acme_http_t *http)
     env.http01_count_baton = r->conf.http01_count_baton;
     env.sleep = r->conf.sleep;
     env.sleep_baton = r->conf.sleep_baton;
+    env.stop = &r->stopping;
     if (r->conf.ca_urls && r->conf.ca_urls->nelts > 0) {
         urls = (apr_array_header_t *)r->conf.ca_urls;
     }
@@ -402,12 +405,63 @@ static void record_paced(acme_runner_t *r, int i, apr_time_t until, const char *
              "(%s)", c->id, acme_time_rfc3339(p, until), why);
 }
 
+int acme_order_interrupted(apr_status_t rv, const acme_result_t *res, int stopping)
+{
+    if (rv == ACME_EINTERRUPTED) {
+        return 1;
+    }
+    if (!stopping || rv == APR_SUCCESS || rv == ACME_EPACED) {
+        return 0;
+    }
+    /* an answer of the CA is the CA's word, whenever it came; an error of our own side
+     * (a transfer cut, a store write) while the process winds down is the stop's doing */
+    switch (rv) {
+    case ACME_EPROBLEM: case ACME_EPROTO: case ACME_EINVALID: case ACME_ETOS:
+    case ACME_EVERIFY: case ACME_ENOCHALLENGE: case ACME_EHOOK: case ACME_ETRUST:
+        return 0;
+    default:
+        return !(res && (res->http_status > 0 || res->problem_type));
+    }
+}
+
+void acme_runner_stop(acme_runner_t *r)
+{
+    if (r) {
+        r->stopping = 1;
+    }
+}
+
+/* Certificate i's order was cut short by the server's stop or restart: no failure, no
+ * backoff, no notify; its state stays in the store and the next start resumes it at once. */
+static void record_interrupted(acme_runner_t *r, int i, const acme_result_t *res,
+                               apr_pool_t *p)
+{
+    acme_runner_cert_t *c = acme_runner_cert(r, i);
+
+    apr_thread_mutex_lock(r->mutex);
+    r->interrupted++;
+    r->sched->slot[i].next = apr_time_now();
+    apr_thread_mutex_unlock(r->mutex);
+    acme_log(ACME_LOG_INFO, 0, ACMELOGNO(00751)
+             "certificate %s: the order was interrupted by the server's stop or restart "
+             "(%s): not a failure, the next start resumes it", c->id,
+             res && res->detail ? res->detail : "no detail");
+    (void)p;
+}
+
 void acme_runner_record(acme_runner_t *r, int i, apr_status_t rv, const acme_result_t *res,
                         apr_pool_t *p)
 {
     acme_runner_cert_t *c = acme_runner_cert(r, i);
     apr_time_t now = apr_time_now();
 
+    if (acme_order_interrupted(rv, res, r->stopping)) {
+        record_interrupted(r, i, res, p);
+        if (r->conf.fleet) {
+            r->conf.fleet->done(r->conf.fleet->baton, c->id, p);
+        }
+        return;
+    }
     if (rv == ACME_EPACED) {
         record_paced(r, i, res->retry_after > now ? res->retry_after
                                                   : now + apr_time_from_sec(1),
@@ -497,6 +551,10 @@ static apr_status_t order_gate(void *baton, const acme_cert_spec_t *spec, acme_r
             when = budget;
             break;
         }
+        if (r->stopping) {
+            return acme_result_set(res, p, ACME_EINTERRUPTED, "waiting for the CA's rates: "
+                                   "the server stops or restarts");
+        }
         if (r->conf.sleep) {
             r->conf.sleep(r->conf.sleep_baton, when - now);
         }
@@ -542,6 +600,18 @@ static void obtain_one(void *baton, int job)
     apr_status_t rv;
 
     if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+        return;
+    }
+    if (r->stopping) {
+        /* the server stops or restarts: the next start orders it (nothing recorded; a
+         * lease taken for it goes back) */
+        apr_thread_mutex_lock(r->mutex);
+        r->not_started++;
+        apr_thread_mutex_unlock(r->mutex);
+        if (r->conf.fleet && r->leased[i]) {
+            r->conf.fleet->done(r->conf.fleet->baton, c->id, p);
+        }
+        apr_pool_destroy(p);
         return;
     }
     if (r->conf.fleet && !r->leased[i]
@@ -760,6 +830,12 @@ static void run_locked(acme_runner_t *r, apr_pool_t *p)
                  r->staged, r->failed, requests,
                  (double)(apr_time_now() - start) / APR_USEC_PER_SEC);
     }
+    if (r->interrupted || r->not_started) {
+        acme_log(ACME_LOG_INFO, 0, ACMELOGNO(00752)
+                 "driver run cut short by the server's stop or restart: %d order(s) "
+                 "interrupted and %d not started; the next start resumes them",
+                 r->interrupted, r->not_started);
+    }
     if (r->paced) {
         acme_log(ACME_LOG_NOTICE, 0, ACMELOGNO(00592) "%d certificate(s) wait for the CA's "
                  "rates (paced, not failed): the first new order goes at %s", r->paced,
@@ -848,6 +924,9 @@ void acme_runner_run_due(acme_runner_t *r, apr_time_t now, apr_pool_t *p)
     acme_store_t *st = r->conf.store;
     void *lock = NULL;
 
+    if (r->stopping) {
+        return; /* the next generation runs what is due */
+    }
     if (r->conf.fleet && r->conf.fleet->may_run
         && !r->conf.fleet->may_run(r->conf.fleet->baton, now)) {
         return;                 /* not yet: everything due stays due */
@@ -855,6 +934,7 @@ void acme_runner_run_due(acme_runner_t *r, apr_time_t now, apr_pool_t *p)
     r->due = acme_sched_due(r->sched, now, p);
     one_order_per_names(r, p);
     r->staged = r->failed = r->paced = 0;
+    r->interrupted = r->not_started = 0;
     r->paced_first = 0;
     if (fleet_filter(r, now, p)) {
         acme_sched_after_run(r->sched, apr_time_now(), acme_runner_notify_pending(r));

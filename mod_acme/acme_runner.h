@@ -118,6 +118,15 @@ void acme_runner_replan(acme_runner_t *r, int i, apr_time_t now);
  * 'renewed' or 'failed', a log line (ACME00030 / ACME00031). Thread-safe. */
 void acme_runner_record(acme_runner_t *r, int i, apr_status_t rv, const acme_result_t *res,
                         apr_pool_t *p);
+/* Whether an attempt that ended with rv (res) was cut short by the server's stop or restart
+ * rather than failed: ACME_EINTERRUPTED (the driver stopped at a wait), or, once stopping,
+ * an error of our own side (no answer of the CA in res). Such an order is no failure: no
+ * record, no backoff, no notify 'failed'; its state stays and the next start resumes it. */
+int acme_order_interrupted(apr_status_t rv, const acme_result_t *res, int stopping);
+/* The server stops or restarts (mod_watchdog's STOPPING, from another thread while a run
+ * may be going on): the run starts no new order, orders in flight end at their next wait
+ * (acme_driver_env_t.stop), and each is recorded as interrupted (acme_order_interrupted). */
+void acme_runner_stop(acme_runner_t *r);
 /* The certificates due at now, under the store's "driver" lock (held by another
  * generation: look again in ACME_SCHED_LOCKED_RETRY): the account ensured (failing: every
  * due certificate fails with its reason), the jobs in pacing order; those the CA's rates do

@@ -123,6 +123,8 @@ static void register_hooks(apr_pool_t *p)
                                         APR_HOOK_MIDDLE);
     /* parent: the http-01 responses a child published count as "ended" when it exits */
     ap_hook_child_status(mod_acme_child_status, NULL, NULL, APR_HOOK_MIDDLE);
+    /* the watchdog child ends: its run stops at the orders' next wait */
+    ap_hook_child_stopping(mod_acme_watchdog_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
     /* parent: ...until the store holds none any more */
     ap_hook_monitor(mod_acme_http01_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     /* http-01 answers and the 503 of pending vhosts, before anything else sees the request */

@@ -10,6 +10,7 @@
  * `blocked` once per episode), and the check runs again when the configuration files
  * change or CONFIGTEST_INTERVAL passed. The policy is in acme_activation.c. */
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <apr_strings.h>
@@ -50,6 +51,11 @@ extern char **environ;
  * process pool's allocator must not be used from two threads. */
 typedef struct restart_mem_t {
     char last_sig[65];                /* hex SHA-256 of the ids, "" before the first */
+    apr_interval_time_t cpu_at_restart; /* the parent's CPU when we signalled our last
+                                       * restart, -1: no restart of ours pending */
+    apr_interval_time_t restart_cost; /* the parent's CPU our last restart took (SIGUSR1 to
+                                       * the new generation's post_config end), 0: none */
+    apr_time_t signalled;             /* when we sent SIGUSR1 */
     apr_pool_t *pool;
     apr_hash_t *activated;            /* id -> id */
 } restart_mem_t;
@@ -149,8 +155,45 @@ static restart_mem_t *restart_mem(apr_pool_t *process_pool)
         return NULL;
     }
     mem->activated = apr_hash_make(mem->pool);
+    mem->cpu_at_restart = -1;
     apr_pool_userdata_set(mem, "mod_acme_restart_mem", apr_pool_cleanup_null, process_pool);
     return mem;
+}
+
+/* The CPU (user and system) the parent process has used, all its threads. */
+static apr_interval_time_t mod_acme_parent_cpu(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) {
+        return 0;
+    }
+    return apr_time_from_sec(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
+         + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+/* In the generation our restart started: what that restart cost the parent, from the
+ * signal to here (the configuration of every vhost, mod_ssl's included, is done): the cost
+ * every restart pays whatever it activates (the activation before it is paid once a set).
+ * acme_restart_due spaces the restarts of a long issuance by it. */
+static void mod_acme_restart_measure(mod_acme_gen_t *m, restart_mem_t *mem)
+{
+    apr_interval_time_t cost, spacing;
+
+    if (!mem || mem->cpu_at_restart < 0) {
+        return;
+    }
+    cost = mod_acme_parent_cpu() - mem->cpu_at_restart;
+    mem->cpu_at_restart = -1;
+    mem->restart_cost = cost > 0 ? cost : 0;
+    spacing = acme_restart_spacing(mem->restart_cost);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, ACMELOGNO(00750)
+                 "the activation restart took %.2f s of the parent's CPU (%.2f s from the "
+                 "signal to here): while more certificates are expected, restarts are at least "
+                 "%.1f s apart (at most %d%% of the time)",
+                 (double)mem->restart_cost / APR_USEC_PER_SEC,
+                 (double)(apr_time_now() - mem->signalled) / APR_USEC_PER_SEC,
+                 (double)(spacing > ACME_RESTART_GAP ? spacing : ACME_RESTART_GAP)
+                     / APR_USEC_PER_SEC, ACME_RESTART_SHARE);
 }
 
 void mod_acme_restart_take_activated(mod_acme_gen_t *m)
@@ -495,6 +538,7 @@ static int restart_check(mod_acme_gen_t *m, apr_pool_t *p)
     in.last_restart = *m->last_restart;
     in.same_as_last = mem && !strcmp(mem->last_sig, sig);
     in.missing = certs_missing(m, arr, p);
+    in.restart_cost = mem ? mem->restart_cost : 0;
     /* the store is looked at only once the rules before it allow a restart */
     in.in_flight = 0;
     if (!acme_restart_due(&in, now, &why)) {
@@ -524,6 +568,12 @@ static int restart_check(mod_acme_gen_t *m, apr_pool_t *p)
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, m->s, ACMELOGNO(00041)
                  "new certificate(s) staged for %s: activated %d, graceful restart to serve "
                  "them (%s)", ids, activated, why);
+    if (mem) {
+        /* the restart's own cost starts here: the activation above is paid once a set,
+         * however the sets are batched */
+        mem->cpu_at_restart = mod_acme_parent_cpu();
+        mem->signalled = apr_time_now();
+    }
     kill(getpid(), SIGUSR1);
     return 1;
 }
@@ -589,6 +639,7 @@ apr_status_t mod_acme_restarter_start(mod_acme_gen_t *m, apr_pool_t *pconf)
     }
     m->last_restart = data;
     m->restart = restart_setup(m, pconf);
+    mod_acme_restart_measure(m, m->restart->mem);
     /* this generation read its configuration: whatever blocked the last one is gone */
     acme_blocked_clear(m->store, pconf);
     if (!m->auto_restart || !m->certs->nelts) {

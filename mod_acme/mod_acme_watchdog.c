@@ -30,6 +30,8 @@ APLOG_USE_MODULE(acme);
 #define WD_INTERVAL AP_WD_TM_SLICE        /* mod_watchdog's tick: 100 ms */
 #define WD_CHECKS apr_time_from_sec(1)     /* the per-certificate checks */
 #define WD_ARI_BUDGET apr_time_from_msec(500) /* renewalInfo fetches in one tick */
+/* How long an ending child waits for the orders in flight to reach their next wait */
+#define WD_STOP_WAIT apr_time_from_sec(5)
 
 typedef struct mod_acme_wd_t {
     mod_acme_gen_t *m;
@@ -39,7 +41,11 @@ typedef struct mod_acme_wd_t {
     apr_time_t next_blocked_check;
     apr_time_t next_checks;
     int ari_from;                  /* where the next tick's renewalInfo fetches start */
+    volatile int in_run;           /* acme_runner_run_due is running */
 } mod_acme_wd_t;
+
+/* The watchdog child's (set at its first tick), for the child_stopping hook. */
+static mod_acme_wd_t *wd_current;
 
 /* The runner's view of one managed certificate. */
 static acme_runner_cert_t *runner_cert(const mod_acme_managed_t *mc, apr_pool_t *p)
@@ -163,6 +169,9 @@ static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
     int i;
 
     if (state == AP_WATCHDOG_STATE_STOPPING) {
+        /* the child ends (graceful restart or stop): the run in the watchdog thread cuts
+         * its orders short, resumed by the next generation (not failures) */
+        acme_runner_stop(wd->runner);
         mod_acme_fleet_child_stop(wd->m->fleet);
         return APR_SUCCESS;
     }
@@ -174,6 +183,7 @@ static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
         return APR_SUCCESS;
     }
     r = wd->runner;
+    wd_current = wd;
     sched = acme_runner_sched(r);
     mod_acme_fleet_child_start(wd->m->fleet);
     if (now >= sched->next_run) {
@@ -181,7 +191,9 @@ static apr_status_t wd_callback(int state, void *baton, apr_pool_t *ptemp)
             sched->next_run = now + ACME_SCHED_START_RETRY;
         }
         else if (state == AP_WATCHDOG_STATE_RUNNING) {
+            wd->in_run = 1;
             acme_runner_run_due(r, now, ptemp);
+            wd->in_run = 0;
             now = apr_time_now();
         }
     }
@@ -233,4 +245,39 @@ apr_status_t mod_acme_watchdog_setup(mod_acme_gen_t *m, apr_pool_t *p)
         return rv;
     }
     return APR_SUCCESS;
+}
+
+/* The child ends (graceful restart or stop): the MPM exits once its worker threads are
+ * done, and would end a run mid-request. Before it does (the child pool's pre-cleanup), the
+ * run is told to stop and given up to WD_STOP_WAIT: no new order starts, each order in
+ * flight ends at its next wait and is recorded as interrupted (no failure, no backoff), and
+ * the next generation resumes it from its stored state. */
+static apr_status_t mod_acme_wd_wind_down(void *baton)
+{
+    mod_acme_wd_t *wd = baton;
+    apr_time_t until = apr_time_now() + WD_STOP_WAIT;
+
+    while (wd->in_run && apr_time_now() < until) {
+        apr_sleep(apr_time_from_msec(20));
+    }
+    if (wd->in_run) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, wd->m->s, ACMELOGNO(00753)
+                     "the child ends with orders still in flight after %d s: the next "
+                     "generation resumes them", (int)apr_time_sec(WD_STOP_WAIT));
+    }
+    return APR_SUCCESS;
+}
+
+void mod_acme_watchdog_child_stopping(apr_pool_t *pchild, int graceful)
+{
+    mod_acme_wd_t *wd = wd_current;
+
+    (void)graceful;
+    if (!wd || !wd->runner) {
+        return;
+    }
+    acme_runner_stop(wd->runner);
+    if (wd->in_run) {
+        apr_pool_pre_cleanup_register(pchild, wd, mod_acme_wd_wind_down);
+    }
 }

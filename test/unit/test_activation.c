@@ -300,6 +300,76 @@ START_TEST(test_restart_due)
 }
 END_TEST
 
+/* Restarts during a long issuance keep to their share of the time: the gap and the batch
+ * cap grow with the measured cost of the last restart while certificates are still
+ * expected; the batch that completes the set is not held back; a cheap restart changes
+ * nothing. */
+START_TEST(test_restart_due_cost)
+{
+    const apr_time_t t0 = apr_time_from_sec(1767225600), s = apr_time_from_sec(1);
+    acme_restart_in_t in;
+    const char *why;
+
+    ck_assert_int_eq(acme_restart_spacing(0), 0);
+    ck_assert_int_eq(acme_restart_spacing(-s), 0);
+    /* at most ACME_RESTART_SHARE percent: cost / (spacing + cost) */
+    ck_assert_int_eq(acme_restart_spacing(10 * s), 40 * s);
+    ck_assert_int_eq(100 * (10 * s) / (acme_restart_spacing(10 * s) + 10 * s),
+                     ACME_RESTART_SHARE);
+
+    /* 10,000 vhosts: the last restart cost 10 s of the parent's CPU; orders in flight, more
+     * certificates expected */
+    memset(&in, 0, sizeof(in));
+    in.staged = 500;
+    in.missing = 9000;
+    in.in_flight = 32;
+    in.restart_cost = 10 * s;
+    in.last_restart = t0;
+    in.staged_seen = in.staged_grew = t0 + 11 * s;
+    /* the plain gap is not enough */
+    ck_assert(!acme_restart_due(&in, t0 + ACME_RESTART_GAP, &why));
+    ck_assert_str_eq(why, "restarts keep to their share of the time while certificates are "
+                          "still expected");
+    /* nor the plain cap, counted from the batch's start */
+    ck_assert(!acme_restart_due(&in, in.staged_seen + ACME_RESTART_BATCH_MAX, &why));
+    ck_assert_str_eq(why, "orders of the batch in flight");
+    ck_assert(!acme_restart_due(&in, in.staged_seen + 40 * s - 1, NULL));
+    ck_assert(acme_restart_due(&in, in.staged_seen + 40 * s, &why));
+    ck_assert_str_eq(why, "the batch waited long enough");
+    /* a complete batch with certificates still expected (some failed, nothing in flight)
+     * waits for the spacing too */
+    in.in_flight = 0;
+    ck_assert(!acme_restart_due(&in, t0 + 39 * s, &why));
+    ck_assert(acme_restart_due(&in, t0 + 40 * s, &why));
+    ck_assert_str_eq(why, "the batch is complete");
+
+    /* the batch that completes the set: only the plain gap */
+    in.missing = 0;
+    ck_assert(!acme_restart_due(&in, t0 + ACME_RESTART_GAP - 1, &why));
+    ck_assert_str_eq(why, "too soon after the last restart");
+    ck_assert(acme_restart_due(&in, t0 + ACME_RESTART_GAP, &why));
+    ck_assert_str_eq(why, "every certificate is staged or live");
+
+    /* a cheap restart (1,000 vhosts: about 1 s) changes nothing: 5 s gap, 30 s cap */
+    in.missing = 1;
+    in.in_flight = 3;
+    in.restart_cost = s;
+    ck_assert(acme_restart_due(&in, in.staged_seen + ACME_RESTART_BATCH_MAX, &why));
+    ck_assert_str_eq(why, "the batch waited long enough");
+    in.in_flight = 0;
+    in.staged_grew = t0;
+    ck_assert(acme_restart_due(&in, t0 + ACME_RESTART_GAP, &why));
+    ck_assert_str_eq(why, "the batch is complete");
+
+    /* the stuck gap still wins over the spacing */
+    in.restart_cost = 10 * s;
+    in.same_as_last = 1;
+    ck_assert(!acme_restart_due(&in, t0 + 60 * s, &why));
+    ck_assert_str_eq(why, "the last restart did not activate these certificates");
+    ck_assert(acme_restart_due(&in, t0 + ACME_RESTART_STUCK_GAP, NULL));
+}
+END_TEST
+
 START_TEST(test_orders_in_flight)
 {
     char dir[] = "/tmp/acme-activation-test-XXXXXX";
@@ -613,6 +683,7 @@ Suite *activation_suite(void)
     tcase_add_test(tc, test_should_check);
     tcase_add_test(tc, test_files_signature);
     tcase_add_test(tc, test_restart_due);
+    tcase_add_test(tc, test_restart_due_cost);
     tcase_add_test(tc, test_orders_in_flight);
     tcase_add_test(tc, test_blocked_record);
     tcase_add_test(tc, test_blocked_record_versions);

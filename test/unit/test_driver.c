@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <apr_strings.h>
+#include <apr_thread_proc.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -730,18 +731,26 @@ START_TEST(retry_after_honoured)
 }
 END_TEST
 
-START_TEST(poll_backoff_and_timeout)
+/* The account, newOrder, one pending authorization and its challenge posted: what comes
+ * next is the wait for the CA's validation. */
+static void script_until_challenge_posted(void)
 {
     fake_answer_t *a;
-    int i;
 
-    fx.env.poll_timeout = apr_time_from_sec(10);
     ensure_account();
     a = fake_http_expect(fx.fake, "POST", ORDER_URL, 201, order_json("pending", NULL));
     fake_answer_header(a, "Location", ORDER1, 0);
     fake_http_expect(fx.fake, "POST", AUTHZ1, 200,
                      authz_json("pending", "www.example.org", CHALL1, TOKEN1, "pending", NULL));
     fake_http_expect(fx.fake, "POST", CHALL1, 200, "{\"type\":\"http-01\",\"status\":\"pending\"}");
+}
+
+START_TEST(poll_backoff_and_timeout)
+{
+    int i;
+
+    fx.env.poll_timeout = apr_time_from_sec(10);
+    script_until_challenge_posted();
     for (i = 0; i < 9; ++i) {
         fake_http_expect(fx.fake, "POST", AUTHZ1, 200,
                          authz_json("pending", "www.example.org", CHALL1, TOKEN1, "processing",
@@ -762,6 +771,58 @@ START_TEST(poll_backoff_and_timeout)
     /* resumable: the order state stays, the challenge response does not */
     ck_assert(store_has(ACME_GROUP_ORDERS, CERT_ID, "order.json"));
     ck_assert(!store_has(ACME_GROUP_CHALLENGES, acme_http01_store_name(fx.p, TOKEN1), "http-01"));
+}
+END_TEST
+
+/* The server stops or restarts while the CA validates: the order ends at its next wait
+ * with ACME_EINTERRUPTED, before sleeping; its state and the published response stay (the
+ * CA may still be fetching it), for the next start to resume. */
+START_TEST(stop_interrupts_at_the_next_wait)
+{
+    volatile int stop = 1;
+
+    fx.env.stop = &stop;
+    script_until_challenge_posted();
+
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), ACME_EINTERRUPTED);
+    ck_assert_int_eq(fx.res.status, ACME_EINTERRUPTED);
+    ck_assert_int_eq(fake_http_remaining(fx.fake), 0);
+    ck_assert_int_eq(fx.waits->nelts, 0);
+    ck_assert(store_has(ACME_GROUP_ORDERS, CERT_ID, "order.json"));
+    ck_assert(store_has(ACME_GROUP_CHALLENGES, acme_http01_store_name(fx.p, TOKEN1), "http-01"));
+    fx.env.stop = NULL;
+}
+END_TEST
+
+static void *APR_THREAD_FUNC stop_later(apr_thread_t *t, void *baton)
+{
+    (void)t;
+    apr_sleep(apr_time_from_msec(200));
+    *(volatile int *)baton = 1;
+    return NULL;
+}
+
+/* A stop that comes while the driver sleeps between polls ends the sleep at once (the
+ * ending child waits for its orders only a few seconds). */
+START_TEST(stop_ends_a_long_wait)
+{
+    volatile int stop = 0;
+    apr_thread_t *t;
+    apr_status_t trv;
+    apr_time_t t0;
+
+    fx.env.stop = &stop;
+    fx.env.sleep = NULL;                       /* real sleeps */
+    fx.env.poll_default = apr_time_from_sec(20);
+    script_until_challenge_posted();
+    ck_assert_int_eq(apr_thread_create(&t, NULL, stop_later, (void *)&stop, fx.p),
+                     APR_SUCCESS);
+    t0 = apr_time_now();
+    ck_assert_int_eq(acme_driver_obtain(&fx.env, &fx.spec, fx.p, &fx.res), ACME_EINTERRUPTED);
+    ck_assert_msg(apr_time_now() - t0 < apr_time_from_sec(5), "the 20 s wait was not cut");
+    apr_thread_join(&trv, t);
+    ck_assert(store_has(ACME_GROUP_ORDERS, CERT_ID, "order.json"));
+    fx.env.stop = NULL;
 }
 END_TEST
 
@@ -1906,6 +1967,8 @@ Suite *driver_suite(void)
     tcase_add_test(tc, poll_backoff_and_timeout);
     tcase_add_test(tc, invalid_authorization);
     tcase_add_test(tc, resume_ready_order);
+    tcase_add_test(tc, stop_interrupts_at_the_next_wait);
+    tcase_add_test(tc, stop_ends_a_long_wait);
     tcase_add_test(tc, crash_after_finalize);
     tcase_add_test(tc, stale_order_replaced);
     tcase_add_test(tc, mismatching_state_dropped);

@@ -281,6 +281,78 @@ START_TEST(success_recorded)
 }
 END_TEST
 
+/* Interrupted or failed: the server's stop or restart is no failure of the order. */
+START_TEST(interrupted_vs_failed)
+{
+    acme_result_t res;
+
+    acme_result_reset(&res);
+    /* the driver stopped at a wait for the stop */
+    ck_assert(acme_order_interrupted(ACME_EINTERRUPTED, &res, 1));
+    ck_assert(acme_order_interrupted(ACME_EINTERRUPTED, &res, 0));
+    /* not stopping: every error is a failure */
+    ck_assert(!acme_order_interrupted(APR_ECONNRESET, &res, 0));
+    ck_assert(!acme_order_interrupted(APR_TIMEUP, &res, 0));
+    /* stopping: an error of our own side (no answer of the CA) is the stop's doing */
+    ck_assert(acme_order_interrupted(APR_ECONNRESET, &res, 1));
+    ck_assert(acme_order_interrupted(APR_EGENERAL, &res, 1));
+    ck_assert(!acme_order_interrupted(APR_SUCCESS, &res, 1));
+    ck_assert(!acme_order_interrupted(ACME_EPACED, &res, 1));
+    /* ... but the CA's answer is the CA's word, stopping or not */
+    ck_assert(!acme_order_interrupted(ACME_EPROBLEM, &res, 1));
+    ck_assert(!acme_order_interrupted(ACME_EINVALID, &res, 1));
+    ck_assert(!acme_order_interrupted(ACME_EVERIFY, &res, 1));
+    res.http_status = 500;
+    ck_assert(!acme_order_interrupted(APR_EGENERAL, &res, 1));
+    res.http_status = 0;
+    res.problem_type = ACME_PROBLEM_NS "serverInternal";
+    ck_assert(!acme_order_interrupted(APR_EGENERAL, &res, 1));
+}
+END_TEST
+
+/* An order cut short by the server's stop: no failure record, no backoff, no 'failed', due
+ * again at once; a CA's answer in the same situation is still a failure. */
+START_TEST(interrupted_recorded_not_failed)
+{
+    acme_runner_t *r = runner_make(0, 0);
+    acme_runner_cert_t *c = acme_runner_cert(r, 0);
+    acme_sched_t *s = acme_runner_sched(r);
+    acme_cert_status_t *cs;
+    acme_counters_t *k;
+    acme_result_t res;
+    apr_time_t t0;
+
+    acme_runner_stop(r);
+    acme_result_reset(&res);
+    acme_result_set(&res, pool, ACME_EINTERRUPTED, "interrupted");
+    t0 = apr_time_now();
+    acme_runner_record(r, 0, ACME_EINTERRUPTED, &res, pool);
+    ck_assert_int_eq(c->input.failures, 0);
+    ck_assert_int_eq(acme_status_load(&cs, pool, st, ID), APR_ENOENT);
+    ck_assert(s->slot[0].next >= t0 && s->slot[0].next <= apr_time_now());
+    /* a transfer cut while stopping, likewise */
+    acme_result_reset(&res);
+    acme_result_set(&res, pool, APR_ECONNRESET, "connection reset");
+    acme_runner_record(r, 0, APR_ECONNRESET, &res, pool);
+    ck_assert_int_eq(c->input.failures, 0);
+    ck_assert_int_eq(acme_status_load(&cs, pool, st, ID), APR_ENOENT);
+    ck_assert_int_eq(count(notified(r), "failed " ID), 0);
+    /* a stopped runner starts no run: no request to the CA, nothing recorded */
+    acme_runner_run_due(r, now, pool);
+    ck_assert_int_eq(fake_http_count(fake), 0);
+    ck_assert_int_ne(acme_counters_load(&k, pool, st) == APR_SUCCESS && k->failed > 0, 1);
+    /* the CA's answer while stopping is its word: a failure with its backoff */
+    acme_result_reset(&res);
+    acme_result_set(&res, pool, ACME_EPROBLEM, "rejected");
+    res.http_status = 403;
+    res.problem_type = ACME_PROBLEM_NS "unauthorized";
+    acme_runner_record(r, 0, ACME_EPROBLEM, &res, pool);
+    ck_assert_int_eq(c->input.failures, 1);
+    ck_assert_int_eq(acme_status_load(&cs, pool, st, ID), APR_SUCCESS);
+    ck_assert(s->slot[0].next >= apr_time_now() + apr_time_from_sec(50));
+}
+END_TEST
+
 START_TEST(renew_request_picked_up)
 {
     acme_runner_t *r = runner_make(1, 40 * DAY);
@@ -841,6 +913,8 @@ Suite *runner_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, failure_recorded_with_backoff);
     tcase_add_test(tc, success_recorded);
+    tcase_add_test(tc, interrupted_vs_failed);
+    tcase_add_test(tc, interrupted_recorded_not_failed);
     tcase_add_test(tc, renew_request_picked_up);
     tcase_add_test(tc, renew_request_cleared);
     tcase_add_test(tc, blocked_notified_once);
