@@ -73,7 +73,7 @@ int acme_activation_should_check(const acme_activation_t *st, const char *config
  * meanwhile. While more certificates are still expected (missing > 0), the restarts of a
  * long issuance keep to ACME_RESTART_SHARE percent of the wall time: with the measured cost
  * of our last restart (restart_cost, the parent's CPU from SIGUSR1 to the end of the new
- * generation's post_config; the activation before it is paid once a set, however the sets
+ * generation's post_config, or before any, the parent's start-up CPU; the activation before it is paid once a set, however the sets
  * are batched, and is not counted), both the gap and the batch cap are at least
  * acme_restart_spacing(restart_cost). The batch that completes the set (missing 0) is not
  * held back by it: only the plain gap applies. At 1 to 1,000 vhosts a restart costs well

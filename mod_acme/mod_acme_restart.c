@@ -179,7 +179,16 @@ static void mod_acme_restart_measure(mod_acme_gen_t *m, restart_mem_t *mem)
 {
     apr_interval_time_t cost, spacing;
 
-    if (!mem || mem->cpu_at_restart < 0) {
+    if (!mem) {
+        return;
+    }
+    if (mem->cpu_at_restart < 0) {
+        if (!mem->restart_cost) {
+            /* no restart of ours measured yet: this process's CPU so far (its start-up, one
+             * or two configuration passes) stands for it, so that the first restart of a
+             * long first issuance is spaced too (it overestimates by at most 2x) */
+            mem->restart_cost = mod_acme_parent_cpu();
+        }
         return;
     }
     cost = mod_acme_parent_cpu() - mem->cpu_at_restart;
