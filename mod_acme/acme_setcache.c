@@ -11,11 +11,22 @@
 
 #define ARI_MAX 160                     /* base64url(AKI) "." base64url(serial) */
 
+/* What identifies one file's version: an acme_file_version_t without the fields the cache
+ * does not compare (exists: an entry's files all exist; prot). */
+typedef struct file_key_t {
+    apr_dev_t dev;
+    apr_ino_t ino;
+    apr_off_t size;
+    apr_time_t mtime, ctime;
+} file_key_t;
+
+/* One entry a certificate, for the life of the process: kept small (the ARI id is as long
+ * as it is, not ARI_MAX), about 200 bytes with its hash slot and id. */
 typedef struct entry_t {
-    int valid;
-    acme_set_version_t v;
-    int has_ari;
-    char ari[ARI_MAX];
+    file_key_t files[3];                /* chain, key, meta */
+    char *ari;                          /* the ARI id when has_ari (a buffer reused) */
+    apr_size_t ari_size;                /* bytes of that buffer */
+    int valid, has_ari;
 } entry_t;
 
 struct acme_setcache_t {
@@ -62,6 +73,28 @@ int acme_set_version_same(const acme_set_version_t *a, const acme_set_version_t 
            && file_same(&a->meta, &b->meta);
 }
 
+static void key_set(file_key_t *k, const acme_file_version_t *f)
+{
+    k->dev = f->dev;
+    k->ino = f->ino;
+    k->size = f->size;
+    k->mtime = f->mtime;
+    k->ctime = f->ctime;
+}
+
+/* Whether f is the file version k recorded (the comparison of file_same). */
+static int key_same(const file_key_t *k, const acme_file_version_t *f)
+{
+    return f->exists && k->dev == f->dev && k->ino == f->ino && k->size == f->size
+           && k->mtime == f->mtime && k->ctime == f->ctime;
+}
+
+static int entry_same(const entry_t *e, const acme_set_version_t *v)
+{
+    return e->valid && key_same(&e->files[0], &v->chain) && key_same(&e->files[1], &v->key)
+           && key_same(&e->files[2], &v->meta);
+}
+
 apr_status_t acme_setcache_create(acme_setcache_t **pc)
 {
     apr_pool_t *pool;
@@ -92,7 +125,7 @@ int acme_setcache_get(acme_setcache_t *c, const char *id, const acme_set_version
     entry_t *e = c ? apr_hash_get(c->entries, id, APR_HASH_KEY_STRING) : NULL;
 
     *pari_id = NULL;
-    if (!e || !e->valid || !acme_set_version_same(&e->v, v)) {
+    if (!e || !entry_same(e, v)) {
         return 0;
     }
     *pari_id = e->has_ari ? e->ari : NULL;
@@ -103,6 +136,7 @@ void acme_setcache_put(acme_setcache_t *c, const char *id, const acme_set_versio
                        const char *ari_id)
 {
     entry_t *e;
+    apr_size_t len;
 
     if (!c) {
         return;
@@ -111,18 +145,30 @@ void acme_setcache_put(acme_setcache_t *c, const char *id, const acme_set_versio
         acme_setcache_drop(c, id);      /* cannot keep it: verify again next time */
         return;
     }
+    if (!v->chain.exists || !v->key.exists || !v->meta.exists) {
+        acme_setcache_drop(c, id);      /* a missing file never matches: nothing to keep */
+        return;
+    }
     if (!(e = apr_hash_get(c->entries, id, APR_HASH_KEY_STRING))) {
         e = apr_pcalloc(c->pool, sizeof(*e));
         apr_hash_set(c->entries, apr_pstrdup(c->pool, id), APR_HASH_KEY_STRING, e);
     }
-    if (e->valid && acme_set_version_same(&e->v, v) && e->has_ari == (ari_id != NULL)
+    if (entry_same(e, v) && e->has_ari == (ari_id != NULL)
         && (!ari_id || !strcmp(e->ari, ari_id))) {
         return;                         /* known already */
     }
-    e->v = *v;
+    key_set(&e->files[0], &v->chain);
+    key_set(&e->files[1], &v->key);
+    key_set(&e->files[2], &v->meta);
     e->has_ari = ari_id != NULL;
     if (ari_id) {
-        apr_cpystrn(e->ari, ari_id, sizeof(e->ari));
+        /* the cache's pool lives as long as the process: a buffer that fits is reused */
+        len = strlen(ari_id) + 1;
+        if (len > e->ari_size) {
+            e->ari_size = len < 64 ? 64 : len;
+            e->ari = apr_palloc(c->pool, e->ari_size);
+        }
+        memcpy(e->ari, ari_id, len);
     }
     e->valid = 1;
     c->dirty = 1;
@@ -139,7 +185,7 @@ void acme_setcache_drop(acme_setcache_t *c, const char *id)
 
 /* ---- in the store ---------------------------------------------------------------------- */
 
-static json_t *file_json(const acme_file_version_t *f)
+static json_t *file_json(const file_key_t *f)
 {
     return json_pack("[IIIII]", (json_int_t)f->dev, (json_int_t)f->ino, (json_int_t)f->size,
                      (json_int_t)f->mtime, (json_int_t)f->ctime);
@@ -210,9 +256,9 @@ apr_status_t acme_setcache_save(acme_setcache_t *c, acme_store_t *st, apr_pool_t
             continue;
         }
         one = json_object();
-        json_object_set_new(one, "chain", file_json(&e->v.chain));
-        json_object_set_new(one, "key", file_json(&e->v.key));
-        json_object_set_new(one, "meta", file_json(&e->v.meta));
+        json_object_set_new(one, "chain", file_json(&e->files[0]));
+        json_object_set_new(one, "key", file_json(&e->files[1]));
+        json_object_set_new(one, "meta", file_json(&e->files[2]));
         if (e->has_ari) {
             json_object_set_new(one, "ari", json_string(e->ari));
         }

@@ -332,6 +332,31 @@ static void spec_gather(acme_spec_input_t *in, const mod_acme_gen_t *m,
     in->listen_https = listens_on(m->port_https);
 }
 
+/* mc's challenge choice, which acme_spec_build made in ptemp, kept in the generation: the
+ * previous certificate's copy when it is the same (the automatic choice is the same for
+ * most certificates), else a copy of its own. */
+static void spec_keep(mod_acme_gen_t *m, mod_acme_managed_t *mc, const mod_acme_managed_t *prev)
+{
+    const apr_array_header_t *t = mc->spec.cert.challenge_types;
+    const apr_array_header_t *pt = prev ? prev->spec.cert.challenge_types : NULL;
+    int i, same = t && pt && t->nelts == pt->nelts && mc->spec.challenge_why
+                  && prev->spec.challenge_why
+                  && !strcmp(mc->spec.challenge_why, prev->spec.challenge_why);
+
+    for (i = 0; same && i < t->nelts; ++i) {
+        same = !strcmp(APR_ARRAY_IDX(t, i, const char *), APR_ARRAY_IDX(pt, i, const char *));
+    }
+    if (same) {
+        mc->spec.cert.challenge_types = pt;
+        mc->spec.challenge_why = prev->spec.challenge_why;
+    }
+    else {
+        mc->spec.cert.challenge_types = t ? apr_array_copy(m->pool, t) : NULL;
+        mc->spec.challenge_why = mc->spec.challenge_why
+                                 ? apr_pstrdup(m->pool, mc->spec.challenge_why) : NULL;
+    }
+}
+
 void mod_acme_cert_specs(mod_acme_gen_t *m, apr_pool_t *ptemp)
 {
     tls_map_t map;
@@ -344,7 +369,8 @@ void mod_acme_cert_specs(mod_acme_gen_t *m, apr_pool_t *ptemp)
 
         cert_settings(m, mc, &map, ptemp);
         spec_gather(&in, m, mc);
-        acme_spec_build(&mc->spec, m->pool, &in);
+        acme_spec_build(&mc->spec, ptemp, &in);
+        spec_keep(m, mc, c > 0 ? APR_ARRAY_IDX(m->certs, c - 1, mod_acme_managed_t *) : NULL);
         if (mc->spec.challenge_warning) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, APR_ARRAY_IDX(mc->vhosts, 0, server_rec *),
                          ACMELOGNO(00061) "certificate %s: %s", mc->id,

@@ -759,7 +759,7 @@ static void load_state(mod_acme_gen_t *m, acme_setcache_t *cache, mod_acme_manag
 
     memset(&mc->input, 0, sizeof(mc->input));
     mc->damaged = NULL;
-    live = st->path(st, ACME_GROUP_LIVE, mc->id, NULL, m->pool);
+    live = st->path(st, ACME_GROUP_LIVE, mc->id, NULL, ptemp);
     mc->live_chain = apr_pstrcat(m->pool, live, "/chain.pem", NULL);
     mc->live_key = apr_pstrcat(m->pool, live, "/key.pem", NULL);
     acme_set_version_read(&v, live, ptemp);
@@ -907,7 +907,10 @@ void mod_acme_plan_certs(mod_acme_gen_t *m, apr_pool_t *pconf_temp)
         if (!mc->used_by_tls) {
             continue;
         }
-        acme_plan_compute(&mc->plan, m->pool, &mc->spec.plan, &mc->input, now);
+        /* computed in the certificate's scratch pool: only the reason outlives it, not the
+         * dates and pieces it was written from (about 200 bytes a certificate) */
+        acme_plan_compute(&mc->plan, ptemp, &mc->spec.plan, &mc->input, now);
+        mc->plan.reason = mc->plan.reason ? apr_pstrdup(m->pool, mc->plan.reason) : NULL;
         if (mc->plan.request_done && !dry_run()) {
             /* a certificate newer than the admin's request is live: it is satisfied */
             acme_request_clear(m->store, mc->id, ptemp);

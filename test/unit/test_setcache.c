@@ -64,6 +64,20 @@ START_TEST(test_setcache_versions)
     ck_assert_str_eq(ari, "QUtJ.AQID");
     ck_assert(!acme_setcache_get(c, "b.example", &w, &ari));   /* another certificate */
 
+    /* the certID of the same files replaced: shorter, longer than the first, none, back */
+    acme_setcache_put(c, "a.example", &w, "QQ.AQ");
+    ck_assert(acme_setcache_get(c, "a.example", &w, &ari));
+    ck_assert_str_eq(ari, "QQ.AQ");
+    acme_setcache_put(c, "a.example", &w, apr_psprintf(pool, "%0100d", 5));
+    ck_assert(acme_setcache_get(c, "a.example", &w, &ari));
+    ck_assert_str_eq(ari, apr_psprintf(pool, "%0100d", 5));
+    acme_setcache_put(c, "a.example", &w, NULL);
+    ck_assert(acme_setcache_get(c, "a.example", &w, &ari));
+    ck_assert_ptr_null(ari);
+    acme_setcache_put(c, "a.example", &w, "QUtJ.AQID");
+    ck_assert(acme_setcache_get(c, "a.example", &w, &ari));
+    ck_assert_str_eq(ari, "QUtJ.AQID");
+
     /* a write to any file (same size, same second) is another version: its ctime moved
      * or its size did; here the size changes */
     put_file(live, "key.pem", "key2");
