@@ -214,14 +214,16 @@ def settle(parent, deadline, quiet=1.0, minimum=1.0, limit=10.0):
 class WatchdogProfiler:
     """`perf record` of mod_acme's watchdog child from the moment it is found until stop():
     the child of httpd's process group that has libcurl mapped (only the child that talks to
-    the CA loads it) and has used the most CPU, once one has used at least 0.2 s."""
+    the CA loads it) and has used the most CPU, once one has used at least min_cpu s (a
+    child of an earlier generation may have it mapped too, and has used little)."""
 
-    def __init__(self, parent_pid, out_file, call_graph="dwarf,16384"):
+    def __init__(self, parent_pid, out_file, call_graph="dwarf,16384", min_cpu=0.2):
         self.parent_pid, self.out_file, self.call_graph = parent_pid, out_file, call_graph
+        self.min_cpu = min_cpu
         self.proc, self.pid = None, None
 
     def _watchdog_pid(self):
-        best, best_cpu = None, 0.2
+        best, best_cpu = None, self.min_cpu
         for pid in group_pids(self.parent_pid):
             if pid == self.parent_pid:
                 continue
