@@ -249,6 +249,57 @@ def settle(parent, deadline, quiet=1.0, minimum=1.0, limit=10.0):
         deadline.check("httpd's processes to settle")
 
 
+class WatchdogProfiler:
+    """`perf record` of mod_acme's watchdog child from the moment it is found until stop():
+    the child of httpd's process group that has libcurl mapped (only the child that talks to
+    the CA loads it) and has used the most CPU, once one has used at least min_cpu s (a
+    child of an earlier generation may have it mapped too, and has used little)."""
+
+    def __init__(self, parent_pid, out_file, call_graph="dwarf,16384", min_cpu=0.2):
+        self.parent_pid, self.out_file, self.call_graph = parent_pid, out_file, call_graph
+        self.min_cpu = min_cpu
+        self.proc, self.pid = None, None
+
+    def _watchdog_pid(self):
+        best, best_cpu = None, self.min_cpu
+        for pid in group_pids(self.parent_pid):
+            if pid == self.parent_pid:
+                continue
+            try:
+                with open("/proc/%d/maps" % pid) as f:
+                    if "libcurl" not in f.read():
+                        continue
+            except OSError:
+                continue
+            cpu = cpu_seconds(pid) or 0.0
+            if cpu >= best_cpu:
+                best, best_cpu = pid, cpu
+        return best
+
+    def poll(self):
+        """Start perf once the watchdog child exists; cheap to call often."""
+        if self.proc is None:
+            self.pid = self._watchdog_pid()
+            if self.pid:
+                import subprocess
+                self.proc = subprocess.Popen(
+                    ["perf", "record", "-q", "-e", "cpu-clock", "-F", "999",
+                     "--call-graph", self.call_graph, "-p", str(self.pid), "-o", self.out_file],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return self.proc is not None
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            import signal
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=120)
+            except Exception:  # noqa: BLE001 - bounded: kill the profiler we started
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        return self.pid
+
+
 class CpuSampler:
     """CPU seconds of httpd's processes and of other named processes, sampled on demand: the
     last value seen per PID is kept, so a process that exits between samples loses at most its

@@ -246,6 +246,9 @@ def one_run(module, n, args, show_commands):
         wall0, t0 = time.time(), time.monotonic()
         httpd.proc.start()
         cpu = benchlib.CpuSampler(httpd.pid, {"pebble": peb.proc.pid})
+        prof = (benchlib.WatchdogProfiler(httpd.pid, args.profile_watchdog,
+                                          min_cpu=0.2 if n >= 100 else 0.01)
+                if module == "acme" and args.profile_watchdog else None)
 
         def answered():
             alive()
@@ -262,8 +265,15 @@ def one_run(module, n, args, show_commands):
             alive()
             scan()
             cpu.sample()
+            if prof:
+                prof.poll()
             return len(staged) >= n
         poll(all_staged, deadline, "all %d certificates staged" % n)
+        if prof:
+            res["profiled_pid"] = prof.stop()
+            if not res["profiled_pid"]:
+                note("the watchdog child was not profiled: all were staged before it was "
+                     "found (it is looked for every 0.25 s)")
         res["staged_s"] = max(staged.values()) - wall0
         res["acme_requests"] = peb.count(HANDLER_RX, mark0)
         res["req_per_cert"] = res["acme_requests"] / float(n)
@@ -273,6 +283,9 @@ def one_run(module, n, args, show_commands):
         t_staged = time.monotonic()
         note("%s N=%d: first answer %.2f s, all staged %.1f s, %d ACME requests" % (
             LABEL[module], n, res["first_answer_s"], res["staged_s"], res["acme_requests"]))
+        if args.issuance_only:
+            ok = True
+            return res
 
         # 4. all served live (mod_acme by itself; mod_md after our SIGUSR1) ----------------
         remaining = sorted(want)
@@ -514,6 +527,12 @@ def main(argv):
                     help="a --json file of an earlier run at smaller N: mod_md's figures there "
                          "are used for its extrapolation above --md-max-n")
     ap.add_argument("--keep", action="store_true", help="keep the work directories")
+    ap.add_argument("--issuance-only", action="store_true",
+                    help="stop each run once all N are staged (start, first answer, staged, "
+                         "requests, CPU during issuance only)")
+    ap.add_argument("--profile-watchdog", default=None, metavar="FILE",
+                    help="mod_acme: `perf record` its watchdog child from its start until all "
+                         "N are staged, into FILE (with --runs > 1 the last run's)")
     ap.add_argument("--report", nargs="+", metavar="JSON",
                     help="run nothing: print the table (grouped by measure) of earlier --json "
                          "files, every N and module in them")

@@ -82,19 +82,24 @@ static apr_status_t fetch_alternate(apr_array_header_t **pchain, const char **pp
 
 apr_status_t acme_chain_prefer(acme_chain_pick_t **ppick, apr_pool_t *p, acme_client_t *c,
                                const char *id, const char *name, const char *pem,
-                               apr_size_t len, apr_table_t *headers, const acme_key_t *key,
+                               apr_size_t len, const apr_array_header_t *chain,
+                               apr_table_t *headers, const acme_key_t *key,
                                const apr_array_header_t *names, apr_time_t now)
 {
     acme_chain_pick_t *pick = apr_pcalloc(p, sizeof(*pick));
-    apr_array_header_t *chain = NULL, *links;
+    apr_array_header_t *parsed = NULL, *links;
     int i;
 
     pick->pem = pem;
     pick->len = len;
     *ppick = pick;
-    if (acme_chain_parse(&chain, p, pem, len) != APR_SUCCESS) {
-        return APR_SUCCESS;             /* the caller verified it: cannot happen */
+    if (!chain) {
+        if (acme_chain_parse(&parsed, p, pem, len) != APR_SUCCESS) {
+            return APR_SUCCESS;         /* the caller verified it: cannot happen */
+        }
+        chain = parsed;
     }
+    pick->chain = chain;
     pick->top_issuer = acme_chain_top_issuer(p, chain);
     pick->offered = apr_pstrcat(p, issuer_text(p, chain), " (default)", NULL);
     if (!name || !*name) {
@@ -115,9 +120,10 @@ apr_status_t acme_chain_prefer(acme_chain_pick_t **ppick, apr_pool_t *p, acme_cl
             if (!top_is(p, alt, name)) {
                 continue;
             }
-            if (acme_cert_verify_set(&why, p, apem, alen, key, names, now) == APR_SUCCESS) {
+            if (acme_cert_verify_chain(&why, p, alt, key, names, now) == APR_SUCCESS) {
                 pick->pem = apem;
                 pick->len = alen;
+                pick->chain = alt;
                 pick->which = i + 1;
                 pick->matched = 1;
                 pick->top_issuer = acme_chain_top_issuer(p, alt);

@@ -30,6 +30,7 @@ const char *acme_chain_pref_warning(apr_pool_t *p, const char *preferred, const 
 typedef struct acme_chain_pick_t {
     const char *pem;            /* the chain to stage (the default when nothing matched) */
     apr_size_t len;
+    const apr_array_header_t *chain; /* the same, parsed (X509 *, leaf first) */
     int which;                  /* 0: the default chain, n: the n-th alternate */
     int matched;                /* the kept chain's top issuer is the preferred name */
     const char *top_issuer;     /* the kept chain's top issuer CN (NULL: none) */
@@ -44,10 +45,12 @@ typedef struct acme_chain_pick_t {
  * first whose top issuer is name and that passes the same verification as the default
  * (acme_cert_verify_set: links, key, names, dates) is taken. An alternate that cannot be
  * fetched or does not verify is skipped (said in ->skipped). Never fails the download:
- * when nothing matches, the default is kept (->matched 0). id is for log lines. */
+ * when nothing matches, the default is kept (->matched 0). id is for log lines. chain is
+ * pem already parsed (acme_chain_parse), or NULL to parse it here. */
 apr_status_t acme_chain_prefer(acme_chain_pick_t **ppick, apr_pool_t *p, acme_client_t *c,
                                const char *id, const char *name, const char *pem,
-                               apr_size_t len, apr_table_t *headers, const acme_key_t *key,
+                               apr_size_t len, const apr_array_header_t *chain,
+                               apr_table_t *headers, const acme_key_t *key,
                                const apr_array_header_t *names, apr_time_t now);
 
 #endif

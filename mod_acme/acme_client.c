@@ -37,6 +37,8 @@ struct acme_client_t {
 
     apr_thread_mutex_t *lock;          /* nonces and account */
     apr_thread_mutex_t *order_lock;    /* newOrder and finalize one at a time (post_serial) */
+    apr_interval_time_t serial_busy;   /* under order_lock: time spent in those requests */
+    apr_uint32_t serial_count;         /* under order_lock: how many */
     char *nonces[NONCE_POOL_MAX];      /* malloc'ed, freed at pool cleanup */
     int nnonces;
     apr_pool_t *acct_pool;             /* holds the current account key; replaced on change */
@@ -464,6 +466,15 @@ acme_key_t *acme_client_account_key(acme_client_t *c, apr_pool_t *p)
 
 /* ------------------------------------------------------------------ requests */
 
+void acme_client_serial_stats(acme_client_t *c, apr_interval_time_t *pbusy,
+                              apr_uint32_t *pcount)
+{
+    apr_thread_mutex_lock(c->order_lock);
+    *pbusy = c->serial_busy;
+    *pcount = c->serial_count;
+    apr_thread_mutex_unlock(c->order_lock);
+}
+
 apr_uint32_t acme_client_request_count(acme_client_t *c)
 {
     return apr_atomic_read32(&c->requests);
@@ -636,8 +647,13 @@ apr_status_t acme_client_post_serial(acme_response_t **presp, acme_client_t *c, 
 {
     apr_status_t rv;
 
+    apr_time_t t0;
+
     apr_thread_mutex_lock(c->order_lock);
+    t0 = apr_time_now();
     rv = acme_client_post_accept(presp, c, p, url, payload, 0, NULL, res);
+    c->serial_busy += apr_time_now() - t0;
+    c->serial_count++;
     apr_thread_mutex_unlock(c->order_lock);
     return rv;
 }

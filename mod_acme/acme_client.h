@@ -80,6 +80,11 @@ apr_status_t acme_client_get(acme_response_t **presp, acme_client_t *c, apr_pool
 
 /* How many HTTP requests this client sent (for logs, metrics and benchmarks). */
 apr_uint32_t acme_client_request_count(acme_client_t *c);
+/* The newOrder and finalize requests sent one at a time (acme_client_post_serial) so far:
+ * their number and the time spent in them. While many orders run, that time is a bound on
+ * how fast they can go (it is logged with each driver run). */
+void acme_client_serial_stats(acme_client_t *c, apr_interval_time_t *pbusy,
+                              apr_uint32_t *pcount);
 
 /* What the body of an answer is, in words, for "expected X, got ..." messages: "an empty
  * answer", "not JSON: Content-Type text/html, 5000 bytes starting '<html>...'" or "JSON

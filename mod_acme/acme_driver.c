@@ -978,15 +978,18 @@ leave:
     return rv;
 }
 
-static apr_status_t stage(run_t *r, const char *pem, apr_size_t len)
+/* chain: pem parsed (the verified chain the download kept) */
+static apr_status_t stage(run_t *r, const char *pem, apr_size_t len,
+                          const apr_array_header_t *chain)
 {
     const acme_cert_spec_t *spec = r->spec;
-    apr_array_header_t *chain = NULL;
     acme_cert_info_t *info = NULL;
     acme_cert_meta_t meta;
-    apr_status_t rv;
+    apr_status_t rv = APR_SUCCESS;
 
-    rv = acme_chain_parse(&chain, r->p, pem, len);
+    if (!chain || chain->nelts < 1) {
+        rv = ACME_EVERIFY;
+    }
     if (rv == APR_SUCCESS) {
         rv = acme_cert_info(&info, r->p, APR_ARRAY_IDX(chain, 0, X509 *));
     }
@@ -1089,9 +1092,24 @@ static apr_status_t chain_complete(const char **ppem, apr_size_t *plen, const ch
     return rv;
 }
 
+/* The downloaded chain parsed once (*pchain, for the chain choice and staging) and checked
+ * (acme_cert_verify_chain); one that does not parse gets acme_cert_verify_set's verdict. */
+static apr_status_t verify_download(apr_array_header_t **pchain, const char **pwhy, run_t *r,
+                                    const char *pem, apr_size_t len)
+{
+    if (acme_chain_parse(pchain, r->p, pem, len) != APR_SUCCESS) {
+        *pchain = NULL;
+        return acme_cert_verify_set(pwhy, r->p, pem, len, r->cert_key, r->spec->names,
+                                    apr_time_now());
+    }
+    return acme_cert_verify_chain(pwhy, r->p, *pchain, r->cert_key, r->spec->names,
+                                  apr_time_now());
+}
+
 static apr_status_t download(run_t *r)
 {
     apr_pool_t *sp = NULL;
+    apr_array_header_t *chain = NULL;
     acme_response_t *resp = NULL;
     const char *url = acme_json_str(r->order, "certificate"), *why = NULL, *pem;
     acme_chain_pick_t *pick = NULL;
@@ -1115,13 +1133,11 @@ static apr_status_t download(run_t *r)
     }
     pem = apr_pstrmemdup(r->p, resp->body, resp->body_len);
     len = resp->body_len;
-    rv = acme_cert_verify_set(&why, r->p, pem, len, r->cert_key, r->spec->names,
-                              apr_time_now());
+    rv = verify_download(&chain, &why, r, pem, len);
     if (rv == APR_INCOMPLETE) {
         rv = chain_complete(&pem, &len, &why, r, sp, resp);
         if (rv == APR_SUCCESS) {
-            rv = acme_cert_verify_set(&why, r->p, pem, len, r->cert_key, r->spec->names,
-                                      apr_time_now());
+            rv = verify_download(&chain, &why, r, pem, len);
         }
     }
     if (rv != APR_SUCCESS) {
@@ -1132,11 +1148,12 @@ static apr_status_t download(run_t *r)
         goto leave;
     }
     rv = acme_chain_prefer(&pick, sp, r->c, r->spec->id, r->spec->preferred_chain, pem, len,
-                           resp->headers, r->cert_key, r->spec->names, apr_time_now());
+                           chain, resp->headers, r->cert_key, r->spec->names,
+                           apr_time_now());
     if (rv != APR_SUCCESS) {
         goto leave;
     }
-    rv = stage(r, pick->pem, pick->len);
+    rv = stage(r, pick->pem, pick->len, pick->chain);
 leave:
     apr_pool_destroy(sp);
     return rv;

@@ -802,9 +802,16 @@ static void pace_jobs(acme_runner_t *r, apr_pool_t *p)
 
 static void run_locked(acme_runner_t *r, apr_pool_t *p)
 {
-    apr_uint32_t before = acme_ca_set_request_count(r->cas), requests;
+    apr_uint32_t before = acme_ca_set_request_count(r->cas), requests, serial0, serial;
+    apr_interval_time_t busy0, busy;
     apr_time_t start = apr_time_now();
     int ran = 0, had = r->due->nelts;
+
+    busy0 = busy = 0;
+    serial0 = serial = 0;
+    if (r->client) {
+        acme_client_serial_stats(r->client, &busy0, &serial0);
+    }
 
     pick_cas(r, p);
     if (!had) {
@@ -829,6 +836,14 @@ static void run_locked(acme_runner_t *r, apr_pool_t *p)
                  "driver run: %d certificate(s) staged, %d failed, %u ACME requests, %.1f s",
                  r->staged, r->failed, requests,
                  (double)(apr_time_now() - start) / APR_USEC_PER_SEC);
+        if (r->client) {
+            acme_client_serial_stats(r->client, &busy, &serial);
+        }
+        if (serial > serial0) {
+            acme_log(ACME_LOG_INFO, 0, ACMELOGNO(00740) "driver run: %u newOrder/finalize "
+                     "requests, one at a time, took %.1f s of it (the first CA's)",
+                     serial - serial0, (double)(busy - busy0) / APR_USEC_PER_SEC);
+        }
     }
     if (r->interrupted || r->not_started) {
         acme_log(ACME_LOG_INFO, 0, ACMELOGNO(00752)

@@ -363,8 +363,8 @@ apr_time_t acme_time_parse_rfc3339(const char *s)
 
 static atomic_uint tmp_counter;
 
-apr_status_t acme_file_write_atomic(const char *path, const void *data, apr_size_t len,
-                                    apr_fileperms_t perms, apr_pool_t *p)
+static apr_status_t write_atomic(const char *path, const void *data, apr_size_t len,
+                                 apr_fileperms_t perms, int durable, apr_pool_t *p)
 {
     apr_pool_t *tp;
     apr_file_t *f = NULL, *d;
@@ -409,7 +409,7 @@ apr_status_t acme_file_write_atomic(const char *path, const void *data, apr_size
             goto fail;
         }
     }
-    rv = apr_file_sync(f);
+    rv = durable ? apr_file_sync(f) : APR_SUCCESS;
     if (rv != APR_SUCCESS) {
         goto fail;
     }
@@ -423,7 +423,7 @@ apr_status_t acme_file_write_atomic(const char *path, const void *data, apr_size
         goto fail;
     }
     /* make the rename itself durable */
-    if (apr_file_open(&d, dir, APR_FOPEN_READ, APR_FPROT_OS_DEFAULT, tp) == APR_SUCCESS) {
+    if (durable && apr_file_open(&d, dir, APR_FOPEN_READ, APR_FPROT_OS_DEFAULT, tp) == APR_SUCCESS) {
         apr_status_t srv = apr_file_sync(d);
         apr_file_close(d);
         if (srv != APR_SUCCESS && !APR_STATUS_IS_EINVAL(srv) && srv != APR_ENOTIMPL) {
@@ -440,6 +440,18 @@ fail:
 leave:
     apr_pool_destroy(tp);
     return rv;
+}
+
+apr_status_t acme_file_write_atomic(const char *path, const void *data, apr_size_t len,
+                                    apr_fileperms_t perms, apr_pool_t *p)
+{
+    return write_atomic(path, data, len, perms, 1, p);
+}
+
+apr_status_t acme_file_write_visible(const char *path, const void *data, apr_size_t len,
+                                     apr_fileperms_t perms, apr_pool_t *p)
+{
+    return write_atomic(path, data, len, perms, 0, p);
 }
 
 apr_status_t acme_file_read(char **pdata, apr_size_t *plen, const char *path, apr_pool_t *p)

@@ -36,6 +36,11 @@ apr_time_t acme_time_parse_rfc3339(const char *s); /* 0 on error */
  * (umask applies no wider), write, fsync, rename over path, fsync directory. */
 apr_status_t acme_file_write_atomic(const char *path, const void *data, apr_size_t len,
                                     apr_fileperms_t perms, apr_pool_t *p);
+/* The same, without the two fsyncs: readers see the whole file or none, but a power loss
+ * may lose it. Only for files nothing needs after a crash (a challenge response: a resumed
+ * order publishes it again). */
+apr_status_t acme_file_write_visible(const char *path, const void *data, apr_size_t len,
+                                     apr_fileperms_t perms, apr_pool_t *p);
 /* Read a whole file (NUL-terminated in memory; *plen without the NUL). plen may be NULL. */
 apr_status_t acme_file_read(char **pdata, apr_size_t *plen, const char *path, apr_pool_t *p);
 /* mkdir -p with perms for the directories it creates. */

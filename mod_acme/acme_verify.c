@@ -121,11 +121,14 @@ apr_status_t acme_verify_set_rules(acme_set_check_t **pcheck, apr_pool_t *p,
     apr_status_t rv;
 
     *pcheck = c;
-    if ((why = unread_why(p, f->chain, f->chain_len, f->chain_read_error)) != NULL) {
+    if (f->chain_obj && f->chain_obj->nelts > 0) {
+        chain = (apr_array_header_t *)f->chain_obj;
+    }
+    else if ((why = unread_why(p, f->chain, f->chain_len, f->chain_read_error)) != NULL) {
         return set_bad(c, p, ACME_SET_CHAIN_UNREADABLE, "chain.pem", why,
                        apr_pstrcat(p, "chain ", why, NULL));
     }
-    if (acme_chain_parse(&chain, p, f->chain, f->chain_len) != APR_SUCCESS) {
+    if (!chain && acme_chain_parse(&chain, p, f->chain, f->chain_len) != APR_SUCCESS) {
         return set_bad(c, p, ACME_SET_CHAIN_UNPARSABLE, "chain.pem", "does not parse as PEM "
                        "certificates (truncated or damaged)", "chain does not parse");
     }
@@ -174,9 +177,10 @@ apr_status_t acme_verify_set(acme_set_check_t **pcheck, apr_pool_t *p,
     return acme_verify_set_rules(pcheck, p, f, &rules, now);
 }
 
-apr_status_t acme_cert_verify_set(const char **pwhy, apr_pool_t *p, const char *chain_pem,
-                                  apr_size_t len, const acme_key_t *key,
-                                  const apr_array_header_t *names, apr_time_t now)
+static apr_status_t verify_new_set(const char **pwhy, apr_pool_t *p, const char *chain_pem,
+                                   apr_size_t len, const apr_array_header_t *chain,
+                                   const acme_key_t *key, const apr_array_header_t *names,
+                                   apr_time_t now)
 {
     acme_set_files_t f;
     acme_set_rules_t rules;
@@ -186,6 +190,7 @@ apr_status_t acme_cert_verify_set(const char **pwhy, apr_pool_t *p, const char *
     memset(&f, 0, sizeof(f));
     f.chain = chain_pem;
     f.chain_len = len;
+    f.chain_obj = chain;
     f.key_obj = key;
     rules.names = names;
     rules.current = 1;
@@ -200,6 +205,20 @@ apr_status_t acme_cert_verify_set(const char **pwhy, apr_pool_t *p, const char *
         *pwhy = c->sentence;
     }
     return rv;
+}
+
+apr_status_t acme_cert_verify_set(const char **pwhy, apr_pool_t *p, const char *chain_pem,
+                                  apr_size_t len, const acme_key_t *key,
+                                  const apr_array_header_t *names, apr_time_t now)
+{
+    return verify_new_set(pwhy, p, chain_pem, len, NULL, key, names, now);
+}
+
+apr_status_t acme_cert_verify_chain(const char **pwhy, apr_pool_t *p,
+                                    const apr_array_header_t *chain, const acme_key_t *key,
+                                    const apr_array_header_t *names, apr_time_t now)
+{
+    return verify_new_set(pwhy, p, NULL, 0, chain, key, names, now);
 }
 
 static int same_time(const char *s, apr_time_t t)

@@ -123,6 +123,39 @@ START_TEST(csr_ec)
 }
 END_TEST
 
+/* The request's public key, written directly for EC keys (csr_set_ec_pubkey), is the very
+ * SubjectPublicKeyInfo OpenSSL makes of the key, for each curve; RSA takes OpenSSL's path. */
+START_TEST(csr_pubkey_der)
+{
+    static const char *const list[] = { "a.test", NULL };
+    static const acme_key_type_t types[] = { ACME_KEY_EC_P256, ACME_KEY_EC_P384,
+                                             ACME_KEY_RSA2048 };
+    size_t t;
+
+    for (t = 0; t < sizeof(types) / sizeof(types[0]); ++t) {
+        acme_key_t *key = NULL;
+        unsigned char *want = NULL, *got = NULL;
+        int wlen, glen;
+        const char *b64;
+        X509_REQ *req;
+
+        ck_assert_int_eq(acme_key_generate(&key, pool, types[t]), APR_SUCCESS);
+        ck_assert_int_eq(acme_csr_create(&b64, pool, key, unit_names(pool, list)),
+                         APR_SUCCESS);
+        req = csr_parse(b64);
+        wlen = i2d_PUBKEY(acme_key_evp(key), &want);
+        glen = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &got);
+        ck_assert_int_gt(wlen, 0);
+        ck_assert_int_eq(glen, wlen);
+        ck_assert_int_eq(memcmp(got, want, (size_t)wlen), 0);
+        ck_assert_int_eq(X509_REQ_verify(req, acme_key_evp(key)), 1);
+        OPENSSL_free(want);
+        OPENSSL_free(got);
+        X509_REQ_free(req);
+    }
+}
+END_TEST
+
 START_TEST(csr_long_first_name)
 {
     /* 67 characters: no CN, only the SAN */
@@ -730,6 +763,7 @@ Suite *cert_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, csr_ec);
+    tcase_add_test(tc, csr_pubkey_der);
     tcase_add_test(tc, csr_long_first_name);
     tcase_add_test(tc, selfsigned_info);
     tcase_add_test(tc, chain_parse_multi);

@@ -209,8 +209,14 @@ START_TEST(order_requests_one_at_a_time)
 {
     acme_response_t *resp = NULL;
     apr_thread_t *th[2];
+    apr_interval_time_t busy = -1;
+    apr_uint32_t count = 99;
     apr_status_t trv;
     int i;
+
+    acme_client_serial_stats(client, &busy, &count);
+    ck_assert_uint_eq(count, 0);
+    ck_assert_int_eq(busy, 0);
 
     fake_http_expect(fake, "GET", DIR_URL, 200, DIRECTORY);
     fake_http_expect(fake, "HEAD", NONCE_URL, 200, NULL);
@@ -233,6 +239,10 @@ START_TEST(order_requests_one_at_a_time)
     }
     ck_assert_int_eq(fake_http_remaining(fake), 0);
     ck_assert_uint_eq(apr_atomic_read32(&serial_max), 1);
+    /* both counted, with the time they held the CA: two answers of 200 ms each */
+    acme_client_serial_stats(client, &busy, &count);
+    ck_assert_uint_eq(count, 2);
+    ck_assert_int_ge(busy, apr_time_from_msec(400));
 }
 END_TEST
 

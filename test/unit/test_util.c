@@ -335,6 +335,40 @@ START_TEST(atomic_write)
 }
 END_TEST
 
+/* acme_file_write_visible (no fsync): the same whole-file replacement, mode and clean-up */
+START_TEST(visible_write)
+{
+    const char *dir = make_tmpdir();
+    const char *path = apr_pstrcat(pool, dir, "/http-01", NULL);
+    struct stat st;
+    char *data;
+    apr_size_t len;
+    mode_t old_umask = umask(022);
+
+    ck_assert_int_eq(acme_file_write_visible(path, "token.thumb", 11,
+                                             APR_FPROT_UREAD | APR_FPROT_UWRITE, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 07777, 0600);
+    ck_assert_int_eq(acme_file_read(&data, &len, path, pool), APR_SUCCESS);
+    ck_assert_uint_eq(len, 11);
+    ck_assert_str_eq(data, "token.thumb");
+    ck_assert_int_eq(acme_file_write_visible(path, "other", 5,
+                                             APR_FPROT_UREAD | APR_FPROT_UWRITE, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(acme_file_read(&data, NULL, path, pool), APR_SUCCESS);
+    ck_assert_str_eq(data, "other");
+    ck_assert_int_eq(count_entries(dir), 1);
+    ck_assert_int_ne(acme_file_write_visible(apr_pstrcat(pool, dir, "/nope/x", NULL), "x", 1,
+                                             APR_FPROT_UREAD | APR_FPROT_UWRITE, pool),
+                     APR_SUCCESS);
+    ck_assert_int_eq(count_entries(dir), 1);
+    unlink(path);
+    rmdir(dir);
+    umask(old_umask);
+}
+END_TEST
+
 START_TEST(mkdir_p)
 {
     const char *dir = make_tmpdir();
@@ -589,6 +623,7 @@ Suite *util_suite(void)
     tcase_add_test(tc, retry_after);
     tcase_add_test(tc, rfc3339);
     tcase_add_test(tc, atomic_write);
+    tcase_add_test(tc, visible_write);
     tcase_add_test(tc, mkdir_p);
     tcase_add_test(tc, names_normalize);
     tcase_add_test(tc, names_contain);
