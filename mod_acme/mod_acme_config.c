@@ -258,10 +258,12 @@ static const char *check_regular_file(apr_pool_t *p, const char *path, apr_finfo
     return NULL;
 }
 
-/* NULL when path is a PEM file with at least one certificate, else why not (in p). The file
- * and the certificates parsed from it go to a pool of their own, given back at once: the
- * parsed bundle (Debian's has about 140 certificates) would otherwise stay in the parent's
- * malloc heap until the configuration ends, about 900 KB. */
+/* NULL when path is a PEM file with at least one certificate, else why not (in p). Only its
+ * first certificate is parsed (libcurl reads the whole file in the watchdog child), and the
+ * file goes to a pool of its own, given back at once: parsing Debian's whole bundle (about
+ * 140 certificates) left about 900 KB in the parent's malloc heap, in the parent and every
+ * child, whatever the heap's layout (freeing the parsed certificates did not give it back). */
+#define PEM_END_CERT "-----END CERTIFICATE-----"
 static const char *check_ca_file(apr_pool_t *p, const char *path)
 {
     apr_finfo_t fi;
@@ -269,6 +271,7 @@ static const char *check_ca_file(apr_pool_t *p, const char *path)
     apr_array_header_t *certs;
     apr_pool_t *sp;
     char *pem, ebuf[128];
+    const char *end;
     apr_size_t len;
     const char *err = check_regular_file(p, path, &fi);
 
@@ -280,7 +283,9 @@ static const char *check_ca_file(apr_pool_t *p, const char *path)
         err = apr_psprintf(p, "'%s' cannot be read (%s)", path,
                            apr_strerror(rv, ebuf, sizeof(ebuf)));
     }
-    else if (acme_chain_parse(&certs, sp, pem, len) != APR_SUCCESS) {
+    else if ((end = strstr(pem, PEM_END_CERT)) == NULL
+             || acme_chain_parse(&certs, sp, pem, (apr_size_t)(end - pem)
+                                                  + sizeof(PEM_END_CERT) - 1) != APR_SUCCESS) {
         err = apr_psprintf(p, "'%s' holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
                            path);
     }
