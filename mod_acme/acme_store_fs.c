@@ -312,7 +312,7 @@ static apr_status_t fs_copy(acme_store_t *st, acme_group_t from, acme_group_t to
         memset(rnd, 0, sizeof(rnd));
     }
     dst = apr_pstrcat(p, entry, "/", aspect, NULL);
-    tmp = apr_psprintf(p, "%s/.%s.link.%ld.%s", entry, aspect, (long)getpid(),
+    tmp = apr_psprintf(p, "%s/.%s.tmp.%ld.link.%s", entry, aspect, (long)getpid(),
                        acme_hex(p, rnd, sizeof(rnd)));
     if (link(src, tmp) != 0) {
         rv = APR_FROM_OS_ERROR(errno);
