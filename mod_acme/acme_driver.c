@@ -1014,9 +1014,15 @@ static apr_status_t stage(run_t *r, const char *pem, apr_size_t len,
     meta.profile_fallback = r->profile_fallback;
     meta.chain = acme_chain_top_issuer(r->p, chain);
 
-    /* key and chain first, meta.json last: a staged set is complete once meta.json exists */
-    rv = acme_store_save(r->st, ACME_GROUP_STAGING, spec->id, ASPECT_KEY, r->cert_key_sealed,
-                         r->cert_key_sealed_len, r->p);
+    /* key and chain first, meta.json last: a staged set is complete once meta.json exists.
+     * The key is orders/<id>/key.sealed (cert_key_get saved it before the CSR): copied, which
+     * in the fs store is a link, not a new file; written from memory if that fails. */
+    rv = acme_store_copy(r->st, ACME_GROUP_ORDERS, ACME_GROUP_STAGING, spec->id, ASPECT_KEY,
+                         r->p);
+    if (rv != APR_SUCCESS) {
+        rv = acme_store_save(r->st, ACME_GROUP_STAGING, spec->id, ASPECT_KEY,
+                             r->cert_key_sealed, r->cert_key_sealed_len, r->p);
+    }
     if (rv == APR_SUCCESS) {
         rv = acme_store_save(r->st, ACME_GROUP_STAGING, spec->id, ASPECT_CHAIN, pem, len, r->p);
     }

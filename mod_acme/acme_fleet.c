@@ -588,6 +588,18 @@ static apr_status_t w_save(acme_store_t *st, acme_group_t g, const char *name,
     return rv;
 }
 
+static apr_status_t w_copy(acme_store_t *st, acme_group_t from, acme_group_t to,
+                           const char *name, const char *aspect, apr_pool_t *p)
+{
+    acme_store_t *in = wrapped(st)->conf.store;
+    apr_status_t rv = acme_store_copy(in, from, to, name, aspect, p);
+
+    if (rv == APR_SUCCESS) {
+        rv = after_save(wrapped(st), to, name, aspect, p);
+    }
+    return rv;
+}
+
 static apr_status_t w_remove(acme_store_t *st, acme_group_t g, const char *name,
                              const char *aspect, apr_pool_t *p)
 {
@@ -692,6 +704,7 @@ apr_status_t acme_fleet_create(acme_fleet_t **pf, apr_pool_t *p, const acme_flee
     f->wrap.lock = w_lock;
     f->wrap.unlock = w_unlock;
     f->wrap.path = w_path;
+    f->wrap.copy = w_copy;
     *pf = f;
     return APR_SUCCESS;
 }

@@ -53,6 +53,10 @@ struct acme_store_t {
     /* Filesystem path of a value (mod_ssl needs files), or NULL for stores without files. */
     const char *(*path)(acme_store_t *st, acme_group_t g, const char *name, const char *aspect,
                         apr_pool_t *p);
+    /* Optional (NULL: use acme_store_copy): give to/name/aspect the value from/name/aspect
+     * has now, atomically like save(). APR_ENOENT when the source is missing. */
+    apr_status_t (*copy)(acme_store_t *st, acme_group_t from, acme_group_t to,
+                         const char *name, const char *aspect, apr_pool_t *p);
 };
 
 /* Filesystem store rooted at dir (no I/O here). Layout and modes: docs/store.md.
@@ -88,6 +92,13 @@ apr_status_t acme_store_fs_secret(acme_store_t *st, unsigned char out[32], apr_p
  * then -n suffix). A missing archive is an empty list. */
 apr_status_t acme_store_fs_archived(apr_array_header_t **pdirs, acme_store_t *st,
                                     const char *name, apr_pool_t *p);
+
+/* copy(): the store's own, else load + save. The fs store links the file (one more name
+ * for the same inode, then a rename into place and a fsync of the directory): no new file,
+ * no data written or fsynced again. Values are never changed in place (save() replaces the
+ * file), so the two names stay independent values. */
+apr_status_t acme_store_copy(acme_store_t *st, acme_group_t from, acme_group_t to,
+                             const char *name, const char *aspect, apr_pool_t *p);
 
 /* Convenience wrappers. */
 #define acme_store_load(st, g, n, a, pd, pl, p)   (st)->load((st), (g), (n), (a), (pd), (pl), (p))

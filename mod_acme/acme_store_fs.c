@@ -291,6 +291,58 @@ static apr_status_t fs_save(acme_store_t *st, acme_group_t g, const char *name,
                                   PERMS_FILE, p);
 }
 
+/* A second name for the file (link into a temporary name, rename over the target): the
+ * inode and its data, already fsynced by the save that wrote them, are shared. */
+static apr_status_t fs_copy(acme_store_t *st, acme_group_t from, acme_group_t to,
+                            const char *name, const char *aspect, apr_pool_t *p)
+{
+    const char *src = aspect ? fs_path(st, from, name, aspect, p) : NULL;
+    const char *entry = aspect ? fs_path(st, to, name, NULL, p) : NULL;
+    const char *dst, *tmp;
+    unsigned char rnd[6];
+    apr_status_t rv;
+
+    if (!src || !entry || !valid_component(aspect)) {
+        return APR_EINVAL;
+    }
+    if ((rv = acme_mkdir_p(entry, PERMS_DIR, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (apr_generate_random_bytes(rnd, sizeof(rnd)) != APR_SUCCESS) {
+        memset(rnd, 0, sizeof(rnd));
+    }
+    dst = apr_pstrcat(p, entry, "/", aspect, NULL);
+    tmp = apr_psprintf(p, "%s/.%s.tmp.%ld.link.%s", entry, aspect, (long)getpid(),
+                       acme_hex(p, rnd, sizeof(rnd)));
+    if (link(src, tmp) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        return APR_STATUS_IS_ENOENT(rv) ? APR_ENOENT : rv;
+    }
+    if (rename(tmp, dst) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        unlink(tmp);
+        return rv;
+    }
+    return fsync_dir(entry, p);
+}
+
+apr_status_t acme_store_copy(acme_store_t *st, acme_group_t from, acme_group_t to,
+                             const char *name, const char *aspect, apr_pool_t *p)
+{
+    char *data = NULL;
+    apr_size_t len = 0;
+    apr_status_t rv;
+
+    if (st->copy) {
+        return st->copy(st, from, to, name, aspect, p);
+    }
+    rv = acme_store_load(st, from, name, aspect, &data, &len, p);
+    if (rv == APR_SUCCESS) {
+        rv = acme_store_save(st, to, name, aspect, data, len, p);
+    }
+    return rv;
+}
+
 static apr_status_t fs_remove(acme_store_t *st, acme_group_t g, const char *name,
                               const char *aspect, apr_pool_t *p)
 {
@@ -726,6 +778,7 @@ apr_status_t acme_store_fs_create(acme_store_t **pst, apr_pool_t *p, const char 
     st->lock = fs_lock;
     st->unlock = fs_unlock;
     st->path = fs_path;
+    st->copy = fs_copy;
     *pst = st;
     return APR_SUCCESS;
 }

@@ -450,6 +450,14 @@ static void assert_staged(void)
     /* the order is done: its state is gone */
     ck_assert(!store_has(ACME_GROUP_ORDERS, CERT_ID, "order.json"));
     ck_assert(!store_has(ACME_GROUP_ORDERS, CERT_ID, "key.sealed"));
+    /* the staged key is the order's file under its new name: 0600, no other name left */
+    {
+        struct stat sb;
+        const char *kp = fx.st->path(fx.st, ACME_GROUP_STAGING, CERT_ID, "key.sealed", fx.p);
+        ck_assert_int_eq(lstat(kp, &sb), 0);
+        ck_assert_int_eq((int)(sb.st_mode & 07777), 0600);
+        ck_assert_int_eq((int)sb.st_nlink, 1);
+    }
 }
 
 static void save_order_state(const char *url)

@@ -773,6 +773,77 @@ START_TEST(test_archived_order)
 }
 END_TEST
 
+/* copy(): a link, not a new file (same inode, 0600 under any umask), replacing what the
+ * target held, independent of the source afterwards, no temporary name left behind; a
+ * missing source is APR_ENOENT and leaves the target as it was. */
+START_TEST(test_copy_links)
+{
+    fixture_t fx;
+    fx_init(&fx, 000);
+    acme_store_t *st = fx.st;
+    apr_pool_t *p = fx.pool;
+    struct stat a, b;
+    char *data = NULL;
+    apr_size_t len = 0;
+    int dots = -1;
+
+    ck_assert_int_eq(acme_store_fs_setup(st, -1, -1, p), APR_SUCCESS);
+    ck_assert_ptr_nonnull(st->copy);
+    ck_assert_int_eq(acme_store_save(st, ACME_GROUP_ORDERS, "a.example", "key.sealed",
+                                     "KEY1", 4, p), APR_SUCCESS);
+    ck_assert_int_eq(acme_store_save(st, ACME_GROUP_STAGING, "a.example", "key.sealed",
+                                     "OLD", 3, p), APR_SUCCESS);
+    ck_assert_int_eq(acme_store_copy(st, ACME_GROUP_ORDERS, ACME_GROUP_STAGING, "a.example",
+                                     "key.sealed", p), APR_SUCCESS);
+    ck_assert_int_eq(lstat(P(&fx, "orders/a.example/key.sealed"), &a), 0);
+    ck_assert_int_eq(lstat(P(&fx, "staging/a.example/key.sealed"), &b), 0);
+    ck_assert(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+    ck_assert_int_eq(mode_of(P(&fx, "staging/a.example/key.sealed")), 0600);
+    ck_assert_int_eq(acme_store_load(st, ACME_GROUP_STAGING, "a.example", "key.sealed", &data,
+                                     &len, p), APR_SUCCESS);
+    ck_assert_uint_eq(len, 4);
+    ck_assert_str_eq(data, "KEY1");
+    ck_assert_int_eq(count_entries(P(&fx, "staging/a.example"), &dots), 1);
+    ck_assert_int_eq(dots, 0);
+    /* the source replaced, then removed: the copy keeps its value */
+    ck_assert_int_eq(acme_store_save(st, ACME_GROUP_ORDERS, "a.example", "key.sealed",
+                                     "KEY2", 4, p), APR_SUCCESS);
+    ck_assert_int_eq(acme_store_remove(st, ACME_GROUP_ORDERS, "a.example", NULL, p),
+                     APR_SUCCESS);
+    ck_assert_int_eq(acme_store_load(st, ACME_GROUP_STAGING, "a.example", "key.sealed", &data,
+                                     &len, p), APR_SUCCESS);
+    ck_assert_str_eq(data, "KEY1");
+    /* a new entry directory is made; a missing source changes nothing */
+    ck_assert_int_eq(acme_store_copy(st, ACME_GROUP_ORDERS, ACME_GROUP_STAGING, "a.example",
+                                     "key.sealed", p), APR_ENOENT);
+    ck_assert_int_eq(acme_store_load(st, ACME_GROUP_STAGING, "a.example", "key.sealed", &data,
+                                     &len, p), APR_SUCCESS);
+    ck_assert_str_eq(data, "KEY1");
+    ck_assert_int_eq(count_entries(P(&fx, "staging/a.example"), &dots), 1);
+    ck_assert_int_eq(dots, 0);
+    ck_assert_int_eq(acme_store_save(st, ACME_GROUP_ORDERS, "b.example", "chain.pem",
+                                     "C", 1, p), APR_SUCCESS);
+    ck_assert_int_eq(acme_store_copy(st, ACME_GROUP_ORDERS, ACME_GROUP_STAGING, "b.example",
+                                     "chain.pem", p), APR_SUCCESS);
+    ck_assert_int_eq(mode_of(P(&fx, "staging/b.example")), 0700);
+    ck_assert_int_eq(acme_store_copy(st, ACME_GROUP_ORDERS, ACME_GROUP_STAGING, "b.example",
+                                     "../x", p), APR_EINVAL);
+    ck_assert_int_eq(acme_store_copy(st, ACME_GROUP_ORDERS, ACME_GROUP_STAGING, "b.example",
+                                     NULL, p), APR_EINVAL);
+    /* a store without copy(): load + save */
+    {
+        acme_store_t plain = *st;
+        plain.copy = NULL;
+        ck_assert_int_eq(acme_store_copy(&plain, ACME_GROUP_ORDERS, ACME_GROUP_STAGING,
+                                         "b.example", "chain.pem", p), APR_SUCCESS);
+        ck_assert_int_eq(lstat(P(&fx, "orders/b.example/chain.pem"), &a), 0);
+        ck_assert_int_eq(lstat(P(&fx, "staging/b.example/chain.pem"), &b), 0);
+        ck_assert(a.st_ino != b.st_ino);
+    }
+    fx_done(&fx);
+}
+END_TEST
+
 Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -793,6 +864,7 @@ Suite *store_suite(void)
     tcase_add_test(tc, test_secret);
     tcase_add_test(tc, test_setup_repairs);
     tcase_add_test(tc, test_archived_order);
+    tcase_add_test(tc, test_copy_links);
     suite_add_tcase(s, tc);
     return s;
 }
