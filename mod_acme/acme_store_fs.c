@@ -298,8 +298,6 @@ static apr_status_t fs_copy(acme_store_t *st, acme_group_t from, acme_group_t to
 {
     const char *src = aspect ? fs_path(st, from, name, aspect, p) : NULL;
     const char *entry = aspect ? fs_path(st, to, name, NULL, p) : NULL;
-    const char *dst, *tmp;
-    unsigned char rnd[6];
     apr_status_t rv;
 
     if (!src || !entry || !valid_component(aspect)) {
@@ -308,22 +306,7 @@ static apr_status_t fs_copy(acme_store_t *st, acme_group_t from, acme_group_t to
     if ((rv = acme_mkdir_p(entry, PERMS_DIR, p)) != APR_SUCCESS) {
         return rv;
     }
-    if (apr_generate_random_bytes(rnd, sizeof(rnd)) != APR_SUCCESS) {
-        memset(rnd, 0, sizeof(rnd));
-    }
-    dst = apr_pstrcat(p, entry, "/", aspect, NULL);
-    tmp = apr_psprintf(p, "%s/.%s.tmp.%ld.link.%s", entry, aspect, (long)getpid(),
-                       acme_hex(p, rnd, sizeof(rnd)));
-    if (link(src, tmp) != 0) {
-        rv = APR_FROM_OS_ERROR(errno);
-        return APR_STATUS_IS_ENOENT(rv) ? APR_ENOENT : rv;
-    }
-    if (rename(tmp, dst) != 0) {
-        rv = APR_FROM_OS_ERROR(errno);
-        unlink(tmp);
-        return rv;
-    }
-    return fsync_dir(entry, p);
+    return acme_file_link_atomic(src, apr_pstrcat(p, entry, "/", aspect, NULL), p);
 }
 
 apr_status_t acme_store_copy(acme_store_t *st, acme_group_t from, acme_group_t to,

@@ -1,5 +1,6 @@
 /* Small helpers: base64url, hex, durations, Retry-After, time, atomic files, host names. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,38 +364,68 @@ apr_time_t acme_time_parse_rfc3339(const char *s)
 
 static atomic_uint tmp_counter;
 
+/* path's directory and base name (in p); APR_EINVAL when there is no base name. */
+static apr_status_t split_path(const char **pdir, const char **pbase, const char *path,
+                               apr_pool_t *p)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (slash) {
+        *pdir = (slash == path) ? "/" : apr_pstrmemdup(p, path, (apr_size_t)(slash - path));
+        *pbase = slash + 1;
+    }
+    else {
+        *pdir = ".";
+        *pbase = path;
+    }
+    return **pbase ? APR_SUCCESS : APR_EINVAL;
+}
+
+/* A temporary name beside dir/base, unique across processes (pid), threads (counter) and
+ * pid reuse (random): ".BASE.tmp.*", the pattern the store treats as temporary. */
+static const char *tmp_path(const char *dir, const char *base, apr_pool_t *p)
+{
+    unsigned char rnd[6];
+
+    if (apr_generate_random_bytes(rnd, sizeof(rnd)) != APR_SUCCESS) {
+        memset(rnd, 0, sizeof(rnd));
+    }
+    return apr_psprintf(p, "%s/.%s.tmp.%ld.%u.%s", dir, base, (long)getpid(),
+                        atomic_fetch_add(&tmp_counter, 1), acme_hex(p, rnd, sizeof(rnd)));
+}
+
+/* Make a rename in dir durable (file systems that cannot fsync a directory are no failure). */
+static apr_status_t sync_dir(const char *dir, apr_pool_t *p)
+{
+    apr_file_t *d;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (apr_file_open(&d, dir, APR_FOPEN_READ, APR_FPROT_OS_DEFAULT, p) == APR_SUCCESS) {
+        apr_status_t srv = apr_file_sync(d);
+        apr_file_close(d);
+        if (srv != APR_SUCCESS && !APR_STATUS_IS_EINVAL(srv) && srv != APR_ENOTIMPL) {
+            rv = srv;
+        }
+    }
+    return rv;
+}
+
 static apr_status_t write_atomic(const char *path, const void *data, apr_size_t len,
                                  apr_fileperms_t perms, int durable, apr_pool_t *p)
 {
     apr_pool_t *tp;
-    apr_file_t *f = NULL, *d;
-    unsigned char rnd[6];
-    const char *dir, *base, *tmp, *slash;
+    apr_file_t *f = NULL;
+    const char *dir, *base, *tmp;
     apr_status_t rv;
 
     rv = apr_pool_create(&tp, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    slash = strrchr(path, '/');
-    if (slash) {
-        dir = (slash == path) ? "/" : apr_pstrmemdup(tp, path, (apr_size_t)(slash - path));
-        base = slash + 1;
-    }
-    else {
-        dir = ".";
-        base = path;
-    }
-    if (!*base) {
-        rv = APR_EINVAL;
+    if ((rv = split_path(&dir, &base, path, tp)) != APR_SUCCESS) {
         goto leave;
     }
-    if (apr_generate_random_bytes(rnd, sizeof(rnd)) != APR_SUCCESS) {
-        memset(rnd, 0, sizeof(rnd));
-    }
-    /* unique across processes (pid), threads (counter) and pid reuse (random) */
-    tmp = apr_psprintf(tp, "%s/.%s.tmp.%ld.%u.%s", dir, base, (long)getpid(),
-                       atomic_fetch_add(&tmp_counter, 1), acme_hex(tp, rnd, sizeof(rnd)));
+    tmp = tmp_path(dir, base, tp);
 
     rv = apr_file_open(&f, tmp,
                        APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_EXCL | APR_FOPEN_BINARY,
@@ -423,12 +454,8 @@ static apr_status_t write_atomic(const char *path, const void *data, apr_size_t 
         goto fail;
     }
     /* make the rename itself durable */
-    if (durable && apr_file_open(&d, dir, APR_FOPEN_READ, APR_FPROT_OS_DEFAULT, tp) == APR_SUCCESS) {
-        apr_status_t srv = apr_file_sync(d);
-        apr_file_close(d);
-        if (srv != APR_SUCCESS && !APR_STATUS_IS_EINVAL(srv) && srv != APR_ENOTIMPL) {
-            rv = srv;
-        }
+    if (durable) {
+        rv = sync_dir(dir, tp);
     }
     goto leave;
 
@@ -437,6 +464,35 @@ fail:
         apr_file_close(f);
     }
     apr_file_remove(tmp, tp);
+leave:
+    apr_pool_destroy(tp);
+    return rv;
+}
+
+apr_status_t acme_file_link_atomic(const char *src, const char *path, apr_pool_t *p)
+{
+    apr_pool_t *tp;
+    const char *dir, *base, *tmp;
+    apr_status_t rv;
+
+    rv = apr_pool_create(&tp, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = split_path(&dir, &base, path, tp)) != APR_SUCCESS) {
+        goto leave;
+    }
+    tmp = tmp_path(dir, base, tp);
+    if (link(src, tmp) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        rv = APR_STATUS_IS_ENOENT(rv) ? APR_ENOENT : rv;
+        goto leave;
+    }
+    if ((rv = apr_file_rename(tmp, path, tp)) != APR_SUCCESS) {
+        apr_file_remove(tmp, tp);
+        goto leave;
+    }
+    rv = sync_dir(dir, tp);
 leave:
     apr_pool_destroy(tp);
     return rv;

@@ -41,6 +41,10 @@ apr_status_t acme_file_write_atomic(const char *path, const void *data, apr_size
  * order publishes it again). */
 apr_status_t acme_file_write_visible(const char *path, const void *data, apr_size_t len,
                                      apr_fileperms_t perms, apr_pool_t *p);
+/* Give path the file src is now, atomically: a hard link under a temporary name, renamed
+ * over path, the directory fsynced (src's data was fsynced when it was written). No new
+ * inode, no data written. APR_ENOENT when src is missing; path is untouched on failure. */
+apr_status_t acme_file_link_atomic(const char *src, const char *path, apr_pool_t *p);
 /* Read a whole file (NUL-terminated in memory; *plen without the NUL). plen may be NULL. */
 apr_status_t acme_file_read(char **pdata, apr_size_t *plen, const char *path, apr_pool_t *p);
 /* mkdir -p with perms for the directories it creates. */
