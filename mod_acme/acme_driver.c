@@ -90,13 +90,19 @@ static void note_retry_after(run_t *r, const acme_response_t *resp)
                          : 0;
 }
 
-/* With env->stop, in slices: a stop (the server's restart) ends the wait at once. */
+static int stopping(const run_t *r)
+{
+    return r->env->stop && *r->env->stop;
+}
+
+/* With env->stop, in slices: a stop (the server's restart) ends the wait at once, and no
+ * wait begins once it is set. */
 static void do_sleep(run_t *r, apr_interval_time_t t)
 {
     const apr_interval_time_t slice = apr_time_from_msec(50);
     apr_time_t until;
 
-    if (t <= 0) {
+    if (t <= 0 || stopping(r)) {
         return;
     }
     if (r->env->sleep) {
@@ -111,11 +117,6 @@ static void do_sleep(run_t *r, apr_interval_time_t t)
         apr_interval_time_t left = until - apr_time_now();
         apr_sleep(left < slice ? left : slice);
     }
-}
-
-static int stopping(const run_t *r)
-{
-    return r->env->stop && *r->env->stop;
 }
 
 static const char *json_status(const json_t *j)
@@ -215,9 +216,7 @@ static apr_status_t poll_until(json_t **pjson, run_t *r, const char *url, const 
             r->res->retry_after = r->retry_after;
             goto leave;
         }
-        if (!stopping(r)) {
-            do_sleep(r, w);
-        }
+        do_sleep(r, w);
         if (stopping(r)) {
             rv = acme_result_set(r->res, r->p, ACME_EINTERRUPTED, "waiting for the %s at %s: "
                                  "the server stops or restarts, the next start resumes the "

@@ -115,6 +115,17 @@ int acme_runner_count(const acme_runner_t *r)
     return r->certs->nelts;
 }
 
+/* Wait d: the configured sleep (tests) or the real one. */
+static void runner_sleep(acme_runner_t *r, apr_interval_time_t d)
+{
+    if (r->conf.sleep) {
+        r->conf.sleep(r->conf.sleep_baton, d);
+    }
+    else {
+        apr_sleep(d);
+    }
+}
+
 /* Before each request of CA ca's client (acme_client_set_pace): a token of the endpoint's
  * request rate, after sleeping until the time reserved for it. */
 static void pace_request(void *baton, acme_pace_endpoint_e ep)
@@ -138,12 +149,7 @@ static void pace_request(void *baton, acme_pace_endpoint_e ep)
                  acme_ca_set_url(r->cas, g->ca), acme_pace_endpoint_name(ep),
                  apr_time_as_msec(when - now), rate->count, apr_time_as_msec(rate->period));
     }
-    if (r->conf.sleep) {
-        r->conf.sleep(r->conf.sleep_baton, when - now);
-    }
-    else {
-        apr_sleep(when - now);
-    }
+    runner_sleep(r, when - now);
 }
 
 /* Per CA its pacer: the rates it documents (acme_ca_limits), ACMEOrderRate instead of its
@@ -555,12 +561,7 @@ static apr_status_t order_gate(void *baton, const acme_cert_spec_t *spec, acme_r
             return acme_result_set(res, p, ACME_EINTERRUPTED, "waiting for the CA's rates: "
                                    "the server stops or restarts");
         }
-        if (r->conf.sleep) {
-            r->conf.sleep(r->conf.sleep_baton, when - now);
-        }
-        else {
-            apr_sleep(when - now);
-        }
+        runner_sleep(r, when - now);
     }
     acme_result_set(res, p, ACME_EPACED, "%s", pace_why(p, pc, reason,
                                                         acme_ca_set_url(r->cas, g->ca)));
