@@ -382,8 +382,8 @@ def static_run(n, args, show_commands):
             out("  commands (static, N=%d): %s" % (n, " ".join(shlex.quote(a)
                                                                for a in httpd.proc.argv)))
             out("      vhosts: %d x <VirtualHost *:%d> ServerName v00001.%s ... SSLEngine on, "
-                "SSLCertificateFile/SSLCertificateKeyFile %s/NAME.{crt,key} (P-256 leaf + RSA-2048 intermediate, "
-                "as pebble issues)"
+                "SSLCertificateFile/SSLCertificateKeyFile %s/NAME.{crt,key} (P-256 leaf + "
+                "RSA-2048 intermediate, as pebble issues)"
                 % (n, https_port, DOMAIN, certdir))
 
         def alive():

@@ -364,34 +364,33 @@ apr_time_t acme_time_parse_rfc3339(const char *s)
 
 static atomic_uint tmp_counter;
 
-/* path's directory and base name (in p); APR_EINVAL when there is no base name. */
-static apr_status_t split_path(const char **pdir, const char **pbase, const char *path,
-                               apr_pool_t *p)
+/* A pool of its own (*ptp, the caller destroys it), path's directory and a temporary name
+ * beside path, unique across processes (pid), threads (counter) and pid reuse (random):
+ * ".BASE.tmp.*", the pattern the store treats as temporary. APR_EINVAL when path has no
+ * base name (then no pool is left to destroy). */
+static apr_status_t tmp_beside(apr_pool_t **ptp, const char **pdir, const char **ptmp,
+                               const char *path, apr_pool_t *p)
 {
-    const char *slash = strrchr(path, '/');
-
-    if (slash) {
-        *pdir = (slash == path) ? "/" : apr_pstrmemdup(p, path, (apr_size_t)(slash - path));
-        *pbase = slash + 1;
-    }
-    else {
-        *pdir = ".";
-        *pbase = path;
-    }
-    return **pbase ? APR_SUCCESS : APR_EINVAL;
-}
-
-/* A temporary name beside dir/base, unique across processes (pid), threads (counter) and
- * pid reuse (random): ".BASE.tmp.*", the pattern the store treats as temporary. */
-static const char *tmp_path(const char *dir, const char *base, apr_pool_t *p)
-{
+    const char *slash = strrchr(path, '/'), *base;
     unsigned char rnd[6];
+    apr_status_t rv;
 
+    base = slash ? slash + 1 : path;
+    if (!*base) {
+        return APR_EINVAL;
+    }
+    if ((rv = apr_pool_create(ptp, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    *pdir = !slash ? "." : (slash == path) ? "/"
+                                           : apr_pstrmemdup(*ptp, path,
+                                                            (apr_size_t)(slash - path));
     if (apr_generate_random_bytes(rnd, sizeof(rnd)) != APR_SUCCESS) {
         memset(rnd, 0, sizeof(rnd));
     }
-    return apr_psprintf(p, "%s/.%s.tmp.%ld.%u.%s", dir, base, (long)getpid(),
-                        atomic_fetch_add(&tmp_counter, 1), acme_hex(p, rnd, sizeof(rnd)));
+    *ptmp = apr_psprintf(*ptp, "%s/.%s.tmp.%ld.%u.%s", *pdir, base, (long)getpid(),
+                         atomic_fetch_add(&tmp_counter, 1), acme_hex(*ptp, rnd, sizeof(rnd)));
+    return APR_SUCCESS;
 }
 
 /* Make a rename in dir durable (file systems that cannot fsync a directory are no failure). */
@@ -415,17 +414,12 @@ static apr_status_t write_atomic(const char *path, const void *data, apr_size_t 
 {
     apr_pool_t *tp;
     apr_file_t *f = NULL;
-    const char *dir, *base, *tmp;
+    const char *dir, *tmp;
     apr_status_t rv;
 
-    rv = apr_pool_create(&tp, p);
-    if (rv != APR_SUCCESS) {
+    if ((rv = tmp_beside(&tp, &dir, &tmp, path, p)) != APR_SUCCESS) {
         return rv;
     }
-    if ((rv = split_path(&dir, &base, path, tp)) != APR_SUCCESS) {
-        goto leave;
-    }
-    tmp = tmp_path(dir, base, tp);
 
     rv = apr_file_open(&f, tmp,
                        APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_EXCL | APR_FOPEN_BINARY,
@@ -472,17 +466,12 @@ leave:
 apr_status_t acme_file_link_atomic(const char *src, const char *path, apr_pool_t *p)
 {
     apr_pool_t *tp;
-    const char *dir, *base, *tmp;
+    const char *dir, *tmp;
     apr_status_t rv;
 
-    rv = apr_pool_create(&tp, p);
-    if (rv != APR_SUCCESS) {
+    if ((rv = tmp_beside(&tp, &dir, &tmp, path, p)) != APR_SUCCESS) {
         return rv;
     }
-    if ((rv = split_path(&dir, &base, path, tp)) != APR_SUCCESS) {
-        goto leave;
-    }
-    tmp = tmp_path(dir, base, tp);
     if (link(src, tmp) != 0) {
         rv = APR_FROM_OS_ERROR(errno);
         rv = APR_STATUS_IS_ENOENT(rv) ? APR_ENOENT : rv;
