@@ -1,6 +1,7 @@
 /* The per-process count of pending http-01 and tls-alpn-01 responses and the fingerprints
  * of their questions (see acme_pending.h). */
 #include <apr_atomic.h>
+#include <apr_thread_proc.h>
 
 #include "acme_pending.h"
 
@@ -21,6 +22,7 @@ struct acme_pending_t {
     apr_uint32_t overflow;
     apr_uint32_t ended;
     apr_uint32_t keyless;   /* publications with no fingerprint in key[] (full, or no key) */
+    apr_uint32_t claiming;  /* 1 while a process claims a slot (slot_of) */
     pending_key_t key[ACME_PENDING_KEYS];
 };
 
@@ -49,7 +51,7 @@ acme_pending_t *acme_pending_init(void *mem)
 }
 
 /* The slot of pid; with claim, a free one becomes its slot when it has none. */
-static pending_slot_t *slot_of(acme_pending_t *pd, apr_uint32_t pid, int claim)
+static pending_slot_t *find_slot(acme_pending_t *pd, apr_uint32_t pid)
 {
     int i;
 
@@ -58,12 +60,37 @@ static pending_slot_t *slot_of(acme_pending_t *pd, apr_uint32_t pid, int claim)
             return &pd->slot[i];
         }
     }
-    for (i = 0; claim && i < ACME_PENDING_SLOTS; ++i) {
-        if (apr_atomic_cas32(&pd->slot[i].pid, pid, 0) == 0) {
-            return &pd->slot[i];
+    return NULL;
+}
+
+/* pid's slot; with claim, a free one when it has none. Claims are made one at a time
+ * (pd->claiming): two threads of one process claiming at once took two slots, and the count
+ * of the second was never taken back (its -1 went to the first: "pending" for ever). A
+ * claimer that died holding the flag is waited for at most ~1,000 tries; then the claim goes
+ * on unlocked (a second slot only makes responders look in the store). */
+static pending_slot_t *slot_of(acme_pending_t *pd, apr_uint32_t pid, int claim)
+{
+    pending_slot_t *s = find_slot(pd, pid);
+    int i, locked = 0;
+
+    if (s || !claim) {
+        return s;
+    }
+    for (i = 0; i < 1000 && !(locked = apr_atomic_cas32(&pd->claiming, 1, 0) == 0); ++i) {
+        apr_thread_yield();
+    }
+    if (!(s = find_slot(pd, pid))) {
+        for (i = 0; i < ACME_PENDING_SLOTS; ++i) {
+            if (apr_atomic_cas32(&pd->slot[i].pid, pid, 0) == 0) {
+                s = &pd->slot[i];
+                break;
+            }
         }
     }
-    return NULL;
+    if (locked) {
+        apr_atomic_set32(&pd->claiming, 0);
+    }
+    return s;
 }
 
 /* FNV-1a (32 bit) of type, a 0 byte and key with ASCII letters folded to lower case: a
